@@ -1,0 +1,45 @@
+// swift-tools-version: 6.0
+// Keep the tools version at 6.2 or lower: the aarch64 cross build uses Debian's Swift 6.2.3.
+import PackageDescription
+
+let package = Package(
+    name: "nvharness",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "harness", targets: ["harness"]),
+        .library(name: "Stage2", targets: ["Stage2"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Pure architecture values: typed addresses, ESR/FAR/HPFAR decoding, system-register ids.
+        .target(name: "AArch64"),
+        // Stage-2 translation tables: builder, walker, dump (pure, no KVM).
+        .target(name: "Stage2", dependencies: ["AArch64"]),
+        // C shim over <linux/kvm.h>: ioctl numbers and struct layouts come from the kernel headers.
+        .target(name: "CKVM"),
+        // Thin owning wrappers over the KVM uAPI.
+        .target(name: "KVM", dependencies: ["CKVM", "AArch64"]),
+        // The mailbox ABI shared with the vEL2 payload (mirrored in guest/include/mailbox.h).
+        .target(name: "GuestProtocol", dependencies: ["AArch64"]),
+        // The vEL2 payload image, built from guest/ by the PayloadBuilder plugin.
+        .target(name: "GuestPayload"),
+        // Guest memory, layout, vGIC, EL2 vCPU, run loop with watchdog.
+        .target(name: "Machine", dependencies: ["KVM", "Stage2", "GuestProtocol", "GuestPayload", "AArch64"]),
+        // The tests the harness runs, as data.
+        .target(name: "TestCatalog", dependencies: ["Machine", "Stage2", "GuestProtocol", "AArch64"]),
+        .executableTarget(
+            name: "harness",
+            dependencies: [
+                "AArch64", "Stage2", "KVM", "Machine", "TestCatalog", "GuestProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "AArch64Tests", dependencies: ["AArch64"]),
+        .testTarget(name: "Stage2Tests", dependencies: ["Stage2", "AArch64"]),
+        .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM"]),
+        .testTarget(name: "GuestProtocolTests", dependencies: ["GuestProtocol", "GuestPayload"]),
+        .testTarget(name: "HarnessTests", dependencies: ["harness", "Stage2", "AArch64"]),
+    ]
+)

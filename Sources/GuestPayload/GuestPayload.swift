@@ -1,0 +1,1 @@
+// GuestPayload module (in progress)

@@ -1,0 +1,1 @@
+// Stage2 module (in progress)

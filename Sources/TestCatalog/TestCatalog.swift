@@ -1,0 +1,1 @@
+// TestCatalog module (in progress)
