@@ -1,11 +1,26 @@
 import ArgumentParser
 
+/// `harness`: the root command runs catalog tests (`--test`, `--list`, …); the
+/// subcommands expose the stage-2 tools, the fault decoder, the host check and the benchmarks.
 @main
 struct Harness: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "harness",
         abstract: "KVM nested-virtualization (vEL2 + stage-2) test harness for arm64.",
-        subcommands: []
+        subcommands: [Stage2Command.self, DecodeCommand.self, DoctorCommand.self, BenchCommand.self]
     )
-    func run() async throws {}
+
+    @OptionGroup var run: RunOptions
+
+    func run() async throws {
+        try await runCatalog(run)
+    }
+}
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks (ratios against a baseline run side by side).",
+        subcommands: [BenchStage2Command.self, BenchExitsCommand.self]
+    )
 }

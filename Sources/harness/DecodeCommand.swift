@@ -1,0 +1,4 @@
+import ArgumentParser
+struct DecodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "decode", abstract: "Explain ESR/FAR/HPFAR.")
+}
