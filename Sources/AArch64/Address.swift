@@ -1,3 +1,5 @@
+import Foundation
+
 /// Typed addresses. A raw `UInt64` crosses a module boundary only as a register value;
 /// addresses travel as one of these so an IPA can never be passed where a PA is meant.
 ///
@@ -42,4 +44,18 @@ public struct PhysicalAddress: TypedAddress {
 public struct VirtualAddress: TypedAddress {
     public let rawValue: UInt64
     @inlinable public init(_ raw: UInt64) { rawValue = raw }
+}
+
+extension UInt64 {
+    /// Parses a number as people write register values and addresses: `0x93cb8007`,
+    /// `0X...`, `0b1010`, or decimal; `_` separators allowed. Nil for anything else
+    /// (empty, sign, junk, overflow).
+    public init?(registerLiteral text: String) {
+        var s = Substring(text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: ""))
+        var radix = 10
+        if s.hasPrefix("0x") || s.hasPrefix("0X") { radix = 16; s = s.dropFirst(2) }
+        else if s.hasPrefix("0b") || s.hasPrefix("0B") { radix = 2; s = s.dropFirst(2) }
+        guard !s.isEmpty, s.first != "+", s.first != "-", let v = UInt64(s, radix: radix) else { return nil }
+        self = v
+    }
 }
