@@ -1,1 +1,303 @@
-// Machine module (in progress)
+import AArch64
+import CKVM
+import Glibc
+import KVM
+
+/// How the Machine's vCPUs start.
+public enum VCPUMode: Sendable, Equatable {
+    /// arm64: KVM_ARM_VCPU_HAS_EL2 (+ HAS_EL2_E2H0 when `e2h0`) and PSCI 0.2; the vCPU starts
+    /// at vEL2. Needs the in-kernel vGICv3 (the map must have .gicDistributor and
+    /// .gicRedistributor regions).
+    case el2(e2h0: Bool)
+    /// The architecture's reset state: on arm64 KVM_ARM_VCPU_INIT with PSCI 0.2 only (EL1); on
+    /// other architectures no initialisation at all (x86 starts in real mode at 0xFFFFFFF0),
+    /// which the tests use to exercise the run loop and watchdog on an x86 KVM.
+    case resetState
+}
+
+public struct MachineConfiguration: Sendable {
+    public var map: MemoryMap
+    public var vcpuCount: Int
+    public var mode: VCPUMode
+    /// IPA size of the VM (KVM_VM_TYPE_ARM_IPA_SIZE); nil = KVM's default (40 bits).
+    public var ipaBits: Int?
+    /// Exits remembered per vCPU for timeout reports.
+    public var historyLength: Int
+    public var kvmPath: String
+
+    public init(map: MemoryMap, vcpuCount: Int = 1, mode: VCPUMode = .el2(e2h0: false), ipaBits: Int? = nil,
+                historyLength: Int = 32, kvmPath: String = KVMSystem.defaultPath) {
+        self.map = map
+        self.vcpuCount = vcpuCount
+        self.mode = mode
+        self.ipaBits = ipaBits
+        self.historyLength = historyLength
+        self.kvmPath = kvmPath
+    }
+}
+
+/// PSTATE values for entry (SPSR format, Arm ARM C5.2.19 "SPSR_EL2": M[3:0] mode,
+/// bits [9:6] D, A, I, F).
+public enum PState {
+    /// EL2h (M[3:0] = 0b1001) with D, A, I, F masked (0x3c0): 0x3c9.
+    public static let el2hMasked: UInt64 = 0x3c0 | 0b1001
+    /// EL1h (M[3:0] = 0b0101) with D, A, I, F masked: 0x3c5.
+    public static let el1hMasked: UInt64 = 0x3c0 | 0b0101
+}
+
+final class VCPUSlot {
+    let vcpu: VCPU
+    var history: [ExitRecord] = []
+    var exitCount = 0
+
+    init(vcpu: consuming VCPU) { self.vcpu = vcpu }
+}
+
+/// A KVM virtual machine for the harness: guest memory laid out as a `MemoryMap`, one memslot
+/// per backed region, the in-kernel vGICv3 and EL2 vCPUs (arm64), and a run loop with a
+/// watchdog.
+///
+/// Teardown: the VM, its vCPUs, the vGIC and (once nothing else holds it) guest memory are
+/// released when the Machine is deinitialised — on normal return, on a thrown error, and after
+/// SIGINT/SIGTERM (the first one interrupts KVM_RUN and `run` throws `.stopped`; a second one
+/// kills the process the default way). Use a vCPU from one thread at a time.
+public final class Machine {
+    public let configuration: MachineConfiguration
+    public var map: MemoryMap { configuration.map }
+    public let memory: GuestMemory
+    let vm: VirtualMachine
+    let gic: KVMDevice?
+    let slots: [VCPUSlot]
+    let created = ContinuousClock.now
+    /// The memslot number of each backed region, by name.
+    public let memslots: [String: UInt32]
+    /// The host page size (memslot granularity, dirty-log bit granularity).
+    public let hostPageSize: UInt64
+
+    public var vcpuCount: Int { slots.count }
+
+    public init(_ configuration: MachineConfiguration) throws(MachineError) {
+        self.configuration = configuration
+        let map = configuration.map
+        guard configuration.vcpuCount >= 1 else { throw .configuration("vcpuCount must be at least 1") }
+        do {
+            try VCPU.installSignalHandlers()
+        } catch { throw .kvm(error) }
+
+        hostPageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        do { try map.checkBackedAlignment(hostPageSize) } catch { throw .memoryMap(error) }
+
+        let kvm: KVMSystem
+        do { kvm = try KVMSystem(path: configuration.kvmPath) } catch { throw .kvm(error) }
+        let vm: VirtualMachine
+        do { vm = try kvm.createVM(ipaBits: configuration.ipaBits) } catch { throw .kvm(error) }
+
+        do { memory = try GuestMemory(map: map) } catch { throw .memory(error) }
+
+        // Memslots: one per backed region, in map order.
+        var memslots: [String: UInt32] = [:]
+        for (i, backing) in memory.backings.enumerated() {
+            let region = backing.region
+            do {
+                try vm.setUserMemoryRegion(slot: UInt32(i), guestAddress: region.base, size: region.size,
+                                           hostAddress: backing.host, flags: region.logDirtyPages ? .logDirtyPages : [])
+            } catch {
+                throw .kvm(KVMError(operation: error.operation + " for region '\(region.name)'", errno: error.errno, hint: error.hint))
+            }
+            memslots[region.name] = UInt32(i)
+        }
+        self.memslots = memslots
+
+        var gic: KVMDevice? = nil
+        var features: VCPUFeatures = []
+        var target: UInt32 = 0
+        switch configuration.mode {
+        case let .el2(e2h0):
+            guard kvmHasARM64 else { throw .kvm(.notArm64Host("KVM_ARM_VCPU_INIT(HAS_EL2)")) }
+            features = e2h0 ? [.psci02, .hasEL2, .hasEL2E2H0] : [.psci02, .hasEL2]
+            gic = try Machine.createVGIC(vm: vm, map: map, vcpus: configuration.vcpuCount)
+        case .resetState:
+            features = kvmHasARM64 ? [.psci02] : []
+        }
+        if kvmHasARM64 {
+            do { target = try vm.armPreferredTarget() } catch { throw .kvm(error) }
+        }
+
+        var slots: [VCPUSlot] = []
+        for id in 0..<configuration.vcpuCount {
+            let vcpu: VCPU
+            do { vcpu = try vm.createVCPU(id: id) } catch { throw .kvm(error) }
+            if kvmHasARM64 {
+                do { try vcpu.armInit(target: target, features: features) } catch { throw .kvm(error) }
+            }
+            slots.append(VCPUSlot(vcpu: vcpu))
+        }
+
+        // KVM_DEV_ARM_VGIC_CTRL_INIT after every vCPU exists and is initialised (arm-vgic-v3.rst).
+        if let g = gic.take() {
+            do {
+                try g.setControl(group: ckvm_KVM_DEV_ARM_VGIC_GRP_CTRL, attribute: ckvm_KVM_DEV_ARM_VGIC_CTRL_INIT,
+                                 what: "KVM_DEV_ARM_VGIC_CTRL_INIT")
+            } catch { throw .kvm(error) }
+            gic = consume g
+        }
+        self.gic = gic
+        self.slots = slots
+        self.vm = vm
+        _ = consume kvm // the system fd is not needed once the VM exists
+    }
+
+    /// KVM_CREATE_DEVICE(KVM_DEV_TYPE_ARM_VGIC_V3) and its distributor/redistributor addresses
+    /// from the map (api.rst / devices/arm-vgic-v3.rst).
+    static func createVGIC(vm: borrowing VirtualMachine, map: MemoryMap, vcpus: Int) throws(MachineError) -> KVMDevice {
+        guard let dist = map.regions(of: .gicDistributor).first,
+              let redist = map.regions(of: .gicRedistributor).first else {
+            throw .configuration("an EL2 vCPU needs the in-kernel vGICv3: the memory map must have a .gicDistributor and a .gicRedistributor region (see MemoryMap.gicRegions(vcpus:))")
+        }
+        guard dist.size >= ckvm_KVM_VGIC_V3_DIST_SIZE else {
+            throw .configuration("region '\(dist.name)' must be at least KVM_VGIC_V3_DIST_SIZE (0x\(String(ckvm_KVM_VGIC_V3_DIST_SIZE, radix: 16))) bytes")
+        }
+        let needed = ckvm_KVM_VGIC_V3_REDIST_SIZE * UInt64(vcpus)
+        guard redist.size >= needed else {
+            throw .configuration("region '\(redist.name)' must hold \(vcpus) redistributors of KVM_VGIC_V3_REDIST_SIZE (0x\(String(needed, radix: 16)) bytes)")
+        }
+        do {
+            let gic = try vm.createDevice(type: ckvm_KVM_DEV_TYPE_ARM_VGIC_V3, name: "vGICv3")
+            try gic.setAttribute(group: ckvm_KVM_DEV_ARM_VGIC_GRP_ADDR, attribute: ckvm_KVM_VGIC_V3_ADDR_TYPE_DIST,
+                                 value: dist.base.rawValue, what: "KVM_VGIC_V3_ADDR_TYPE_DIST")
+            try gic.setAttribute(group: ckvm_KVM_DEV_ARM_VGIC_GRP_ADDR, attribute: ckvm_KVM_VGIC_V3_ADDR_TYPE_REDIST,
+                                 value: redist.base.rawValue, what: "KVM_VGIC_V3_ADDR_TYPE_REDIST")
+            return gic
+        } catch { throw .kvm(error) }
+    }
+
+    func slot(_ index: Int) throws(MachineError) -> VCPUSlot {
+        guard slots.indices.contains(index) else { throw .configuration("no vCPU \(index) (the machine has \(slots.count))") }
+        return slots[index]
+    }
+
+    // MARK: entry and registers
+
+    /// Sets where vCPU `vcpu` starts: PC, PSTATE (default EL2h with DAIF masked, 0x3c9) and
+    /// x0…x3 (or fewer) from `arguments`.
+    public func setEntry(vcpu: Int = 0, pc: PhysicalAddress, arguments: [UInt64] = [], pstate: UInt64 = PState.el2hMasked) throws(MachineError) {
+        guard arguments.count <= 4 else { throw .configuration("at most 4 entry arguments (x0..x3)") }
+        let s = try slot(vcpu)
+        do {
+            try s.vcpu.set(.pstate, pstate)
+            try s.vcpu.set(.pc, pc.rawValue)
+            for (i, v) in arguments.enumerated() { try s.vcpu.set(.x(i), v) }
+        } catch { throw .kvm(error) }
+    }
+
+    public func get(_ register: SystemRegister, vcpu: Int = 0) throws(MachineError) -> UInt64 {
+        let s = try slot(vcpu)
+        do { return try s.vcpu.get(register) } catch { throw .kvm(error) }
+    }
+
+    public func set(_ register: SystemRegister, _ value: UInt64, vcpu: Int = 0) throws(MachineError) {
+        let s = try slot(vcpu)
+        do { try s.vcpu.set(register, value) } catch { throw .kvm(error) }
+    }
+
+    public func get(_ register: CoreRegister, vcpu: Int = 0) throws(MachineError) -> UInt64 {
+        let s = try slot(vcpu)
+        do { return try s.vcpu.get(register) } catch { throw .kvm(error) }
+    }
+
+    public func set(_ register: CoreRegister, _ value: UInt64, vcpu: Int = 0) throws(MachineError) {
+        let s = try slot(vcpu)
+        do { try s.vcpu.set(register, value) } catch { throw .kvm(error) }
+    }
+
+    /// KVM_GET_REG_LIST of a vCPU.
+    public func registerList(vcpu: Int = 0) throws(MachineError) -> [UInt64] {
+        let s = try slot(vcpu)
+        do { return try s.vcpu.registerList() } catch { throw .kvm(error) }
+    }
+
+    /// Direct access to a vCPU handle for anything the Machine does not wrap.
+    public func withVCPU<R>(_ index: Int = 0, _ body: (borrowing VCPU) throws -> R) throws -> R {
+        try body(try slot(index).vcpu)
+    }
+
+    // MARK: running
+
+    /// Runs vCPU `vcpu` until its next exit and returns it (also recorded in `lastExits`).
+    ///
+    /// A watchdog interrupts KVM_RUN after `timeout` (a timer signal to this thread plus
+    /// kvm_run->immediate_exit) and this throws `.timeout` with the last exits; SIGINT/SIGTERM
+    /// make it throw `.stopped`. A stray signal's EINTR is retried within the same deadline.
+    public func run(vcpu: Int = 0, timeout: Duration) throws(MachineError) -> VCPUExit {
+        try run(vcpu: vcpu, deadline: ContinuousClock.now.advanced(by: timeout), timeout: timeout)
+    }
+
+    public func run(vcpu: Int = 0, deadline: ContinuousClock.Instant) throws(MachineError) -> VCPUExit {
+        try run(vcpu: vcpu, deadline: deadline, timeout: deadline - ContinuousClock.now)
+    }
+
+    func run(vcpu index: Int, deadline: ContinuousClock.Instant, timeout: Duration) throws(MachineError) -> VCPUExit {
+        let s = try slot(index)
+        while true {
+            if let signal = VCPU.pendingStopSignal { throw .stopped(signal: signal, lastExits: s.history) }
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else {
+                throw .timeout(vcpu: index, after: timeout, pc: try? s.vcpu.get(.pc), lastExits: s.history)
+            }
+            let (secs, atto) = remaining.components
+            let ns = UInt64(max(secs, 0)) &* 1_000_000_000 &+ UInt64(max(atto, 0) / 1_000_000_000)
+            let exit: VCPUExit
+            do { exit = try s.vcpu.run(timeoutNanoseconds: max(ns, 1)) } catch { throw .kvm(error) }
+            switch exit {
+            case .interrupted(.otherSignal):
+                continue
+            case .interrupted(.watchdog):
+                record(exit, in: s, vcpu: index)
+                throw .timeout(vcpu: index, after: timeout, pc: try? s.vcpu.get(.pc), lastExits: s.history)
+            case let .interrupted(.stopSignal(signal)):
+                record(exit, in: s, vcpu: index)
+                throw .stopped(signal: signal, lastExits: s.history)
+            default:
+                record(exit, in: s, vcpu: index)
+                return exit
+            }
+        }
+    }
+
+    func record(_ exit: VCPUExit, in s: VCPUSlot, vcpu: Int) {
+        s.exitCount += 1
+        let limit = max(configuration.historyLength, 1)
+        if s.history.count >= limit { s.history.removeFirst(s.history.count - limit + 1) }
+        s.history.append(ExitRecord(sequence: s.exitCount, vcpu: vcpu, exit: exit, at: ContinuousClock.now - created))
+    }
+
+    /// The last exits of a vCPU (oldest first), at most `configuration.historyLength`.
+    public func lastExits(vcpu: Int = 0) -> [ExitRecord] {
+        slots.indices.contains(vcpu) ? slots[vcpu].history : []
+    }
+
+    /// Supplies the value a pending MMIO read returns (see `VCPU.completeMMIORead`).
+    @discardableResult
+    public func completeMMIORead(vcpu: Int = 0, value: UInt64) throws(MachineError) -> Bool {
+        try slot(vcpu).vcpu.completeMMIORead(value: value)
+    }
+
+    // MARK: memory
+
+    /// The pages of a `.logDirtyPages` region written since the last call (KVM_GET_DIRTY_LOG).
+    public func dirtyPages(region name: String) throws(MachineError) -> [PhysicalAddress] {
+        let region: MemoryRegion
+        do { region = try map.region(named: name) } catch { throw .memoryMap(error) }
+        guard region.logDirtyPages, let slot = memslots[name] else {
+            throw .configuration("region '\(name)' was not created with logDirtyPages")
+        }
+        let pages = Int(region.size / hostPageSize)
+        let words: [UInt64]
+        do { words = try vm.dirtyLog(slot: slot, pages: pages) } catch { throw .kvm(error) }
+        var result: [PhysicalAddress] = []
+        for page in 0..<pages where words[page / 64] >> UInt64(page % 64) & 1 == 1 {
+            result.append(region.base.advanced(by: UInt64(page) * hostPageSize))
+        }
+        return result
+    }
+}

@@ -1,1 +1,0 @@
-// KVM module (in progress)
