@@ -24,7 +24,9 @@ let package = Package(
         // The mailbox ABI shared with the vEL2 payload (mirrored in guest/include/mailbox.h).
         .target(name: "GuestProtocol", dependencies: ["AArch64"]),
         // The vEL2 payload image, built from guest/ by the PayloadBuilder plugin.
-        .target(name: "GuestPayload"),
+        .target(name: "GuestPayload", dependencies: ["GuestProtocol"], plugins: ["PayloadBuilder"]),
+        // Builds guest/ with the toolchain's clang + ld.lld into GuestPayload's generated source.
+        .plugin(name: "PayloadBuilder", capability: .buildTool()),
         // Guest memory, layout, vGIC, EL2 vCPU, run loop with watchdog.
         .target(name: "Machine", dependencies: ["KVM", "Stage2", "GuestProtocol", "GuestPayload", "AArch64"]),
         // The tests the harness runs, as data.

@@ -1,1 +1,0 @@
-// GuestPayload module (in progress)

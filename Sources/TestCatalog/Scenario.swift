@@ -1,0 +1,178 @@
+import AArch64
+import GuestProtocol
+import Stage2
+
+/// A catalog test as data: what it needs, and per variant the scenario it runs.
+public struct CatalogTest: Sendable {
+    public var name: String
+    public var summary: String
+    public var variants: [TestVariant]
+    public init(name: String, summary: String, variants: [TestVariant]) {
+        self.name = name
+        self.summary = summary
+        self.variants = variants
+    }
+}
+
+public struct TestVariant: Sendable {
+    public var name: String
+    public var summary: String
+    public var requirements: [Requirement]
+    /// Builds the scenario for the host the test runs on (may throw a skip).
+    public var scenario: @Sendable (HostFacts) throws -> Scenario
+    public init(name: String, summary: String, requirements: [Requirement] = [],
+                scenario: @escaping @Sendable (HostFacts) throws -> Scenario) {
+        self.name = name
+        self.summary = summary
+        self.requirements = requirements
+        self.scenario = scenario
+    }
+}
+
+/// Something a variant needs from the vCPU; checked against the ID registers the payload
+/// reads at vEL2 (HELLO) before the nested guest runs. Unmet → skip with the reason.
+public enum Requirement: Sendable, Equatable, CustomStringConvertible {
+    /// ID_AA64MMFR0_EL1.TGran{4,16,64}_2 says the granule is supported at stage 2.
+    case stage2Granule(Granule)
+    /// ID_AA64MMFR0_EL1.PARange covers this many IPA/PA bits.
+    case physicalAddressBits(Int)
+    public var description: String {
+        switch self {
+        case .stage2Granule(let g): "\(g) granule at stage 2"
+        case .physicalAddressBits(let b): "\(b)-bit physical addresses"
+        }
+    }
+}
+
+/// What the host knows before building a scenario.
+public struct HostFacts: Sendable {
+    /// KVM_CAP_ARM_VM_IPA_SIZE (the VM's guest-physical size), 40 when unknown.
+    public var vmIPABits: Int
+    public init(vmIPABits: Int = 40) { self.vmIPABits = vmIPABits }
+}
+
+/// ID registers as the vCPU reports them at vEL2 (HELLO message).
+public struct VCPUFacts: Sendable, Equatable {
+    public var currentEL: UInt64
+    public var hcrAtEntry: UInt64
+    public var mmfr0: UInt64
+    public var mmfr1: UInt64
+    public var mmfr2: UInt64
+
+    /// HCR_EL2.E2H (bit 34): the guest hypervisor runs VHE-style.
+    public var e2h: Bool { hcrAtEntry & (1 << 34) != 0 }
+    /// FEAT_TTL: ID_AA64MMFR2_EL1.TTL, bits [51:48] (Arm ARM D24.2 ID_AA64MMFR2_EL1).
+    public var hasTTL: Bool { (mmfr2 >> 48) & 0xF != 0 }
+    /// ID_AA64MMFR0_EL1.PARange, bits [3:0] → bits.
+    public var paBits: Int {
+        [32, 36, 40, 42, 44, 48, 52][min(Int(mmfr0 & 0xF), 6)]
+    }
+
+    /// Stage-2 granule support: ID_AA64MMFR0_EL1.TGran4_2 [43:40], TGran16_2 [35:32],
+    /// TGran64_2 [39:36]. 0b0001 = not supported; 0b0000 = "as TGranX" (stage 1 field:
+    /// TGran4 [31:28] 0b0000 = supported, TGran16 [23:20] 0b0000 = NOT supported,
+    /// TGran64 [27:24] 0b0000 = supported); 0b0010+ = supported. (Arm ARM D24.2.70)
+    public func supportsStage2(_ granule: Granule) -> Bool {
+        let (s2Shift, s1Shift): (UInt64, UInt64) = switch granule {
+        case .k4: (40, 28)
+        case .k16: (32, 20)
+        case .k64: (36, 24)
+        }
+        let s2 = (mmfr0 >> s2Shift) & 0xF
+        if s2 == 0b0001 { return false }
+        if s2 >= 0b0010 { return true }
+        let s1 = (mmfr0 >> s1Shift) & 0xF
+        switch granule {
+        case .k4: return s1 == 0b0000 || s1 == 0b0001   // 0b1111 = not implemented
+        case .k16: return s1 != 0b0000                  // 0b0000 = not implemented for 16K
+        case .k64: return s1 == 0b0000                  // 0b1111 = not implemented
+        }
+    }
+
+    public func unmet(_ r: Requirement) -> String? {
+        switch r {
+        case .stage2Granule(let g):
+            supportsStage2(g) ? nil : "the vCPU does not support the \(g) granule at stage 2 (ID_AA64MMFR0_EL1 0x\(String(mmfr0, radix: 16)))"
+        case .physicalAddressBits(let b):
+            paBits >= b ? nil : "the vCPU's PARange is \(paBits) bits, the test needs \(b)"
+        }
+    }
+}
+
+/// One IPA range the stage-2 tables map before the nested guest starts.
+public struct Stage2Mapping: Sendable {
+    public var ipa: IPA
+    public var pa: PhysicalAddress
+    public var size: UInt64
+    public var attributes: Stage2Attributes
+    public init(ipa: IPA, pa: PhysicalAddress, size: UInt64, attributes: Stage2Attributes) {
+        self.ipa = ipa
+        self.pa = pa
+        self.size = size
+        self.attributes = attributes
+    }
+}
+
+/// The kind of access a fault is expected for.
+public enum ExpectedAccess: Sendable, Equatable, CustomStringConvertible {
+    /// A load/store: size in bytes, WnR, transfer register, 64-bit register (SF).
+    case data(bytes: Int, write: Bool, register: Int, sixtyFourBit: Bool)
+    case fetch
+    public var description: String {
+        switch self {
+        case let .data(b, w, r, sf): "\(w ? "write" : "read") of \(b) byte(s) \(w ? "from" : "into") \(sf ? "x" : "w")\(r)"
+        case .fetch: "instruction fetch"
+        }
+    }
+}
+
+/// One stage-2 fault the nested guest must raise, in order.
+public struct ExpectedFault: Sendable, Equatable, CustomStringConvertible {
+    public var opIndex: Int
+    /// The exact faulting address (FAR, and HPFAR's page + FAR[11:0]).
+    public var address: UInt64
+    public var access: ExpectedAccess
+    public var kind: FaultStatus.Kind
+    public var level: Int
+    public var description: String {
+        "op \(opIndex): \(kind) fault L\(level), \(access) at 0x\(String(address, radix: 16))"
+    }
+}
+
+/// How the host reacts to a stage-2 fault.
+public enum FaultPolicy: Sendable {
+    /// Map the faulting granule-sized page (or `blockSize` block) from `backing` and retry.
+    case demandMap(blockSize: UInt64?, attributes: Stage2Attributes)
+    /// Any stage-2 fault fails the test.
+    case none
+}
+
+/// Everything one test variant runs: the stage-2 plan, the nested guest's ops, what must
+/// happen, and what must be true afterwards. Built by functions in the catalog.
+public struct Scenario: Sendable {
+    public var granule: Granule
+    public var ipaBits: Int
+    public var vmid: UInt32 = 1
+    /// Mappings installed before the nested guest starts (besides the payload and op/result
+    /// regions, which the session identity-maps).
+    public var initialMappings: [Stage2Mapping] = []
+    /// IPA page/block base → the PA that backs it when the policy maps it.
+    public var backing: [IPA: PhysicalAddress] = [:]
+    /// Bytes the host writes to guest-physical memory before the run.
+    public var planted: [(PhysicalAddress, [UInt8])] = []
+    public var ops: [GuestOp]
+    public var policy: FaultPolicy = .none
+    public var expectedFaults: [ExpectedFault] = []
+    /// op index → the value its result must hold (masked to the access size by the builder).
+    public var expectedResults: [Int: UInt64] = [:]
+    /// Bytes guest-physical memory must hold after the run.
+    public var expectedMemory: [(PhysicalAddress, [UInt8])] = []
+    /// Reported, not checked: a sentence per interesting property of the layout.
+    public var notes: [String] = []
+
+    public init(granule: Granule, ipaBits: Int, ops: [GuestOp]) {
+        self.granule = granule
+        self.ipaBits = ipaBits
+        self.ops = ops
+    }
+}

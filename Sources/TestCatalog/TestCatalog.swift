@@ -1,1 +1,0 @@
-// TestCatalog module (in progress)
