@@ -31,10 +31,12 @@ let package = Package(
         .target(name: "Machine", dependencies: ["KVM", "Stage2", "GuestProtocol", "GuestPayload", "AArch64"]),
         // The tests the harness runs, as data.
         .target(name: "TestCatalog", dependencies: ["Machine", "Stage2", "GuestProtocol", "AArch64"]),
+        // Result model, output formats (human/TAP/JUnit/JSON), exit policy, --filter globs, seeded PRNG.
+        .target(name: "Reporting"),
         .executableTarget(
             name: "harness",
             dependencies: [
-                "AArch64", "Stage2", "KVM", "Machine", "TestCatalog", "GuestProtocol",
+                "AArch64", "Stage2", "KVM", "Machine", "TestCatalog", "GuestProtocol", "Reporting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -42,6 +44,7 @@ let package = Package(
         .testTarget(name: "Stage2Tests", dependencies: ["Stage2", "AArch64"]),
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM"]),
         .testTarget(name: "GuestProtocolTests", dependencies: ["GuestProtocol", "GuestPayload"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
         .testTarget(name: "HarnessTests", dependencies: ["harness", "Stage2", "AArch64"]),
     ]
 )
