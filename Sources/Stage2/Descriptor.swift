@@ -1,0 +1,202 @@
+import AArch64
+
+/// Stage-2 permissions. Read/write come from S2AP[1:0] (descriptor bits [7:6]; Arm ARM D8.4.2,
+/// "Stage 2 data access permissions": bit 6 grants read, bit 7 grants write). Execute comes
+/// from XN[1:0] (bits [54:53]; Arm ARM D8.4.3 "Stage 2 instruction execution permissions",
+/// FEAT_XNX): 0b00 EL1+EL0, 0b01 EL0 only (PXN), 0b10 none, 0b11 EL1 only (UXN).
+public struct Stage2Permissions: OptionSet, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let read = Self(rawValue: 1)
+    public static let write = Self(rawValue: 2)
+    public static let executeEL1 = Self(rawValue: 4)
+    public static let executeEL0 = Self(rawValue: 8)
+    public static let execute: Self = [.executeEL1, .executeEL0]
+    public static let none: Self = []
+    public static let rwx: Self = [.read, .write, .execute]
+
+    /// "rwx" letters; "" = no access. Each of r, w, x at most once.
+    public init?(letters: String) {
+        var p: Self = []
+        for c in letters {
+            let bit: Self
+            switch c { case "r": bit = .read; case "w": bit = .write; case "x": bit = .execute; default: return nil }
+            if p.contains(bit) { return nil }
+            p.formUnion(bit)
+        }
+        self = p
+    }
+
+    public var description: String {
+        var s = contains(.read) ? "r" : "-"
+        s += contains(.write) ? "w" : "-"
+        switch (contains(.executeEL1), contains(.executeEL0)) {
+        case (true, true): s += "x"
+        case (false, false): s += "-"
+        case (true, false): s += "x(EL1)"
+        case (false, true): s += "x(EL0)"
+        }
+        return s
+    }
+}
+
+/// Stage-2 MemAttr[3:0] (descriptor bits [5:2]) with VTCR/HCR FWB = 0 (Arm ARM D8.5.5,
+/// "Stage 2 memory type and Cacheability attributes when FEAT_S2FWB is disabled"):
+/// 0b00xx Device (0b0000 nGnRnE, 0b0001 nGnRE, 0b0010 nGRE, 0b0011 GRE); otherwise Normal with
+/// [3:2] outer and [1:0] inner (0b01 Non-cacheable, 0b10 Write-Through, 0b11 Write-Back).
+public enum Stage2MemoryType: Sendable, Hashable, CustomStringConvertible {
+    case normal          // 0b1111: Normal, outer and inner Write-Back
+    case deviceNGnRE     // 0b0001
+    case deviceNGnRnE    // 0b0000
+    case memAttr(UInt8)  // any other MemAttr value, kept verbatim
+
+    public var memAttr: UInt64 {
+        switch self {
+        case .normal: 0b1111
+        case .deviceNGnRE: 0b0001
+        case .deviceNGnRnE: 0b0000
+        case .memAttr(let v): UInt64(v & 0xF)
+        }
+    }
+    public init(memAttr v: UInt64) {
+        switch v & 0xF {
+        case 0b1111: self = .normal
+        case 0b0001: self = .deviceNGnRE
+        case 0b0000: self = .deviceNGnRnE
+        default: self = .memAttr(UInt8(v & 0xF))
+        }
+    }
+    public var description: String {
+        switch self {
+        case .normal: "normal-wb"
+        case .deviceNGnRE: "device-nGnRE"
+        case .deviceNGnRnE: "device-nGnRnE"
+        case .memAttr(let v): "memattr=0x" + String(v, radix: 16)
+        }
+    }
+}
+
+/// SH[1:0], descriptor bits [9:8] (Arm ARM D8.5.3): 0b00 non, 0b01 reserved, 0b10 outer, 0b11 inner.
+public enum Stage2Shareability: UInt64, Sendable, Hashable, CustomStringConvertible {
+    case nonShareable = 0b00, reserved = 0b01, outerShareable = 0b10, innerShareable = 0b11
+    public var description: String {
+        switch self { case .nonShareable: "non-sh"; case .reserved: "sh=01"; case .outerShareable: "outer-sh"; case .innerShareable: "inner-sh" }
+    }
+}
+
+/// Semantic attributes of a stage-2 block or page descriptor.
+public struct Stage2Attributes: Sendable, Hashable, CustomStringConvertible {
+    public var permissions: Stage2Permissions
+    public var memory: Stage2MemoryType
+    public var shareability: Stage2Shareability
+    /// AF, bit 10. false provokes an access-flag fault (with VTCR_EL2.HA = 0).
+    public var accessFlag: Bool
+    /// Contiguous hint, bit 52. `map` sets it only on whole, aligned groups it writes.
+    public var contiguous: Bool
+
+    public init(permissions: Stage2Permissions = .rwx, memory: Stage2MemoryType = .normal,
+                shareability: Stage2Shareability? = nil, accessFlag: Bool = true, contiguous: Bool = false) {
+        self.permissions = permissions
+        self.memory = memory
+        // Device memory is treated as outer shareable whatever SH says; inner for normal (as KVM).
+        self.shareability = shareability ?? .innerShareable
+        self.accessFlag = accessFlag
+        self.contiguous = contiguous
+    }
+
+    public static let normalRWX = Stage2Attributes()
+
+    /// The attribute bits of a block/page descriptor (everything but OA, type and valid bits).
+    @inlinable public var descriptorBits: UInt64 {
+        var v = memory.memAttr << 2 | shareability.rawValue << 8
+        if permissions.contains(.read) { v |= 1 << 6 }
+        if permissions.contains(.write) { v |= 1 << 7 }
+        if accessFlag { v |= 1 << 10 }
+        if contiguous { v |= Stage2Descriptor.contiguousBit }
+        v |= Stage2Descriptor.xnField(permissions) << 53
+        return v
+    }
+
+    /// Decodes the attribute bits of a block/page descriptor (XN per FEAT_XNX).
+    public init(descriptor d: UInt64) {
+        var p: Stage2Permissions = []
+        if d & (1 << 6) != 0 { p.insert(.read) }
+        if d & (1 << 7) != 0 { p.insert(.write) }
+        switch (d >> 53) & 3 {
+        case 0b00: p.formUnion(.execute)
+        case 0b01: p.insert(.executeEL0)
+        case 0b11: p.insert(.executeEL1)
+        default: break
+        }
+        permissions = p
+        memory = Stage2MemoryType(memAttr: (d >> 2) & 0xF)
+        shareability = Stage2Shareability(rawValue: (d >> 8) & 3)!
+        accessFlag = d & (1 << 10) != 0
+        contiguous = d & Stage2Descriptor.contiguousBit != 0
+    }
+
+    public var description: String {
+        var s = "\(permissions) \(memory) \(shareability)"
+        if !accessFlag { s += " AF=0" }
+        if contiguous { s += " contiguous" }
+        return s
+    }
+}
+
+/// Stage-2 descriptor encoding (Arm ARM D8.3, VMSAv8-64 descriptor formats):
+/// bit 0 valid; bit 1 = 1 table (levels 0–2) or page (level 3), 0 block (levels 1–2);
+/// table: next-level table address [47:granule]; block/page: OA [47:n], attributes above.
+public enum Stage2Descriptor {
+    public static let validBit: UInt64 = 1
+    public static let tableOrPageBit: UInt64 = 2
+    public static let contiguousBit: UInt64 = 1 << 52
+    public static let afBit: UInt64 = 1 << 10
+    /// S2AP [7:6] and XN [54:53].
+    public static let permissionMask: UInt64 = 0b11 << 6 | 0b11 << 53
+    /// Output-address field [47:pageShift] (48-bit OA, no FEAT_LPA).
+    @inlinable public static func addressMask(_ g: Granule) -> UInt64 {
+        0x0000_FFFF_FFFF_FFFF & ~(g.bytes - 1)
+    }
+    /// Bits [51:48]: OA[51:48] with FEAT_LPA; RES0 otherwise, so non-zero means an address
+    /// beyond any 48-bit PS (the walker reports an address-size fault).
+    public static let highAddressMask: UInt64 = 0xF << 48
+
+    @inlinable static func xnField(_ p: Stage2Permissions) -> UInt64 {
+        switch (p.contains(.executeEL1), p.contains(.executeEL0)) {
+        case (true, true): 0b00
+        case (false, true): 0b01
+        case (false, false): 0b10
+        case (true, false): 0b11
+        }
+    }
+
+    /// A block (level < 3) or page (level 3) descriptor.
+    @inlinable public static func leaf(output: PhysicalAddress, attributes: Stage2Attributes, level: Int) -> UInt64 {
+        output.rawValue | attributes.descriptorBits | (level == 3 ? 0b11 : 0b01)
+    }
+    @inlinable public static func table(_ next: PhysicalAddress) -> UInt64 { next.rawValue | 0b11 }
+
+    /// What a descriptor at `level` is (architectural meaning, no FEAT_LPA/LPA2).
+    public enum Kind: Equatable, Sendable {
+        case invalid
+        case table(PhysicalAddress)
+        case block(PhysicalAddress, Stage2Attributes)
+        case page(PhysicalAddress, Stage2Attributes)
+        /// Valid bit set but an encoding that faults (block at a level without blocks,
+        /// or bit 1 = 0 at level 3): a translation fault at this level.
+        case reserved
+    }
+
+    public static func decode(_ d: UInt64, level: Int, granule: Granule) -> Kind {
+        guard d & validBit != 0 else { return .invalid }
+        let oa = PhysicalAddress(d & addressMask(granule))
+        if level == 3 {
+            return d & tableOrPageBit != 0 ? .page(oa, Stage2Attributes(descriptor: d)) : .reserved
+        }
+        if d & tableOrPageBit != 0 { return .table(oa) }
+        guard granule.blockAllowed(atLevel: level) else { return .reserved }
+        // A block's OA is aligned to the block size; lower bits of the field are RES0.
+        let blockOA = PhysicalAddress(d & addressMask(granule) & ~((1 << UInt64(granule.entryShift(atLevel: level))) - 1))
+        return .block(blockOA, Stage2Attributes(descriptor: d))
+    }
+}

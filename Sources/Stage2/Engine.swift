@@ -1,0 +1,372 @@
+import AArch64
+
+/// What one entry needs for an operation. The counting pass and the writing pass both use
+/// `decide`, so the pages counted are exactly the pages allocated.
+enum EntryAction {
+    case none
+    /// New value for the entry (leaf or 0).
+    case write(UInt64)
+    /// Recurse into this existing table.
+    case descend(UInt64)
+    /// A new table: empty (nil) or reproducing this block (a split).
+    case newTable(split: UInt64?)
+    /// Drop the table subtree here and write `replacement` (0 or a leaf).
+    case removeTable(UInt64, replacement: UInt64)
+}
+
+extension Stage2Tables {
+    @inline(__always) var g: Granule { geometry.granule }
+
+    @inline(__always)
+    func entryCount(isRoot: Bool) -> Int { isRoot ? geometry.rootEntries : g.entriesPerTable }
+
+    /// Inclusive index range of `table` entries that [op.start, op.end) touches.
+    @inline(__always)
+    func indexRange(_ op: Operation, level: Int, tableIPA: UInt64, isRoot: Bool) -> (Int, Int, Int) {
+        let shift = g.entryShift(atLevel: level)
+        let span = UInt64(entryCount(isRoot: isRoot)) << UInt64(shift)
+        let lo = max(op.start, tableIPA)
+        let hi = min(op.end, tableIPA &+ span)
+        return (Int((lo - tableIPA) >> UInt64(shift)), Int((hi - 1 - tableIPA) >> UInt64(shift)), shift)
+    }
+
+    /// Whether the contiguous group holding entry `i` lies wholly inside the operation's range
+    /// (and inside the table).
+    @inline(__always)
+    func groupCovered(_ op: Operation, level: Int, index i: Int, tableIPA: UInt64, shift: Int, isRoot: Bool) -> Int? {
+        guard let n = g.contiguousEntries(atLevel: level) else { return nil }
+        let first = i & ~(n - 1)
+        guard first + n <= entryCount(isRoot: isRoot) else { return nil }
+        let base = tableIPA + UInt64(first) << UInt64(shift)
+        let end = base + UInt64(n) << UInt64(shift)
+        return op.start <= base && end <= op.end ? n : nil
+    }
+
+    @inline(__always)
+    func isLegalLeaf(_ d: UInt64, level: Int) -> Bool {
+        d & 1 != 0 && (level == 3 ? d & 2 != 0 : (d & 2 == 0 && g.blockAllowed(atLevel: level)))
+    }
+
+    func decide(_ op: Operation, _ d: UInt64, level: Int, index i: Int, tableIPA: UInt64, shift: Int, isRoot: Bool) -> EntryAction {
+        let size: UInt64 = 1 << UInt64(shift)
+        let cb = tableIPA + UInt64(i) << UInt64(shift)
+        let full = op.start <= cb && cb + size <= op.end
+        let isTable = level < 3 && d & 3 == 3
+        let next = d & Stage2Descriptor.addressMask(g)
+        switch op.kind {
+        case .map:
+            if full {
+                let oa = op.pa + (cb - op.start)
+                if level == 3 || (configuration.blocks && g.blockAllowed(atLevel: level) && oa & (size - 1) == 0) {
+                    var v = oa | op.bits | (level == 3 ? 0b11 : 0b01)
+                    if op.contiguous, let n = groupCovered(op, level: level, index: i, tableIPA: tableIPA, shift: shift, isRoot: isRoot) {
+                        let groupOA = oa - UInt64(i & (n - 1)) * size
+                        if groupOA & (UInt64(n) * size - 1) == 0 { v |= Stage2Descriptor.contiguousBit }
+                    }
+                    if isTable { return .removeTable(next, replacement: v) }
+                    return d == v ? .none : .write(v)
+                }
+            }
+            if isTable { return .descend(next) }
+            if !full && isLegalLeaf(d, level: level) { return .newTable(split: d) }
+            return .newTable(split: nil)
+        case .unmap:
+            if d & 1 == 0 { return .none }
+            if isTable { return full ? .removeTable(next, replacement: 0) : .descend(next) }
+            if full { return .write(0) }
+            return isLegalLeaf(d, level: level) ? .newTable(split: d) : .none
+        case .protect:
+            if d & 1 == 0 { return .none }
+            if isTable { return .descend(next) }
+            if !isLegalLeaf(d, level: level) { return .none }
+            if !full { return .newTable(split: d) }
+            var v: UInt64
+            if op.permissionsOnly {
+                v = (d & ~Stage2Descriptor.permissionMask) | op.bits
+            } else {
+                v = (d & (Stage2Descriptor.addressMask(g) | 0b11 | Stage2Descriptor.contiguousBit)) | op.bits
+            }
+            if v & Stage2Descriptor.contiguousBit != 0
+                && groupCovered(op, level: level, index: i, tableIPA: tableIPA, shift: shift, isRoot: isRoot) == nil {
+                v &= ~Stage2Descriptor.contiguousBit
+            }
+            return v == d ? .none : .write(v)
+        }
+    }
+
+    /// Entry `i` of the table a block `parent` (at level − 1) splits into.
+    @inline(__always)
+    func splitChild(_ parent: UInt64, index i: Int, level: Int) -> UInt64 {
+        let parentSize: UInt64 = 1 << UInt64(g.entryShift(atLevel: level - 1))
+        let childSize: UInt64 = 1 << UInt64(g.entryShift(atLevel: level))
+        let mask = Stage2Descriptor.addressMask(g)
+        let base = parent & mask & ~(parentSize - 1)
+        let attributes = parent & ~(mask | 0b11 | Stage2Descriptor.contiguousBit)
+        return (base + UInt64(i) * childSize) | attributes | (level == 3 ? 0b11 : 0b01)
+    }
+
+    // MARK: Counting pass (reads only; validates table pointers)
+
+    enum Content { case live(UInt64), empty, split(UInt64) }
+
+    func countNeeded(_ op: Operation, _ content: Content, level: Int, tableIPA: UInt64, isRoot: Bool) throws(Stage2Error) -> Int {
+        if level == 3 { return 0 }
+        let (i0, i1, shift) = indexRange(op, level: level, tableIPA: tableIPA, isRoot: isRoot)
+        var n = 0
+        if case .empty = content, op.kind != .map { return 0 }
+        var memo: Int? = nil   // for fully covered children of empty content, all alike
+        for i in i0...i1 {
+            let d: UInt64
+            switch content {
+            case .live(let t): d = memory.readDescriptor(at: PhysicalAddress(t + UInt64(i) * 8))
+            case .empty: d = 0
+            case .split(let p): d = splitChild(p, index: i, level: level)
+            }
+            let cb = tableIPA + UInt64(i) << UInt64(shift)
+            switch decide(op, d, level: level, index: i, tableIPA: tableIPA, shift: shift, isRoot: isRoot) {
+            case .none, .write: break
+            case .descend(let next):
+                guard pool.isTablePage(next) else { throw .foreignTable(ipa: IPA(cb), level: level, address: PhysicalAddress(next)) }
+                n += try countNeeded(op, .live(next), level: level + 1, tableIPA: cb, isRoot: false)
+            case .newTable(let split):
+                if let split {
+                    n += 1 + (try countNeeded(op, .split(split), level: level + 1, tableIPA: cb, isRoot: false))
+                } else {
+                    let size: UInt64 = 1 << UInt64(shift)
+                    let full = op.start <= cb && cb + size <= op.end
+                    if full, let m = memo { n += m; continue }
+                    let m = 1 + (try countNeeded(op, .empty, level: level + 1, tableIPA: cb, isRoot: false))
+                    if full { memo = m }
+                    n += m
+                }
+            case .removeTable(let next, _):
+                try checkSubtree(next, level: level + 1, ipa: cb, parentLevel: level)
+            }
+        }
+        return n
+    }
+
+    func checkSubtree(_ table: UInt64, level: Int, ipa: UInt64, parentLevel: Int) throws(Stage2Error) {
+        guard pool.isTablePage(table) else { throw .foreignTable(ipa: IPA(ipa), level: parentLevel, address: PhysicalAddress(table)) }
+        guard level < 3 else { return }
+        let shift = g.entryShift(atLevel: level)
+        for i in 0..<g.entriesPerTable {
+            let d = memory.readDescriptor(at: PhysicalAddress(table + UInt64(i) * 8))
+            if d & 3 == 3 {
+                try checkSubtree(d & Stage2Descriptor.addressMask(g), level: level + 1,
+                                 ipa: ipa + UInt64(i) << UInt64(shift), parentLevel: level)
+            }
+        }
+    }
+
+    // MARK: Writing pass
+
+    mutating func perform(_ op: Operation, tlb: inout some TLBMaintenance) throws(Stage2Error) {
+        let root = rootAddress.rawValue
+        let needed = try countNeeded(op, .live(root), level: geometry.startLevel, tableIPA: 0, isRoot: true)
+        guard needed <= pool.available else { throw .poolExhausted(needed: needed, available: pool.available) }
+        apply(op, table: root, level: geometry.startLevel, tableIPA: 0, isRoot: true, live: true, freshEmpty: false)
+        try flush(tlb: &tlb)
+    }
+
+    @inline(__always)
+    mutating func addInvalidation(ipa: UInt64, level: Int?) {
+        if pending.allForVMID { return }
+        if pending.invalidations.count >= Self.maximumIPAInvalidationsPerBatch {
+            pending.allForVMID = true
+            pending.invalidations.removeAll(keepingCapacity: true)
+            return
+        }
+        pending.invalidations.append(.ipa(IPA(ipa), level: level, granule: g))
+    }
+
+    /// Write `new` into entry `ea`. In a reachable (`live`) table a valid entry is broken
+    /// first: written invalid, its invalidation recorded, the new value deferred until after
+    /// the TLB maintenance batch.
+    @inline(__always)
+    mutating func writeEntry(_ ea: UInt64, old: UInt64, new: UInt64, live: Bool, ipa: UInt64, level: Int?) {
+        if !live || old & 1 == 0 {
+            memory.writeDescriptor(new, at: PhysicalAddress(ea))
+            pool.adjustCount(entry: ea, old: old, new: new)
+            return
+        }
+        memory.writeDescriptor(0, at: PhysicalAddress(ea))
+        addInvalidation(ipa: ipa, level: level)
+        if new & 1 != 0 {
+            pending.makeAddresses.append(ea)
+            pending.makeValues.append(new)
+        } else {
+            pool.adjustCount(entry: ea, old: old, new: 0)
+        }
+    }
+
+    mutating func newTable(split: UInt64?, level: Int) -> UInt64 {
+        let t = pool.allocate()
+        memory.zero(at: PhysicalAddress(t), bytes: g.bytes)
+        if let split {
+            for i in 0..<g.entriesPerTable {
+                memory.writeDescriptor(splitChild(split, index: i, level: level), at: PhysicalAddress(t + UInt64(i) * 8))
+            }
+            pool.counts[pool.page(of: t)] = UInt16(g.entriesPerTable)
+        }
+        return t
+    }
+
+    mutating func apply(_ op: Operation, table: UInt64, level: Int, tableIPA: UInt64, isRoot: Bool, live: Bool, freshEmpty: Bool) {
+        let (i0, i1, shift) = indexRange(op, level: level, tableIPA: tableIPA, isRoot: isRoot)
+        let size: UInt64 = 1 << UInt64(shift)
+        if freshEmpty {
+            guard op.kind == .map else { return }
+            if !op.contiguous {
+                applyFreshMap(op, table: table, level: level, tableIPA: tableIPA, i0: i0, i1: i1, shift: shift)
+                return
+            }
+        }
+        if live, let n = g.contiguousEntries(atLevel: level) {
+            breakContiguousEdges(op, table: table, level: level, tableIPA: tableIPA, isRoot: isRoot, i0: i0, i1: i1, shift: shift, n: n)
+        }
+        for i in i0...i1 {
+            let ea = table + UInt64(i) * 8
+            let d = memory.readDescriptor(at: PhysicalAddress(ea))
+            let cb = tableIPA + UInt64(i) << UInt64(shift)
+            switch decide(op, d, level: level, index: i, tableIPA: tableIPA, shift: shift, isRoot: isRoot) {
+            case .none: break
+            case .write(let v):
+                writeEntry(ea, old: d, new: v, live: live, ipa: cb, level: level)
+            case .descend(let next):
+                apply(op, table: next, level: level + 1, tableIPA: cb, isRoot: false, live: live, freshEmpty: false)
+                if op.kind == .unmap && pool.count(ofTable: next) == 0 {
+                    writeEntry(ea, old: d, new: 0, live: live, ipa: cb, level: nil)
+                    pending.frees.append(next)
+                }
+            case .newTable(let split):
+                let t = newTable(split: split, level: level + 1)
+                apply(op, table: t, level: level + 1, tableIPA: cb, isRoot: false, live: false, freshEmpty: split == nil)
+                writeEntry(ea, old: d, new: Stage2Descriptor.table(PhysicalAddress(t)), live: live, ipa: cb, level: level)
+            case .removeTable(let next, let replacement):
+                if live { invalidateSubtree(next, level: level + 1, ipa: cb) }
+                collectSubtree(next, level: level + 1)
+                writeEntry(ea, old: d, new: replacement, live: live, ipa: cb, level: nil)
+            }
+        }
+        _ = size
+    }
+
+    /// Map into a freshly allocated, all-invalid table: nothing to break, plain stores.
+    mutating func applyFreshMap(_ op: Operation, table: UInt64, level: Int, tableIPA: UInt64, i0: Int, i1: Int, shift: Int) {
+        let size: UInt64 = 1 << UInt64(shift)
+        let firstIPA = tableIPA + UInt64(i0) << UInt64(shift)
+        if level == 3 {
+            // Every touched entry is a whole page of the range.
+            var v = (op.pa + (firstIPA - op.start)) | op.bits | 0b11
+            var ea = table + UInt64(i0) * 8
+            for _ in i0...i1 {
+                memory.writeDescriptor(v, at: PhysicalAddress(ea))
+                v &+= size
+                ea &+= 8
+            }
+            pool.counts[pool.page(of: table)] &+= UInt16(i1 - i0 + 1)
+            return
+        }
+        let blockLevel = configuration.blocks && g.blockAllowed(atLevel: level)
+        var written = 0
+        for i in i0...i1 {
+            let cb = tableIPA + UInt64(i) << UInt64(shift)
+            let ea = table + UInt64(i) * 8
+            let full = op.start <= cb && cb + size <= op.end
+            let oa = op.pa &+ (cb &- op.start)
+            if full && blockLevel && oa & (size - 1) == 0 {
+                memory.writeDescriptor(oa | op.bits | 0b01, at: PhysicalAddress(ea))
+            } else {
+                let t = newTable(split: nil, level: level + 1)
+                applyFreshMap(op, table: t, level: level + 1, tableIPA: cb,
+                              i0: indexRange(op, level: level + 1, tableIPA: cb, isRoot: false).0,
+                              i1: indexRange(op, level: level + 1, tableIPA: cb, isRoot: false).1,
+                              shift: shift - g.stride)
+                memory.writeDescriptor(Stage2Descriptor.table(PhysicalAddress(t)), at: PhysicalAddress(ea))
+            }
+            written += 1
+        }
+        pool.counts[pool.page(of: table)] &+= UInt16(written)
+    }
+
+    /// An operation that cuts a contiguous group must take the hint off the group's other
+    /// entries too (each change to a contiguous group is break-before-make on all of it).
+    mutating func breakContiguousEdges(_ op: Operation, table: UInt64, level: Int, tableIPA: UInt64, isRoot: Bool,
+                                       i0: Int, i1: Int, shift: Int, n: Int) {
+        let entries = entryCount(isRoot: isRoot)
+        for e in (i0 == i1 ? [i0] : [i0, i1]) {
+            let d = memory.readDescriptor(at: PhysicalAddress(table + UInt64(e) * 8))
+            guard isLegalLeaf(d, level: level), d & Stage2Descriptor.contiguousBit != 0 else { continue }
+            if groupCovered(op, level: level, index: e, tableIPA: tableIPA, shift: shift, isRoot: isRoot) != nil { continue }
+            let first = e & ~(n - 1)
+            for j in first..<min(first + n, entries) where j < i0 || j > i1 {
+                let ea = table + UInt64(j) * 8
+                let dj = memory.readDescriptor(at: PhysicalAddress(ea))
+                if dj & 1 != 0 && dj & Stage2Descriptor.contiguousBit != 0 {
+                    writeEntry(ea, old: dj, new: dj & ~Stage2Descriptor.contiguousBit, live: true,
+                               ipa: tableIPA + UInt64(j) << UInt64(shift), level: level)
+                }
+            }
+        }
+    }
+
+    /// Record an invalidation for every valid leaf below `table` (or switch to all-VMID).
+    mutating func invalidateSubtree(_ table: UInt64, level: Int, ipa: UInt64) {
+        let shift = g.entryShift(atLevel: level)
+        for i in 0..<g.entriesPerTable {
+            if pending.allForVMID { return }
+            let d = memory.readDescriptor(at: PhysicalAddress(table + UInt64(i) * 8))
+            guard d & 1 != 0 else { continue }
+            let a = ipa + UInt64(i) << UInt64(shift)
+            if level < 3 && d & 2 != 0 {
+                invalidateSubtree(d & Stage2Descriptor.addressMask(g), level: level + 1, ipa: a)
+            } else {
+                addInvalidation(ipa: a, level: level)
+            }
+        }
+    }
+
+    /// Schedule every table page of a subtree to be returned to the pool after the batch.
+    mutating func collectSubtree(_ table: UInt64, level: Int) {
+        if level < 3 {
+            for i in 0..<g.entriesPerTable {
+                let d = memory.readDescriptor(at: PhysicalAddress(table + UInt64(i) * 8))
+                if d & 3 == 3 { collectSubtree(d & Stage2Descriptor.addressMask(g), level: level + 1) }
+            }
+        }
+        pending.frees.append(table)
+    }
+
+    /// Hand the recorded invalidations to `tlb`, then write the deferred entries and free pages.
+    mutating func flush(tlb: inout some TLBMaintenance) throws(Stage2Error) {
+        if pending.isEmpty {
+            for f in pending.frees { pool.release(f) }   // only unlinked fresh pages (none in practice)
+            pending.frees.removeAll(keepingCapacity: true)
+            return
+        }
+        let batch: [TLBInvalidation] = pending.allForVMID ? [.allForVMID] : pending.invalidations
+        do {
+            try tlb.invalidate(batch)
+        } catch {
+            // The broken entries stay invalid; their deferred values are dropped, and the
+            // unlinked pages are not reused (no invalidation covers them).
+            for ea in pending.makeAddresses { pool.adjustCount(entry: ea, old: 1, new: 0) }
+            clearPending()
+            throw .tlbMaintenanceFailed(String(describing: error))
+        }
+        for k in pending.makeAddresses.indices {
+            memory.writeDescriptor(pending.makeValues[k], at: PhysicalAddress(pending.makeAddresses[k]))
+        }
+        for f in pending.frees { pool.release(f) }
+        clearPending()
+    }
+
+    mutating func clearPending() {
+        pending.invalidations.removeAll(keepingCapacity: true)
+        pending.allForVMID = false
+        pending.makeAddresses.removeAll(keepingCapacity: true)
+        pending.makeValues.removeAll(keepingCapacity: true)
+        pending.frees.removeAll(keepingCapacity: true)
+    }
+}

@@ -1,0 +1,70 @@
+import AArch64
+
+/// The memory seam: where table pages live (a byte buffer in tests, guest memory in the
+/// harness). Descriptors are 64-bit little-endian.
+public protocol TableMemory {
+    func readDescriptor(at pa: PhysicalAddress) -> UInt64
+    func writeDescriptor(_ value: UInt64, at pa: PhysicalAddress)
+    /// Whether `pa` (8 bytes) is backed. The walker reports an external abort on a table walk
+    /// for an unbacked table address instead of reading it. Default: true.
+    func isBacked(_ pa: PhysicalAddress) -> Bool
+    /// Zero `bytes` bytes at `pa` (a fresh table page). Default: 8-byte writes.
+    func zero(at pa: PhysicalAddress, bytes: UInt64)
+}
+
+extension TableMemory {
+    public func isBacked(_ pa: PhysicalAddress) -> Bool { true }
+    public func zero(at pa: PhysicalAddress, bytes: UInt64) {
+        var o: UInt64 = 0
+        while o < bytes { writeDescriptor(0, at: pa.advanced(by: o)); o += 8 }
+    }
+}
+
+/// A table pool in host memory: one contiguous, zero-initialised buffer standing for the
+/// guest-physical range [base, base + size). Reads outside it return 0 and report unbacked;
+/// writes outside it trap (the builder never writes outside its pool).
+public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
+    public let base: PhysicalAddress
+    public let size: UInt64
+    @usableFromInline let storage: UnsafeMutableRawPointer
+
+    public init(base: PhysicalAddress, size: UInt64) {
+        precondition(size > 0 && size % 8 == 0, "table memory size must be a positive multiple of 8")
+        self.base = base
+        self.size = size
+        storage = UnsafeMutableRawPointer.allocate(byteCount: Int(size), alignment: 4096)
+        storage.initializeMemory(as: UInt8.self, repeating: 0, count: Int(size))
+    }
+    /// A memory holding a copy of `bytes` (e.g. an image file) at `base`.
+    public convenience init(base: PhysicalAddress, bytes: [UInt8]) {
+        self.init(base: base, size: max(8, (UInt64(bytes.count) + 7) & ~7))
+        bytes.withUnsafeBytes { storage.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+    }
+    deinit { storage.deallocate() }
+
+    @inlinable public func readDescriptor(at pa: PhysicalAddress) -> UInt64 {
+        let o = pa.rawValue &- base.rawValue
+        guard o < size &- 7 else { return 0 }
+        return UInt64(littleEndian: storage.loadUnaligned(fromByteOffset: Int(o), as: UInt64.self))
+    }
+    @inlinable public func writeDescriptor(_ value: UInt64, at pa: PhysicalAddress) {
+        let o = pa.rawValue &- base.rawValue
+        precondition(o < size &- 7, "descriptor write outside the table memory")
+        storage.storeBytes(of: value.littleEndian, toByteOffset: Int(o), as: UInt64.self)
+    }
+    @inlinable public func isBacked(_ pa: PhysicalAddress) -> Bool {
+        pa.rawValue &- base.rawValue < size &- 7
+    }
+    public func zero(at pa: PhysicalAddress, bytes: UInt64) {
+        let o = pa.rawValue &- base.rawValue
+        precondition(o <= size && bytes <= size - o, "zero outside the table memory")
+        (storage + Int(o)).initializeMemory(as: UInt8.self, repeating: 0, count: Int(bytes))
+    }
+    /// The raw little-endian bytes (the image `harness stage2 build` writes).
+    public var bytes: [UInt8] {
+        Array(UnsafeRawBufferPointer(start: storage, count: Int(size)))
+    }
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: storage, count: Int(size)))
+    }
+}

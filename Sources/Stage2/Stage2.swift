@@ -1,1 +1,0 @@
-// Stage2 module (in progress)

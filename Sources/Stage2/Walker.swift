@@ -1,0 +1,204 @@
+import AArch64
+
+/// The access a walk checks permissions for.
+public enum Stage2Access: Sendable, Hashable, CustomStringConvertible {
+    case read, write
+    /// Instruction fetch by the nested guest at EL1 or EL0.
+    case fetchEL1, fetchEL0
+    public static let fetch = Stage2Access.fetchEL1
+    public var description: String {
+        switch self { case .read: "read"; case .write: "write"; case .fetchEL1: "fetch (EL1)"; case .fetchEL0: "fetch (EL0)" }
+    }
+}
+
+/// A successful stage-2 translation.
+public struct Stage2Translation: Equatable, Sendable {
+    public var ipa: IPA
+    /// The output address of `ipa` (not just the block base).
+    public var outputAddress: PhysicalAddress
+    public var level: Int
+    /// Size of the block or page that maps it.
+    public var blockSize: UInt64
+    public var attributes: Stage2Attributes
+    public var descriptor: UInt64
+    public var descriptorAddress: PhysicalAddress
+
+    public init(ipa: IPA, outputAddress: PhysicalAddress, level: Int, blockSize: UInt64,
+                attributes: Stage2Attributes, descriptor: UInt64, descriptorAddress: PhysicalAddress) {
+        self.ipa = ipa; self.outputAddress = outputAddress; self.level = level; self.blockSize = blockSize
+        self.attributes = attributes; self.descriptor = descriptor; self.descriptorAddress = descriptorAddress
+    }
+}
+
+/// The stage-2 fault a hardware walk would raise (DFSC/IFSC = `statusCode`; Arm ARM D19,
+/// ESR_ELx ISS "DFSC": 0b0000LL address size, 0b0001LL translation, 0b0010LL access flag,
+/// 0b0011LL permission, 0b0101LL synchronous external abort on a table walk; LL = level).
+public struct Stage2Fault: Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Hashable {
+        case addressSize, translation, accessFlag, permission, externalAbortOnWalk
+    }
+    public var kind: Kind
+    public var level: Int
+    public var ipa: IPA
+    public var access: Stage2Access
+    /// The descriptor involved (0 when none was read).
+    public var descriptor: UInt64
+
+    public init(kind: Kind, level: Int, ipa: IPA, access: Stage2Access, descriptor: UInt64 = 0) {
+        self.kind = kind; self.level = level; self.ipa = ipa; self.access = access; self.descriptor = descriptor
+    }
+
+    public var statusCode: UInt8 {
+        let base: UInt8 = switch kind {
+        case .addressSize: 0x00; case .translation: 0x04; case .accessFlag: 0x08
+        case .permission: 0x0C; case .externalAbortOnWalk: 0x14
+        }
+        return base + UInt8(level & 3)
+    }
+    public var description: String {
+        let k = switch kind {
+        case .addressSize: "address-size fault"; case .translation: "translation fault"
+        case .accessFlag: "access-flag fault"; case .permission: "permission fault"
+        case .externalAbortOnWalk: "synchronous external abort on table walk"
+        }
+        return "\(k), level \(level) (FSC 0x\(String(statusCode, radix: 16, uppercase: false).leftPadded(2))) for \(access) of IPA \(ipa)"
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+}
+
+public enum Stage2WalkResult: Equatable, Sendable, CustomStringConvertible {
+    case translation(Stage2Translation)
+    case fault(Stage2Fault)
+
+    public var translation: Stage2Translation? { if case .translation(let t) = self { t } else { nil } }
+    public var fault: Stage2Fault? { if case .fault(let f) = self { f } else { nil } }
+
+    public var description: String {
+        switch self {
+        case .translation(let t):
+            let kind = t.level == 3 ? "page" : "block"
+            return "\(t.ipa) → PA \(t.outputAddress) (L\(t.level) \(kind) of \(sizeName(t.blockSize)), \(t.attributes))"
+        case .fault(let f): return "\(f.ipa): \(f)"
+        }
+    }
+}
+
+func sizeName(_ s: UInt64) -> String {
+    if s >= 1 << 30 && s % (1 << 30) == 0 { return "\(s >> 30)G" }
+    if s >= 1 << 20 && s % (1 << 20) == 0 { return "\(s >> 20)M" }
+    if s >= 1 << 10 && s % (1 << 10) == 0 { return "\(s >> 10)K" }
+    return "0x" + String(s, radix: 16)
+}
+
+/// Everything a hardware stage-2 walk depends on, from VTCR_EL2/VTTBR_EL2.
+public struct Stage2WalkParameters: Sendable, Equatable {
+    public var granule: Granule
+    public var ipaBits: Int
+    public var startLevel: Int
+    public var root: PhysicalAddress
+    public var outputBits: Int
+    /// Start level valid and consistent with T0SZ (AArch64.S2InvalidSL/S2InconsistentSL).
+    public var consistent: Bool
+    /// VTCR_EL2.HA: hardware sets AF, so AF = 0 does not fault.
+    public var hardwareAccessFlag: Bool
+    /// FEAT_XNX implemented: XN[0] (bit 53) distinguishes EL1/EL0 execution; without it only
+    /// XN[1] (bit 54) counts.
+    public var xnx: Bool
+
+    public init(granule: Granule, ipaBits: Int, startLevel: Int, root: PhysicalAddress, outputBits: Int,
+                consistent: Bool = true, hardwareAccessFlag: Bool = false, xnx: Bool = true) {
+        self.granule = granule; self.ipaBits = ipaBits; self.startLevel = startLevel; self.root = root
+        self.outputBits = outputBits; self.consistent = consistent
+        self.hardwareAccessFlag = hardwareAccessFlag; self.xnx = xnx
+    }
+
+    /// From register values. Throws for encodings a walk cannot be defined for
+    /// (reserved TG0 or PS).
+    public init(vtcr: VTCR, vttbr rawVTTBR: UInt64, xnx: Bool = true) throws(Stage2RegisterError) {
+        guard let g = vtcr.granule else { throw .reservedGranule(vtcr.tg0) }
+        guard let ps = vtcr.outputBits else { throw .reservedOutputSize(vtcr.ps) }
+        let vttbr = VTTBR(rawValue: rawVTTBR, vmid16: vtcr.vs)
+        let level = vtcr.startLevel ?? 0
+        var root = vttbr.baseAddress.rawValue
+        if vtcr.isConsistent {
+            // BADDR bits below the root's size are RES0; treated as zero here.
+            let geometry = Stage2Geometry(uncheckedGranule: g, ipaBits: vtcr.ipaBits, startLevel: level)
+            root &= ~(geometry.rootBytes - 1)
+        }
+        self.init(granule: g, ipaBits: vtcr.ipaBits, startLevel: level, root: PhysicalAddress(root),
+                  outputBits: ps, consistent: vtcr.isConsistent, hardwareAccessFlag: vtcr.ha, xnx: xnx)
+    }
+
+    /// Translate `ipa` for `access` exactly as a stage-2-only hardware walk would
+    /// (Arm pseudocode AArch64.S2Walk / AArch64.S2Translate, no FEAT_LPA/LPA2/S2FWB).
+    @inlinable
+    public func walk<M: TableMemory>(_ ipa: IPA, access: Stage2Access = .read, memory: M) -> Stage2WalkResult {
+        let g = granule
+        let fault = { (kind: Stage2Fault.Kind, level: Int, d: UInt64) -> Stage2WalkResult in
+            .fault(Stage2Fault(kind: kind, level: level, ipa: ipa, access: access, descriptor: d))
+        }
+        // Inconsistent SL or an IPA beyond T0SZ: translation fault at level 0.
+        guard consistent, ipa.rawValue >> UInt64(ipaBits) == 0 else { return fault(.translation, 0, 0) }
+        let limit: UInt64 = 1 << UInt64(outputBits)
+        // BADDR beyond PS: address-size fault reported at level 0.
+        guard root.rawValue < limit else { return fault(.addressSize, 0, 0) }
+        let addressMask = Stage2Descriptor.addressMask(g)
+        var level = startLevel
+        var table = root.rawValue
+        var shift = g.entryShift(atLevel: level)
+        var index = (ipa.rawValue >> UInt64(shift)) & ((1 << UInt64(ipaBits - shift)) - 1)
+        while true {
+            let at = PhysicalAddress(table + index * 8)
+            guard memory.isBacked(at) else { return fault(.externalAbortOnWalk, level, 0) }
+            let d = memory.readDescriptor(at: at)
+            if d & 1 == 0 { return fault(.translation, level, d) }
+            if level < 3 && d & 2 != 0 {
+                let next = d & addressMask
+                if d & Stage2Descriptor.highAddressMask != 0 || next >= limit { return fault(.addressSize, level, d) }
+                table = next
+                level += 1
+                shift -= g.stride
+                index = (ipa.rawValue >> UInt64(shift)) & UInt64(g.entriesPerTable - 1)
+                continue
+            }
+            if level == 3 ? d & 2 == 0 : !g.blockAllowed(atLevel: level) { return fault(.translation, level, d) }
+            let size: UInt64 = 1 << UInt64(shift)
+            let base = d & addressMask & ~(size - 1)
+            if d & Stage2Descriptor.highAddressMask != 0 || base >= limit { return fault(.addressSize, level, d) }
+            if d & Stage2Descriptor.afBit == 0 && !hardwareAccessFlag { return fault(.accessFlag, level, d) }
+            let allowed: Bool
+            switch access {
+            case .read: allowed = d & (1 << 6) != 0
+            case .write: allowed = d & (1 << 7) != 0
+            case .fetchEL1, .fetchEL0:
+                let xn = (d >> 53) & 3
+                if !xnx { allowed = xn & 0b10 == 0 }
+                else if access == .fetchEL1 { allowed = xn == 0b00 || xn == 0b11 }
+                else { allowed = xn == 0b00 || xn == 0b01 }
+            }
+            if !allowed { return fault(.permission, level, d) }
+            var attributes = Stage2Attributes(descriptor: d)
+            if !xnx {
+                attributes.permissions.subtract(.execute)
+                if d & (1 << 54) == 0 { attributes.permissions.formUnion(.execute) }
+            }
+            return .translation(Stage2Translation(
+                ipa: ipa, outputAddress: PhysicalAddress(base | (ipa.rawValue & (size - 1))), level: level,
+                blockSize: size, attributes: attributes, descriptor: d, descriptorAddress: at))
+        }
+    }
+}
+
+public enum Stage2RegisterError: Error, Equatable, Sendable, CustomStringConvertible {
+    case reservedGranule(UInt64)
+    case reservedOutputSize(UInt64)
+    public var description: String {
+        switch self {
+        case .reservedGranule(let v): "VTCR_EL2.TG0 = 0b\(String(v, radix: 2)) is reserved"
+        case .reservedOutputSize(let v): "VTCR_EL2.PS = 0b\(String(v, radix: 2)) is reserved"
+        }
+    }
+}
