@@ -154,7 +154,7 @@ public enum Stage2Descriptor {
     /// S2AP [7:6] and XN [54:53].
     public static let permissionMask: UInt64 = 0b11 << 6 | 0b11 << 53
     /// Output-address field [47:pageShift] (48-bit OA, no FEAT_LPA).
-    @inlinable public static func addressMask(_ g: Granule) -> UInt64 {
+    @inlinable @inline(__always) public static func addressMask(_ g: Granule) -> UInt64 {
         0x0000_FFFF_FFFF_FFFF & ~(g.bytes - 1)
     }
     /// Bits [51:48]: OA[51:48] with FEAT_LPA; RES0 otherwise, so non-zero means an address

@@ -159,6 +159,57 @@ extension Stage2Tables {
         }
     }
 
+    /// Fast path for unmapping one page (demand paging, the unmap benchmark): follows
+    /// existing tables to a level-3 page and breaks it, then breaks and schedules the tables
+    /// it empties. Returns false (having changed nothing) when the general path is needed:
+    /// a block to split, a contiguous group, a table pointer that is not ours.
+    mutating func unmapSinglePage(_ ipa: UInt64) -> Bool {
+        let g = self.g
+        let stride = UInt64(g.stride)
+        let mask = Stage2Descriptor.addressMask(g)
+        var level = geometry.startLevel
+        var shift = UInt64(geometry.rootShift)
+        var indexMask = UInt64(geometry.rootEntries - 1)
+        var table = rootAddress.rawValue
+        // Entry addresses along the path, by level.
+        var e0: UInt64 = 0, e1: UInt64 = 0, e2: UInt64 = 0
+        var d: UInt64
+        var ea: UInt64
+        while true {
+            ea = table &+ ((ipa &>> shift) & indexMask) &* 8
+            d = memory.readDescriptor(at: PhysicalAddress(ea))
+            if d & 1 == 0 { return true }          // nothing mapped: nothing to do
+            if level == 3 { break }
+            if d & 2 == 0 { return false }         // a block: split needed
+            let next = d & mask
+            guard pool.isTablePage(next) else { return false }
+            switch level { case 0: e0 = ea; case 1: e1 = ea; default: e2 = ea }
+            table = next
+            level &+= 1
+            shift &-= stride
+            indexMask = UInt64(g.entriesPerTable - 1)
+        }
+        if d & Stage2Descriptor.contiguousBit != 0 { return false }
+        memory.writeDescriptor(0, at: PhysicalAddress(ea))
+        pool.adjustCount(entry: ea, old: d, new: 0)
+        addInvalidation(ipa: ipa, level: 3)
+        // Free the tables this emptied, bottom up (never the root).
+        var child = table
+        var l = 3
+        while l > geometry.startLevel && pool.count(ofTable: child) == 0 {
+            let parentEntry: UInt64 = l == 3 ? e2 : l == 2 ? e1 : e0
+            let parentValue = memory.readDescriptor(at: PhysicalAddress(parentEntry))
+            memory.writeDescriptor(0, at: PhysicalAddress(parentEntry))
+            pool.adjustCount(entry: parentEntry, old: parentValue, new: 0)
+            let parentShift = UInt64(g.entryShift(atLevel: l - 1))
+            addInvalidation(ipa: ipa & ~((1 &<< parentShift) &- 1), level: nil)
+            pending.frees.append(child)
+            child = parentEntry & ~(g.bytes - 1)
+            l -= 1
+        }
+        return true
+    }
+
     // MARK: Writing pass
 
     mutating func perform(_ op: Operation, tlb: inout some TLBMaintenance) throws(Stage2Error) {
@@ -295,7 +346,8 @@ extension Stage2Tables {
     mutating func breakContiguousEdges(_ op: Operation, table: UInt64, level: Int, tableIPA: UInt64, isRoot: Bool,
                                        i0: Int, i1: Int, shift: Int, n: Int) {
         let entries = entryCount(isRoot: isRoot)
-        for e in (i0 == i1 ? [i0] : [i0, i1]) {
+        for k in 0..<(i0 == i1 ? 1 : 2) {
+            let e = k == 0 ? i0 : i1
             let d = memory.readDescriptor(at: PhysicalAddress(table + UInt64(e) * 8))
             guard isLegalLeaf(d, level: level), d & Stage2Descriptor.contiguousBit != 0 else { continue }
             if groupCovered(op, level: level, index: e, tableIPA: tableIPA, shift: shift, isRoot: isRoot) != nil { continue }
@@ -345,9 +397,8 @@ extension Stage2Tables {
             pending.frees.removeAll(keepingCapacity: true)
             return
         }
-        let batch: [TLBInvalidation] = pending.allForVMID ? [.allForVMID] : pending.invalidations
         do {
-            try tlb.invalidate(batch)
+            if pending.allForVMID { try tlb.invalidate([.allForVMID]) } else { try tlb.invalidate(pending.invalidations) }
         } catch {
             // The broken entries stay invalid; their deferred values are dropped, and the
             // unlinked pages are not reused (no invalidation covers them).
@@ -362,11 +413,15 @@ extension Stage2Tables {
         clearPending()
     }
 
+    @inline(__always)
     mutating func clearPending() {
-        pending.invalidations.removeAll(keepingCapacity: true)
+        @inline(__always) func clear<T>(_ a: inout [T]) {
+            if a.count == 1 { a.removeLast() } else if !a.isEmpty { a.removeAll(keepingCapacity: true) }
+        }
+        clear(&pending.invalidations)
         pending.allForVMID = false
-        pending.makeAddresses.removeAll(keepingCapacity: true)
-        pending.makeValues.removeAll(keepingCapacity: true)
-        pending.frees.removeAll(keepingCapacity: true)
+        clear(&pending.makeAddresses)
+        clear(&pending.makeValues)
+        clear(&pending.frees)
     }
 }

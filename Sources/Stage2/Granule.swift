@@ -1,4 +1,4 @@
-import AArch64
+@_exported import AArch64
 
 /// Translation granule (Arm ARM D8.2 "Translation granule size"; VTCR_EL2.TG0).
 public enum Granule: Sendable, Hashable, CaseIterable, CustomStringConvertible {

@@ -1,4 +1,7 @@
 import AArch64
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The memory seam: where table pages live (a byte buffer in tests, guest memory in the
 /// harness). Descriptors are 64-bit little-endian.
@@ -10,10 +13,15 @@ public protocol TableMemory {
     func isBacked(_ pa: PhysicalAddress) -> Bool
     /// Zero `bytes` bytes at `pa` (a fresh table page). Default: 8-byte writes.
     func zero(at pa: PhysicalAddress, bytes: UInt64)
+    /// The descriptor at `pa`, or nil when unbacked. Default: `isBacked` then `readDescriptor`.
+    func loadDescriptor(at pa: PhysicalAddress) -> UInt64?
 }
 
 extension TableMemory {
     public func isBacked(_ pa: PhysicalAddress) -> Bool { true }
+    @inlinable public func loadDescriptor(at pa: PhysicalAddress) -> UInt64? {
+        isBacked(pa) ? readDescriptor(at: pa) : nil
+    }
     public func zero(at pa: PhysicalAddress, bytes: UInt64) {
         var o: UInt64 = 0
         while o < bytes { writeDescriptor(0, at: pa.advanced(by: o)); o += 8 }
@@ -32,8 +40,19 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
         precondition(size > 0 && size % 8 == 0, "table memory size must be a positive multiple of 8")
         self.base = base
         self.size = size
-        storage = UnsafeMutableRawPointer.allocate(byteCount: Int(size), alignment: 4096)
+        storage = Self.allocateBuffer(Int(size))
         storage.initializeMemory(as: UInt8.self, repeating: 0, count: Int(size))
+    }
+
+    /// One contiguous buffer; from 2 MiB up it is 2 MiB aligned and offered to transparent
+    /// huge pages, so walks over a large pool take few TLB misses.
+    static func allocateBuffer(_ bytes: Int) -> UnsafeMutableRawPointer {
+        let huge = 2 << 20
+        let p = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: bytes >= huge ? huge : 4096)
+        #if canImport(Glibc)
+        if bytes >= huge { _ = madvise(p, bytes & ~(huge - 1), Int32(MADV_HUGEPAGE)) }
+        #endif
+        return p
     }
     /// A memory holding a copy of `bytes` (e.g. an image file) at `base`.
     public convenience init(base: PhysicalAddress, bytes: [UInt8]) {
@@ -51,6 +70,11 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
         let o = pa.rawValue &- base.rawValue
         precondition(o < size &- 7, "descriptor write outside the table memory")
         storage.storeBytes(of: value.littleEndian, toByteOffset: Int(o), as: UInt64.self)
+    }
+    @inlinable public func loadDescriptor(at pa: PhysicalAddress) -> UInt64? {
+        let o = pa.rawValue &- base.rawValue
+        guard o < size &- 7 else { return nil }
+        return UInt64(littleEndian: storage.loadUnaligned(fromByteOffset: Int(o), as: UInt64.self))
     }
     @inlinable public func isBacked(_ pa: PhysicalAddress) -> Bool {
         pa.rawValue &- base.rawValue < size &- 7

@@ -77,15 +77,22 @@ public struct Stage2Tables<Memory: TableMemory> {
         self.poolBase = poolBase
         self.poolBytes = poolBytes
         self.pool = pool
-        self.rootAddress = PhysicalAddress(pool.address(ofPage: pool.rootPage))
-        memory.zero(at: rootAddress, bytes: geometry.rootBytes)
+        let root = PhysicalAddress(pool.address(ofPage: pool.rootPage))
+        self.rootAddress = root
+        cachedWalkParameters = Stage2WalkParameters(granule: g, ipaBits: geometry.ipaBits, startLevel: geometry.startLevel,
+                                                    root: root, outputBits: 48)
+        memory.zero(at: root, bytes: geometry.rootBytes)
+        updateOutputBits()
+        cachedWalkParameters.outputBits = currentOutputBits
     }
 
     // MARK: Registers
 
     /// VTCR_EL2.PS in use: forced, or the smallest holding all outputs and the pool.
-    public var outputBits: Int {
-        configuration.outputBits
+    public var outputBits: Int { currentOutputBits }
+    @usableFromInline var currentOutputBits: Int = 48
+    mutating func updateOutputBits() {
+        currentOutputBits = configuration.outputBits
             ?? PhysicalAddressSize.smallestBits(holding: max(maxOutputAddress, poolBase.rawValue + poolBytes - 1)) ?? 48
     }
     public var vtcrFields: VTCR { VTCR(geometry: geometry, outputBits: outputBits, vmid16: configuration.vmid16) }
@@ -94,10 +101,9 @@ public struct Stage2Tables<Memory: TableMemory> {
         VTTBR(baseAddress: rootAddress, vmid: configuration.vmid, commonNotPrivate: configuration.commonNotPrivate)
     }
     public var vttbr: UInt64 { vttbrFields.rawValue }
-    public var walkParameters: Stage2WalkParameters {
-        Stage2WalkParameters(granule: geometry.granule, ipaBits: geometry.ipaBits, startLevel: geometry.startLevel,
-                             root: rootAddress, outputBits: outputBits)
-    }
+    /// The walk parameters `vtcr`/`vttbr` describe.
+    @inlinable public var walkParameters: Stage2WalkParameters { cachedWalkParameters }
+    @usableFromInline var cachedWalkParameters: Stage2WalkParameters
 
     // MARK: Pool facts
 
@@ -111,7 +117,7 @@ public struct Stage2Tables<Memory: TableMemory> {
     // MARK: Walk
 
     /// Translate `ipa` as the hardware would with `vtcr`/`vttbr` installed.
-    @inlinable
+    @inlinable @inline(__always)
     public func walk(_ ipa: IPA, access: Stage2Access = .read) -> Stage2WalkResult {
         walkParameters.walk(ipa, access: access, memory: memory)
     }
@@ -129,13 +135,21 @@ public struct Stage2Tables<Memory: TableMemory> {
         let op = Operation(kind: .map, start: ipa.rawValue, end: ipa.rawValue + size, pa: pa.rawValue,
                            bits: bits, permissionsOnly: false, contiguous: attributes.contiguous)
         try perform(op, tlb: &tlb)
-        maxOutputAddress = max(maxOutputAddress, pa.rawValue + size - 1)
+        if pa.rawValue + size - 1 > maxOutputAddress {
+            maxOutputAddress = pa.rawValue + size - 1
+            updateOutputBits()
+            cachedWalkParameters.outputBits = currentOutputBits
+        }
     }
 
     /// Remove every mapping in [ipa, ipa+size); blocks the range cuts are split; tables left
     /// empty are freed (after the invalidation that covers them).
     public mutating func unmap(ipa: IPA, size: UInt64, tlb: inout some TLBMaintenance) throws(Stage2Error) {
         try checkRange(ipa: ipa, size: size)
+        if size == geometry.granule.bytes && unmapSinglePage(ipa.rawValue) {
+            try flush(tlb: &tlb)
+            return
+        }
         let op = Operation(kind: .unmap, start: ipa.rawValue, end: ipa.rawValue + size, pa: 0, bits: 0,
                            permissionsOnly: false, contiguous: false)
         try perform(op, tlb: &tlb)
@@ -265,7 +279,7 @@ public struct Stage2Tables<Memory: TableMemory> {
     @inlinable func page(of address: UInt64) -> Int { Int((address &- base) >> UInt64(pageShift)) }
 
     /// A page this pool handed out as a (non-root) table.
-    @inlinable func isTablePage(_ address: UInt64) -> Bool {
+    @inlinable @inline(__always) func isTablePage(_ address: UInt64) -> Bool {
         let o = address &- base
         guard o & ((1 << UInt64(pageShift)) - 1) == 0 else { return false }
         let p = Int(truncatingIfNeeded: o >> UInt64(pageShift))

@@ -19,14 +19,26 @@ public struct Stage2Translation: Equatable, Sendable {
     public var level: Int
     /// Size of the block or page that maps it.
     public var blockSize: UInt64
-    public var attributes: Stage2Attributes
     public var descriptor: UInt64
     public var descriptorAddress: PhysicalAddress
+    /// Whether FEAT_XNX applied (see `Stage2WalkParameters.xnx`).
+    public var xnx: Bool
 
+    @inlinable
     public init(ipa: IPA, outputAddress: PhysicalAddress, level: Int, blockSize: UInt64,
-                attributes: Stage2Attributes, descriptor: UInt64, descriptorAddress: PhysicalAddress) {
+                descriptor: UInt64, descriptorAddress: PhysicalAddress, xnx: Bool = true) {
         self.ipa = ipa; self.outputAddress = outputAddress; self.level = level; self.blockSize = blockSize
-        self.attributes = attributes; self.descriptor = descriptor; self.descriptorAddress = descriptorAddress
+        self.descriptor = descriptor; self.descriptorAddress = descriptorAddress; self.xnx = xnx
+    }
+
+    /// The descriptor's attributes (decoded on demand; without FEAT_XNX only XN[1] counts).
+    public var attributes: Stage2Attributes {
+        var a = Stage2Attributes(descriptor: descriptor)
+        if !xnx {
+            a.permissions.subtract(.execute)
+            if descriptor & (1 << 54) == 0 { a.permissions.formUnion(.execute) }
+        }
+        return a
     }
 }
 
@@ -134,61 +146,70 @@ public struct Stage2WalkParameters: Sendable, Equatable {
 
     /// Translate `ipa` for `access` exactly as a stage-2-only hardware walk would
     /// (Arm pseudocode AArch64.S2Walk / AArch64.S2Translate, no FEAT_LPA/LPA2/S2FWB).
-    @inlinable
+    /// Fault priority: translation/address-size/external abort during the walk, then access
+    /// flag, then permission.
+    @inlinable @inline(__always)
     public func walk<M: TableMemory>(_ ipa: IPA, access: Stage2Access = .read, memory: M) -> Stage2WalkResult {
         let g = granule
-        let fault = { (kind: Stage2Fault.Kind, level: Int, d: UInt64) -> Stage2WalkResult in
-            .fault(Stage2Fault(kind: kind, level: level, ipa: ipa, access: access, descriptor: d))
-        }
+        let pageShift = UInt64(truncatingIfNeeded: g.pageShift)
+        let stride = pageShift &- 3
+        let limit: UInt64 = 1 &<< UInt64(truncatingIfNeeded: outputBits)
+        let addressMask: UInt64 = 0x0000_FFFF_FFFF_FFFF & ~((1 &<< pageShift) &- 1)
+        let ipaShiftLimit = UInt64(truncatingIfNeeded: ipaBits)
         // Inconsistent SL or an IPA beyond T0SZ: translation fault at level 0.
-        guard consistent, ipa.rawValue >> UInt64(ipaBits) == 0 else { return fault(.translation, 0, 0) }
-        let limit: UInt64 = 1 << UInt64(outputBits)
         // BADDR beyond PS: address-size fault reported at level 0.
-        guard root.rawValue < limit else { return fault(.addressSize, 0, 0) }
-        let addressMask = Stage2Descriptor.addressMask(g)
+        guard consistent, ipa.rawValue &>> ipaShiftLimit == 0, root.rawValue < limit else {
+            return walkSetupFault(ipa, access: access)
+        }
         var level = startLevel
         var table = root.rawValue
-        var shift = g.entryShift(atLevel: level)
-        var index = (ipa.rawValue >> UInt64(shift)) & ((1 << UInt64(ipaBits - shift)) - 1)
+        var shift = pageShift &+ UInt64(truncatingIfNeeded: 3 &- level) &* stride
+        var indexMask: UInt64 = (1 &<< (ipaShiftLimit &- shift)) &- 1
+        let tableIndexMask: UInt64 = (1 &<< stride) &- 1
+        var d: UInt64
+        var at: PhysicalAddress
         while true {
-            let at = PhysicalAddress(table + index * 8)
-            guard memory.isBacked(at) else { return fault(.externalAbortOnWalk, level, 0) }
-            let d = memory.readDescriptor(at: at)
-            if d & 1 == 0 { return fault(.translation, level, d) }
-            if level < 3 && d & 2 != 0 {
-                let next = d & addressMask
-                if d & Stage2Descriptor.highAddressMask != 0 || next >= limit { return fault(.addressSize, level, d) }
-                table = next
-                level += 1
-                shift -= g.stride
-                index = (ipa.rawValue >> UInt64(shift)) & UInt64(g.entriesPerTable - 1)
-                continue
-            }
-            if level == 3 ? d & 2 == 0 : !g.blockAllowed(atLevel: level) { return fault(.translation, level, d) }
-            let size: UInt64 = 1 << UInt64(shift)
-            let base = d & addressMask & ~(size - 1)
-            if d & Stage2Descriptor.highAddressMask != 0 || base >= limit { return fault(.addressSize, level, d) }
-            if d & Stage2Descriptor.afBit == 0 && !hardwareAccessFlag { return fault(.accessFlag, level, d) }
-            let allowed: Bool
-            switch access {
-            case .read: allowed = d & (1 << 6) != 0
-            case .write: allowed = d & (1 << 7) != 0
-            case .fetchEL1, .fetchEL0:
-                let xn = (d >> 53) & 3
-                if !xnx { allowed = xn & 0b10 == 0 }
-                else if access == .fetchEL1 { allowed = xn == 0b00 || xn == 0b11 }
-                else { allowed = xn == 0b00 || xn == 0b01 }
-            }
-            if !allowed { return fault(.permission, level, d) }
-            var attributes = Stage2Attributes(descriptor: d)
-            if !xnx {
-                attributes.permissions.subtract(.execute)
-                if d & (1 << 54) == 0 { attributes.permissions.formUnion(.execute) }
-            }
-            return .translation(Stage2Translation(
-                ipa: ipa, outputAddress: PhysicalAddress(base | (ipa.rawValue & (size - 1))), level: level,
-                blockSize: size, attributes: attributes, descriptor: d, descriptorAddress: at))
+            at = PhysicalAddress(table &+ ((ipa.rawValue &>> shift) & indexMask) &* 8)
+            guard let v = memory.loadDescriptor(at: at) else { return walkFault(.externalAbortOnWalk, level, 0, ipa, access) }
+            d = v
+            guard level < 3 && d & 3 == 3 else { break }
+            table = d & addressMask
+            if d & 0xF_0000_0000_0000 != 0 || table >= limit { return walkFault(.addressSize, level, d, ipa, access) }
+            level &+= 1
+            shift &-= stride
+            indexMask = tableIndexMask
         }
+        if d & 1 == 0 { return walkFault(.translation, level, d, ipa, access) }
+        if level == 3 ? d & 2 == 0 : !g.blockAllowed(atLevel: level) { return walkFault(.translation, level, d, ipa, access) }
+        let size: UInt64 = 1 &<< shift
+        let base = d & addressMask & ~(size &- 1)
+        if d & 0xF_0000_0000_0000 != 0 || base >= limit { return walkFault(.addressSize, level, d, ipa, access) }
+        if d & (1 << 10) == 0 && !hardwareAccessFlag { return walkFault(.accessFlag, level, d, ipa, access) }
+        let allowed: Bool
+        switch access {
+        case .read: allowed = d & (1 << 6) != 0
+        case .write: allowed = d & (1 << 7) != 0
+        case .fetchEL1, .fetchEL0:
+            let xn = (d &>> 53) & 3
+            if !xnx { allowed = xn & 0b10 == 0 }
+            else if access == .fetchEL1 { allowed = xn == 0b00 || xn == 0b11 }
+            else { allowed = xn == 0b00 || xn == 0b01 }
+        }
+        if !allowed { return walkFault(.permission, level, d, ipa, access) }
+        return .translation(Stage2Translation(
+            ipa: ipa, outputAddress: PhysicalAddress(base | (ipa.rawValue & (size &- 1))), level: level,
+            blockSize: size, descriptor: d, descriptorAddress: at, xnx: xnx))
+    }
+
+    @usableFromInline
+    func walkSetupFault(_ ipa: IPA, access: Stage2Access) -> Stage2WalkResult {
+        if !consistent || ipa.rawValue >> UInt64(ipaBits) != 0 { return walkFault(.translation, 0, 0, ipa, access) }
+        return walkFault(.addressSize, 0, 0, ipa, access)
+    }
+
+    @usableFromInline
+    func walkFault(_ kind: Stage2Fault.Kind, _ level: Int, _ d: UInt64, _ ipa: IPA, _ access: Stage2Access) -> Stage2WalkResult {
+        .fault(Stage2Fault(kind: kind, level: level, ipa: ipa, access: access, descriptor: d))
     }
 }
 
