@@ -1,0 +1,87 @@
+import AArch64
+import KVM
+import Machine
+
+/// The session's backend over a real KVM `Machine` (arm64 with KVM_CAP_ARM_EL2).
+public final class MachineBackend: GuestBackend {
+    public let machine: Machine
+    public let vcpu: Int
+    /// The whole test must finish by this instant (watchdog); set per test.
+    public var deadline: ContinuousClock.Instant
+    public let timeout: Duration
+
+    /// The session layout as a Machine memory map: one memslot per backed region.
+    public static func memoryMap(for layout: SessionLayout, vcpus: Int = 1) throws(MemoryMapError) -> MemoryMap {
+        let r = layout.ramBase.rawValue
+        func region(_ name: String, _ from: UInt64, _ to: UInt64, _ kind: RegionKind) -> MemoryRegion {
+            MemoryRegion(name: name, base: PhysicalAddress(from), size: to - from, kind: kind)
+        }
+        let control = layout.config.rawValue
+        return try MemoryMap([
+            region("payload", layout.payload.rawValue, layout.payload.rawValue + layout.payloadWindow, .payload),
+            region("control", control, layout.nested.rawValue, .ram),
+            region("nested", layout.nested.rawValue, layout.nested.rawValue + layout.nestedSize, .nestedGuest),
+            region("tables", layout.tablePool.rawValue, layout.tablePool.rawValue + layout.tablePoolSize, .tablePool),
+            region("data", layout.dataPool.rawValue, r + layout.ramSize, .ram),
+            MemoryRegion(name: "doorbell", base: layout.doorbell, size: 0x1000, kind: .mailbox),
+        ] + MemoryMap.gicRegions(vcpus: vcpus))
+    }
+
+    public init(layout: SessionLayout, e2h0: Bool = false, timeout: Duration) throws {
+        let map: MemoryMap
+        do { map = try Self.memoryMap(for: layout) } catch { throw SessionError.layout(error.description) }
+        machine = try Machine(MachineConfiguration(map: map, vcpuCount: 1, mode: .el2(e2h0: e2h0)))
+        vcpu = 0
+        self.timeout = timeout
+        deadline = ContinuousClock.now.advanced(by: timeout)
+    }
+
+    public func start(pc: PhysicalAddress, x0: UInt64) throws {
+        try machine.setEntry(vcpu: vcpu, pc: pc, arguments: [x0])
+        deadline = ContinuousClock.now.advanced(by: timeout)
+    }
+
+    public func read(_ address: PhysicalAddress, count: Int) throws -> [UInt8] {
+        try machine.memory.readBytes(at: address, count: count)
+    }
+    public func write(_ bytes: [UInt8], at address: PhysicalAddress) throws {
+        try machine.memory.write(bytes: bytes, at: address)
+    }
+    public func read64(_ address: PhysicalAddress) throws -> UInt64 {
+        try machine.memory.read(UInt64.self, at: address)
+    }
+    public func write64(_ value: UInt64, at address: PhysicalAddress) throws {
+        try machine.memory.write(value, at: address)
+    }
+
+    public func run() throws -> BackendExit {
+        let exit: VCPUExit
+        do { exit = try machine.run(vcpu: vcpu, deadline: deadline) } catch {
+            switch error {
+            case let .timeout(_, after, pc, last):
+                var lines = last.map(\.description)
+                if let pc { lines.append("PC when interrupted: 0x" + String(pc, radix: 16)) }
+                let seconds = Double(after.components.seconds) + Double(after.components.attoseconds) / 1e18
+                throw BackendError.timeout(seconds: seconds, lastExits: lines)
+            case let .stopped(signal, _):
+                throw BackendError.interrupted(signal: signal)
+            default:
+                throw error
+            }
+        }
+        if case let .mmio(address, length, isWrite, data) = exit {
+            return .mmio(address: address, length: length, isWrite: isWrite, data: data)
+        }
+        return .other(exit.description)
+    }
+
+    public func completeMMIORead(_ value: UInt64) throws {
+        try machine.completeMMIORead(vcpu: vcpu, value: value)
+    }
+
+    public func trapRegisters() throws -> (esr: UInt64, far: UInt64, hpfar: UInt64)? {
+        (try machine.get(.ESR_EL2, vcpu: vcpu), try machine.get(.FAR_EL2, vcpu: vcpu), try machine.get(.HPFAR_EL2, vcpu: vcpu))
+    }
+
+    public var recentExits: [String] { machine.lastExits(vcpu: vcpu).map(\.description) }
+}
