@@ -17,6 +17,8 @@ let package = Package(
         .target(name: "AArch64"),
         // Stage-2 translation tables: builder, walker, dump (pure, no KVM).
         .target(name: "Stage2", dependencies: ["AArch64"]),
+        // The seed's stage-2 algorithm re-implemented in C: baseline for `harness bench stage2`.
+        .target(name: "Stage2SeedBaseline", cSettings: [.unsafeFlags(["-O2"])]),
         // C shim over <linux/kvm.h>: ioctl numbers and struct layouts come from the kernel headers.
         .target(name: "CKVM"),
         // Thin owning wrappers over the KVM uAPI.
@@ -36,7 +38,7 @@ let package = Package(
         .executableTarget(
             name: "harness",
             dependencies: [
-                "AArch64", "Stage2", "KVM", "Machine", "TestCatalog", "GuestProtocol", "Reporting",
+                "AArch64", "Stage2", "Stage2SeedBaseline", "KVM", "Machine", "TestCatalog", "GuestProtocol", "Reporting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
