@@ -119,4 +119,21 @@ import Testing
         #expect(AtomicFile.directory(of: "/results.xml") == "/")
         #expect(AtomicFile.directory(of: "a/b/c.xml") == "a/b")
     }
+    /// `--color auto` on real descriptors: a pseudo-terminal is a terminal, a pipe is not.
+    @Test func terminalDetectionUsesIsatty() throws {
+        // The master side of a new pseudo-terminal (/dev/ptmx) answers the tty ioctls too.
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+        try #require(master >= 0, "cannot open /dev/ptmx")
+        defer { close(master) }
+        #expect(FileDescriptorSink(fd: master).isTerminal)
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        #expect(!FileDescriptorSink(fd: fds[1]).isTerminal)
+        // And what is written to the sink arrives intact.
+        FileDescriptorSink(fd: fds[1]).write("ok 1 - é\n")
+        var buf = [UInt8](repeating: 0, count: 64)
+        let n = read(fds[0], &buf, buf.count)
+        #expect(String(decoding: buf.prefix(max(0, n)), as: UTF8.self) == "ok 1 - é\n")
+    }
 }
