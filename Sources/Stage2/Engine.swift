@@ -113,7 +113,28 @@ extension Stage2Tables {
         if level == 3 { return 0 }
         let (i0, i1, shift) = indexRange(op, level: level, tableIPA: tableIPA, isRoot: isRoot)
         var n = 0
-        if case .empty = content, op.kind != .map { return 0 }
+        if case .empty = content {
+            // An all-invalid table: only a map needs tables below it, and every fully covered
+            // child is alike (same output alignment), so count one of each kind.
+            guard op.kind == .map else { return 0 }
+            let size: UInt64 = 1 << UInt64(shift)
+            let firstBase = tableIPA + UInt64(i0) << UInt64(shift)
+            let lastBase = tableIPA + UInt64(i1) << UInt64(shift)
+            let firstPartial = op.start > firstBase || op.end < firstBase + size
+            let lastPartial = i1 != i0 && op.end < lastBase + size
+            if firstPartial { n += 1 + (try countNeeded(op, .empty, level: level + 1, tableIPA: firstBase, isRoot: false)) }
+            if lastPartial { n += 1 + (try countNeeded(op, .empty, level: level + 1, tableIPA: lastBase, isRoot: false)) }
+            let fullFirst = i0 + (firstPartial ? 1 : 0), fullLast = i1 - (lastPartial ? 1 : 0)
+            if fullFirst <= fullLast {
+                let cb = tableIPA + UInt64(fullFirst) << UInt64(shift)
+                let oa = op.pa &+ (cb &- op.start)
+                let blockable = configuration.blocks && g.blockAllowed(atLevel: level) && oa & (size - 1) == 0
+                if !blockable {
+                    n += (fullLast - fullFirst + 1) * (1 + (try countNeeded(op, .empty, level: level + 1, tableIPA: cb, isRoot: false)))
+                }
+            }
+            return n
+        }
         var memo: Int? = nil   // for fully covered children of empty content, all alike
         for i in i0...i1 {
             let d: UInt64

@@ -208,4 +208,24 @@ struct EditTests {
         #expect(t.walk(IPA(0)).fault?.kind == .translation)
         #expect(t.walk(IPA(0x1000)).fault?.kind == .translation)
     }
+
+    @Test func oneGigabyteOfPagesNeedsExactlyTheArchitecturalTables() throws {
+        // 4K, 40-bit: 262144 pages = 512 level-3 tables + 1 level-2 table + the 2-page root.
+        var t = try makeTables(.k4, ipaBits: 40, blocks: false, poolPages: 515)
+        var tlb = RecordingTLB()
+        try t.map(ipa: IPA(0), pa: PhysicalAddress(0x8000_0000), size: 1 << 30, attributes: .normalRWX, tlb: &tlb)
+        #expect(t.tablePages == 515 && t.freePages == 0 && tlb.batches.isEmpty)
+        #expect(t.walk(IPA(0x3FFF_F123)).translation?.outputAddress.rawValue == 0xBFFF_F123)
+        // One page short: refused up front.
+        var short = try makeTables(.k4, ipaBits: 40, blocks: false, poolPages: 514)
+        #expect(throws: Stage2Error.poolExhausted(needed: 513, available: 512)) {
+            try short.map(ipa: IPA(0), pa: PhysicalAddress(0x8000_0000), size: 1 << 30, attributes: .normalRWX, tlb: &tlb)
+        }
+        #expect(short.tablePages == 2 && short.walk(IPA(0)).fault?.level == 1)
+        // With blocks and a 2M-aligned (not 1G-aligned) PA: 512 level-2 blocks in one table.
+        var blocks = try makeTables(.k4, ipaBits: 40, poolPages: 3)
+        try blocks.map(ipa: IPA(0), pa: PhysicalAddress(0x8020_0000), size: 1 << 30, attributes: .normalRWX, tlb: &tlb)
+        #expect(blocks.tablePages == 3)
+        #expect(blocks.walk(IPA(0x3FFF_F000)).translation?.level == 2)
+    }
 }
