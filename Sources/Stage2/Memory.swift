@@ -64,17 +64,17 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
     @inlinable public func readDescriptor(at pa: PhysicalAddress) -> UInt64 {
         let o = pa.rawValue &- base.rawValue
         guard o < size &- 7 else { return 0 }
-        return UInt64(littleEndian: storage.loadUnaligned(fromByteOffset: Int(o), as: UInt64.self))
+        return UInt64(littleEndian: storage.loadUnaligned(fromByteOffset: Int(truncatingIfNeeded: o), as: UInt64.self))
     }
     @inlinable public func writeDescriptor(_ value: UInt64, at pa: PhysicalAddress) {
         let o = pa.rawValue &- base.rawValue
         precondition(o < size &- 7, "descriptor write outside the table memory")
-        storage.storeBytes(of: value.littleEndian, toByteOffset: Int(o), as: UInt64.self)
+        storage.storeBytes(of: value.littleEndian, toByteOffset: Int(truncatingIfNeeded: o), as: UInt64.self)
     }
     @inlinable public func loadDescriptor(at pa: PhysicalAddress) -> UInt64? {
         let o = pa.rawValue &- base.rawValue
         guard o < size &- 7 else { return nil }
-        return UInt64(littleEndian: storage.loadUnaligned(fromByteOffset: Int(o), as: UInt64.self))
+        return UInt64(littleEndian: storage.loadUnaligned(fromByteOffset: Int(truncatingIfNeeded: o), as: UInt64.self))
     }
     @inlinable public func isBacked(_ pa: PhysicalAddress) -> Bool {
         pa.rawValue &- base.rawValue < size &- 7
