@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "GuestPayload", dependencies: ["GuestProtocol"], plugins: ["PayloadBuilder"]),
         // Builds guest/ with the toolchain's clang + ld.lld into GuestPayload's generated source.
         .plugin(name: "PayloadBuilder", capability: .buildTool()),
+        // Minimal C run loops: the baseline `harness bench exits` compares against.
+        .target(name: "CExitBaseline", cSettings: [.headerSearchPath("../../guest/include")]),
         // Guest memory, layout, vGIC, EL2 vCPU, run loop with watchdog.
         .target(name: "Machine", dependencies: ["KVM", "Stage2", "GuestProtocol", "GuestPayload", "AArch64"]),
         // The tests the harness runs, as data.
@@ -38,7 +40,7 @@ let package = Package(
         .executableTarget(
             name: "harness",
             dependencies: [
-                "AArch64", "Stage2", "Stage2SeedBaseline", "KVM", "Machine", "TestCatalog", "GuestProtocol", "Reporting",
+                "AArch64", "Stage2", "Stage2SeedBaseline", "KVM", "Machine", "TestCatalog", "GuestProtocol", "Reporting", "CExitBaseline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "Stage2Tests", dependencies: ["Stage2", "AArch64"]),
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM"]),
         .testTarget(name: "GuestProtocolTests", dependencies: ["GuestProtocol", "GuestPayload"]),
+        .testTarget(name: "TestCatalogTests", dependencies: ["TestCatalog", "GuestProtocol", "Stage2", "AArch64"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
         .testTarget(name: "HarnessTests", dependencies: ["harness", "Stage2", "AArch64"]),
     ]

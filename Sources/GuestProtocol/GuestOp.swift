@@ -180,11 +180,11 @@ public enum TLBIOperation: Equatable, Sendable {
 
 extension Array where Element == UInt8 {
     @inlinable mutating func storeLE<T: FixedWidthInteger>(_ value: T, at offset: Int) {
-        for i in 0..<MemoryLayout<T>.size { self[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * i)) }
+        precondition(offset >= 0 && offset + MemoryLayout<T>.size <= count, "store outside the buffer")
+        withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self) }
     }
     @inlinable func loadLE<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
-        var v: T = 0
-        for i in 0..<MemoryLayout<T>.size { v |= T(self[offset + i]) << (8 * i) }
-        return v
+        precondition(offset >= 0 && offset + MemoryLayout<T>.size <= count, "load outside the buffer")
+        return T(littleEndian: withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) })
     }
 }

@@ -188,6 +188,28 @@ public struct MailboxReply: Equatable, Sendable {
         if action == .setELR, elr == nil { throw .missingELR }
     }
 
+    /// The bytes of the message page from `GuestABI.rplOffSeq` to the end, as the payload
+    /// reads them (write them in one go; the GPRs, if any, go separately: `gprs`).
+    public func encodedReplyArea() throws(GuestProtocolError) -> [UInt8] {
+        try validate()
+        let base = GuestABI.rplOffSeq
+        var b = [UInt8](repeating: 0, count: GuestABI.messageSize - base)
+        for (i, op) in tlbi.enumerated() {
+            let entry = GuestABI.rplOffTLBI + i * GuestABI.rplTLBIEntrySize - base
+            b.storeLE(op.code.rawValue, at: entry)
+            b.storeLE(op.operand, at: entry + 8)
+        }
+        b.storeLE(UInt64(tlbi.count), at: GuestABI.rplOffTLBICount - base)
+        b.storeLE(elr ?? 0, at: GuestABI.rplOffELR - base)
+        b.storeLE(vttbr ?? 0, at: GuestABI.rplOffVTTBR - base)
+        b.storeLE(vtcr ?? 0, at: GuestABI.rplOffVTCR - base)
+        b.storeLE(hcr ?? 0, at: GuestABI.rplOffHCR - base)
+        b.storeLE(flags, at: GuestABI.rplOffFlags - base)
+        b.storeLE(action.rawValue, at: GuestABI.rplOffAction - base)
+        b.storeLE(seq, at: GuestABI.rplOffSeq - base)
+        return b
+    }
+
     /// Writes the reply through `store(offset, value, byteCount)` (offsets within the
     /// message page; byteCount is 4 or 8).
     public func write(_ store: (Int, UInt64, Int) -> Void) throws(GuestProtocolError) {

@@ -192,20 +192,29 @@ public final class GuestSession {
         }
     }
 
+    /// Another loop (the C benchmark baseline) received and answered `count` messages on
+    /// this mailbox; continue the sequence after them.
+    public func accountForMessagesHandledElsewhere(_ count: Int) {
+        seq += UInt64(count)
+        messagesReceived += count
+        pending = nil
+    }
+
     /// Answers the pending message.
     public func reply(_ reply: MailboxReply) throws {
         guard let p = pending, p.seq == reply.seq else {
             throw SessionError.unexpected("reply to sequence \(reply.seq) without that message pending")
         }
-        var writeError: (any Error)?
-        do {
-            try reply.write { offset, value, bytes in
-                guard writeError == nil else { return }
-                let b = (0..<bytes).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
-                do { try backend.write(b, at: layout.message.advanced(by: UInt64(offset))) } catch { writeError = error }
-            }
-        } catch { throw SessionError.unexpected("reply: \(error)") }
-        if let writeError { throw writeError }
+        let area: [UInt8]
+        do { area = try reply.encodedReplyArea() } catch { throw SessionError.unexpected("reply: \(error)") }
+        if let gprs = reply.gprs {
+            var b = [UInt8](repeating: 0, count: 8 * gprs.count)
+            for (i, r) in gprs.enumerated() { for k in 0..<8 { b[8 * i + k] = UInt8(truncatingIfNeeded: r >> (8 * UInt64(k))) } }
+            try backend.write(b, at: layout.message.advanced(by: UInt64(GuestABI.msgOffGPRs)))
+        }
+        // One write of the reply area, sequence number included: the payload reads it only
+        // after the doorbell exit returns.
+        try backend.write(area, at: layout.message.advanced(by: UInt64(GuestABI.rplOffSeq)))
         if verbose {
             let t = reply.tlbi.isEmpty ? "" : " after " + reply.tlbi.map(\.description).joined(separator: "; ")
             log("    reply: \(reply.action.cName.lowercased())\(t)")

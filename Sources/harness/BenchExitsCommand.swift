@@ -1,4 +1,238 @@
+import AArch64
 import ArgumentParser
+import CExitBaseline
+import GuestProtocol
+import Machine
+import Stage2
+import TestCatalog
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `harness bench exits`: the run loop's cost, Swift against a minimal C loop, side by side
+/// in one process on the same VM and the same guest (batches alternate so drift in the
+/// emulated host hits both equally).
 struct BenchExitsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "exits", abstract: "MMIO exit round-trip benchmark.")
+    static let configuration = CommandConfiguration(
+        commandName: "exits",
+        abstract: "MMIO exit and demand-fault round trips: Swift run loop vs a minimal C loop.",
+        discussion: """
+        MMIO: the nested guest stores to an IPA that stage 2 maps to an unbacked PA, so every
+        store is a KVM_EXIT_MMIO straight to the host, which re-enters (Swift: Machine.run with
+        its watchdog; C: a bare KVM_RUN loop on its own mapping of the same vCPU's kvm_run).
+        Demand faults: the nested guest loads from successive unmapped pages; each fault goes
+        to the vEL2 payload, through the mailbox to the host, which maps the page (Swift: the
+        Stage2 builder + GuestSession; C: one precomputed descriptor store) and replies RESUME
+        with TLBI IPAS2E1IS + VMALLE1IS. Round trip = time between consecutive fault messages.
+        """)
+
+    @Option(help: "MMIO exits per batch.") var exits = 200
+    @Option(help: "Demand faults per batch.") var faults = 40
+    @Option(help: "Batches per loop (alternating Swift / C).") var rounds = 5
+    @Option(help: "Watchdog timeout for the whole benchmark, seconds.") var timeout: Double = 900
+
+    func validate() throws {
+        guard exits > 0, faults > 0, rounds > 0 else { throw ValidationError("--exits, --faults and --rounds must be positive") }
+        guard 2 * rounds * faults < 500 else { throw ValidationError("2 x rounds x faults must stay below 500 (one last-level table)") }
+    }
+
+    func run() throws {
+        if let reason = HostCheck.nestedVirtualizationUnavailable() {
+            print("SKIP bench exits: \(reason)")
+            throw ExitCode(77)
+        }
+        guard cexit_supported() != 0 else { print("SKIP bench exits: C baseline built without arm64 KVM"); throw ExitCode(77) }
+        let limit = Duration.milliseconds(Int64(timeout * 1000))
+        do {
+            try mmioBenchmark(timeout: limit)
+            try faultBenchmark(timeout: limit)
+        } catch let e as BackendError {
+            print("bench exits: \(e)")
+            if case .timeout = e { throw ExitCode(124) }
+            throw ExitCode(1)
+        }
+    }
+
+    /// The C loop's own mapping of the vCPU's kvm_run.
+    func mapC(_ machine: Machine) throws -> cexit_vcpu {
+        var v = cexit_vcpu()
+        let r = try machine.withVCPU(0) { vcpu in cexit_map(vcpu.fileDescriptor, vcpu.runAreaSize, &v) }
+        guard r == 0 else { throw ValidationError("mmap of the vCPU's kvm_run for the C loop failed: errno \(-r)") }
+        return v
+    }
+
+    func mmioBenchmark(timeout: Duration) throws {
+        let mmioIPA = IPA(0x9000_0000), mmioPA = PhysicalAddress(0x0B00_0000)
+        let total = UInt32(4 * rounds * exits + 2 * exits)   // + warm-up
+        let backend = try MachineBackend(layout: .standard, timeout: timeout)
+        let session = try GuestSession(backend: backend, granule: .k4, ipaBits: 40,
+                                       ops: [GuestOp(.store64, address: mmioIPA.rawValue, value: 1, repeatCount: total)],
+                                       log: { print($0) })
+        session.crossCheckRegisters = false
+        try session.map(ipa: mmioIPA, pa: mmioPA, size: 0x1000,
+                        attributes: Stage2Attributes(permissions: [.read, .write], memory: .deviceNGnRE))
+        try session.configure { pc, x0 in try backend.start(pc: pc, x0: x0) }
+        guard try session.nextMessage().kind == .hello else { throw ValidationError("payload did not say HELLO") }
+        try session.reply(.resume)
+        var c = try mapC(backend.machine)
+        defer { cexit_unmap(&c) }
+
+        func swiftBatch(_ n: Int) throws -> [UInt64] {
+            var t = [UInt64](); t.reserveCapacity(n)
+            while t.count < n {
+                switch try backend.run() {
+                case .mmio(mmioPA, 8, true, _): t.append(nowNanoseconds())
+                case let other: throw ValidationError("unexpected exit in the MMIO benchmark: \(other)")
+                }
+            }
+            return t
+        }
+        func cBatch(_ n: Int) throws -> [UInt64] {
+            var t = [UInt64](repeating: 0, count: n)
+            let r = cexit_mmio_loop(&c, mmioPA.rawValue, n, &t)
+            guard r == n else { throw ValidationError("C MMIO loop failed: \(r)") }
+            return t
+        }
+        /// Where the Swift time goes: the bare VCPU.run with and without its per-call watchdog.
+        func vcpuBatch(_ n: Int, watchdogNanoseconds: UInt64) throws -> [UInt64] {
+            var t = [UInt64](); t.reserveCapacity(n)
+            try backend.machine.withVCPU(0) { vcpu in
+                while t.count < n {
+                    switch try vcpu.run(timeoutNanoseconds: watchdogNanoseconds) {
+                    case .mmio(mmioPA, 8, true, _): t.append(nowNanoseconds())
+                    case let other: throw ValidationError("unexpected exit in the MMIO benchmark: \(other)")
+                    }
+                }
+            }
+            return t
+        }
+        _ = try swiftBatch(exits / 2); _ = try cBatch(exits / 2)   // warm-up
+        var swift = Samples(), cLoop = Samples(), bare = Samples(), bareWatchdog = Samples()
+        for _ in 0..<rounds {
+            swift.add(batch: try swiftBatch(exits))
+            cLoop.add(batch: try cBatch(exits))
+            bareWatchdog.add(batch: try vcpuBatch(exits, watchdogNanoseconds: 60_000_000_000))
+            bare.add(batch: try vcpuBatch(exits, watchdogNanoseconds: 0))
+        }
+        print("MMIO exit round trip (nested EL1 store -> KVM_EXIT_MMIO -> host -> KVM_RUN), \(rounds) x \(exits) exits each:")
+        print("  Swift Machine.run          : " + swift.summary)
+        print("  C KVM_RUN loop (baseline)  : " + cLoop.summary)
+        print("  ratio Swift/C exits per second: " + fixed(swift.perSecond / cLoop.perSecond, 3) + " (goal >= 0.95)")
+        print("  breakdown: VCPU.run + per-call watchdog: " + bareWatchdog.summary)
+        print("             VCPU.run, no watchdog       : " + bare.summary
+              + " (ratio to C " + fixed(bare.perSecond / cLoop.perSecond, 3) + ")")
+    }
+
+    func faultBenchmark(timeout: Duration) throws {
+        let layout = SessionLayout.standard
+        let granule = Granule.k4
+        let page = granule.bytes
+        let count = 2 * rounds * faults + 2
+        // One last-level table: page 0 is mapped up front (creating the table), the others fault.
+        let base = IPA(0x80_0000_0000)
+        let ops = (1...count).map { GuestOp(.load64, address: base.rawValue + UInt64($0) * page + 8) }
+        let backend = try MachineBackend(layout: layout, timeout: timeout)
+        let session = try GuestSession(backend: backend, granule: granule, ipaBits: 40, ops: ops, log: { print($0) })
+        session.crossCheckRegisters = false
+        let backing = layout.dataPool
+        try session.map(ipa: base, pa: backing, size: page, attributes: .normalRWX)
+        try session.configure { pc, x0 in try backend.start(pc: pc, x0: x0) }
+        guard try session.nextMessage().kind == .hello else { throw ValidationError("payload did not say HELLO") }
+        let ttl = session.facts?.hasTTL ?? false
+        try session.reply(.resume)
+
+        // The C loop's precomputed descriptors: the leaf entry of each page in the one L3 table.
+        guard let tables = backend.machine.memory.backing(of: "tables") else { throw ValidationError("no table region") }
+        var descriptorPointers: [UnsafeMutablePointer<UInt64>?] = []
+        var values: [UInt64] = []
+        for k in 0...count {
+            let ipa = base.advanced(by: UInt64(k) * page)
+            let pa = try session.tables.descriptorAddress(ipa: ipa, level: 3)
+            let host = tables.host + Int(pa.offset(from: tables.region.base))
+            descriptorPointers.append(host.assumingMemoryBound(to: UInt64.self))
+            values.append(Stage2Descriptor.leaf(output: backing, attributes: .normalRWX, level: 3))
+        }
+        guard let message = backend.machine.memory.backing(of: "control") else { throw ValidationError("no control region") }
+        let messageHost = (message.host + Int(layout.message.offset(from: message.region.base))).assumingMemoryBound(to: UInt8.self)
+        var c = try mapC(backend.machine)
+        defer { cexit_unmap(&c) }
+
+        func swiftBatch(_ n: Int) throws -> [UInt64] {
+            var t = [UInt64](); t.reserveCapacity(n)
+            while t.count < n {
+                let m = try session.nextMessage()
+                t.append(nowNanoseconds())
+                guard m.kind == .trap else { throw ValidationError("unexpected \(m.kind.cName) in the fault benchmark") }
+                let report = FaultReport(esr: m.esr, far: m.far, hpfar: m.hpfar)
+                guard let ipa = report.ipa, report.status?.kind == .translation else {
+                    throw ValidationError("unexpected trap: \(report.oneLine)")
+                }
+                let pageIPA = ipa.alignedDown(to: page)
+                try session.map(ipa: pageIPA, pa: backing, size: page, attributes: .normalRWX)
+                try session.reply(.resume, tlbi: session.payloadOperations(for: [.ipa(pageIPA, level: 3, granule: granule)]))
+            }
+            return t
+        }
+        func cBatch(_ n: Int) throws -> [UInt64] {
+            var t = [UInt64](repeating: 0, count: n)
+            let r = descriptorPointers.withUnsafeBufferPointer { dp in
+                values.withUnsafeBufferPointer { vp in
+                    var ctx = cexit_fault_ctx(message: messageHost, doorbell: layout.doorbell.rawValue, seq: session.seq,
+                                              ipa_base: base.rawValue, page_shift: UInt32(granule.pageShift),
+                                              pages: dp.count, descriptor: dp.baseAddress, value: vp.baseAddress,
+                                              ttl_bits: ttl ? (0b01 << 2 | 3) << 44 : 0)
+                    return cexit_fault_loop(&c, &ctx, n, &t)
+                }
+            }
+            guard r == n else { throw ValidationError("C fault loop failed: \(r)") }
+            session.accountForMessagesHandledElsewhere(n)
+            return t
+        }
+        var swift = Samples(), cLoop = Samples()
+        for _ in 0..<rounds {
+            swift.add(batch: try swiftBatch(faults))
+            cLoop.add(batch: try cBatch(faults))
+        }
+        print("Demand-fault round trip (nested load -> stage-2 fault at vEL2 -> mailbox -> host maps -> TLBI -> retry -> next fault), \(rounds) x \(faults) faults each:")
+        print("  Swift (Stage2 builder + GuestSession): " + swift.summary)
+        print("  C (precomputed descriptor store)     : " + cLoop.summary)
+        print("  ratio Swift/C round trips per second: " + fixed(swift.perSecond / cLoop.perSecond, 3) + " (goal >= 0.95)")
+    }
+}
+
+/// Intervals between consecutive events inside each batch (the first event of a batch only
+/// starts the clock, so the switch between loops is never measured).
+struct Samples {
+    var intervals: [UInt64] = []
+    mutating func add(batch t: [UInt64]) {
+        for i in 1..<t.count { intervals.append(t[i] - t[i - 1]) }
+    }
+    var mean: Double { intervals.isEmpty ? 0 : Double(intervals.reduce(0, +)) / Double(intervals.count) }
+    func percentile(_ p: Double) -> UInt64 {
+        let s = intervals.sorted()
+        return s.isEmpty ? 0 : s[min(s.count - 1, Int((Double(s.count - 1) * p).rounded()))]
+    }
+    var perSecond: Double { mean > 0 ? 1e9 / mean : 0 }
+    var summary: String {
+        "\(fixed(perSecond, 1))/s, mean \(us(mean)) us, p50 \(us(Double(percentile(0.5)))) us, p99 \(us(Double(percentile(0.99)))) us (n=\(intervals.count))"
+    }
+}
+
+func us(_ ns: Double) -> String { fixed(ns / 1000, 1) }
+func fixed(_ v: Double, _ digits: Int) -> String {
+    var m = 1.0
+    for _ in 0..<digits { m *= 10 }
+    let r = (v * m).rounded() / m
+    var s = String(r)
+    if let dot = s.firstIndex(of: ".") {
+        let decimals = s.distance(from: dot, to: s.endIndex) - 1
+        if decimals < digits { s += String(repeating: "0", count: digits - decimals) }
+    }
+    return s
+}
+
+func nowNanoseconds() -> UInt64 {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
 }

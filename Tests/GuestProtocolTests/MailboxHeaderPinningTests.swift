@@ -144,3 +144,18 @@ private func headerDefines() throws -> [String: UInt64] {
         #expect(b.loadLE(UInt64.self, at: 8) == 0x5000_0000 && b.loadLE(UInt64.self, at: 16) == 0xAABB && b.loadLE(UInt64.self, at: 24) == 7)
     }
 }
+
+@Suite struct ReplyAreaEncoding {
+    /// The one-write encoding and the field-by-field one put the same bytes in the page.
+    @Test func replyAreaMatchesFieldWrites() throws {
+        let reply = MailboxReply(seq: 77, action: .setELR, tlbi: [.ripas2e1is(0x1234), .alle1is, .ipas2e1(9)],
+                                 elr: 0x4000_0040, vttbr: 0x1_0000_0000_5000, vtcr: 0x8002_3559, hcr: 0x8000_0001)
+        var page = [UInt8](repeating: 0, count: GuestABI.messageSize)
+        try reply.write { off, value, n in for i in 0..<n { page[off + i] = UInt8(truncatingIfNeeded: value >> (8 * i)) } }
+        let area = try reply.encodedReplyArea()
+        #expect(area.count == GuestABI.messageSize - GuestABI.rplOffSeq)
+        #expect(Array(page[GuestABI.rplOffSeq...]) == area)
+        #expect(area.loadLE(UInt32.self, at: GuestABI.rplOffFlags - GuestABI.rplOffSeq) == 0b0111)
+        #expect(area.loadLE(UInt64.self, at: GuestABI.rplOffTLBI - GuestABI.rplOffSeq) == 8)
+    }
+}

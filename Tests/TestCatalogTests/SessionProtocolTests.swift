@@ -1,0 +1,145 @@
+import AArch64
+import Stage2
+import Testing
+@testable import GuestProtocol
+@testable import TestCatalog
+
+/// A backend with plain memory whose "guest" is a script: each run() may write a message and
+/// returns an exit. Lets the host side meet every kind of misbehaving payload.
+final class ScriptedBackend: GuestBackend {
+    let layout = SessionLayout.standard
+    var ram: [UInt8]
+    var script: [(ScriptedBackend) throws -> BackendExit]
+    var runs = 0
+    init(_ script: [(ScriptedBackend) throws -> BackendExit]) {
+        ram = [UInt8](repeating: 0, count: Int(SessionLayout.standard.ramSize))
+        self.script = script
+    }
+    func offset(_ a: PhysicalAddress, _ n: Int) throws -> Int {
+        let o = a.rawValue &- layout.ramBase.rawValue
+        guard o < layout.ramSize, UInt64(n) <= layout.ramSize - o else { throw BackendError.memory("unbacked \(a)") }
+        return Int(o)
+    }
+    func read(_ address: PhysicalAddress, count: Int) throws -> [UInt8] {
+        let o = try offset(address, count); return Array(ram[o..<(o + count)])
+    }
+    func write(_ bytes: [UInt8], at address: PhysicalAddress) throws {
+        let o = try offset(address, bytes.count); ram.replaceSubrange(o..<(o + bytes.count), with: bytes)
+    }
+    func read64(_ address: PhysicalAddress) throws -> UInt64 { try read(address, count: 8).loadLE(UInt64.self, at: 0) }
+    func write64(_ value: UInt64, at address: PhysicalAddress) throws {
+        try write((0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }, at: address)
+    }
+    func run() throws -> BackendExit {
+        guard runs < script.count else { throw BackendError.timeout(seconds: 1, lastExits: ["script ended"]) }
+        runs += 1
+        return try script[runs - 1](self)
+    }
+    func completeMMIORead(_ value: UInt64) throws {}
+    func trapRegisters() throws -> (esr: UInt64, far: UInt64, hpfar: UInt64)? { nil }
+    var recentExits: [String] { [] }
+
+    /// A step that writes `message` and rings the doorbell with `doorbellValue` (default: its seq).
+    static func send(_ message: MailboxMessage, doorbellValue: UInt64? = nil, corrupt: ((inout [UInt8]) -> Void)? = nil)
+        -> (ScriptedBackend) throws -> BackendExit {
+        { b in
+            var bytes = message.encoded
+            corrupt?(&bytes)
+            try b.write(bytes, at: b.layout.message)
+            return .mmio(address: b.layout.doorbell, length: 8, isWrite: true, data: doorbellValue ?? message.seq)
+        }
+    }
+    static var hello: (ScriptedBackend) throws -> BackendExit { send(MailboxMessage(kind: .hello, seq: 1, opIndex: nil,
+                                           gprs: [8, 0x4_8000_0000, 0x1100_0222_0010_0125, 0, 0] + Array(repeating: 0, count: 26))) }
+}
+
+@Suite struct SessionProtocol {
+    func run(_ script: [(ScriptedBackend) throws -> BackendExit]) throws -> (Outcome, ScriptedBackend) {
+        let scenario = try DemandPaging.scenario(granule: .k4, ipaBits: 40)
+        let backend = ScriptedBackend(script)
+        let (outcome, _) = ScenarioRunner(log: { _ in }).run(scenario, requirements: [.stage2Granule(.k4)], backend: backend) { _, _ in }
+        return (outcome, backend)
+    }
+
+    func failure(_ o: Outcome) -> String? { if case .fail(let m) = o { m } else { nil } }
+
+    @Test func corruptMagicFailsClearly() throws {
+        let (o, _) = try run([ScriptedBackend.hello,
+                              ScriptedBackend.send(MailboxMessage(kind: .trap, seq: 2, opIndex: 0)) { $0[0] = 0x58 }])
+        #expect(failure(o)?.contains("bad magic") == true)
+    }
+
+    @Test func unknownKindFails() throws {
+        let (o, _) = try run([ScriptedBackend.hello,
+                              ScriptedBackend.send(MailboxMessage(kind: .trap, seq: 2, opIndex: 0)) { $0[GuestABI.msgOffKind] = 42 }])
+        #expect(failure(o)?.contains("unknown kind 42") == true)
+    }
+
+    @Test func opIndexOutOfRangeFails() throws {
+        let (o, _) = try run([ScriptedBackend.hello, ScriptedBackend.send(MailboxMessage(kind: .trap, seq: 2, opIndex: 9999))])
+        #expect(failure(o)?.contains("op index 9999") == true)
+    }
+
+    @Test func wrongDoorbellSequenceFails() throws {
+        let (o, _) = try run([ScriptedBackend.hello,
+                              ScriptedBackend.send(MailboxMessage(kind: .trap, seq: 2, opIndex: 0), doorbellValue: 7)])
+        #expect(failure(o)?.contains("doorbell carried sequence number 7, expected 2") == true)
+    }
+
+    @Test func firstMessageMustBeHello() throws {
+        let (o, _) = try run([ScriptedBackend.send(MailboxMessage(kind: .done, seq: 1, opIndex: 0))])
+        #expect(failure(o)?.contains("expected HELLO") == true)
+    }
+
+    @Test func unexpectedMMIOAndExitsFail() throws {
+        let (o1, _) = try run([ScriptedBackend.hello, { _ in .mmio(address: PhysicalAddress(0x0C00_0000), length: 4, isWrite: false, data: 0) }])
+        #expect(failure(o1)?.contains("unexpected MMIO read of 4 bytes at 0xc000000") == true)
+        let (o2, _) = try run([ScriptedBackend.hello, { _ in .other("KVM_EXIT_INTERNAL_ERROR") }])
+        #expect(failure(o2)?.contains("KVM_EXIT_INTERNAL_ERROR") == true)
+    }
+
+    @Test func hangBecomesTimeout() throws {
+        let (o, _) = try run([ScriptedBackend.hello])
+        guard case .timeout(let why) = o else { Issue.record("expected a timeout, got \(o)"); return }
+        #expect(why.contains("script ended"))
+    }
+
+    @Test func vEL2PanicIsDecoded() throws {
+        // A synchronous exception at vEL2 itself (vector 4): data abort at the current EL.
+        let panic = MailboxMessage(kind: .panic, vector: 4, seq: 2, esr: 0x9600_0010, far: 0xdead_0000, elr: 0x4000_0100, opIndex: nil)
+        let (o, _) = try run([ScriptedBackend.hello, ScriptedBackend.send(panic)])
+        let m = failure(o)
+        #expect(m?.contains("PANIC at vEL2 (synchronous, current EL with SPx)") == true)
+        #expect(m?.contains("FAR 0xdead0000") == true)
+    }
+
+    @Test func doneTooEarlyFailsTheChecks() throws {
+        let (o, _) = try run([ScriptedBackend.hello, ScriptedBackend.send(MailboxMessage(kind: .done, seq: 2, opIndex: 13))])
+        let m = failure(o)
+        #expect(m?.contains("expected fault(s) never happened") == true)
+        #expect(m?.contains("ran 0 time(s)") == true)
+    }
+
+    @Test func wrongFaultIsReported() throws {
+        // Op 0 is a 64-bit load of 0x8000000010 expected to fault at level 1; report level 3 and a wrong FAR.
+        let trap = MailboxMessage(kind: .trap, seq: 2, esr: 0x93CB_8007, far: 0x80_0000_0018,
+                                  hpfar: 0x8000_0000_8000_0000, elr: 0x4000_1230, spsr: 0x3C5, opIndex: 0)
+        var reply: [UInt8] = []
+        let done = ScriptedBackend.send(MailboxMessage(kind: .done, seq: 3, opIndex: 13))
+        let (o, _) = try run([ScriptedBackend.hello, ScriptedBackend.send(trap), { b in
+            // What the payload would read when the doorbell store completes.
+            reply = try b.read(b.layout.message, count: GuestABI.messageSize)
+            return try done(b)
+        }])
+        let m = failure(o) ?? ""
+        #expect(m.contains("translation fault at level 3, expected translation at level 1"))
+        #expect(m.contains("FAR_EL2 0x8000000018, expected 0x8000000010"))
+        // The host still mapped the page and told the payload to resume with the TLBIs.
+        #expect(reply.loadLE(UInt32.self, at: GuestABI.rplOffAction) == ReplyAction.resume.rawValue)
+        #expect(reply.loadLE(UInt64.self, at: GuestABI.rplOffSeq) == 2)
+        #expect(reply.loadLE(UInt64.self, at: GuestABI.rplOffTLBICount) == 2)
+        #expect(reply.loadLE(UInt64.self, at: GuestABI.rplOffTLBI) == TLBIOperation.Code.ipas2e1is.rawValue)
+        // IPAS2E1IS Xt = IPA >> 12 (TTL 0: the HELLO said no FEAT_TTL).
+        #expect(reply.loadLE(UInt64.self, at: GuestABI.rplOffTLBI + 8) == 0x80_0000_0000 >> 12)
+    }
+}
