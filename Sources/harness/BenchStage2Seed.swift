@@ -7,7 +7,7 @@ enum SeedBaselineBenchmark {
     /// Normal WB, S2AP RW, SH inner, AF — the seed's S2_MAP_RW.
     static let attributes: UInt64 = 0x3C | 0xC0 | 0x300 | 0x400
 
-    static func median(_ xs: [UInt64]) -> UInt64 { xs.sorted()[xs.count / 2] }
+    static func median(_ xs: [UInt64]) -> UInt64 { Stage2Benchmark.useMinimum ? xs.min()! : xs.sorted()[xs.count / 2] }
 
     /// Returns (nsPerOp, totalMs, tableBytes) or nil for a case the seed cannot express.
     static func run(_ name: String, repetitions: Int) -> (nsPerOp: Double, totalMs: Double, tableBytes: UInt64)? {
