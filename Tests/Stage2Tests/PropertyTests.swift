@@ -98,11 +98,25 @@ struct PropertyTests {
                     var got = tr.attributes; got.contiguous = false
                     #expect(tr.outputAddress.rawValue == e.pa && got == e.attributes,
                             "\(c) step \(step) IPA 0x\(String(ipa, radix: 16)): walker \(tr.outputAddress) \(got), model 0x\(String(e.pa, radix: 16)) \(e.attributes)")
+                    // Every access kind is allowed exactly when the model's permissions say so.
+                    let kinds: [(Stage2Access, Stage2Permissions)] = [(.write, .write), (.fetchEL1, .executeEL1), (.fetchEL0, .executeEL0)]
+                    for (access, bit) in kinds {
+                        let allowed = tables.walk(IPA(ipa), access: access).translation != nil
+                        #expect(allowed == e.attributes.permissions.contains(bit), "\(c) step \(step) IPA 0x\(String(ipa, radix: 16)) \(access)")
+                    }
                 case (.fault(let f), let e?):
                     // Faults the attributes themselves provoke (AF = 0, no read permission) are right.
                     let ok = (f.kind == .accessFlag && !e.attributes.accessFlag)
                         || (f.kind == .permission && e.attributes.accessFlag && !e.attributes.permissions.contains(.read))
                     #expect(ok, "\(c) step \(step) IPA 0x\(String(ipa, radix: 16)): walker \(f), model mapped 0x\(String(e.pa, radix: 16))")
+                    if e.attributes.accessFlag {
+                        let kinds: [(Stage2Access, Stage2Permissions)] = [(.write, .write), (.fetchEL1, .executeEL1), (.fetchEL0, .executeEL0)]
+                        for (access, bit) in kinds {
+                            let r = tables.walk(IPA(ipa), access: access)
+                            #expect((r.translation?.outputAddress.rawValue == e.pa) == e.attributes.permissions.contains(bit),
+                                    "\(c) step \(step) IPA 0x\(String(ipa, radix: 16)) \(access): \(r)")
+                        }
+                    }
                 case (.translation(let tr), nil):
                     Issue.record("\(c) step \(step) IPA 0x\(String(ipa, radix: 16)): walker maps it to \(tr.outputAddress), model unmapped")
                 }
