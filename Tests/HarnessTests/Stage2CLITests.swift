@@ -136,6 +136,10 @@ struct Stage2CLITests {
             ("missing perm", op(#"{"op": "map", "ipa": "0x0", "pa": "0x0", "size": "0x1000"}"#), "ops[0].perm"),
             ("duplicate key", #"{"granule": "4k", "granule": "16k", "ipaBits": 40, "tableBase": "0x0", "tableBytes": "0x10000", "ops": []}"#, "duplicate key \"granule\""),
             ("not JSON", "{granule: 4k", "invalid JSON"),
+            ("start level inconsistent with ipaBits", spec(top: #", "startLevel": 2"#), "startLevel"),
+            ("outputBits not a PS size", spec(top: #", "outputBits": 41"#), "outputBits"),
+            ("map beyond forced outputBits", spec(top: #", "outputBits": 32"#,
+                                                  op: #"{"op": "map", "ipa": "0x0", "pa": "0x100000000", "size": "0x1000", "perm": "r"}"#), "ops[0].pa"),
         ]
     }()
 
