@@ -33,6 +33,13 @@ public struct Stage2Configuration: Sendable, Equatable {
 /// then are the new entries written and removed table pages returned to the pool. Before
 /// anything is written, an operation is validated and the table pages it needs are counted;
 /// if the pool cannot supply them it fails with `.poolExhausted` and nothing changes.
+///
+/// A value type over memory it does not own: keep one copy per table set (two copies edited
+/// independently would both write the same pages). `vtcr` follows the outputs mapped so far
+/// (automatic PS), so read it after the last `map` before installing the tables.
+///
+/// Not covered (no FEAT_LPA/LPA2/TTST): 52-bit output or input addresses, 4K level-0 and
+/// 16K/64K level-1 blocks, start level 3 with 4K or level 0 with 16K (VTCR_EL2.SL2/DS).
 public struct Stage2Tables<Memory: TableMemory> {
     public let configuration: Stage2Configuration
     public let geometry: Stage2Geometry
