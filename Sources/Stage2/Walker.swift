@@ -153,8 +153,12 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         let g = granule
         let pageShift = UInt64(truncatingIfNeeded: g.pageShift)
         let stride = pageShift &- 3
-        let limit: UInt64 = 1 &<< UInt64(truncatingIfNeeded: outputBits)
-        let addressMask: UInt64 = 0x0000_FFFF_FFFF_FFFF & ~((1 &<< pageShift) &- 1)
+        // A PS above the implemented PA size (48 bits here, no FEAT_LPA) acts as that size.
+        let limit: UInt64 = 1 &<< UInt64(truncatingIfNeeded: min(outputBits, 48))
+        // OA field [47:granule] plus bits [51:48] (OA[51:48] with FEAT_LPA, RES0 otherwise):
+        // with PS ≤ 48 any of those high bits makes the address exceed PS, so one compare
+        // against `limit` finds every address-size fault.
+        let addressMask: UInt64 = 0x000F_FFFF_FFFF_FFFF & ~((1 &<< pageShift) &- 1)
         let ipaShiftLimit = UInt64(truncatingIfNeeded: ipaBits)
         // Inconsistent SL or an IPA beyond T0SZ: translation fault at level 0.
         // BADDR beyond PS: address-size fault reported at level 0.
@@ -174,7 +178,7 @@ public struct Stage2WalkParameters: Sendable, Equatable {
             d = v
             guard level < 3 && d & 3 == 3 else { break }
             table = d & addressMask
-            if d & 0xF_0000_0000_0000 != 0 || table >= limit { return walkFault(.addressSize, level, d, ipa, access) }
+            if table >= limit { return walkFault(.addressSize, level, d, ipa, access) }
             level &+= 1
             shift &-= stride
             indexMask = tableIndexMask
@@ -183,7 +187,7 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         if level == 3 ? d & 2 == 0 : !g.blockAllowed(atLevel: level) { return walkFault(.translation, level, d, ipa, access) }
         let size: UInt64 = 1 &<< shift
         let base = d & addressMask & ~(size &- 1)
-        if d & 0xF_0000_0000_0000 != 0 || base >= limit { return walkFault(.addressSize, level, d, ipa, access) }
+        if base >= limit { return walkFault(.addressSize, level, d, ipa, access) }
         if d & (1 << 10) == 0 && !hardwareAccessFlag { return walkFault(.accessFlag, level, d, ipa, access) }
         let allowed: Bool
         switch access {
