@@ -107,24 +107,61 @@ func sizeName(_ s: UInt64) -> String {
 
 /// Everything a hardware stage-2 walk depends on, from VTCR_EL2/VTTBR_EL2.
 public struct Stage2WalkParameters: Sendable, Equatable {
-    public var granule: Granule
-    public var ipaBits: Int
-    public var startLevel: Int
-    public var root: PhysicalAddress
-    public var outputBits: Int
+    public var granule: Granule { didSet { derive() } }
+    public var ipaBits: Int { didSet { derive() } }
+    public var startLevel: Int { didSet { derive() } }
+    public var root: PhysicalAddress { didSet { derive() } }
+    public var outputBits: Int { didSet { derive() } }
     /// Start level valid and consistent with T0SZ (AArch64.S2InvalidSL/S2InconsistentSL).
-    public var consistent: Bool
+    public var consistent: Bool { didSet { derive() } }
     /// VTCR_EL2.HA: hardware sets AF, so AF = 0 does not fault.
     public var hardwareAccessFlag: Bool
     /// FEAT_XNX implemented: XN[0] (bit 53) distinguishes EL1/EL0 execution; without it only
     /// XN[1] (bit 54) counts.
     public var xnx: Bool
 
+    /// Constants of the walk, computed once from the fields above.
+    @usableFromInline struct Derived: Sendable, Equatable {
+        /// 2^PS, with PS above the implemented 48 bits acting as 48 (no FEAT_LPA).
+        @usableFromInline var limit: UInt64 = 0
+        /// OA field [47:granule] plus bits [51:48] (OA[51:48] with FEAT_LPA, RES0 otherwise):
+        /// with PS ≤ 48 any of those high bits puts the address beyond PS, so one compare
+        /// against `limit` finds every address-size fault.
+        @usableFromInline var addressMask: UInt64 = 0
+        @usableFromInline var ipaLimit: UInt64 = 0
+        @usableFromInline var rootShift: UInt64 = 0
+        @usableFromInline var rootIndexMask: UInt64 = 0
+        @usableFromInline var tableIndexMask: UInt64 = 0
+        @usableFromInline var stride: UInt64 = 0
+        /// Bit n set: a block is legal at level n.
+        @usableFromInline var blockLevels: UInt64 = 0
+        /// Consistent, and BADDR within PS.
+        @usableFromInline var walkable = false
+    }
+    @usableFromInline var derived = Derived()
+
+    mutating func derive() {
+        var d = Derived()
+        let pageShift = UInt64(granule.pageShift)
+        d.stride = pageShift - 3
+        d.limit = 1 << UInt64(min(outputBits, 48))
+        d.addressMask = 0x000F_FFFF_FFFF_FFFF & ~((1 << pageShift) - 1)
+        d.ipaLimit = ipaBits >= 64 ? .max : 1 << UInt64(max(0, ipaBits))
+        let rootShift = granule.entryShift(atLevel: min(max(startLevel, 0), 3))
+        d.rootShift = UInt64(rootShift)
+        d.rootIndexMask = ipaBits > rootShift ? (1 << UInt64(ipaBits - rootShift)) - 1 : 0
+        d.tableIndexMask = (1 << d.stride) - 1
+        d.blockLevels = (0...3).reduce(0) { granule.blockAllowed(atLevel: $1) ? $0 | 1 << UInt64($1) : $0 }
+        d.walkable = consistent && root.rawValue < d.limit
+        derived = d
+    }
+
     public init(granule: Granule, ipaBits: Int, startLevel: Int, root: PhysicalAddress, outputBits: Int,
                 consistent: Bool = true, hardwareAccessFlag: Bool = false, xnx: Bool = true) {
         self.granule = granule; self.ipaBits = ipaBits; self.startLevel = startLevel; self.root = root
         self.outputBits = outputBits; self.consistent = consistent
         self.hardwareAccessFlag = hardwareAccessFlag; self.xnx = xnx
+        derive()
     }
 
     /// From register values. Throws for encodings a walk cannot be defined for
@@ -150,26 +187,14 @@ public struct Stage2WalkParameters: Sendable, Equatable {
     /// flag, then permission.
     @inlinable @inline(__always)
     public func walk<M: TableMemory>(_ ipa: IPA, access: Stage2Access = .read, memory: M) -> Stage2WalkResult {
-        let g = granule
-        let pageShift = UInt64(truncatingIfNeeded: g.pageShift)
-        let stride = pageShift &- 3
-        // A PS above the implemented PA size (48 bits here, no FEAT_LPA) acts as that size.
-        let limit: UInt64 = 1 &<< UInt64(truncatingIfNeeded: min(outputBits, 48))
-        // OA field [47:granule] plus bits [51:48] (OA[51:48] with FEAT_LPA, RES0 otherwise):
-        // with PS ≤ 48 any of those high bits makes the address exceed PS, so one compare
-        // against `limit` finds every address-size fault.
-        let addressMask: UInt64 = 0x000F_FFFF_FFFF_FFFF & ~((1 &<< pageShift) &- 1)
-        let ipaShiftLimit = UInt64(truncatingIfNeeded: ipaBits)
+        let k = derived
         // Inconsistent SL or an IPA beyond T0SZ: translation fault at level 0.
         // BADDR beyond PS: address-size fault reported at level 0.
-        guard consistent, ipa.rawValue &>> ipaShiftLimit == 0, root.rawValue < limit else {
-            return walkSetupFault(ipa, access: access)
-        }
+        guard k.walkable, ipa.rawValue < k.ipaLimit else { return walkSetupFault(ipa, access: access) }
         var level = startLevel
         var table = root.rawValue
-        var shift = pageShift &+ UInt64(truncatingIfNeeded: 3 &- level) &* stride
-        var indexMask: UInt64 = (1 &<< (ipaShiftLimit &- shift)) &- 1
-        let tableIndexMask: UInt64 = (1 &<< stride) &- 1
+        var shift = k.rootShift
+        var indexMask = k.rootIndexMask
         var d: UInt64
         var at: PhysicalAddress
         while true {
@@ -177,17 +202,19 @@ public struct Stage2WalkParameters: Sendable, Equatable {
             guard let v = memory.loadDescriptor(at: at) else { return walkFault(.externalAbortOnWalk, level, 0, ipa, access) }
             d = v
             guard level < 3 && d & 3 == 3 else { break }
-            table = d & addressMask
-            if table >= limit { return walkFault(.addressSize, level, d, ipa, access) }
+            table = d & k.addressMask
+            if table >= k.limit { return walkFault(.addressSize, level, d, ipa, access) }
             level &+= 1
-            shift &-= stride
-            indexMask = tableIndexMask
+            shift &-= k.stride
+            indexMask = k.tableIndexMask
         }
         if d & 1 == 0 { return walkFault(.translation, level, d, ipa, access) }
-        if level == 3 ? d & 2 == 0 : !g.blockAllowed(atLevel: level) { return walkFault(.translation, level, d, ipa, access) }
+        if level == 3 ? d & 2 == 0 : (k.blockLevels &>> UInt64(truncatingIfNeeded: level)) & 1 == 0 {
+            return walkFault(.translation, level, d, ipa, access)
+        }
         let size: UInt64 = 1 &<< shift
-        let base = d & addressMask & ~(size &- 1)
-        if base >= limit { return walkFault(.addressSize, level, d, ipa, access) }
+        let base = d & k.addressMask & ~(size &- 1)
+        if base >= k.limit { return walkFault(.addressSize, level, d, ipa, access) }
         if d & (1 << 10) == 0 && !hardwareAccessFlag { return walkFault(.accessFlag, level, d, ipa, access) }
         let allowed: Bool
         switch access {
@@ -207,7 +234,7 @@ public struct Stage2WalkParameters: Sendable, Equatable {
 
     @usableFromInline
     func walkSetupFault(_ ipa: IPA, access: Stage2Access) -> Stage2WalkResult {
-        if !consistent || ipa.rawValue >> UInt64(ipaBits) != 0 { return walkFault(.translation, 0, 0, ipa, access) }
+        if !consistent || ipa.rawValue >= derived.ipaLimit { return walkFault(.translation, 0, 0, ipa, access) }
         return walkFault(.addressSize, 0, 0, ipa, access)
     }
 
