@@ -189,13 +189,16 @@ extension Stage2Tables {
         let stride = UInt64(g.stride)
         let mask = Stage2Descriptor.addressMask(g)
         var level = geometry.startLevel
-        var shift = UInt64(geometry.rootShift)
-        var indexMask = UInt64(geometry.rootEntries - 1)
+        var shift = cachedWalkParameters.derived.rootShift
+        var indexMask = cachedWalkParameters.derived.rootIndexMask
         var table = rootAddress.rawValue
         // Entry addresses along the path, by level.
         var e0: UInt64 = 0, e1: UInt64 = 0, e2: UInt64 = 0
         var d: UInt64
         var ea: UInt64
+        // Pool facts for the "is this one of our table pages" check, hoisted.
+        let poolBase = pool.base, pageShift = UInt64(pool.pageShift), pageCount = UInt64(pool.pageCount)
+        let state = pool.state.p
         while true {
             ea = table &+ ((ipa &>> shift) & indexMask) &* 8
             d = memory.readDescriptor(at: PhysicalAddress(ea))
@@ -203,7 +206,10 @@ extension Stage2Tables {
             if level == 3 { break }
             if d & 2 == 0 { return false }         // a block: split needed
             let next = d & mask
-            guard pool.isTablePage(next) else { return false }
+            let o = next &- poolBase
+            guard o & (g.bytes &- 1) == 0, o &>> pageShift < pageCount, state[Int(truncatingIfNeeded: o &>> pageShift)] == 1 else {
+                return false
+            }
             switch level { case 0: e0 = ea; case 1: e1 = ea; default: e2 = ea }
             table = next
             level &+= 1

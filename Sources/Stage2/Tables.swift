@@ -254,10 +254,13 @@ public struct Stage2Tables<Memory: TableMemory> {
     @usableFromInline let pageCount: Int
     @usableFromInline var nextFresh: Int
     @usableFromInline var free: [Int32] = []
+    /// Per-page bookkeeping in one allocation (no copy-on-write checks on the hot paths).
+    /// Owns the two arrays below (kept alive by the pool).
+    let storage: PageBookkeeping
     /// 0 unused, 1 table, 2 root.
-    @usableFromInline var state: [UInt8]
+    @usableFromInline let state: PagePointer<UInt8>
     /// Valid (bit 0 set) entries of the table in each page.
-    @usableFromInline var counts: [UInt16]
+    @usableFromInline let counts: PagePointer<UInt16>
     let rootPage: Int
     let rootPages: Int
 
@@ -272,15 +275,16 @@ public struct Stage2Tables<Memory: TableMemory> {
         guard p + rootPages <= pageCount else { return nil }
         rootPage = p
         nextFresh = p + rootPages
-        state = [UInt8](repeating: 0, count: pageCount)
-        counts = [UInt16](repeating: 0, count: pageCount)
+        storage = PageBookkeeping(pages: pageCount)
+        state = PagePointer(p: storage.state)
+        counts = PagePointer(p: storage.counts)
         for i in 0..<rootPages { state[p + i] = 2 }
         for i in stride(from: p - 1, through: 0, by: -1) { free.append(Int32(i)) }
     }
 
     @inlinable var available: Int { free.count + (pageCount - nextFresh) }
     var pagesInUse: Int { pageCount - available }
-    var bookkeepingBytes: Int { free.capacity * 4 + state.capacity + counts.capacity * 2 }
+    var bookkeepingBytes: Int { free.capacity * 4 + pageCount * 3 }
 
     @inlinable func address(ofPage p: Int) -> UInt64 { base + UInt64(p) << UInt64(pageShift) }
     @inlinable func page(of address: UInt64) -> Int { Int((address &- base) >> UInt64(pageShift)) }
@@ -307,13 +311,13 @@ public struct Stage2Tables<Memory: TableMemory> {
         counts[p] = 0
         free.append(Int32(p))
     }
-    @inlinable mutating func adjustCount(entry: UInt64, old: UInt64, new: UInt64) {
+    @inlinable @inline(__always) mutating func adjustCount(entry: UInt64, old: UInt64, new: UInt64) {
         let p = page(of: entry)
         guard p >= 0 && p < pageCount else { return }
         if old & 1 == 0 && new & 1 != 0 { counts[p] &+= 1 }
         else if old & 1 != 0 && new & 1 == 0 { counts[p] &-= 1 }
     }
-    @inlinable func count(ofTable address: UInt64) -> Int { Int(counts[page(of: address)]) }
+    @inlinable @inline(__always) func count(ofTable address: UInt64) -> Int { Int(counts[page(of: address)]) }
 }
 
 /// Breaks recorded but not yet covered by a TLB maintenance batch.
@@ -343,4 +347,27 @@ public struct Stage2Tables<Memory: TableMemory> {
     @usableFromInline var bits: UInt64
     @usableFromInline var permissionsOnly: Bool
     @usableFromInline var contiguous: Bool
+}
+
+@usableFromInline final class PageBookkeeping {
+    @usableFromInline let state: UnsafeMutablePointer<UInt8>
+    @usableFromInline let counts: UnsafeMutablePointer<UInt16>
+    let pages: Int
+    init(pages: Int) {
+        self.pages = pages
+        state = .allocate(capacity: max(1, pages))
+        state.initialize(repeating: 0, count: max(1, pages))
+        counts = .allocate(capacity: max(1, pages))
+        counts.initialize(repeating: 0, count: max(1, pages))
+    }
+    deinit { state.deallocate(); counts.deallocate() }
+}
+
+@usableFromInline struct PagePointer<T> {
+    @usableFromInline let p: UnsafeMutablePointer<T>
+    @inlinable init(p: UnsafeMutablePointer<T>) { self.p = p }
+    @inlinable subscript(i: Int) -> T {
+        get { p[i] }
+        nonmutating set { p[i] = newValue }
+    }
 }
