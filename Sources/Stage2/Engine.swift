@@ -336,25 +336,27 @@ extension Stage2Tables {
         let firstIPA = tableIPA + UInt64(i0) << UInt64(shift)
         if level == 3 {
             // Every touched entry is a whole page of the range.
-            var v = (op.pa + (firstIPA - op.start)) | op.bits | 0b11
-            var ea = table + UInt64(i0) * 8
-            for _ in i0...i1 {
-                memory.writeDescriptor(v, at: PhysicalAddress(ea))
-                v &+= size
-                ea &+= 8
-            }
+            let v = (op.pa + (firstIPA - op.start)) | op.bits | 0b11
+            memory.writeDescriptorRun(first: v, step: size, count: i1 - i0 + 1, at: PhysicalAddress(table + UInt64(i0) * 8))
             pool.counts[pool.page(of: table)] &+= UInt16(i1 - i0 + 1)
             return
         }
         let blockLevel = configuration.blocks && g.blockAllowed(atLevel: level)
         var written = 0
-        for i in i0...i1 {
+        var i = i0
+        while i <= i1 {
             let cb = tableIPA + UInt64(i) << UInt64(shift)
             let ea = table + UInt64(i) * 8
             let full = op.start <= cb && cb + size <= op.end
             let oa = op.pa &+ (cb &- op.start)
             if full && blockLevel && oa & (size - 1) == 0 {
-                memory.writeDescriptor(oa | op.bits | 0b01, at: PhysicalAddress(ea))
+                // A run of whole blocks: every following fully covered entry is alike.
+                var n = 1
+                while i + n <= i1 && tableIPA + UInt64(i + n + 1) << UInt64(shift) <= op.end { n += 1 }
+                memory.writeDescriptorRun(first: oa | op.bits | 0b01, step: size, count: n, at: PhysicalAddress(ea))
+                written += n
+                i += n
+                continue
             } else {
                 let t = newTable(split: nil, level: level + 1)
                 applyFreshMap(op, table: t, level: level + 1, tableIPA: cb,
@@ -364,6 +366,7 @@ extension Stage2Tables {
                 memory.writeDescriptor(Stage2Descriptor.table(PhysicalAddress(t)), at: PhysicalAddress(ea))
             }
             written += 1
+            i += 1
         }
         pool.counts[pool.page(of: table)] &+= UInt16(written)
     }

@@ -15,12 +15,22 @@ public protocol TableMemory {
     func zero(at pa: PhysicalAddress, bytes: UInt64)
     /// The descriptor at `pa`, or nil when unbacked. Default: `isBacked` then `readDescriptor`.
     func loadDescriptor(at pa: PhysicalAddress) -> UInt64?
+    /// Write `count` consecutive descriptors at `pa`: `first`, `first + step`, … (a run of
+    /// pages or blocks in a table being built). Default: `writeDescriptor` in a loop.
+    func writeDescriptorRun(first: UInt64, step: UInt64, count: Int, at pa: PhysicalAddress)
 }
 
 extension TableMemory {
     public func isBacked(_ pa: PhysicalAddress) -> Bool { true }
     @inlinable public func loadDescriptor(at pa: PhysicalAddress) -> UInt64? {
         isBacked(pa) ? readDescriptor(at: pa) : nil
+    }
+    @inlinable public func writeDescriptorRun(first: UInt64, step: UInt64, count: Int, at pa: PhysicalAddress) {
+        var v = first
+        for i in 0..<count {
+            writeDescriptor(v, at: pa.advanced(by: UInt64(i) * 8))
+            v &+= step
+        }
     }
     public func zero(at pa: PhysicalAddress, bytes: UInt64) {
         var o: UInt64 = 0
@@ -75,6 +85,16 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
         let o = pa.rawValue &- base.rawValue
         guard o < size &- 7 else { return nil }
         return UInt64(littleEndian: storage.loadUnaligned(fromByteOffset: Int(truncatingIfNeeded: o), as: UInt64.self))
+    }
+    @inlinable public func writeDescriptorRun(first: UInt64, step: UInt64, count: Int, at pa: PhysicalAddress) {
+        let o = pa.rawValue &- base.rawValue
+        precondition(count >= 0 && o <= size && UInt64(count) * 8 <= size - o, "descriptor run outside the table memory")
+        let p = (storage + Int(truncatingIfNeeded: o)).bindMemory(to: UInt64.self, capacity: count)
+        var v = first
+        for i in 0..<count {
+            p[i] = v.littleEndian
+            v &+= step
+        }
     }
     @inlinable public func isBacked(_ pa: PhysicalAddress) -> Bool {
         pa.rawValue &- base.rawValue < size &- 7

@@ -145,7 +145,7 @@ public struct Stage2Tables<Memory: TableMemory> {
         if pa.rawValue + size - 1 > maxOutputAddress {
             maxOutputAddress = pa.rawValue + size - 1
             updateOutputBits()
-            cachedWalkParameters.outputBits = currentOutputBits
+            if cachedWalkParameters.outputBits != currentOutputBits { cachedWalkParameters.outputBits = currentOutputBits }
         }
     }
 
