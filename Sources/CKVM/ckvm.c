@@ -1,5 +1,11 @@
 /* Every number below comes from the kernel's own macro in <linux/kvm.h> / <asm/kvm.h>. */
 #define _GNU_SOURCE
+/* arm64 <asm/kvm.h> defines KVM_VGIC_V3_DIST_SIZE / _REDIST_SIZE with SZ_64K, which comes
+ * from the kernel-internal <linux/sizes.h> that is not exported to user space. Give the name
+ * its meaning (64 KiB) only when no header has. */
+#ifndef SZ_64K
+#define SZ_64K (1UL << 16)
+#endif
 #include "ckvm.h"
 
 #include <errno.h>
@@ -233,6 +239,7 @@ static __thread struct kvm_run *volatile tls_run;
 static __thread volatile sig_atomic_t tls_fired;
 static __thread timer_t tls_timer;
 static __thread int tls_has_timer;
+static __thread int tls_unblocked;
 
 static volatile sig_atomic_t stop_signal;
 static atomic_int handlers_installed;
@@ -272,14 +279,28 @@ static void stop_handler(int signo) {
     errno = saved;
 }
 
-int ckvm_install_signal_handlers(void) {
-    if (atomic_exchange(&handlers_installed, 1)) return 0;
+static atomic_int watchdog_installed;
+
+/* The watchdog handler only: installed by the first ckvm_vcpu_run (without it the timer signal's
+ * default action would kill the process). */
+static int install_watchdog_handler(void) {
+    if (atomic_load(&watchdog_installed)) return 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = watchdog_handler;
     sa.sa_flags = 0; /* no SA_RESTART: KVM_RUN must return EINTR */
-    if (sigaction(ckvm_watchdog_signal(), &sa, NULL) != 0) goto fail;
+    if (sigaction(ckvm_watchdog_signal(), &sa, NULL) != 0) return -1;
+    atomic_store(&watchdog_installed, 1);
+    return 0;
+}
+
+int ckvm_install_signal_handlers(void) {
+    if (install_watchdog_handler() != 0) return -1;
+    if (atomic_exchange(&handlers_installed, 1)) return 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
     sa.sa_handler = stop_handler;
     sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills the process the default way */
     if (sigaction(SIGINT, &sa, NULL) != 0) goto fail;
@@ -313,6 +334,16 @@ static int register_running(unsigned long self) {
 
 int ckvm_vcpu_run(int vcpu_fd, struct kvm_run *run, uint64_t timeout_ns, int *outcome) {
     *outcome = CKVM_RUN_NORMAL;
+    if (install_watchdog_handler() != 0) return -1;
+    if (!tls_unblocked) {
+        /* Threads from libdispatch / the Swift concurrency pool start with most signals blocked;
+         * a blocked signal stays pending and never interrupts KVM_RUN. Unblock ours here. */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, ckvm_watchdog_signal());
+        if (pthread_sigmask(SIG_UNBLOCK, &set, NULL) != 0) return -1;
+        tls_unblocked = 1;
+    }
     if (timeout_ns != 0 && !tls_has_timer) {
         struct sigevent sev;
         memset(&sev, 0, sizeof sev);

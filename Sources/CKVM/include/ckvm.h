@@ -195,7 +195,8 @@ static inline uint64_t ckvm_run_hw_exit_reason(const struct kvm_run *run) { retu
  *   0 = not interrupted by us, 1 = the watchdog fired, 2 = a stop signal (SIGINT/SIGTERM) arrived. */
 enum { CKVM_RUN_NORMAL = 0, CKVM_RUN_WATCHDOG = 1, CKVM_RUN_STOP = 2 };
 int ckvm_vcpu_run(int vcpu_fd, struct kvm_run *run, uint64_t timeout_ns, int *outcome);
-/* Installs the handlers (idempotent). Returns 0, or -1 with errno. */
+/* Installs the SIGINT/SIGTERM stop handlers and the watchdog handler (idempotent; ckvm_vcpu_run
+ * installs the watchdog handler by itself). Returns 0, or -1 with errno. */
 int ckvm_install_signal_handlers(void);
 /* The signal number the watchdog uses (SIGRTMIN + 1). */
 int ckvm_watchdog_signal(void);

@@ -1,0 +1,122 @@
+import AArch64
+import CKVM
+import Foundation
+import Glibc
+import KVM
+import Machine
+import Testing
+
+/// The Machine's run loop on the real x86 KVM of this machine (`.resetState` vCPUs start in
+/// real mode at CS.base 0xFFFF0000 + IP 0xFFF0 — Intel SDM vol. 3, 9.1.4), so the watchdog,
+/// exit history and stop handling are exercised for real. The EL2 parts need arm64 (see the
+/// arm64 suite below and `harness doctor` in the emulated host).
+@Suite("Machine run loop on a real x86 guest", .serialized, .enabled(if: kvmUsable && !kvmHasARM64, "needs an x86 /dev/kvm"))
+struct MachineRunTests {
+    static func machine(code: [UInt8]) throws -> Machine {
+        let map = try MemoryMap([
+            MemoryRegion(name: "reset", base: PhysicalAddress(0xFFFF_0000), size: 0x10000, kind: .ram),
+            MemoryRegion(name: "device", base: PhysicalAddress(0x1000), size: 0x1000, kind: .mmio),
+        ])
+        let m = try Machine(MachineConfiguration(map: map, mode: .resetState, historyLength: 4))
+        try m.memory.write(bytes: code, at: PhysicalAddress(0xFFFF_FFF0))
+        return m
+    }
+
+    @Test("exits come back decoded and are remembered in order")
+    func exitsAndHistory() throws {
+        try withKVMTestLock {
+            // mov byte [0x1000], 0x5a (C6 06 00 10 5A); hlt (F4)
+            let m = try Self.machine(code: [0xC6, 0x06, 0x00, 0x10, 0x5A, 0xF4])
+            #expect(try m.run(timeout: .seconds(5)) == .mmio(address: PhysicalAddress(0x1000), length: 1, isWrite: true, data: 0x5a))
+            #expect(try m.run(timeout: .seconds(5)) == .halt)
+            #expect(m.lastExits().map(\.exit) == [.mmio(address: PhysicalAddress(0x1000), length: 1, isWrite: true, data: 0x5a), .halt])
+            #expect(m.lastExits().map(\.sequence) == [1, 2])
+        }
+    }
+
+    @Test("a spinning guest becomes a timeout error carrying the last exits (exit code 124)")
+    func watchdogTimeout() throws {
+        try withKVMTestLock {
+            // Five MMIO writes (mov byte [0x1000], 0x01..0x05), then jmp $ (EB FE).
+            var code: [UInt8] = []
+            for v in UInt8(1)...5 { code += [0xC6, 0x06, 0x00, 0x10, v] }
+            code += [0xEB, 0xFE]
+            // At the reset vector: jmp short -0x72 (EB 8E) from IP 0xFFF2 to 0xFF80, where the body is.
+            let body = try Self.machine(code: [0xEB, 0x8E])
+            try body.memory.write(bytes: code, at: PhysicalAddress(0xFFFF_FF80))
+            for v in UInt64(1)...5 {
+                #expect(try body.run(timeout: .seconds(5)) == .mmio(address: PhysicalAddress(0x1000), length: 1, isWrite: true, data: v))
+            }
+            let start = ContinuousClock.now
+            do {
+                _ = try body.run(timeout: .milliseconds(300))
+                Issue.record("a spinning guest returned an exit")
+            } catch let error as MachineError {
+                let elapsed = ContinuousClock.now - start
+                #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(5))
+                guard case let .timeout(vcpu, after, pc, lastExits) = error else { Issue.record("\(error)"); return }
+                #expect(vcpu == 0)
+                #expect(after == .milliseconds(300))
+                #expect(pc == nil) // x86 has no ONE_REG PC; arm64 reports it
+                // historyLength 4: the last three MMIO writes and the watchdog interruption.
+                #expect(lastExits.map(\.sequence) == [3, 4, 5, 6])
+                #expect(lastExits.last?.exit == .interrupted(.watchdog))
+                #expect(lastExits.first?.exit == .mmio(address: PhysicalAddress(0x1000), length: 1, isWrite: true, data: 3))
+                #expect(error.suggestedExitCode == 124)
+                #expect(error.description.contains("timeout: vCPU 0 did not exit within"))
+            }
+        }
+    }
+
+    @Test("SIGTERM during KVM_RUN stops the run loop with .stopped and the VM is torn down")
+    func stopSignal() throws {
+        try withKVMTestLock {
+            defer { ckvm_reset_stop_signal() }
+            let before = Self.kvmVMFileDescriptors()
+            do {
+                let m = try Self.machine(code: [0xEB, 0xFE])
+                #expect(Self.kvmVMFileDescriptors().count == before.count + 1)
+                // Process-directed, like `kill PID`: some thread that does not block SIGTERM takes it
+                // and the handler forwards it to the thread in KVM_RUN.
+                let sender = Thread { usleep(100_000); kill(getpid(), SIGTERM) }
+                sender.start()
+                do {
+                    _ = try m.run(timeout: .seconds(10))
+                    Issue.record("spinning guest returned")
+                } catch let error as MachineError {
+                    guard case let .stopped(signal, _) = error else { Issue.record("\(error)"); return }
+                    #expect(signal == SIGTERM)
+                    #expect(error.suggestedExitCode == 128 + SIGTERM)
+                }
+                // Later runs refuse to start until the stop is cleared.
+                #expect(throws: MachineError.self) { _ = try m.run(timeout: .seconds(1)) }
+            }
+            // The Machine is gone: its VM fd is closed.
+            #expect(Self.kvmVMFileDescriptors() == before)
+        }
+    }
+
+    static func isKVMVM(_ fd: Int32) -> Bool {
+        var buf = [UInt8](repeating: 0, count: 256)
+        let n = buf.withUnsafeMutableBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { readlink("/proc/self/fd/\(fd)", $0.baseAddress!, 255) }
+        }
+        return n > 0 && String(decoding: buf[0..<n], as: UTF8.self).contains("kvm-vm")
+    }
+
+    static func kvmVMFileDescriptors() -> [Int32] {
+        (0..<1024).map(Int32.init).filter { isKVMVM($0) }
+    }
+
+    @Test("an EL2 machine on a non-arm64 host is a skip (77), not a failure")
+    func el2OnX86() throws {
+        let map = try MemoryMap(MemoryMap.gicRegions(vcpus: 1))
+        do {
+            _ = try Machine(MachineConfiguration(map: map, mode: .el2(e2h0: false)))
+            Issue.record("EL2 machine created on x86")
+        } catch {
+            #expect(error.suggestedExitCode == 77)
+            #expect(error.description.contains("not an arm64 host"))
+        }
+    }
+}
