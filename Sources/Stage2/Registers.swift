@@ -67,10 +67,11 @@ public struct VTCR: Equatable, Sendable, CustomStringConvertible {
     typealias Geometry = Stage2Geometry
 
     /// Whether the start level is encodable and consistent with T0SZ (else every walk
-    /// takes a level-0 translation fault).
+    /// takes a level-0 translation fault). T0SZ is taken in its architectural range without
+    /// FEAT_LPA/TTST, 16...39 (25- to 48-bit IPA), wider than the 32...48 bits the builder makes.
     public var isConsistent: Bool {
         guard let g = granule, let l = startLevel else { return false }
-        return (Stage2Geometry.minimumIPABits...Stage2Geometry.maximumIPABits).contains(ipaBits)
+        return (25...Stage2Geometry.maximumIPABits).contains(ipaBits)
             && Stage2Geometry.isValidStartLevel(l, granule: g)
             && Stage2Geometry.isConsistent(granule: g, ipaBits: ipaBits, startLevel: l)
     }

@@ -125,4 +125,20 @@ struct WalkerTests {
         #expect(t.walk(IPA(0x200_0000)).translation?.level == 2)   // 32M block
         #expect(t.walk(IPA(0x400_0000)).translation?.level == 3)
     }
+
+    @Test func walkerFromRegistersAcceptsSmallerArchitecturalIPASizes() throws {
+        // 4K, T0SZ 34 (30-bit IPA), SL0 0b00 = level 2: consistent (sl_min_iasize 22, max 34).
+        // The level-2 table has 2^(30−21) = 512 entries; map IPA 0x3FE0_0000 (entry 511) as a
+        // 2M block by hand and walk it.
+        let memory = ByteBufferTableMemory(base: PhysicalAddress(0x1000), size: 0x1000)
+        memory.writeDescriptor(Stage2Descriptor.leaf(output: PhysicalAddress(0x8000_0000), attributes: .normalRWX, level: 2),
+                               at: PhysicalAddress(0x1000 + 511 * 8))
+        let vtcr = VTCR(rawValue: 0x8000_3500 | 34)
+        #expect(vtcr.isConsistent && vtcr.ipaBits == 30 && vtcr.startLevel == 2)
+        let p = try Stage2WalkParameters(vtcr: vtcr, vttbr: 0x1000)
+        #expect(p.walk(IPA(0x3FE1_2345), memory: memory).translation?.outputAddress.rawValue == 0x8001_2345)
+        #expect(p.walk(IPA(0x4000_0000), memory: memory).fault == Stage2Fault(kind: .translation, level: 0, ipa: IPA(0x4000_0000), access: .read))
+        // T0SZ 40 (24 bits) is beyond the architectural range: every walk faults at level 0.
+        #expect(!VTCR(rawValue: 0x8000_3500 | 40).isConsistent)
+    }
 }
