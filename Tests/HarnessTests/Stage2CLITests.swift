@@ -172,4 +172,21 @@ struct Stage2CLITests {
         let a = try Self.run(["stage2", "walk", "--image", image.path, "--table-base", "0x0", "--vtcr", "0x80023558", "--vttbr", "0", "--access", "q", "0x0"])
         #expect(a.status == 1 && a.stderr.contains("--access"))
     }
+
+    /// The benchmark's output format (not its timings: performance is judged by running it).
+    @Test func benchJSONHasTheContractKeys() throws {
+        let r = try Self.run(["bench", "stage2", "--json", "--repetitions", "1", "--case", "map-4k-2m-blocks", "--case", "map-4k-blocks"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]]
+        #expect(rows?.map { $0["case"] as? String } == ["map-4k-2m-blocks", "map-4k-blocks"])
+        for row in rows ?? [] {
+            #expect(row["nsPerOp"] is Double || row["nsPerOp"] is Int)
+            #expect(row["totalMs"] is Double || row["totalMs"] is Int)
+            // Exactly the architectural table pages: 2M blocks need the 2-page root and one
+            // level-2 table (3 × 4K); the 1G block sits in the root (2 × 4K).
+            #expect(row["tableBytes"] as? Int == (row["case"] as? String == "map-4k-2m-blocks" ? 0x3000 : 0x2000))
+        }
+        let bad = try Self.run(["bench", "stage2", "--case", "map-8k"])
+        #expect(bad.status == 1 && bad.stderr.contains("map-8k"))
+    }
 }
