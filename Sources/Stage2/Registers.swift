@@ -33,8 +33,11 @@ public struct VTCR: Equatable, Sendable, CustomStringConvertible {
     public var res1Bit31: Bool   // [31]    RES1
     public var otherBits: UInt64
 
-    static let namedMask: UInt64 = 0x3F | (0x3 << 6) | (0x3 << 8) | (0x3 << 10) | (0x3 << 12)
-        | (0x3 << 14) | (0x7 << 16) | (1 << 19) | (1 << 21) | (1 << 22) | (1 << 31)
+    // Bits [18:0], 19, 21, 22 and 31 (the fields above). Kept as two typed halves: Debian's
+    // Swift 6.2.3 cannot type-check the one long literal expression in reasonable time.
+    static let namedLow: UInt64 = 0x3F | (0x3 << 6) | (0x3 << 8) | (0x3 << 10) | (0x3 << 12)
+    static let namedHigh: UInt64 = (0x3 << 14) | (0x7 << 16) | (1 << 19) | (1 << 21) | (1 << 22) | (1 << 31)
+    static let namedMask: UInt64 = namedLow | namedHigh
 
     public init(rawValue v: UInt64) {
         t0sz = v & 0x3F; sl0 = (v >> 6) & 3; irgn0 = (v >> 8) & 3; orgn0 = (v >> 10) & 3
