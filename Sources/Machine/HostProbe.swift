@@ -48,6 +48,11 @@ public struct HostReport: Sendable, Codable, Equatable {
     public var stage2Granules: Granules?
     /// Its PARange, decoded to bits.
     public var paRangeBits: Int?
+    /// A 4-instruction guest ran at vEL2 and made the expected MMIO exit, its registers read
+    /// back through ONE_REG, and the watchdog stopped its final spin (see `EL2SmokeGuest`).
+    public var el2GuestRuns: Bool?
+    /// What the smoke guest showed (or why it failed).
+    public var el2GuestDetail: String?
     /// Everything the nested tests need is here.
     public var canRunNestedTests: Bool
     public var problems: [Problem]
@@ -57,7 +62,7 @@ public struct HostReport: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case architecture, kernelRelease, isARM64Host, kvmPath, kvmPresent, kvmAccessible, kvmGroup, apiVersion
         case capArmEL2, armEL2Available, capArmEL2E2H0, maxIPABits, vgicV3Creatable, el2VCPUCreated
-        case idAA64MMFR0, stage2Granules, paRangeBits, canRunNestedTests, problems, notes
+        case idAA64MMFR0, stage2Granules, paRangeBits, el2GuestRuns, el2GuestDetail, canRunNestedTests, problems, notes
     }
 
     /// Every key is always present (null when unknown), so scripts can rely on the shape.
@@ -80,6 +85,8 @@ public struct HostReport: Sendable, Codable, Equatable {
         try c.encode(idAA64MMFR0.map { "0x" + String($0, radix: 16) }, forKey: .idAA64MMFR0)
         try c.encode(stage2Granules, forKey: .stage2Granules)
         try c.encode(paRangeBits, forKey: .paRangeBits)
+        try c.encode(el2GuestRuns, forKey: .el2GuestRuns)
+        try c.encode(el2GuestDetail, forKey: .el2GuestDetail)
         try c.encode(canRunNestedTests, forKey: .canRunNestedTests)
         try c.encode(problems, forKey: .problems)
         try c.encode(notes, forKey: .notes)
@@ -104,6 +111,8 @@ public struct HostReport: Sendable, Codable, Equatable {
         idAA64MMFR0 = try c.decodeIfPresent(String.self, forKey: .idAA64MMFR0).flatMap { UInt64($0.dropFirst(2), radix: 16) }
         stage2Granules = try c.decodeIfPresent(Granules.self, forKey: .stage2Granules)
         paRangeBits = try c.decodeIfPresent(Int.self, forKey: .paRangeBits)
+        el2GuestRuns = try c.decodeIfPresent(Bool.self, forKey: .el2GuestRuns)
+        el2GuestDetail = try c.decodeIfPresent(String.self, forKey: .el2GuestDetail)
         canRunNestedTests = try c.decode(Bool.self, forKey: .canRunNestedTests)
         problems = try c.decode([Problem].self, forKey: .problems)
         notes = try c.decode([String].self, forKey: .notes)
@@ -213,6 +222,15 @@ public enum HostProbe {
                 for g in Granule.allCases where !mmfr0.stage2(g).isSupported {
                     r.notes.append("stage-2 \(g) granule not advertised: its variants will be skipped")
                 }
+                switch EL2SmokeGuest.run(on: machine, entry: PhysicalAddress(0x4000_0000)) {
+                case let .success(detail):
+                    r.el2GuestRuns = true
+                    r.el2GuestDetail = detail
+                case let .failure(failure):
+                    r.el2GuestRuns = false
+                    r.el2GuestDetail = failure.description
+                    problem("vEL2 guest", failure.description)
+                }
             } catch {
                 if r.el2VCPUCreated == nil { r.el2VCPUCreated = false }
                 problem("EL2 vCPU", "\(error)")
@@ -224,11 +242,74 @@ public enum HostProbe {
     static func finish(_ report: HostReport) -> HostReport {
         var r = report
         r.canRunNestedTests = r.problems.isEmpty && r.isARM64Host && r.kvmAccessible && r.armEL2Available
-            && r.vgicV3Creatable == true && r.el2VCPUCreated == true
+            && r.vgicV3Creatable == true && r.el2VCPUCreated == true && r.el2GuestRuns == true
         return r
     }
 }
 
 enum CKVMConstants {
     static var vgicV3: UInt32 { ckvm_KVM_DEV_TYPE_ARM_VGIC_V3 }
+}
+
+/// The smallest real check that nested tests can run: four instructions at vEL2.
+///
+///     0: d2a14001  movz x1, #0x0a00, lsl #16   // x1 = 0x0a000000 (unbacked)
+///     4: 52800b42  movz w2, #0x5a
+///     8: b9000022  str  w2, [x1]               // → KVM_EXIT_MMIO, write, 4 bytes, 0x5a
+///    12: 14000000  b    .                      // spins until the watchdog stops it
+///
+/// Encodings (Arm ARM C6.2): MOVZ = sf 10 100101 hw imm16 Rd (x1, hw=1: 0xd2a14001);
+/// MOVZ 32-bit w2 #0x5a: 0x52800b42; STR (immediate, unsigned offset) 32-bit = 0xb9000000 |
+/// Rn<<5 | Rt: 0xb9000022; B with imm26 = 0: 0x14000000. Cross-checked with LLVM's assembler.
+public enum EL2SmokeGuest {
+    public static let code: [UInt32] = [0xd2a1_4001, 0x5280_0b42, 0xb900_0022, 0x1400_0000]
+    public static let mmioAddress = PhysicalAddress(0x0a00_0000)
+    public static let marker: UInt64 = 0x6e76_6861_726e_6573 // "nvharnes"
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Loads the code at `entry` (inside a backed region) on vCPU 0, enters it at EL2h with
+    /// x3 = marker, and checks the MMIO exit, registers and the watchdog.
+    public static func run(on machine: Machine, entry: PhysicalAddress) -> Result<String, Failure> {
+        func fail(_ s: String) -> Result<String, Failure> { .failure(Failure(description: s)) }
+        do {
+            var bytes: [UInt8] = []
+            for w in code { withUnsafeBytes(of: w.littleEndian) { bytes += $0 } }
+            try machine.memory.write(bytes: bytes, at: entry)
+            try machine.setEntry(vcpu: 0, pc: entry, arguments: [0, 0, 0, marker])
+            let exit = try machine.run(vcpu: 0, timeout: .seconds(20))
+            let expected = VCPUExit.mmio(address: mmioAddress, length: 4, isWrite: true, data: 0x5a)
+            guard exit == expected else { return fail("expected \(expected), got \(exit)") }
+            let x1 = try machine.get(CoreRegister.x(1))
+            let x3 = try machine.get(CoreRegister.x(3))
+            let pc = try machine.get(CoreRegister.pc)
+            let pstate = try machine.get(CoreRegister.pstate)
+            guard x1 == mmioAddress.rawValue else { return fail("x1 = 0x\(String(x1, radix: 16)), expected 0x\(String(mmioAddress.rawValue, radix: 16))") }
+            guard x3 == marker else { return fail("x3 = 0x\(String(x3, radix: 16)), expected the entry argument 0x\(String(marker, radix: 16))") }
+            guard pc == entry.rawValue + 8 else { return fail("PC = 0x\(String(pc, radix: 16)) at the MMIO exit, expected the str at 0x\(String(entry.rawValue + 8, radix: 16))") }
+            // PSTATE.M[3:0] = 0b1001: EL2h (Arm ARM C5.2.19, SPSR_EL2.M).
+            guard pstate & 0xF == 0b1001 else { return fail("PSTATE = 0x\(String(pstate, radix: 16)): not EL2h") }
+            let hcr = try machine.get(SystemRegister.HCR_EL2)
+            // The str completes on the next KVM_RUN; then `b .` spins until the watchdog fires.
+            if let problem = spinEndsInTimeout(machine) { return fail(problem) }
+            let spinPC = try machine.get(CoreRegister.pc)
+            guard spinPC == entry.rawValue + 12 else { return fail("after the watchdog PC = 0x\(String(spinPC, radix: 16)), expected the b . at 0x\(String(entry.rawValue + 12, radix: 16))") }
+            return .success("MMIO write exit at \(mmioAddress) (4 bytes, 0x5a); x1, x3, PC 0x\(String(pc, radix: 16)), PSTATE 0x\(String(pstate, radix: 16)) (EL2h), HCR_EL2 0x\(String(hcr, radix: 16)) read via ONE_REG; the watchdog stopped the final spin at 0x\(String(spinPC, radix: 16))")
+        } catch {
+            return fail("\(error)")
+        }
+    }
+
+    /// nil when running the vCPU ends in the watchdog's timeout, else what happened instead.
+    static func spinEndsInTimeout(_ machine: Machine) -> String? {
+        let outcome: Result<VCPUExit, MachineError>
+        do { outcome = .success(try machine.run(vcpu: 0, timeout: .milliseconds(500))) } catch { outcome = .failure(error) }
+        switch outcome {
+        case let .success(exit): return "the spinning guest exited: \(exit)"
+        case .failure(.timeout): return nil
+        case let .failure(error): return error.description
+        }
+    }
 }

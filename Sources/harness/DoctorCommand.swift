@@ -69,6 +69,9 @@ enum DoctorText {
                 row(g.tgran64_2.hasPrefix("supported"), "stage-2 64K (TGran64_2)", g.tgran64_2)
                 row(nil, "PARange", r.paRangeBits.map { "\($0) bits" } ?? "reserved value")
             }
+            if let ran = r.el2GuestRuns {
+                row(ran, "vEL2 guest smoke run", r.el2GuestDetail ?? "")
+            }
         }
         for n in r.notes { lines.append("note: \(n)") }
         for p in r.problems { lines.append("missing: \(p.item) — \(p.remedy)") }

@@ -120,3 +120,25 @@ struct MachineRunTests {
         }
     }
 }
+
+/// The arm64 path for real: an EL2 vCPU with the in-kernel vGICv3 runs four instructions at
+/// vEL2 (EL2SmokeGuest) — an MMIO exit, ONE_REG reads, the watchdog. Runs on arm64 KVM hosts
+/// with nested virtualization (e.g. inside scripts/emu-host); `harness doctor` runs the same.
+@Suite("EL2 machine on arm64 KVM", .serialized,
+       .enabled(if: kvmUsable && kvmHasARM64, "needs arm64 KVM (run in the emulated host: scripts/emu-host)"))
+struct EL2MachineTests {
+    @Test("a vEL2 guest makes the expected MMIO exit and its registers read back")
+    func smoke() throws {
+        try withKVMTestLock {
+            let map = try MemoryMap(MemoryMap.gicRegions(vcpus: 1) + [
+                MemoryRegion(name: "ram", base: PhysicalAddress(0x4000_0000), size: 0x20_0000, kind: .ram),
+            ])
+            let machine = try Machine(MachineConfiguration(map: map, mode: .el2(e2h0: false)))
+            let regs = try machine.registerList()
+            #expect(regs.contains(SystemRegister.VTTBR_EL2.kvmRegisterID))
+            #expect(regs.contains(SystemRegister.HPFAR_EL2.kvmRegisterID))
+            let result = EL2SmokeGuest.run(on: machine, entry: PhysicalAddress(0x4000_0000))
+            if case let .failure(f) = result { Issue.record("\(f)") }
+        }
+    }
+}
