@@ -42,6 +42,8 @@ public struct HostReport: Sendable, Codable, Equatable {
     public var maxIPABits: Int?
     public var vgicV3Creatable: Bool?
     public var el2VCPUCreated: Bool?
+    /// An HAS_EL2 | HAS_EL2_E2H0 vCPU could be created (tried when KVM_CAP_ARM_EL2_E2H0 > 0).
+    public var el2E2H0VCPUCreated: Bool?
     /// ID_AA64MMFR0_EL1 of an HAS_EL2 vCPU, raw.
     public var idAA64MMFR0: UInt64?
     /// Its stage-2 granule fields, decoded (TGranX_2 = 0b0000 resolved through TGranX).
@@ -61,7 +63,7 @@ public struct HostReport: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case architecture, kernelRelease, isARM64Host, kvmPath, kvmPresent, kvmAccessible, kvmGroup, apiVersion
-        case capArmEL2, armEL2Available, capArmEL2E2H0, maxIPABits, vgicV3Creatable, el2VCPUCreated
+        case capArmEL2, armEL2Available, capArmEL2E2H0, maxIPABits, vgicV3Creatable, el2VCPUCreated, el2E2H0VCPUCreated
         case idAA64MMFR0, stage2Granules, paRangeBits, el2GuestRuns, el2GuestDetail, canRunNestedTests, problems, notes
     }
 
@@ -82,6 +84,7 @@ public struct HostReport: Sendable, Codable, Equatable {
         try c.encode(maxIPABits, forKey: .maxIPABits)
         try c.encode(vgicV3Creatable, forKey: .vgicV3Creatable)
         try c.encode(el2VCPUCreated, forKey: .el2VCPUCreated)
+        try c.encode(el2E2H0VCPUCreated, forKey: .el2E2H0VCPUCreated)
         try c.encode(idAA64MMFR0.map { "0x" + String($0, radix: 16) }, forKey: .idAA64MMFR0)
         try c.encode(stage2Granules, forKey: .stage2Granules)
         try c.encode(paRangeBits, forKey: .paRangeBits)
@@ -108,6 +111,7 @@ public struct HostReport: Sendable, Codable, Equatable {
         maxIPABits = try c.decodeIfPresent(Int.self, forKey: .maxIPABits)
         vgicV3Creatable = try c.decodeIfPresent(Bool.self, forKey: .vgicV3Creatable)
         el2VCPUCreated = try c.decodeIfPresent(Bool.self, forKey: .el2VCPUCreated)
+        el2E2H0VCPUCreated = try c.decodeIfPresent(Bool.self, forKey: .el2E2H0VCPUCreated)
         idAA64MMFR0 = try c.decodeIfPresent(String.self, forKey: .idAA64MMFR0).flatMap { UInt64($0.dropFirst(2), radix: 16) }
         stage2Granules = try c.decodeIfPresent(Granules.self, forKey: .stage2Granules)
         paRangeBits = try c.decodeIfPresent(Int.self, forKey: .paRangeBits)
@@ -236,6 +240,19 @@ public enum HostProbe {
                 problem("EL2 vCPU", "\(error)")
             }
         }
+        // The non-VHE variant: only informative (its tests are skipped without it).
+        if r.el2VCPUCreated == true && (r.capArmEL2E2H0 ?? 0) > 0 {
+            do {
+                let map = try MemoryMap(MemoryMap.gicRegions(vcpus: 1) + [
+                    MemoryRegion(name: "ram", base: PhysicalAddress(0x4000_0000), size: 0x10_0000, kind: .ram)
+                ])
+                _ = try Machine(MachineConfiguration(map: map, mode: .el2(e2h0: true), kvmPath: kvmPath))
+                r.el2E2H0VCPUCreated = true
+            } catch {
+                r.el2E2H0VCPUCreated = false
+                r.notes.append("KVM_CAP_ARM_EL2_E2H0 is 1 but an HAS_EL2_E2H0 vCPU failed: \(error)")
+            }
+        }
         return finish(r)
     }
 
@@ -292,11 +309,24 @@ public enum EL2SmokeGuest {
             // PSTATE.M[3:0] = 0b1001: EL2h (Arm ARM C5.2.19, SPSR_EL2.M).
             guard pstate & 0xF == 0b1001 else { return fail("PSTATE = 0x\(String(pstate, radix: 16)): not EL2h") }
             let hcr = try machine.get(SystemRegister.HCR_EL2)
+            // Our ONE_REG ids must be ids the kernel lists for this vCPU (KVM_GET_REG_LIST).
+            let listed = Set(try machine.registerList(vcpu: 0))
+            let needed: [SystemRegister] = [.HCR_EL2, .VTTBR_EL2, .VTCR_EL2, .ESR_EL2, .FAR_EL2, .HPFAR_EL2,
+                                            .ELR_EL2, .SPSR_EL2, .VBAR_EL2, .SP_EL2, .SCTLR_EL2]
+            let missing = needed.filter { !listed.contains($0.kvmRegisterID) }
+            guard missing.isEmpty else {
+                return fail("KVM_GET_REG_LIST (\(listed.count) ids) lacks \(missing.map(\.name).joined(separator: ", "))")
+            }
+            let core: [CoreRegister] = [.pc, .pstate, .x(0), .x(30), .sp, .spEL1, .elrEL1]
+            let missingCore = core.filter { !listed.contains($0.kvmRegisterID) }
+            guard missingCore.isEmpty else {
+                return fail("KVM_GET_REG_LIST lacks core registers \(missingCore.map(\.description).joined(separator: ", "))")
+            }
             // The str completes on the next KVM_RUN; then `b .` spins until the watchdog fires.
             if let problem = spinEndsInTimeout(machine) { return fail(problem) }
             let spinPC = try machine.get(CoreRegister.pc)
             guard spinPC == entry.rawValue + 12 else { return fail("after the watchdog PC = 0x\(String(spinPC, radix: 16)), expected the b . at 0x\(String(entry.rawValue + 12, radix: 16))") }
-            return .success("MMIO write exit at \(mmioAddress) (4 bytes, 0x5a); x1, x3, PC 0x\(String(pc, radix: 16)), PSTATE 0x\(String(pstate, radix: 16)) (EL2h), HCR_EL2 0x\(String(hcr, radix: 16)) read via ONE_REG; the watchdog stopped the final spin at 0x\(String(spinPC, radix: 16))")
+            return .success("MMIO write exit at \(mmioAddress) (4 bytes, 0x5a); x1, x3, PC 0x\(String(pc, radix: 16)), PSTATE 0x\(String(pstate, radix: 16)) (EL2h), HCR_EL2 0x\(String(hcr, radix: 16)) read via ONE_REG; KVM_GET_REG_LIST (\(listed.count) ids) has all \(needed.count) EL2 and \(core.count) core ids we build; the watchdog stopped the final spin at 0x\(String(spinPC, radix: 16))")
         } catch {
             return fail("\(error)")
         }

@@ -62,6 +62,7 @@ enum DoctorText {
             row(nil, "KVM_CAP_ARM_VM_IPA_SIZE", r.maxIPABits.map { $0 == 0 ? "0 (40-bit IPA only)" : "\($0) bits" } ?? "n/a")
             row(r.vgicV3Creatable, "vGICv3 creatable", r.vgicV3Creatable.map { $0 ? "yes" : "no" } ?? "n/a")
             row(r.el2VCPUCreated, "EL2 vCPU (HAS_EL2)", r.el2VCPUCreated.map { $0 ? "created" : "failed" } ?? "not tried")
+            if let e2h0 = r.el2E2H0VCPUCreated { row(e2h0, "EL2 vCPU (HAS_EL2_E2H0)", e2h0 ? "created" : "failed") }
             if let raw = r.idAA64MMFR0, let g = r.stage2Granules {
                 row(nil, "ID_AA64MMFR0_EL1", "0x" + String(raw, radix: 16))
                 row(g.tgran4_2.hasPrefix("supported"), "stage-2 4K (TGran4_2)", g.tgran4_2)

@@ -84,7 +84,7 @@ struct HostReportTests {
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         for key in ["architecture", "kernelRelease", "isARM64Host", "kvmPath", "kvmPresent", "kvmAccessible", "kvmGroup",
                     "apiVersion", "capArmEL2", "armEL2Available", "capArmEL2E2H0", "maxIPABits", "vgicV3Creatable",
-                    "el2VCPUCreated", "idAA64MMFR0", "stage2Granules", "paRangeBits", "el2GuestRuns", "el2GuestDetail", "canRunNestedTests", "problems", "notes"] {
+                    "el2VCPUCreated", "el2E2H0VCPUCreated", "idAA64MMFR0", "stage2Granules", "paRangeBits", "el2GuestRuns", "el2GuestDetail", "canRunNestedTests", "problems", "notes"] {
             #expect(object[key] != nil, "missing key \(key)")
         }
         #expect(try JSONDecoder().decode(HostReport.self, from: data) == r)
