@@ -199,11 +199,6 @@ public struct VCPU: ~Copyable {
         return true
     }
 
-    /// Sets kvm_run->immediate_exit: the next KVM_RUN returns EINTR at once.
-    public func requestImmediateExit() {
-        ckvm_run_set_immediate_exit(run, 1)
-    }
-
     // MARK: arm64 init and registers
 
     /// KVM_ARM_VCPU_INIT with `target` (from KVM_ARM_PREFERRED_TARGET) and `features`.

@@ -1,3 +1,4 @@
+import Glibc
 import KVM
 
 /// One exit the run loop saw, kept for reports (the last N per vCPU).
@@ -66,15 +67,10 @@ public enum MachineError: Error, Sendable, CustomStringConvertible {
 
     /// Whether a KVM error means "this host cannot run the nested tests" (a skip, not a failure).
     public static func isHostUnsuitable(_ e: KVMError) -> Bool {
-        if e.errno == ENOSYS_ && e.hint?.hasPrefix("not an arm64 host") == true { return true }
+        if e.errno == ENOSYS && e.hint?.hasPrefix("not an arm64 host") == true { return true }
         if e.operation.hasPrefix("open(") { return true }
         if e.operation.hasPrefix("KVM_ARM_VCPU_INIT"), e.operation.contains("HAS_EL2") { return true }
         if e.operation.hasPrefix("KVM_CREATE_DEVICE") { return true }
         return false
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-private let ENOSYS_ = ENOSYS
-#endif
