@@ -207,8 +207,9 @@ public enum HostProbe {
             problem("vGICv3", "\(error.description); the host needs a GICv3 (with QEMU: -M virt,gic-version=3)")
         }
 
-        // A real HAS_EL2 vCPU (with its vGIC), then its ID_AA64MMFR0_EL1.
-        if r.armEL2Available && r.vgicV3Creatable == true {
+        // A real HAS_EL2 vCPU (with its vGIC), then its ID_AA64MMFR0_EL1. Tried even when
+        // KVM_CAP_ARM_EL2 is 0, so the report shows the kernel's own answer (EINVAL + hint).
+        if r.vgicV3Creatable == true {
             do {
                 let map = try MemoryMap(MemoryMap.gicRegions(vcpus: 1) + [
                     MemoryRegion(name: "ram", base: PhysicalAddress(0x4000_0000), size: 0x10_0000, kind: .ram)
