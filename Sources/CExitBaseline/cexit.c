@@ -44,11 +44,28 @@ void cexit_unmap(cexit_vcpu *v)
     v->run = NULL;
 }
 
-long cexit_mmio_loop(const cexit_vcpu *v, uint64_t address, long count, uint64_t *timestamps)
+/* One KVM_RUN, with the time split when asked. */
+static int timed_run(const cexit_vcpu *v, cexit_timing *t, uint64_t *last_return)
+{
+    if (!t)
+        return ioctl(v->fd, KVM_RUN, 0);
+    uint64_t start = now_ns();
+    if (*last_return)
+        t->host_ns += start - *last_return;
+    int r = ioctl(v->fd, KVM_RUN, 0);
+    uint64_t end = now_ns();
+    t->kvm_ns += end - start;
+    t->runs++;
+    *last_return = end;
+    return r;
+}
+
+long cexit_mmio_loop(const cexit_vcpu *v, uint64_t address, long count, uint64_t *timestamps, cexit_timing *timing)
 {
     struct kvm_run *run = v->run;
+    uint64_t last = 0;
     for (long i = 0; i < count;) {
-        if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+        if (timed_run(v, timing, &last) < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
@@ -65,12 +82,14 @@ long cexit_mmio_loop(const cexit_vcpu *v, uint64_t address, long count, uint64_t
 #define U64(base, off) (*(volatile uint64_t *)((base) + (off)))
 #define U32(base, off) (*(volatile uint32_t *)((base) + (off)))
 
-long cexit_fault_loop(const cexit_vcpu *v, cexit_fault_ctx *c, long count, uint64_t *timestamps)
+long cexit_fault_loop(const cexit_vcpu *v, cexit_fault_ctx *c, long count, uint64_t *timestamps,
+                       cexit_timing *timing)
 {
     struct kvm_run *run = v->run;
     uint8_t *m = c->message;
+    uint64_t last = 0;
     for (long i = 0; i < count;) {
-        if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+        if (timed_run(v, timing, &last) < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;

@@ -188,3 +188,17 @@ extension Array where Element == UInt8 {
         return T(littleEndian: withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) })
     }
 }
+
+extension UnsafeRawBufferPointer {
+    @inlinable func loadLE<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
+        precondition(offset >= 0 && offset + MemoryLayout<T>.size <= count, "load outside the buffer")
+        return T(littleEndian: loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+}
+
+extension UnsafeMutableRawBufferPointer {
+    @inlinable func storeLE<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        precondition(offset >= 0 && offset + MemoryLayout<T>.size <= count, "store outside the buffer")
+        storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
+    }
+}

@@ -88,6 +88,16 @@ public struct MailboxMessage: Equatable, Sendable {
     /// expects (the doorbell carried it too); `opCount` bounds the op index for kinds that
     /// come from the op interpreter.
     public init(bytes: [UInt8], expectedSeq: UInt64, opCount: Int) throws(GuestProtocolError) {
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(GuestProtocolError) -> MailboxMessage in
+                try MailboxMessage(raw: raw, expectedSeq: expectedSeq, opCount: opCount)
+            }
+        }
+        self = try result.get()
+    }
+
+    /// Decodes straight from the message page (guest memory); same checks as `init(bytes:)`.
+    public init(raw bytes: UnsafeRawBufferPointer, expectedSeq: UInt64, opCount: Int) throws(GuestProtocolError) {
         guard bytes.count >= GuestABI.messageSize else {
             throw .truncated(bytes.count, expected: GuestABI.messageSize)
         }
@@ -124,8 +134,9 @@ public struct MailboxMessage: Equatable, Sendable {
         self.elr = bytes.loadLE(UInt64.self, at: GuestABI.msgOffELR)
         self.spsr = bytes.loadLE(UInt64.self, at: GuestABI.msgOffSPSR)
         self.opIndex = opIndex
-        self.gprs = (0..<GuestABI.msgGPRCount).map {
-            bytes.loadLE(UInt64.self, at: GuestABI.msgOffGPRs + 8 * $0)
+        self.gprs = [UInt64](unsafeUninitializedCapacity: GuestABI.msgGPRCount) { buffer, count in
+            for i in 0..<GuestABI.msgGPRCount { buffer[i] = bytes.loadLE(UInt64.self, at: GuestABI.msgOffGPRs + 8 * i) }
+            count = GuestABI.msgGPRCount
         }
     }
 
@@ -208,6 +219,27 @@ public struct MailboxReply: Equatable, Sendable {
         b.storeLE(action.rawValue, at: GuestABI.rplOffAction - base)
         b.storeLE(seq, at: GuestABI.rplOffSeq - base)
         return b
+    }
+
+    /// Writes the reply into the message page (guest memory) in place: GPRs if any, then the
+    /// reply area. The payload reads it only after the doorbell exit returns.
+    public func write(into page: UnsafeMutableRawBufferPointer) throws(GuestProtocolError) {
+        try validate()
+        guard page.count >= GuestABI.messageSize else { throw .truncated(page.count, expected: GuestABI.messageSize) }
+        if let gprs { for (i, r) in gprs.enumerated() { page.storeLE(r, at: GuestABI.msgOffGPRs + 8 * i) } }
+        for (i, op) in tlbi.enumerated() {
+            let entry = GuestABI.rplOffTLBI + i * GuestABI.rplTLBIEntrySize
+            page.storeLE(op.code.rawValue, at: entry)
+            page.storeLE(op.operand, at: entry + 8)
+        }
+        page.storeLE(UInt64(tlbi.count), at: GuestABI.rplOffTLBICount)
+        page.storeLE(elr ?? 0, at: GuestABI.rplOffELR)
+        page.storeLE(vttbr ?? 0, at: GuestABI.rplOffVTTBR)
+        page.storeLE(vtcr ?? 0, at: GuestABI.rplOffVTCR)
+        page.storeLE(hcr ?? 0, at: GuestABI.rplOffHCR)
+        page.storeLE(flags, at: GuestABI.rplOffFlags)
+        page.storeLE(action.rawValue, at: GuestABI.rplOffAction)
+        page.storeLE(seq, at: GuestABI.rplOffSeq)
     }
 
     /// Writes the reply through `store(offset, value, byteCount)` (offsets within the

@@ -3,6 +3,9 @@ import GuestProtocol
 import KVM
 import Machine
 import Stage2
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The tests the harness knows, as data. Issue-6 tests are added here as more entries.
 public enum Catalog {
@@ -45,8 +48,8 @@ public enum HostCheck {
         let kvm: KVMSystem
         do { kvm = try KVMSystem(path: kvmPath) } catch {
             switch error.errno {
-            case 2: return "\(kvmPath) does not exist: this kernel has no KVM (or it is not loaded)"
-            case 13, 1: return "permission denied opening \(kvmPath): run as root or join the kvm group"
+            case ENOENT: return "\(kvmPath) does not exist: this kernel has no KVM (or it is not loaded)"
+            case EACCES, EPERM: return "permission denied opening \(kvmPath): run as root or join the kvm group"
             default: return "cannot open \(kvmPath): \(error)"
             }
         }

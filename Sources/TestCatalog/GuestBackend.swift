@@ -20,6 +20,14 @@ public protocol GuestBackend: AnyObject {
     func trapRegisters() throws -> (esr: UInt64, far: UInt64, hpfar: UInt64)?
     /// The last exits, for a timeout or failure report.
     var recentExits: [String] { get }
+    /// Host address of `count` bytes of guest RAM at `address` when they lie in one backed
+    /// region and stay mapped for the backend's life; nil when the backend has no such view
+    /// (then everything goes through read/write). Used for the message page and table pool.
+    func hostPointer(_ address: PhysicalAddress, count: Int) -> UnsafeMutableRawPointer?
+}
+
+extension GuestBackend {
+    public func hostPointer(_ address: PhysicalAddress, count: Int) -> UnsafeMutableRawPointer? { nil }
 }
 
 public enum BackendExit: Equatable, Sendable {
@@ -42,19 +50,43 @@ public enum BackendError: Error, CustomStringConvertible {
     }
 }
 
-/// Stage-2 tables written straight into guest memory through the backend.
+/// Stage-2 tables written straight into guest memory through the backend (directly through
+/// the pool's host mapping when the backend has one).
 public struct BackendTableMemory: TableMemory {
     let backend: any GuestBackend
     let pool: ClosedRange<UInt64>
+    let poolHost: UnsafeMutableRawPointer?
+
+    init(backend: any GuestBackend, pool: ClosedRange<UInt64>) {
+        self.backend = backend
+        self.pool = pool
+        poolHost = backend.hostPointer(PhysicalAddress(pool.lowerBound), count: Int(pool.upperBound - pool.lowerBound + 1))
+    }
+
+    /// Offset into the pool of an 8-byte descriptor at `pa`, nil outside it.
+    @inline(__always) func poolOffset(_ pa: PhysicalAddress) -> Int? {
+        let o = pa.rawValue &- pool.lowerBound
+        return o <= pool.upperBound - pool.lowerBound &- 7 ? Int(o) : nil
+    }
     public func readDescriptor(at pa: PhysicalAddress) -> UInt64 {
-        (try? backend.read64(pa)) ?? 0
+        if let poolHost, let o = poolOffset(pa) {
+            // SAFETY: the pool's host mapping lives as long as the backend; o + 8 is inside it.
+            return UInt64(littleEndian: poolHost.loadUnaligned(fromByteOffset: o, as: UInt64.self))
+        }
+        // Outside the pool (a walk following an untrusted descriptor): bounds-checked read.
+        return (try? backend.read64(pa)) ?? 0
     }
     public func writeDescriptor(_ value: UInt64, at pa: PhysicalAddress) {
         // The builder only writes inside its pool, which lies in backed RAM.
-        precondition(pool.contains(pa.rawValue), "stage-2 descriptor write outside the table pool at \(pa)")
-        try! backend.write64(value, at: pa)
+        guard let o = poolOffset(pa) else { preconditionFailure("stage-2 descriptor write outside the table pool at \(pa)") }
+        if let poolHost {
+            poolHost.storeBytes(of: value.littleEndian, toByteOffset: o, as: UInt64.self)
+        } else {
+            try! backend.write64(value, at: pa)
+        }
     }
     public func isBacked(_ pa: PhysicalAddress) -> Bool {
-        (try? backend.read64(pa)) != nil
+        if poolOffset(pa) != nil { return true }
+        return (try? backend.read64(pa)) != nil
     }
 }

@@ -22,6 +22,8 @@ public final class GuestSession {
     public var verbose: Bool
 
     let payloadHeader: PayloadImage.Header
+    /// The message page's host mapping, when the backend has one (no copies per exit).
+    let messageHost: UnsafeMutableRawPointer?
 
     public init(backend: any GuestBackend, layout: SessionLayout = .standard, granule: Granule, ipaBits: Int,
                 vmid: UInt16 = 1, ops: [GuestOp], flags: UInt64 = GuestABI.cfgFlagHello,
@@ -38,6 +40,7 @@ public final class GuestSession {
         }
         opCount = ops.count
 
+        messageHost = backend.hostPointer(layout.message, count: GuestABI.messageSize)
         let memory = BackendTableMemory(backend: backend,
                                         pool: layout.tablePool.rawValue...(layout.tablePool.rawValue + layout.tablePoolSize - 1))
         do {
@@ -170,10 +173,20 @@ public final class GuestSession {
             guard data == expected else {
                 throw SessionError.protocolViolation("doorbell carried sequence number \(data), expected \(expected)")
             }
-            let bytes = try backend.read(layout.message, count: GuestABI.messageSize)
             let message: MailboxMessage
-            do { message = try MailboxMessage(bytes: bytes, expectedSeq: expected, opCount: opCount) }
-            catch { throw SessionError.protocolViolation(error.description) }
+            do {
+                if let messageHost {
+                    // SAFETY: messageSize bytes of a mapping that lives as long as the backend;
+                    // the vCPU is stopped in the doorbell exit, so nothing writes them now.
+                    message = try MailboxMessage(raw: UnsafeRawBufferPointer(start: messageHost, count: GuestABI.messageSize),
+                                                 expectedSeq: expected, opCount: opCount)
+                } else {
+                    let bytes = try backend.read(layout.message, count: GuestABI.messageSize)
+                    message = try MailboxMessage(bytes: bytes, expectedSeq: expected, opCount: opCount)
+                }
+            } catch let e as GuestProtocolError {
+                throw SessionError.protocolViolation(e.description)
+            }
             seq = expected
             messagesReceived += 1
             pending = message
@@ -205,6 +218,12 @@ public final class GuestSession {
         guard let p = pending, p.seq == reply.seq else {
             throw SessionError.unexpected("reply to sequence \(reply.seq) without that message pending")
         }
+        if let messageHost {
+            do { try reply.write(into: UnsafeMutableRawBufferPointer(start: messageHost, count: GuestABI.messageSize)) }
+            catch { throw SessionError.unexpected("reply: \(error)") }
+            if verbose { logReply(reply) }
+            return
+        }
         let area: [UInt8]
         do { area = try reply.encodedReplyArea() } catch { throw SessionError.unexpected("reply: \(error)") }
         if let gprs = reply.gprs {
@@ -215,10 +234,12 @@ public final class GuestSession {
         // One write of the reply area, sequence number included: the payload reads it only
         // after the doorbell exit returns.
         try backend.write(area, at: layout.message.advanced(by: UInt64(GuestABI.rplOffSeq)))
-        if verbose {
-            let t = reply.tlbi.isEmpty ? "" : " after " + reply.tlbi.map(\.description).joined(separator: "; ")
-            log("    reply: \(reply.action.cName.lowercased())\(t)")
-        }
+        if verbose { logReply(reply) }
+    }
+
+    func logReply(_ reply: MailboxReply) {
+        let t = reply.tlbi.isEmpty ? "" : " after " + reply.tlbi.map(\.description).joined(separator: "; ")
+        log("    reply: \(reply.action.cName.lowercased())\(t)")
     }
 
     /// Convenience: reply to the pending message.
@@ -265,7 +286,9 @@ public final class GuestSession {
 /// The builder's TLB maintenance point in a session: the payload performs the TLBIs
 /// (reply TLBI_THEN_ACK) and acknowledges before `invalidate` returns.
 public struct ExitTLB: TLBMaintenance {
-    unowned let session: GuestSession
+    // Only created inside the session's own methods and used before they return, so the
+    // session outlives it; unowned(unsafe) spares an atomic reference count per use.
+    unowned(unsafe) let session: GuestSession
     public mutating func invalidate(_ batch: [TLBInvalidation]) throws {
         try session.invalidateNow(session.payloadOperations(for: batch))
     }

@@ -1,6 +1,24 @@
 import AArch64
 import KVM
 import Machine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a run loop's time goes (benchmarks): inside `Machine.run` (KVM_RUN and the run
+/// loop's own work) and on the host between one return and the next call.
+public struct RunTiming: Sendable {
+    public var runs = 0
+    public var inRun: UInt64 = 0
+    public var onHost: UInt64 = 0
+    public init() {}
+}
+
+@inline(__always) func monotonicNanoseconds() -> UInt64 {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
+}
 
 /// The session's backend over a real KVM `Machine` (arm64 with KVM_CAP_ARM_EL2).
 public final class MachineBackend: GuestBackend {
@@ -9,6 +27,11 @@ public final class MachineBackend: GuestBackend {
     /// The whole test must finish by this instant (watchdog); set per test.
     public var deadline: ContinuousClock.Instant
     public let timeout: Duration
+    /// Set to `RunTiming()` to measure; nil costs nothing.
+    public var timing: RunTiming?
+    var lastReturn: UInt64 = 0
+    /// Another loop drove the vCPU since the last run: don't count that gap as host time.
+    public func startTimingGap() { lastReturn = 0 }
 
     /// The session layout as a Machine memory map: one memslot per backed region.
     public static func memoryMap(for layout: SessionLayout, vcpus: Int = 1) throws(MemoryMapError) -> MemoryMap {
@@ -55,6 +78,19 @@ public final class MachineBackend: GuestBackend {
     }
 
     public func run() throws -> BackendExit {
+        guard timing != nil else { return try runOnce() }
+        let start = monotonicNanoseconds()
+        if lastReturn != 0 { timing!.onHost += start - lastReturn }
+        defer {
+            let end = monotonicNanoseconds()
+            timing!.inRun += end - start
+            timing!.runs += 1
+            lastReturn = end
+        }
+        return try runOnce()
+    }
+
+    func runOnce() throws -> BackendExit {
         let exit: VCPUExit
         do { exit = try machine.run(vcpu: vcpu, deadline: deadline) } catch {
             switch error {
@@ -84,4 +120,13 @@ public final class MachineBackend: GuestBackend {
     }
 
     public var recentExits: [String] { machine.lastExits(vcpu: vcpu).map(\.description) }
+
+    public func hostPointer(_ address: PhysicalAddress, count: Int) -> UnsafeMutableRawPointer? {
+        guard count >= 0 else { return nil }
+        for b in machine.memory.backings where b.region.contains(address, length: UInt64(count)) {
+            // The mapping lives as long as the Machine, which this backend owns.
+            return b.host + Int(address.offset(from: b.region.base))
+        }
+        return nil
+    }
 }

@@ -76,9 +76,11 @@ struct BenchExitsCommand: ParsableCommand {
         try session.reply(.resume)
         var c = try mapC(backend.machine)
         defer { cexit_unmap(&c) }
+        var cTiming = cexit_timing()
 
         func swiftBatch(_ n: Int) throws -> [UInt64] {
             var t = [UInt64](); t.reserveCapacity(n)
+            backend.startTimingGap()
             while t.count < n {
                 switch try backend.run() {
                 case .mmio(mmioPA, 8, true, _): t.append(nowNanoseconds())
@@ -89,7 +91,7 @@ struct BenchExitsCommand: ParsableCommand {
         }
         func cBatch(_ n: Int) throws -> [UInt64] {
             var t = [UInt64](repeating: 0, count: n)
-            let r = cexit_mmio_loop(&c, mmioPA.rawValue, n, &t)
+            let r = cexit_mmio_loop(&c, mmioPA.rawValue, n, &t, &cTiming)
             guard r == n else { throw ValidationError("C MMIO loop failed: \(r)") }
             return t
         }
@@ -107,6 +109,7 @@ struct BenchExitsCommand: ParsableCommand {
             return t
         }
         _ = try swiftBatch(exits / 2); _ = try cBatch(exits / 2)   // warm-up
+        backend.timing = RunTiming(); cTiming = cexit_timing()
         var swift = Samples(), cLoop = Samples(), bare = Samples(), bareWatchdog = Samples()
         for _ in 0..<rounds {
             swift.add(batch: try swiftBatch(exits))
@@ -117,7 +120,9 @@ struct BenchExitsCommand: ParsableCommand {
         print("MMIO exit round trip (nested EL1 store -> KVM_EXIT_MMIO -> host -> KVM_RUN), \(rounds) x \(exits) exits each:")
         print("  Swift Machine.run          : " + swift.summary)
         print("  C KVM_RUN loop (baseline)  : " + cLoop.summary)
-        print("  ratio Swift/C exits per second: " + fixed(swift.perSecond / cLoop.perSecond, 3) + " (goal >= 0.95)")
+        print("  ratio Swift/C exits per second: " + fixed(swift.perSecond / cLoop.perSecond, 3) + " by mean, "
+              + fixed(Double(cLoop.percentile(0.5)) / Double(swift.percentile(0.5)), 3) + " by median (goal >= 0.95)")
+        print(timingLine(swift: backend.timing!, c: cTiming))
         print("  breakdown: VCPU.run + per-call watchdog: " + bareWatchdog.summary)
         print("             VCPU.run, no watchdog       : " + bare.summary
               + " (ratio to C " + fixed(bare.perSecond / cLoop.perSecond, 3) + ")")
@@ -156,9 +161,12 @@ struct BenchExitsCommand: ParsableCommand {
         let messageHost = (message.host + Int(layout.message.offset(from: message.region.base))).assumingMemoryBound(to: UInt8.self)
         var c = try mapC(backend.machine)
         defer { cexit_unmap(&c) }
+        var cTiming = cexit_timing()
+        backend.timing = RunTiming()
 
         func swiftBatch(_ n: Int) throws -> [UInt64] {
             var t = [UInt64](); t.reserveCapacity(n)
+            backend.startTimingGap()
             while t.count < n {
                 let m = try session.nextMessage()
                 t.append(nowNanoseconds())
@@ -181,7 +189,7 @@ struct BenchExitsCommand: ParsableCommand {
                                               ipa_base: base.rawValue, page_shift: UInt32(granule.pageShift),
                                               pages: dp.count, descriptor: dp.baseAddress, value: vp.baseAddress,
                                               ttl_bits: ttl ? (0b01 << 2 | 3) << 44 : 0)
-                    return cexit_fault_loop(&c, &ctx, n, &t)
+                    return cexit_fault_loop(&c, &ctx, n, &t, &cTiming)
                 }
             }
             guard r == n else { throw ValidationError("C fault loop failed: \(r)") }
@@ -196,7 +204,16 @@ struct BenchExitsCommand: ParsableCommand {
         print("Demand-fault round trip (nested load -> stage-2 fault at vEL2 -> mailbox -> host maps -> TLBI -> retry -> next fault), \(rounds) x \(faults) faults each:")
         print("  Swift (Stage2 builder + GuestSession): " + swift.summary)
         print("  C (precomputed descriptor store)     : " + cLoop.summary)
-        print("  ratio Swift/C round trips per second: " + fixed(swift.perSecond / cLoop.perSecond, 3) + " (goal >= 0.95)")
+        print("  ratio Swift/C round trips per second: " + fixed(swift.perSecond / cLoop.perSecond, 3) + " by mean, "
+              + fixed(Double(cLoop.percentile(0.5)) / Double(swift.percentile(0.5)), 3) + " by median (goal >= 0.95)")
+        print(timingLine(swift: backend.timing!, c: cTiming))
+    }
+
+    /// Per exit: time inside the run call and time on the host between runs, both loops.
+    func timingLine(swift s: RunTiming, c: cexit_timing) -> String {
+        func per(_ ns: UInt64, _ n: Int) -> String { n == 0 ? "-" : us(Double(ns) / Double(n)) }
+        return "  per exit, mean: in the run call Swift \(per(s.inRun, s.runs)) us / C \(per(c.kvm_ns, c.runs)) us;"
+            + " host work between runs Swift \(per(s.onHost, s.runs)) us / C \(per(c.host_ns, c.runs)) us"
     }
 }
 

@@ -157,5 +157,16 @@ private func headerDefines() throws -> [String: UInt64] {
         #expect(Array(page[GuestABI.rplOffSeq...]) == area)
         #expect(area.loadLE(UInt32.self, at: GuestABI.rplOffFlags - GuestABI.rplOffSeq) == 0b0111)
         #expect(area.loadLE(UInt64.self, at: GuestABI.rplOffTLBI - GuestABI.rplOffSeq) == 8)
+        // In place into a page (what the session does with the guest's message page).
+        var inPlace = [UInt8](repeating: 0, count: GuestABI.messageSize)
+        try inPlace.withUnsafeMutableBytes { try reply.write(into: $0) }
+        #expect(inPlace == page)
+        let withRegisters = MailboxReply(seq: 1, action: .resume, gprs: (0..<31).map { UInt64($0) << 32 | 7 })
+        try inPlace.withUnsafeMutableBytes { try withRegisters.write(into: $0) }
+        #expect(inPlace.loadLE(UInt64.self, at: GuestABI.msgOffGPRs + 8 * 30) == 30 << 32 | 7)
+        #expect(throws: GuestProtocolError.truncated(8, expected: GuestABI.messageSize)) {
+            var small = [UInt8](repeating: 0, count: 8)
+            try small.withUnsafeMutableBytes { try withRegisters.write(into: $0) }
+        }
     }
 }
