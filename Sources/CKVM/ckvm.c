@@ -236,10 +236,10 @@ uint64_t ckvm_arm64_core_reg_elr_el1(void) { return 0; }
 
 /* The kvm_run area of the KVM_RUN this thread is in (or about to enter), for the handler. */
 static __thread struct kvm_run *volatile tls_run;
-static __thread volatile sig_atomic_t tls_fired;
 static __thread timer_t tls_timer;
 static __thread int tls_has_timer;
 static __thread int tls_unblocked;
+static __thread uint64_t tls_armed_deadline; /* absolute CLOCK_MONOTONIC ns; 0 = disarmed */
 
 static volatile sig_atomic_t stop_signal;
 static atomic_int handlers_installed;
@@ -255,7 +255,6 @@ int ckvm_stop_signal(void) { return stop_signal; }
 static void mark_this_thread_interrupted(void) {
     struct kvm_run *run = tls_run;
     if (run) *(volatile uint8_t *)&run->immediate_exit = 1;
-    tls_fired = 1;
 }
 
 /* Async-signal-safe: stores to volatile/thread-local objects only. */
@@ -332,7 +331,13 @@ static int register_running(unsigned long self) {
     return -1; /* more than 64 vCPU threads: still works, only SIGINT forwarding is lost */
 }
 
-int ckvm_vcpu_run(int vcpu_fd, struct kvm_run *run, uint64_t timeout_ns, int *outcome) {
+uint64_t ckvm_monotonic_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+int ckvm_vcpu_run(int vcpu_fd, struct kvm_run *run, uint64_t deadline_ns, int *outcome) {
     *outcome = CKVM_RUN_NORMAL;
     if (install_watchdog_handler() != 0) return -1;
     if (!tls_unblocked) {
@@ -344,54 +349,54 @@ int ckvm_vcpu_run(int vcpu_fd, struct kvm_run *run, uint64_t timeout_ns, int *ou
         if (pthread_sigmask(SIG_UNBLOCK, &set, NULL) != 0) return -1;
         tls_unblocked = 1;
     }
-    if (timeout_ns != 0 && !tls_has_timer) {
-        struct sigevent sev;
-        memset(&sev, 0, sizeof sev);
-        sev.sigev_notify = SIGEV_THREAD_ID;
-        sev.sigev_signo = ckvm_watchdog_signal();
+    if (deadline_ns != 0) {
+        if (!tls_has_timer) {
+            struct sigevent sev;
+            memset(&sev, 0, sizeof sev);
+            sev.sigev_notify = SIGEV_THREAD_ID;
+            sev.sigev_signo = ckvm_watchdog_signal();
 #ifdef sigev_notify_thread_id
-        sev.sigev_notify_thread_id = gettid();
+            sev.sigev_notify_thread_id = gettid();
 #else
-        sev._sigev_un._tid = gettid();
+            sev._sigev_un._tid = gettid();
 #endif
-        if (timer_create(CLOCK_MONOTONIC, &sev, &tls_timer) != 0) return -1;
-        tls_has_timer = 1;
-    }
-    int slot = register_running((unsigned long)pthread_self());
-    tls_fired = 0;
-    *(volatile uint8_t *)&run->immediate_exit = 0;
-    tls_run = run;
-    atomic_signal_fence(memory_order_seq_cst);
-    if (stop_signal != 0) mark_this_thread_interrupted(); /* a stop that came before we registered */
-
-    struct itimerspec its;
-    memset(&its, 0, sizeof its);
-    if (timeout_ns != 0) {
-        its.it_value.tv_sec = (time_t)(timeout_ns / 1000000000ull);
-        its.it_value.tv_nsec = (long)(timeout_ns % 1000000000ull);
-        if (timer_settime(tls_timer, 0, &its, NULL) != 0) {
-            int e = errno;
-            tls_run = NULL;
-            if (slot >= 0) atomic_store(&running_threads[slot], 0);
-            errno = e;
-            return -1;
+            if (timer_create(CLOCK_MONOTONIC, &sev, &tls_timer) != 0) return -1;
+            tls_has_timer = 1;
         }
-    }
-    int r = ioctl(vcpu_fd, KVM_RUN, 0);
-    int e = errno;
-    if (timeout_ns != 0) {
+        /* The timer stays armed across calls with the same deadline (a run loop with one
+         * deadline per test costs no timer syscalls per exit). */
+        if (deadline_ns != tls_armed_deadline) {
+            struct itimerspec its;
+            memset(&its, 0, sizeof its);
+            its.it_value.tv_sec = (time_t)(deadline_ns / 1000000000ull);
+            its.it_value.tv_nsec = (long)(deadline_ns % 1000000000ull);
+            if (timer_settime(tls_timer, TIMER_ABSTIME, &its, NULL) != 0) return -1;
+            tls_armed_deadline = deadline_ns;
+        }
+    } else if (tls_armed_deadline != 0) {
         struct itimerspec zero;
         memset(&zero, 0, sizeof zero);
-        /* After this returns, a signal from an expiry that raced with KVM_RUN's return has been
-         * delivered (it was directed at this thread and is taken on the way out of the syscall). */
-        timer_settime(tls_timer, 0, &zero, NULL);
+        if (timer_settime(tls_timer, 0, &zero, NULL) != 0) return -1;
+        tls_armed_deadline = 0;
     }
+
+    int slot = register_running((unsigned long)pthread_self());
+    tls_run = run;
+    *(volatile uint8_t *)&run->immediate_exit = 0;
+    atomic_signal_fence(memory_order_seq_cst);
+    /* From here a watchdog or stop signal sets immediate_exit itself (tls_run is set). What
+     * happened before is caught by looking: a stop already requested, or a deadline already
+     * passed (its timer signal, if any, came while tls_run was not set). */
+    if (stop_signal != 0 || (deadline_ns != 0 && ckvm_monotonic_ns() >= deadline_ns))
+        *(volatile uint8_t *)&run->immediate_exit = 1;
+    int r = ioctl(vcpu_fd, KVM_RUN, 0);
+    int e = errno;
     atomic_signal_fence(memory_order_seq_cst);
     tls_run = NULL;
     if (slot >= 0) atomic_store(&running_threads[slot], 0);
     *(volatile uint8_t *)&run->immediate_exit = 0;
     if (stop_signal != 0) *outcome = CKVM_RUN_STOP;
-    else if (tls_fired) *outcome = CKVM_RUN_WATCHDOG;
+    else if (r < 0 && e == EINTR && deadline_ns != 0 && ckvm_monotonic_ns() >= deadline_ns) *outcome = CKVM_RUN_WATCHDOG;
     errno = e;
     return r;
 }

@@ -116,8 +116,15 @@ public struct VCPU: ~Copyable {
     /// result is `.interrupted(.watchdog)`. SIGINT/SIGTERM interrupt it as
     /// `.interrupted(.stopSignal(n))` once `installSignalHandlers()` has run.
     public func run(timeoutNanoseconds: UInt64 = 0) throws(KVMError) -> VCPUExit {
+        try run(monotonicDeadline: timeoutNanoseconds == 0 ? 0 : VCPU.monotonicNanoseconds() &+ timeoutNanoseconds)
+    }
+
+    /// One KVM_RUN with the watchdog set for an absolute CLOCK_MONOTONIC time in nanoseconds
+    /// (`VCPU.monotonicNanoseconds()`; 0 = none). Calls with the same deadline keep one timer
+    /// armed, so a loop under one deadline makes no timer syscalls per exit.
+    public func run(monotonicDeadline: UInt64) throws(KVMError) -> VCPUExit {
         var outcome: Int32 = 0
-        let r = ckvm_vcpu_run(fileDescriptor, run, timeoutNanoseconds, &outcome)
+        let r = ckvm_vcpu_run(fileDescriptor, run, monotonicDeadline, &outcome)
         let e = Glibc.errno
         if outcome == Int32(CKVM_RUN_STOP) { return .interrupted(.stopSignal(Int32(ckvm_stop_signal()))) }
         if r < 0 {
@@ -128,6 +135,9 @@ public struct VCPU: ~Copyable {
         }
         return currentExit
     }
+
+    /// CLOCK_MONOTONIC now, in nanoseconds (the watchdog's clock).
+    public static func monotonicNanoseconds() -> UInt64 { ckvm_monotonic_ns() }
 
     /// Installs the SIGINT/SIGTERM and watchdog signal handlers (idempotent). After this the
     /// first SIGINT/SIGTERM interrupts KVM_RUN instead of killing the process (a second one

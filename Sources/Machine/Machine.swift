@@ -49,6 +49,10 @@ final class VCPUSlot {
     let vcpu: VCPU
     var history: [ExitRecord] = []
     var exitCount = 0
+    /// The last deadline and its CLOCK_MONOTONIC equivalent (kept so that one deadline maps to
+    /// one value and the watchdog timer is armed once per deadline, not once per exit).
+    var deadline: ContinuousClock.Instant?
+    var monotonicDeadline: UInt64 = 0
 
     init(vcpu: consuming VCPU) { self.vcpu = vcpu }
 }
@@ -238,16 +242,20 @@ public final class Machine {
 
     func run(vcpu index: Int, deadline: ContinuousClock.Instant, timeout: Duration) throws(MachineError) -> VCPUExit {
         let s = try slot(index)
+        if s.deadline != deadline {
+            let remaining = deadline - ContinuousClock.now
+            let (secs, atto) = remaining.components
+            let ns = secs <= 0 && atto <= 0 ? 0 : UInt64(max(secs, 0)) &* 1_000_000_000 &+ UInt64(max(atto, 0) / 1_000_000_000)
+            s.deadline = deadline
+            s.monotonicDeadline = VCPU.monotonicNanoseconds() &+ max(ns, 1)
+        }
         while true {
             if let signal = VCPU.pendingStopSignal { throw .stopped(signal: signal, lastExits: s.history) }
-            let remaining = deadline - ContinuousClock.now
-            guard remaining > .zero else {
+            guard VCPU.monotonicNanoseconds() < s.monotonicDeadline else {
                 throw .timeout(vcpu: index, after: timeout, pc: try? s.vcpu.get(.pc), lastExits: s.history)
             }
-            let (secs, atto) = remaining.components
-            let ns = UInt64(max(secs, 0)) &* 1_000_000_000 &+ UInt64(max(atto, 0) / 1_000_000_000)
             let exit: VCPUExit
-            do { exit = try s.vcpu.run(timeoutNanoseconds: max(ns, 1)) } catch { throw .kvm(error) }
+            do { exit = try s.vcpu.run(monotonicDeadline: s.monotonicDeadline) } catch { throw .kvm(error) }
             switch exit {
             case .interrupted(.otherSignal):
                 continue

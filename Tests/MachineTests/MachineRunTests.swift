@@ -68,6 +68,31 @@ struct MachineRunTests {
         }
     }
 
+    @Test("one deadline across many exits: the watchdog (armed once) still ends the final spin at it")
+    func sharedDeadline() throws {
+        try withKVMTestLock {
+            // 1000 MMIO writes (mov [0x1000], al; dec cx; jnz) then jmp $: B9 E8 03 / A2 00 10 / 49 / 75 FA / EB FE
+            let body: [UInt8] = [0xB9, 0xE8, 0x03, 0xA2, 0x00, 0x10, 0x49, 0x75, 0xFA, 0xEB, 0xFE]
+            let m = try Self.machine(code: [0xEB, 0x8E]) // jmp short to 0xFF80
+            try m.memory.write(bytes: body, at: PhysicalAddress(0xFFFF_FF80))
+            let deadline = ContinuousClock.now.advanced(by: .milliseconds(1500))
+            var exits = 0
+            do {
+                while true {
+                    guard case .mmio(PhysicalAddress(0x1000), 1, true, _) = try m.run(deadline: deadline) else {
+                        Issue.record("unexpected exit"); return
+                    }
+                    exits += 1
+                }
+            } catch let error as MachineError {
+                guard case .timeout = error else { Issue.record("\(error)"); return }
+                #expect(exits == 1000)
+                let late = ContinuousClock.now - deadline
+                #expect(late >= .zero && late < .seconds(2))
+            }
+        }
+    }
+
     @Test("SIGTERM during KVM_RUN stops the run loop with .stopped and the VM is torn down")
     func stopSignal() throws {
         try withKVMTestLock {

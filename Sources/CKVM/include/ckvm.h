@@ -190,11 +190,14 @@ static inline uint64_t ckvm_run_hw_exit_reason(const struct kvm_run *run) { retu
  * be async-signal-safe, which Swift cannot promise, so they live here.
  *
  * ckvm_vcpu_run(): one KVM_RUN on the calling thread with a watchdog: a POSIX timer
- * (CLOCK_MONOTONIC, SIGEV_THREAD_ID) signals this thread after timeout_ns (0 = no watchdog).
- * Returns KVM_RUN's result (errno set on -1) and sets *outcome to:
- *   0 = not interrupted by us, 1 = the watchdog fired, 2 = a stop signal (SIGINT/SIGTERM) arrived. */
+ * (CLOCK_MONOTONIC, TIMER_ABSTIME, SIGEV_THREAD_ID) signals this thread at deadline_ns, an
+ * absolute ckvm_monotonic_ns() time (0 = no watchdog). The timer stays armed across calls with
+ * the same deadline. Returns KVM_RUN's result (errno set on -1) and sets *outcome to:
+ *   0 = not interrupted by us, 1 = the deadline passed (KVM_RUN returned EINTR),
+ *   2 = a stop signal (SIGINT/SIGTERM) has arrived. */
 enum { CKVM_RUN_NORMAL = 0, CKVM_RUN_WATCHDOG = 1, CKVM_RUN_STOP = 2 };
-int ckvm_vcpu_run(int vcpu_fd, struct kvm_run *run, uint64_t timeout_ns, int *outcome);
+int ckvm_vcpu_run(int vcpu_fd, struct kvm_run *run, uint64_t deadline_ns, int *outcome);
+uint64_t ckvm_monotonic_ns(void);
 /* Installs the SIGINT/SIGTERM stop handlers and the watchdog handler (idempotent; ckvm_vcpu_run
  * installs the watchdog handler by itself). Returns 0, or -1 with errno. */
 int ckvm_install_signal_handlers(void);
