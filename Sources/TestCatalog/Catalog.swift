@@ -100,11 +100,15 @@ extension CatalogTest {
         let outcome: Outcome
         var faults = 0
         do {
-            let backend = try MachineBackend(layout: .standard, e2h0: settings.e2h0, timeout: settings.timeout)
+            var backend: MachineBackend? = try MachineBackend(layout: .standard, e2h0: settings.e2h0, timeout: settings.timeout)
+            if settings.verbose { log("  VM created in \(milliseconds(since: started)) ms") }
             let runner = ScenarioRunner(verbose: settings.verbose, log: log)
-            (outcome, faults) = runner.run(scenario, requirements: variant.requirements, backend: backend) { pc, x0 in
-                try backend.start(pc: pc, x0: x0)
+            (outcome, faults) = runner.run(scenario, requirements: variant.requirements, backend: backend!) { pc, x0 in
+                try backend!.start(pc: pc, x0: x0)
             }
+            let teardown = ContinuousClock.now
+            backend = nil
+            if settings.verbose { log("  VM torn down in \(milliseconds(since: teardown)) ms") }
         } catch let e as MachineError {
             switch e.suggestedExitCode {
             case 77: outcome = .skip(e.description)
@@ -116,4 +120,9 @@ extension CatalogTest {
         }
         return TestRun(name: name, outcome: outcome, faults: faults, seconds: seconds(), notes: scenario.notes)
     }
+}
+
+func milliseconds(since start: ContinuousClock.Instant) -> Int {
+    let d = ContinuousClock.now - start
+    return Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
 }

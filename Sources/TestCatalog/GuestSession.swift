@@ -22,6 +22,13 @@ public final class GuestSession {
     public var verbose: Bool
 
     let payloadHeader: PayloadImage.Header
+    let created = ContinuousClock.now
+    /// Milliseconds since the session was created, for verbose lines.
+    var elapsed: String {
+        let d = ContinuousClock.now - created
+        let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+        return "+" + String(Int(ms)) + "ms"
+    }
     /// The message page's host mapping, when the backend has one (no copies per exit).
     let messageHost: UnsafeMutableRawPointer?
 
@@ -200,7 +207,7 @@ public final class GuestSession {
                         "KVM's vCPU state disagrees with the payload: KVM ESR_EL2 \(hex(regs.esr)) FAR_EL2 \(hex(regs.far)) HPFAR_EL2 \(hex(regs.hpfar)), payload read \(hex(message.esr)) \(hex(message.far)) \(hex(message.hpfar))")
                 }
             }
-            if verbose { log("  exit #\(messagesReceived): " + describe(message)) }
+            if verbose { log("  \(elapsed) exit #\(messagesReceived): " + describe(message)) }
             return message
         }
     }

@@ -49,6 +49,7 @@ struct BenchExitsCommand: ParsableCommand {
         } catch let e as BackendError {
             print("bench exits: \(e)")
             if case .timeout = e { throw ExitCode(124) }
+            if case .interrupted(let signal) = e { throw ExitCode(128 + signal) }
             throw ExitCode(1)
         }
     }

@@ -32,10 +32,10 @@ struct RunOptions: ParsableArguments {
 func runCatalog(_ options: RunOptions) async throws {
     if options.list {
         for t in Catalog.tests {
-            print("\(t.name)  \(t.summary)")
+            say("\(t.name)  \(t.summary)")
             for v in t.variants {
                 let req = v.requirements.isEmpty ? "" : " [needs: " + v.requirements.map(\.description).joined(separator: ", ") + "]"
-                print("  \(t.name)/\(v.name)  \(v.summary)\(req)")
+                say("  \(t.name)/\(v.name)  \(v.summary)\(req)")
             }
         }
         return
@@ -46,7 +46,7 @@ func runCatalog(_ options: RunOptions) async throws {
     let selected = options.test.compactMap(Catalog.select)
 
     if let reason = HostCheck.nestedVirtualizationUnavailable() {
-        for (t, variants) in selected { for v in variants { print("SKIP \(t.name)/\(v.name): \(reason)") } }
+        for (t, variants) in selected { for v in variants { say("SKIP \(t.name)/\(v.name): \(reason)") } }
         throw ExitCode(77)
     }
 
@@ -54,19 +54,19 @@ func runCatalog(_ options: RunOptions) async throws {
     var runs: [TestRun] = []
     for (test, variants) in selected {
         for v in variants {
-            print("RUN  \(test.name)/\(v.name): \(v.summary)")
-            let run = test.run(v, settings: settings) { print($0) }
-            for n in run.notes { print("     \(n)") }
+            say("RUN  \(test.name)/\(v.name): \(v.summary)")
+            let run = test.run(v, settings: settings) { say($0) }
+            for n in run.notes { say("     \(n)") }
             let time = String(Int(run.seconds * 1000)) + " ms"
             switch run.outcome {
-            case .pass: print("PASS \(run.name) (\(run.faults) stage-2 faults, \(time))")
-            case .skip(let why): print("SKIP \(run.name): \(why)")
-            case .fail(let why): print("FAIL \(run.name) (\(time)):\n" + indent(why))
-            case .timeout(let why): print("TIMEOUT \(run.name) (\(time)):\n" + indent(why))
+            case .pass: say("PASS \(run.name) (\(run.faults) stage-2 faults, \(time))")
+            case .skip(let why): say("SKIP \(run.name): \(why)")
+            case .fail(let why): say("FAIL \(run.name) (\(time)):\n" + indent(why))
+            case .timeout(let why): say("TIMEOUT \(run.name) (\(time)):\n" + indent(why))
             }
             runs.append(run)
             if let signal = VCPU.pendingStopSignal {
-                print("stopped by signal \(signal); VM torn down")
+                say("stopped by signal \(signal); VM torn down")
                 throw ExitCode(128 + signal)
             }
         }
@@ -75,7 +75,7 @@ func runCatalog(_ options: RunOptions) async throws {
     let skipped = runs.filter { if case .skip = $0.outcome { true } else { false } }.count
     let timedOut = runs.filter { if case .timeout = $0.outcome { true } else { false } }.count
     let failed = runs.count - passed - skipped - timedOut
-    print("\(passed) passed, \(failed + timedOut) failed, \(skipped) skipped")
+    say("\(passed) passed, \(failed + timedOut) failed, \(skipped) skipped")
     if timedOut > 0 { throw ExitCode(124) }
     if failed > 0 { throw ExitCode(1) }
     if skipped == runs.count { throw ExitCode(77) }
@@ -83,4 +83,11 @@ func runCatalog(_ options: RunOptions) async throws {
 
 private func indent(_ s: String) -> String {
     s.split(separator: "\n", omittingEmptySubsequences: false).map { "     " + $0 }.joined(separator: "\n")
+}
+
+/// Prints one line and flushes it now (stdout is fully buffered into a pipe or the emulated
+/// host's console; a line must not wait for the next one, or for a crash, to appear).
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
 }
