@@ -19,7 +19,11 @@ func openHint(path: String, errno e: Int32) -> String? {
         var st = stat()
         if stat(path, &st) == 0, let group = getgrgid(st.st_gid), let name = group.pointee.gr_name {
             let g = String(cString: name)
-            return "\(path) is owned by group '\(g)' (mode \(String(st.st_mode & 0o777, radix: 8))): join it (sudo usermod -aG \(g) $USER, then log in again) or run as root"
+            let mode = String(st.st_mode & 0o777, radix: 8)
+            if st.st_mode & 0o060 == 0o060 {
+                return "\(path) is owned by group '\(g)' (mode \(mode)): join it (sudo usermod -aG \(g) $USER, then log in again) or run as root"
+            }
+            return "\(path) has mode \(mode) (group '\(g)' has no read/write access): run as root, or let a group use it (usually udev makes it root:kvm 0660: sudo chgrp kvm \(path) && sudo chmod 660 \(path)) and join that group"
         }
         return "no permission to open \(path): join the group that owns it (usually 'kvm') or run as root"
     default:

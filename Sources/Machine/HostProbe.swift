@@ -166,9 +166,9 @@ public enum HostProbe {
             kvm = try KVMSystem(path: kvmPath)
         } catch {
             if !r.kvmPresent {
-                problem("/dev/kvm", isARM64 ? "no \(kvmPath): use a kernel with KVM (CONFIG_KVM) on a host that boots at EL2" : "no \(kvmPath) here; \(emulatedHostCommand)")
+                problem(kvmPath, isARM64 ? "no \(kvmPath): use a kernel with KVM (CONFIG_KVM) on a host that boots at EL2" : "no \(kvmPath) here; \(emulatedHostCommand)")
             } else {
-                problem("/dev/kvm access", error.hint ?? error.description)
+                problem("\(kvmPath) access", error.hint ?? error.description)
             }
             return finish(r)
         }

@@ -50,9 +50,9 @@ enum DoctorText {
 
         row(r.isARM64Host, "CPU architecture", r.architecture)
         row(nil, "kernel", r.kernelRelease)
-        row(r.kvmPresent, "\(r.kvmPath) present", r.kvmPresent ? "yes" : "no")
+        row(r.kvmPresent, "KVM device present", "\(r.kvmPath): " + (r.kvmPresent ? "yes" : "no"))
         if r.kvmPresent {
-            row(r.kvmAccessible, "\(r.kvmPath) accessible",
+            row(r.kvmAccessible, "KVM device accessible",
                 r.kvmAccessible ? "yes" : "no" + (r.kvmGroup.map { " (owned by group '\($0)')" } ?? ""))
         }
         if let v = r.apiVersion { row(v == 12, "KVM API version", String(v)) }

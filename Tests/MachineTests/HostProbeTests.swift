@@ -95,6 +95,6 @@ struct HostReportTests {
         let r = HostProbe.run(kvmPath: "/nonexistent/kvm")
         #expect(!r.kvmPresent)
         #expect(!r.canRunNestedTests)
-        #expect(r.problems.contains { $0.item == "/dev/kvm" })
+        #expect(r.problems.contains { $0.item == "/nonexistent/kvm" })
     }
 }
