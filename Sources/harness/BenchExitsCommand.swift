@@ -148,7 +148,7 @@ struct BenchExitsCommand: ParsableCommand {
         try session.reply(.resume)
 
         // The C loop's precomputed descriptors: the leaf entry of each page in the one L3 table.
-        guard let tables = backend.machine.memory.backing(of: "tables") else { throw ValidationError("no table region") }
+        guard let tables = backend.machine.memory.backing(of: "ram") else { throw ValidationError("no RAM region") }
         var descriptorPointers: [UnsafeMutablePointer<UInt64>?] = []
         var values: [UInt64] = []
         for k in 0...count {
@@ -158,7 +158,7 @@ struct BenchExitsCommand: ParsableCommand {
             descriptorPointers.append(host.assumingMemoryBound(to: UInt64.self))
             values.append(Stage2Descriptor.leaf(output: backing, attributes: .normalRWX, level: 3))
         }
-        guard let message = backend.machine.memory.backing(of: "control") else { throw ValidationError("no control region") }
+        let message = tables
         let messageHost = (message.host + Int(layout.message.offset(from: message.region.base))).assumingMemoryBound(to: UInt8.self)
         var c = try mapC(backend.machine)
         defer { cexit_unmap(&c) }
