@@ -31,12 +31,19 @@ struct BenchExitsCommand: ParsableCommand {
     @Option(help: "Batches per loop (alternating Swift / C).") var rounds = 5
     @Option(help: "Watchdog timeout for the whole benchmark, seconds.") var timeout: Double = 900
 
+    @Flag(help: "Only the run loop, on this host's own KVM without nesting (x86_64: a real-mode guest storing to an MMIO address in a loop). Low-noise numbers for Machine.run vs VCPU.run vs C.")
+    var runLoopOnly = false
+
     func validate() throws {
         guard exits > 0, faults > 0, rounds > 0 else { throw ValidationError("--exits, --faults and --rounds must be positive") }
         guard 2 * rounds * faults < 500 else { throw ValidationError("2 x rounds x faults must stay below 500 (one last-level table)") }
     }
 
     func run() throws {
+        if runLoopOnly {
+            try runLoopBenchmark()
+            return
+        }
         if let reason = HostCheck.nestedVirtualizationUnavailable() {
             print("SKIP bench exits: \(reason)")
             throw ExitCode(77)
@@ -52,6 +59,69 @@ struct BenchExitsCommand: ParsableCommand {
             if case .interrupted(let signal) = e { throw ExitCode(128 + signal) }
             throw ExitCode(1)
         }
+    }
+
+    /// The run loop alone on an x86_64 KVM: the vCPU starts in real mode at 0xFFFF_FFF0
+    /// (Intel SDM vol. 3, 9.1.4) and loops `mov byte [0x1000], 0x5a` (C6 06 00 10 5A) /
+    /// `jmp short -7` (EB F9); 0x1000 is unbacked, so every store is a KVM_EXIT_MMIO.
+    func runLoopBenchmark() throws {
+        #if arch(x86_64)
+        let mmio = PhysicalAddress(0x1000)
+        let map = try MemoryMap([
+            MemoryRegion(name: "reset", base: PhysicalAddress(0xFFFF_0000), size: 0x10000, kind: .ram),
+            MemoryRegion(name: "device", base: mmio, size: 0x1000, kind: .mmio),
+        ])
+        let machine: Machine
+        do { machine = try Machine(MachineConfiguration(map: map, mode: .resetState)) } catch {
+            print("SKIP bench exits --run-loop-only: \(error)")
+            throw ExitCode(error.suggestedExitCode == 77 ? 77 : 1)
+        }
+        try machine.memory.write(bytes: [0xC6, 0x06, 0x00, 0x10, 0x5A, 0xEB, 0xF9], at: PhysicalAddress(0xFFFF_FFF0))
+        var c = try mapC(machine)
+        defer { cexit_unmap(&c) }
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout * 1000)))
+        let n = exits * 50
+        func machineBatch() throws -> [UInt64] {
+            var t = [UInt64](); t.reserveCapacity(n)
+            while t.count < n {
+                guard case .mmio(mmio, 1, true, _) = try machine.run(deadline: deadline) else { throw ValidationError("unexpected exit") }
+                t.append(nowNanoseconds())
+            }
+            return t
+        }
+        func bareBatch() throws -> [UInt64] {
+            var t = [UInt64](); t.reserveCapacity(n)
+            try machine.withVCPU(0) { vcpu in
+                while t.count < n {
+                    guard case .mmio(mmio, 1, true, _) = try vcpu.run() else { throw ValidationError("unexpected exit") }
+                    t.append(nowNanoseconds())
+                }
+            }
+            return t
+        }
+        func cBatch() throws -> [UInt64] {
+            var t = [UInt64](repeating: 0, count: n)
+            let r = cexit_mmio_loop(&c, mmio.rawValue, n, &t, nil)
+            guard r == n else { throw ValidationError("C loop failed: \(r)") }
+            return t
+        }
+        _ = try machineBatch(); _ = try bareBatch(); _ = try cBatch()
+        var swift = Samples(), bare = Samples(), cLoop = Samples()
+        for _ in 0..<rounds {
+            swift.add(batch: try machineBatch())
+            bare.add(batch: try bareBatch())
+            cLoop.add(batch: try cBatch())
+        }
+        print("Run loop on this host's KVM (x86_64 real-mode store loop -> KVM_EXIT_MMIO), \(rounds) x \(n) exits each:")
+        print("  Swift Machine.run  : " + swift.summary)
+        print("  Swift bare VCPU.run: " + bare.summary)
+        print("  C KVM_RUN loop     : " + cLoop.summary)
+        print("  ratio Swift/C by median: Machine.run " + fixed(Double(cLoop.percentile(0.5)) / Double(swift.percentile(0.5)), 3)
+              + ", bare VCPU.run " + fixed(Double(cLoop.percentile(0.5)) / Double(bare.percentile(0.5)), 3) + " (goal >= 0.95)")
+        #else
+        print("SKIP bench exits --run-loop-only: implemented for x86_64 hosts (on arm64 run the default, nested benchmark)")
+        throw ExitCode(77)
+        #endif
     }
 
     /// The C loop's own mapping of the vCPU's kvm_run.
