@@ -340,14 +340,22 @@ uint64_t ckvm_monotonic_ns(void) {
 int ckvm_vcpu_run(int vcpu_fd, struct kvm_run *run, uint64_t deadline_ns, int *outcome) {
     *outcome = CKVM_RUN_NORMAL;
     if (install_watchdog_handler() != 0) return -1;
-    if (!tls_unblocked) {
+    int want = atomic_load(&handlers_installed) ? 2 : 1;
+    if (tls_unblocked < want) {
         /* Threads from libdispatch / the Swift concurrency pool start with most signals blocked;
-         * a blocked signal stays pending and never interrupts KVM_RUN. Unblock ours here. */
+         * a blocked signal stays pending and never interrupts KVM_RUN. Unblock ours here: the
+         * watchdog signal, and once our stop handlers are installed SIGINT/SIGTERM too — in an
+         * async Swift program the main thread may be gone (dispatch_main) and every remaining
+         * thread blocks them, so a process-directed Ctrl-C would otherwise never be taken. */
         sigset_t set;
         sigemptyset(&set);
         sigaddset(&set, ckvm_watchdog_signal());
+        if (want == 2) {
+            sigaddset(&set, SIGINT);
+            sigaddset(&set, SIGTERM);
+        }
         if (pthread_sigmask(SIG_UNBLOCK, &set, NULL) != 0) return -1;
-        tls_unblocked = 1;
+        tls_unblocked = want;
     }
     if (deadline_ns != 0) {
         if (!tls_has_timer) {

@@ -68,10 +68,13 @@ final class VCPUSlot {
 public final class Machine {
     public let configuration: MachineConfiguration
     public var map: MemoryMap { configuration.map }
-    public let memory: GuestMemory
-    let vm: VirtualMachine
-    let gic: KVMDevice?
+    // Declaration order is destruction order: the vCPUs, the vGIC and the VM go first, so the
+    // VM is destroyed before guest memory is unmapped (unmapping while the VM lives makes KVM
+    // invalidate its stage-2 — and with NV its shadow stage-2 — mappings page range by page range).
     let slots: [VCPUSlot]
+    let gic: KVMDevice?
+    let vm: VirtualMachine
+    public let memory: GuestMemory
     let created = ContinuousClock.now
     /// The memslot number of each backed region, by name.
     public let memslots: [String: UInt32]
