@@ -92,10 +92,11 @@ public final class MachineBackend: GuestBackend {
         let exit: VCPUExit
         do { exit = try machine.run(vcpu: vcpu, deadline: deadline) } catch {
             switch error {
-            case let .timeout(_, after, pc, last):
+            case let .timeout(_, _, pc, last):
                 var lines = last.map(\.description)
                 if let pc { lines.append("PC when interrupted: 0x" + String(pc, radix: 16)) }
-                let seconds = Double(after.components.seconds) + Double(after.components.attoseconds) / 1e18
+                // The test's whole budget, not what was left of it at the last KVM_RUN.
+                let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
                 throw BackendError.timeout(seconds: seconds, lastExits: lines)
             case let .stopped(signal, _):
                 throw BackendError.interrupted(signal: signal)
