@@ -73,7 +73,10 @@ public struct KVMError: Error, Equatable, Sendable, CustomStringConvertible {
         case (_, ENOMEM):
             return "out of memory"
         default:
-            return nil
+            // Every KVM ioctl's errors are listed in the kernel's KVM API document.
+            guard operation.hasPrefix("KVM_") else { return nil }
+            let ioctl = operation.prefix { $0 == "_" || $0.isLetter || $0.isNumber }
+            return "see \(ioctl) in Documentation/virt/kvm/api.rst for what \(KVMError.name(ofErrno: errno)) means there"
         }
     }
 

@@ -47,7 +47,7 @@ public enum MachineError: Error, Sendable, CustomStringConvertible {
                 + lastExits.map { "  \($0)" }.joined(separator: "\n")
             return s
         case let .stopped(signal, lastExits):
-            var s = "stopped by signal \(signal) (\(signal == 2 ? "SIGINT" : signal == 15 ? "SIGTERM" : "signal")); VM torn down"
+            var s = "stopped by signal \(signal) (\(signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal")); VM torn down"
             if !lastExits.isEmpty { s += "; last exits:\n" + lastExits.map { "  \($0)" }.joined(separator: "\n") }
             return s
         }

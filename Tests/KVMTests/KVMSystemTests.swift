@@ -171,6 +171,9 @@ struct BadFileDescriptorTests {
         #expect(e.description.hasPrefix("KVM_ARM_VCPU_INIT failed: EINVAL (Invalid argument) — "))
         #expect(e.description.contains("kvm-arm.mode=nested"))
         #expect(KVMError(operation: "KVM_RUN", errno: EAGAIN).hint?.contains("vGICv3") == true)
+        // Without a specific hint, a KVM ioctl's error points at its entry in api.rst.
+        #expect(KVMError(operation: "KVM_GET_DEVICE_ATTR(vGICv3: x)", errno: ENXIO).hint
+                == "see KVM_GET_DEVICE_ATTR in Documentation/virt/kvm/api.rst for what ENXIO means there")
     }
 }
 
