@@ -93,6 +93,29 @@ struct MachineRunTests {
         }
     }
 
+    @Test("dirty logging: the pages a guest writes, and only those, come back from KVM_GET_DIRTY_LOG")
+    func dirtyPages() throws {
+        try withKVMTestLock {
+            let map = try MemoryMap([
+                MemoryRegion(name: "reset", base: PhysicalAddress(0xFFFF_0000), size: 0x10000, kind: .ram),
+                MemoryRegion(name: "data", base: PhysicalAddress(0), size: 0x10000, kind: .ram, logDirtyPages: true),
+            ])
+            let m = try Machine(MachineConfiguration(map: map, mode: .resetState))
+            // mov byte [0x2345], 0x11 ; mov byte [0x7000], 0x22 ; hlt  (DS.base = 0 at reset)
+            try m.memory.write(bytes: [0xC6, 0x06, 0x45, 0x23, 0x11, 0xC6, 0x06, 0x00, 0x70, 0x22, 0xF4],
+                               at: PhysicalAddress(0xFFFF_FFF0 - 0x10))
+            try m.memory.write(bytes: [0xEB, 0xEE], at: PhysicalAddress(0xFFFF_FFF0)) // jmp short -0x12 → 0xFFE0
+            #expect(try m.dirtyPages(region: "data") == [])
+            #expect(try m.run(timeout: .seconds(5)) == .halt)
+            #expect(try m.memory.read(UInt8.self, at: PhysicalAddress(0x2345)) == 0x11)
+            #expect(try m.memory.read(UInt8.self, at: PhysicalAddress(0x7000)) == 0x22)
+            let page = m.hostPageSize
+            #expect(try m.dirtyPages(region: "data") == [PhysicalAddress(0x2345 / page * page), PhysicalAddress(0x7000 / page * page)])
+            #expect(try m.dirtyPages(region: "data") == []) // reading the log clears it
+            #expect(throws: MachineError.self) { _ = try m.dirtyPages(region: "reset") } // not logging
+        }
+    }
+
     @Test("SIGTERM during KVM_RUN stops the run loop with .stopped and the VM is torn down")
     func stopSignal() throws {
         try withKVMTestLock {
