@@ -53,6 +53,8 @@ final class VCPUSlot {
     /// one value and the watchdog timer is armed once per deadline, not once per exit).
     var deadline: ContinuousClock.Instant?
     var monotonicDeadline: UInt64 = 0
+    /// The budget the deadline gave when first seen (for the timeout report).
+    var budget: Duration = .zero
 
     init(vcpu: consuming VCPU) { self.vcpu = vcpu }
 }
@@ -251,11 +253,12 @@ public final class Machine {
             let ns = secs <= 0 && atto <= 0 ? 0 : UInt64(max(secs, 0)) &* 1_000_000_000 &+ UInt64(max(atto, 0) / 1_000_000_000)
             s.deadline = deadline
             s.monotonicDeadline = VCPU.monotonicNanoseconds() &+ max(ns, 1)
+            s.budget = timeout
         }
         while true {
             if let signal = VCPU.pendingStopSignal { throw .stopped(signal: signal, lastExits: s.history) }
             guard VCPU.monotonicNanoseconds() < s.monotonicDeadline else {
-                throw .timeout(vcpu: index, after: timeout, pc: try? s.vcpu.get(.pc), lastExits: s.history)
+                throw .timeout(vcpu: index, after: s.budget, pc: try? s.vcpu.get(.pc), lastExits: s.history)
             }
             let exit: VCPUExit
             do { exit = try s.vcpu.run(monotonicDeadline: s.monotonicDeadline) } catch { throw .kvm(error) }
@@ -264,7 +267,7 @@ public final class Machine {
                 continue
             case .interrupted(.watchdog):
                 record(exit, in: s, vcpu: index)
-                throw .timeout(vcpu: index, after: timeout, pc: try? s.vcpu.get(.pc), lastExits: s.history)
+                throw .timeout(vcpu: index, after: s.budget, pc: try? s.vcpu.get(.pc), lastExits: s.history)
             case let .interrupted(.stopSignal(signal)):
                 record(exit, in: s, vcpu: index)
                 throw .stopped(signal: signal, lastExits: s.history)

@@ -28,8 +28,9 @@ public enum MachineError: Error, Sendable, CustomStringConvertible {
     case memory(GuestMemoryError)
     /// The configuration asks for something this host or map cannot do (said in words).
     case configuration(String)
-    /// KVM_RUN did not return within the timeout; the watchdog interrupted it. The harness
-    /// exits 124 for this.
+    /// KVM_RUN did not return within the timeout; the watchdog interrupted it. `after` is the
+    /// budget: the `timeout:` of the call, or for `run(deadline:)` the time left when that
+    /// deadline was first used. The harness exits 124 for this.
     case timeout(vcpu: Int, after: Duration, pc: UInt64?, lastExits: [ExitRecord])
     /// SIGINT/SIGTERM arrived; the run loop stopped so the VM can be torn down.
     case stopped(signal: Int32, lastExits: [ExitRecord])
