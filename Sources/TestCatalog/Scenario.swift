@@ -169,10 +169,34 @@ public struct Scenario: Sendable {
     public var expectedMemory: [(PhysicalAddress, [UInt8])] = []
     /// Reported, not checked: a sentence per interesting property of the layout.
     public var notes: [String] = []
+    /// A test that needs more than the declarative fault loop (several VTTBRs, MMIO
+    /// answers, live remaps, …) drives the session itself after HELLO: it receives every
+    /// message up to and including DONE and returns what it found wrong. The declarative
+    /// `expectedResults` / `expectedMemory` checks still run afterwards.
+    public var script: (@Sendable (ScriptContext) throws -> ScriptOutcome)? = nil
 
     public init(granule: Granule, ipaBits: Int, ops: [GuestOp]) {
         self.granule = granule
         self.ipaBits = ipaBits
         self.ops = ops
+    }
+}
+
+/// What a scripted scenario works with.
+public struct ScriptContext {
+    public let session: GuestSession
+    public let backend: any GuestBackend
+    public let scenario: Scenario
+    public let verbose: Bool
+    public let log: (String) -> Void
+}
+
+/// What a scripted scenario found: mismatches (empty = pass) and how many stage-2 faults it saw.
+public struct ScriptOutcome: Sendable {
+    public var failures: [String]
+    public var faults: Int
+    public init(failures: [String] = [], faults: Int = 0) {
+        self.failures = failures
+        self.faults = faults
     }
 }
