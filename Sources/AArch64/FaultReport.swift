@@ -19,9 +19,11 @@ public struct FaultReport: Hashable, Sendable {
     public var s1ptw: Bool { esr.dataAbort?.s1ptw ?? esr.instructionAbort?.s1ptw ?? false }
 
     /// The faulting IPA: from HPFAR (page) plus FAR[11:0] when FAR is valid and given.
+    /// For a fault on a stage-1 table walk (S1PTW) FAR is the VA of the original access and
+    /// says nothing about where in the table page the descriptor was, so only the page is known.
     public var ipa: IPA? {
         guard let hpfar else { return nil }
-        if let far, esr.farIsValid { return hpfar.ipa(far: far) }
+        if let far, esr.farIsValid, !s1ptw { return hpfar.ipa(far: far) }
         return hpfar.pageIPA
     }
 
@@ -163,7 +165,7 @@ public struct FaultReport: Hashable, Sendable {
             out.append("  NS    \(hpfar.ns ? 1 : 0)  (bit 63; \(hpfar.ns ? "Non-secure IPA space" : "Secure IPA space or not implemented"))")
             out.append("  FIPA  0x\(String(hpfar.fipa, radix: 16))  (IPA[55:12] -> page \(hpfar.pageIPA))")
             if hpfar.res0Bits != 0 { out.append("  warning: RES0 bits set (0x\(String(hpfar.res0Bits, radix: 16)))") }
-            if let ipa { out.append("  IPA   \(ipa)" + (far != nil && esr.farIsValid ? "  (FIPA << 12 | FAR[11:0])" : "  (page only: FAR not given or not valid)")) }
+            if let ipa { out.append("  IPA   \(ipa)" + (far != nil && esr.farIsValid && !s1ptw ? "  (FIPA << 12 | FAR[11:0])" : s1ptw ? "  (page of the stage-1 table: FAR is the VA of the original access)" : "  (page only: FAR not given or not valid)")) }
             if let s = status, !(s.kind == .translation || s.kind == .accessFlag || s.kind == .addressSize || s1ptw) {
                 out.append("  note: HPFAR_EL2 is architecturally written for stage-2 translation, access-flag and address-size faults and faults on a stage-1 walk; for this fault kind KVM does not rely on it")
             }

@@ -50,6 +50,16 @@ import Testing
         #expect(r.oneLine.hasSuffix("[DABT_LOW IL FnV S1PTW DFSC=0x05]"))
     }
 
+    @Test func stage1WalkFaultWithValidFARNamesOnlyTheTablePage() {
+        // Observed in the emulated host: a load at VA 0x2000000010 whose level-1 stage-1 table
+        // sits at an unmapped IPA. ISS = S1PTW(1<<7) | DFSC 0b000101 = 0x85, FnV=0: FAR is the
+        // VA (valid), HPFAR's FIPA 0x8040000 is the table's page; FAR[11:0] is not an offset in it.
+        let r = FaultReport(esr: 0x9200_0085, far: 0x20_0000_0010, hpfar: 0x8000_0000_8040_0000)
+        #expect(r.esr.farIsValid)
+        #expect(r.ipa == IPA(0x80_4000_0000))
+        #expect(r.oneLine == "stage-2 fault on stage-1 walk: translation L1, read, IPA 0x8040000000 (HPFAR 0x8000000080400000) FAR 0x2000000010 ESR 0x92000085 [DABT_LOW IL S1PTW DFSC=0x05]")
+    }
+
     @Test func hvcImmediate() {
         // EC 0x16 (HVC64) <<26 = 0x58000000, IL, imm16 = 0x4e56.
         let r = FaultReport(esr: 0x5A00_4E56)
