@@ -137,3 +137,34 @@ import Testing
         #expect(m.contains("expected hvc #0x1 at op 1"))
     }
 }
+
+@Suite struct AdvancedTwoVCPUPlans {
+    @Test func plansAndExpectedFault() {
+        let (a, b, faultOp) = Advanced.twoVCPUPlans()
+        #expect(a.hostCalls.map(\.opIndex) == [1] && b.hostCalls.map(\.opIndex) == [1])
+        #expect(faultOp == 2 && a.ops[faultOp].address == Advanced.x)
+        #expect(a.expectedExits.last == .done(opIndex: 5) && b.expectedExits.last == .done(opIndex: 3))
+        // Before the unmap both read page 1; after it vCPU 0 reads page 2.
+        #expect(a.expectedResults[0] == Advanced.pagePattern(1) && b.expectedResults[0] == Advanced.pagePattern(1))
+        #expect(a.expectedResults[2] == Advanced.pagePattern(2))
+        let f = Advanced.twoVCPUExpectedFault(op: faultOp)
+        #expect(f.kind == .translation && f.level == 3 && f.address == 0x80_0000_0000)
+        #expect(f.access == .data(bytes: 8, write: false, register: 11, sixtyFourBit: true))
+    }
+
+    @Test func secondLayoutIsValidAndDisjoint() throws {
+        let l0 = SessionLayout.standard, l1 = Advanced.secondLayout(.standard)
+        try l1.validate(imageBytes: 4096)
+        // Per-vCPU areas differ; the payload and the identity-mapped nested region are shared.
+        #expect(l1.config != l0.config && l1.message != l0.message && l1.el2StackTop != l0.el2StackTop)
+        #expect(l1.payload == l0.payload && l1.nested == l0.nested)
+        // vCPU 1's config/message/stack page range lies above vCPU 0's EL2 stack top.
+        #expect(l1.config.rawValue >= l0.el2StackTop.rawValue)
+        // vCPU 1's ops/results inside the shared nested region, clear of vCPU 0's.
+        #expect(l1.ops.rawValue == 0x4028_0000 && l1.results.rawValue == 0x4038_0000)
+        #expect(l1.ops.rawValue >= l0.ops.rawValue + UInt64(Advanced.twoVCPUPlans().cpu0.ops.count * GuestABI.opSize))
+        // Its table pool is outside vCPU 0's pool and data pages.
+        #expect(l1.tablePool.rawValue >= Advanced.pagePA(16))
+        #expect(l1.tablePool.rawValue + l1.tablePoolSize <= l0.ramBase.rawValue + l0.ramSize)
+    }
+}
