@@ -15,6 +15,8 @@ extension Advanced {
         variants: [
             TestVariant(name: "tlbi-is-unmap", summary: "4K granule, 40-bit IPA, shared tables, unmap on vCPU 1, fault on vCPU 0",
                         requirements: [.stage2Granule(.k4)]) { _ in twoVCPUScenario() },
+            TestVariant(name: "same-vmid-vmalls12", summary: "one VMID, a different BADDR on each vCPU: each sees its own tables; TLBI VMALLS12E1IS on vCPU 1 after a remap in vCPU 0's tables reaches vCPU 0",
+                        requirements: [.stage2Granule(.k4)]) { _ in sameVMIDScenario() },
         ])
 
     /// vCPU 1's layout: everything per-vCPU moved beside vCPU 0's; its own (unused) table
@@ -178,5 +180,100 @@ extension Advanced {
         if report.ipa?.rawValue != want.address { bad.append("\(at): HPFAR_EL2 \(hex(m.hpfar)) names \(report.ipa.map { "\($0)" } ?? "nothing")") }
         if !payload.contains(m.elr) { bad.append("\(at): ELR_EL2 \(hex(m.elr)) outside the op interpreter") }
         return bad
+    }
+}
+
+extension Advanced {
+    /// Same VMID (5), different tables per vCPU (CnP = 0, so each PE may use its own tables
+    /// for one VMID; Arm ARM VTTBR_EL2.CnP). vCPU 0 (table set T0: x → page 1) and vCPU 1 (T1:
+    /// x → page 2) each read their own page; vCPU 1's host call remaps x in T0 to page 3 with
+    /// TLBI VMALLS12E1IS executed on vCPU 1 (its VTTBR holds T1, same VMID: the operation
+    /// names the VMID, not the tables); vCPU 0 then reads page 3, vCPU 1 still page 2.
+    static func sameVMIDPlans() -> (cpu0: LivePlan, cpu1: LivePlan) {
+        var a = LivePlan()
+        a.load(x, expect: pagePattern(1), times: 16)
+        a.hostCall("vCPU 0 parked while vCPU 1 remaps x in T0")
+        a.load(x, expect: pagePattern(3))
+        a.load(x, expect: pagePattern(3), times: 16)
+        var b = LivePlan()
+        b.load(x, expect: pagePattern(2), times: 16)
+        b.hostCall("remap x in T0 -> page 3, TLBI VMALLS12E1IS on vCPU 1 (VTTBR: T1, same VMID)")
+        b.load(x, expect: pagePattern(2), times: 16)
+        return (a, b)
+    }
+
+    static func sameVMIDScenario() -> Scenario {
+        var s = Scenario(granule: granule, ipaBits: ipaBits, ops: [])
+        s.notes = ["a second VM with two EL2 vCPUs is created inside the test; VMID 5 on both, T0 at \(poolPA(0)), T1 at \(poolPA(1))"]
+        s.script = { ctx in try runSameVMID(ctx) }
+        return s
+    }
+
+    static func runSameVMID(_ ctx: ScriptContext) throws -> ScriptOutcome {
+        guard let outer = ctx.backend as? MachineBackend, let facts = ctx.session.facts else {
+            throw SessionError.skip("the two-vCPU test needs the KVM backend")
+        }
+        let (plan0, plan1) = sameVMIDPlans()
+        let layout0 = SessionLayout.standard, layout1 = secondLayout(.standard)
+        let vm = try MachineBackend(layout: layout0, e2h0: !facts.e2h, timeout: outer.timeout, vcpuCount: 2)
+        let cpu1 = try MachineBackend(sharing: vm, vcpu: 1)
+        func tagged(_ t: String) -> (String) -> Void { { ctx.log("  [\(t)] " + $0.drop(while: { $0 == " " })) } }
+        let s0 = try GuestSession(backend: vm, layout: layout0, granule: granule, ipaBits: ipaBits, vmid: 1, ops: plan0.ops,
+                                  verbose: ctx.verbose, log: tagged("vCPU 0"))
+        let s1 = try GuestSession(backend: cpu1, layout: layout1, granule: granule, ipaBits: ipaBits, vmid: 1, ops: plan1.ops,
+                                  verbose: ctx.verbose, log: tagged("vCPU 1"))
+        let t0 = try LiveTables(name: "T0", session: s1, pool: poolPA(0), poolBytes: poolBytes, vmid: 5)
+        let t1 = try LiveTables(name: "T1", session: s1, pool: poolPA(1), poolBytes: poolBytes, vmid: 5)
+        try t0.map(IPA(x), PhysicalAddress(pagePA(1)), page, rw, tlb: nil)
+        try t1.map(IPA(x), PhysicalAddress(pagePA(2)), page, rw, tlb: nil)
+        for k: UInt64 in 1...3 { try vm.write(le64(pagePattern(k)), at: PhysicalAddress(pagePA(k))) }
+        guard Set([s0.tables.vtcr, s1.tables.vtcr, t0.tables.vtcr, t1.tables.vtcr]).count == 1 else {
+            return ScriptOutcome(failures: ["the table sets' VTCR_EL2 differ"])
+        }
+        try s0.configure { pc, x0 in try vm.start(pc: pc, x0: x0) }
+        try s1.configure { pc, x0 in try cpu1.start(pc: pc, x0: x0) }
+
+        var failures: [String] = []
+        let hvc = LivePlan.hvcSyndrome(immediate: GuestABI.hvcOp)
+        func expect(_ s: GuestSession, _ kind: MessageKind, op: Int?, esr: UInt64? = nil, _ what: String) throws -> Bool {
+            let m = try s.nextMessage()
+            if m.kind == .trap, FaultReport(esr: m.esr, far: m.far, hpfar: m.hpfar).isStage2Abort {
+                ctx.log("  " + FaultReport(esr: m.esr, far: m.far, hpfar: m.hpfar).oneLine)
+            }
+            if m.kind != kind || (op != nil && m.opIndex != op) || (esr != nil && m.esr != esr) {
+                failures.append("\(what): got " + s.describe(m))
+                return false
+            }
+            return true
+        }
+        func stopBoth() -> ScriptOutcome {
+            for s in [s0, s1] where s.pending != nil { try? s.reply(.stop) }
+            return ScriptOutcome(failures: failures)
+        }
+        guard try expect(s0, .hello, op: nil, "vCPU 0 HELLO") else { return stopBoth() }
+        try s0.reply(MailboxReply(seq: s0.pending!.seq, action: .resume, vttbr: t0.vttbr))
+        guard try expect(s0, .trap, op: plan0.hostCalls[0].opIndex, esr: hvc, "vCPU 0 host call") else { return stopBoth() }
+        guard try expect(s1, .hello, op: nil, "vCPU 1 HELLO") else { return stopBoth() }
+        try s1.reply(MailboxReply(seq: s1.pending!.seq, action: .resume, vttbr: t1.vttbr))
+        guard try expect(s1, .trap, op: plan1.hostCalls[0].opIndex, esr: hvc, "vCPU 1 host call") else { return stopBoth() }
+        var tlb = VTTBRExitTLB(session: s1, vttbr: nil, translate: { _ in [.vmalls12e1is] })
+        do { try t0.tables.map(ipa: IPA(x), pa: PhysicalAddress(pagePA(3)), size: page, attributes: rw, tlb: &tlb) }
+        catch { throw SessionError.unexpected("remap in T0: \(error)") }
+        if tlb.performed != [.vmalls12e1is] { failures.append("TLB maintenance performed: \(tlb.performed.map(\.description))") }
+        try s1.reply(.resume)
+        guard try expect(s1, .done, op: plan1.ops.count, "vCPU 1 DONE") else { return stopBoth() }
+        try s0.reply(.resume)
+        guard try expect(s0, .done, op: plan0.ops.count, "vCPU 0 DONE") else { return stopBoth() }
+        for (name, s, plan) in [("vCPU 0", s0, plan0), ("vCPU 1", s1, plan1)] {
+            let results = try s.readResults()
+            for (i, op) in plan.ops.enumerated() {
+                let n = UInt64(max(op.repeatCount, 1))
+                if results[i].count != n { failures.append("\(name) op \(i) (\(op.kind.cName)) ran \(results[i].count) time(s), expected \(n)") }
+                if let v = plan.expectedResults[i], results[i].value != v {
+                    failures.append("\(name) op \(i) (\(op.kind.cName) at \(hex(op.address))) produced \(hex(results[i].value)), expected \(hex(v))")
+                }
+            }
+        }
+        return ScriptOutcome(failures: failures)
     }
 }

@@ -152,6 +152,15 @@ import Testing
         #expect(f.access == .data(bytes: 8, write: false, register: 11, sixtyFourBit: true))
     }
 
+    @Test func sameVMIDPlans() {
+        let (a, b) = Advanced.sameVMIDPlans()
+        // vCPU 0's tables map x to page 1, vCPU 1's to page 2; after the remap in T0 vCPU 0 reads page 3.
+        #expect(a.expectedResults[0] == Advanced.pagePattern(1) && b.expectedResults[0] == Advanced.pagePattern(2))
+        #expect(a.expectedResults[2] == Advanced.pagePattern(3) && a.expectedResults[3] == Advanced.pagePattern(3))
+        #expect(b.expectedResults[2] == Advanced.pagePattern(2))
+        #expect(a.expectedExits == [.hostCall(opIndex: 1, label: a.hostCalls[0].label), .done(opIndex: 4)])
+    }
+
     @Test func secondLayoutIsValidAndDisjoint() throws {
         let l0 = SessionLayout.standard, l1 = Advanced.secondLayout(.standard)
         try l1.validate(imageBytes: 4096)
