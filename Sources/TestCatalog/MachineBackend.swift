@@ -55,6 +55,28 @@ public final class MachineBackend: GuestBackend {
         deadline = ContinuousClock.now.advanced(by: timeout)
     }
 
+    /// A VM with `vcpuCount` EL2 vCPUs; this backend drives vCPU 0 (`init(sharing:vcpu:)`
+    /// gives a backend for another one). Added for the two-vCPU test.
+    public init(layout: SessionLayout, e2h0: Bool = false, timeout: Duration, vcpuCount: Int) throws {
+        let map: MemoryMap
+        do { map = try Self.memoryMap(for: layout, vcpus: vcpuCount) } catch { throw SessionError.layout(error.description) }
+        machine = try Machine(MachineConfiguration(map: map, vcpuCount: vcpuCount, mode: .el2(e2h0: e2h0)))
+        vcpu = 0
+        self.timeout = timeout
+        deadline = ContinuousClock.now.advanced(by: timeout)
+    }
+
+    /// Another vCPU of `other`'s VM (same memory); run it from the same thread, one vCPU at a time.
+    public init(sharing other: MachineBackend, vcpu: Int) throws {
+        guard vcpu >= 0, vcpu < other.machine.vcpuCount else {
+            throw SessionError.unexpected("vCPU \(vcpu) does not exist (the VM has \(other.machine.vcpuCount))")
+        }
+        machine = other.machine
+        self.vcpu = vcpu
+        timeout = other.timeout
+        deadline = other.deadline
+    }
+
     public func start(pc: PhysicalAddress, x0: UInt64) throws {
         try machine.setEntry(vcpu: vcpu, pc: pc, arguments: [x0])
         deadline = ContinuousClock.now.advanced(by: timeout)
