@@ -33,7 +33,7 @@ public enum DirtyLog {
 
     /// `pageSize` = the host page size (the dirty log's granularity).
     public static func plan(pageSize: UInt64) throws -> Plan {
-        guard pageSize >= 0x1000, pageSize.nonzeroBitCount == 1, pageSize <= 0x10000 else {
+        guard [0x1000, 0x4000, 0x10000].contains(pageSize) else {
             throw SessionError.layout("host page size 0x\(String(pageSize, radix: 16)) is not 4, 16 or 64 KiB")
         }
         func ipa(_ page: Int, _ offset: UInt64) -> UInt64 { ipaBase + UInt64(page) * pageSize + offset }
