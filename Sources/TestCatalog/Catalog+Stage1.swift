@@ -17,7 +17,7 @@ extension Catalog {
         name: "stage1-on",
         summary: "the nested guest turns its own stage-1 MMU on; stage-1 tables at IPAs stage 2 does not map raise stage-2 faults with S1PTW=1 at the right level and HPFAR; atomics work with both stages on",
         variants: [
-            TestVariant(name: "s1ptw", summary: "S1PTW translation faults at stage-2 levels 1 and 3, then the data faults; LDADD/CAS/loads checked by hand",
+            TestVariant(name: "s1ptw", summary: "S1PTW translation faults at stage-2 levels 1, 2 and 3 (loads, a store, a fetch), then the data faults; LDADD/CAS/loads checked by hand",
                         requirements: [.stage2Granule(.k4), .physicalAddressBits(40)]) { _ in
                 let plan = try NestedStage1.plan(permissionVariant: false)
                 var s = plan.scenario
@@ -116,7 +116,8 @@ extension Catalog {
                     switch report.status?.kind {
                     case .translation?:
                         guard let pa = plan.backing[page] else { throw SessionError.check("stage-2 fault at IPA page \(hex(page)), which the test never maps: \(report.oneLine)") }
-                        try session.map(ipa: IPA(page), pa: pa, size: 0x1000, attributes: rw)
+                        // Read/write/execute: the fetch case executes from a page mapped here.
+                        try session.map(ipa: IPA(page), pa: pa, size: 0x1000, attributes: .normalRWX)
                         guard case .translation(let t) = session.tables.walk(IPA(page)) else { throw SessionError.unexpected("stage-2 builder did not map \(hex(page))") }
                         try session.reply(.resume, tlbi: session.payloadOperations(for: [.ipa(IPA(page), level: t.level, granule: .k4)]))
                     case .permission? where plan.protectOnPermission:

@@ -78,7 +78,8 @@ public struct Stage2FaultExpectation: Sendable, Equatable, CustomStringConvertib
         if far != self.far { bad.append("\(at): FAR_EL2 \(hex(far)), expected the VA \(hex(self.far))") }
         let page = HPFAR(hpfar).pageIPA.rawValue
         if page != ipaPage { bad.append("\(at): HPFAR_EL2 \(hex(hpfar)) names IPA page \(hex(page)), expected \(hex(ipaPage))") }
-        if access == .fetch && !s1ptw {
+        if access == .fetch {
+            // An instruction abort (also on the walk for the fetch) returns to the fetched instruction.
             if elr != self.far { bad.append("\(at): ELR_EL2 \(hex(elr)), expected the fetched address") }
         } else if access != .fetch && !interpreter.contains(elr) {
             bad.append("\(at): ELR_EL2 \(hex(elr)) is outside the op interpreter")
@@ -149,12 +150,18 @@ public enum NestedStage1 {
         // Table IPAs → PAs (data pool offsets): root, L2 for the identity map, L2 for the test
         // VAs are stage-2 mapped up front; T3a/T3b are not; T3c is mapped read-only.
         let root = t, l2Identity = t + 0x1000, l2Test = t + 0x2000
-        let t3a = t + 0x4000_0000, t3b = t + 0x5000, t3c = t + 0x6000
+        // T3d sits in the next 2 MiB of table IPA space (stage-2 level-2 entry empty), T3e next
+        // to the mapped table pages again but for an instruction fetch.
+        let t3a = t + 0x4000_0000, t3b = t + 0x5000, t3c = t + 0x6000, t3d = t + 0x20_0000, t3e = t + 0x7000
         let tablePA: [UInt64: UInt64] = [root: pool, l2Identity: pool + 0x1000, l2Test: pool + 0x2000,
-                                         t3a: pool + 0x4000, t3b: pool + 0x5000, t3c: pool + 0x6000]
+                                         t3a: pool + 0x4000, t3b: pool + 0x5000, t3c: pool + 0x6000,
+                                         t3d: pool + 0x8000, t3e: pool + 0x7000]
         let dA = dataIPABase, dB = dataIPABase + 0x1000, dC = dataIPABase + 0x2000
-        let dataPA: [UInt64: UInt64] = [dA: pool + 0x10_0000, dB: pool + 0x10_1000, dC: pool + 0x10_2000]
-        let vaA = vaBase, vaB = vaBase + 0x20_0000, vaC = vaBase + 0x40_0000   // L2 indexes 0, 1, 2
+        let dD = dataIPABase + 0x3000, dE = dataIPABase + 0x4000
+        let dataPA: [UInt64: UInt64] = [dA: pool + 0x10_0000, dB: pool + 0x10_1000, dC: pool + 0x10_2000,
+                                        dD: pool + 0x10_3000, dE: pool + 0x10_4000]
+        // L2 indexes 0, 1, 2, 3, 4 of the test VA range.
+        let vaA = vaBase, vaB = vaBase + 0x20_0000, vaC = vaBase + 0x40_0000, vaD = vaBase + 0x60_0000, vaE = vaBase + 0x80_0000
 
         var tables = try Stage1Tables(vaBits: vaBits, root: root)
         let place: [Stage1TableKey: UInt64] = [
@@ -163,6 +170,8 @@ public enum NestedStage1 {
             Stage1TableKey(level: 3, base: vaA): t3a,
             Stage1TableKey(level: 3, base: vaB): t3b,
             Stage1TableKey(level: 3, base: vaC): t3c,
+            Stage1TableKey(level: 3, base: vaD): t3d,
+            Stage1TableKey(level: 3, base: vaE): t3e,
         ]
         var missing: [String] = []
         let at: (Int, UInt64) -> UInt64 = { level, base in
@@ -177,6 +186,10 @@ public enum NestedStage1 {
                        attributes: .normalData, tableAt: at)
         try tables.map(va: vaA, output: dA, size: page, attributes: .normalData, tableAt: at)
         try tables.map(va: vaB, output: dB, size: page, attributes: .normalData, tableAt: at)
+        if !permissionVariant {
+            try tables.map(va: vaD, output: dD, size: page, attributes: .normalData, tableAt: at)
+            try tables.map(va: vaE, output: dE, size: page, attributes: .normalCode, tableAt: at)
+        }
         if permissionVariant {
             var noAF = Stage1.Attributes.normalData
             noAF.accessFlag = false
@@ -188,7 +201,9 @@ public enum NestedStage1 {
         let rw = Stage2Attributes(permissions: [.read, .write])
         scenario.initialMappings = [Stage2Mapping(ipa: IPA(root), pa: PhysicalAddress(pool), size: 3 * page, attributes: rw)]
         let backing: [UInt64: PhysicalAddress] = [t3a: PhysicalAddress(tablePA[t3a]!), t3b: PhysicalAddress(tablePA[t3b]!),
-                                                  dA: PhysicalAddress(dataPA[dA]!), dB: PhysicalAddress(dataPA[dB]!)]
+                                                  dA: PhysicalAddress(dataPA[dA]!), dB: PhysicalAddress(dataPA[dB]!),
+                                                  t3d: PhysicalAddress(tablePA[t3d]!), t3e: PhysicalAddress(tablePA[t3e]!),
+                                                  dD: PhysicalAddress(dataPA[dD]!), dE: PhysicalAddress(dataPA[dE]!)]
         for table in tables.tables.keys {
             guard let pa = tablePA[table] else { throw SessionError.layout("stage-1 table 0x\(String(table, radix: 16)) has no PA") }
             scenario.planted.append((PhysicalAddress(pa), tables.image(of: table)))
@@ -247,13 +262,21 @@ public enum NestedStage1 {
                 GuestOp(.cas64, address: vaB + 0x20, value: swapped, aux: pB2 ^ 1), // compare differs: no store
                 GuestOp(.load64, address: vaB + 0x8),
                 GuestOp(.load64, address: vaA + 0x10),                         // mapped: no fault
+                GuestOp(.load32, address: vaD + 0x20),                         // S1PTW (T3d, stage-2 L2), data fault
+                GuestOp.exec(at: vaE + 0x40),                                  // S1PTW on a fetch (T3e), fetch fault
             ]
+            let pD: UInt64 = 0xD4D4_D4D4
+            let imm: UInt16 = 0x51E1
+            scenario.planted += [(PhysicalAddress(dataPA[dD]! + 0x20), Array(word(pD).prefix(4))),
+                                 (PhysicalAddress(dataPA[dE]! + 0x40), DemandPaging.plantedCode(returning: imm))]
             // Fault order per op: the walk needs the level-3 table first (S1PTW), then the
             // output IPA is translated (Arm ARM D8.2: each stage-1 descriptor fetch is itself
             // translated by stage 2 before the final access).
             for (i, va, table, data, access) in [(base, vaA + 0x10, t3a, dA, load(8)),
                                                  (base + 1, vaB + 0x8, t3b, dB,
-                                                  ExpectedAccess.data(bytes: 8, write: true, register: 12, sixtyFourBit: true))] {
+                                                  ExpectedAccess.data(bytes: 8, write: true, register: 12, sixtyFourBit: true)),
+                                                 (base + 7, vaD + 0x20, t3d, dD, load(4)),
+                                                 (base + 8, vaE + 0x40, t3e, dE, ExpectedAccess.fetch)] {
                 let descriptor = tables.descriptorIPA(level: 3, va: va)!
                 faults.append(Stage2FaultExpectation(opIndex: i, far: va, ipa: descriptor, s1ptw: true,
                                                      kind: .translation, level: try level(descriptor), access: access))
@@ -274,10 +297,12 @@ public enum NestedStage1 {
             results[base + 4] = pB2
             results[base + 5] = stored
             results[base + 6] = pA
+            results[base + 7] = pD
+            results[base + 8] = UInt64(imm)
             memory = [(PhysicalAddress(dataPA[dA]! + 0x10), word(pA)), (PhysicalAddress(dataPA[dA]! + 0x18), word(pA2 &+ 3 &* inc)),
                       (PhysicalAddress(dataPA[dB]! + 0x8), word(stored)), (PhysicalAddress(dataPA[dB]! + 0x10), word(swapped)),
                       (PhysicalAddress(dataPA[dB]! + 0x20), word(pB2))]
-            scenario.notes.append("stage-1 level-3 tables at IPAs 0x\(String(t3a, radix: 16)) and 0x\(String(t3b, radix: 16)) unmapped at stage 2; data at IPA 0x\(String(dA, radix: 16))")
+            scenario.notes.append("stage-1 level-3 tables at IPAs 0x\(String(t3a, radix: 16)), 0x\(String(t3b, radix: 16)), 0x\(String(t3d, radix: 16)), 0x\(String(t3e, radix: 16)) (fetch) unmapped at stage 2; data at IPA 0x\(String(dA, radix: 16))")
         }
         scenario.ops = ops
         scenario.expectedResults = results

@@ -85,17 +85,24 @@ import Testing
         #expect(p.scenario.ops.prefix(5).map(\.kind) == [.sysregWrite, .sysregWrite, .sysregWrite, .tlbiVMALLE1, .sysregWrite])
         #expect(p.scenario.ops[4].aux == NestedSystemRegister.sctlrEL1.rawValue && p.scenario.ops[4].value == 0x30D0_1805)
         #expect(p.scenario.ops[2].value == 0x80_0000_0000)
-        // Four faults: S1PTW for the level-3 table at 0x80_4000_0000 (its stage-2 level-1
-        // entry is empty → level 1), the data page 0xC0_0000_0000 (level 1), S1PTW for the
-        // table at 0x80_0000_5000 (next to the mapped table pages → level 3), then the data
-        // page 0xC0_0000_1000 (the level-3 table built for 0xC0_0000_0000 → level 3).
+        // Eight faults, two per op: S1PTW for the level-3 table at 0x80_4000_0000 (its stage-2
+        // level-1 entry is empty → level 1), the data page 0xC0_0000_0000 (level 1); S1PTW for
+        // the table at 0x80_0000_5000 (next to the mapped table pages → level 3), the data page
+        // 0xC0_0000_1000 (level-3 table built for 0xC0_0000_0000 → level 3); S1PTW for the table
+        // at 0x80_0020_0000 (level-1 entry valid, level-2 entry for that 2 MiB empty → level 2),
+        // data 0xC0_0000_3000 (level 3); and for the fetch: the table at 0x80_0000_7000 (level 3),
+        // then the code page 0xC0_0000_4000 (level 3).
         let f = p.faults
-        #expect(f.count == 4)
-        #expect(f.map(\.s1ptw) == [true, false, true, false])
-        #expect(f.map(\.level) == [1, 1, 3, 3])
-        #expect(f.map(\.ipaPage) == [0x80_4000_0000, 0xC0_0000_0000, 0x80_0000_5000, 0xC0_0000_1000])
-        #expect(f.map(\.far) == [0x20_0000_0010, 0x20_0000_0010, 0x20_0020_0008, 0x20_0020_0008])
-        #expect(f.map(\.opIndex) == [5, 5, 6, 6])
+        #expect(f.count == 8)
+        #expect(f.map(\.s1ptw) == [true, false, true, false, true, false, true, false])
+        #expect(f.map(\.level) == [1, 1, 3, 3, 2, 3, 3, 3])
+        #expect(f.map(\.ipaPage) == [0x80_4000_0000, 0xC0_0000_0000, 0x80_0000_5000, 0xC0_0000_1000,
+                                     0x80_0020_0000, 0xC0_0000_3000, 0x80_0000_7000, 0xC0_0000_4000])
+        #expect(f.map(\.far) == [0x20_0000_0010, 0x20_0000_0010, 0x20_0020_0008, 0x20_0020_0008,
+                                 0x20_0060_0020, 0x20_0060_0020, 0x20_0080_0040, 0x20_0080_0040])
+        #expect(f.map(\.opIndex) == [5, 5, 6, 6, 12, 12, 13, 13])
+        #expect(f[6].access == .fetch && f[7].access == .fetch)
+        #expect(p.scenario.expectedResults[13] == 0x51E1)
         // LDADD ×3 of 0x22 on 0x1000_0000_0000_0001: returns the value before the last add,
         // memory holds + 0x66. CAS equal → returns the old value and stores the new one; CAS
         // unequal → returns memory, stores nothing.
