@@ -331,6 +331,26 @@ public final class Machine {
         return slot
     }
 
+    /// Regions whose memslot had KVM_MEM_LOG_DIRTY_PAGES turned on after creation.
+    public private(set) var dirtyLoggingEnabled: Set<String> = []
+
+    /// Turns dirty logging on or off for an existing backed region: KVM_SET_USER_MEMORY_REGION
+    /// on the same slot, address, size and memory with only KVM_MEM_LOG_DIRTY_PAGES changed
+    /// (the one flag change KVM allows on a live slot, api.rst). Call it while no vCPU runs.
+    public func setDirtyLogging(_ enabled: Bool, region name: String) throws(MachineError) {
+        guard let slot = memslots[name], let backing = memory.backings.first(where: { $0.region.name == name }) else {
+            throw .memoryMap(.noSuchRegion(name))
+        }
+        let r = backing.region
+        do {
+            try vm.setUserMemoryRegion(slot: slot, guestAddress: r.base, size: r.size, hostAddress: backing.host,
+                                       flags: enabled ? .logDirtyPages : [])
+        } catch {
+            throw .kvm(KVMError(operation: error.operation + " (dirty logging \(enabled ? "on" : "off") for '\(name)')", errno: error.errno, hint: error.hint))
+        }
+        if enabled { dirtyLoggingEnabled.insert(name) } else { dirtyLoggingEnabled.remove(name) }
+    }
+
     /// Completes what the last exit of `vcpu` left pending (e.g. an MMIO access) without
     /// running the guest (see `VCPU.completePendingExit`).
     public func completePendingExit(vcpu: Int = 0) throws(MachineError) {
@@ -344,7 +364,7 @@ public final class Machine {
         if let added = addedRegions.first(where: { $0.name == name }) { region = added } else {
             do { region = try map.region(named: name) } catch { throw .memoryMap(error) }
         }
-        guard region.logDirtyPages, let slot = memslots[name] else {
+        guard region.logDirtyPages || dirtyLoggingEnabled.contains(name), let slot = memslots[name] else {
             throw .configuration("region '\(name)' was not created with logDirtyPages")
         }
         let pages = Int(region.size / hostPageSize)

@@ -44,6 +44,13 @@ extension Catalog {
                 s.script = dirtyLogScript(plan)
                 return s
             },
+            TestVariant(name: "4k-ram-slot", summary: "the same on the RAM memslot (logging turned on after HELLO): test pages + exactly the payload's message, vEL2-stack and results pages",
+                        requirements: [.stage2Granule(.k4)]) { _ in
+                let plan = try DirtyLog.plan(pageSize: UInt64(sysconf(Int32(_SC_PAGESIZE))), slot: .ram)
+                var s = plan.scenario
+                s.script = dirtyLogScript(plan)
+                return s
+            },
         ])
 
     public static let twoLevelDemandPaging = CatalogTest(
@@ -151,18 +158,27 @@ extension Catalog {
             guard mb.hostPageSize == plan.pageSize else {
                 throw SessionError.unexpected("plan built for 0x\(String(plan.pageSize, radix: 16))-byte pages, host has 0x\(String(mb.hostPageSize, radix: 16))")
             }
-            try mb.addRAM(name: DirtyLog.regionName, base: PhysicalAddress(DirtyLog.regionBase), size: plan.regionSize, logDirtyPages: true)
+            switch plan.slot {
+            case .own:
+                try mb.addRAM(name: plan.regionName, base: PhysicalAddress(plan.regionBase), size: plan.regionSize, logDirtyPages: true)
+            case .ram:
+                try mb.setDirtyLogging(true, region: plan.regionName)
+            }
             for (pa, bytes) in plan.planted { try mb.write(bytes, at: pa) }
             var failures: [String] = []
-            func logged() throws -> [Int] {
-                try mb.dirtyPages(region: DirtyLog.regionName).map { Int(($0.rawValue - DirtyLog.regionBase) / plan.pageSize) }
+            let testPages = plan.regionBase..<(plan.regionBase + plan.regionSize)
+            func describe(_ pages: [UInt64]) -> String {
+                pages.map { testPages.contains($0) ? "test page \(($0 - plan.regionBase) / plan.pageSize)" : "0x" + String($0, radix: 16) }
+                    .joined(separator: ", ")
             }
-            func compare(_ got: [Int], _ want: [Int], _ when: String) {
-                ctx.log("     dirty log \(when): pages \(got) (expected \(want))")
-                if got != want { failures.append("dirty log \(when): pages \(got), expected exactly \(want)") }
+            func logged() throws -> [UInt64] { try mb.dirtyPages(region: plan.regionName).map(\.rawValue).sorted() }
+            func compare(_ got: [UInt64], _ wantTest: [Int], _ when: String, payload: Bool = true) {
+                let want = (wantTest.map { plan.regionBase + UInt64($0) * plan.pageSize } + (payload ? plan.payloadPages : [])).sorted()
+                ctx.log("     dirty log \(when): [\(describe(got))] (expected [\(describe(want))])")
+                if got != want { failures.append("dirty log \(when): [\(describe(got))], expected exactly [\(describe(want))]") }
             }
             // The host's own writes (planting) go through its mapping, not the guest: no bits.
-            compare(try logged(), [], "before the guest ran")
+            compare(try logged(), [], "before the guest ran", payload: false)
             var checkpoints = 0
             loop: while true {
                 let m = try session.nextMessage()
@@ -177,7 +193,7 @@ extension Catalog {
                     let got = try logged()
                     compare(got, plan.dirtyAtCheckpoint, "at the HVC checkpoint")
                     var regs = m.gprs
-                    regs[0] = UInt64(got.count)
+                    regs[0] = UInt64(got.filter { testPages.contains($0) }.count)
                     try session.reply(.resume, gprs: regs)   // HVC: ELR_EL2 is already past it
                 case .trap:
                     throw SessionError.check("unexpected trap (stage 2 maps the whole region up front): " + session.describe(m))
@@ -187,7 +203,8 @@ extension Catalog {
             }
             if checkpoints != 1 { failures.append("the HVC checkpoint was reached \(checkpoints) times, expected once") }
             compare(try logged(), plan.dirtyAtDone, "at DONE")
-            compare(try logged(), [], "read again (KVM_GET_DIRTY_LOG clears what it returns)")
+            compare(try logged(), [], "read again (KVM_GET_DIRTY_LOG clears what it returns)", payload: false)
+            if plan.slot == .ram { try mb.setDirtyLogging(false, region: plan.regionName) }
             return ScriptOutcome(failures: failures, faults: 0)
         }
     }

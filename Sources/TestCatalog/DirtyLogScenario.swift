@@ -16,8 +16,25 @@ public enum DirtyLog {
     /// The IPA the nested guest sees the region at (stage 2 maps it from the start).
     public static let ipaBase: UInt64 = 0x80_0000_0000
 
+    /// Where the logged pages live.
+    public enum Slot: Sendable, Equatable {
+        /// A memslot of their own, created with the flag (only the nested guest writes there).
+        case own
+        /// The session's RAM memslot, with KVM_MEM_LOG_DIRTY_PAGES turned on after HELLO: the
+        /// log must then also hold exactly the pages the payload writes on each exit — the
+        /// message page, the vEL2 stack page and the op-results page.
+        case ram
+    }
+
     public struct Plan: Sendable {
         public var scenario: Scenario
+        public var slot: Slot
+        /// Memslot (region) name and the guest-physical base of the test's pages.
+        public var regionName: String
+        public var regionBase: UInt64
+        /// Page bases (host pages) besides the test's pages that must be in the log at each
+        /// read: what the payload itself writes (`.ram` only).
+        public var payloadPages: [UInt64]
         public var pageSize: UInt64
         /// The HVC op after which the host reads the log the first time.
         public var checkpointOp: Int
@@ -32,12 +49,14 @@ public enum DirtyLog {
     static func bytes(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
 
     /// `pageSize` = the host page size (the dirty log's granularity).
-    public static func plan(pageSize: UInt64) throws -> Plan {
+    public static func plan(pageSize: UInt64, slot: Slot = .own, layout: SessionLayout = .standard) throws -> Plan {
+        let regionBase = slot == .own ? Self.regionBase : layout.dataPool.rawValue
         guard [0x1000, 0x4000, 0x10000].contains(pageSize) else {
             throw SessionError.layout("host page size 0x\(String(pageSize, radix: 16)) is not 4, 16 or 64 KiB")
         }
         func ipa(_ page: Int, _ offset: UInt64) -> UInt64 { ipaBase + UInt64(page) * pageSize + offset }
         func pa(_ page: Int, _ offset: UInt64) -> PhysicalAddress { PhysicalAddress(regionBase + UInt64(page) * pageSize + offset) }
+        guard regionBase % pageSize == 0 else { throw SessionError.layout("logged pages at 0x\(String(regionBase, radix: 16)) are not host-page aligned") }
         let v0: UInt64 = 0xD1D1_0000_0000_0008, v0b: UInt64 = 0xD1D1_0000_0000_0010
         let p1: UInt64 = 0x9191_0000_0000_0001, p3: UInt64 = 0x9393_9393, p6: UInt64 = 0x9696_0000_0000_0006
         let v5: UInt64 = 0x5555_AAAA, v7: UInt64 = 0x7777_0000_0000_0007
@@ -65,8 +84,21 @@ public enum DirtyLog {
         s.expectedMemory = [(pa(0, 0x8), bytes(v0, 8)), (pa(0, 0x10), bytes(v0b, 8)), (pa(2, 0x123), [0x5A]),
                             (pa(3, 0x40), bytes(p3 & 0xFFFF, 2) + bytes(0xBEEF, 2)), (pa(5, pageSize - 4), bytes(v5, 4)),
                             (pa(7, 0), bytes(v7, 8))]
-        s.notes = ["\(pageCount) pages of 0x\(String(pageSize, radix: 16)) bytes in their own memslot with KVM_MEM_LOG_DIRTY_PAGES at 0x\(String(regionBase, radix: 16)), IPA 0x\(String(ipaBase, radix: 16))",
-                   "log at the HVC checkpoint must be pages {0, 2, 5}; at DONE {3, 7}; then empty"]
-        return Plan(scenario: s, pageSize: pageSize, checkpointOp: 6, dirtyAtCheckpoint: [0, 2, 5], dirtyAtDone: [3, 7], planted: planted)
+        // What the payload writes on every exit: the message (vEL2 fills it), the vEL2 stack
+        // (the exception frame and the monitor's calls, all in the page below its top) and
+        // the op results (the interpreter at EL1). Host writes (planting, replies, stage-2
+        // tables) go through the host mapping and never enter the log.
+        var payload: [UInt64] = []
+        if slot == .ram {
+            payload = Set([layout.message.rawValue, layout.el2StackTop.rawValue - 1, layout.results.rawValue]
+                .map { $0 & ~(pageSize - 1) }).sorted()
+        }
+        s.notes = [slot == .own
+                   ? "\(pageCount) pages of 0x\(String(pageSize, radix: 16)) bytes in their own memslot with KVM_MEM_LOG_DIRTY_PAGES at 0x\(String(regionBase, radix: 16)), IPA 0x\(String(ipaBase, radix: 16))"
+                   : "\(pageCount) pages of 0x\(String(pageSize, radix: 16)) bytes in the RAM memslot at 0x\(String(regionBase, radix: 16)) (IPA 0x\(String(ipaBase, radix: 16))), dirty logging turned on after HELLO; payload pages \(payload.map { "0x" + String($0, radix: 16) })",
+                   "log at the HVC checkpoint must be test pages {0, 2, 5}\(slot == .ram ? " + the payload pages" : ""); at DONE {3, 7}\(slot == .ram ? " + the payload pages" : ""); then empty"]
+        return Plan(scenario: s, slot: slot, regionName: slot == .own ? regionName : "ram", regionBase: regionBase,
+                    payloadPages: payload, pageSize: pageSize, checkpointOp: 6,
+                    dirtyAtCheckpoint: [0, 2, 5], dirtyAtDone: [3, 7], planted: planted)
     }
 }

@@ -142,6 +142,11 @@ extension MachineBackend {
         try machine.addRegion(MemoryRegion(name: name, base: base, size: size, kind: .ram, logDirtyPages: logDirtyPages))
     }
 
+    /// Turns KVM_MEM_LOG_DIRTY_PAGES on/off for an existing region's memslot (e.g. "ram").
+    public func setDirtyLogging(_ enabled: Bool, region: String) throws {
+        try machine.setDirtyLogging(enabled, region: region)
+    }
+
     /// KVM_GET_DIRTY_LOG of a region created with `logDirtyPages` (reading clears it).
     public func dirtyPages(region: String) throws -> [PhysicalAddress] {
         try machine.dirtyPages(region: region)

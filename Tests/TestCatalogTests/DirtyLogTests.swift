@@ -30,3 +30,19 @@ import Testing
         #expect(throws: SessionError.self) { _ = try DirtyLog.plan(pageSize: 0x20000) }
     }
 }
+
+@Suite struct DirtyLogRAMSlotPlanTests {
+    /// The standard layout: message page 0x4010_1000, vEL2 stack top 0x4011_0000 (its frames
+    /// live in the page below, 0x4010_F000), results 0x4030_0000; test pages in the data pool
+    /// at 0x4080_0000.
+    @Test func payloadPages() throws {
+        let p4 = try DirtyLog.plan(pageSize: 0x1000, slot: .ram)
+        #expect(p4.regionName == "ram" && p4.regionBase == 0x4080_0000)
+        #expect(p4.payloadPages == [0x4010_1000, 0x4010_F000, 0x4030_0000])
+        #expect(p4.scenario.initialMappings[0].pa == PhysicalAddress(0x4080_0000))
+        // 64 KiB host pages: message and stack share the page at 0x4010_0000.
+        let p64 = try DirtyLog.plan(pageSize: 0x10000, slot: .ram)
+        #expect(p64.payloadPages == [0x4010_0000, 0x4030_0000])
+        #expect(try DirtyLog.plan(pageSize: 0x1000).payloadPages == [])
+    }
+}
