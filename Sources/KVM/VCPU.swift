@@ -209,6 +209,22 @@ public struct VCPU: ~Copyable {
         return true
     }
 
+    /// Completes the operation the last exit left pending (e.g. the MMIO access of a
+    /// KVM_EXIT_MMIO: a read's data goes to its register and the PC moves past the
+    /// instruction) without running any guest instruction: KVM_RUN with
+    /// kvm_run->immediate_exit = 1, which returns EINTR once the pending work is done
+    /// (Documentation/virt/kvm/api.rst, "immediate_exit" and "KVM_EXIT_MMIO": the guest state
+    /// is consistent only after re-entering KVM_RUN). After this the registers (PC, x0..x30)
+    /// may be read and changed with ONE_REG.
+    public func completePendingExit() throws(KVMError) {
+        let run = self.run
+        ckvm_run_set_immediate_exit(run, 1)
+        let r = ckvm_ioctl_val(fileDescriptor, ckvm_KVM_RUN, 0)
+        let e = Glibc.errno
+        ckvm_run_set_immediate_exit(run, 0)
+        if r < 0 && e != EINTR { throw KVMError(operation: "KVM_RUN (immediate_exit)", errno: e) }
+    }
+
     // MARK: arm64 init and registers
 
     /// KVM_ARM_VCPU_INIT with `target` (from KVM_ARM_PREFERRED_TARGET) and `features`.

@@ -32,7 +32,7 @@ public final class GuestMemory {
         public let host: UnsafeMutableRawPointer
     }
 
-    public let backings: [Backing]
+    public private(set) var backings: [Backing]
 
     /// Maps every backed region of `map` (anonymous, private, zero-filled, MAP_NORESERVE so a
     /// large sparse region costs only the pages touched).
@@ -54,6 +54,22 @@ public final class GuestMemory {
             made.append(Backing(region: region, host: p!))
         }
         backings = made
+    }
+
+    /// Maps one more backed region after creation (a memslot the host adds while the VM
+    /// runs, e.g. lazily backed RAM). It must not overlap a region already backed.
+    @discardableResult
+    public func addRegion(_ region: MemoryRegion) throws(GuestMemoryError) -> Backing {
+        guard region.size > 0, region.size <= UInt64(Int.max), region.end != nil,
+              !backings.contains(where: { $0.region.base < region.end! && region.base < $0.region.end! }) else {
+            throw .outOfBounds(address: region.base, length: region.size, backed: backings.map(\.region.name))
+        }
+        // SAFETY: a fresh anonymous mapping; no existing memory is affected.
+        let p = mmap(nil, Int(region.size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        if p == MAP_FAILED || p == nil { throw .mapFailed(region: region.name, bytes: region.size, errno: Glibc.errno) }
+        let b = Backing(region: region, host: p!)
+        backings.append(b)
+        return b
     }
 
     deinit {

@@ -79,7 +79,9 @@ public final class Machine {
     public let memory: GuestMemory
     let created = ContinuousClock.now
     /// The memslot number of each backed region, by name.
-    public let memslots: [String: UInt32]
+    public private(set) var memslots: [String: UInt32]
+    /// Regions added after creation with `addRegion` (not in `map`).
+    public private(set) var addedRegions: [MemoryRegion] = []
     /// The host page size (memslot granularity, dirty-log bit granularity).
     public let hostPageSize: UInt64
 
@@ -298,11 +300,71 @@ public final class Machine {
 
     // MARK: memory
 
+    /// Backs one more region of guest-physical space while the VM exists: a fresh anonymous
+    /// mapping and a new memslot (KVM_SET_USER_MEMORY_REGION, with KVM_MEM_LOG_DIRTY_PAGES
+    /// when the region asks for it). Call it while no vCPU is in KVM_RUN. The region must be
+    /// host-page aligned and overlap nothing in the map or added before. Returns the slot.
+    @discardableResult
+    public func addRegion(_ region: MemoryRegion) throws(MachineError) -> UInt32 {
+        guard region.kind.isBacked else { throw .configuration("region '\(region.name)' is not a backed kind") }
+        guard region.base.isAligned(to: hostPageSize), region.size % hostPageSize == 0 else {
+            throw .memoryMap(.misaligned(region: region.name, alignment: hostPageSize))
+        }
+        if memslots[region.name] != nil || map.regions.contains(where: { $0.name == region.name }) {
+            throw .memoryMap(.duplicateName(region.name))
+        }
+        if let other = (map.regions + addedRegions).first(where: { $0.base < region.end! && region.base < $0.end! }) {
+            throw .memoryMap(.overlap(other, region))
+        }
+        let backing: GuestMemory.Backing
+        do { backing = try memory.addRegion(region) } catch { throw .memory(error) }
+        // Slot numbers follow the backings' order (the map's regions took 0..<n at creation).
+        let slot = UInt32(memory.backings.count - 1)
+        do {
+            try vm.setUserMemoryRegion(slot: slot, guestAddress: region.base, size: region.size,
+                                       hostAddress: backing.host, flags: region.logDirtyPages ? .logDirtyPages : [])
+        } catch {
+            throw .kvm(KVMError(operation: error.operation + " for added region '\(region.name)'", errno: error.errno, hint: error.hint))
+        }
+        memslots[region.name] = slot
+        addedRegions.append(region)
+        return slot
+    }
+
+    /// Regions whose memslot had KVM_MEM_LOG_DIRTY_PAGES turned on after creation.
+    public private(set) var dirtyLoggingEnabled: Set<String> = []
+
+    /// Turns dirty logging on or off for an existing backed region: KVM_SET_USER_MEMORY_REGION
+    /// on the same slot, address, size and memory with only KVM_MEM_LOG_DIRTY_PAGES changed
+    /// (the one flag change KVM allows on a live slot, api.rst). Call it while no vCPU runs.
+    public func setDirtyLogging(_ enabled: Bool, region name: String) throws(MachineError) {
+        guard let slot = memslots[name], let backing = memory.backings.first(where: { $0.region.name == name }) else {
+            throw .memoryMap(.noSuchRegion(name))
+        }
+        let r = backing.region
+        do {
+            try vm.setUserMemoryRegion(slot: slot, guestAddress: r.base, size: r.size, hostAddress: backing.host,
+                                       flags: enabled ? .logDirtyPages : [])
+        } catch {
+            throw .kvm(KVMError(operation: error.operation + " (dirty logging \(enabled ? "on" : "off") for '\(name)')", errno: error.errno, hint: error.hint))
+        }
+        if enabled { dirtyLoggingEnabled.insert(name) } else { dirtyLoggingEnabled.remove(name) }
+    }
+
+    /// Completes what the last exit of `vcpu` left pending (e.g. an MMIO access) without
+    /// running the guest (see `VCPU.completePendingExit`).
+    public func completePendingExit(vcpu: Int = 0) throws(MachineError) {
+        let s = try slot(vcpu)
+        do { try s.vcpu.completePendingExit() } catch { throw .kvm(error) }
+    }
+
     /// The pages of a `.logDirtyPages` region written since the last call (KVM_GET_DIRTY_LOG).
     public func dirtyPages(region name: String) throws(MachineError) -> [PhysicalAddress] {
         let region: MemoryRegion
-        do { region = try map.region(named: name) } catch { throw .memoryMap(error) }
-        guard region.logDirtyPages, let slot = memslots[name] else {
+        if let added = addedRegions.first(where: { $0.name == name }) { region = added } else {
+            do { region = try map.region(named: name) } catch { throw .memoryMap(error) }
+        }
+        guard region.logDirtyPages || dirtyLoggingEnabled.contains(name), let slot = memslots[name] else {
             throw .configuration("region '\(name)' was not created with logDirtyPages")
         }
         let pages = Int(region.size / hostPageSize)

@@ -9,7 +9,7 @@ import Glibc
 
 /// The tests the harness knows, as data. Issue-6 tests are added here as more entries.
 public enum Catalog {
-    public static let tests: [CatalogTest] = [demandPaging] + stage2FaultTests + advancedTests
+    public static let tests: [CatalogTest] = [demandPaging] + stage2FaultTests + advancedTests + stage1Tests
 
     public static let demandPaging = CatalogTest(
         name: "demand-paging",

@@ -149,3 +149,49 @@ public final class MachineBackend: GuestBackend {
         return nil
     }
 }
+
+// MARK: memslots added while the VM runs, dirty log, PC (issue-6 stage1/dirty-log/two-level tests)
+
+extension MachineBackend {
+    /// The host page size: memslot and dirty-log granularity.
+    public var hostPageSize: UInt64 { machine.hostPageSize }
+
+    /// Backs `[base, base + size)` with fresh host memory through a new memslot (optionally
+    /// with KVM_MEM_LOG_DIRTY_PAGES). The vCPU must be stopped in an exit.
+    public func addRAM(name: String, base: PhysicalAddress, size: UInt64, logDirtyPages: Bool = false) throws {
+        try machine.addRegion(MemoryRegion(name: name, base: base, size: size, kind: .ram, logDirtyPages: logDirtyPages))
+    }
+
+    /// Turns KVM_MEM_LOG_DIRTY_PAGES on/off for an existing region's memslot (e.g. "ram").
+    public func setDirtyLogging(_ enabled: Bool, region: String) throws {
+        try machine.setDirtyLogging(enabled, region: region)
+    }
+
+    /// KVM_GET_DIRTY_LOG of a region created with `logDirtyPages` (reading clears it).
+    public func dirtyPages(region: String) throws -> [PhysicalAddress] {
+        try machine.dirtyPages(region: region)
+    }
+
+    /// After a KVM_EXIT_MMIO: completes the pending access without running the guest
+    /// (KVM_RUN with immediate_exit), then moves the PC back by `rewind` bytes so the
+    /// instruction runs again. Returns (PC after completion, PC now, PSTATE).
+    public func completeMMIOAndRewind(by rewind: UInt64) throws -> (completedPC: UInt64, pc: UInt64, pstate: UInt64) {
+        try machine.completePendingExit(vcpu: vcpu)
+        let pc = try machine.get(.pc, vcpu: vcpu)
+        let pstate = try machine.get(.pstate, vcpu: vcpu)
+        try machine.set(.pc, pc &- rewind, vcpu: vcpu)
+        return (pc, pc &- rewind, pstate)
+    }
+
+    /// A system register of the vCPU as KVM exposes it (e.g. an ID register).
+    public func systemRegister(_ register: SystemRegister) throws -> UInt64 {
+        try machine.get(register, vcpu: vcpu)
+    }
+}
+
+extension MachineBackend {
+    /// A core register of the vCPU (the context that is running: the nested guest's while it runs).
+    public func register(_ r: CoreRegister) throws -> UInt64 {
+        try machine.get(r, vcpu: vcpu)
+    }
+}
