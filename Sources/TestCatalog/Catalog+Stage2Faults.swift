@@ -9,8 +9,29 @@ import Stage2
 extension Catalog {
     public static let stage2FaultTests: [CatalogTest] = [
         demandPagingMatrix, permissionFaults, accessFlagFaults, translationLevels, addressSize,
-        blockSplit, hvcSmc, mmioPassthrough,
+        blockSplit, hvcSmc, mmioPassthrough, executeNever, walkExternalAbort,
     ]
+
+    public static let executeNever = CatalogTest(
+        name: "execute-never",
+        summary: "stage-2 XN[1:0] = 00/01/10/11 against an EL1 instruction fetch, with FEAT_XNX (XN[0] selects EL1/EL0) or without (XN[0] ignored)",
+        variants: [
+            TestVariant(name: "xnx", summary: "FEAT_XNX: 01 and 10 fault, 00 and 11 execute", requirements: [.stage2Granule(.k4), .xnx(true)]) { _ in
+                try Stage2Faults.executeNever(xnx: true)
+            },
+            TestVariant(name: "no-xnx", summary: "no FEAT_XNX: 10 and 11 fault, 00 and 01 execute", requirements: [.stage2Granule(.k4), .xnx(false)]) { _ in
+                try Stage2Faults.executeNever(xnx: false)
+            },
+        ])
+
+    public static let walkExternalAbort = CatalogTest(
+        name: "walk-external-abort",
+        summary: "a table descriptor pointing at an unbacked PA → synchronous external abort on the walk (FSC 0x14 + level) at vEL2; KVM_RUN must not fail",
+        variants: [
+            TestVariant(name: "4k", summary: "the level-2 entry's table pointer moved to PA 0x0900_0000", requirements: [.stage2Granule(.k4)]) { _ in
+                try Stage2Faults.walkExternalAbort()
+            },
+        ])
 
     static let granules: [(String, Granule)] = [("4k", .k4), ("16k", .k16), ("64k", .k64)]
 
@@ -239,12 +260,16 @@ public enum Stage2Faults {
         var p = FaultPlan(granule: .k4, ipaBits: 40)
         p.scenario.vmIPABits = 44   // the nested IPA 2^40 must reach the guest's own stage 2
         let pa = try p.mapInitially(base, size: p.page, rwx)
+        // The IPA with the out-of-range bit dropped is mapped, so a walker that ignores the
+        // upper bits would translate the access instead of faulting.
+        let aliasPA = try p.mapInitially(0, size: p.page, rwx)
+        p.plant(aliasPA.advanced(by: 0x10), 0xA11A_5A11_A5A1_1A5A, bytes: 8)
         let above: UInt64 = (1 << 40) + 0x10
         let op = p.scenario.ops.count
         p.scenario.ops.append(.load(8, at: above))        // result not checked: the load is skipped
         p.expect(.stage2Fault(p.fault(op: op, .translation, level: 0)), [], resume: .skip)
         p.load(8, ipa: base + 0x20, pa: pa.advanced(by: 0x20))
-        return p.finished(notes: ["4K granule, 40-bit IPA (T0SZ = 24), load at 0x\(String(above, radix: 16)) → translation fault level 0"])
+        return p.finished(notes: ["4K granule, 40-bit IPA (T0SZ = 24), load at 0x\(String(above, radix: 16)) → translation fault level 0 (IPA 0x10, its alias below 2^40, is mapped)"])
     }
 
     /// VTTBR_EL2.BADDR with a bit set above VTCR_EL2.PS. Arm ARM AArch64.S2Walk: a base
@@ -265,10 +290,64 @@ public enum Stage2Faults {
             throw SessionError.layout("the payload image has no (single) hvc #\(GuestABI.hvcOp)")
         }
         let fetch = SessionLayout.standard.payload.rawValue + hvcAt + 4
-        p.expect(.stage2Fault(ExpectedFault(opIndex: hvcOp, address: fetch, access: .fetch, kind: .addressSize, level: 0)),
+        var f = ExpectedFault(opIndex: hvcOp, address: fetch, access: .fetch, kind: .addressSize, level: 0)
+        f.checkSoftwareWalk = false   // the builder's walk uses the good VTTBR
+        p.expect(.stage2Fault(f),
                  [.setVTTBRBits(0), .tlbi([.vmalls12e1is])])
         p.load(8, ipa: base + 0x28, pa: pa.advanced(by: 0x28))
         return p.finished(notes: ["VTTBR_EL2.BADDR | 1<<40 with VTCR_EL2.PS = 32 bits → address-size fault level 0 on the next fetch"])
+    }
+
+    /// XN[1:0] of a stage-2 page against an instruction fetch from EL1 (the nested guest runs
+    /// at EL1). Arm ARM D8.4.? "Stage 2 instruction execution permissions": with FEAT_XNX,
+    /// 0b00 executable at EL1 and EL0, 0b01 not at EL1 (PXN), 0b10 at neither, 0b11 not at
+    /// EL0 (UXN); without FEAT_XNX XN[0] is ignored: 0b0x executable, 0b1x not. A faulting
+    /// fetch is an instruction-abort Permission fault at level 3; the host makes the page
+    /// executable and the fetch retries.
+    public static func executeNever(xnx: Bool) throws -> Scenario {
+        var p = FaultPlan(granule: .k4, ipaBits: 40)
+        let P = p.page
+        // (XN[1:0], the builder's permissions that encode it)
+        let pages: [(UInt64, Stage2Permissions)] = [
+            (0b00, [.read, .execute]), (0b01, [.read, .executeEL0]), (0b10, [.read]), (0b11, [.read, .executeEL1]),
+        ]
+        for (i, (xn, perms)) in pages.enumerated() {
+            let ipa = base + UInt64(i) * P
+            let pa = try p.mapInitially(ipa, size: P, Stage2Attributes(permissions: perms))
+            precondition(Stage2Attributes(permissions: perms).descriptorBits >> 53 & 3 == xn)
+            let el1Executable = xnx ? (xn == 0b00 || xn == 0b11) : (xn & 0b10 == 0)
+            let op = p.exec(ipa: ipa + 0x80, pa: pa.advanced(by: 0x80))
+            if !el1Executable {
+                p.expect(.stage2Fault(p.fault(op: op, .permission, level: 3)),
+                         [.protect(ipa: IPA(ipa), size: P, attributes: Stage2Attributes(permissions: [.read, .execute]))])
+            }
+        }
+        return p.finished(notes: ["XN[1:0] 00/01/10/11 on four pages, \(xnx ? "with" : "without") FEAT_XNX"])
+    }
+
+    /// A table descriptor whose next-level address no memory backs. The host (at an hvc)
+    /// swaps the level-2 entry of a mapped page for a table pointer to PA 0x0900_0000 and
+    /// invalidates the VMID; the next load walks into it. Arm ARM D8.? / AArch64.S2Walk: an
+    /// external abort on a translation table walk is reported with FSC 0b0101ll (0x14 + the
+    /// level of the lookup that read the descriptor: level 3 here); KVM must inject it to
+    /// vEL2 rather than fail KVM_RUN (bugs note, "nv: Inject a SEA if failed to read the
+    /// descriptor"). HPFAR is not checked (not in D24.2's valid list); the builder's walk is
+    /// not consulted (it would read the unbacked table as zero). The host restores the entry.
+    public static func walkExternalAbort() throws -> Scenario {
+        var p = FaultPlan(granule: .k4, ipaBits: 40)
+        let pa = try p.mapInitially(base, size: p.page, rwx)
+        p.load(8, ipa: base + 0x8, pa: pa.advanced(by: 0x8))
+        let h = p.scenario.ops.count
+        p.scenario.ops.append(GuestOp(.hvc, value: 1))
+        p.scenario.expectedResults[h] = 1
+        p.expect(.hvc(imm: GuestABI.hvcOp, opIndex: h),
+                 [.swapDescriptor(ipa: IPA(base), level: 2, value: UInt64(0x0900_0000) | 0b11)])
+        let op = p.load(8, ipa: base + 0x10, pa: pa.advanced(by: 0x10))
+        var f = p.fault(op: op, .synchronousExternalOnWalk, level: 3)
+        f.hpfarValid = false
+        f.checkSoftwareWalk = false
+        p.expect(.stage2Fault(f), [.restoreDescriptors])
+        return p.finished(notes: ["L2 entry for 0x\(String(base, radix: 16)) → table at PA 0x9000000 (unbacked) → SEA on walk, level 3"])
     }
 
     /// The offset of the only occurrence of `insn` in the payload image (nil: none or several).

@@ -36,10 +36,13 @@ public enum Requirement: Sendable, Equatable, CustomStringConvertible {
     case stage2Granule(Granule)
     /// ID_AA64MMFR0_EL1.PARange covers this many IPA/PA bits.
     case physicalAddressBits(Int)
+    /// FEAT_XNX present (true) or absent (false): ID_AA64MMFR1_EL1.XNX, bits [31:28].
+    case xnx(Bool)
     public var description: String {
         switch self {
         case .stage2Granule(let g): "\(g) granule at stage 2"
         case .physicalAddressBits(let b): "\(b)-bit physical addresses"
+        case .xnx(let present): present ? "FEAT_XNX" : "no FEAT_XNX"
         }
     }
 }
@@ -63,6 +66,8 @@ public struct VCPUFacts: Sendable, Equatable {
     public var e2h: Bool { hcrAtEntry & (1 << 34) != 0 }
     /// FEAT_TTL: ID_AA64MMFR2_EL1.TTL, bits [51:48] (Arm ARM D24.2 ID_AA64MMFR2_EL1).
     public var hasTTL: Bool { (mmfr2 >> 48) & 0xF != 0 }
+    /// FEAT_XNX: ID_AA64MMFR1_EL1.XNX, bits [31:28] (Arm ARM D24.2 ID_AA64MMFR1_EL1).
+    public var hasXNX: Bool { (mmfr1 >> 28) & 0xF != 0 }
     /// ID_AA64MMFR0_EL1.PARange, bits [3:0] → bits.
     public var paBits: Int {
         [32, 36, 40, 42, 44, 48, 52][min(Int(mmfr0 & 0xF), 6)]
@@ -95,6 +100,8 @@ public struct VCPUFacts: Sendable, Equatable {
             supportsStage2(g) ? nil : "the vCPU does not support the \(g) granule at stage 2 (ID_AA64MMFR0_EL1 0x\(String(mmfr0, radix: 16)))"
         case .physicalAddressBits(let b):
             paBits >= b ? nil : "the vCPU's PARange is \(paBits) bits, the test needs \(b)"
+        case .xnx(let want):
+            hasXNX == want ? nil : "the vCPU \(hasXNX ? "has" : "lacks") FEAT_XNX (ID_AA64MMFR1_EL1 0x\(String(mmfr1, radix: 16))); this variant is for a vCPU that \(want ? "has" : "lacks") it"
         }
     }
 }
@@ -139,6 +146,10 @@ public struct ExpectedFault: Sendable, Equatable, CustomStringConvertible {
     /// stage-1 walk; for other aborts (a stage-2 Permission fault) it is UNKNOWN, so it is
     /// logged, not checked.
     public var hpfarValid: Bool = true
+    /// Compare with the builder's software walk of the tables (off when the fault comes from
+    /// registers the reply changed, e.g. a corrupted VTTBR_EL2, which the builder's walk
+    /// does not see).
+    public var checkSoftwareWalk: Bool = true
     public var description: String {
         "op \(opIndex): \(kind) fault L\(level), \(access) at 0x\(String(address, radix: 16))"
     }
@@ -197,6 +208,11 @@ public struct ExpectedEvent: Sendable, CustomStringConvertible {
         case setVTTBR(UInt64)
         /// VTTBR_EL2 = the tables' own VTTBR with these bits set (0: restore it).
         case setVTTBRBits(UInt64)
+        /// Replace the descriptor for `ipa` at `level` with `value` (raw, no checks), saving
+        /// the old one for `.restoreDescriptors`; the reply invalidates the VMID.
+        case swapDescriptor(ipa: IPA, level: Int, value: UInt64)
+        /// Put back every descriptor `.swapDescriptor` replaced (latest first).
+        case restoreDescriptors
         /// Extra TLB operations in the reply (after the register writes).
         case tlbi([TLBIOperation])
     }

@@ -157,6 +157,7 @@ public struct ScenarioRunner {
         }
         if m.spsr & 0xF != 0b0101 { bad.append("\(at): SPSR_EL2.M = \(m.spsr & 0xF), expected EL1h (0b0101)") }
         // The builder's software walk of the same tables must agree with the hardware.
+        guard want.checkSoftwareWalk else { return bad }
         let access: Stage2Access = switch want.access { case .fetch: .fetch; case .data(_, let w, _, _): w ? .write : .read }
         switch session.tables.walk(IPA(want.address), access: access) {
         case .translation(let t):
@@ -235,6 +236,7 @@ extension ScenarioRunner {
         }
         // MMIO exits arrive while the runner waits for the next mailbox message.
         var mmioFailures: [String] = []
+        var saved: [(IPA, Int, UInt64)] = []
         let onMMIO: (PhysicalAddress, Int, Bool, UInt64) throws -> Bool = { address, length, isWrite, data in
             let what = "MMIO \(isWrite ? "write" : "read") of \(length) byte(s) at \(address)" + (isWrite ? " data 0x\(String(data, radix: 16))" : "")
             self.log("  " + what)
@@ -296,7 +298,7 @@ extension ScenarioRunner {
                 throw SessionError.unexpected(session.describe(m))
             }
             if failures.count > 40 { break loop }
-            try react(event, message: m, faultIPA: faultIPA, scenario: scenario, session: session)
+            try react(event, message: m, faultIPA: faultIPA, scenario: scenario, session: session, saved: &saved)
         }
         failures += mmioFailures
         if next < scenario.events.count {
@@ -336,7 +338,7 @@ extension ScenarioRunner {
     }
 
     func react(_ e: ExpectedEvent, message m: MailboxMessage, faultIPA: IPA?, scenario: Scenario,
-               session: GuestSession) throws {
+               session: GuestSession, saved: inout [(IPA, Int, UInt64)]) throws {
         var tlbi: [TLBInvalidation] = []
         var gprs: [UInt64]? = nil
         var vttbr: UInt64? = nil
@@ -370,6 +372,15 @@ extension ScenarioRunner {
                 gprs = regs
             case .setVTTBR(let v):
                 vttbr = v
+            case let .swapDescriptor(ipa, level, value):
+                saved.append((ipa, level, try session.readDescriptor(ipa: ipa, level: level)))
+                try session.writeRawDescriptor(ipa: ipa, level: level, value: value)
+                extra.append(.vmalls12e1is)
+            case .restoreDescriptors:
+                while let (ipa, level, value) = saved.popLast() {
+                    try session.writeRawDescriptor(ipa: ipa, level: level, value: value)
+                }
+                extra.append(.vmalls12e1is)
             case .setVTTBRBits(let bits):
                 vttbr = session.tables.vttbr | bits
             case .tlbi(let ops):

@@ -10,6 +10,7 @@ struct FaultPlan {
     let layout: SessionLayout
     var nextPA: UInt64
     var model: [UInt64: UInt8] = [:]   // PA → byte
+    var code: [UInt64: UInt16] = [:]   // PA → the immediate of the code planted there
 
     init(granule: Granule, ipaBits: Int, layout: SessionLayout = .standard) {
         scenario = Scenario(granule: granule, ipaBits: ipaBits, ops: [])
@@ -72,10 +73,16 @@ struct FaultPlan {
     @discardableResult
     mutating func exec(ipa: UInt64, pa: PhysicalAddress) -> Int {
         let index = scenario.ops.count
-        let imm = UInt16(0x6A00 + index)
-        let code = DemandPaging.plantedCode(returning: imm)
-        scenario.planted.append((pa, code))
-        for (i, x) in code.enumerated() { model[pa.rawValue + UInt64(i)] = x }
+        let imm: UInt16
+        if let planted = code[pa.rawValue] {
+            imm = planted   // executing the same code again
+        } else {
+            imm = UInt16(0x6A00 + index)
+            let bytes = DemandPaging.plantedCode(returning: imm)
+            scenario.planted.append((pa, bytes))
+            for (i, x) in bytes.enumerated() { model[pa.rawValue + UInt64(i)] = x }
+            code[pa.rawValue] = imm
+        }
         scenario.ops.append(.exec(at: ipa))
         scenario.expectedResults[index] = UInt64(imm)
         return index

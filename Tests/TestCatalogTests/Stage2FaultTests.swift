@@ -172,4 +172,35 @@ import Testing
         ])
         #expect(m.expectedResults[1] == 0xFEED_FACE_CAFE_BEEF && m.expectedResults[3] == 0x7A11)
     }
+
+    @Test func executeNeverMatrix() throws {
+        // EL1 fetch: with FEAT_XNX XN 01 (PXN) and 10 fault; without it XN[0] is ignored, so
+        // 10 and 11 fault. Ops 0..3 are the pages with XN 00, 01, 10, 11.
+        let with = try Stage2Faults.executeNever(xnx: true)
+        #expect(faults(with).map(\.opIndex) == [1, 2])
+        let without = try Stage2Faults.executeNever(xnx: false)
+        #expect(faults(without).map(\.opIndex) == [2, 3])
+        for f in faults(with) + faults(without) { #expect(fsc(f) == 0x0F && f.access == .fetch) }
+        let xn: [UInt64] = with.initialMappings.map { ($0.attributes.descriptorBits >> 53) & 3 }
+        #expect(xn == [0b00, 0b01, 0b10, 0b11])
+    }
+
+    @Test func walkExternalAbort() throws {
+        let s = try Stage2Faults.walkExternalAbort()
+        let f = faults(s)
+        // FSC 0b010111: synchronous external abort on a translation table walk, level 3.
+        #expect(f.count == 1 && f[0].kind == .synchronousExternalOnWalk && f[0].level == 3)
+        #expect(FaultStatus(code: 0x17).kind == .synchronousExternalOnWalk && FaultStatus(code: 0x17).level == 3)
+        guard case .swapDescriptor(_, 2, let v)? = s.events.first?.reactions.first else {
+            Issue.record("the hvc must swap the level-2 entry"); return
+        }
+        #expect(v == 0x0900_0003)   // table descriptor (bits[1:0] = 0b11) → PA 0x0900_0000
+    }
+
+    @Test func xnxRequirement() {
+        let with = VCPUFacts(currentEL: 8, hcrAtEntry: 0, mmfr0: 0, mmfr1: 1 << 28, mmfr2: 0)
+        let without = VCPUFacts(currentEL: 8, hcrAtEntry: 0, mmfr0: 0, mmfr1: 0x0FFF_FFFF, mmfr2: 0)
+        #expect(with.unmet(.xnx(true)) == nil && with.unmet(.xnx(false)) != nil)
+        #expect(without.unmet(.xnx(false)) == nil && without.unmet(.xnx(true)) != nil)
+    }
 }
