@@ -9,8 +9,17 @@ import Stage2
 extension Catalog {
     public static let stage2FaultTests: [CatalogTest] = [
         demandPagingMatrix, permissionFaults, accessFlagFaults, translationLevels, addressSize,
-        blockSplit, hvcSmc, mmioPassthrough, executeNever, walkExternalAbort,
+        blockSplit, hvcSmc, mmioPassthrough, executeNever, walkExternalAbort, illegalVTCR,
     ]
+
+    public static let illegalVTCR = CatalogTest(
+        name: "illegal-vtcr",
+        summary: "VTCR_EL2 with an invalid or inconsistent SL0 for its T0SZ/TG0 → translation fault at level 0 on the next stage-2 access (AArch64.S2Translate), restored VTCR translates again",
+        variants: Stage2Faults.illegalVTCRCases.map { c in
+            TestVariant(name: c.name, summary: c.summary, requirements: [.stage2Granule(c.granule)]) { _ in
+                try Stage2Faults.illegalVTCR(c)
+            }
+        })
 
     public static let executeNever = CatalogTest(
         name: "execute-never",
@@ -348,6 +357,56 @@ public enum Stage2Faults {
         f.checkSoftwareWalk = false
         p.expect(.stage2Fault(f), [.restoreDescriptors])
         return p.finished(notes: ["L2 entry for 0x\(String(base, radix: 16)) → table at PA 0x9000000 (unbacked) → SEA on walk, level 3"])
+    }
+
+    public struct VTCRCase: Sendable {
+        public var name: String
+        public var summary: String
+        public var granule: Granule
+        public var ipaBits: Int
+        public var sl0: UInt64?
+        public var t0sz: UInt64?
+    }
+
+    /// Illegal SL0 × T0SZ × TG0 combinations, each derived from AArch64.S2InvalidSL /
+    /// AArch64.S2InconsistentSL (sl_min = (3 − start)·stride + granuleBits + 1, sl_max =
+    /// sl_min + stride − 1 + 4): every one must give a Translation fault at level 0.
+    public static let illegalVTCRCases: [VTCRCase] = [
+        // 4K, T0SZ 24 (40 bits), SL0 0b00 = start level 2: sl_max = 22 + 12 = 34 < 40.
+        VTCRCase(name: "4k-40bit-sl0-l2", summary: "4K, 40-bit IPA, SL0=0b00 (level 2: at most 34 bits)", granule: .k4, ipaBits: 40, sl0: 0b00, t0sz: nil),
+        // 4K, SL0 0b11: level 3 with FEAT_TTST only (sl_max 25 < 40 then), reserved otherwise.
+        VTCRCase(name: "4k-40bit-sl0-11", summary: "4K, 40-bit IPA, SL0=0b11 (reserved / level 3)", granule: .k4, ipaBits: 40, sl0: 0b11, t0sz: nil),
+        // 4K, T0SZ 20 (44 bits) with SL0 0b01 = level 1: sl_max = 31 + 12 = 43 < 44.
+        VTCRCase(name: "4k-44bit-sl0-l1", summary: "4K, T0SZ=20 (44-bit) with SL0=0b01 (level 1: at most 43 bits)", granule: .k4, ipaBits: 40, sl0: 0b01, t0sz: 20),
+        // 64K, SL0 0b11: reserved.
+        VTCRCase(name: "64k-40bit-sl0-11", summary: "64K, 40-bit IPA, SL0=0b11 (reserved)", granule: .k64, ipaBits: 40, sl0: 0b11, t0sz: nil),
+        // 64K, SL0 0b10 = level 1: sl_min = 2·13 + 16 + 1 = 43 > 40.
+        VTCRCase(name: "64k-40bit-sl0-l1", summary: "64K, 40-bit IPA, SL0=0b10 (level 1: at least 43 bits)", granule: .k64, ipaBits: 40, sl0: 0b10, t0sz: nil),
+        // 16K, SL0 0b00 = level 3: sl_max = 15 + 10 + 4 = 29 < 40.
+        VTCRCase(name: "16k-40bit-sl0-l3", summary: "16K, 40-bit IPA, SL0=0b00 (level 3: at most 29 bits)", granule: .k16, ipaBits: 40, sl0: 0b00, t0sz: nil),
+    ]
+
+    /// At an hvc the host installs the illegal VTCR_EL2 (+ VMALLS12E1IS); the op
+    /// interpreter's next fetch (hvc + 4) must take a Translation fault at level 0
+    /// (AArch64.S2Translate: S2InvalidSL or S2InconsistentSL → Fault_Translation, level 0);
+    /// the host restores VTCR and the fetch and a load succeed. The builder's walk is not
+    /// consulted (it uses the legal VTCR).
+    public static func illegalVTCR(_ c: VTCRCase) throws -> Scenario {
+        var p = FaultPlan(granule: c.granule, ipaBits: c.ipaBits)
+        let pa = try p.mapInitially(base, size: p.page, rwx)
+        let h = p.scenario.ops.count
+        p.scenario.ops.append(GuestOp(.hvc, value: 3))
+        p.scenario.expectedResults[h] = 3
+        p.expect(.hvc(imm: GuestABI.hvcOp, opIndex: h), [.patchVTCR(sl0: c.sl0, t0sz: c.t0sz), .tlbi([.vmalls12e1is])])
+        guard let hvcAt = payloadInstruction(0xD400_0002 | UInt32(GuestABI.hvcOp) << 5) else {
+            throw SessionError.layout("the payload image has no (single) hvc #\(GuestABI.hvcOp)")
+        }
+        var f = ExpectedFault(opIndex: h, address: SessionLayout.standard.payload.rawValue + hvcAt + 4,
+                              access: .fetch, kind: .translation, level: 0)
+        f.checkSoftwareWalk = false
+        p.expect(.stage2Fault(f), [.patchVTCR(sl0: nil, t0sz: nil), .tlbi([.vmalls12e1is])])
+        p.load(8, ipa: base + 0x30, pa: pa.advanced(by: 0x30))
+        return p.finished(notes: [c.summary + " → translation fault level 0 on the next fetch"])
     }
 
     /// The offset of the only occurrence of `insn` in the payload image (nil: none or several).

@@ -342,6 +342,7 @@ extension ScenarioRunner {
         var tlbi: [TLBInvalidation] = []
         var gprs: [UInt64]? = nil
         var vttbr: UInt64? = nil
+        var vtcr: UInt64? = nil
         var extra: [TLBIOperation] = []
         for r in e.reactions {
             switch r {
@@ -381,6 +382,11 @@ extension ScenarioRunner {
                     try session.writeRawDescriptor(ipa: ipa, level: level, value: value)
                 }
                 extra.append(.vmalls12e1is)
+            case let .patchVTCR(sl0, t0sz):
+                var v = session.tables.vtcr
+                if let sl0 { v = v & ~(0b11 << 6) | (sl0 & 0b11) << 6 }
+                if let t0sz { v = v & ~0x3F | t0sz & 0x3F }
+                vtcr = v
             case .setVTTBRBits(let bits):
                 vttbr = session.tables.vttbr | bits
             case .tlbi(let ops):
@@ -389,6 +395,6 @@ extension ScenarioRunner {
         }
         guard let p = session.pending else { throw SessionError.unexpected("no message pending after the reactions") }
         try session.reply(MailboxReply(seq: p.seq, action: e.resume == .skip ? .skip : .resume,
-                                       tlbi: extra + session.payloadOperations(for: tlbi), vttbr: vttbr, gprs: gprs))
+                                       tlbi: extra + session.payloadOperations(for: tlbi), vttbr: vttbr, vtcr: vtcr, gprs: gprs))
     }
 }

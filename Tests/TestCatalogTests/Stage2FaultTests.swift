@@ -203,4 +203,27 @@ import Testing
         #expect(with.unmet(.xnx(true)) == nil && with.unmet(.xnx(false)) != nil)
         #expect(without.unmet(.xnx(false)) == nil && without.unmet(.xnx(true)) != nil)
     }
+
+    /// Each illegal-vtcr case really is illegal per AArch64.S2InvalidSL/S2InconsistentSL,
+    /// computed here from the pseudocode's formula, not the builder's code.
+    @Test func illegalVTCRCasesAreIllegal() throws {
+        for c in Stage2Faults.illegalVTCRCases {
+            let granuleBits = c.granule.pageShift, stride = granuleBits - 3
+            let t0sz = c.t0sz ?? UInt64(64 - c.ipaBits)
+            let sl0 = c.sl0!
+            let iasize = 64 - Int(t0sz)
+            let start: Int? = switch c.granule {
+            case .k4: sl0 == 0b11 ? 3 : 2 - Int(sl0)      // 0b11: level 3 only with FEAT_TTST
+            default: sl0 == 0b11 ? nil : 3 - Int(sl0)     // 16K 0b11 needs DS; 64K 0b11 reserved
+            }
+            if let start {
+                let slMin = (3 - start) * stride + granuleBits + 1
+                let slMax = slMin + stride - 1 + 4
+                #expect(iasize < slMin || iasize > slMax, "\(c.name): \(iasize) bits fits level \(start) [\(slMin), \(slMax)]")
+            }
+            let s = try Stage2Faults.illegalVTCR(c)
+            let f = faults(s)
+            #expect(f.count == 1 && f[0].kind == .translation && f[0].level == 0 && f[0].access == .fetch)
+        }
+    }
 }
