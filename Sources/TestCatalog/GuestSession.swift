@@ -176,6 +176,7 @@ public final class GuestSession {
     /// `onMMIO` handles it and returns true).
     public func nextMessage(onMMIO: ((PhysicalAddress, Int, Bool, UInt64) throws -> Bool)? = nil) throws -> MailboxMessage {
         pending = nil
+        repliedToPending = false
         while true {
             let exit = try backend.run()
             guard case let .mmio(address, length, isWrite, data) = exit else {
@@ -233,11 +234,15 @@ public final class GuestSession {
         pending = nil
     }
 
+    /// Whether the pending message has been answered.
+    public private(set) var repliedToPending = false
+
     /// Answers the pending message.
     public func reply(_ reply: MailboxReply) throws {
         guard let p = pending, p.seq == reply.seq else {
             throw SessionError.unexpected("reply to sequence \(reply.seq) without that message pending")
         }
+        repliedToPending = true
         if let messageHost {
             do { try reply.write(into: UnsafeMutableRawBufferPointer(start: messageHost, count: GuestABI.messageSize)) }
             catch { throw SessionError.unexpected("reply: \(error)") }

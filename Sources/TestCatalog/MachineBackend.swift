@@ -34,9 +34,7 @@ public final class MachineBackend: GuestBackend {
     public func startTimingGap() { lastReturn = 0 }
 
     /// The session layout as a Machine memory map: all of RAM in one memslot (the layout's
-    /// sub-regions are the session's business). Each memslot costs the emulated host ~3 s at
-    /// VM teardown once a nested guest has run (KVM unmaps the shadow stage 2 per memslot):
-    /// five slots took ~15 s, one takes ~3.5 s.
+    /// sub-regions are the session's business), the doorbell page, the vGIC frames.
     public static func memoryMap(for layout: SessionLayout, vcpus: Int = 1) throws(MemoryMapError) -> MemoryMap {
         let r = layout.ramBase.rawValue
         func region(_ name: String, _ from: UInt64, _ to: UInt64, _ kind: RegionKind) -> MemoryRegion {

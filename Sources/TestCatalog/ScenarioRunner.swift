@@ -90,8 +90,15 @@ public struct ScenarioRunner {
                         throw SessionError.check("unexpected stage-2 fault (all \(scenario.expectedFaults.count) expected faults already seen) at op \(m.opIndex.map(String.init) ?? "?")")
                     }
                     failures += Self.check(m, report: report, against: want, session: session)
-                    if failures.count > 0 && verbose == false && failures.count > 20 { break loop }
-                    try handleFault(m, report: report, scenario: scenario, session: session, failures: &failures)
+                    if failures.count > 20 { break loop }
+                    if case .custom(let handler) = scenario.policy {
+                        try handler(FaultEvent(message: m, report: report, index: faults - 1), session)
+                        guard session.pending == nil || session.repliedToPending else {
+                            throw SessionError.unexpected("the test's fault handler did not answer fault \(faults - 1)")
+                        }
+                    } else {
+                        try handleFault(m, report: report, scenario: scenario, session: session, failures: &failures)
+                    }
                 default:
                     throw SessionError.unexpected(session.describe(m))
                 }

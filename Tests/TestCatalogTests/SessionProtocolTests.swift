@@ -143,3 +143,41 @@ final class ScriptedBackend: GuestBackend {
         #expect(reply.loadLE(UInt64.self, at: GuestABI.rplOffTLBI + 8) == 0x80_0000_0000 >> 12)
     }
 }
+
+@Suite struct CustomFaultPolicy {
+    /// The trap op 0 of the 4K demand-paging scenario raises (64-bit load of 0x8000000010,
+    /// translation fault at level 1: ESR 0x93cb8005, HPFAR page 0x8000000000).
+    static let trap = MailboxMessage(kind: .trap, seq: 2, esr: 0x93CB_8005, far: 0x80_0000_0010,
+                                     hpfar: 0x8000_0000_8000_0000, elr: 0x4000_1230, spsr: 0x3C5, opIndex: 0)
+
+    func run(_ policy: FaultPolicy, _ afterTrap: @escaping (ScriptedBackend) throws -> BackendExit) throws -> Outcome {
+        var scenario = try DemandPaging.scenario(granule: .k4, ipaBits: 40)
+        scenario.policy = policy
+        let backend = ScriptedBackend([ScriptedBackend.hello, ScriptedBackend.send(Self.trap), afterTrap])
+        return ScenarioRunner(log: { _ in }).run(scenario, requirements: [], backend: backend) { _, _ in }.outcome
+    }
+
+    @Test func handlerDecidesTheReply() throws {
+        nonisolated(unsafe) var seen: [Int] = []
+        var replyAction: UInt32 = 0
+        let outcome = try run(.custom { event, session in
+            seen.append(event.index)
+            #expect(event.report.status?.level == 1)
+            try session.reply(.skip)
+        }) { b in
+            replyAction = try b.read(b.layout.message, count: GuestABI.messageSize).loadLE(UInt32.self, at: GuestABI.rplOffAction)
+            return try ScriptedBackend.send(MailboxMessage(kind: .done, seq: 3, opIndex: 13))(b)
+        }
+        #expect(seen == [0])
+        #expect(replyAction == ReplyAction.skip.rawValue)
+        // The scripted guest ran no ops, so the run still fails — on the results, not the handler.
+        guard case .fail(let why) = outcome else { Issue.record("expected a failure, got \(outcome)"); return }
+        #expect(!why.contains("did not answer"))
+    }
+
+    @Test func handlerThatDoesNotAnswerFails() throws {
+        let outcome = try run(.custom { _, _ in }) { _ in .other("unreachable") }
+        guard case .fail(let why) = outcome else { Issue.record("expected a failure, got \(outcome)"); return }
+        #expect(why.contains("did not answer fault 0"))
+    }
+}
