@@ -94,13 +94,16 @@ extension CatalogTest {
             return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
         }
         let scenario: Scenario
-        do { scenario = try variant.scenario(HostFacts()) } catch {
+        do { scenario = try variant.scenario(HostFacts.probe()) } catch SessionError.skip(let why) {
+            return TestRun(name: name, outcome: .skip(why), faults: 0, seconds: seconds(), notes: [])
+        } catch {
             return TestRun(name: name, outcome: .fail("building the scenario: \(error)"), faults: 0, seconds: seconds(), notes: [])
         }
         let outcome: Outcome
         var faults = 0
         do {
-            var backend: MachineBackend? = try MachineBackend(layout: .standard, e2h0: settings.e2h0, timeout: settings.timeout)
+            var backend: MachineBackend? = try MachineBackend(layout: .standard, e2h0: settings.e2h0, timeout: settings.timeout,
+                                                                  ipaBits: scenario.vmIPABits)
             if settings.verbose { log("  VM created in \(milliseconds(since: started)) ms") }
             let runner = ScenarioRunner(verbose: settings.verbose, log: log)
             (outcome, faults) = runner.run(scenario, requirements: variant.requirements, backend: backend!) { pc, x0 in

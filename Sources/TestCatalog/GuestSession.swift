@@ -75,6 +75,8 @@ public final class GuestSession {
     }
 
     let flags: UInt64
+    /// HCR_EL2 bits set in addition to `hcrSet` (a scenario's own, e.g. TSC); set before `configure`.
+    public var extraHCRSet: UInt64 = 0
 
     /// HCR_EL2 bits the payload sets / clears (Arm ARM D24.2.48 HCR_EL2): VM (bit 0) enables
     /// stage 2, RW (bit 31) makes EL1 AArch64; TGE (bit 27) must be clear for EL1 to run.
@@ -86,7 +88,7 @@ public final class GuestSession {
         let config = GuestConfig(
             flags: flags, doorbell: layout.doorbell.rawValue, message: layout.message.rawValue,
             el2StackTop: layout.el2StackTop.rawValue, vtcr: tables.vtcr, vttbr: tables.vttbr,
-            hcrSet: Self.hcrSet, hcrClear: Self.hcrClear, nestedStackTop: layout.nestedStackTop.rawValue,
+            hcrSet: Self.hcrSet | extraHCRSet, hcrClear: Self.hcrClear, nestedStackTop: layout.nestedStackTop.rawValue,
             ops: layout.ops.rawValue, opCount: UInt64(opCount), results: layout.results.rawValue)
         try backend.write(config.encoded, at: layout.config)
         try entry(layout.payload.advanced(by: payloadHeader.el2Entry), layout.config.rawValue)
@@ -115,6 +117,17 @@ public final class GuestSession {
         var tlb = ExitTLB(session: self)
         do { try tables.protect(ipa: ipa, size: size, attributes: attributes, tlb: &tlb) }
         catch { throw SessionError.unexpected("stage-2 protect \(ipa): \(error)") }
+    }
+
+    /// The raw descriptor the tables hold for `ipa` at `level`.
+    public func readDescriptor(ipa: IPA, level: Int) throws -> UInt64 {
+        do { return try tables.readDescriptor(ipa: ipa, level: level) }
+        catch { throw SessionError.unexpected("stage-2 read descriptor \(ipa) L\(level): \(error)") }
+    }
+    /// Writes a raw descriptor (no TLB maintenance: the caller's reply does it).
+    public func writeRawDescriptor(ipa: IPA, level: Int, value: UInt64) throws {
+        do { _ = try tables.writeRawDescriptor(ipa: ipa, level: level, value: value) }
+        catch { throw SessionError.unexpected("stage-2 write descriptor \(ipa) L\(level): \(error)") }
     }
 
     /// The payload operations for a builder batch: IPAS2E1IS per IPA (with the TTL hint when

@@ -46,10 +46,11 @@ public final class MachineBackend: GuestBackend {
         ] + MemoryMap.gicRegions(vcpus: vcpus))
     }
 
-    public init(layout: SessionLayout, e2h0: Bool = false, timeout: Duration) throws {
+    /// `ipaBits`: the VM's IPA size (KVM_VM_TYPE_ARM_IPA_SIZE); nil = KVM's default (40).
+    public init(layout: SessionLayout, e2h0: Bool = false, timeout: Duration, ipaBits: Int? = nil) throws {
         let map: MemoryMap
         do { map = try Self.memoryMap(for: layout) } catch { throw SessionError.layout(error.description) }
-        machine = try Machine(MachineConfiguration(map: map, vcpuCount: 1, mode: .el2(e2h0: e2h0)))
+        machine = try Machine(MachineConfiguration(map: map, vcpuCount: 1, mode: .el2(e2h0: e2h0), ipaBits: ipaBits))
         vcpu = 0
         self.timeout = timeout
         deadline = ContinuousClock.now.advanced(by: timeout)

@@ -36,10 +36,13 @@ public enum Requirement: Sendable, Equatable, CustomStringConvertible {
     case stage2Granule(Granule)
     /// ID_AA64MMFR0_EL1.PARange covers this many IPA/PA bits.
     case physicalAddressBits(Int)
+    /// FEAT_XNX present (true) or absent (false): ID_AA64MMFR1_EL1.XNX, bits [31:28].
+    case xnx(Bool)
     public var description: String {
         switch self {
         case .stage2Granule(let g): "\(g) granule at stage 2"
         case .physicalAddressBits(let b): "\(b)-bit physical addresses"
+        case .xnx(let present): present ? "FEAT_XNX" : "no FEAT_XNX"
         }
     }
 }
@@ -63,6 +66,8 @@ public struct VCPUFacts: Sendable, Equatable {
     public var e2h: Bool { hcrAtEntry & (1 << 34) != 0 }
     /// FEAT_TTL: ID_AA64MMFR2_EL1.TTL, bits [51:48] (Arm ARM D24.2 ID_AA64MMFR2_EL1).
     public var hasTTL: Bool { (mmfr2 >> 48) & 0xF != 0 }
+    /// FEAT_XNX: ID_AA64MMFR1_EL1.XNX, bits [31:28] (Arm ARM D24.2 ID_AA64MMFR1_EL1).
+    public var hasXNX: Bool { (mmfr1 >> 28) & 0xF != 0 }
     /// ID_AA64MMFR0_EL1.PARange, bits [3:0] → bits.
     public var paBits: Int {
         [32, 36, 40, 42, 44, 48, 52][min(Int(mmfr0 & 0xF), 6)]
@@ -95,6 +100,8 @@ public struct VCPUFacts: Sendable, Equatable {
             supportsStage2(g) ? nil : "the vCPU does not support the \(g) granule at stage 2 (ID_AA64MMFR0_EL1 0x\(String(mmfr0, radix: 16)))"
         case .physicalAddressBits(let b):
             paBits >= b ? nil : "the vCPU's PARange is \(paBits) bits, the test needs \(b)"
+        case .xnx(let want):
+            hasXNX == want ? nil : "the vCPU \(hasXNX ? "has" : "lacks") FEAT_XNX (ID_AA64MMFR1_EL1 0x\(String(mmfr1, radix: 16))); this variant is for a vCPU that \(want ? "has" : "lacks") it"
         }
     }
 }
@@ -134,9 +141,97 @@ public struct ExpectedFault: Sendable, Equatable, CustomStringConvertible {
     public var access: ExpectedAccess
     public var kind: FaultStatus.Kind
     public var level: Int
+    /// Whether HPFAR_EL2 must name the faulting IPA. Arm ARM D24.2 HPFAR_EL2: it holds the
+    /// IPA for stage-2 Translation, Access flag and Address size faults and for faults on a
+    /// stage-1 walk; for other aborts (a stage-2 Permission fault) it is UNKNOWN, so it is
+    /// logged, not checked.
+    public var hpfarValid: Bool = true
+    /// Compare with the builder's software walk of the tables (off when the fault comes from
+    /// registers the reply changed, e.g. a corrupted VTTBR_EL2, which the builder's walk
+    /// does not see).
+    public var checkSoftwareWalk: Bool = true
     public var description: String {
         "op \(opIndex): \(kind) fault L\(level), \(access) at 0x\(String(address, radix: 16))"
     }
+    public init(opIndex: Int, address: UInt64, access: ExpectedAccess, kind: FaultStatus.Kind, level: Int,
+                hpfarValid: Bool? = nil) {
+        self.opIndex = opIndex
+        self.address = address
+        self.access = access
+        self.kind = kind
+        self.level = level
+        self.hpfarValid = hpfarValid ?? (kind != .permission)
+    }
+}
+
+/// One thing the nested guest must cause, in order, and how the host reacts to it. A
+/// scenario with `events` runs them instead of `expectedFaults` + `policy`: every trap,
+/// EL1 exception and MMIO exit must be the next expected event, exactly.
+public struct ExpectedEvent: Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable, CustomStringConvertible {
+        /// A stage-2 abort (data or instruction) with its decoded syndrome.
+        case stage2Fault(ExpectedFault)
+        /// HVC from the nested guest: ESR_EL2.EC 0x16 with ISS[15:0] = imm, for `opIndex`.
+        case hvc(imm: UInt16, opIndex: Int)
+        /// SMC trapped by HCR_EL2.TSC: EC 0x17 with ISS[15:0] = imm.
+        case smc(imm: UInt16, opIndex: Int)
+        /// KVM_EXIT_MMIO at this (L1) physical address; `data` checked for writes.
+        case mmio(address: PhysicalAddress, bytes: Int, write: Bool, data: UInt64?)
+        /// An exception the nested guest took at EL1 (reported by its own vectors), by EC.
+        case el1Exception(ec: UInt8, opIndex: Int)
+        public var description: String {
+            switch self {
+            case .stage2Fault(let f): "stage-2 fault: \(f)"
+            case let .hvc(imm, op): "op \(op): HVC #0x\(String(imm, radix: 16))"
+            case let .smc(imm, op): "op \(op): SMC #0x\(String(imm, radix: 16))"
+            case let .mmio(a, n, w, d): "MMIO \(w ? "write" : "read") of \(n) byte(s) at \(a)" + (d.map { " data 0x\(String($0, radix: 16))" } ?? "")
+            case let .el1Exception(ec, op): "op \(op): EL1 exception EC 0x\(String(ec, radix: 16))"
+            }
+        }
+    }
+    /// What the host does before answering (in order). Stage-2 edits go through the
+    /// session, so break-before-make's TLB maintenance happens inside the exit.
+    public enum Reaction: Sendable {
+        /// Map the faulting unit (page or `blockSize`) from the scenario's backing plan.
+        case demandMap(blockSize: UInt64?, attributes: Stage2Attributes)
+        case map(ipa: IPA, pa: PhysicalAddress, size: UInt64, attributes: Stage2Attributes)
+        case unmap(ipa: IPA, size: UInt64)
+        case protect(ipa: IPA, size: UInt64, attributes: Stage2Attributes)
+        /// Read the descriptor for `ipa` at `level`, set and clear bits, write it back raw,
+        /// then invalidate that IPA (by-IPA TLBI at `level` + VMALLE1IS) in the reply.
+        case editDescriptor(ipa: IPA, level: Int, set: UInt64, clear: UInt64)
+        /// The value an MMIO read returns (only for `.mmio` reads).
+        case answerMMIO(UInt64)
+        /// Replace x0 of the trapped context (an hvc/smc's return value).
+        case setX0(UInt64)
+        /// A new VTTBR_EL2 installed by the reply (registers are written before its TLBIs).
+        case setVTTBR(UInt64)
+        /// VTTBR_EL2 = the tables' own VTTBR with these bits set (0: restore it).
+        case setVTTBRBits(UInt64)
+        /// Replace the descriptor for `ipa` at `level` with `value` (raw, no checks), saving
+        /// the old one for `.restoreDescriptors`; the reply invalidates the VMID.
+        case swapDescriptor(ipa: IPA, level: Int, value: UInt64)
+        /// Put back every descriptor `.swapDescriptor` replaced (latest first).
+        case restoreDescriptors
+        /// VTCR_EL2 = the tables' own VTCR with SL0 [7:6] and/or T0SZ [5:0] replaced (both
+        /// nil: restore it).
+        case patchVTCR(sl0: UInt64?, t0sz: UInt64?)
+        /// Extra TLB operations in the reply (after the register writes).
+        case tlbi([TLBIOperation])
+    }
+    /// How the reply resumes the guest: RESUME (retry a fault; after an hvc, the next
+    /// instruction) or SKIP (ELR+4: past a trapped SMC, whose ELR is the SMC itself).
+    public enum Resume: Sendable { case retry, skip }
+
+    public var kind: Kind
+    public var reactions: [Reaction]
+    public var resume: Resume
+    public init(_ kind: Kind, reactions: [Reaction] = [], resume: Resume = .retry) {
+        self.kind = kind
+        self.reactions = reactions
+        self.resume = resume
+    }
+    public var description: String { kind.description }
 }
 
 /// How the host reacts to a stage-2 fault (after the runner has checked it against the
@@ -187,6 +282,15 @@ public struct Scenario: Sendable {
     /// message up to and including DONE and returns what it found wrong. The declarative
     /// `expectedResults` / `expectedMemory` checks still run afterwards.
     public var script: (@Sendable (ScriptContext) throws -> ScriptOutcome)? = nil
+    /// The exact event sequence (see `ExpectedEvent`); non-empty replaces `expectedFaults`
+    /// and `policy`.
+    public var events: [ExpectedEvent] = []
+    /// Extra HCR_EL2 bits the payload sets (e.g. TSC, bit 19, to trap SMC).
+    public var hcrSet: UInt64 = 0
+    /// The VM's IPA size (KVM_VM_TYPE_ARM_IPA_SIZE) this scenario needs; nil = KVM's default.
+    /// KVM's shadow stage 2 for the nested guest spans the VM's IPA size, so nested IPAs at
+    /// or above 2^40 need a bigger VM.
+    public var vmIPABits: Int? = nil
 
     public init(granule: Granule, ipaBits: Int, ops: [GuestOp]) {
         self.granule = granule

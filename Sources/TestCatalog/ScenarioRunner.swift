@@ -37,6 +37,7 @@ public struct ScenarioRunner {
                 try session.map(ipa: m.ipa, pa: m.pa, size: m.size, attributes: m.attributes)
             }
             for (pa, bytes) in scenario.planted { try backend.write(bytes, at: pa) }
+            session.extraHCRSet = scenario.hcrSet
             try session.configure(startAt: start)
 
             let hello = try session.nextMessage()
@@ -57,6 +58,14 @@ public struct ScenarioRunner {
                 let scripted = try script(ctx)
                 faults = scripted.faults
                 var failures = scripted.failures
+                failures += try checkResults(scenario, session: session)
+                failures += try checkMemory(scenario, backend: backend)
+                return failures.isEmpty ? (.pass, faults) : (.fail(failures.joined(separator: "\n")), faults)
+            }
+
+            if !scenario.events.isEmpty {
+                var failures: [String] = []
+                faults = try runEvents(scenario, session: session, backend: backend, failures: &failures)
                 failures += try checkResults(scenario, session: session)
                 failures += try checkMemory(scenario, backend: backend)
                 return failures.isEmpty ? (.pass, faults) : (.fail(failures.joined(separator: "\n")), faults)
@@ -150,11 +159,12 @@ public struct ScenarioRunner {
             bad.append("\(at): ELR_EL2 \(hex(m.elr)) is outside the op interpreter")
         }
         if m.far != want.address { bad.append("\(at): FAR_EL2 \(hex(m.far)), expected \(hex(want.address))") }
-        if report.ipa?.rawValue != want.address {
+        if want.hpfarValid, report.ipa?.rawValue != want.address {
             bad.append("\(at): HPFAR_EL2 \(hex(m.hpfar)) + FAR[11:0] names \(report.ipa.map { "\($0)" } ?? "nothing"), expected \(hex(want.address))")
         }
         if m.spsr & 0xF != 0b0101 { bad.append("\(at): SPSR_EL2.M = \(m.spsr & 0xF), expected EL1h (0b0101)") }
         // The builder's software walk of the same tables must agree with the hardware.
+        guard want.checkSoftwareWalk else { return bad }
         let access: Stage2Access = switch want.access { case .fetch: .fetch; case .data(_, let w, _, _): w ? .write : .read }
         switch session.tables.walk(IPA(want.address), access: access) {
         case .translation(let t):
@@ -211,5 +221,187 @@ public struct ScenarioRunner {
             if bad.count > 8 { bad.append("…"); break }
         }
         return bad
+    }
+}
+
+// MARK: Event-driven scenarios
+
+extension ScenarioRunner {
+    /// Runs `scenario.events`: each trap, EL1 exception and MMIO exit must be the next
+    /// expected event; the event's reactions run, then the reply. Returns the number of
+    /// stage-2 faults seen; mismatches go to `failures`.
+    func runEvents(_ scenario: Scenario, session: GuestSession, backend: any GuestBackend,
+                   failures: inout [String]) throws -> Int {
+        var faults = 0
+        var next = 0
+        func take(_ what: String) throws -> ExpectedEvent {
+            guard next < scenario.events.count else {
+                throw SessionError.check("unexpected \(what) (all \(scenario.events.count) expected events already seen)")
+            }
+            defer { next += 1 }
+            return scenario.events[next]
+        }
+        // MMIO exits arrive while the runner waits for the next mailbox message.
+        var mmioFailures: [String] = []
+        var saved: [(IPA, Int, UInt64)] = []
+        let onMMIO: (PhysicalAddress, Int, Bool, UInt64) throws -> Bool = { address, length, isWrite, data in
+            let what = "MMIO \(isWrite ? "write" : "read") of \(length) byte(s) at \(address)" + (isWrite ? " data 0x\(String(data, radix: 16))" : "")
+            self.log("  " + what)
+            let e = try take(what)
+            guard case let .mmio(wantAddress, wantBytes, wantWrite, wantData) = e.kind else {
+                throw SessionError.check("\(what), expected \(e)")
+            }
+            if address != wantAddress || length != wantBytes || isWrite != wantWrite {
+                mmioFailures.append("\(what), expected \(e)")
+            }
+            if isWrite, let wantData, data != wantData {
+                mmioFailures.append("\(what): data 0x\(String(data, radix: 16)), expected 0x\(String(wantData, radix: 16))")
+            }
+            if !isWrite {
+                var value: UInt64 = 0
+                for r in e.reactions { if case .answerMMIO(let v) = r { value = v } }
+                try backend.completeMMIORead(value)
+            }
+            return true
+        }
+        loop: while true {
+            let m = try session.nextMessage(onMMIO: onMMIO)
+            onMessage?(m)
+            failures += mmioFailures
+            mmioFailures = []
+            let event: ExpectedEvent
+            var faultIPA: IPA? = nil
+            switch m.kind {
+            case .done:
+                break loop
+            case .trap:
+                let report = FaultReport(esr: m.esr, far: m.far, hpfar: m.hpfar)
+                if report.isStage2Abort {
+                    faults += 1
+                    log("  " + report.oneLine)
+                    event = try take("stage-2 fault: " + report.oneLine)
+                    guard case .stage2Fault(let want) = event.kind else {
+                        throw SessionError.check("stage-2 fault \(report.oneLine) at op \(m.opIndex.map(String.init) ?? "?"), expected \(event)")
+                    }
+                    failures += Self.check(m, report: report, against: want, session: session)
+                    faultIPA = IPA(want.address)
+                } else {
+                    let esr = ESR(m.esr)
+                    log("  trap: " + session.describe(m))
+                    event = try take("trap: " + session.describe(m))
+                    failures += Self.checkCall(m, esr: esr, against: event, backend: backend, session: session)
+                }
+            case .el1Exception:
+                log("  " + session.describe(m))
+                event = try take(session.describe(m))
+                guard case let .el1Exception(ec, op) = event.kind else {
+                    throw SessionError.check(session.describe(m) + ", expected \(event)")
+                }
+                let got = UInt8((m.gprs[0] >> 26) & 0x3F)
+                if got != ec || m.opIndex != op {
+                    failures.append("EL1 exception EC 0x\(String(got, radix: 16)) at op \(m.opIndex.map(String.init) ?? "?"), expected \(event)")
+                }
+            default:
+                throw SessionError.unexpected(session.describe(m))
+            }
+            if failures.count > 40 { break loop }
+            try react(event, message: m, faultIPA: faultIPA, scenario: scenario, session: session, saved: &saved)
+        }
+        failures += mmioFailures
+        if next < scenario.events.count {
+            failures.append("\(scenario.events.count - next) expected event(s) never happened, first: \(scenario.events[next])")
+        }
+        return faults
+    }
+
+    /// Checks an HVC/SMC trap against its expectation: EC, immediate, op index, and the
+    /// preferred return address (Arm ARM D1.3.? "Preferred exception return address": the
+    /// instruction after an HVC; the SMC itself when HCR_EL2.TSC traps it), confirmed by
+    /// reading the instruction at ELR_EL2 (−4 for HVC) from guest memory.
+    static func checkCall(_ m: MailboxMessage, esr: ESR, against e: ExpectedEvent, backend: any GuestBackend,
+                          session: GuestSession) -> [String] {
+        let at = "trap at op \(m.opIndex.map(String.init) ?? "?") (expected \(e))"
+        let (wantEC, imm, op, base): (UInt64, UInt16, Int, UInt32)
+        switch e.kind {
+        case let .hvc(i, o): (wantEC, imm, op, base) = (0x16, i, o, 0xD400_0002)   // HVC #imm: C6.2 HVC
+        case let .smc(i, o): (wantEC, imm, op, base) = (0x17, i, o, 0xD400_0003)   // SMC #imm: C6.2 SMC
+        default: return ["\(at): got EC 0x\(String(esr.ecBits, radix: 16)) \(session.describe(m))"]
+        }
+        var bad: [String] = []
+        if UInt64(esr.ecBits) != wantEC { bad.append("\(at): EC 0x\(String(esr.ecBits, radix: 16)), expected 0x\(String(wantEC, radix: 16))") }
+        if esr.rawValue & 0xFFFF != UInt64(imm) { bad.append("\(at): ISS imm 0x\(String(esr.rawValue & 0xFFFF, radix: 16)), expected 0x\(String(imm, radix: 16))") }
+        if m.opIndex != op { bad.append("\(at): reported for op \(m.opIndex.map(String.init) ?? "none")") }
+        let insnAt = wantEC == 0x16 ? m.elr &- 4 : m.elr
+        if !session.payloadRange.contains(insnAt) {
+            bad.append("\(at): ELR_EL2 \(hex(m.elr)) outside the op interpreter")
+        } else if let bytes = try? backend.read(PhysicalAddress(insnAt), count: 4) {
+            let insn = bytes.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
+            if insn != base | UInt32(imm) << 5 {
+                bad.append("\(at): the instruction at \(hex(insnAt)) is 0x\(String(insn, radix: 16)), expected 0x\(String(base | UInt32(imm) << 5, radix: 16)) (ELR_EL2 \(hex(m.elr)))")
+            }
+        }
+        if m.spsr & 0xF != 0b0101 { bad.append("\(at): SPSR_EL2.M = \(m.spsr & 0xF), expected EL1h (0b0101)") }
+        return bad
+    }
+
+    func react(_ e: ExpectedEvent, message m: MailboxMessage, faultIPA: IPA?, scenario: Scenario,
+               session: GuestSession, saved: inout [(IPA, Int, UInt64)]) throws {
+        var tlbi: [TLBInvalidation] = []
+        var gprs: [UInt64]? = nil
+        var vttbr: UInt64? = nil
+        var vtcr: UInt64? = nil
+        var extra: [TLBIOperation] = []
+        for r in e.reactions {
+            switch r {
+            case let .demandMap(blockSize, attributes):
+                guard let ipa = faultIPA else { throw SessionError.check("demandMap reaction on a non-fault event \(e)") }
+                let unit = blockSize ?? scenario.granule.bytes
+                let base = IPA(ipa.rawValue & ~(unit - 1))
+                guard let pa = scenario.backing[base] else { throw SessionError.check("no backing for \(base)") }
+                try session.map(ipa: base, pa: pa, size: unit, attributes: attributes)
+                if case .translation(let t) = session.tables.walk(ipa) {
+                    tlbi.append(.ipa(base, level: t.level, granule: scenario.granule))
+                }
+            case let .map(ipa, pa, size, attributes):
+                try session.map(ipa: ipa, pa: pa, size: size, attributes: attributes)
+            case let .unmap(ipa, size):
+                try session.unmap(ipa: ipa, size: size)
+            case let .protect(ipa, size, attributes):
+                try session.protect(ipa: ipa, size: size, attributes: attributes)
+            case let .editDescriptor(ipa, level, set, clear):
+                let old = try session.readDescriptor(ipa: ipa, level: level)
+                try session.writeRawDescriptor(ipa: ipa, level: level, value: (old | set) & ~clear)
+                tlbi.append(.ipa(ipa, level: level, granule: scenario.granule))
+            case .answerMMIO:
+                break   // used while the exit is handled
+            case .setX0(let v):
+                var regs = Array(m.gprs.prefix(GuestABI.msgGPRCount))
+                regs[0] = v
+                gprs = regs
+            case .setVTTBR(let v):
+                vttbr = v
+            case let .swapDescriptor(ipa, level, value):
+                saved.append((ipa, level, try session.readDescriptor(ipa: ipa, level: level)))
+                try session.writeRawDescriptor(ipa: ipa, level: level, value: value)
+                extra.append(.vmalls12e1is)
+            case .restoreDescriptors:
+                while let (ipa, level, value) = saved.popLast() {
+                    try session.writeRawDescriptor(ipa: ipa, level: level, value: value)
+                }
+                extra.append(.vmalls12e1is)
+            case let .patchVTCR(sl0, t0sz):
+                var v = session.tables.vtcr
+                if let sl0 { v = v & ~(0b11 << 6) | (sl0 & 0b11) << 6 }
+                if let t0sz { v = v & ~0x3F | t0sz & 0x3F }
+                vtcr = v
+            case .setVTTBRBits(let bits):
+                vttbr = session.tables.vttbr | bits
+            case .tlbi(let ops):
+                extra += ops
+            }
+        }
+        guard let p = session.pending else { throw SessionError.unexpected("no message pending after the reactions") }
+        try session.reply(MailboxReply(seq: p.seq, action: e.resume == .skip ? .skip : .resume,
+                                       tlbi: extra + session.payloadOperations(for: tlbi), vttbr: vttbr, vtcr: vtcr, gprs: gprs))
     }
 }
