@@ -162,7 +162,9 @@ private func testOutcome(_ o: Outcome) -> TestOutcome {
     case .pass: .passed
     case .fail(let m): .failed(m)
     case .skip(let r): .skipped(reason: r)
-    case .timeout(let m): .timedOut(m)
+    case .timeout(let m):
+        // The formats say "timed out" themselves; the Machine's message starts with it too.
+        .timedOut(m.hasPrefix("timed out: ") ? String(m.dropFirst("timed out: ".count)) : m)
     }
 }
 
