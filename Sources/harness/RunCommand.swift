@@ -40,14 +40,20 @@ struct RunOptions: ParsableArguments {
     func validate() throws {
         guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be in (0, 86400] seconds, got \(timeout)") }
         guard (1...100_000).contains(`repeat`) else { throw ValidationError("--repeat must be between 1 and 100000, got \(`repeat`)") }
-        if list {
-            if all && !(test.isEmpty && filter.isEmpty) { throw ValidationError(Catalog.SelectionError.allWithOthers.description) }
-            if output != nil { throw ValidationError("--list prints to stdout; --output only applies to a run") }
-        }
-        _ = try selection(forList: list)
+        // The selection and --output are checked in `runCatalog`, not here: ArgumentParser
+        // also validates these root options when a subcommand (stage2, doctor, …) runs.
+    }
+
+    /// The checks that need the catalog or the file system; usage errors (exit 64) before
+    /// anything runs or any file is written.
+    func checkRun() throws -> [Catalog.Selected] {
+        if list && all && !(test.isEmpty && filter.isEmpty) { throw ValidationError(Catalog.SelectionError.allWithOthers.description) }
+        if list && output != nil { throw ValidationError("--list prints to stdout; --output only applies to a run") }
+        let selected = try selection(forList: list)
         if let output {
             do { try AtomicFile.validate(path: output) } catch { throw ValidationError(String(describing: error)) }
         }
+        return selected
     }
 
     /// The selected variants in run order (for `--list` without a selection: all of them).
@@ -70,7 +76,7 @@ struct RunOptions: ParsableArguments {
 /// timeout; 128+n when SIGINT/SIGTERM stopped the run (the report covers what ran, the VM of
 /// the interrupted test was torn down).
 func runCatalog(_ options: RunOptions) async throws {
-    let selected = try options.selection(forList: options.list)
+    let selected = try options.checkRun()
     if options.list {
         listTests(selected)
         return
