@@ -37,6 +37,77 @@ public enum Catalog {
         guard let v = test.variants.first(where: { $0.name == parts[1] }) else { return nil }
         return (test, [v])
     }
+
+    /// What `--test`, `--filter` and `--all` select, in run order: every `--test` entry in
+    /// the order given (a test name selects all its variants), then every variant whose full
+    /// name (`test/variant`) some filter matches, in catalog order. A variant selected twice
+    /// runs once. Throws when a name is unknown, when a filter matches nothing, when `--all` is
+    /// combined with a narrower selection, or when nothing was asked for.
+    public static func selection(names: [String], filters: [(pattern: String, matches: (String) -> Bool)],
+                                 all: Bool, from tests: [CatalogTest] = Catalog.tests) throws(SelectionError) -> [Selected] {
+        if all && !(names.isEmpty && filters.isEmpty) { throw .allWithOthers }
+        let everything = tests.flatMap { t in t.variants.map { Selected(test: t, variant: $0) } }
+        if all { return everything }
+        if names.isEmpty && filters.isEmpty { throw .nothingSelected }
+        var out: [Selected] = []
+        var seen = Set<String>()
+        func add(_ s: Selected) { if seen.insert(s.name).inserted { out.append(s) } }
+        for spec in names {
+            let parts = spec.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard let test = tests.first(where: { $0.name == parts[0] }) else {
+                throw .unknownTest(spec, known: everything.map(\.name))
+            }
+            if parts.count == 1 {
+                test.variants.forEach { add(Selected(test: test, variant: $0)) }
+            } else if let v = test.variants.first(where: { $0.name == parts[1] }) {
+                add(Selected(test: test, variant: v))
+            } else {
+                throw .unknownVariant(spec, test: test.name, known: test.variants.map(\.name))
+            }
+        }
+        for f in filters {
+            let hits = everything.filter { f.matches($0.name) }
+            if hits.isEmpty { throw .filterMatchesNothing(f.pattern, known: everything.map(\.name)) }
+            hits.forEach(add)
+        }
+        return out
+    }
+
+    /// One selected variant of a test.
+    public struct Selected: Sendable {
+        public var test: CatalogTest
+        public var variant: TestVariant
+        public init(test: CatalogTest, variant: TestVariant) {
+            self.test = test
+            self.variant = variant
+        }
+        /// `test/variant`, the name reports use.
+        public var name: String { "\(test.name)/\(variant.name)" }
+    }
+
+    /// A selection that cannot run: said before any test runs (a usage error, exit 64).
+    public enum SelectionError: Error, Equatable, CustomStringConvertible {
+        case unknownTest(String, known: [String])
+        case unknownVariant(String, test: String, known: [String])
+        case filterMatchesNothing(String, known: [String])
+        case allWithOthers
+        case nothingSelected
+
+        public var description: String {
+            switch self {
+            case let .unknownTest(name, known):
+                "unknown test '\(name)'; known tests: " + known.joined(separator: ", ")
+            case let .unknownVariant(name, test, known):
+                "unknown variant in '\(name)': test '\(test)' has the variants " + known.joined(separator: ", ")
+            case let .filterMatchesNothing(pattern, known):
+                "--filter '\(pattern)' matches no test; known tests: " + known.joined(separator: ", ")
+            case .allWithOthers:
+                "--all selects every test; do not combine it with --test or --filter"
+            case .nothingSelected:
+                "nothing to run: give --all, --test NAME or --filter GLOB (see --list)"
+            }
+        }
+    }
 }
 
 /// Whether this host can run nested tests at all; the reason when not (a skip, exit 77).
@@ -68,19 +139,31 @@ public enum HostCheck {
 public struct TestRun: Sendable {
     public var name: String
     public var outcome: Outcome
+    /// How many stage-2 faults the test saw.
     public var faults: Int
     public var seconds: Double
     public var notes: [String]
+    /// The fault lines the test logged (`FaultReport.oneLine`, raw and decoded), in order.
+    public var faultLines: [String] = []
+    /// Every other line the test logged (with `--verbose`: every exit, decoded, and the
+    /// host's replies), in order.
+    public var log: [String] = []
 }
 
 public struct RunSettings: Sendable {
     public var verbose = false
+    /// The test's whole budget: the watchdog stops the guest when it is spent.
     public var timeout: Duration = .seconds(120)
     public var e2h0 = false
-    public init(verbose: Bool = false, timeout: Duration = .seconds(120), e2h0: Bool = false) {
+    /// The seed this test draws from (randomized tests): derived by the runner from the run's
+    /// `--seed`, the test's name and its repetition, and handed to the scenario builder as
+    /// `HostFacts.seed`.
+    public var seed: UInt64 = 0
+    public init(verbose: Bool = false, timeout: Duration = .seconds(120), e2h0: Bool = false, seed: UInt64 = 0) {
         self.verbose = verbose
         self.timeout = timeout
         self.e2h0 = e2h0
+        self.seed = seed
     }
 }
 
@@ -93,11 +176,27 @@ extension CatalogTest {
             let d = ContinuousClock.now - started
             return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
         }
+        // Fault lines (the runner logs each stage-2 fault as `FaultReport.oneLine`, which
+        // starts "stage-2 fault") are kept apart from the rest of the log.
+        final class Lines: @unchecked Sendable { var faults: [String] = []; var other: [String] = [] }
+        let lines = Lines()
+        let outer = log
+        let log: (String) -> Void = { line in
+            let text = line.drop { $0 == " " }
+            if text.hasPrefix("stage-2 fault") || (text.hasPrefix("[vCPU ") && text.contains("] stage-2 fault")) { lines.faults.append(String(text)) } else { lines.other.append(String(text)) }
+            outer(line)
+        }
+        func finished(_ outcome: Outcome, faults: Int, notes: [String]) -> TestRun {
+            TestRun(name: name, outcome: outcome, faults: faults, seconds: seconds(), notes: notes,
+                    faultLines: lines.faults, log: lines.other)
+        }
+        var facts = HostFacts.probe()
+        facts.seed = settings.seed
         let scenario: Scenario
-        do { scenario = try variant.scenario(HostFacts.probe()) } catch SessionError.skip(let why) {
-            return TestRun(name: name, outcome: .skip(why), faults: 0, seconds: seconds(), notes: [])
+        do { scenario = try variant.scenario(facts) } catch SessionError.skip(let why) {
+            return finished(.skip(why), faults: 0, notes: [])
         } catch {
-            return TestRun(name: name, outcome: .fail("building the scenario: \(error)"), faults: 0, seconds: seconds(), notes: [])
+            return finished(.fail("building the scenario: \(error)"), faults: 0, notes: [])
         }
         let outcome: Outcome
         var faults = 0
@@ -121,7 +220,7 @@ extension CatalogTest {
         } catch {
             outcome = .fail("\(error)")
         }
-        return TestRun(name: name, outcome: outcome, faults: faults, seconds: seconds(), notes: scenario.notes)
+        return finished(outcome, faults: faults, notes: scenario.notes)
     }
 }
 

@@ -51,6 +51,8 @@ public enum Requirement: Sendable, Equatable, CustomStringConvertible {
 public struct HostFacts: Sendable {
     /// KVM_CAP_ARM_VM_IPA_SIZE (the VM's guest-physical size), 40 when unknown.
     public var vmIPABits: Int
+    /// Seed for randomized tests (`--seed`, derived per test and repetition by the runner).
+    public var seed: UInt64 = 0
     public init(vmIPABits: Int = 40) { self.vmIPABits = vmIPABits }
 }
 

@@ -1,88 +1,181 @@
 import ArgumentParser
 import KVM
+import Reporting
 import TestCatalog
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
+extension OutputFormat: ExpressibleByArgument {}
+extension ColorMode: ExpressibleByArgument {}
+
 /// Options of the root command: run catalog tests.
 struct RunOptions: ParsableArguments {
+    @Flag(name: .long, help: "List the tests, one line per variant with its requirements (honours --test/--filter).")
+    var list = false
     @Option(name: .long, help: ArgumentHelp("Run a test: NAME (all its variants) or NAME/VARIANT. Repeatable.", valueName: "name"))
     var test: [String] = []
-    @Flag(name: .long, help: "List the tests and their variants, one line each.")
-    var list = false
-    @Flag(name: .long, help: "Show every mailbox exit, decoded.")
-    var verbose = false
-    @Option(name: .long, help: ArgumentHelp("Per-variant timeout in seconds (the watchdog stops a stuck guest; exit 124).", valueName: "seconds"))
+    @Option(name: .long, help: ArgumentHelp("Run every variant whose full name (test/variant) matches the shell pattern (* ? [a-z] \\). Repeatable.", valueName: "glob"))
+    var filter: [String] = []
+    @Flag(name: .long, help: "Run every test in the catalog.")
+    var all = false
+    @Option(name: .long, help: ArgumentHelp("Run each selected variant N times in a row.", valueName: "n"))
+    var `repeat`: Int = 1
+    @Option(name: .long, help: ArgumentHelp("Seed for randomized tests (printed by every run; default: a fresh one).", valueName: "n"))
+    var seed: UInt64?
+    @Option(name: .long, help: ArgumentHelp("Per-test timeout in seconds: the watchdog stops a stuck guest, the test ends TIMEOUT and the run goes on (exit 124).", valueName: "seconds"))
     var timeout: Double = 120
+    @Flag(name: .long, help: "Record every mailbox exit, decoded, in each test's log.")
+    var verbose = false
+    @Option(name: .long, help: ArgumentHelp("Report format: human, tap, junit or json.", valueName: "format"))
+    var format: OutputFormat = .human
+    @Option(name: .long, help: ArgumentHelp("Write the report (in --format) to FILE, atomically at the end; stdout then gets the human lines.", valueName: "file"))
+    var output: String?
+    @Option(name: .long, help: ArgumentHelp("Colour the human lines: auto (a terminal, unless NO_COLOR or TERM=dumb), always or never.", valueName: "when"))
+    var color: ColorMode = .auto
     @Flag(name: .long, help: "Create the vCPU with HAS_EL2_E2H0 (non-VHE guest hypervisor).")
     var e2h0 = false
 
     func validate() throws {
         guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be in (0, 86400] seconds, got \(timeout)") }
-        for t in test where Catalog.select(t) == nil {
-            throw ValidationError("unknown test '\(t)'; known: " + Catalog.tests.flatMap { t in [t.name] + t.variants.map { "\(t.name)/\($0.name)" } }.joined(separator: ", "))
+        guard (1...100_000).contains(`repeat`) else { throw ValidationError("--repeat must be between 1 and 100000, got \(`repeat`)") }
+        // The selection and --output are checked in `runCatalog`, not here: ArgumentParser
+        // also validates these root options when a subcommand (stage2, doctor, …) runs.
+    }
+
+    /// The checks that need the catalog or the file system; usage errors (exit 64) before
+    /// anything runs or any file is written.
+    func checkRun() throws -> [Catalog.Selected] {
+        if list && all && !(test.isEmpty && filter.isEmpty) { throw ValidationError(Catalog.SelectionError.allWithOthers.description) }
+        if list && output != nil { throw ValidationError("--list prints to stdout; --output only applies to a run") }
+        let selected = try selection(forList: list)
+        if let output {
+            do { try AtomicFile.validate(path: output) } catch { throw ValidationError(String(describing: error)) }
         }
+        return selected
+    }
+
+    /// The selected variants in run order (for `--list` without a selection: all of them).
+    func selection(forList: Bool = false) throws -> [Catalog.Selected] {
+        var globs: [(pattern: String, matches: (String) -> Bool)] = []
+        for f in filter {
+            do {
+                let g = try GlobPattern(f)
+                globs.append((f, g.matches))
+            } catch { throw ValidationError(String(describing: error)) }
+        }
+        let everything = forList && test.isEmpty && filter.isEmpty
+        do { return try Catalog.selection(names: test, filters: globs, all: all || everything) }
+        catch { throw ValidationError(String(describing: error)) }
     }
 }
 
-/// Runs the selected tests. Exit status: 0 all passed (skips allowed), 1 any failure,
-/// 77 everything skipped (with the reason), 124 a timeout.
+/// Runs the selected tests and reports them (`Sources/Reporting`). Exit status: 0 all passed
+/// (skips allowed), 1 any failure, 77 everything skipped (the reason in the report), 124 a
+/// timeout; 128+n when SIGINT/SIGTERM stopped the run (the report covers what ran, the VM of
+/// the interrupted test was torn down).
 func runCatalog(_ options: RunOptions) async throws {
+    let selected = try options.checkRun()
     if options.list {
-        for t in Catalog.tests {
-            say("\(t.name)  \(t.summary)")
-            for v in t.variants {
-                let req = v.requirements.isEmpty ? "" : " [needs: " + v.requirements.map(\.description).joined(separator: ", ") + "]"
-                say("  \(t.name)/\(v.name)  \(v.summary)\(req)")
-            }
-        }
+        listTests(selected)
         return
     }
-    guard !options.test.isEmpty else {
-        throw ValidationError("nothing to run: give --test NAME (see --list)")
-    }
-    let selected = options.test.compactMap(Catalog.select)
 
-    if let reason = HostCheck.nestedVirtualizationUnavailable() {
-        for (t, variants) in selected { for v in variants { say("SKIP \(t.name)/\(v.name): \(reason)") } }
-        throw ExitCode(77)
+    let seed = options.seed ?? Seeds.fresh()
+    let repeats = options.repeat
+    let planned = selected.count * repeats
+    let hostReason = HostCheck.nestedVirtualizationUnavailable()
+    let reporter: Reporter
+    do {
+        reporter = try Reporter(format: options.format, outputPath: options.output,
+                                run: RunInfo(hostDescription: hostDescription(nestedUnavailable: hostReason), seed: seed),
+                                planned: planned, color: options.color)
+    } catch {
+        throw ValidationError(String(describing: error))
     }
+    reporter.begin()
 
-    let settings = RunSettings(verbose: options.verbose, timeout: .milliseconds(Int64(options.timeout * 1000)), e2h0: options.e2h0)
-    var runs: [TestRun] = []
-    for (test, variants) in selected {
-        for v in variants {
-            say("RUN  \(test.name)/\(v.name): \(v.summary)")
-            let run = test.run(v, settings: settings) { say($0) }
-            for n in run.notes { say("     \(n)") }
-            let time = String(Int(run.seconds * 1000)) + " ms"
-            switch run.outcome {
-            case .pass: say("PASS \(run.name) (\(run.faults) stage-2 faults, \(time))")
-            case .skip(let why): say("SKIP \(run.name): \(why)")
-            case .fail(let why): say("FAIL \(run.name) (\(time)):\n" + indent(why))
-            case .timeout(let why): say("TIMEOUT \(run.name) (\(time)):\n" + indent(why))
-            }
-            runs.append(run)
-            if let signal = VCPU.pendingStopSignal {
-                say("stopped by signal \(signal); VM torn down")
-                throw ExitCode(128 + signal)
+    if let reason = hostReason {
+        // Every selected test is reported as skipped with the reason, so TAP/JUnit/JSON
+        // consumers see each one; the exit status is 77.
+        for s in selected {
+            for r in 1...repeats {
+                reporter.record(TestResult(name: s.name, outcome: .skipped(reason: reason),
+                                           repetition: repeats > 1 ? r : nil))
             }
         }
+        throw ExitCode(try finish(reporter))
     }
-    let passed = runs.filter { $0.outcome == .pass }.count
-    let skipped = runs.filter { if case .skip = $0.outcome { true } else { false } }.count
-    let timedOut = runs.filter { if case .timeout = $0.outcome { true } else { false } }.count
-    let failed = runs.count - passed - skipped - timedOut
-    say("\(passed) passed, \(failed + timedOut) failed, \(skipped) skipped")
-    if timedOut > 0 { throw ExitCode(124) }
-    if failed > 0 { throw ExitCode(1) }
-    if skipped == runs.count { throw ExitCode(77) }
+
+    // From here a SIGINT/SIGTERM interrupts KVM_RUN (the test ends, its VM is torn down)
+    // instead of killing the process, so the run can end with the report of what ran.
+    do { try VCPU.installSignalHandlers() } catch {
+        throw ValidationError("cannot install the SIGINT/SIGTERM handlers: \(error)")
+    }
+    var stoppedBy: Int32? = nil
+    run: for s in selected {
+        for r in 1...repeats {
+            if let signal = VCPU.pendingStopSignal { stoppedBy = signal; break run }
+            var testRandom = Seeds.generator(runSeed: seed, test: s.name, repetition: repeats > 1 ? r : 0)
+            let settings = RunSettings(verbose: options.verbose, timeout: .milliseconds(Int64(options.timeout * 1000)),
+                                       e2h0: options.e2h0, seed: testRandom.next())
+            let run = s.test.run(s.variant, settings: settings) { _ in }
+            reporter.record(TestResult(name: s.name, parameters: parameters(s), outcome: testOutcome(run.outcome),
+                                       duration: .nanoseconds(Int64(run.seconds * 1e9)), faults: run.faultLines,
+                                       log: run.notes.map { "note: " + $0 } + run.log,
+                                       repetition: repeats > 1 ? r : nil))
+            if let signal = VCPU.pendingStopSignal { stoppedBy = signal; break run }
+        }
+    }
+    let status = try finish(reporter)
+    if let signal = stoppedBy {
+        FileDescriptorSink.standardError().write("harness: stopped by \(signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)") after \(reporter.results.count) of \(planned) tests; the report above covers those\n")
+        throw ExitCode(128 + signal)
+    }
+    throw ExitCode(status)
 }
 
-private func indent(_ s: String) -> String {
-    s.split(separator: "\n", omittingEmptySubsequences: false).map { "     " + $0 }.joined(separator: "\n")
+/// `Reporter.finish`, with a write error of `--output` as a plain error (exit 1 is wrong there:
+/// nothing failed; a usage-style 64 would hide that tests ran, so it is 74, EX_IOERR).
+private func finish(_ reporter: Reporter) throws -> Int32 {
+    do { return try reporter.finish() } catch {
+        FileDescriptorSink.standardError().write("harness: \(error)\n")
+        throw ExitCode(74)
+    }
+}
+
+/// One line per variant: name, one-line description, requirements.
+private func listTests(_ selected: [Catalog.Selected]) {
+    var lastTest: String? = nil
+    for s in selected {
+        if s.test.name != lastTest {
+            say("\(s.test.name)  \(s.test.summary)")
+            lastTest = s.test.name
+        }
+        let req = s.variant.requirements.isEmpty ? "needs: nothing beyond nested virtualization"
+            : "needs: " + s.variant.requirements.map(\.description).joined(separator: ", ")
+        say("  \(s.name)  \(s.variant.summary)  [\(req)]")
+    }
+}
+
+private func parameters(_ s: Catalog.Selected) -> [String: String] {
+    s.variant.requirements.isEmpty ? [:] : ["requires": s.variant.requirements.map(\.description).joined(separator: ", ")]
+}
+
+private func testOutcome(_ o: Outcome) -> TestOutcome {
+    switch o {
+    case .pass: .passed
+    case .fail(let m): .failed(m)
+    case .skip(let r): .skipped(reason: r)
+    case .timeout(let m):
+        // The formats say "timed out" themselves; the Machine's message starts with it too.
+        .timedOut(m.hasPrefix("timed out: ") ? String(m.dropFirst("timed out: ".count)) : m)
+    }
+}
+
+private func hostDescription(nestedUnavailable reason: String?) -> String {
+    HostInfo.describe() + (reason == nil ? ", nested virtualization available" : ", nested tests cannot run here")
 }
 
 /// Prints one line and flushes it now (stdout is fully buffered into a pipe or the emulated
