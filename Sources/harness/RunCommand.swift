@@ -20,6 +20,8 @@ struct RunOptions: ParsableArguments {
     var filter: [String] = []
     @Flag(name: .long, help: "Run every test in the catalog.")
     var all = false
+    @Option(name: .long, help: ArgumentHelp("Leave out every selected variant whose full name matches the shell pattern (applied after --test/--filter/--all). Repeatable.", valueName: "glob"))
+    var exclude: [String] = []
     @Option(name: .long, help: ArgumentHelp("Run each selected variant N times in a row.", valueName: "n"))
     var `repeat`: Int = 1
     @Option(name: .long, help: ArgumentHelp("Seed for randomized tests (printed by every run; default: a fresh one).", valueName: "n"))
@@ -32,6 +34,8 @@ struct RunOptions: ParsableArguments {
     var format: OutputFormat = .human
     @Option(name: .long, help: ArgumentHelp("Write the report (in --format) to FILE, atomically at the end; stdout then gets the human lines.", valueName: "file"))
     var output: String?
+    @Option(name: .long, help: ArgumentHelp("Also write a JUnit XML report to FILE (atomically, at the end), whatever --format is.", valueName: "file"))
+    var junit: String?
     @Option(name: .long, help: ArgumentHelp("Colour the human lines: auto (a terminal, unless NO_COLOR or TERM=dumb), always or never.", valueName: "when"))
     var color: ColorMode = .auto
     @Flag(name: .long, help: "Create the vCPU with HAS_EL2_E2H0 (non-VHE guest hypervisor).")
@@ -49,10 +53,12 @@ struct RunOptions: ParsableArguments {
     func checkRun() throws -> [Catalog.Selected] {
         if list && all && !(test.isEmpty && filter.isEmpty) { throw ValidationError(Catalog.SelectionError.allWithOthers.description) }
         if list && output != nil { throw ValidationError("--list prints to stdout; --output only applies to a run") }
+        if list && junit != nil { throw ValidationError("--list prints to stdout; --junit only applies to a run") }
         let selected = try selection(forList: list)
-        if let output {
-            do { try AtomicFile.validate(path: output) } catch { throw ValidationError(String(describing: error)) }
+        for path in [output, junit].compactMap({ $0 }) {
+            do { try AtomicFile.validate(path: path) } catch { throw ValidationError(String(describing: error)) }
         }
+        if let output, let junit, output == junit { throw ValidationError("--output and --junit name the same file '\(junit)'") }
         return selected
     }
 
@@ -65,9 +71,20 @@ struct RunOptions: ParsableArguments {
                 globs.append((f, g.matches))
             } catch { throw ValidationError(String(describing: error)) }
         }
+        var excludes: [(pattern: String, glob: GlobPattern)] = []
+        for e in exclude {
+            do { excludes.append((e, try GlobPattern(e))) } catch { throw ValidationError(String(describing: error)) }
+        }
         let everything = forList && test.isEmpty && filter.isEmpty
-        do { return try Catalog.selection(names: test, filters: globs, all: all || everything) }
+        let chosen: [Catalog.Selected]
+        do { chosen = try Catalog.selection(names: test, filters: globs, all: all || everything) }
         catch { throw ValidationError(String(describing: error)) }
+        for e in excludes where !chosen.contains(where: { e.glob.matches($0.name) }) {
+            throw ValidationError("--exclude '\(e.pattern)' matches no selected test (see --list)")
+        }
+        let kept = chosen.filter { s in !excludes.contains { $0.glob.matches(s.name) } }
+        if kept.isEmpty { throw ValidationError("--exclude left nothing to run") }
+        return kept
     }
 }
 
@@ -94,6 +111,18 @@ func runCatalog(_ options: RunOptions) async throws {
     } catch {
         throw ValidationError(String(describing: error))
     }
+    // --junit: a second, silent reporter that only writes the JUnit file.
+    let junitReporter: Reporter?
+    do {
+        junitReporter = try options.junit.map {
+            try Reporter(format: .junit, outputPath: $0,
+                         run: RunInfo(hostDescription: hostDescription(nestedUnavailable: hostReason), seed: seed),
+                         planned: planned, color: .never, stdout: DiscardSink(), stderr: DiscardSink())
+        }
+    } catch {
+        throw ValidationError(String(describing: error))
+    }
+    let reporters = [reporter] + (junitReporter.map { [$0] } ?? [])
     reporter.begin()
 
     if let reason = hostReason {
@@ -101,11 +130,12 @@ func runCatalog(_ options: RunOptions) async throws {
         // consumers see each one; the exit status is 77.
         for s in selected {
             for r in 1...repeats {
-                reporter.record(TestResult(name: s.name, outcome: .skipped(reason: reason),
-                                           repetition: repeats > 1 ? r : nil))
+                let result = TestResult(name: s.name, outcome: .skipped(reason: reason),
+                                        repetition: repeats > 1 ? r : nil)
+                for rep in reporters { rep.record(result) }
             }
         }
-        throw ExitCode(try finish(reporter))
+        throw ExitCode(try finish(reporters))
     }
 
     // From here a SIGINT/SIGTERM interrupts KVM_RUN (the test ends, its VM is torn down)
@@ -121,14 +151,15 @@ func runCatalog(_ options: RunOptions) async throws {
             let settings = RunSettings(verbose: options.verbose, timeout: .milliseconds(Int64(options.timeout * 1000)),
                                        e2h0: options.e2h0, seed: testRandom.next())
             let run = s.test.run(s.variant, settings: settings) { _ in }
-            reporter.record(TestResult(name: s.name, parameters: parameters(s), outcome: testOutcome(run.outcome),
-                                       duration: .nanoseconds(Int64(run.seconds * 1e9)), faults: run.faultLines,
-                                       log: run.notes.map { "note: " + $0 } + run.log,
-                                       repetition: repeats > 1 ? r : nil))
+            let result = TestResult(name: s.name, parameters: parameters(s), outcome: testOutcome(run.outcome),
+                                    duration: .nanoseconds(Int64(run.seconds * 1e9)), faults: run.faultLines,
+                                    log: run.notes.map { "note: " + $0 } + run.log,
+                                    repetition: repeats > 1 ? r : nil)
+            for rep in reporters { rep.record(result) }
             if let signal = VCPU.pendingStopSignal { stoppedBy = signal; break run }
         }
     }
-    let status = try finish(reporter)
+    let status = try finish(reporters)
     if let signal = stoppedBy {
         FileDescriptorSink.standardError().write("harness: stopped by \(signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)") after \(reporter.results.count) of \(planned) tests; the report above covers those\n")
         throw ExitCode(128 + signal)
@@ -143,6 +174,18 @@ private func finish(_ reporter: Reporter) throws -> Int32 {
         FileDescriptorSink.standardError().write("harness: \(error)\n")
         throw ExitCode(74)
     }
+}
+
+/// Finishes the extra (`--junit`) reporters first, then the main one, whose status is the run's.
+private func finish(_ reporters: [Reporter]) throws -> Int32 {
+    for extra in reporters.dropFirst() { _ = try finish(extra) }
+    return try finish(reporters[0])
+}
+
+/// Output of the silent `--junit` reporter: it only writes its file.
+private final class DiscardSink: TextSink {
+    func write(_ text: String) {}
+    var isTerminal: Bool { false }
 }
 
 /// One line per variant: name, one-line description, requirements.

@@ -99,6 +99,14 @@ import Testing
         #expect(Array(try Self.listed(["--test", "demand-paging"]).prefix(4)) == ["demand-paging/4k", "demand-paging/16k", "demand-paging/64k", "demand-paging/4k-2m-blocks"])
     }
 
+    @Test func excludeLeavesOutMatchingVariantsAfterSelection() throws {
+        #expect(try Self.listed(["--test", "demand-paging", "--exclude", "*/4k*"]) == ["demand-paging/16k", "demand-paging/64k"])
+        let all = try Self.listed()
+        let without = try Self.listed(["--all", "--exclude", "demand-paging/*"])
+        #expect(without == all.filter { !$0.hasPrefix("demand-paging/") })
+        #expect(without.count == all.count - 4)
+    }
+
     // MARK: usage errors: clear message, non-zero exit, no file
 
     @Test(arguments: [
@@ -112,6 +120,9 @@ import Testing
         (["--all", "--format", "xml"], "xml"),
         (["--all", "--seed=-1"], "'-1' is invalid"),
         ([], "nothing to run"),
+        (["--test", "demand-paging/4k", "--exclude", "demand-paging/16k"], "--exclude 'demand-paging/16k' matches no selected test"),
+        (["--test", "demand-paging/4k", "--exclude", "demand-paging/*"], "--exclude left nothing to run"),
+        (["--all", "--exclude", "[x"], "[x"),
     ])
     func badInvocationsFailBeforeRunning(arguments: [String], message: String) throws {
         let dir = try Self.tempDir()
@@ -182,6 +193,26 @@ import Testing
         #expect(Set(caseNames.map { n in names.contains { n.hasSuffix($0) || $0.hasSuffix(n) } }) == [true], "\(caseNames)")
         // Only the report was written: no temporary file left next to it.
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["results.xml"])
+    }
+
+    @Test(.enabled(if: onX86, "an x86_64 host is certain not to run arm64 nested tests"))
+    func junitAlongsideTAPInOneRun() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("j.xml")
+        let r = try Self.run(["--filter", "demand-paging/*", "--format", "tap", "--junit", file.path])
+        #expect(r.status == 77, "\(r.stderr)")
+        // stdout stays pure TAP (plan + 4 results), the summary is on stderr ...
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.contains("1..4"))
+        #expect(lines.filter { $0.hasPrefix("ok ") && $0.contains("# SKIP") }.count == 4)
+        #expect(r.stderr.split(separator: "\n").contains("0 passed, 0 failed, 4 skipped"))
+        // ... and the JUnit file holds the same four tests, skipped.
+        let doc = try XMLDocument(data: Data(contentsOf: file))
+        let cases = try doc.nodes(forXPath: "/testsuites/testsuite/testcase").compactMap { $0 as? XMLElement }
+        #expect(cases.count == 4)
+        #expect(cases.allSatisfy { !$0.elements(forName: "skipped").isEmpty })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["j.xml"])
     }
 
     @Test(.enabled(if: onX86, "an x86_64 host is certain not to run arm64 nested tests"))
