@@ -9,7 +9,7 @@ import Glibc
 
 /// The tests the harness knows, as data. Issue-6 tests are added here as more entries.
 public enum Catalog {
-    public static let tests: [CatalogTest] = [demandPaging] + stage2FaultTests + advancedTests + stage1Tests
+    public static let tests: [CatalogTest] = [demandPaging, demandPagingE2H0] + stage2FaultTests + advancedTests + stage1Tests
 
     public static let demandPaging = CatalogTest(
         name: "demand-paging",
@@ -21,6 +21,19 @@ public enum Catalog {
                 try DemandPaging.scenario(granule: .k4, ipaBits: 40, blockSize: 2 << 20)
             },
         ])
+
+    /// The demand-paging test with a non-VHE guest hypervisor (HAS_EL2_E2H0).
+    public static let demandPagingE2H0 = CatalogTest(
+        name: "demand-paging-e2h0",
+        summary: "demand paging with a vCPU created with KVM_ARM_VCPU_HAS_EL2_E2H0: HCR_EL2.E2H must read 0 at vEL2 and the stage-2 faults must be the same as with VHE",
+        variants: [Granule.k4, .k16, .k64].map { g in
+            TestVariant(name: "\(g)".lowercased(), summary: "\(g) granule, 40-bit IPA, non-VHE guest hypervisor",
+                        requirements: [.stage2Granule(g)]) { _ in
+                var s = try DemandPaging.scenario(granule: g, ipaBits: 40)
+                s.nonVHE = true
+                return s
+            }
+        })
 
     static func pages(_ name: String, _ g: Granule) -> TestVariant {
         TestVariant(name: name, summary: "\(g) granule, 40-bit IPA, demand-maps pages",
@@ -112,6 +125,18 @@ public enum Catalog {
 
 /// Whether this host can run nested tests at all; the reason when not (a skip, exit 77).
 public enum HostCheck {
+    /// Why a non-VHE (HAS_EL2_E2H0) guest hypervisor cannot be created here, or nil.
+    public static func nonVHEUnavailable(kvmPath: String = KVMSystem.defaultPath) -> String? {
+        guard let cap = KVMCapability.armEL2E2H0 else {
+            return "the kernel headers this harness was built with predate KVM_CAP_ARM_EL2_E2H0"
+        }
+        guard let kvm = try? KVMSystem(path: kvmPath) else { return "cannot open \(kvmPath)" }
+        if ((try? kvm.checkExtension(cap)) ?? 0) <= 0 {
+            return "KVM_CAP_ARM_EL2_E2H0 is absent: this host cannot run a non-VHE guest hypervisor (the CPU or kernel has no FEAT_E2H0 for guests)"
+        }
+        return nil
+    }
+
     public static func nestedVirtualizationUnavailable(kvmPath: String = KVMSystem.defaultPath) -> String? {
         guard kvmHasARM64 else {
             return "not an arm64 host (this harness was built for another architecture); run it in the emulated arm64 host: scripts/emu-host run -- harness --test NAME"
@@ -201,7 +226,11 @@ extension CatalogTest {
         let outcome: Outcome
         var faults = 0
         do {
-            var backend: MachineBackend? = try MachineBackend(layout: .standard, e2h0: settings.e2h0, timeout: settings.timeout,
+            if scenario.nonVHE, let reason = HostCheck.nonVHEUnavailable() {
+                return finished(.skip(reason), faults: 0, notes: scenario.notes)
+            }
+            var backend: MachineBackend? = try MachineBackend(layout: .standard, e2h0: settings.e2h0 || scenario.nonVHE,
+                                                              timeout: settings.timeout,
                                                                   ipaBits: scenario.vmIPABits)
             if settings.verbose { log("  VM created in \(milliseconds(since: started)) ms") }
             let runner = ScenarioRunner(verbose: settings.verbose, log: log)

@@ -293,6 +293,10 @@ public struct Scenario: Sendable {
     /// KVM's shadow stage 2 for the nested guest spans the VM's IPA size, so nested IPAs at
     /// or above 2^40 need a bigger VM.
     public var vmIPABits: Int? = nil
+    /// Run the guest hypervisor non-VHE: create the vCPU with KVM_ARM_VCPU_HAS_EL2_E2H0 (skip
+    /// when KVM_CAP_ARM_EL2_E2H0 is absent) and require HCR_EL2.E2H (bit 34, Arm ARM D24.2
+    /// HCR_EL2) to read 0 at vEL2 entry, as the HELLO message reports it.
+    public var nonVHE = false
 
     public init(granule: Granule, ipaBits: Int, ops: [GuestOp]) {
         self.granule = granule

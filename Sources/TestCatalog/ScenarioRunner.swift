@@ -51,6 +51,10 @@ public struct ScenarioRunner {
                 try session.reply(.stop)
                 return (.skip(reason), 0)
             }
+            if scenario.nonVHE && facts.e2h {
+                try session.reply(.stop)
+                return (.fail("the vCPU was created with HAS_EL2_E2H0 but HCR_EL2 at vEL2 entry is 0x\(String(facts.hcrAtEntry, radix: 16)) (E2H, bit 34, set)"), 0)
+            }
             try session.reply(.resume)
 
             if let script = scenario.script {

@@ -181,3 +181,34 @@ final class ScriptedBackend: GuestBackend {
         #expect(why.contains("did not answer fault 0"))
     }
 }
+
+/// The non-VHE (HAS_EL2_E2H0) variants: HCR_EL2.E2H is bit 34 (Arm ARM D24.2 HCR_EL2); a vCPU
+/// created with HAS_EL2_E2H0 must report it clear at vEL2 entry (the HELLO message's HCR).
+@Suite struct NonVHEGuestHypervisor {
+    func outcome(helloHCR: UInt64) throws -> Outcome {
+        var scenario = try DemandPaging.scenario(granule: .k4, ipaBits: 40)
+        scenario.nonVHE = true
+        let hello = ScriptedBackend.send(MailboxMessage(kind: .hello, seq: 1, opIndex: nil,
+            gprs: [8, helloHCR, 0x1100_0222_0010_0125, 0, 0] + Array(repeating: 0, count: 26)))
+        let backend = ScriptedBackend([hello, ScriptedBackend.send(MailboxMessage(kind: .done, seq: 2, opIndex: 13))])
+        return ScenarioRunner(log: { _ in }).run(scenario, requirements: [.stage2Granule(.k4)], backend: backend) { _, _ in }.outcome
+    }
+
+    @Test func e2hSetAtEntryFailsTheNonVHEVariant() throws {
+        guard case .fail(let m) = try outcome(helloHCR: 0x4_8000_0000) else { Issue.record("expected a failure"); return }
+        #expect(m.contains("HAS_EL2_E2H0") && m.contains("E2H, bit 34, set"))
+    }
+
+    @Test func e2hClearProceedsToTheFaultChecks() throws {
+        // E2H clear: the run goes on (and then fails only because the script ends early).
+        guard case .fail(let m) = try outcome(helloHCR: 0x8000_0000) else { Issue.record("expected the early-DONE failure"); return }
+        #expect(!m.contains("E2H, bit 34"))
+        #expect(m.contains("expected fault(s) never happened"))
+    }
+
+    @Test func catalogHasTheNonVHEDemandPagingVariants() throws {
+        let t = try #require(Catalog.tests.first { $0.name == "demand-paging-e2h0" })
+        #expect(t.variants.map(\.name) == ["4k", "16k", "64k"])
+        for v in t.variants { #expect(try v.scenario(HostFacts()).nonVHE) }
+    }
+}
