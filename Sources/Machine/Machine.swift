@@ -45,18 +45,70 @@ public enum PState {
     public static let el1hMasked: UInt64 = 0x3c0 | 0b0101
 }
 
+/// One exit as the run loop stores it: plain values only (no allocation, no reference
+/// counting); turned into an `ExitRecord` when someone asks.
+struct ExitSlot {
+    var sequence: Int
+    var exit: VCPUExit
+    /// CLOCK_MONOTONIC nanoseconds when the exit was recorded.
+    var monotonic: UInt64
+}
+
 final class VCPUSlot {
     let vcpu: VCPU
-    var history: [ExitRecord] = []
-    var exitCount = 0
-    /// The last deadline and its CLOCK_MONOTONIC equivalent (kept so that one deadline maps to
-    /// one value and the watchdog timer is armed once per deadline, not once per exit).
-    var deadline: ContinuousClock.Instant?
-    var monotonicDeadline: UInt64 = 0
+    /// The last exits: a fixed ring of `capacity` plain records, allocated once.
+    let ring: UnsafeMutablePointer<ExitSlot>
+    let capacity: Int
+    /// The run loop's per-exit state, behind a pointer allocated once: plain loads and stores
+    /// on the hot path (no dynamic exclusivity checks on class properties).
+    let hot: UnsafeMutablePointer<Hot>
+    struct Hot {
+        var exitCount = 0
+        /// The last deadline (kept so that one deadline maps to one CLOCK_MONOTONIC value and
+        /// the watchdog timer is armed once per deadline, not once per exit).
+        var deadline: ContinuousClock.Instant?
+        /// CLOCK_MONOTONIC equivalent of `deadline` (0 until the first run).
+        var monotonicDeadline: UInt64 = 0
+    }
     /// The budget the deadline gave when first seen (for the timeout report).
     var budget: Duration = .zero
 
-    init(vcpu: consuming VCPU) { self.vcpu = vcpu }
+    var exitCount: Int { hot.pointee.exitCount }
+
+    init(vcpu: consuming VCPU, historyLength: Int) {
+        self.vcpu = vcpu
+        capacity = max(historyLength, 1)
+        ring = .allocate(capacity: capacity)
+        hot = .allocate(capacity: 1)
+        hot.initialize(to: Hot())
+    }
+
+    deinit {
+        ring.deinitialize(count: min(hot.pointee.exitCount, capacity))
+        ring.deallocate()
+        hot.deinitialize(count: 1)
+        hot.deallocate()
+    }
+
+    @inline(__always) func record(_ exit: VCPUExit) {
+        let n = hot.pointee.exitCount &+ 1
+        hot.pointee.exitCount = n
+        let slot = ExitSlot(sequence: n, exit: exit, monotonic: ckvm_monotonic_ns())
+        let i = (n &- 1) % capacity
+        if n <= capacity { (ring + i).initialize(to: slot) } else { ring[i] = slot }
+    }
+
+    /// Oldest first.
+    func history(vcpu: Int, createdMonotonic: UInt64) -> [ExitRecord] {
+        let count = exitCount
+        let n = min(count, capacity)
+        return (0..<n).map { k in
+            let e = ring[(count - n + k) % capacity]
+            let ns = e.monotonic &- createdMonotonic
+            return ExitRecord(sequence: e.sequence, vcpu: vcpu, exit: e.exit,
+                              at: .nanoseconds(Int64(truncatingIfNeeded: ns)))
+        }
+    }
 }
 
 /// A KVM virtual machine for the harness: guest memory laid out as a `MemoryMap`, one memslot
@@ -77,7 +129,8 @@ public final class Machine {
     let gic: KVMDevice?
     let vm: VirtualMachine
     public let memory: GuestMemory
-    let created = ContinuousClock.now
+    /// CLOCK_MONOTONIC nanoseconds at creation (exit times in the history are relative to it).
+    let createdMonotonic = VCPU.monotonicNanoseconds()
     /// The memslot number of each backed region, by name.
     public let memslots: [String: UInt32]
     /// The host page size (memslot granularity, dirty-log bit granularity).
@@ -139,7 +192,7 @@ public final class Machine {
             if kvmHasARM64 {
                 do { try vcpu.armInit(target: target, features: features) } catch { throw .kvm(error) }
             }
-            slots.append(VCPUSlot(vcpu: vcpu))
+            slots.append(VCPUSlot(vcpu: vcpu, historyLength: configuration.historyLength))
         }
 
         // KVM_DEV_ARM_VGIC_CTRL_INIT after every vCPU exists and is initialised (arm-vgic-v3.rst).
@@ -242,52 +295,53 @@ public final class Machine {
     }
 
     public func run(vcpu: Int = 0, deadline: ContinuousClock.Instant) throws(MachineError) -> VCPUExit {
-        try run(vcpu: vcpu, deadline: deadline, timeout: deadline - ContinuousClock.now)
+        try run(vcpu: vcpu, deadline: deadline, timeout: nil)
     }
 
-    func run(vcpu index: Int, deadline: ContinuousClock.Instant, timeout: Duration) throws(MachineError) -> VCPUExit {
+    /// The run loop. Per exit it makes one KVM_RUN (through `ckvm_vcpu_run`, which keeps the
+    /// watchdog timer armed for the whole deadline and reads no clock unless the timer fired),
+    /// one clock read for the exit history and no allocation; the clock reads and the timer
+    /// syscall happen once per new deadline.
+    @inline(__always)
+    func run(vcpu index: Int, deadline: ContinuousClock.Instant, timeout: Duration?) throws(MachineError) -> VCPUExit {
         let s = try slot(index)
-        if s.deadline != deadline {
-            let remaining = deadline - ContinuousClock.now
-            let (secs, atto) = remaining.components
-            let ns = secs <= 0 && atto <= 0 ? 0 : UInt64(max(secs, 0)) &* 1_000_000_000 &+ UInt64(max(atto, 0) / 1_000_000_000)
-            s.deadline = deadline
-            s.monotonicDeadline = VCPU.monotonicNanoseconds() &+ max(ns, 1)
-            s.budget = timeout
-        }
+        if s.hot.pointee.deadline != deadline { newDeadline(deadline, timeout: timeout, in: s) }
+        let monotonicDeadline = s.hot.pointee.monotonicDeadline
         while true {
-            if let signal = VCPU.pendingStopSignal { throw .stopped(signal: signal, lastExits: s.history) }
-            guard VCPU.monotonicNanoseconds() < s.monotonicDeadline else {
-                throw .timeout(vcpu: index, after: s.budget, pc: try? s.vcpu.get(.pc), lastExits: s.history)
-            }
             let exit: VCPUExit
-            do { exit = try s.vcpu.run(monotonicDeadline: s.monotonicDeadline) } catch { throw .kvm(error) }
+            do { exit = try s.vcpu.run(monotonicDeadline: monotonicDeadline) } catch { throw .kvm(error) }
             switch exit {
             case .interrupted(.otherSignal):
+                // A stray signal: retried within the same deadline (ckvm_vcpu_run reports the
+                // watchdog and stop signals itself, and sees a deadline that passed meanwhile).
                 continue
             case .interrupted(.watchdog):
-                record(exit, in: s, vcpu: index)
-                throw .timeout(vcpu: index, after: s.budget, pc: try? s.vcpu.get(.pc), lastExits: s.history)
+                s.record(exit)
+                throw .timeout(vcpu: index, after: s.budget, pc: try? s.vcpu.get(.pc), lastExits: s.history(vcpu: index, createdMonotonic: createdMonotonic))
             case let .interrupted(.stopSignal(signal)):
-                record(exit, in: s, vcpu: index)
-                throw .stopped(signal: signal, lastExits: s.history)
+                s.record(exit)
+                throw .stopped(signal: signal, lastExits: s.history(vcpu: index, createdMonotonic: createdMonotonic))
             default:
-                record(exit, in: s, vcpu: index)
+                s.record(exit)
                 return exit
             }
         }
     }
 
-    func record(_ exit: VCPUExit, in s: VCPUSlot, vcpu: Int) {
-        s.exitCount += 1
-        let limit = max(configuration.historyLength, 1)
-        if s.history.count >= limit { s.history.removeFirst(s.history.count - limit + 1) }
-        s.history.append(ExitRecord(sequence: s.exitCount, vcpu: vcpu, exit: exit, at: ContinuousClock.now - created))
+    /// Maps a new deadline to CLOCK_MONOTONIC once (not per exit).
+    @inline(never)
+    func newDeadline(_ deadline: ContinuousClock.Instant, timeout: Duration?, in s: VCPUSlot) {
+        let remaining = deadline - ContinuousClock.now
+        let (secs, atto) = remaining.components
+        let ns = secs <= 0 && atto <= 0 ? 0 : UInt64(max(secs, 0)) &* 1_000_000_000 &+ UInt64(max(atto, 0) / 1_000_000_000)
+        s.hot.pointee.deadline = deadline
+        s.hot.pointee.monotonicDeadline = VCPU.monotonicNanoseconds() &+ max(ns, 1)
+        s.budget = timeout ?? remaining
     }
 
     /// The last exits of a vCPU (oldest first), at most `configuration.historyLength`.
     public func lastExits(vcpu: Int = 0) -> [ExitRecord] {
-        slots.indices.contains(vcpu) ? slots[vcpu].history : []
+        slots.indices.contains(vcpu) ? slots[vcpu].history(vcpu: vcpu, createdMonotonic: createdMonotonic) : []
     }
 
     /// Supplies the value a pending MMIO read returns (see `VCPU.completeMMIORead`).

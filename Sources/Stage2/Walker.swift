@@ -196,10 +196,12 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         var shift = k.rootShift
         var indexMask = k.rootIndexMask
         var d: UInt64
-        var at: PhysicalAddress
+        var offset: UInt64
         while true {
-            at = PhysicalAddress(table &+ ((ipa.rawValue &>> shift) & indexMask) &* 8)
-            guard let v = memory.loadDescriptor(at: at) else { return walkFault(.externalAbortOnWalk, level, 0, ipa, access) }
+            offset = ((ipa.rawValue &>> shift) & indexMask) &* 8
+            guard let v = memory.loadDescriptor(table: table, offset: offset) else {
+                return walkFault(.externalAbortOnWalk, level, 0, ipa, access)
+            }
             d = v
             guard level < 3 && d & 3 == 3 else { break }
             table = d & k.addressMask
@@ -229,7 +231,7 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         if !allowed { return walkFault(.permission, level, d, ipa, access) }
         return .translation(Stage2Translation(
             ipa: ipa, outputAddress: PhysicalAddress(base | (ipa.rawValue & (size &- 1))), level: level,
-            blockSize: size, descriptor: d, descriptorAddress: at, xnx: xnx))
+            blockSize: size, descriptor: d, descriptorAddress: PhysicalAddress(table &+ offset), xnx: xnx))
     }
 
     @usableFromInline

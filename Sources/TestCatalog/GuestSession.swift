@@ -122,6 +122,7 @@ public final class GuestSession {
     /// VMALLS12E1IS for a whole-VMID invalidation.
     public func payloadOperations(for batch: [TLBInvalidation]) -> [TLBIOperation] {
         var ops: [TLBIOperation] = []
+        ops.reserveCapacity(batch.count + 1)
         var anyIPA = false
         for inv in batch {
             switch inv {

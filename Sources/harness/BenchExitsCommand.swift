@@ -2,6 +2,7 @@ import AArch64
 import ArgumentParser
 import CExitBaseline
 import GuestProtocol
+import KVM
 import Machine
 import Stage2
 import TestCatalog
@@ -22,14 +23,17 @@ struct BenchExitsCommand: ParsableCommand {
         its watchdog; C: a bare KVM_RUN loop on its own mapping of the same vCPU's kvm_run).
         Demand faults: the nested guest loads from successive unmapped pages; each fault goes
         to the vEL2 payload, through the mailbox to the host, which maps the page (Swift: the
-        Stage2 builder + GuestSession; C: one precomputed descriptor store) and replies RESUME
-        with TLBI IPAS2E1IS + VMALLE1IS. Round trip = time between consecutive fault messages.
+        Stage2 builder + GuestSession; C: the same checks, ONE_REG cross-check, table walk and
+        descriptor write) and replies RESUME with TLBI IPAS2E1IS + VMALLE1IS. Round trip = time
+        between consecutive fault messages.
         """)
 
     @Option(help: "MMIO exits per batch.") var exits = 200
     @Option(help: "Demand faults per batch.") var faults = 40
     @Option(help: "Batches per loop (alternating Swift / C).") var rounds = 5
     @Option(help: "Watchdog timeout for the whole benchmark, seconds.") var timeout: Double = 900
+    @Option(name: .customLong("cross-check"), help: "Demand faults: cross-check each TRAP's ESR/FAR/HPFAR with KVM_GET_ONE_REG on both sides (as tests do).")
+    var crossCheck = true
 
     @Flag(help: "Only the run loop, on this host's own KVM without nesting (x86_64: a real-mode guest storing to an MMIO address in a loop). Low-noise numbers for Machine.run vs VCPU.run vs C.")
     var runLoopOnly = false
@@ -207,7 +211,9 @@ struct BenchExitsCommand: ParsableCommand {
         let ops = (1...count).map { GuestOp(.load64, address: base.rawValue + UInt64($0) * page + 8) }
         let backend = try MachineBackend(layout: layout, timeout: timeout)
         let session = try GuestSession(backend: backend, granule: granule, ipaBits: 40, ops: ops, log: { print($0) })
-        session.crossCheckRegisters = false
+        // As every test runs it: ESR/FAR/HPFAR of each TRAP cross-checked with KVM's (three
+        // KVM_GET_ONE_REG per fault); the C loop makes the same three calls.
+        session.crossCheckRegisters = crossCheck
         let backing = layout.dataPool
         try session.map(ipa: base, pa: backing, size: page, attributes: .normalRWX)
         try session.configure { pc, x0 in try backend.start(pc: pc, x0: x0) }
@@ -215,19 +221,14 @@ struct BenchExitsCommand: ParsableCommand {
         let ttl = session.facts?.hasTTL ?? false
         try session.reply(.resume)
 
-        // The C loop's precomputed descriptors: the leaf entry of each page in the one L3 table.
-        guard let tables = backend.machine.memory.backing(of: "ram") else { throw ValidationError("no RAM region") }
-        var descriptorPointers: [UnsafeMutablePointer<UInt64>?] = []
-        var values: [UInt64] = []
-        for k in 0...count {
-            let ipa = base.advanced(by: UInt64(k) * page)
-            let pa = try session.tables.descriptorAddress(ipa: ipa, level: 3)
-            let host = tables.host + Int(pa.offset(from: tables.region.base))
-            descriptorPointers.append(host.assumingMemoryBound(to: UInt64.self))
-            values.append(Stage2Descriptor.leaf(output: backing, attributes: .normalRWX, level: 3))
-        }
-        let message = tables
-        let messageHost = (message.host + Int(layout.message.offset(from: message.region.base))).assumingMemoryBound(to: UInt8.self)
+        // What the C loop needs to do the same work: the message page, the stage-2 root and
+        // table pool (its host mapping), the leaf's attribute bits, the registers to cross-check.
+        guard let ram = backend.machine.memory.backing(of: "ram") else { throw ValidationError("no RAM region") }
+        let messageHost = (ram.host + Int(layout.message.offset(from: ram.region.base))).assumingMemoryBound(to: UInt8.self)
+        let poolHost = (ram.host + Int(session.tables.poolBase.offset(from: ram.region.base))).assumingMemoryBound(to: UInt8.self)
+        let leafAttributes = Stage2Descriptor.leaf(output: PhysicalAddress(0), attributes: .normalRWX, level: 3) & ~UInt64(0b11)
+        let registerIDs = [SystemRegister.ESR_EL2.kvmRegisterID, SystemRegister.FAR_EL2.kvmRegisterID,
+                           SystemRegister.HPFAR_EL2.kvmRegisterID]
         var c = try mapC(backend.machine)
         defer { cexit_unmap(&c) }
         var cTiming = cexit_timing()
@@ -252,14 +253,17 @@ struct BenchExitsCommand: ParsableCommand {
         }
         func cBatch(_ n: Int) throws -> [UInt64] {
             var t = [UInt64](repeating: 0, count: n)
-            let r = descriptorPointers.withUnsafeBufferPointer { dp in
-                values.withUnsafeBufferPointer { vp in
-                    var ctx = cexit_fault_ctx(message: messageHost, doorbell: layout.doorbell.rawValue, seq: session.seq,
-                                              ipa_base: base.rawValue, page_shift: UInt32(granule.pageShift),
-                                              pages: dp.count, descriptor: dp.baseAddress, value: vp.baseAddress,
-                                              ttl_bits: ttl ? (0b01 << 2 | 3) << 44 : 0)
-                    return cexit_fault_loop(&c, &ctx, n, &t, &cTiming)
-                }
+            let r = registerIDs.withUnsafeBufferPointer { ids in
+                var ctx = cexit_fault_ctx(message: messageHost, doorbell: layout.doorbell.rawValue, seq: session.seq,
+                                          op_count: UInt64(count), ipa_base: base.rawValue, pages: count + 1,
+                                          root: session.tables.rootAddress.rawValue,
+                                          start_level: Int32(session.tables.geometry.startLevel),
+                                          ipa_bits: UInt32(session.tables.geometry.ipaBits), page_shift: UInt32(granule.pageShift),
+                                          pool_base: session.tables.poolBase.rawValue, pool_size: session.tables.poolBytes,
+                                          pool_host: poolHost, output_pa: backing.rawValue, leaf_attributes: leafAttributes,
+                                          ttl_bits: ttl ? (0b01 << 2 | 3) << 44 : 0,
+                                          reg_ids: crossCheck ? ids.baseAddress : nil)
+                return cexit_fault_loop(&c, &ctx, n, &t, &cTiming)
             }
             guard r == n else { throw ValidationError("C fault loop failed: \(r)") }
             session.accountForMessagesHandledElsewhere(n)
@@ -270,9 +274,9 @@ struct BenchExitsCommand: ParsableCommand {
             swift.add(batch: try swiftBatch(faults))
             cLoop.add(batch: try cBatch(faults))
         }
-        print("Demand-fault round trip (nested load -> stage-2 fault at vEL2 -> mailbox -> host maps -> TLBI -> retry -> next fault), \(rounds) x \(faults) faults each:")
+        print("Demand-fault round trip (nested load -> stage-2 fault at vEL2 -> mailbox -> host maps -> TLBI -> retry -> next fault), \(rounds) x \(faults) faults each, ONE_REG cross-check \(crossCheck ? "on" : "off") on both sides:")
         print("  Swift (Stage2 builder + GuestSession): " + swift.summary)
-        print("  C (precomputed descriptor store)     : " + cLoop.summary)
+        print("  C (same checks, walk and writes)     : " + cLoop.summary)
         print("  ratio Swift/C round trips per second: " + fixed(swift.perSecond / cLoop.perSecond, 3) + " by mean, "
               + fixed(Double(cLoop.percentile(0.5)) / Double(swift.percentile(0.5)), 3) + " by median (goal >= 0.95)")
         print(timingLine(swift: backend.timing!, c: cTiming))
