@@ -64,12 +64,15 @@ final class VCPUSlot {
     let hot: UnsafeMutablePointer<Hot>
     struct Hot {
         var exitCount = 0
-        /// The last deadline (kept so that one deadline maps to one CLOCK_MONOTONIC value and
-        /// the watchdog timer is armed once per deadline, not once per exit).
-        var deadline: ContinuousClock.Instant?
-        /// CLOCK_MONOTONIC equivalent of `deadline` (0 until the first run).
+        /// The watchdog deadline, CLOCK_MONOTONIC ns (0 until the first run).
         var monotonicDeadline: UInt64 = 0
     }
+    // (Only plain values in `Hot`: a resilient standard-library type such as
+    // ContinuousClock.Instant would make every field access go through type metadata.)
+    /// The last `ContinuousClock.Instant` deadline, for `run(vcpu:deadline:)` (kept so that
+    /// one deadline maps to one CLOCK_MONOTONIC value and the watchdog timer is armed once
+    /// per deadline, not once per exit).
+    var instantDeadline: ContinuousClock.Instant?
     /// The budget the deadline gave when first seen (for the timeout report).
     var budget: Duration = .zero
 
@@ -298,6 +301,38 @@ public final class Machine {
         try run(vcpu: vcpu, deadline: deadline, timeout: nil)
     }
 
+    /// A run-loop deadline as plain values: the CLOCK_MONOTONIC time (ns) the watchdog fires
+    /// at, and the budget it stands for (for the timeout report). `ContinuousClock.Instant` is
+    /// a resilient standard-library type, so comparing and copying one costs calls into the
+    /// runtime on every exit; a loop that runs many exits under one deadline converts it once.
+    public struct Deadline: Sendable, Equatable {
+        public var monotonicNanoseconds: UInt64
+        public var budget: Duration
+        /// `instant` on the watchdog's clock (reads the clocks once).
+        public init(_ instant: ContinuousClock.Instant, budget: Duration? = nil) {
+            let remaining = instant - ContinuousClock.now
+            let (secs, atto) = remaining.components
+            let ns = secs <= 0 && atto <= 0 ? 0 : UInt64(max(secs, 0)) &* 1_000_000_000 &+ UInt64(max(atto, 0) / 1_000_000_000)
+            monotonicNanoseconds = VCPU.monotonicNanoseconds() &+ max(ns, 1)
+            self.budget = budget ?? remaining
+        }
+    }
+
+    /// Runs vCPU `vcpu` until its next exit under `deadline` (see `run(vcpu:timeout:)`).
+    @inline(__always)
+    public func run(vcpu index: Int = 0, deadline: Deadline) throws(MachineError) -> VCPUExit {
+        let s = try slot(index)
+        if s.hot.pointee.monotonicDeadline != deadline.monotonicNanoseconds { adopt(deadline, in: s) }
+        return try runLoop(s, index)
+    }
+
+    @inline(never)
+    func adopt(_ deadline: Deadline, in s: VCPUSlot) {
+        s.hot.pointee.monotonicDeadline = deadline.monotonicNanoseconds
+        s.instantDeadline = nil
+        s.budget = deadline.budget
+    }
+
     /// The run loop. Per exit it makes one KVM_RUN (through `ckvm_vcpu_run`, which keeps the
     /// watchdog timer armed for the whole deadline and reads no clock unless the timer fired),
     /// one clock read for the exit history and no allocation; the clock reads and the timer
@@ -305,7 +340,12 @@ public final class Machine {
     @inline(__always)
     func run(vcpu index: Int, deadline: ContinuousClock.Instant, timeout: Duration?) throws(MachineError) -> VCPUExit {
         let s = try slot(index)
-        if s.hot.pointee.deadline != deadline { newDeadline(deadline, timeout: timeout, in: s) }
+        if s.instantDeadline != deadline { newDeadline(deadline, timeout: timeout, in: s) }
+        return try runLoop(s, index)
+    }
+
+    @inline(__always)
+    func runLoop(_ s: VCPUSlot, _ index: Int) throws(MachineError) -> VCPUExit {
         let monotonicDeadline = s.hot.pointee.monotonicDeadline
         while true {
             let exit: VCPUExit
@@ -331,12 +371,10 @@ public final class Machine {
     /// Maps a new deadline to CLOCK_MONOTONIC once (not per exit).
     @inline(never)
     func newDeadline(_ deadline: ContinuousClock.Instant, timeout: Duration?, in s: VCPUSlot) {
-        let remaining = deadline - ContinuousClock.now
-        let (secs, atto) = remaining.components
-        let ns = secs <= 0 && atto <= 0 ? 0 : UInt64(max(secs, 0)) &* 1_000_000_000 &+ UInt64(max(atto, 0) / 1_000_000_000)
-        s.hot.pointee.deadline = deadline
-        s.hot.pointee.monotonicDeadline = VCPU.monotonicNanoseconds() &+ max(ns, 1)
-        s.budget = timeout ?? remaining
+        let d = Deadline(deadline, budget: timeout)
+        s.instantDeadline = deadline
+        s.hot.pointee.monotonicDeadline = d.monotonicNanoseconds
+        s.budget = d.budget
     }
 
     /// The last exits of a vCPU (oldest first), at most `configuration.historyLength`.

@@ -25,7 +25,9 @@ public final class MachineBackend: GuestBackend {
     public let machine: Machine
     public let vcpu: Int
     /// The whole test must finish by this instant (watchdog); set per test.
-    public var deadline: ContinuousClock.Instant
+    public var deadline: ContinuousClock.Instant {
+        didSet { meter.pointee.deadline = Machine.Deadline(deadline, budget: timeout) }
+    }
     public let timeout: Duration
     /// Set to `RunTiming()` to measure; nil costs nothing.
     public var timing: RunTiming? {
@@ -34,7 +36,11 @@ public final class MachineBackend: GuestBackend {
     }
     /// The timing state behind a pointer allocated once, so the measuring run loop does plain
     /// loads and stores (as the C baseline's) rather than exclusivity-checked property accesses.
-    struct Meter { var on = false; var timing = RunTiming(); var lastReturn: UInt64 = 0 }
+    struct Meter {
+        var on = false; var timing = RunTiming(); var lastReturn: UInt64 = 0
+        /// `deadline` as the run loop uses it (converted once per deadline, not per exit).
+        var deadline = Machine.Deadline(ContinuousClock.now)
+    }
     let meter: UnsafeMutablePointer<Meter> = {
         let p = UnsafeMutablePointer<Meter>.allocate(capacity: 1)
         p.initialize(to: Meter())
@@ -64,6 +70,7 @@ public final class MachineBackend: GuestBackend {
         vcpu = 0
         self.timeout = timeout
         deadline = ContinuousClock.now.advanced(by: timeout)
+        meter.pointee.deadline = Machine.Deadline(deadline, budget: timeout)
     }
 
     public func start(pc: PhysicalAddress, x0: UInt64) throws {
@@ -101,7 +108,7 @@ public final class MachineBackend: GuestBackend {
     @inline(__always)
     func runOnce() throws -> BackendExit {
         let exit: VCPUExit
-        do { exit = try machine.run(vcpu: vcpu, deadline: deadline) } catch {
+        do { exit = try machine.run(vcpu: vcpu, deadline: meter.pointee.deadline) } catch {
             throw Self.backendError(error, timeout: timeout)
         }
         if case let .mmio(address, length, isWrite, data) = exit {

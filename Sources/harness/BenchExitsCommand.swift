@@ -34,6 +34,8 @@ struct BenchExitsCommand: ParsableCommand {
     @Option(help: "Watchdog timeout for the whole benchmark, seconds.") var timeout: Double = 900
     @Option(name: .customLong("cross-check"), help: "Demand faults: cross-check each TRAP's ESR/FAR/HPFAR with KVM_GET_ONE_REG on both sides (as tests do).")
     var crossCheck = true
+    @Flag(help: "Demand faults: also time the parts of the Swift host work (adds clock reads to the Swift side; diagnostics, not for the ratio).")
+    var breakdown = false
 
     @Flag(help: "Only the run loop, on this host's own KVM without nesting (x86_64: a real-mode guest storing to an MMIO address in a loop). Low-noise numbers for Machine.run vs VCPU.run vs C.")
     var runLoopOnly = false
@@ -234,6 +236,7 @@ struct BenchExitsCommand: ParsableCommand {
         var cTiming = cexit_timing()
         backend.timing = RunTiming()
 
+        var parts = [UInt64](repeating: 0, count: 5)
         func swiftBatch(_ n: Int) throws -> [UInt64] {
             var t = [UInt64](); t.reserveCapacity(n)
             backend.startTimingGap()
@@ -245,9 +248,17 @@ struct BenchExitsCommand: ParsableCommand {
                 guard let ipa = report.ipa, report.status?.kind == .translation else {
                     throw ValidationError("unexpected trap: \(report.oneLine)")
                 }
+                let t1 = breakdown ? nowNanoseconds() : 0
                 let pageIPA = ipa.alignedDown(to: page)
                 try session.map(ipa: pageIPA, pa: backing, size: page, attributes: .normalRWX)
-                try session.reply(.resume, tlbi: session.payloadOperations(for: [.ipa(pageIPA, level: 3, granule: granule)]))
+                let t2 = breakdown ? nowNanoseconds() : 0
+                let ops = session.payloadOperations(for: .ipa(pageIPA, level: 3, granule: granule))
+                let t3 = breakdown ? nowNanoseconds() : 0
+                try session.reply(.resume, tlbi: ops)
+                if breakdown {
+                    let t4 = nowNanoseconds()
+                    parts[0] += t1 - t.last!; parts[1] += t2 - t1; parts[2] += t3 - t2; parts[3] += t4 - t3; parts[4] += 1
+                }
             }
             return t
         }
@@ -280,6 +291,11 @@ struct BenchExitsCommand: ParsableCommand {
         print("  ratio Swift/C round trips per second: " + fixed(swift.perSecond / cLoop.perSecond, 3) + " by mean, "
               + fixed(Double(cLoop.percentile(0.5)) / Double(swift.percentile(0.5)), 3) + " by median (goal >= 0.95)")
         print(timingLine(swift: backend.timing!, c: cTiming))
+        if breakdown, parts[4] > 0 {
+            let n = Double(parts[4])
+            print("  Swift host work per fault, mean: decode \(us(Double(parts[0]) / n)) us, stage-2 map \(us(Double(parts[1]) / n)) us,"
+                  + " TLBI list \(us(Double(parts[2]) / n)) us, reply \(us(Double(parts[3]) / n)) us (extra clock reads: diagnostics only)")
+        }
     }
 
     /// Per exit: time inside the run call and time on the host between runs, both loops.
