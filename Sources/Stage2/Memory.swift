@@ -15,11 +15,6 @@ public protocol TableMemory {
     func zero(at pa: PhysicalAddress, bytes: UInt64)
     /// The descriptor at `pa`, or nil when unbacked. Default: `isBacked` then `readDescriptor`.
     func loadDescriptor(at pa: PhysicalAddress) -> UInt64?
-    /// The descriptor at `table + offset` (a table address from the previous level and the
-    /// byte offset of the entry in it), or nil when unbacked: `loadDescriptor(at:)` split so a
-    /// walk can do the part that depends only on the IPA off the descriptor-to-descriptor
-    /// latency chain. Default: `loadDescriptor(at: table + offset)`.
-    func loadDescriptor(table: UInt64, offset: UInt64) -> UInt64?
     /// Write `count` consecutive descriptors at `pa`: `first`, `first + step`, … (a run of
     /// pages or blocks in a table being built). Default: `writeDescriptor` in a loop.
     func writeDescriptorRun(first: UInt64, step: UInt64, count: Int, at pa: PhysicalAddress)
@@ -29,9 +24,6 @@ extension TableMemory {
     public func isBacked(_ pa: PhysicalAddress) -> Bool { true }
     @inlinable public func loadDescriptor(at pa: PhysicalAddress) -> UInt64? {
         isBacked(pa) ? readDescriptor(at: pa) : nil
-    }
-    @inlinable public func loadDescriptor(table: UInt64, offset: UInt64) -> UInt64? {
-        loadDescriptor(at: PhysicalAddress(table &+ offset))
     }
     @inlinable public func writeDescriptorRun(first: UInt64, step: UInt64, count: Int, at pa: PhysicalAddress) {
         var v = first
@@ -93,15 +85,6 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
         let o = pa.rawValue &- base.rawValue
         guard o < size &- 7 else { return nil }
         return UInt64(littleEndian: storage.loadUnaligned(fromByteOffset: Int(truncatingIfNeeded: o), as: UInt64.self))
-    }
-    /// Same bounds check as `loadDescriptor(at:)` (offset of `table + offset` in the buffer
-    /// below `size - 7`), but the load's address is `(storage + offset - base) + table`: only
-    /// one add after the previous descriptor is known, like a bare `table[index]`.
-    @inlinable public func loadDescriptor(table: UInt64, offset: UInt64) -> UInt64? {
-        let rel = offset &- base.rawValue
-        guard table &+ rel < size &- 7 else { return nil }
-        let entry = storage + Int(truncatingIfNeeded: rel)
-        return UInt64(littleEndian: entry.loadUnaligned(fromByteOffset: Int(truncatingIfNeeded: table), as: UInt64.self))
     }
     @inlinable public func writeDescriptorRun(first: UInt64, step: UInt64, count: Int, at pa: PhysicalAddress) {
         let o = pa.rawValue &- base.rawValue

@@ -85,7 +85,8 @@ struct BenchExitsCommand: ParsableCommand {
         try machine.memory.write(bytes: [0xC6, 0x06, 0x00, 0x10, 0x5A, 0xEB, 0xF9], at: PhysicalAddress(0xFFFF_FFF0))
         var c = try mapC(machine)
         defer { cexit_unmap(&c) }
-        let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout * 1000)))
+        // As MachineBackend (every test's session) runs it: the deadline converted once.
+        let deadline = Machine.Deadline(ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout * 1000))))
         let n = exits * 50
         func machineBatch() throws -> [UInt64] {
             var t = [UInt64](); t.reserveCapacity(n)
