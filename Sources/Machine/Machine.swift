@@ -236,9 +236,15 @@ public final class Machine {
         } catch { throw .kvm(error) }
     }
 
+    @inline(__always)
     func slot(_ index: Int) throws(MachineError) -> VCPUSlot {
-        guard slots.indices.contains(index) else { throw .configuration("no vCPU \(index) (the machine has \(slots.count))") }
+        guard slots.indices.contains(index) else { throw Self.noSuchVCPU(index, slots.count) }
         return slots[index]
+    }
+
+    @inline(never)
+    static func noSuchVCPU(_ index: Int, _ count: Int) -> MachineError {
+        .configuration("no vCPU \(index) (the machine has \(count))")
     }
 
     // MARK: entry and registers
@@ -321,9 +327,16 @@ public final class Machine {
     /// Runs vCPU `vcpu` until its next exit under `deadline` (see `run(vcpu:timeout:)`).
     @inline(__always)
     public func run(vcpu index: Int = 0, deadline: Deadline) throws(MachineError) -> VCPUExit {
-        let s = try slot(index)
-        if s.hot.pointee.monotonicDeadline != deadline.monotonicNanoseconds { adopt(deadline, in: s) }
-        return try runLoop(s, index)
+        guard slots.indices.contains(index) else { throw Self.noSuchVCPU(index, slots.count) }
+        // `slots` (a let of this object) keeps the slot alive for the call: borrow it without
+        // the retain/release pair a copied reference would cost on every exit.
+        let result = Unmanaged.passUnretained(slots[index])._withUnsafeGuaranteedRef { s in
+            Result { () throws(MachineError) -> VCPUExit in
+                if s.hot.pointee.monotonicDeadline != deadline.monotonicNanoseconds { adopt(deadline, in: s) }
+                return try runLoop(s, index)
+            }
+        }
+        return try result.get()
     }
 
     @inline(never)

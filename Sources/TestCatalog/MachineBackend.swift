@@ -96,13 +96,21 @@ public final class MachineBackend: GuestBackend {
         guard m.pointee.on else { return try runOnce() }
         let start = monotonicNanoseconds()
         if m.pointee.lastReturn != 0 { m.pointee.timing.onHost &+= start &- m.pointee.lastReturn }
-        defer {
-            let end = monotonicNanoseconds()
-            m.pointee.timing.inRun &+= end &- start
-            m.pointee.timing.runs &+= 1
-            m.pointee.lastReturn = end
+        let exit: BackendExit
+        do { exit = try runOnce() } catch {
+            stopClock(m, start)
+            throw error
         }
-        return try runOnce()
+        stopClock(m, start)
+        return exit
+    }
+
+    @inline(__always)
+    func stopClock(_ m: UnsafeMutablePointer<Meter>, _ start: UInt64) {
+        let end = monotonicNanoseconds()
+        m.pointee.timing.inRun &+= end &- start
+        m.pointee.timing.runs &+= 1
+        m.pointee.lastReturn = end
     }
 
     @inline(__always)

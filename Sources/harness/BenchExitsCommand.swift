@@ -141,7 +141,7 @@ struct BenchExitsCommand: ParsableCommand {
 
     func mmioBenchmark(timeout: Duration) throws {
         let mmioIPA = IPA(0x9000_0000), mmioPA = PhysicalAddress(0x0B00_0000)
-        let total = UInt32(3 * rounds * exits + 2 * exits)   // + warm-up
+        let total = UInt32(4 * rounds * exits + 2 * exits)   // + warm-up
         let backend = try MachineBackend(layout: .standard, timeout: timeout)
         let session = try GuestSession(backend: backend, granule: .k4, ipaBits: 40,
                                        ops: [GuestOp(.store64, address: mmioIPA.rawValue, value: 1, repeatCount: total)],
@@ -186,13 +186,26 @@ struct BenchExitsCommand: ParsableCommand {
             }
             return t
         }
+        /// Where the Swift time goes: `Machine.run` without the `MachineBackend` layer.
+        let machineDeadline = Machine.Deadline(backend.deadline, budget: backend.timeout)
+        func machineBatch(_ n: Int) throws -> [UInt64] {
+            var t = [UInt64](); t.reserveCapacity(n)
+            while t.count < n {
+                switch try backend.machine.run(vcpu: 0, deadline: machineDeadline) {
+                case .mmio(mmioPA, 8, true, _): t.append(nowNanoseconds())
+                case let other: throw ValidationError("unexpected exit in the MMIO benchmark: \(other)")
+                }
+            }
+            return t
+        }
         _ = try swiftBatch(exits / 2); _ = try cBatch(exits / 2)   // warm-up
         backend.timing = RunTiming(); cTiming = cexit_timing()
-        var swift = Samples(), cLoop = Samples(), bare = Samples()
+        var swift = Samples(), cLoop = Samples(), bare = Samples(), direct = Samples()
         for _ in 0..<rounds {
             swift.add(batch: try swiftBatch(exits))
             cLoop.add(batch: try cBatch(exits))
             bare.add(batch: try vcpuBatch(exits))
+            direct.add(batch: try machineBatch(exits))
         }
         print("MMIO exit round trip (nested EL1 store -> KVM_EXIT_MMIO -> host -> KVM_RUN), \(rounds) x \(exits) exits each:")
         print("  Swift Machine.run          : " + swift.summary)
@@ -202,6 +215,8 @@ struct BenchExitsCommand: ParsableCommand {
         print(timingLine(swift: backend.timing!, c: cTiming))
         print("  breakdown: bare VCPU.run (no watchdog, no history): " + bare.summary
               + " (ratio to C by median " + fixed(Double(cLoop.percentile(0.5)) / Double(bare.percentile(0.5)), 3) + ")")
+        print("  breakdown: Machine.run without MachineBackend: " + direct.summary
+              + " (ratio to C by median " + fixed(Double(cLoop.percentile(0.5)) / Double(direct.percentile(0.5)), 3) + ")")
     }
 
     func faultBenchmark(timeout: Duration) throws {
