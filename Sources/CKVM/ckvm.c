@@ -240,6 +240,11 @@ static __thread timer_t tls_timer;
 static __thread int tls_has_timer;
 static __thread int tls_unblocked;
 static __thread uint64_t tls_armed_deadline; /* absolute CLOCK_MONOTONIC ns; 0 = disarmed */
+/* Set by every watchdog signal this thread takes (and when a new deadline is armed): the next
+ * ckvm_vcpu_run compares the clock with the deadline. While it is clear the deadline cannot have
+ * passed unseen (the timer fires at the deadline and its handler sets it), so a run loop under
+ * one deadline reads no clock per exit. */
+static __thread volatile sig_atomic_t tls_watchdog_check;
 
 static volatile sig_atomic_t stop_signal;
 static atomic_int handlers_installed;
@@ -261,6 +266,7 @@ static void mark_this_thread_interrupted(void) {
 static void watchdog_handler(int signo) {
     (void)signo;
     int saved = errno;
+    tls_watchdog_check = 1;
     mark_this_thread_interrupted();
     errno = saved;
 }
@@ -380,6 +386,7 @@ int ckvm_vcpu_run(int vcpu_fd, struct kvm_run *run, uint64_t deadline_ns, int *o
             its.it_value.tv_nsec = (long)(deadline_ns % 1000000000ull);
             if (timer_settime(tls_timer, TIMER_ABSTIME, &its, NULL) != 0) return -1;
             tls_armed_deadline = deadline_ns;
+            tls_watchdog_check = 1; /* a new deadline may already have passed */
         }
     } else if (tls_armed_deadline != 0) {
         struct itimerspec zero;
@@ -394,9 +401,19 @@ int ckvm_vcpu_run(int vcpu_fd, struct kvm_run *run, uint64_t deadline_ns, int *o
     atomic_signal_fence(memory_order_seq_cst);
     /* From here a watchdog or stop signal sets immediate_exit itself (tls_run is set). What
      * happened before is caught by looking: a stop already requested, or a deadline already
-     * passed (its timer signal, if any, came while tls_run was not set). */
-    if (stop_signal != 0 || (deadline_ns != 0 && ckvm_monotonic_ns() >= deadline_ns))
+     * passed — then its timer signal came while tls_run was not set and left
+     * tls_watchdog_check set (the clock is read only then, not on every exit). The flag is
+     * cleared before the clock is read: a signal after the read sets immediate_exit. */
+    if (stop_signal != 0) {
         *(volatile uint8_t *)&run->immediate_exit = 1;
+    } else if (deadline_ns != 0 && tls_watchdog_check) {
+        tls_watchdog_check = 0;
+        atomic_signal_fence(memory_order_seq_cst);
+        if (ckvm_monotonic_ns() >= deadline_ns) {
+            tls_watchdog_check = 1;
+            *(volatile uint8_t *)&run->immediate_exit = 1;
+        }
+    }
     int r = ioctl(vcpu_fd, KVM_RUN, 0);
     int e = errno;
     atomic_signal_fence(memory_order_seq_cst);

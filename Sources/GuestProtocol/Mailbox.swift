@@ -66,8 +66,15 @@ public struct MailboxMessage: Equatable, Sendable {
     public var spsr: UInt64
     /// Index of the op the nested guest was executing (x19), nil when not applicable.
     public var opIndex: Int?
-    /// x0..x30 of the trapped context.
-    public var gprs: [UInt64]
+    /// x0..x30 of the trapped context (an array made on access; `gpr(_:)` reads one without).
+    public var gprs: [UInt64] {
+        get { registers.array }
+        set { registers = RegisterFile(newValue) }
+    }
+    /// x`n` of the trapped context (0...30).
+    public func gpr(_ n: Int) -> UInt64 { registers[n] }
+    /// Held inline (decoding a message on every exit allocates nothing).
+    var registers: RegisterFile
 
     public init(kind: MessageKind, vector: UInt32 = 8, seq: UInt64, esr: UInt64 = 0, far: UInt64 = 0,
                 hpfar: UInt64 = 0, elr: UInt64 = 0, spsr: UInt64 = 0, opIndex: Int? = nil,
@@ -81,7 +88,7 @@ public struct MailboxMessage: Equatable, Sendable {
         self.elr = elr
         self.spsr = spsr
         self.opIndex = opIndex
-        self.gprs = gprs
+        self.registers = RegisterFile(gprs)
     }
 
     /// Decodes and validates a message. `expectedSeq` is the sequence number the host
@@ -134,10 +141,9 @@ public struct MailboxMessage: Equatable, Sendable {
         self.elr = bytes.loadLE(UInt64.self, at: GuestABI.msgOffELR)
         self.spsr = bytes.loadLE(UInt64.self, at: GuestABI.msgOffSPSR)
         self.opIndex = opIndex
-        self.gprs = [UInt64](unsafeUninitializedCapacity: GuestABI.msgGPRCount) { buffer, count in
-            for i in 0..<GuestABI.msgGPRCount { buffer[i] = bytes.loadLE(UInt64.self, at: GuestABI.msgOffGPRs + 8 * i) }
-            count = GuestABI.msgGPRCount
-        }
+        var registers = RegisterFile()
+        for i in 0..<GuestABI.msgGPRCount { registers[i] = bytes.loadLE(UInt64.self, at: GuestABI.msgOffGPRs + 8 * i) }
+        self.registers = registers
     }
 
     /// The bytes the payload would write for this message (used by tests and fakes).
@@ -154,8 +160,41 @@ public struct MailboxMessage: Equatable, Sendable {
         b.storeLE(elr, at: GuestABI.msgOffELR)
         b.storeLE(spsr, at: GuestABI.msgOffSPSR)
         b.storeLE(opIndex.map { UInt64($0) } ?? UInt64.max, at: GuestABI.msgOffOpIndex)
-        for (i, r) in gprs.prefix(GuestABI.msgGPRCount).enumerated() { b.storeLE(r, at: GuestABI.msgOffGPRs + 8 * i) }
+        for i in 0..<GuestABI.msgGPRCount { b.storeLE(registers[i], at: GuestABI.msgOffGPRs + 8 * i) }
         return b
+    }
+}
+
+/// x0…x30 as 31 inline values (GuestABI.msgGPRCount); missing values are 0, extra ones dropped.
+struct RegisterFile: Equatable, Sendable {
+    typealias Storage = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                         UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                         UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                         UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    var storage: Storage = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    static let count = 31
+
+    init() {}
+    init(_ values: [UInt64]) {
+        for (i, v) in values.prefix(Self.count).enumerated() { self[i] = v }
+    }
+
+    subscript(i: Int) -> UInt64 {
+        get {
+            precondition(i >= 0 && i < Self.count, "x\(i) is not one of x0...x30")
+            return withUnsafeBytes(of: storage) { $0.load(fromByteOffset: 8 * i, as: UInt64.self) }
+        }
+        set {
+            precondition(i >= 0 && i < Self.count, "x\(i) is not one of x0...x30")
+            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: newValue, toByteOffset: 8 * i, as: UInt64.self) }
+        }
+    }
+
+    var array: [UInt64] { (0..<Self.count).map { self[$0] } }
+
+    static func == (a: RegisterFile, b: RegisterFile) -> Bool {
+        withUnsafeBytes(of: a.storage) { x in withUnsafeBytes(of: b.storage) { y in x.elementsEqual(y) } }
     }
 }
 

@@ -45,18 +45,73 @@ public enum PState {
     public static let el1hMasked: UInt64 = 0x3c0 | 0b0101
 }
 
+/// One exit as the run loop stores it: plain values only (no allocation, no reference
+/// counting); turned into an `ExitRecord` when someone asks.
+struct ExitSlot {
+    var sequence: Int
+    var exit: VCPUExit
+    /// CLOCK_MONOTONIC nanoseconds when the exit was recorded.
+    var monotonic: UInt64
+}
+
 final class VCPUSlot {
     let vcpu: VCPU
-    var history: [ExitRecord] = []
-    var exitCount = 0
-    /// The last deadline and its CLOCK_MONOTONIC equivalent (kept so that one deadline maps to
-    /// one value and the watchdog timer is armed once per deadline, not once per exit).
-    var deadline: ContinuousClock.Instant?
-    var monotonicDeadline: UInt64 = 0
+    /// The last exits: a fixed ring of `capacity` plain records, allocated once.
+    let ring: UnsafeMutablePointer<ExitSlot>
+    let capacity: Int
+    /// The run loop's per-exit state, behind a pointer allocated once: plain loads and stores
+    /// on the hot path (no dynamic exclusivity checks on class properties).
+    let hot: UnsafeMutablePointer<Hot>
+    struct Hot {
+        var exitCount = 0
+        /// The watchdog deadline, CLOCK_MONOTONIC ns (0 until the first run).
+        var monotonicDeadline: UInt64 = 0
+    }
+    // (Only plain values in `Hot`: a resilient standard-library type such as
+    // ContinuousClock.Instant would make every field access go through type metadata.)
+    /// The last `ContinuousClock.Instant` deadline, for `run(vcpu:deadline:)` (kept so that
+    /// one deadline maps to one CLOCK_MONOTONIC value and the watchdog timer is armed once
+    /// per deadline, not once per exit).
+    var instantDeadline: ContinuousClock.Instant?
     /// The budget the deadline gave when first seen (for the timeout report).
     var budget: Duration = .zero
 
-    init(vcpu: consuming VCPU) { self.vcpu = vcpu }
+    var exitCount: Int { hot.pointee.exitCount }
+
+    init(vcpu: consuming VCPU, historyLength: Int) {
+        self.vcpu = vcpu
+        capacity = max(historyLength, 1)
+        ring = .allocate(capacity: capacity)
+        hot = .allocate(capacity: 1)
+        hot.initialize(to: Hot())
+    }
+
+    deinit {
+        ring.deinitialize(count: min(hot.pointee.exitCount, capacity))
+        ring.deallocate()
+        hot.deinitialize(count: 1)
+        hot.deallocate()
+    }
+
+    @inline(__always) func record(_ exit: VCPUExit) {
+        let n = hot.pointee.exitCount &+ 1
+        hot.pointee.exitCount = n
+        let slot = ExitSlot(sequence: n, exit: exit, monotonic: ckvm_monotonic_ns())
+        let i = (n &- 1) % capacity
+        if n <= capacity { (ring + i).initialize(to: slot) } else { ring[i] = slot }
+    }
+
+    /// Oldest first.
+    func history(vcpu: Int, createdMonotonic: UInt64) -> [ExitRecord] {
+        let count = exitCount
+        let n = min(count, capacity)
+        return (0..<n).map { k in
+            let e = ring[(count - n + k) % capacity]
+            let ns = e.monotonic &- createdMonotonic
+            return ExitRecord(sequence: e.sequence, vcpu: vcpu, exit: e.exit,
+                              at: .nanoseconds(Int64(truncatingIfNeeded: ns)))
+        }
+    }
 }
 
 /// A KVM virtual machine for the harness: guest memory laid out as a `MemoryMap`, one memslot
@@ -77,7 +132,8 @@ public final class Machine {
     let gic: KVMDevice?
     let vm: VirtualMachine
     public let memory: GuestMemory
-    let created = ContinuousClock.now
+    /// CLOCK_MONOTONIC nanoseconds at creation (exit times in the history are relative to it).
+    let createdMonotonic = VCPU.monotonicNanoseconds()
     /// The memslot number of each backed region, by name.
     public private(set) var memslots: [String: UInt32]
     /// Regions added after creation with `addRegion` (not in `map`).
@@ -141,7 +197,7 @@ public final class Machine {
             if kvmHasARM64 {
                 do { try vcpu.armInit(target: target, features: features) } catch { throw .kvm(error) }
             }
-            slots.append(VCPUSlot(vcpu: vcpu))
+            slots.append(VCPUSlot(vcpu: vcpu, historyLength: configuration.historyLength))
         }
 
         // KVM_DEV_ARM_VGIC_CTRL_INIT after every vCPU exists and is initialised (arm-vgic-v3.rst).
@@ -182,9 +238,15 @@ public final class Machine {
         } catch { throw .kvm(error) }
     }
 
+    @inline(__always)
     func slot(_ index: Int) throws(MachineError) -> VCPUSlot {
-        guard slots.indices.contains(index) else { throw .configuration("no vCPU \(index) (the machine has \(slots.count))") }
+        guard slots.indices.contains(index) else { throw Self.noSuchVCPU(index, slots.count) }
         return slots[index]
+    }
+
+    @inline(never)
+    static func noSuchVCPU(_ index: Int, _ count: Int) -> MachineError {
+        .configuration("no vCPU \(index) (the machine has \(count))")
     }
 
     // MARK: entry and registers
@@ -244,52 +306,95 @@ public final class Machine {
     }
 
     public func run(vcpu: Int = 0, deadline: ContinuousClock.Instant) throws(MachineError) -> VCPUExit {
-        try run(vcpu: vcpu, deadline: deadline, timeout: deadline - ContinuousClock.now)
+        try run(vcpu: vcpu, deadline: deadline, timeout: nil)
     }
 
-    func run(vcpu index: Int, deadline: ContinuousClock.Instant, timeout: Duration) throws(MachineError) -> VCPUExit {
-        let s = try slot(index)
-        if s.deadline != deadline {
-            let remaining = deadline - ContinuousClock.now
+    /// A run-loop deadline as plain values: the CLOCK_MONOTONIC time (ns) the watchdog fires
+    /// at, and the budget it stands for (for the timeout report). `ContinuousClock.Instant` is
+    /// a resilient standard-library type, so comparing and copying one costs calls into the
+    /// runtime on every exit; a loop that runs many exits under one deadline converts it once.
+    public struct Deadline: Sendable, Equatable {
+        public var monotonicNanoseconds: UInt64
+        public var budget: Duration
+        /// `instant` on the watchdog's clock (reads the clocks once).
+        public init(_ instant: ContinuousClock.Instant, budget: Duration? = nil) {
+            let remaining = instant - ContinuousClock.now
             let (secs, atto) = remaining.components
             let ns = secs <= 0 && atto <= 0 ? 0 : UInt64(max(secs, 0)) &* 1_000_000_000 &+ UInt64(max(atto, 0) / 1_000_000_000)
-            s.deadline = deadline
-            s.monotonicDeadline = VCPU.monotonicNanoseconds() &+ max(ns, 1)
-            s.budget = timeout
+            monotonicNanoseconds = VCPU.monotonicNanoseconds() &+ max(ns, 1)
+            self.budget = budget ?? remaining
         }
-        while true {
-            if let signal = VCPU.pendingStopSignal { throw .stopped(signal: signal, lastExits: s.history) }
-            guard VCPU.monotonicNanoseconds() < s.monotonicDeadline else {
-                throw .timeout(vcpu: index, after: s.budget, pc: try? s.vcpu.get(.pc), lastExits: s.history)
+    }
+
+    /// Runs vCPU `vcpu` until its next exit under `deadline` (see `run(vcpu:timeout:)`).
+    @inline(__always)
+    public func run(vcpu index: Int = 0, deadline: Deadline) throws(MachineError) -> VCPUExit {
+        guard slots.indices.contains(index) else { throw Self.noSuchVCPU(index, slots.count) }
+        // `slots` (a let of this object) keeps the slot alive for the call: borrow it without
+        // the retain/release pair a copied reference would cost on every exit.
+        let result = Unmanaged.passUnretained(slots[index])._withUnsafeGuaranteedRef { s in
+            Result { () throws(MachineError) -> VCPUExit in
+                if s.hot.pointee.monotonicDeadline != deadline.monotonicNanoseconds { adopt(deadline, in: s) }
+                return try runLoop(s, index)
             }
+        }
+        return try result.get()
+    }
+
+    @inline(never)
+    func adopt(_ deadline: Deadline, in s: VCPUSlot) {
+        s.hot.pointee.monotonicDeadline = deadline.monotonicNanoseconds
+        s.instantDeadline = nil
+        s.budget = deadline.budget
+    }
+
+    /// The run loop. Per exit it makes one KVM_RUN (through `ckvm_vcpu_run`, which keeps the
+    /// watchdog timer armed for the whole deadline and reads no clock unless the timer fired),
+    /// one clock read for the exit history and no allocation; the clock reads and the timer
+    /// syscall happen once per new deadline.
+    @inline(__always)
+    func run(vcpu index: Int, deadline: ContinuousClock.Instant, timeout: Duration?) throws(MachineError) -> VCPUExit {
+        let s = try slot(index)
+        if s.instantDeadline != deadline { newDeadline(deadline, timeout: timeout, in: s) }
+        return try runLoop(s, index)
+    }
+
+    @inline(__always)
+    func runLoop(_ s: VCPUSlot, _ index: Int) throws(MachineError) -> VCPUExit {
+        let monotonicDeadline = s.hot.pointee.monotonicDeadline
+        while true {
             let exit: VCPUExit
-            do { exit = try s.vcpu.run(monotonicDeadline: s.monotonicDeadline) } catch { throw .kvm(error) }
+            do { exit = try s.vcpu.run(monotonicDeadline: monotonicDeadline) } catch { throw .kvm(error) }
             switch exit {
             case .interrupted(.otherSignal):
+                // A stray signal: retried within the same deadline (ckvm_vcpu_run reports the
+                // watchdog and stop signals itself, and sees a deadline that passed meanwhile).
                 continue
             case .interrupted(.watchdog):
-                record(exit, in: s, vcpu: index)
-                throw .timeout(vcpu: index, after: s.budget, pc: try? s.vcpu.get(.pc), lastExits: s.history)
+                s.record(exit)
+                throw .timeout(vcpu: index, after: s.budget, pc: try? s.vcpu.get(.pc), lastExits: s.history(vcpu: index, createdMonotonic: createdMonotonic))
             case let .interrupted(.stopSignal(signal)):
-                record(exit, in: s, vcpu: index)
-                throw .stopped(signal: signal, lastExits: s.history)
+                s.record(exit)
+                throw .stopped(signal: signal, lastExits: s.history(vcpu: index, createdMonotonic: createdMonotonic))
             default:
-                record(exit, in: s, vcpu: index)
+                s.record(exit)
                 return exit
             }
         }
     }
 
-    func record(_ exit: VCPUExit, in s: VCPUSlot, vcpu: Int) {
-        s.exitCount += 1
-        let limit = max(configuration.historyLength, 1)
-        if s.history.count >= limit { s.history.removeFirst(s.history.count - limit + 1) }
-        s.history.append(ExitRecord(sequence: s.exitCount, vcpu: vcpu, exit: exit, at: ContinuousClock.now - created))
+    /// Maps a new deadline to CLOCK_MONOTONIC once (not per exit).
+    @inline(never)
+    func newDeadline(_ deadline: ContinuousClock.Instant, timeout: Duration?, in s: VCPUSlot) {
+        let d = Deadline(deadline, budget: timeout)
+        s.instantDeadline = deadline
+        s.hot.pointee.monotonicDeadline = d.monotonicNanoseconds
+        s.budget = d.budget
     }
 
     /// The last exits of a vCPU (oldest first), at most `configuration.historyLength`.
     public func lastExits(vcpu: Int = 0) -> [ExitRecord] {
-        slots.indices.contains(vcpu) ? slots[vcpu].history : []
+        slots.indices.contains(vcpu) ? slots[vcpu].history(vcpu: vcpu, createdMonotonic: createdMonotonic) : []
     }
 
     /// Supplies the value a pending MMIO read returns (see `VCPU.completeMMIORead`).

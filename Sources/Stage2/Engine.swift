@@ -237,6 +237,44 @@ extension Stage2Tables {
         return true
     }
 
+    /// The common demand-paging case, without the general engine: one page whose last-level
+    /// table exists and whose entry is invalid gets `leaf` (invalid → valid needs no
+    /// invalidation, Arm ARM D8.16 "Translation table entry changes"). Walks our own tables
+    /// (each next table must be one of the pool's table pages, as in `unmapSinglePage`).
+    /// Returns false, having changed nothing, for anything else (a missing table, a block, a
+    /// valid entry): the caller then takes the general path.
+    mutating func mapSinglePage(_ ipa: UInt64, leaf: UInt64) -> Bool {
+        let g = self.g
+        let stride = UInt64(g.stride)
+        let mask = Stage2Descriptor.addressMask(g)
+        var level = geometry.startLevel
+        var shift = cachedWalkParameters.derived.rootShift
+        var indexMask = cachedWalkParameters.derived.rootIndexMask
+        var table = rootAddress.rawValue
+        let poolBase = pool.base, pageShift = UInt64(pool.pageShift), pageCount = UInt64(pool.pageCount)
+        let state = pool.state.p
+        while true {
+            let ea = table &+ ((ipa &>> shift) & indexMask) &* 8
+            let d = memory.readDescriptor(at: PhysicalAddress(ea))
+            if level == 3 {
+                guard d & 1 == 0 else { return false }
+                memory.writeDescriptor(leaf, at: PhysicalAddress(ea))
+                pool.adjustCount(entry: ea, old: d, new: leaf)
+                return true
+            }
+            guard d & 3 == 3 else { return false }     // no table here (hole or block)
+            let next = d & mask
+            let o = next &- poolBase
+            guard o & (g.bytes &- 1) == 0, o &>> pageShift < pageCount, state[Int(truncatingIfNeeded: o &>> pageShift)] == 1 else {
+                return false
+            }
+            table = next
+            level &+= 1
+            shift &-= stride
+            indexMask = UInt64(g.entriesPerTable - 1)
+        }
+    }
+
     // MARK: Writing pass
 
     mutating func perform(_ op: Operation, tlb: inout some TLBMaintenance) throws(Stage2Error) {

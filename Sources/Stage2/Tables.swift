@@ -139,9 +139,15 @@ public struct Stage2Tables<Memory: TableMemory> {
         try checkOutput(pa: pa, size: size)
         var bits = attributes.descriptorBits & ~Stage2Descriptor.contiguousBit
         bits &= ~UInt64(0b11)
-        let op = Operation(kind: .map, start: ipa.rawValue, end: ipa.rawValue + size, pa: pa.rawValue,
-                           bits: bits, permissionsOnly: false, contiguous: attributes.contiguous)
-        try perform(op, tlb: &tlb)
+        if size == geometry.granule.bytes && !attributes.contiguous
+            && mapSinglePage(ipa.rawValue, leaf: pa.rawValue | bits | 0b11) {
+            // One fresh page in an existing last-level table: nothing to invalidate.
+            try flush(tlb: &tlb)
+        } else {
+            let op = Operation(kind: .map, start: ipa.rawValue, end: ipa.rawValue + size, pa: pa.rawValue,
+                               bits: bits, permissionsOnly: false, contiguous: attributes.contiguous)
+            try perform(op, tlb: &tlb)
+        }
         if pa.rawValue + size - 1 > maxOutputAddress {
             maxOutputAddress = pa.rawValue + size - 1
             updateOutputBits()

@@ -215,6 +215,16 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         let size: UInt64 = 1 &<< shift
         let base = d & k.addressMask & ~(size &- 1)
         if base >= k.limit { return walkFault(.addressSize, level, d, ipa, access) }
+        // Loads and stores: AF (bit 10, unless VTCR_EL2.HA) and S2AP[0]/S2AP[1] (bits 6/7) in
+        // one test; which fault it is (access flag before permission) only on failure.
+        if access == .read || access == .write {
+            let need: UInt64 = (access == .read ? 1 << 6 : 1 << 7) | (hardwareAccessFlag ? 0 : 1 << 10)
+            if d & need == need {
+                return .translation(Stage2Translation(
+                    ipa: ipa, outputAddress: PhysicalAddress(base | (ipa.rawValue & (size &- 1))), level: level,
+                    blockSize: size, descriptor: d, descriptorAddress: at, xnx: xnx))
+            }
+        }
         if d & (1 << 10) == 0 && !hardwareAccessFlag { return walkFault(.accessFlag, level, d, ipa, access) }
         let allowed: Bool
         switch access {

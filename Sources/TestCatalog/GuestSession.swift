@@ -135,6 +135,7 @@ public final class GuestSession {
     /// VMALLS12E1IS for a whole-VMID invalidation.
     public func payloadOperations(for batch: [TLBInvalidation]) -> [TLBIOperation] {
         var ops: [TLBIOperation] = []
+        ops.reserveCapacity(batch.count + 1)
         var anyIPA = false
         for inv in batch {
             switch inv {
@@ -147,6 +148,14 @@ public final class GuestSession {
         }
         if anyIPA { ops.append(.vmalle1is) }
         return ops
+    }
+
+    /// `payloadOperations(for: [invalidation])` without building the one-element batch.
+    public func payloadOperations(for invalidation: TLBInvalidation) -> [TLBIOperation] {
+        switch invalidation {
+        case .ipa: [.ipas2e1is(invalidation.operand(ttl: facts?.hasTTL ?? false) ?? 0), .vmalle1is]
+        case .allForVMID: [.vmalls12e1is]
+        }
     }
 
     /// Break-before-make during an exit: has the payload perform `ops` and acknowledge,
@@ -212,8 +221,8 @@ public final class GuestSession {
             messagesReceived += 1
             pending = message
             if message.kind == .hello {
-                facts = VCPUFacts(currentEL: message.gprs[0], hcrAtEntry: message.gprs[1], mmfr0: message.gprs[2],
-                                  mmfr1: message.gprs[3], mmfr2: message.gprs[4])
+                facts = VCPUFacts(currentEL: message.gpr(0), hcrAtEntry: message.gpr(1), mmfr0: message.gpr(2),
+                                  mmfr1: message.gpr(3), mmfr2: message.gpr(4))
             }
             if message.kind == .trap, crossCheckRegisters, let regs = try backend.trapRegisters() {
                 if regs.esr != message.esr || regs.far != message.far || regs.hpfar != message.hpfar {

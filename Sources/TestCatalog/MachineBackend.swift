@@ -25,13 +25,30 @@ public final class MachineBackend: GuestBackend {
     public let machine: Machine
     public let vcpu: Int
     /// The whole test must finish by this instant (watchdog); set per test.
-    public var deadline: ContinuousClock.Instant
+    public var deadline: ContinuousClock.Instant {
+        didSet { meter.pointee.deadline = Machine.Deadline(deadline, budget: timeout) }
+    }
     public let timeout: Duration
     /// Set to `RunTiming()` to measure; nil costs nothing.
-    public var timing: RunTiming?
-    var lastReturn: UInt64 = 0
+    public var timing: RunTiming? {
+        get { meter.pointee.on ? meter.pointee.timing : nil }
+        set { meter.pointee.on = newValue != nil; meter.pointee.timing = newValue ?? RunTiming() }
+    }
+    /// The timing state behind a pointer allocated once, so the measuring run loop does plain
+    /// loads and stores (as the C baseline's) rather than exclusivity-checked property accesses.
+    struct Meter {
+        var on = false; var timing = RunTiming(); var lastReturn: UInt64 = 0
+        /// `deadline` as the run loop uses it (converted once per deadline, not per exit).
+        var deadline = Machine.Deadline(ContinuousClock.now)
+    }
+    let meter: UnsafeMutablePointer<Meter> = {
+        let p = UnsafeMutablePointer<Meter>.allocate(capacity: 1)
+        p.initialize(to: Meter())
+        return p
+    }()
+    deinit { meter.deinitialize(count: 1); meter.deallocate() }
     /// Another loop drove the vCPU since the last run: don't count that gap as host time.
-    public func startTimingGap() { lastReturn = 0 }
+    public func startTimingGap() { meter.pointee.lastReturn = 0 }
 
     /// The session layout as a Machine memory map: all of RAM in one memslot (the layout's
     /// sub-regions are the session's business), the doorbell page, the vGIC frames.
@@ -54,6 +71,7 @@ public final class MachineBackend: GuestBackend {
         vcpu = 0
         self.timeout = timeout
         deadline = ContinuousClock.now.advanced(by: timeout)
+        meter.pointee.deadline = Machine.Deadline(deadline, budget: timeout)
     }
 
     /// A VM with `vcpuCount` EL2 vCPUs; this backend drives vCPU 0 (`init(sharing:vcpu:)`
@@ -97,38 +115,53 @@ public final class MachineBackend: GuestBackend {
     }
 
     public func run() throws -> BackendExit {
-        guard timing != nil else { return try runOnce() }
+        let m = meter
+        guard m.pointee.on else { return try runOnce() }
         let start = monotonicNanoseconds()
-        if lastReturn != 0 { timing!.onHost += start - lastReturn }
-        defer {
-            let end = monotonicNanoseconds()
-            timing!.inRun += end - start
-            timing!.runs += 1
-            lastReturn = end
+        if m.pointee.lastReturn != 0 { m.pointee.timing.onHost &+= start &- m.pointee.lastReturn }
+        let exit: BackendExit
+        do { exit = try runOnce() } catch {
+            stopClock(m, start)
+            throw error
         }
-        return try runOnce()
+        stopClock(m, start)
+        return exit
     }
 
+    @inline(__always)
+    func stopClock(_ m: UnsafeMutablePointer<Meter>, _ start: UInt64) {
+        let end = monotonicNanoseconds()
+        m.pointee.timing.inRun &+= end &- start
+        m.pointee.timing.runs &+= 1
+        m.pointee.lastReturn = end
+    }
+
+    @inline(__always)
     func runOnce() throws -> BackendExit {
         let exit: VCPUExit
-        do { exit = try machine.run(vcpu: vcpu, deadline: deadline) } catch {
-            switch error {
-            case let .timeout(_, _, pc, last):
-                var lines = last.map(\.description)
-                if let pc { lines.append("PC when interrupted: 0x" + String(pc, radix: 16)) }
-                // The test's whole budget, not what was left of it at the last KVM_RUN.
-                let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-                throw BackendError.timeout(seconds: seconds, lastExits: lines)
-            case let .stopped(signal, _):
-                throw BackendError.interrupted(signal: signal)
-            default:
-                throw error
-            }
+        do { exit = try machine.run(vcpu: vcpu, deadline: meter.pointee.deadline) } catch {
+            throw Self.backendError(error, timeout: timeout)
         }
         if case let .mmio(address, length, isWrite, data) = exit {
             return .mmio(address: address, length: length, isWrite: isWrite, data: data)
         }
         return .other(exit.description)
+    }
+
+    @inline(never)
+    static func backendError(_ error: MachineError, timeout: Duration) -> Error {
+        switch error {
+        case let .timeout(_, _, pc, last):
+            var lines = last.map(\.description)
+            if let pc { lines.append("PC when interrupted: 0x" + String(pc, radix: 16)) }
+            // The test's whole budget, not what was left of it at the last KVM_RUN.
+            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+            return BackendError.timeout(seconds: seconds, lastExits: lines)
+        case let .stopped(signal, _):
+            return BackendError.interrupted(signal: signal)
+        default:
+            return error
+        }
     }
 
     public func completeMMIORead(_ value: UInt64) throws {

@@ -201,7 +201,7 @@ public struct ScenarioRunner {
         // Invalid → valid needs no invalidation architecturally; the reply still does the
         // by-IPA maintenance a hypervisor would (level hint = the new leaf's level).
         let inv = TLBInvalidation.ipa(base, level: t.level, granule: scenario.granule)
-        try session.reply(.resume, tlbi: session.payloadOperations(for: [inv]))
+        try session.reply(.resume, tlbi: session.payloadOperations(for: inv))
     }
 
     func checkResults(_ scenario: Scenario, session: GuestSession) throws -> [String] {

@@ -2,6 +2,7 @@ import AArch64
 import ArgumentParser
 import CExitBaseline
 import GuestProtocol
+import KVM
 import Machine
 import Stage2
 import TestCatalog
@@ -22,14 +23,19 @@ struct BenchExitsCommand: ParsableCommand {
         its watchdog; C: a bare KVM_RUN loop on its own mapping of the same vCPU's kvm_run).
         Demand faults: the nested guest loads from successive unmapped pages; each fault goes
         to the vEL2 payload, through the mailbox to the host, which maps the page (Swift: the
-        Stage2 builder + GuestSession; C: one precomputed descriptor store) and replies RESUME
-        with TLBI IPAS2E1IS + VMALLE1IS. Round trip = time between consecutive fault messages.
+        Stage2 builder + GuestSession; C: the same checks, ONE_REG cross-check, table walk and
+        descriptor write) and replies RESUME with TLBI IPAS2E1IS + VMALLE1IS. Round trip = time
+        between consecutive fault messages.
         """)
 
     @Option(help: "MMIO exits per batch.") var exits = 200
     @Option(help: "Demand faults per batch.") var faults = 40
     @Option(help: "Batches per loop (alternating Swift / C).") var rounds = 5
     @Option(help: "Watchdog timeout for the whole benchmark, seconds.") var timeout: Double = 900
+    @Option(name: .customLong("cross-check"), help: "Demand faults: cross-check each TRAP's ESR/FAR/HPFAR with KVM_GET_ONE_REG on both sides (as tests do).")
+    var crossCheck = true
+    @Flag(help: "Demand faults: also time the parts of the Swift host work (adds clock reads to the Swift side; diagnostics, not for the ratio).")
+    var breakdown = false
 
     @Flag(help: "Only the run loop, on this host's own KVM without nesting (x86_64: a real-mode guest storing to an MMIO address in a loop). Low-noise numbers for Machine.run vs VCPU.run vs C.")
     var runLoopOnly = false
@@ -79,7 +85,8 @@ struct BenchExitsCommand: ParsableCommand {
         try machine.memory.write(bytes: [0xC6, 0x06, 0x00, 0x10, 0x5A, 0xEB, 0xF9], at: PhysicalAddress(0xFFFF_FFF0))
         var c = try mapC(machine)
         defer { cexit_unmap(&c) }
-        let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout * 1000)))
+        // As MachineBackend (every test's session) runs it: the deadline converted once.
+        let deadline = Machine.Deadline(ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout * 1000))))
         let n = exits * 50
         func machineBatch() throws -> [UInt64] {
             var t = [UInt64](); t.reserveCapacity(n)
@@ -134,7 +141,7 @@ struct BenchExitsCommand: ParsableCommand {
 
     func mmioBenchmark(timeout: Duration) throws {
         let mmioIPA = IPA(0x9000_0000), mmioPA = PhysicalAddress(0x0B00_0000)
-        let total = UInt32(3 * rounds * exits + 2 * exits)   // + warm-up
+        let total = UInt32(4 * rounds * exits + 2 * exits)   // + warm-up
         let backend = try MachineBackend(layout: .standard, timeout: timeout)
         let session = try GuestSession(backend: backend, granule: .k4, ipaBits: 40,
                                        ops: [GuestOp(.store64, address: mmioIPA.rawValue, value: 1, repeatCount: total)],
@@ -179,13 +186,26 @@ struct BenchExitsCommand: ParsableCommand {
             }
             return t
         }
+        /// Where the Swift time goes: `Machine.run` without the `MachineBackend` layer.
+        let machineDeadline = Machine.Deadline(backend.deadline, budget: backend.timeout)
+        func machineBatch(_ n: Int) throws -> [UInt64] {
+            var t = [UInt64](); t.reserveCapacity(n)
+            while t.count < n {
+                switch try backend.machine.run(vcpu: 0, deadline: machineDeadline) {
+                case .mmio(mmioPA, 8, true, _): t.append(nowNanoseconds())
+                case let other: throw ValidationError("unexpected exit in the MMIO benchmark: \(other)")
+                }
+            }
+            return t
+        }
         _ = try swiftBatch(exits / 2); _ = try cBatch(exits / 2)   // warm-up
         backend.timing = RunTiming(); cTiming = cexit_timing()
-        var swift = Samples(), cLoop = Samples(), bare = Samples()
+        var swift = Samples(), cLoop = Samples(), bare = Samples(), direct = Samples()
         for _ in 0..<rounds {
             swift.add(batch: try swiftBatch(exits))
             cLoop.add(batch: try cBatch(exits))
             bare.add(batch: try vcpuBatch(exits))
+            direct.add(batch: try machineBatch(exits))
         }
         print("MMIO exit round trip (nested EL1 store -> KVM_EXIT_MMIO -> host -> KVM_RUN), \(rounds) x \(exits) exits each:")
         print("  Swift Machine.run          : " + swift.summary)
@@ -195,6 +215,8 @@ struct BenchExitsCommand: ParsableCommand {
         print(timingLine(swift: backend.timing!, c: cTiming))
         print("  breakdown: bare VCPU.run (no watchdog, no history): " + bare.summary
               + " (ratio to C by median " + fixed(Double(cLoop.percentile(0.5)) / Double(bare.percentile(0.5)), 3) + ")")
+        print("  breakdown: Machine.run without MachineBackend: " + direct.summary
+              + " (ratio to C by median " + fixed(Double(cLoop.percentile(0.5)) / Double(direct.percentile(0.5)), 3) + ")")
     }
 
     func faultBenchmark(timeout: Duration) throws {
@@ -207,7 +229,9 @@ struct BenchExitsCommand: ParsableCommand {
         let ops = (1...count).map { GuestOp(.load64, address: base.rawValue + UInt64($0) * page + 8) }
         let backend = try MachineBackend(layout: layout, timeout: timeout)
         let session = try GuestSession(backend: backend, granule: granule, ipaBits: 40, ops: ops, log: { print($0) })
-        session.crossCheckRegisters = false
+        // As every test runs it: ESR/FAR/HPFAR of each TRAP cross-checked with KVM's (three
+        // KVM_GET_ONE_REG per fault); the C loop makes the same three calls.
+        session.crossCheckRegisters = crossCheck
         let backing = layout.dataPool
         try session.map(ipa: base, pa: backing, size: page, attributes: .normalRWX)
         try session.configure { pc, x0 in try backend.start(pc: pc, x0: x0) }
@@ -215,24 +239,20 @@ struct BenchExitsCommand: ParsableCommand {
         let ttl = session.facts?.hasTTL ?? false
         try session.reply(.resume)
 
-        // The C loop's precomputed descriptors: the leaf entry of each page in the one L3 table.
-        guard let tables = backend.machine.memory.backing(of: "ram") else { throw ValidationError("no RAM region") }
-        var descriptorPointers: [UnsafeMutablePointer<UInt64>?] = []
-        var values: [UInt64] = []
-        for k in 0...count {
-            let ipa = base.advanced(by: UInt64(k) * page)
-            let pa = try session.tables.descriptorAddress(ipa: ipa, level: 3)
-            let host = tables.host + Int(pa.offset(from: tables.region.base))
-            descriptorPointers.append(host.assumingMemoryBound(to: UInt64.self))
-            values.append(Stage2Descriptor.leaf(output: backing, attributes: .normalRWX, level: 3))
-        }
-        let message = tables
-        let messageHost = (message.host + Int(layout.message.offset(from: message.region.base))).assumingMemoryBound(to: UInt8.self)
+        // What the C loop needs to do the same work: the message page, the stage-2 root and
+        // table pool (its host mapping), the leaf's attribute bits, the registers to cross-check.
+        guard let ram = backend.machine.memory.backing(of: "ram") else { throw ValidationError("no RAM region") }
+        let messageHost = (ram.host + Int(layout.message.offset(from: ram.region.base))).assumingMemoryBound(to: UInt8.self)
+        let poolHost = (ram.host + Int(session.tables.poolBase.offset(from: ram.region.base))).assumingMemoryBound(to: UInt8.self)
+        let leafAttributes = Stage2Descriptor.leaf(output: PhysicalAddress(0), attributes: .normalRWX, level: 3) & ~UInt64(0b11)
+        let registerIDs = [SystemRegister.ESR_EL2.kvmRegisterID, SystemRegister.FAR_EL2.kvmRegisterID,
+                           SystemRegister.HPFAR_EL2.kvmRegisterID]
         var c = try mapC(backend.machine)
         defer { cexit_unmap(&c) }
         var cTiming = cexit_timing()
         backend.timing = RunTiming()
 
+        var parts = [UInt64](repeating: 0, count: 5)
         func swiftBatch(_ n: Int) throws -> [UInt64] {
             var t = [UInt64](); t.reserveCapacity(n)
             backend.startTimingGap()
@@ -244,22 +264,33 @@ struct BenchExitsCommand: ParsableCommand {
                 guard let ipa = report.ipa, report.status?.kind == .translation else {
                     throw ValidationError("unexpected trap: \(report.oneLine)")
                 }
+                let t1 = breakdown ? nowNanoseconds() : 0
                 let pageIPA = ipa.alignedDown(to: page)
                 try session.map(ipa: pageIPA, pa: backing, size: page, attributes: .normalRWX)
-                try session.reply(.resume, tlbi: session.payloadOperations(for: [.ipa(pageIPA, level: 3, granule: granule)]))
+                let t2 = breakdown ? nowNanoseconds() : 0
+                let ops = session.payloadOperations(for: .ipa(pageIPA, level: 3, granule: granule))
+                let t3 = breakdown ? nowNanoseconds() : 0
+                try session.reply(.resume, tlbi: ops)
+                if breakdown {
+                    let t4 = nowNanoseconds()
+                    parts[0] += t1 - t.last!; parts[1] += t2 - t1; parts[2] += t3 - t2; parts[3] += t4 - t3; parts[4] += 1
+                }
             }
             return t
         }
         func cBatch(_ n: Int) throws -> [UInt64] {
             var t = [UInt64](repeating: 0, count: n)
-            let r = descriptorPointers.withUnsafeBufferPointer { dp in
-                values.withUnsafeBufferPointer { vp in
-                    var ctx = cexit_fault_ctx(message: messageHost, doorbell: layout.doorbell.rawValue, seq: session.seq,
-                                              ipa_base: base.rawValue, page_shift: UInt32(granule.pageShift),
-                                              pages: dp.count, descriptor: dp.baseAddress, value: vp.baseAddress,
-                                              ttl_bits: ttl ? (0b01 << 2 | 3) << 44 : 0)
-                    return cexit_fault_loop(&c, &ctx, n, &t, &cTiming)
-                }
+            let r = registerIDs.withUnsafeBufferPointer { ids in
+                var ctx = cexit_fault_ctx(message: messageHost, doorbell: layout.doorbell.rawValue, seq: session.seq,
+                                          op_count: UInt64(count), ipa_base: base.rawValue, pages: count + 1,
+                                          root: session.tables.rootAddress.rawValue,
+                                          start_level: Int32(session.tables.geometry.startLevel),
+                                          ipa_bits: UInt32(session.tables.geometry.ipaBits), page_shift: UInt32(granule.pageShift),
+                                          pool_base: session.tables.poolBase.rawValue, pool_size: session.tables.poolBytes,
+                                          pool_host: poolHost, output_pa: backing.rawValue, leaf_attributes: leafAttributes,
+                                          ttl_bits: ttl ? (0b01 << 2 | 3) << 44 : 0,
+                                          reg_ids: crossCheck ? ids.baseAddress : nil)
+                return cexit_fault_loop(&c, &ctx, n, &t, &cTiming)
             }
             guard r == n else { throw ValidationError("C fault loop failed: \(r)") }
             session.accountForMessagesHandledElsewhere(n)
@@ -270,12 +301,17 @@ struct BenchExitsCommand: ParsableCommand {
             swift.add(batch: try swiftBatch(faults))
             cLoop.add(batch: try cBatch(faults))
         }
-        print("Demand-fault round trip (nested load -> stage-2 fault at vEL2 -> mailbox -> host maps -> TLBI -> retry -> next fault), \(rounds) x \(faults) faults each:")
+        print("Demand-fault round trip (nested load -> stage-2 fault at vEL2 -> mailbox -> host maps -> TLBI -> retry -> next fault), \(rounds) x \(faults) faults each, ONE_REG cross-check \(crossCheck ? "on" : "off") on both sides:")
         print("  Swift (Stage2 builder + GuestSession): " + swift.summary)
-        print("  C (precomputed descriptor store)     : " + cLoop.summary)
+        print("  C (same checks, walk and writes)     : " + cLoop.summary)
         print("  ratio Swift/C round trips per second: " + fixed(swift.perSecond / cLoop.perSecond, 3) + " by mean, "
               + fixed(Double(cLoop.percentile(0.5)) / Double(swift.percentile(0.5)), 3) + " by median (goal >= 0.95)")
         print(timingLine(swift: backend.timing!, c: cTiming))
+        if breakdown, parts[4] > 0 {
+            let n = Double(parts[4])
+            print("  Swift host work per fault, mean: decode \(us(Double(parts[0]) / n)) us, stage-2 map \(us(Double(parts[1]) / n)) us,"
+                  + " TLBI list \(us(Double(parts[2]) / n)) us, reply \(us(Double(parts[3]) / n)) us (extra clock reads: diagnostics only)")
+        }
     }
 
     /// Per exit: time inside the run call and time on the host between runs, both loops.

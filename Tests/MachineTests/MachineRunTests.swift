@@ -95,6 +95,40 @@ struct MachineRunTests {
         }
     }
 
+    @Test("a deadline that passes between two runs stops the next run before the guest runs (no clock read per exit)")
+    func deadlinePassedBetweenRuns() throws {
+        try withKVMTestLock {
+            // Three MMIO writes (mov byte [0x1000], 1..3), then hlt (F4) — a guest that would exit
+            // normally if it were allowed to run again.
+            var code: [UInt8] = []
+            for v in UInt8(1)...3 { code += [0xC6, 0x06, 0x00, 0x10, v] }
+            code += [0xF4]
+            let m = try Self.machine(code: [0xEB, 0x8E]) // jmp short to 0xFF80
+            try m.memory.write(bytes: code, at: PhysicalAddress(0xFFFF_FF80))
+            for form in 0..<2 {
+                let budget = Duration.milliseconds(200)
+                let instant = ContinuousClock.now.advanced(by: budget)
+                let deadline = Machine.Deadline(instant, budget: budget)
+                func run() throws(MachineError) -> VCPUExit {
+                    form == 0 ? try m.run(deadline: deadline) : try m.run(deadline: instant)
+                }
+                // First run under this deadline: arms the watchdog; the guest exits at once.
+                #expect(try run() == .mmio(address: PhysicalAddress(0x1000), length: 1, isWrite: true, data: UInt64(form + 1)))
+                // The timer fires while no KVM_RUN is in progress.
+                Thread.sleep(forTimeInterval: 0.4)
+                do {
+                    let exit = try run()
+                    Issue.record("ran past the deadline (form \(form)): \(exit)")
+                } catch let error as MachineError {
+                    guard case .timeout = error else { Issue.record("\(error)"); return }
+                    #expect(m.lastExits().last?.exit == .interrupted(.watchdog))
+                }
+            }
+            // The guest never ran between: its next store is the third one.
+            #expect(try m.run(timeout: .seconds(5)) == .mmio(address: PhysicalAddress(0x1000), length: 1, isWrite: true, data: 3))
+        }
+    }
+
     @Test("dirty logging: the pages a guest writes, and only those, come back from KVM_GET_DIRTY_LOG")
     func dirtyPages() throws {
         try withKVMTestLock {

@@ -22,6 +22,31 @@ struct EditTests {
         #expect(checker.violations == [])
     }
 
+    /// Pages mapped one at a time into an existing last-level table (the demand-paging case,
+    /// which takes the builder's single-page path) keep the per-table bookkeeping exact: the
+    /// table is freed only when the last of them is unmapped. A fresh page needs no invalidation.
+    @Test func singlePagesIntoAnExistingTableAreCountedAndFreed() throws {
+        var (t, checker) = try makeCheckedTables(.k4, ipaBits: 40)
+        var tlb = CheckedTLB(checker: checker)
+        try t.map(ipa: IPA(0x1000), pa: PhysicalAddress(0x8000_1000), size: 0x1000, attributes: .normalRWX, tlb: &tlb)
+        #expect(t.tablePages == 4)   // root (2 pages) + L2 + L3
+        for k: UInt64 in [2, 5, 511] {
+            try t.map(ipa: IPA(k << 12), pa: PhysicalAddress(0x8000_0000 + (k << 12)), size: 0x1000,
+                      attributes: Stage2Attributes(permissions: [.read]), tlb: &tlb)
+            let tr = t.walk(IPA(k << 12 | 0x18))
+            #expect(tr.translation?.outputAddress.rawValue == 0x8000_0018 + (k << 12))
+            #expect(tr.translation?.level == 3)
+            #expect(t.walk(IPA(k << 12), access: .write).fault?.kind == .permission)
+        }
+        #expect(checker.batches.isEmpty)   // invalid -> valid only
+        #expect(t.tablePages == 4)
+        for k: UInt64 in [1, 2, 5] { try t.unmap(ipa: IPA(k << 12), size: 0x1000, tlb: &tlb) }
+        #expect(t.tablePages == 4)   // page 511 still holds the L3 table
+        try t.unmap(ipa: IPA(511 << 12), size: 0x1000, tlb: &tlb)
+        #expect(t.tablePages == 2)
+        #expect(checker.violations == [])
+    }
+
     @Test func emptiedTablesAreFreedAfterTheirInvalidation() throws {
         var (t, checker) = try makeCheckedTables(.k4, ipaBits: 40)
         var tlb = CheckedTLB(checker: checker)

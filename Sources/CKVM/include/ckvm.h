@@ -192,7 +192,9 @@ static inline uint64_t ckvm_run_hw_exit_reason(const struct kvm_run *run) { retu
  * ckvm_vcpu_run(): one KVM_RUN on the calling thread with a watchdog: a POSIX timer
  * (CLOCK_MONOTONIC, TIMER_ABSTIME, SIGEV_THREAD_ID) signals this thread at deadline_ns, an
  * absolute ckvm_monotonic_ns() time (0 = no watchdog). The timer stays armed across calls with
- * the same deadline. Returns KVM_RUN's result (errno set on -1) and sets *outcome to:
+ * the same deadline, and the clock is read only when a new deadline is armed or the watchdog
+ * signal has come (so a run loop under one deadline makes no timer syscall and no clock read
+ * per exit; a deadline that passed between calls is still seen before KVM_RUN). Returns KVM_RUN's result (errno set on -1) and sets *outcome to:
  *   0 = not interrupted by us, 1 = the deadline passed (KVM_RUN returned EINTR),
  *   2 = a stop signal (SIGINT/SIGTERM) has arrived. */
 enum { CKVM_RUN_NORMAL = 0, CKVM_RUN_WATCHDOG = 1, CKVM_RUN_STOP = 2 };
