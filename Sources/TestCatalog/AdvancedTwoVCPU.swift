@@ -69,20 +69,29 @@ extension Advanced {
         return s
     }
 
-    static func runTwoVCPUs(_ ctx: ScriptContext) throws -> ScriptOutcome {
+    /// A second VM with two EL2 vCPUs (the guest hypervisor in the same VHE/non-VHE mode as the
+    /// runner's), and one session per vCPU, each with its own config block, message page and
+    /// stacks (`secondLayout`). Its log lines are tagged with the vCPU.
+    static func twoVCPUSessions(_ ctx: ScriptContext, ops0: [GuestOp], ops1: [GuestOp])
+        throws -> (vm: MachineBackend, cpu1: MachineBackend, s0: GuestSession, s1: GuestSession) {
         guard let outer = ctx.backend as? MachineBackend, let facts = ctx.session.facts else {
             throw SessionError.skip("the two-vCPU test needs the KVM backend")
         }
-        let (plan0, plan1, faultOp) = twoVCPUPlans()
         let layout0 = SessionLayout.standard, layout1 = secondLayout(.standard)
         try layout1.validate(imageBytes: 0)
         let vm = try MachineBackend(layout: layout0, e2h0: !facts.e2h, timeout: outer.timeout, vcpuCount: 2)
         let cpu1 = try MachineBackend(sharing: vm, vcpu: 1)
         func tagged(_ t: String) -> (String) -> Void { { ctx.log("  [\(t)] " + $0.drop(while: { $0 == " " })) } }
-        let s0 = try GuestSession(backend: vm, layout: layout0, granule: granule, ipaBits: ipaBits, vmid: 1, ops: plan0.ops,
+        let s0 = try GuestSession(backend: vm, layout: layout0, granule: granule, ipaBits: ipaBits, vmid: 1, ops: ops0,
                                   verbose: ctx.verbose, log: tagged("vCPU 0"))
-        let s1 = try GuestSession(backend: cpu1, layout: layout1, granule: granule, ipaBits: ipaBits, vmid: 1, ops: plan1.ops,
+        let s1 = try GuestSession(backend: cpu1, layout: layout1, granule: granule, ipaBits: ipaBits, vmid: 1, ops: ops1,
                                   verbose: ctx.verbose, log: tagged("vCPU 1"))
+        return (vm, cpu1, s0, s1)
+    }
+
+    static func runTwoVCPUs(_ ctx: ScriptContext) throws -> ScriptOutcome {
+        let (plan0, plan1, faultOp) = twoVCPUPlans()
+        let (vm, cpu1, s0, s1) = try twoVCPUSessions(ctx, ops0: plan0.ops, ops1: plan1.ops)
         // The shared tables: s1's (its TLB maintenance runs on vCPU 1).
         try s1.map(ipa: IPA(x), pa: PhysicalAddress(pagePA(1)), size: page, attributes: rw)
         try s1.map(ipa: IPA(x + page), pa: PhysicalAddress(pagePA(5)), size: page, attributes: rw)
@@ -210,18 +219,8 @@ extension Advanced {
     }
 
     static func runSameVMID(_ ctx: ScriptContext) throws -> ScriptOutcome {
-        guard let outer = ctx.backend as? MachineBackend, let facts = ctx.session.facts else {
-            throw SessionError.skip("the two-vCPU test needs the KVM backend")
-        }
         let (plan0, plan1) = sameVMIDPlans()
-        let layout0 = SessionLayout.standard, layout1 = secondLayout(.standard)
-        let vm = try MachineBackend(layout: layout0, e2h0: !facts.e2h, timeout: outer.timeout, vcpuCount: 2)
-        let cpu1 = try MachineBackend(sharing: vm, vcpu: 1)
-        func tagged(_ t: String) -> (String) -> Void { { ctx.log("  [\(t)] " + $0.drop(while: { $0 == " " })) } }
-        let s0 = try GuestSession(backend: vm, layout: layout0, granule: granule, ipaBits: ipaBits, vmid: 1, ops: plan0.ops,
-                                  verbose: ctx.verbose, log: tagged("vCPU 0"))
-        let s1 = try GuestSession(backend: cpu1, layout: layout1, granule: granule, ipaBits: ipaBits, vmid: 1, ops: plan1.ops,
-                                  verbose: ctx.verbose, log: tagged("vCPU 1"))
+        let (vm, cpu1, s0, s1) = try twoVCPUSessions(ctx, ops0: plan0.ops, ops1: plan1.ops)
         let t0 = try LiveTables(name: "T0", session: s1, pool: poolPA(0), poolBytes: poolBytes, vmid: 5)
         let t1 = try LiveTables(name: "T1", session: s1, pool: poolPA(1), poolBytes: poolBytes, vmid: 5)
         try t0.map(IPA(x), PhysicalAddress(pagePA(1)), page, rw, tlb: nil)
