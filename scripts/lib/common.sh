@@ -5,8 +5,48 @@
 
 NVH_REPO=${NVH_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
 NVH_CACHE=${NVH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/nvharness}
-# Debian mirror used for every download (sid, trixie-backports, bookworm-backports).
-NVH_DEBIAN_MIRROR=${NVH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# nvh_system_debian_mirror: the Debian archive URI this machine's own apt sources use for its
+# release (the entry whose suite is /etc/os-release's VERSION_CODENAME with component main), so
+# the scripts fetch from wherever apt is already set up to fetch. Prints nothing if none is found.
+nvh_system_debian_mirror() {
+    local codename f
+    codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+    [ -n "$codename" ] || return 0
+    for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -r "$f" ] || continue
+        case $f in
+        *.sources) # deb822 stanzas: URIs / Suites / Components
+            awk -v c="$codename" '
+                function flush() {
+                    if (!found && uris != "" && (suites " ") ~ (" " c " ") && (comps " ") ~ / main /) {
+                        split(uris, u, " "); print u[1]; found = 1
+                    }
+                    uris = suites = comps = ""
+                }
+                /^[ \t]*$/ { flush(); next }
+                /^URIs:/ { $1 = ""; uris = $0 }
+                /^Suites:/ { $1 = ""; suites = $0 }
+                /^Components:/ { $1 = ""; comps = $0 }
+                END { flush() }' "$f" ;;
+        *) # one-line format: deb [options] URI suite component...
+            awk -v c="$codename" '$1 == "deb" {
+                i = 2
+                if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+                if ($(i + 1) != c) next
+                for (j = i + 2; j <= NF; j++) if ($j == "main") { print $i; exit }
+            }' "$f" ;;
+        esac
+    done | head -n 1 | sed 's:/*$::'
+}
+# Debian mirror used for every download (sid, trixie-backports, bookworm-backports): the one the
+# system's apt sources already use, unless NVH_DEBIAN_MIRROR names another.
+NVH_DEBIAN_MIRROR=${NVH_DEBIAN_MIRROR:-$(nvh_system_debian_mirror)}
+
+# nvh_require_mirror: stop with a clear message when no Debian mirror is known.
+nvh_require_mirror() {
+    [ -n "$NVH_DEBIAN_MIRROR" ] && return 0
+    nvh_die "no Debian mirror found in this machine's apt sources (no deb/deb822 entry for its release with component main); set NVH_DEBIAN_MIRROR to a Debian archive URI"
+}
 
 nvh_prog=${nvh_prog:-$(basename "$0")}
 nvh_log()  { printf '%s: %s\n' "$nvh_prog" "$*" >&2; }
