@@ -1,5 +1,6 @@
 import AArch64
 import GuestProtocol
+import Machine
 import Stage2
 
 /// A catalog test as data: what it needs, and per variant the scenario it runs.
@@ -70,31 +71,16 @@ public struct VCPUFacts: Sendable, Equatable {
     public var hasTTL: Bool { (mmfr2 >> 48) & 0xF != 0 }
     /// FEAT_XNX: ID_AA64MMFR1_EL1.XNX, bits [31:28] (Arm ARM D24.2 ID_AA64MMFR1_EL1).
     public var hasXNX: Bool { (mmfr1 >> 28) & 0xF != 0 }
-    /// ID_AA64MMFR0_EL1.PARange, bits [3:0] → bits.
-    public var paBits: Int {
-        [32, 36, 40, 42, 44, 48, 52][min(Int(mmfr0 & 0xF), 6)]
-    }
+    /// ID_AA64MMFR0_EL1 decoded once, by the same code `harness doctor` uses (Machine's
+    /// `IDAA64MMFR0`, Arm ARM D24.2 ID_AA64MMFR0_EL1).
+    public var mmfr0Fields: IDAA64MMFR0 { IDAA64MMFR0(rawValue: mmfr0) }
+    /// ID_AA64MMFR0_EL1.PARange → bits; a reserved encoding counts as the architectural
+    /// minimum, 32 bits, so no requirement is met on its strength.
+    public var paBits: Int { mmfr0Fields.physicalAddressBits ?? 32 }
 
-    /// Stage-2 granule support: ID_AA64MMFR0_EL1.TGran4_2 [43:40], TGran16_2 [35:32],
-    /// TGran64_2 [39:36]. 0b0001 = not supported; 0b0000 = "as TGranX" (stage 1 field:
-    /// TGran4 [31:28] 0b0000 = supported, TGran16 [23:20] 0b0000 = NOT supported,
-    /// TGran64 [27:24] 0b0000 = supported); 0b0010+ = supported. (Arm ARM D24.2.70)
-    public func supportsStage2(_ granule: Granule) -> Bool {
-        let (s2Shift, s1Shift): (UInt64, UInt64) = switch granule {
-        case .k4: (40, 28)
-        case .k16: (32, 20)
-        case .k64: (36, 24)
-        }
-        let s2 = (mmfr0 >> s2Shift) & 0xF
-        if s2 == 0b0001 { return false }
-        if s2 >= 0b0010 { return true }
-        let s1 = (mmfr0 >> s1Shift) & 0xF
-        switch granule {
-        case .k4: return s1 == 0b0000 || s1 == 0b0001   // 0b1111 = not implemented
-        case .k16: return s1 != 0b0000                  // 0b0000 = not implemented for 16K
-        case .k64: return s1 == 0b0000                  // 0b1111 = not implemented
-        }
-    }
+    /// Stage-2 granule support from TGran<N>_2 (0b0000 defers to the stage-1 TGran<N> field,
+    /// whose encodings differ per granule); reserved encodings count as unsupported.
+    public func supportsStage2(_ granule: Granule) -> Bool { mmfr0Fields.stage2(granule).isSupported }
 
     public func unmet(_ r: Requirement) -> String? {
         switch r {
