@@ -3,34 +3,11 @@ import Testing
 
 /// `harness stage2 build|dump|walk` run as a subprocess, as a user would.
 struct Stage2CLITests {
-    struct Run { var status: Int32; var stdout: String; var stderr: String }
+    typealias Run = RunCLITests.Run
 
-    /// The `harness` executable built next to this test bundle.
-    static func harnessPath() throws -> String {
-        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("harness").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        throw CLIError(message: "harness executable not found near \(exe)")
-    }
-    struct CLIError: Error { var message: String }
-
-    static func run(_ arguments: [String]) throws -> Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try harnessPath())
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
+    /// Runs the built `harness` (the runner tests' launcher: output to files, so neither
+    /// pipe can fill up while the other is being read).
+    static func run(_ arguments: [String]) throws -> Run { try RunCLITests.run(arguments) }
 
     static func tempDir() throws -> URL {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("stage2cli-\(UUID().uuidString)")
