@@ -14,7 +14,7 @@ struct DoctorCommand: ParsableCommand {
         the KVM API version, KVM_CAP_ARM_EL2, KVM_CAP_ARM_EL2_E2H0, KVM_CAP_ARM_VM_IPA_SIZE,
         whether a vGICv3 can be created, and — from a real HAS_EL2 vCPU — the stage-2 granules
         (ID_AA64MMFR0_EL1 TGran4_2/TGran16_2/TGran64_2) and PARange. --json prints one object
-        with stable keys (see README, "The KVM layer and `harness doctor`").
+        with stable keys (see docs/kvm-and-doctor.md).
         """
     )
 
