@@ -40,6 +40,8 @@ struct RunOptions: ParsableArguments {
     var color: ColorMode = .auto
     @Flag(name: .long, help: "Create the vCPU with HAS_EL2_E2H0 (non-VHE guest hypervisor).")
     var e2h0 = false
+    @Flag(name: .long, help: "Ignore the known-failure records: every test must pass (a known failure is a FAIL, an XPASS too).")
+    var strict = false
 
     func validate() throws {
         guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be in (0, 86400] seconds, got \(timeout)") }
@@ -151,7 +153,7 @@ func runCatalog(_ options: RunOptions) async throws {
             let settings = RunSettings(verbose: options.verbose, timeout: .milliseconds(Int64(options.timeout * 1000)),
                                        e2h0: options.e2h0, seed: testRandom.next())
             let run = s.test.run(s.variant, settings: settings) { _ in }
-            let result = TestResult(name: s.name, parameters: parameters(s), outcome: testOutcome(run.outcome),
+            let result = TestResult(name: s.name, parameters: parameters(s), outcome: reportedOutcome(run.outcome, variant: s.variant, strict: options.strict),
                                     duration: .nanoseconds(Int64(run.seconds * 1e9)), faults: run.faultLines,
                                     log: run.notes.map { "note: " + $0 } + run.log,
                                     repetition: repeats > 1 ? r : nil)
@@ -206,10 +208,11 @@ private func parameters(_ s: Catalog.Selected) -> [String: String] {
     s.variant.requirements.isEmpty ? [:] : ["requires": s.variant.requirements.map(\.description).joined(separator: ", ")]
 }
 
-private func testOutcome(_ o: Outcome) -> TestOutcome {
+func testOutcome(_ o: Outcome) -> TestOutcome {
     switch o {
     case .pass: .passed
     case .fail(let m): .failed(m)
+    case .callFailed(let e): .failed(e.description)
     case .skip(let r): .skipped(reason: r)
     case .timeout(let m):
         // The formats say "timed out" themselves; the Machine's message starts with it too.
