@@ -233,6 +233,7 @@ extension CatalogTest {
                                                               timeout: settings.timeout,
                                                                   ipaBits: scenario.vmIPABits)
             if settings.verbose { log("  VM created in \(milliseconds(since: started)) ms") }
+            for r in scenario.extraRAM { try backend!.addRAM(name: r.name, base: r.base, size: r.size) }
             let runner = ScenarioRunner(verbose: settings.verbose, log: log)
             (outcome, faults) = runner.run(scenario, requirements: variant.requirements, backend: backend!) { pc, x0 in
                 try backend!.start(pc: pc, x0: x0)
