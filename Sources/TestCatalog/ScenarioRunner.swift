@@ -370,10 +370,15 @@ extension ScenarioRunner {
         let insnAt = wantEC == 0x16 ? m.elr &- 4 : m.elr
         if !session.payloadRange.contains(insnAt) {
             bad.append("\(at): ELR_EL2 \(hex(m.elr)) outside the op interpreter")
-        } else if let bytes = try? backend.read(PhysicalAddress(insnAt), count: 4) {
-            let insn = bytes.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
-            if insn != base | UInt32(imm) << 5 {
-                bad.append("\(at): the instruction at \(hex(insnAt)) is 0x\(String(insn, radix: 16)), expected 0x\(String(base | UInt32(imm) << 5, radix: 16)) (ELR_EL2 \(hex(m.elr)))")
+        } else {
+            do {
+                let bytes = try backend.read(PhysicalAddress(insnAt), count: 4)
+                let insn = bytes.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
+                if insn != base | UInt32(imm) << 5 {
+                    bad.append("\(at): the instruction at \(hex(insnAt)) is 0x\(String(insn, radix: 16)), expected 0x\(String(base | UInt32(imm) << 5, radix: 16)) (ELR_EL2 \(hex(m.elr)))")
+                }
+            } catch {
+                bad.append("\(at): cannot read the instruction at \(hex(insnAt)): \(error)")
             }
         }
         if m.spsr & 0xF != 0b0101 { bad.append("\(at): SPSR_EL2.M = \(m.spsr & 0xF), expected EL1h (0b0101)") }
