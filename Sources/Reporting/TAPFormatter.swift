@@ -3,19 +3,20 @@
 ///     TAP version 13
 ///     1..3
 ///     # nvharness seed 42 on Linux 6.16.0 aarch64 (host)
-///     ok 1 - demand-paging/4k
+///     ok 1 - demand-paging_4k
 ///       ---
 ///       duration: 0.850
 ///       faults:
 ///         - "stage-2 fault: translation L3, ..."
 ///       ...
-///     not ok 2 - permission/write-ro
+///     not ok 2 - permission_write-ro
 ///       ---
 ///       message: "expected WnR=1"
 ///       severity: fail
 ///       ...
-///     ok 3 - demand-paging/16k # SKIP granule 16K not supported at stage 2
+///     ok 3 - demand-paging_16k # SKIP granule 16K not supported at stage 2
 ///
+/// Test descriptions are stable ids (`StableID`: `demand-paging_4k`, `-rep2` for a repetition).
 /// The plan comes first when the number of tests is known in advance, otherwise last. A
 /// timeout is `not ok` with `severity: timeout` and a message starting "timed out". YAML
 /// blocks are indented two spaces; every string in them is a double-quoted YAML scalar.
@@ -36,7 +37,7 @@ public struct TAPFormatter: ReportFormatter {
 
     public mutating func result(_ r: TestResult, number: Int) -> String {
         let ok = r.status == .pass || r.status == .skip
-        var out = (ok ? "ok" : "not ok") + " \(number) - " + Escape.tapText(r.displayName)
+        var out = (ok ? "ok" : "not ok") + " \(number) - " + r.id
         if case .skipped(let reason) = r.outcome {
             out += " # SKIP " + Escape.tapText(reason)
         }

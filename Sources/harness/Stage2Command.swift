@@ -1,5 +1,14 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Stage2
 
 /// `harness stage2 build|dump|walk`: build a table image from a JSON spec, explain one, walk one.
@@ -13,7 +22,8 @@ struct Stage2Command: ParsableCommand {
 
 /// Prints `error: …` on stderr and exits 1 (nothing on stdout).
 func stage2Fail(_ message: String) -> ExitCode {
-    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    let text = Array("error: \(message)\n".utf8)
+    _ = text.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     return ExitCode.failure
 }
 
