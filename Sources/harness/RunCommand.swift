@@ -30,7 +30,7 @@ struct RunOptions: ParsableArguments {
     var timeout: Double = 120
     @Flag(name: .long, help: "Record every mailbox exit, decoded, in each test's log.")
     var verbose = false
-    @Option(name: .long, help: ArgumentHelp("Report format: human, tap, junit or json.", valueName: "format"))
+    @Option(name: .long, help: ArgumentHelp("Report format: human, tap, ktap, junit or json.", valueName: "format"))
     var format: OutputFormat = .human
     @Option(name: .long, help: ArgumentHelp("Write the report (in --format) to FILE, atomically at the end; stdout then gets the human lines.", valueName: "file"))
     var output: String?
@@ -110,7 +110,8 @@ func runCatalog(_ options: RunOptions) async throws {
     let reporter: Reporter
     do {
         reporter = try Reporter(format: options.format, outputPath: options.output,
-                                run: RunInfo(hostDescription: hostDescription(nestedUnavailable: hostReason), seed: seed),
+                                run: RunInfo(hostDescription: hostDescription(nestedUnavailable: hostReason), seed: seed,
+                                             plannedNames: selected.flatMap { Array(repeating: $0.name, count: repeats) }),
                                 planned: planned, color: options.color)
     } catch {
         throw ValidationError(String(describing: error))

@@ -163,7 +163,8 @@ import Testing
         let results = lines.filter { $0.hasPrefix("ok ") || $0.hasPrefix("not ok ") }
         #expect(results.count == names.count)
         for (i, (line, name)) in zip(results, names).enumerated() {
-            #expect(line.hasPrefix("ok \(i + 1) - \(name) # SKIP not an arm64 host"), "\(line)")
+            // Named by the stable id: the `/` of test/variant becomes `_`.
+            #expect(line.hasPrefix("ok \(i + 1) - \(name.replacingOccurrences(of: "/", with: "_")) # SKIP not an arm64 host"), "\(line)")
         }
         // The summary line, alone on its line, on stderr (stdout stays TAP).
         #expect(r.stderr.split(separator: "\n").contains("0 passed, 0 failed, \(names.count) skipped, 0 xfail"), "\(r.stderr)")
@@ -192,7 +193,8 @@ import Testing
             #expect(c.elements(forName: "failure").isEmpty)
         }
         let caseNames = cases.compactMap { $0.attribute(forName: "name")?.stringValue }
-        #expect(Set(caseNames.map { n in names.contains { n.hasSuffix($0) || $0.hasSuffix(n) } }) == [true], "\(caseNames)")
+        // Test cases are named by stable id: test/variant -> test_variant.
+        #expect(caseNames == names.map { $0.replacingOccurrences(of: "/", with: "_") }, "\(caseNames)")
         // Only the report was written: no temporary file left next to it.
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["results.xml"])
     }
@@ -218,6 +220,22 @@ import Testing
     }
 
     @Test(.enabled(if: onX86, "an x86_64 host is certain not to run arm64 nested tests"))
+    func ktapNestsEveryVariantUnderItsTest() throws {
+        let names = try Self.listed()
+        let r = try Self.run(["--all", "--format", "ktap", "--seed", "7"])
+        #expect(r.status == 77, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(Array(lines.prefix(2)) == ["KTAP version 1", "1..\(Set(names.map { $0.split(separator: "/")[0] }).count)"])
+        // Every variant, in catalog order, as a nested result named by its id (unique, lab-safe).
+        let leaves = lines.filter { $0.hasPrefix("  ok ") || $0.hasPrefix("  not ok ") }.map { $0.dropFirst(2) }
+        let ids = leaves.compactMap { $0.wholeMatch(of: /ok [0-9]+ ([A-Za-z0-9_-]+) # SKIP not an arm64 host.*/)?.output.1 }.map(String.init)
+        #expect(ids.count == leaves.count)
+        #expect(ids == names.map { $0.replacingOccurrences(of: "/", with: "_") })
+        #expect(Set(ids).count == ids.count)
+        #expect(lines.last == "# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:\(names.count) error:0")
+    }
+
+    @Test(.enabled(if: onX86, "an x86_64 host is certain not to run arm64 nested tests"))
     func repeatAndSeedAreReported() throws {
         let r = try Self.run(["--test", "demand-paging/64k", "--test", "demand-paging/4k", "--repeat", "3", "--seed", "18446744073709551615", "--format", "json"])
         #expect(r.status == 77, "\(r.stderr)")
@@ -230,6 +248,8 @@ import Testing
         #expect(tests.map { $0["name"] as? String } == ["demand-paging/64k", "demand-paging/64k", "demand-paging/64k",
                                                        "demand-paging/4k", "demand-paging/4k", "demand-paging/4k"])
         #expect(tests.map { $0["repetition"] as? Int } == [1, 2, 3, 1, 2, 3])
+        #expect(tests.map { $0["id"] as? String } == ["demand-paging_64k-rep1", "demand-paging_64k-rep2", "demand-paging_64k-rep3",
+                                                     "demand-paging_4k-rep1", "demand-paging_4k-rep2", "demand-paging_4k-rep3"])
         #expect(tests.allSatisfy { $0["status"] as? String == "skip" })
         let summary = records.last
         #expect(summary?["type"] as? String == "summary")
