@@ -22,15 +22,15 @@ struct RunOptions: ParsableArguments {
     var all = false
     @Option(name: .long, help: ArgumentHelp("Leave out every selected variant whose full name matches the shell pattern (applied after --test/--filter/--all). Repeatable.", valueName: "glob"))
     var exclude: [String] = []
-    @Option(name: .long, help: ArgumentHelp("Run each selected variant N times in a row.", valueName: "n"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Run each selected variant N times in a row.", valueName: "n"))
     var `repeat`: Int = 1
-    @Option(name: .long, help: ArgumentHelp("Seed for randomized tests (printed by every run; default: a fresh one).", valueName: "n"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Seed for randomized tests (printed by every run; default: a fresh one).", valueName: "n"))
     var seed: UInt64?
-    @Option(name: .long, help: ArgumentHelp("Per-test timeout in seconds: the watchdog stops a stuck guest, the test ends TIMEOUT and the run goes on (exit 124).", valueName: "seconds"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Per-test timeout in seconds: the watchdog stops a stuck guest, the test ends TIMEOUT and the run goes on (exit 124).", valueName: "seconds"))
     var timeout: Double = 120
     @Flag(name: .long, help: "Record every mailbox exit, decoded, in each test's log.")
     var verbose = false
-    @Option(name: .long, help: ArgumentHelp("Report format: human, tap, junit or json.", valueName: "format"))
+    @Option(name: .long, help: ArgumentHelp("Report format: human, tap, ktap, junit or json.", valueName: "format"))
     var format: OutputFormat = .human
     @Option(name: .long, help: ArgumentHelp("Write the report (in --format) to FILE, atomically at the end; stdout then gets the human lines.", valueName: "file"))
     var output: String?
@@ -44,7 +44,7 @@ struct RunOptions: ParsableArguments {
     var strict = false
 
     func validate() throws {
-        guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be in (0, 86400] seconds, got \(timeout)") }
+        guard timeout >= 0.001, timeout <= 86_400 else { throw ValidationError("--timeout must be between 0.001 (1 ms) and 86400 seconds, got \(timeout)") }
         guard (1...100_000).contains(`repeat`) else { throw ValidationError("--repeat must be between 1 and 100000, got \(`repeat`)") }
         // The selection and --output are checked in `runCatalog`, not here: ArgumentParser
         // also validates these root options when a subcommand (stage2, doctor, …) runs.
@@ -57,8 +57,9 @@ struct RunOptions: ParsableArguments {
         if list && output != nil { throw ValidationError("--list prints to stdout; --output only applies to a run") }
         if list && junit != nil { throw ValidationError("--list prints to stdout; --junit only applies to a run") }
         let selected = try selection(forList: list)
-        for path in [output, junit].compactMap({ $0 }) {
-            do { try AtomicFile.validate(path: path) } catch { throw ValidationError(String(describing: error)) }
+        for (option, path) in [("--output", output), ("--junit", junit)] {
+            guard let path else { continue }
+            do { try AtomicFile.validate(path: path) } catch { throw ValidationError("\(option): \(error)") }
         }
         if let output, let junit, output == junit { throw ValidationError("--output and --junit name the same file '\(junit)'") }
         return selected
@@ -95,6 +96,7 @@ struct RunOptions: ParsableArguments {
 /// timeout; 128+n when SIGINT/SIGTERM stopped the run (the report covers what ran, the VM of
 /// the interrupted test was torn down).
 func runCatalog(_ options: RunOptions) async throws {
+    if !options.list { try RunSignals.install() }
     let selected = try options.checkRun()
     if options.list {
         listTests(selected)
@@ -108,7 +110,8 @@ func runCatalog(_ options: RunOptions) async throws {
     let reporter: Reporter
     do {
         reporter = try Reporter(format: options.format, outputPath: options.output,
-                                run: RunInfo(hostDescription: hostDescription(nestedUnavailable: hostReason), seed: seed),
+                                run: RunInfo(hostDescription: hostDescription(nestedUnavailable: hostReason), seed: seed,
+                                             plannedNames: selected.flatMap { Array(repeating: $0.name, count: repeats) }),
                                 planned: planned, color: options.color)
     } catch {
         throw ValidationError(String(describing: error))
@@ -130,21 +133,19 @@ func runCatalog(_ options: RunOptions) async throws {
     if let reason = hostReason {
         // Every selected test is reported as skipped with the reason, so TAP/JUnit/JSON
         // consumers see each one; the exit status is 77.
-        for s in selected {
+        skipping: for s in selected {
             for r in 1...repeats {
+                if RunSignals.pending != nil { break skipping }
                 let result = TestResult(name: s.name, outcome: .skipped(reason: reason),
                                         repetition: repeats > 1 ? r : nil)
                 for rep in reporters { rep.record(result) }
             }
         }
-        throw ExitCode(try finish(reporters))
+        let status = try finish(reporters)
+        if let signal = RunSignals.pending { throw RunSignals.exit(signal, ran: reporter.results.count, planned: planned) }
+        throw ExitCode(status)
     }
 
-    // From here a SIGINT/SIGTERM interrupts KVM_RUN (the test ends, its VM is torn down)
-    // instead of killing the process, so the run can end with the report of what ran.
-    do { try VCPU.installSignalHandlers() } catch {
-        throw ValidationError("cannot install the SIGINT/SIGTERM handlers: \(error)")
-    }
     var stoppedBy: Int32? = nil
     run: for s in selected {
         for r in 1...repeats {
@@ -162,10 +163,7 @@ func runCatalog(_ options: RunOptions) async throws {
         }
     }
     let status = try finish(reporters)
-    if let signal = stoppedBy {
-        FileDescriptorSink.standardError().write("harness: stopped by \(signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)") after \(reporter.results.count) of \(planned) tests; the report above covers those\n")
-        throw ExitCode(128 + signal)
-    }
+    if let signal = stoppedBy ?? RunSignals.pending { throw RunSignals.exit(signal, ran: reporter.results.count, planned: planned) }
     throw ExitCode(status)
 }
 
