@@ -95,15 +95,19 @@ public struct RunInfo: Sendable, Equatable {
     public var seed: UInt64
     /// Suite name used in JUnit and TAP (default "nvharness").
     public var suiteName: String
+    /// Things about the whole run every format states once: tests the selection left out and
+    /// why, a host check that could not be done here.
+    public var notes: [String] = []
 
     public init(startTime: Date = Date(), hostname: String = HostInfo.hostname(),
                 hostDescription: String = HostInfo.describe(), seed: UInt64,
-                suiteName: String = "nvharness") {
+                suiteName: String = "nvharness", notes: [String] = []) {
         self.startTime = startTime
         self.hostname = hostname
         self.hostDescription = hostDescription
         self.seed = seed
         self.suiteName = suiteName
+        self.notes = notes
     }
 }
 
