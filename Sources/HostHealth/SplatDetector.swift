@@ -9,11 +9,27 @@ public enum SplatDetector {
     /// A splat is cut after this many lines (a long stack trace tells no more).
     public static let maxLines = 80
 
+    /// The headlines kernel/locking/lockdep.c (and the RCU lockdep checks) print.
+    static let lockdepStarts = [
+        "WARNING: possible circular locking dependency detected",
+        "WARNING: possible recursive locking detected",
+        "WARNING: inconsistent lock state",
+        "WARNING: possible irq lock inversion dependency detected",
+        "WARNING: bad unlock balance detected!",
+        "WARNING: held lock freed!",
+        "WARNING: lock held when returning to user space!",
+        "WARNING: Nested lock was not taken",
+        "WARNING: suspicious RCU usage",
+        "WARNING: bad contention detected!",
+        "WARNING: lock held by",
+        "WARNING: possible deadlock",
+    ]
+
     /// The kind of splat `text` starts, or nil.
     public static func kind(startedBy text: String) -> SplatKind? {
         let t = text.drop { $0 == " " || $0 == "\t" }
-        if t.hasPrefix("WARNING: CPU: ") || t.hasPrefix("WARNING: at ") { return .warning }
-        if t.hasPrefix("WARNING: ") && (t.contains("lock") || t.contains("RCU") || t.contains("irq")) { return .lockdep }
+        if t.hasPrefix("WARNING: CPU: ") || t.hasPrefix("WARNING: at ") || isFileLineWarning(t) { return .warning }
+        if lockdepStarts.contains(where: { t.hasPrefix($0) }) || (t.hasPrefix("WARNING: ") && t.hasSuffix(" lock order detected")) { return .lockdep }
         if t.hasPrefix("BUG: KASAN: ") || t.hasPrefix("BUG: KFENCE: ") { return .kasan }
         if t.hasPrefix("BUG: ") || t.hasPrefix("kernel BUG at ") || t.contains("BUG: soft lockup") || t.contains("BUG: hard lockup")
             || t.contains("BUG: workqueue lockup") { return .bug }
@@ -24,6 +40,17 @@ public enum SplatDetector {
         if t.hasPrefix("INFO: task ") && t.contains(" blocked for more than ") { return .stall }
         if t.contains("rcu: INFO: ") && t.contains("stall") || t.hasPrefix("INFO: rcu_") && t.contains("stall") { return .stall }
         return nil
+    }
+
+    /// Linux 7's WARN headline: "WARNING: arch/arm64/kvm/nested.c:288 at kvm_walk_nested_s2+0x3dc/0x688, CPU#0: harness/107".
+    static func isFileLineWarning(_ t: Substring) -> Bool {
+        guard t.hasPrefix("WARNING: ") else { return false }
+        let rest = t.dropFirst("WARNING: ".count)
+        guard let space = rest.firstIndex(of: " "), rest[space...].hasPrefix(" at ") else { return false }
+        let location = rest[..<space]
+        guard let colon = location.lastIndex(of: ":") else { return false }
+        let line = location[location.index(after: colon)...]
+        return !line.isEmpty && line.allSatisfy(\.isNumber) && location[..<colon].contains(".")
     }
 
     /// Whether `text` ends the splat it belongs to (the line is part of it).
@@ -46,7 +73,13 @@ public enum SplatDetector {
                 continue
             }
             if let k = kind(startedBy: r.text) {
-                // A lockdep WARNING inside a BUG report (or a second WARN) starts its own splat.
+                // arm64 prints "Unable to handle kernel ..." then "Internal error: Oops ...":
+                // one oops. Anything else (a second WARN, a lockdep report) is its own splat.
+                if var c = current, c.kind == .oops, k == .oops {
+                    if c.lines.count < maxLines { c.lines.append(r.dmesgLine) }
+                    current = c
+                    continue
+                }
                 if let c = current { out.append(c) }
                 current = Splat(kind: k, headline: r.text.trimmingSpaces, sequence: r.sequence, lines: [r.dmesgLine])
                 continue

@@ -99,7 +99,7 @@ public enum Catalog {
         /// `test/variant`, the name reports use.
         public var name: String { "\(test.name)/\(variant.name)" }
         /// The test's tags and the variant's own.
-        public var tags: Set<Tag> { test.tags.union(variant.tags) }
+        public var tags: Set<TestTag> { test.tags.union(variant.tags) }
         public var budget: TimeBudget { variant.budget }
     }
 

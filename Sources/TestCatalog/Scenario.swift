@@ -8,9 +8,9 @@ public struct CatalogTest: Sendable {
     public var name: String
     public var summary: String
     /// Tags every variant of the test carries (`--group`); variants may add their own.
-    public var tags: Set<Tag>
+    public var tags: Set<TestTag>
     public var variants: [TestVariant]
-    public init(name: String, summary: String, tags: Set<Tag> = [], variants: [TestVariant]) {
+    public init(name: String, summary: String, tags: Set<TestTag> = [], variants: [TestVariant]) {
         self.name = name
         self.summary = summary
         self.tags = tags
@@ -23,12 +23,12 @@ public struct TestVariant: Sendable {
     public var summary: String
     public var requirements: [Requirement]
     /// Tags of this variant on top of its test's (e.g. `smoke` on one variant per granule).
-    public var tags: Set<Tag>
+    public var tags: Set<TestTag>
     /// How long the variant may run natively before the watchdog stops it (see `TimeoutPolicy`).
     public var budget: TimeBudget
     /// Builds the scenario for the host the test runs on (may throw a skip).
     public var scenario: @Sendable (HostFacts) throws -> Scenario
-    public init(name: String, summary: String, requirements: [Requirement] = [], tags: Set<Tag> = [],
+    public init(name: String, summary: String, requirements: [Requirement] = [], tags: Set<TestTag> = [],
                 budget: TimeBudget = .standard,
                 scenario: @escaping @Sendable (HostFacts) throws -> Scenario) {
         self.name = name

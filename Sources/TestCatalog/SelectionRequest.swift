@@ -7,7 +7,7 @@ public struct SelectionRequest: Sendable {
     /// `--filter GLOB` on full names (`test/variant`).
     public var filters: [(pattern: String, matches: @Sendable (String) -> Bool)] = []
     /// `--group TAG`: every variant carrying the tag.
-    public var groups: [Tag] = []
+    public var groups: [TestTag] = []
     /// `--all`.
     public var all = false
     /// `--exclude GLOB`: applied last.
@@ -16,7 +16,7 @@ public struct SelectionRequest: Sendable {
     public var includeUnsafe = false
 
     public init(names: [String] = [], filters: [(pattern: String, matches: @Sendable (String) -> Bool)] = [],
-                groups: [Tag] = [], all: Bool = false,
+                groups: [TestTag] = [], all: Bool = false,
                 excludes: [(pattern: String, matches: @Sendable (String) -> Bool)] = [],
                 includeUnsafe: Bool = false) {
         self.names = names

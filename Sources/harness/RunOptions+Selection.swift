@@ -17,8 +17,8 @@ extension RunOptions {
             catch { throw ValidationError(String(describing: error)) }
         }
         for g in group {
-            guard Tag.isValidName(g) else { throw ValidationError("--group '\(g)' is not a tag name (lower-case words joined by '-', e.g. stage2-faults)") }
-            request.groups.append(Tag(rawValue: g))
+            guard TestTag.isValidName(g) else { throw ValidationError("--group '\(g)' is not a tag name (lower-case words joined by '-', e.g. stage2-faults)") }
+            request.groups.append(TestTag(rawValue: g))
         }
         if forList && test.isEmpty && filter.isEmpty && group.isEmpty {
             request.all = true
