@@ -68,6 +68,7 @@ public struct KTAPFormatter: ReportFormatter {
     static func header(_ run: RunInfo, blocks: Int) -> String {
         "KTAP version 1\n1..\(blocks)\n"
             + "# \(Escape.terminal(run.suiteName)) seed \(run.seed) on \(Escape.terminal(run.hostDescription)) (\(Escape.terminal(run.hostname)))\n"
+            + run.notes.map { "# note: " + Escape.terminal($0) + "\n" }.joined()
     }
 
     public mutating func result(_ r: TestResult, number: Int) -> String {
@@ -109,6 +110,12 @@ public struct KTAPFormatter: ReportFormatter {
         case .failed: lines.append("not ok \(number) \(id)")
         case .skipped(let reason): lines.append("ok \(number) \(id) # SKIP " + Escape.terminal(reason))
         case .timedOut(let m): lines.append("not ok \(number) \(id) # TIMEOUT " + Escape.terminal(m))
+        // kselftest's expected-failure results: `ok` with the XFAIL / XPASS directive.
+        case let .knownFailure(observed, known):
+            lines.append("# observed: " + Escape.terminal(observed))
+            lines.append("ok \(number) \(id) # XFAIL " + Escape.terminal(known))
+        case .unexpectedPass(let known):
+            lines.append("ok \(number) \(id) # XPASS " + Escape.terminal(known))
         }
         return lines
     }
@@ -131,7 +138,7 @@ public struct KTAPFormatter: ReportFormatter {
     static func isFailure(_ s: TestStatus) -> Bool {
         switch s {
         case .fail, .timeout: true
-        case .pass, .skip: false
+        case .pass, .skip, .xfail, .xpass: false
         }
     }
 
@@ -151,14 +158,16 @@ public struct KTAPFormatter: ReportFormatter {
     /// `# Totals: pass:N fail:N xfail:N xpass:N skip:N error:N` over the variants (the form
     /// kselftest prints). Timeouts count as `fail`.
     static func totals(_ results: [TestResult]) -> String {
-        var pass = 0, fail = 0, skip = 0
+        var pass = 0, fail = 0, skip = 0, xfail = 0, xpass = 0
         for r in results {
             switch r.status {
             case .pass: pass += 1
             case .fail, .timeout: fail += 1
             case .skip: skip += 1
+            case .xfail: xfail += 1
+            case .xpass: xpass += 1
             }
         }
-        return "# Totals: pass:\(pass) fail:\(fail) xfail:0 xpass:0 skip:\(skip) error:0"
+        return "# Totals: pass:\(pass) fail:\(fail) xfail:\(xfail) xpass:\(xpass) skip:\(skip) error:0"
     }
 }

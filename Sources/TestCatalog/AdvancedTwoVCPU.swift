@@ -12,6 +12,7 @@ extension Advanced {
     public static let twoVCPUs = CatalogTest(
         name: "two-vcpus",
         summary: "a broadcast TLBI IPAS2E1IS after an unmap, issued at vCPU 1's vEL2, takes effect for vCPU 0: its next access to the page is a level-3 translation fault, then it reads the new page",
+        tags: [.multiVCPU, .tlbi],
         variants: [
             TestVariant(name: "tlbi-is-unmap", summary: "4K granule, 40-bit IPA, shared tables, unmap on vCPU 1, fault on vCPU 0",
                         requirements: [.stage2Granule(.k4)]) { _ in twoVCPUScenario() },
