@@ -121,6 +121,7 @@ extension Advanced {
         var sessions: [GuestSession] = []
         var logs: [LineLog] = []
         var plans: [LivePlan] = []
+        let verbose = ctx.verbose
         for k in 0..<n {
             let layout = vcpuLayout(k, of: n)
             try layout.validate(imageBytes: 0)
@@ -129,7 +130,12 @@ extension Advanced {
             let tag = "  [vCPU \(k)] "
             sessions.append(try GuestSession(backend: backends[k], layout: layout, granule: granule, ipaBits: ipaBits, vmid: 1,
                                              ops: p.ops, verbose: ctx.verbose,
-                                             log: { lines.lines.append(tag + $0.drop(while: { $0 == " " })) }))
+                                             log: { line in
+                                                 let l = tag + line.drop(while: { $0 == " " })
+                                                 lines.lines.append(l)
+                                                 // --verbose: also straight to stderr, so a hang shows where each vCPU got to.
+                                                 if verbose { _ = (l + "\n").utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) } }
+                                             }))
             logs.append(lines)
             plans.append(p)
         }

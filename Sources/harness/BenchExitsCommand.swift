@@ -92,7 +92,7 @@ struct BenchExitsCommand: ParsableCommand {
             var t = [UInt64](); t.reserveCapacity(n)
             while t.count < n {
                 guard case .mmio(mmio, 1, true, _) = try machine.run(deadline: deadline) else { throw ValidationError("unexpected exit") }
-                t.append(VCPU.monotonicNanoseconds())
+                t.append(nowNanoseconds())
             }
             return t
         }
@@ -101,7 +101,7 @@ struct BenchExitsCommand: ParsableCommand {
             try machine.withVCPU(0) { vcpu in
                 while t.count < n {
                     guard case .mmio(mmio, 1, true, _) = try vcpu.run() else { throw ValidationError("unexpected exit") }
-                    t.append(VCPU.monotonicNanoseconds())
+                    t.append(nowNanoseconds())
                 }
             }
             return t
@@ -161,7 +161,7 @@ struct BenchExitsCommand: ParsableCommand {
             backend.startTimingGap()
             while t.count < n {
                 switch try backend.run() {
-                case .mmio(mmioPA, 8, true, _): t.append(VCPU.monotonicNanoseconds())
+                case .mmio(mmioPA, 8, true, _): t.append(nowNanoseconds())
                 case let other: throw ValidationError("unexpected exit in the MMIO benchmark: \(other)")
                 }
             }
@@ -179,7 +179,7 @@ struct BenchExitsCommand: ParsableCommand {
             try backend.machine.withVCPU(0) { vcpu in
                 while t.count < n {
                     switch try vcpu.run() {
-                    case .mmio(mmioPA, 8, true, _): t.append(VCPU.monotonicNanoseconds())
+                    case .mmio(mmioPA, 8, true, _): t.append(nowNanoseconds())
                     case let other: throw ValidationError("unexpected exit in the MMIO benchmark: \(other)")
                     }
                 }
@@ -192,7 +192,7 @@ struct BenchExitsCommand: ParsableCommand {
             var t = [UInt64](); t.reserveCapacity(n)
             while t.count < n {
                 switch try backend.machine.run(vcpu: 0, deadline: machineDeadline) {
-                case .mmio(mmioPA, 8, true, _): t.append(VCPU.monotonicNanoseconds())
+                case .mmio(mmioPA, 8, true, _): t.append(nowNanoseconds())
                 case let other: throw ValidationError("unexpected exit in the MMIO benchmark: \(other)")
                 }
             }
@@ -258,21 +258,21 @@ struct BenchExitsCommand: ParsableCommand {
             backend.startTimingGap()
             while t.count < n {
                 let m = try session.nextMessage()
-                t.append(VCPU.monotonicNanoseconds())
+                t.append(nowNanoseconds())
                 guard m.kind == .trap else { throw ValidationError("unexpected \(m.kind.cName) in the fault benchmark") }
                 let report = FaultReport(esr: m.esr, far: m.far, hpfar: m.hpfar)
                 guard let ipa = report.ipa, report.status?.kind == .translation else {
                     throw ValidationError("unexpected trap: \(report.oneLine)")
                 }
-                let t1 = breakdown ? VCPU.monotonicNanoseconds() : 0
+                let t1 = breakdown ? nowNanoseconds() : 0
                 let pageIPA = ipa.alignedDown(to: page)
                 try session.map(ipa: pageIPA, pa: backing, size: page, attributes: .normalRWX)
-                let t2 = breakdown ? VCPU.monotonicNanoseconds() : 0
+                let t2 = breakdown ? nowNanoseconds() : 0
                 let ops = session.payloadOperations(for: .ipa(pageIPA, level: 3, granule: granule))
-                let t3 = breakdown ? VCPU.monotonicNanoseconds() : 0
+                let t3 = breakdown ? nowNanoseconds() : 0
                 try session.reply(.resume, tlbi: ops)
                 if breakdown {
-                    let t4 = VCPU.monotonicNanoseconds()
+                    let t4 = nowNanoseconds()
                     parts[0] += t1 - t.last!; parts[1] += t2 - t1; parts[2] += t3 - t2; parts[3] += t4 - t3; parts[4] += 1
                 }
             }
@@ -353,7 +353,7 @@ func fixed(_ v: Double, _ digits: Int) -> String {
     return s
 }
 
-func VCPU.monotonicNanoseconds() -> UInt64 {
+func nowNanoseconds() -> UInt64 {
     var t = timespec()
     clock_gettime(CLOCK_MONOTONIC, &t)
     return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
