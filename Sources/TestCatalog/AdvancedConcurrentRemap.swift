@@ -96,6 +96,27 @@ extension Advanced {
     final class RemapShared: Sendable {
         let phase = Atomic<Int>(0)
         let abort = Atomic<Bool>(false)
+        /// vCPUs that have reported HELLO (made their first KVM_RUN).
+        let hellos = Atomic<Int>(0)
+        let vcpus: Int
+        let deadline: ContinuousClock.Instant
+        init(vcpus: Int, deadline: ContinuousClock.Instant) {
+            self.vcpus = vcpus
+            self.deadline = deadline
+        }
+
+        /// Waits until every vCPU has made its first KVM_RUN (reported HELLO), so no vCPU
+        /// starts its first run while another one spins in its guest without exits (a vCPU's
+        /// first KVM_RUN was seen to wait for the others to leave KVM_RUN: 4 vCPUs in the
+        /// emulated host). False when another thread gave up or the deadline passed.
+        func allSaidHello() -> Bool {
+            hellos.add(1, ordering: .sequentiallyConsistent)
+            while hellos.load(ordering: .sequentiallyConsistent) < vcpus {
+                if abort.load(ordering: .sequentiallyConsistent) || ContinuousClock.now >= deadline { return false }
+                sched_yield()
+            }
+            return true
+        }
     }
 
     /// What one vCPU's thread found; its log lines are printed after all threads ended.
@@ -157,8 +178,8 @@ extension Advanced {
         }
 
         let (allSessions, allPlans) = (sessions, plans)
-        let state = RemapShared()
         let deadline = ContinuousClock.now.advanced(by: outer.timeout)
+        let state = RemapShared(vcpus: n, deadline: deadline)
         let bodies: [() throws -> VCPUReport] = (0..<n).map { k in
             if k == plan.remapper {
                 return { remap(allSessions[k], allPlans[k], plan, shared: shared, state: state, deadline: deadline) }
@@ -207,6 +228,11 @@ extension Advanced {
                 return true
             }
             guard try expect(.hello, op: nil, "HELLO") else { abandon(s, state); return report }
+            guard state.allSaidHello() else {
+                report.failures.append("not every vCPU reported HELLO in time")
+                abandon(s, state)
+                return report
+            }
             try s.reply(MailboxReply(seq: s.pending!.seq, action: .resume, vttbr: shared))
             guard try expect(.trap, op: p.hostCalls[0].opIndex, esr: hvc, "host call 0 (break)") else { abandon(s, state); return report }
             // Every watcher has made its first read (its record's READS is set) and is looping.
@@ -269,6 +295,11 @@ extension Advanced {
             var m = try s.nextMessage()
             guard m.kind == .hello else {
                 report.failures.append("expected HELLO, got " + s.describe(m))
+                abandon(s, state)
+                return report
+            }
+            guard state.allSaidHello() else {
+                report.failures.append("not every vCPU reported HELLO in time")
                 abandon(s, state)
                 return report
             }
