@@ -28,10 +28,7 @@
 /// characters made visible, so nothing from the guest can forge a result line. A test is
 /// `not ok` when any variant failed or timed out, `ok # SKIP` when every variant was skipped.
 /// A timeout is `not ok ... # TIMEOUT message` and counts as `fail` in the totals, as the
-/// summary line counts it. A known failure is `ok ... # XFAIL reason` with the failure as
-/// observed on the `# failed:` line before it, an XPASS `ok ... # XPASS reason` (the forms
-/// kselftest.h prints, ksft_test_result_xfail/xpass); both are counted in their own totals
-/// and fail no parent. `error` is always 0 (the harness has no separate error state).
+/// summary line counts it. `error` is always 0 (the harness has no separate error state).
 ///
 /// When `RunInfo.plannedNames` is known (a `harness` run) the output streams: each test's
 /// block opens with its plan at its first variant and closes after its last. Otherwise the
@@ -71,6 +68,7 @@ public struct KTAPFormatter: ReportFormatter {
     static func header(_ run: RunInfo, blocks: Int) -> String {
         "KTAP version 1\n1..\(blocks)\n"
             + "# \(Escape.terminal(run.suiteName)) seed \(run.seed) on \(Escape.terminal(run.hostDescription)) (\(Escape.terminal(run.hostname)))\n"
+            + run.notes.map { "# note: " + Escape.terminal($0) + "\n" }.joined()
     }
 
     public mutating func result(_ r: TestResult, number: Int) -> String {
@@ -104,7 +102,6 @@ public struct KTAPFormatter: ReportFormatter {
         func diag(_ label: String, _ text: String) { lines.append("# \(label): " + Escape.terminal(text)) }
         if !r.parameters.isEmpty { diag("parameters", r.parameterText) }
         if case .failed(let m) = r.outcome { diag("failed", m) }
-        if case .knownFailure(let m, _) = r.outcome { diag("failed", m) }
         for f in r.faults { diag("fault", f) }
         for l in r.log { diag("log", l) }
         let id = r.id
@@ -113,8 +110,12 @@ public struct KTAPFormatter: ReportFormatter {
         case .failed: lines.append("not ok \(number) \(id)")
         case .skipped(let reason): lines.append("ok \(number) \(id) # SKIP " + Escape.terminal(reason))
         case .timedOut(let m): lines.append("not ok \(number) \(id) # TIMEOUT " + Escape.terminal(m))
-        case .knownFailure(_, let known): lines.append("ok \(number) \(id) # XFAIL " + Escape.terminal(known))
-        case .unexpectedPass(let known): lines.append("ok \(number) \(id) # XPASS " + Escape.terminal(known))
+        // kselftest's expected-failure results: `ok` with the XFAIL / XPASS directive.
+        case let .knownFailure(observed, known):
+            lines.append("# observed: " + Escape.terminal(observed))
+            lines.append("ok \(number) \(id) # XFAIL " + Escape.terminal(known))
+        case .unexpectedPass(let known):
+            lines.append("ok \(number) \(id) # XPASS " + Escape.terminal(known))
         }
         return lines
     }
