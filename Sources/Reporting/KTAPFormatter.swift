@@ -24,8 +24,9 @@
 ///
 /// Names are stable ids (`StableID`: `[A-Za-z0-9_-]` only). A variant's diagnostics (its
 /// parameters, the failure message, each decoded fault, the exit log) are `#` lines directly
-/// before its result line, as ktap.rst recommends; they are single lines with control
-/// characters made visible, so nothing from the guest can forge a result line. A test is
+/// before its result line, as ktap.rst recommends; a multi-line text gets one `#` line per
+/// line, each with its control characters made visible, so nothing from the guest can forge a
+/// result line. A test is
 /// `not ok` when any variant failed or timed out, `ok # SKIP` when every variant was skipped.
 /// A timeout is `not ok ... # TIMEOUT message` and counts as `fail` in the totals, as the
 /// summary line counts it. `error` is always 0 (the harness has no separate error state).
@@ -98,7 +99,12 @@ public struct KTAPFormatter: ReportFormatter {
     /// The diagnostic lines and the result line of one variant (without indentation).
     static func leaf(_ r: TestResult, number: Int) -> [String] {
         var lines: [String] = []
-        func diag(_ label: String, _ text: String) { lines.append("# \(label): " + Escape.terminal(text)) }
+        // One `#` line per line of text, control characters made visible.
+        func diag(_ label: String, _ text: String) {
+            for l in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                lines.append("# \(label): " + Escape.terminal(String(l)))
+            }
+        }
         if !r.parameters.isEmpty { diag("parameters", r.parameterText) }
         if case .failed(let m) = r.outcome { diag("failed", m) }
         for f in r.faults { diag("fault", f) }

@@ -44,11 +44,13 @@ import Testing
         #expect(pass.diagnostics == ["parameters: granule=4K ipaBits=40", "fault: " + Fixture.fault1])
         let fail = try #require(leaves[1].first)
         #expect(!fail.ok && fail.name == "permission_write-ro" && fail.directive == nil && fail.data == nil)
-        #expect(fail.diagnostics.count == 3)
+        // Each line of a multi-line text is its own `#` line; ESC, NUL, CR are shown as escapes.
+        #expect(fail.diagnostics.count == 5)
         #expect(fail.diagnostics[0].hasPrefix("failed: expected WnR=1, got 0; guest said <b>&"))
-        #expect(fail.diagnostics[1] == "fault: " + Fixture.fault2)
-        // The guest's newline, ESC and NUL are shown as escapes: the text stays on its line.
-        #expect(fail.diagnostics[0].contains("\\x00\\x1B[31mred\\x0B") && fail.diagnostics[0].contains("end\\nsecond line é"))
+        #expect(fail.diagnostics[0].contains("\\x00\\x1B[31mred\\x0B") && fail.diagnostics[0].hasSuffix("\\ end"))
+        #expect(fail.diagnostics[1] == "failed: second line é\\x0D\tcr-tab")
+        #expect(fail.diagnostics[2] == "fault: " + Fixture.fault2)
+        #expect(fail.diagnostics[3].hasPrefix("fault: raw guest said") && fail.diagnostics[4] == "fault: second line é\\x0D\tcr-tab")
         let skip = try #require(leaves[2].first)
         #expect(skip.ok && skip.name == "demand-paging_16k" && skip.directive == "SKIP")
         #expect(skip.data == "ID_AA64MMFR0_EL1.TGran16_2 = 0b0001: 16K granule not supported at stage 2")
