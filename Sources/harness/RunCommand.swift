@@ -22,11 +22,11 @@ struct RunOptions: ParsableArguments {
     var all = false
     @Option(name: .long, help: ArgumentHelp("Leave out every selected variant whose full name matches the shell pattern (applied after --test/--filter/--all). Repeatable.", valueName: "glob"))
     var exclude: [String] = []
-    @Option(name: .long, help: ArgumentHelp("Run each selected variant N times in a row.", valueName: "n"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Run each selected variant N times in a row.", valueName: "n"))
     var `repeat`: Int = 1
-    @Option(name: .long, help: ArgumentHelp("Seed for randomized tests (printed by every run; default: a fresh one).", valueName: "n"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Seed for randomized tests (printed by every run; default: a fresh one).", valueName: "n"))
     var seed: UInt64?
-    @Option(name: .long, help: ArgumentHelp("Per-test timeout in seconds: the watchdog stops a stuck guest, the test ends TIMEOUT and the run goes on (exit 124).", valueName: "seconds"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Per-test timeout in seconds: the watchdog stops a stuck guest, the test ends TIMEOUT and the run goes on (exit 124).", valueName: "seconds"))
     var timeout: Double = 120
     @Flag(name: .long, help: "Record every mailbox exit, decoded, in each test's log.")
     var verbose = false
@@ -40,9 +40,11 @@ struct RunOptions: ParsableArguments {
     var color: ColorMode = .auto
     @Flag(name: .long, help: "Create the vCPU with HAS_EL2_E2H0 (non-VHE guest hypervisor).")
     var e2h0 = false
+    @Flag(name: .long, help: "Ignore the known-failure records: every test must pass (a known failure is a FAIL, an XPASS too).")
+    var strict = false
 
     func validate() throws {
-        guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be in (0, 86400] seconds, got \(timeout)") }
+        guard timeout >= 0.001, timeout <= 86_400 else { throw ValidationError("--timeout must be between 0.001 (1 ms) and 86400 seconds, got \(timeout)") }
         guard (1...100_000).contains(`repeat`) else { throw ValidationError("--repeat must be between 1 and 100000, got \(`repeat`)") }
         // The selection and --output are checked in `runCatalog`, not here: ArgumentParser
         // also validates these root options when a subcommand (stage2, doctor, …) runs.
@@ -55,8 +57,9 @@ struct RunOptions: ParsableArguments {
         if list && output != nil { throw ValidationError("--list prints to stdout; --output only applies to a run") }
         if list && junit != nil { throw ValidationError("--list prints to stdout; --junit only applies to a run") }
         let selected = try selection(forList: list)
-        for path in [output, junit].compactMap({ $0 }) {
-            do { try AtomicFile.validate(path: path) } catch { throw ValidationError(String(describing: error)) }
+        for (option, path) in [("--output", output), ("--junit", junit)] {
+            guard let path else { continue }
+            do { try AtomicFile.validate(path: path) } catch { throw ValidationError("\(option): \(error)") }
         }
         if let output, let junit, output == junit { throw ValidationError("--output and --junit name the same file '\(junit)'") }
         return selected
@@ -93,6 +96,7 @@ struct RunOptions: ParsableArguments {
 /// timeout; 128+n when SIGINT/SIGTERM stopped the run (the report covers what ran, the VM of
 /// the interrupted test was torn down).
 func runCatalog(_ options: RunOptions) async throws {
+    if !options.list { try RunSignals.install() }
     let selected = try options.checkRun()
     if options.list {
         listTests(selected)
@@ -129,21 +133,19 @@ func runCatalog(_ options: RunOptions) async throws {
     if let reason = hostReason {
         // Every selected test is reported as skipped with the reason, so TAP/JUnit/JSON
         // consumers see each one; the exit status is 77.
-        for s in selected {
+        skipping: for s in selected {
             for r in 1...repeats {
+                if RunSignals.pending != nil { break skipping }
                 let result = TestResult(name: s.name, outcome: .skipped(reason: reason),
                                         repetition: repeats > 1 ? r : nil)
                 for rep in reporters { rep.record(result) }
             }
         }
-        throw ExitCode(try finish(reporters))
+        let status = try finish(reporters)
+        if let signal = RunSignals.pending { throw RunSignals.exit(signal, ran: reporter.results.count, planned: planned) }
+        throw ExitCode(status)
     }
 
-    // From here a SIGINT/SIGTERM interrupts KVM_RUN (the test ends, its VM is torn down)
-    // instead of killing the process, so the run can end with the report of what ran.
-    do { try VCPU.installSignalHandlers() } catch {
-        throw ValidationError("cannot install the SIGINT/SIGTERM handlers: \(error)")
-    }
     var stoppedBy: Int32? = nil
     run: for s in selected {
         for r in 1...repeats {
@@ -152,7 +154,7 @@ func runCatalog(_ options: RunOptions) async throws {
             let settings = RunSettings(verbose: options.verbose, timeout: .milliseconds(Int64(options.timeout * 1000)),
                                        e2h0: options.e2h0, seed: testRandom.next())
             let run = s.test.run(s.variant, settings: settings) { _ in }
-            let result = TestResult(name: s.name, parameters: parameters(s), outcome: testOutcome(run.outcome),
+            let result = TestResult(name: s.name, parameters: parameters(s), outcome: reportedOutcome(run.outcome, variant: s.variant, strict: options.strict),
                                     duration: .nanoseconds(Int64(run.seconds * 1e9)), faults: run.faultLines,
                                     log: run.notes.map { "note: " + $0 } + run.log,
                                     repetition: repeats > 1 ? r : nil)
@@ -161,10 +163,7 @@ func runCatalog(_ options: RunOptions) async throws {
         }
     }
     let status = try finish(reporters)
-    if let signal = stoppedBy {
-        FileDescriptorSink.standardError().write("harness: stopped by \(signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)") after \(reporter.results.count) of \(planned) tests; the report above covers those\n")
-        throw ExitCode(128 + signal)
-    }
+    if let signal = stoppedBy ?? RunSignals.pending { throw RunSignals.exit(signal, ran: reporter.results.count, planned: planned) }
     throw ExitCode(status)
 }
 
@@ -207,10 +206,11 @@ private func parameters(_ s: Catalog.Selected) -> [String: String] {
     s.variant.requirements.isEmpty ? [:] : ["requires": s.variant.requirements.map(\.description).joined(separator: ", ")]
 }
 
-private func testOutcome(_ o: Outcome) -> TestOutcome {
+func testOutcome(_ o: Outcome) -> TestOutcome {
     switch o {
     case .pass: .passed
     case .fail(let m): .failed(m)
+    case .callFailed(let e): .failed(e.description)
     case .skip(let r): .skipped(reason: r)
     case .timeout(let m):
         // The formats say "timed out" themselves; the Machine's message starts with it too.
