@@ -29,7 +29,11 @@
 /// result line. A test is
 /// `not ok` when any variant failed or timed out, `ok # SKIP` when every variant was skipped.
 /// A timeout is `not ok ... # TIMEOUT message` and counts as `fail` in the totals, as the
-/// summary line counts it. `error` is always 0 (the harness has no separate error state).
+/// summary line counts it. A known failure (its record's signature matched) is
+/// `ok ... # XFAIL <record>` (as kselftest prints XFAIL), with the observed failure as
+/// `# failed:` lines; it does not fail its test. An XPASS (a test with such a record passed)
+/// is `ok` with a `# XPASS:` diagnostic naming the record (ktap.rst has no XPASS directive).
+/// `error` is always 0 (the harness has no separate error state).
 ///
 /// When `RunInfo.plannedNames` is known (a `harness` run) the output streams: each test's
 /// block opens with its plan at its first variant and closes after its last. Otherwise the
@@ -107,14 +111,19 @@ public struct KTAPFormatter: ReportFormatter {
         }
         if !r.parameters.isEmpty { diag("parameters", r.parameterText) }
         if case .failed(let m) = r.outcome { diag("failed", m) }
+        if case .knownFailure(let m, _) = r.outcome { diag("failed", m) }
+        if case .unexpectedPass(let known) = r.outcome {
+            diag("XPASS", "passed although a known-failure record says it fails here: " + known)
+        }
         for f in r.faults { diag("fault", f) }
         for l in r.log { diag("log", l) }
         let id = r.id
         switch r.outcome {
-        case .passed: lines.append("ok \(number) \(id)")
+        case .passed, .unexpectedPass: lines.append("ok \(number) \(id)")
         case .failed: lines.append("not ok \(number) \(id)")
         case .skipped(let reason): lines.append("ok \(number) \(id) # SKIP " + Escape.terminal(reason))
         case .timedOut(let m): lines.append("not ok \(number) \(id) # TIMEOUT " + Escape.terminal(m))
+        case .knownFailure(_, let known): lines.append("ok \(number) \(id) # XFAIL " + Escape.terminal(known))
         }
         return lines
     }
@@ -137,7 +146,7 @@ public struct KTAPFormatter: ReportFormatter {
     static func isFailure(_ s: TestStatus) -> Bool {
         switch s {
         case .fail, .timeout: true
-        case .pass, .skip: false
+        case .pass, .skip, .xfail, .xpass: false
         }
     }
 
@@ -155,16 +164,18 @@ public struct KTAPFormatter: ReportFormatter {
     }
 
     /// `# Totals: pass:N fail:N xfail:N xpass:N skip:N error:N` over the variants (the form
-    /// kselftest prints). Timeouts count as `fail`.
+    /// kselftest prints). Timeouts count as `fail`; `pass` does not include the XPASSes.
     static func totals(_ results: [TestResult]) -> String {
-        var pass = 0, fail = 0, skip = 0
+        var pass = 0, fail = 0, skip = 0, xfail = 0, xpass = 0
         for r in results {
             switch r.status {
             case .pass: pass += 1
             case .fail, .timeout: fail += 1
             case .skip: skip += 1
+            case .xfail: xfail += 1
+            case .xpass: xpass += 1
             }
         }
-        return "# Totals: pass:\(pass) fail:\(fail) xfail:0 xpass:0 skip:\(skip) error:0"
+        return "# Totals: pass:\(pass) fail:\(fail) xfail:\(xfail) xpass:\(xpass) skip:\(skip) error:0"
     }
 }

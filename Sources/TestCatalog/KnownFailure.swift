@@ -14,7 +14,7 @@ public struct KnownFailure: Sendable, Codable, Equatable {
 
         public var description: String {
             switch self {
-            case .check(let m): "fails with: " + m.replacingOccurrences(of: "\n", with: " | ")
+            case .check(let m): "fails with: " + m.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: " | ")
             case let .ioctl(op, e): "\(op) fails with \(e)"
             }
         }

@@ -51,10 +51,11 @@ import Testing
     not ok 1 demand-paging
       KTAP version 1
       # Subtest: bbm
-      1..2
+      1..3
       # failed: expected WnR=1
       not ok 1 bbm_remap
       ok 2 bad/id
+      ok 3 bbm_vs0 # XFAIL VMID 0x0102 does not alias 0x0002 (known KVM NV finding)
     not ok 2 bbm
     # Totals: pass:1 fail:2 xfail:0 xpass:0 skip:1 error:0
 
@@ -71,7 +72,8 @@ import Testing
             "nvharness-lava: set stop",
             "nvharness-lava: set start bbm",
             "nvharness-lava: case bbm_remap fail",
-            // `bad/id` is not a stable id: never handed to LAVA.
+            // `bad/id` is not a stable id: never handed to LAVA. A known failure is ok: pass.
+            "nvharness-lava: case bbm_vs0 pass",
             "nvharness-lava: set stop",
             "nvharness-lava: case nvharness-report pass",
         ])

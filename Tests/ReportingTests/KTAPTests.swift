@@ -128,6 +128,32 @@ import Testing
         #expect(doc.totals == ["pass": 2, "fail": 1, "xfail": 0, "xpass": 0, "skip": 1, "error": 0])
     }
 
+    @Test func knownFailuresAreXFAILAndXPASSIsNamed() throws {
+        let known = "KVM_RUN fails with EFAULT (known KVM NV finding)"
+        let results = [
+            TestResult(name: "illegal-vtcr/4k", outcome: .knownFailure("KVM_RUN: Bad address", known: known)),
+            TestResult(name: "illegal-vtcr/64k", outcome: .unexpectedPass(known: known)),
+            TestResult(name: "illegal-vtcr/16k", outcome: .passed),
+            TestResult(name: "address-size/ipa", outcome: .knownFailure("no level-0 fault", known: "upper IPA bits dropped")),
+            TestResult(name: "address-size/baddr", outcome: .failed("wrong HPFAR")),
+        ]
+        let doc = KTAPReader.read(Self.streamed(results, planned: results.map(\.name)))
+        #expect(doc.problems.isEmpty, "\(doc.problems)")
+        // A known failure does not fail its test; a real failure next to one does.
+        #expect(doc.tests.map(\.ok) == [true, false])
+        let vtcr = try #require(doc.tests[0].children)
+        #expect(vtcr.map(\.ok) == [true, true, true])
+        #expect(vtcr.map(\.directive) == ["XFAIL", nil, nil])
+        #expect(vtcr[0].data == known)
+        #expect(vtcr[0].diagnostics == ["failed: KVM_RUN: Bad address"])
+        #expect(vtcr[1].diagnostics == ["XPASS: passed although a known-failure record says it fails here: " + known])
+        #expect(vtcr[2].diagnostics.isEmpty)
+        let asz = try #require(doc.tests[1].children)
+        #expect(asz.map(\.ok) == [true, false])
+        #expect(asz.map(\.directive) == ["XFAIL", nil])
+        #expect(doc.totals == ["pass": 1, "fail": 1, "xfail": 2, "xpass": 1, "skip": 0, "error": 0])
+    }
+
     @Test func emptyRun() {
         var f = KTAPFormatter()
         let text = f.render(Fixture.run, results: [])
