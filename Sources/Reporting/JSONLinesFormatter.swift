@@ -1,6 +1,6 @@
 /// JSON Lines (one JSON object per line, RFC 8259 text), for scripts:
 ///
-///     {"host":"Linux 6.16.0 aarch64","hostname":"ci","seed":"42","startTime":"2026-11-26T02:21:54Z","suite":"nvharness","type":"run"}
+///     {"host":"Linux 6.16.0 aarch64","hostname":"ci","notes":[],"seed":"42","startTime":"2026-11-26T02:21:54Z","suite":"nvharness","type":"run"}
 ///     {"duration":0.85,"faults":["stage-2 fault: …"],"id":"demand-paging_4k","log":[],"message":null,"name":"demand-paging/4k","number":1,"parameters":{"granule":"4K"},"repetition":null,"status":"pass","type":"test"}
 ///     {"exitStatus":0,"failed":0,"passed":1,"skipped":0,"timedOut":0,"total":1,"type":"summary"}
 ///
@@ -22,6 +22,7 @@ public struct JSONLinesFormatter: ReportFormatter {
             ("seed", .string(String(run.seed))),
         ]
         if let planned { o.append(("planned", .int(planned))) }
+        o.append(("notes", .array(run.notes.map { .string($0) })))
         return JSON.object(o).encoded + "\n"
     }
 

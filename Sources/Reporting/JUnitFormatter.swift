@@ -50,6 +50,7 @@ public struct JUnitFormatter: ReportFormatter {
         x += "    <properties>\n"
         x += "      <property name=\"seed\" value=\"\(run.seed)\"/>\n"
         x += "      <property name=\"host\" value=\"\(a(run.hostDescription))\"/>\n"
+        for n in run.notes { x += "      <property name=\"note\" value=\"\(a(n))\"/>\n" }
         x += "    </properties>\n"
         for r in results {
             let attrs = "classname=\"\(a(run.suiteName + "." + StableID.make(r.group)))\" name=\"\(r.id)\" time=\"\(formatSeconds(r.seconds))\""

@@ -73,6 +73,7 @@ public struct KTAPFormatter: ReportFormatter {
     static func header(_ run: RunInfo, blocks: Int) -> String {
         "KTAP version 1\n1..\(blocks)\n"
             + "# \(Escape.terminal(run.suiteName)) seed \(run.seed) on \(Escape.terminal(run.hostDescription)) (\(Escape.terminal(run.hostname)))\n"
+            + run.notes.map { "# note: " + Escape.terminal($0) + "\n" }.joined()
     }
 
     public mutating func result(_ r: TestResult, number: Int) -> String {

@@ -140,18 +140,22 @@ public struct RunInfo: Sendable, Equatable {
     public var seed: UInt64
     /// Suite name used in JUnit and TAP (default "nvharness").
     public var suiteName: String
+    /// Things about the whole run every format states once: tests the selection left out and
+    /// why, a host check that could not be done here.
+    public var notes: [String] = []
     /// The names of the results that will be recorded, in order (repetitions repeated), when
     /// known before the run: lets KTAP print each test's plan before its first variant.
     public var plannedNames: [String]?
 
     public init(startTime: Date = Date(), hostname: String = HostInfo.hostname(),
                 hostDescription: String = HostInfo.describe(), seed: UInt64,
-                suiteName: String = "nvharness", plannedNames: [String]? = nil) {
+                suiteName: String = "nvharness", notes: [String] = [], plannedNames: [String]? = nil) {
         self.startTime = startTime
         self.hostname = hostname
         self.hostDescription = hostDescription
         self.seed = seed
         self.suiteName = suiteName
+        self.notes = notes
         self.plannedNames = plannedNames
     }
 }

@@ -46,6 +46,7 @@ public struct TAPFormatter: ReportFormatter {
             planEmitted = true
         }
         out += "# \(Escape.terminal(run.suiteName)) seed \(run.seed) on \(Escape.terminal(run.hostDescription)) (\(Escape.terminal(run.hostname)))\n"
+        for n in run.notes { out += "# note: " + Escape.terminal(n) + "\n" }
         return out
     }
 

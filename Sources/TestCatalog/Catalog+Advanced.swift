@@ -5,7 +5,7 @@ import Stage2
 /// Tests that drive the session with scripts (VMID isolation, two vCPUs, nested stage 1,
 /// live break-before-make, dirty logging, two-level demand paging).
 extension Catalog {
-    public static let advancedTests: [CatalogTest] = [Advanced.breakBeforeMake, Advanced.vmidIsolation, Advanced.tlbiScope, Advanced.twoVCPUs]
+    public static let advancedTests: [CatalogTest] = [Advanced.breakBeforeMake, Advanced.vmidIsolation, Advanced.tlbiScope, Advanced.twoVCPUs, Advanced.concurrentRemap]
 }
 
 /// Live stage-2 edits under a running nested guest. The guest runs load loops; at each
@@ -44,6 +44,7 @@ public enum Advanced {
     public static let breakBeforeMake = CatalogTest(
         name: "break-before-make",
         summary: "remap a page to another PA and split a 2 MiB block while the nested guest loads from them; after the in-exit TLB maintenance it sees only the new data, untouched pages keep theirs, no fault reaches vEL2",
+        tags: [.liveEdit, .tlbi],
         variants: [
             TestVariant(name: "4k", summary: "4K granule, 40-bit IPA: page remap, store after remap, block split",
                         requirements: [.stage2Granule(.k4)]) { _ in bbmScenario() },
@@ -113,6 +114,7 @@ public enum Advanced {
     public static let vmidIsolation = CatalogTest(
         name: "vmid-isolation",
         summary: "two stage-2 table sets (different VMIDs) map one IPA to different pages: switching VTTBR_EL2 switches what the guest sees; a remap + TLBI under one VMID leaves the other's translation intact and reaches the VMID it names even while the other is live",
+        tags: [.tlbi],
         variants: [
             TestVariant(name: "switch", summary: "VMIDs 2 and 3 (VS=0): switch, remap under the other VMID, switch back",
                         requirements: [.stage2Granule(.k4)]) { _ in vmidSwitchScenario() },
@@ -263,6 +265,7 @@ public enum Advanced {
     public static let tlbiScope = CatalogTest(
         name: "tlbi-scope",
         summary: "TLBI IPAS2E1 for one remapped page (with the right TTL hint, or none) makes the guest see the new page; its four neighbours stay mapped to their own pages",
+        tags: [.tlbi],
         variants: [
             TestVariant(name: "ttl-hint", summary: "IPAS2E1 with TTL = 4K, level 3 (needs FEAT_TTL)",
                         requirements: [.stage2Granule(.k4)]) { _ in tlbiScopeScenario(hint: true) },

@@ -85,7 +85,7 @@ import Testing
             #expect(parts[0].contains("/"), "\(line)")
             #expect(line.hasSuffix("]") && line.contains("[needs: "), "\(line)")
         }
-        #expect(r.stdout.contains("  demand-paging/16k  ") && r.stdout.contains("[needs: 16K granule at stage 2]"))
+        #expect(r.stdout.contains("  demand-paging/16k  ") && r.stdout.contains("[needs: 16K granule at stage 2; budget "))
     }
 
     @Test func filterAndTestSelectInOrder() throws {
@@ -116,7 +116,7 @@ import Testing
         (["--test", "demand-paging/99k"], "unknown variant in 'demand-paging/99k'"),
         (["--filter", "demand-[paging"], "invalid --filter pattern 'demand-[paging'"),
         (["--filter", "nothing-matches-*"], "--filter 'nothing-matches-*' matches no test"),
-        (["--all", "--test", "demand-paging"], "do not combine it with --test or --filter"),
+        (["--all", "--test", "demand-paging"], "do not combine it with --test, --filter or --group"),
         (["--all", "--repeat", "0"], "--repeat must be between 1 and 100000"),
         (["--all", "--timeout", "0"], "--timeout must be between 0.001 (1 ms) and 86400 seconds"),
         (["--all", "--format", "xml"], "xml"),
@@ -154,7 +154,7 @@ import Testing
     @Test(.enabled(if: onX86, "an x86_64 host is certain not to run arm64 nested tests"))
     func tapOnX86SkipsEverySelectedTestWithTheReason() throws {
         let names = try Self.listed()
-        let r = try Self.run(["--all", "--format", "tap", "--seed", "4242"])
+        let r = try Self.run(["--all", "--unsafe", "--format", "tap", "--seed", "4242"])
         #expect(r.status == 77, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first == "TAP version 13")
@@ -222,7 +222,7 @@ import Testing
     @Test(.enabled(if: onX86, "an x86_64 host is certain not to run arm64 nested tests"))
     func ktapNestsEveryVariantUnderItsTest() throws {
         let names = try Self.listed()
-        let r = try Self.run(["--all", "--format", "ktap", "--seed", "7"])
+        let r = try Self.run(["--all", "--unsafe", "--format", "ktap", "--seed", "7"])
         #expect(r.status == 77, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").map(String.init)
         #expect(Array(lines.prefix(2)) == ["KTAP version 1", "1..\(Set(names.map { $0.split(separator: "/")[0] }).count)"])
