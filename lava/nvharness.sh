@@ -9,6 +9,8 @@
 #   each variant `ok N ID`          -> lava-test-case ID --result pass
 #                `not ok N ID`      -> fail   (`# TIMEOUT` too)
 #                `ok N ID # SKIP`   -> skip
+#                `ok N ID # XFAIL`  -> pass   (a known failure: failed exactly as its record says;
+#                                              KTAP and kselftest call it ok, LAVA has no xfail)
 # plus one case `nvharness-report`: pass when the report is complete (its `# Totals:` line is
 # there), fail when the harness stopped without one (crash, bad arguments). Outside LAVA (no
 # lava-test-case on PATH) the cases are printed as `nvharness-lava: case ID RESULT`.
@@ -72,6 +74,7 @@ while IFS= read -r line; do
             case $l in
                 *" # SKIP"*) result=skip ;;
                 *" # TIMEOUT"*) result=fail ;;
+                *" # XFAIL"*) result=pass; echo "nvharness-lava: ${l%% *} is a known failure (XFAIL): it failed exactly as its record says" ;;
             esac
             if valid_id "$id"; then case_result "$id" "$result"; else echo "nvharness-lava: ignoring a result line without a valid id: $line"; fi
             ;;

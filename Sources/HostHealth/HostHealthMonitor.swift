@@ -1,4 +1,9 @@
+import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Machine
 
 /// Reads `/proc/sys/kernel/tainted` and the kernel log (`/dev/kmsg`) before and after each
@@ -15,7 +20,8 @@ public final class HostHealthMonitor: @unchecked Sendable {
     private let device: KernelLogDevice
     private let taintPath: String
     private let runID: String
-    private let lock = NSLock()
+    /// Guards the monitor's state (a semaphore of one: Dispatch, not Foundation's NSLock).
+    private let lock = DispatchSemaphore(value: 1)
     private var records: [KernelLogRecord] = []
     private var lostRecords = false
     private var open: [Int: UInt64] = [:]       // window id → start sequence
@@ -48,7 +54,7 @@ public final class HostHealthMonitor: @unchecked Sendable {
     /// Call just before the test starts.
     public func begin(_ name: String) -> Window {
         let taint = Self.readTaint(taintPath)
-        lock.lock(); defer { lock.unlock() }
+        lock.wait(); defer { lock.signal() }
         drain()
         device.write(markerText("START", name))
         drain()
@@ -66,7 +72,7 @@ public final class HostHealthMonitor: @unchecked Sendable {
     /// Call just after the test ended; `result` goes into the end marker (e.g. PASS).
     public func end(_ w: Window, result: String) -> HealthFindings {
         let taint = Self.readTaint(taintPath)
-        lock.lock(); defer { lock.unlock() }
+        lock.wait(); defer { lock.signal() }
         drain()
         device.write(markerText("END", w.name) + " " + result)
         drain()

@@ -24,11 +24,16 @@
 ///
 /// Names are stable ids (`StableID`: `[A-Za-z0-9_-]` only). A variant's diagnostics (its
 /// parameters, the failure message, each decoded fault, the exit log) are `#` lines directly
-/// before its result line, as ktap.rst recommends; they are single lines with control
-/// characters made visible, so nothing from the guest can forge a result line. A test is
+/// before its result line, as ktap.rst recommends; a multi-line text gets one `#` line per
+/// line, each with its control characters made visible, so nothing from the guest can forge a
+/// result line. A test is
 /// `not ok` when any variant failed or timed out, `ok # SKIP` when every variant was skipped.
 /// A timeout is `not ok ... # TIMEOUT message` and counts as `fail` in the totals, as the
-/// summary line counts it. `error` is always 0 (the harness has no separate error state).
+/// summary line counts it. A known failure (its record's signature matched) is
+/// `ok ... # XFAIL <record>` (as kselftest prints XFAIL), with the observed failure as
+/// `# failed:` lines; it does not fail its test. An XPASS (a test with such a record passed)
+/// is `ok` with a `# XPASS:` diagnostic naming the record (ktap.rst has no XPASS directive).
+/// `error` is always 0 (the harness has no separate error state).
 ///
 /// When `RunInfo.plannedNames` is known (a `harness` run) the output streams: each test's
 /// block opens with its plan at its first variant and closes after its last. Otherwise the
@@ -99,23 +104,27 @@ public struct KTAPFormatter: ReportFormatter {
     /// The diagnostic lines and the result line of one variant (without indentation).
     static func leaf(_ r: TestResult, number: Int) -> [String] {
         var lines: [String] = []
-        func diag(_ label: String, _ text: String) { lines.append("# \(label): " + Escape.terminal(text)) }
+        // One `#` line per line of text, control characters made visible.
+        func diag(_ label: String, _ text: String) {
+            for l in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                lines.append("# \(label): " + Escape.terminal(String(l)))
+            }
+        }
         if !r.parameters.isEmpty { diag("parameters", r.parameterText) }
         if case .failed(let m) = r.outcome { diag("failed", m) }
+        if case .knownFailure(let m, _) = r.outcome { diag("failed", m) }
+        if case .unexpectedPass(let known) = r.outcome {
+            diag("XPASS", "passed although a known-failure record says it fails here: " + known)
+        }
         for f in r.faults { diag("fault", f) }
         for l in r.log { diag("log", l) }
         let id = r.id
         switch r.outcome {
-        case .passed: lines.append("ok \(number) \(id)")
+        case .passed, .unexpectedPass: lines.append("ok \(number) \(id)")
         case .failed: lines.append("not ok \(number) \(id)")
         case .skipped(let reason): lines.append("ok \(number) \(id) # SKIP " + Escape.terminal(reason))
         case .timedOut(let m): lines.append("not ok \(number) \(id) # TIMEOUT " + Escape.terminal(m))
-        // kselftest's expected-failure results: `ok` with the XFAIL / XPASS directive.
-        case let .knownFailure(observed, known):
-            lines.append("# observed: " + Escape.terminal(observed))
-            lines.append("ok \(number) \(id) # XFAIL " + Escape.terminal(known))
-        case .unexpectedPass(let known):
-            lines.append("ok \(number) \(id) # XPASS " + Escape.terminal(known))
+        case .knownFailure(_, let known): lines.append("ok \(number) \(id) # XFAIL " + Escape.terminal(known))
         }
         return lines
     }
@@ -156,7 +165,7 @@ public struct KTAPFormatter: ReportFormatter {
     }
 
     /// `# Totals: pass:N fail:N xfail:N xpass:N skip:N error:N` over the variants (the form
-    /// kselftest prints). Timeouts count as `fail`.
+    /// kselftest prints). Timeouts count as `fail`; `pass` does not include the XPASSes.
     static func totals(_ results: [TestResult]) -> String {
         var pass = 0, fail = 0, skip = 0, xfail = 0, xpass = 0
         for r in results {

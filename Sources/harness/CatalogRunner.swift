@@ -1,4 +1,10 @@
+import Dispatch
+import Machine
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HostHealth
 import KVM
 import Reporting
@@ -28,20 +34,26 @@ struct CatalogRunner: Sendable {
             return VCPU.pendingStopSignal
         }
         let pool = JobPool(count: work.count)
-        for _ in 0..<min(jobs, work.count) {
-            let thread = Thread { [self] in
-                while let i = pool.take() {
-                    pool.put(i, runOne(work[i]))
-                }
+        let workers = min(jobs, work.count)
+        let joined = DispatchSemaphore(value: 0)
+        // The workers are pthreads with the default stack (`VCPUThreads`, 8 MiB with glibc's
+        // default limit); a Dispatch thread only waits for them, so this thread can deliver.
+        DispatchQueue.global().async { [self] in
+            let bodies: [() -> Void] = (0..<workers).map { _ in
+                { while let i = pool.take() { pool.put(i, runOne(work[i])) } }
             }
-            thread.stackSize = 8 << 20
-            thread.start()
+            do { _ = try VCPUThreads.run(bodies) } catch {
+                FileDescriptorSink.standardError().write("harness: \(error); the jobs not started are not reported\n")
+                pool.stop()
+            }
+            joined.signal()
         }
         for i in 0..<work.count {
             guard let outcome = pool.wait(for: i) else { break }
             deliver(work[i], outcome)
         }
         pool.waitForWorkers()
+        joined.wait()
         return VCPU.pendingStopSignal
     }
 

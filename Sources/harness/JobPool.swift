@@ -1,47 +1,66 @@
-import Foundation
+import Dispatch
 import KVM
 
 /// The shared state of `CatalogRunner`'s worker threads: the next job to take, the finished
-/// outcomes by index, and a condition the delivering thread waits on.
+/// outcomes by index, and one semaphore per job that the delivering thread waits on. (Dispatch
+/// primitives, not Foundation's NSCondition: Foundation would link ICU into the static harness.)
 final class JobPool: @unchecked Sendable {
-    private let condition = NSCondition()
+    /// Guards `next`, `stopped` and `outcomes` (a semaphore of one).
+    private let lock = DispatchSemaphore(value: 1)
+    /// Signalled once per job: when its outcome is in, or when it will never run.
+    private let ready: [DispatchSemaphore]
+    /// Entered when a job is taken, left when its outcome is put.
+    private let running = DispatchGroup()
     private var next = 0
-    private var running = 0
     private var stopped = false
     private var outcomes: [VariantOutcome?]
 
-    init(count: Int) { outcomes = Array(repeating: nil, count: count) }
+    init(count: Int) {
+        outcomes = Array(repeating: nil, count: count)
+        ready = (0..<count).map { _ in DispatchSemaphore(value: 0) }
+    }
 
     /// The next job's index, or nil when all are taken or a stop signal arrived.
     func take() -> Int? {
-        condition.lock(); defer { condition.unlock() }
-        if VCPU.pendingStopSignal != nil { stopped = true }
-        guard !stopped, next < outcomes.count else { condition.broadcast(); return nil }
-        running += 1
+        lock.wait(); defer { lock.signal() }
+        if VCPU.pendingStopSignal != nil { stopTaking() }
+        guard !stopped, next < outcomes.count else { return nil }
+        running.enter()
         next += 1
         return next - 1
     }
 
+    /// No job is taken any more; the waiters of the jobs never taken wake up to nil.
+    /// Called with `lock` held.
+    private func stopTaking() {
+        guard !stopped else { return }
+        stopped = true
+        for i in next..<outcomes.count { ready[i].signal() }
+    }
+
+    /// Stops handing out jobs (the worker threads could not be started).
+    func stop() {
+        lock.wait(); defer { lock.signal() }
+        stopTaking()
+    }
+
     func put(_ index: Int, _ outcome: VariantOutcome) {
-        condition.lock(); defer { condition.unlock() }
+        lock.wait()
         outcomes[index] = outcome
-        running -= 1
-        condition.broadcast()
+        lock.signal()
+        ready[index].signal()
+        running.leave()
     }
 
     /// Waits for job `index`; nil when it will never run (stopped before it was taken).
     func wait(for index: Int) -> VariantOutcome? {
-        condition.lock(); defer { condition.unlock() }
-        while outcomes[index] == nil {
-            if stopped && index >= next { return nil }
-            condition.wait()
-        }
+        ready[index].wait()
+        lock.wait(); defer { lock.signal() }
         return outcomes[index]
     }
 
     /// Waits until no job is running (after a stop, the ones already taken finish first).
     func waitForWorkers() {
-        condition.lock(); defer { condition.unlock() }
-        while running > 0 { condition.wait() }
+        running.wait()
     }
 }

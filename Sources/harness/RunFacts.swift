@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import HostHealth
 import Machine
 
@@ -12,24 +19,21 @@ enum RunFacts {
         if let c = environment["NVH_GIT_COMMIT"], !c.isEmpty { return c }
         let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
         guard FileManager.default.fileExists(atPath: source) else { return "unknown (set NVH_GIT_COMMIT)" }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["git", "-C", source, "rev-parse", "HEAD"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        guard (try? p.run()) != nil else { return "unknown (no git)" }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return p.terminationStatus == 0 && !text.isEmpty ? text : "unknown (not a git checkout)"
+        // popen (not Foundation's Process, which would link ICU into the static harness).
+        guard let f = popen("git -C " + quoted([source]) + " rev-parse HEAD 2>/dev/null", "r") else { return "unknown (no git)" }
+        var buf = [CChar](repeating: 0, count: 128)
+        let line = fgets(&buf, Int32(buf.count), f) != nil
+            ? String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        let status = pclose(f)
+        let text = String(line.filter { !$0.isWhitespace })
+        return status == 0 && !text.isEmpty ? text : "unknown (not a git checkout)"
     }
 
     /// A shell-quoted command line.
     static func quoted(_ arguments: [String]) -> String {
         arguments.map { a in
             a.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,@+%".contains($0) }) && !a.isEmpty
-                ? a : "'" + a.replacingOccurrences(of: "'", with: "'\\''") + "'"
+                ? a : "'" + a.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
         }.joined(separator: " ")
     }
 
@@ -39,7 +43,7 @@ enum RunFacts {
         lines.append("harness: nvharness, built from commit \(gitCommit(environment: environment))")
         lines.append("command: " + quoted(CommandLine.arguments))
         lines.append("seed: \(seed)")
-        lines.append("started: " + ISO8601DateFormatter().string(from: Date()))
+        lines.append("started: " + Date().formatted(.iso8601))
         let k = HostHealthMonitor.kernelFacts()
         lines.append("kernel release: \(k.release)")
         lines.append("kernel command line: \(k.commandLine)")

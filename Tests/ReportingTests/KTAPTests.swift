@@ -44,11 +44,13 @@ import Testing
         #expect(pass.diagnostics == ["parameters: granule=4K ipaBits=40", "fault: " + Fixture.fault1])
         let fail = try #require(leaves[1].first)
         #expect(!fail.ok && fail.name == "permission_write-ro" && fail.directive == nil && fail.data == nil)
-        #expect(fail.diagnostics.count == 3)
+        // Each line of a multi-line text is its own `#` line; ESC, NUL, CR are shown as escapes.
+        #expect(fail.diagnostics.count == 5)
         #expect(fail.diagnostics[0].hasPrefix("failed: expected WnR=1, got 0; guest said <b>&"))
-        #expect(fail.diagnostics[1] == "fault: " + Fixture.fault2)
-        // The guest's newline, ESC and NUL are shown as escapes: the text stays on its line.
-        #expect(fail.diagnostics[0].contains("\\x00\\x1B[31mred\\x0B") && fail.diagnostics[0].contains("end\\nsecond line é"))
+        #expect(fail.diagnostics[0].contains("\\x00\\x1B[31mred\\x0B") && fail.diagnostics[0].hasSuffix("\\ end"))
+        #expect(fail.diagnostics[1] == "failed: second line é\\x0D\tcr-tab")
+        #expect(fail.diagnostics[2] == "fault: " + Fixture.fault2)
+        #expect(fail.diagnostics[3].hasPrefix("fault: raw guest said") && fail.diagnostics[4] == "fault: second line é\\x0D\tcr-tab")
         let skip = try #require(leaves[2].first)
         #expect(skip.ok && skip.name == "demand-paging_16k" && skip.directive == "SKIP")
         #expect(skip.data == "ID_AA64MMFR0_EL1.TGran16_2 = 0b0001: 16K granule not supported at stage 2")
@@ -124,6 +126,32 @@ import Testing
         #expect(doc.problems.contains("plan 1..3 but 1 results at indent 2"))
         #expect(doc.problems.contains("plan 1..3 but 2 results at indent 0"))
         #expect(doc.totals == ["pass": 2, "fail": 1, "xfail": 0, "xpass": 0, "skip": 1, "error": 0])
+    }
+
+    @Test func knownFailuresAreXFAILAndXPASSIsNamed() throws {
+        let known = "KVM_RUN fails with EFAULT (known KVM NV finding)"
+        let results = [
+            TestResult(name: "illegal-vtcr/4k", outcome: .knownFailure("KVM_RUN: Bad address", known: known)),
+            TestResult(name: "illegal-vtcr/64k", outcome: .unexpectedPass(known: known)),
+            TestResult(name: "illegal-vtcr/16k", outcome: .passed),
+            TestResult(name: "address-size/ipa", outcome: .knownFailure("no level-0 fault", known: "upper IPA bits dropped")),
+            TestResult(name: "address-size/baddr", outcome: .failed("wrong HPFAR")),
+        ]
+        let doc = KTAPReader.read(Self.streamed(results, planned: results.map(\.name)))
+        #expect(doc.problems.isEmpty, "\(doc.problems)")
+        // A known failure does not fail its test; a real failure next to one does.
+        #expect(doc.tests.map(\.ok) == [true, false])
+        let vtcr = try #require(doc.tests[0].children)
+        #expect(vtcr.map(\.ok) == [true, true, true])
+        #expect(vtcr.map(\.directive) == ["XFAIL", nil, nil])
+        #expect(vtcr[0].data == known)
+        #expect(vtcr[0].diagnostics == ["failed: KVM_RUN: Bad address"])
+        #expect(vtcr[1].diagnostics == ["XPASS: passed although a known-failure record says it fails here: " + known])
+        #expect(vtcr[2].diagnostics.isEmpty)
+        let asz = try #require(doc.tests[1].children)
+        #expect(asz.map(\.ok) == [true, false])
+        #expect(asz.map(\.directive) == ["XFAIL", nil])
+        #expect(doc.totals == ["pass": 1, "fail": 1, "xfail": 2, "xpass": 1, "skip": 0, "error": 0])
     }
 
     @Test func emptyRun() {

@@ -22,15 +22,29 @@ if [ -f /lib/modules/load-order ]; then
     while read -r m; do
         [ -n "$m" ] && insmod "/lib/modules/$m" 2>/dev/null
     done < /lib/modules/load-order
-    sleep 1
+    # Drivers probe asynchronously: give a block device up to 10 s to appear.
+    i=0
+    while [ $i -lt 20 ]; do
+        for b in /sys/class/block/*; do
+            case ${b##*/} in ram*|loop*|'*') ;; *) break 2 ;; esac
+        done
+        sleep 0.5; i=$((i + 1))
+    done
 fi
 
-# /dev/disk/by-uuid and by-label, as udev would make them (LAVA mounts its overlay disk by UUID).
+# /dev/disk/by-uuid and by-label for ext2/3/4 file systems, as udev would make them (LAVA mounts
+# its overlay disk by UUID). Busybox's blkid is not in every build, so the superblock is read
+# directly: magic 0xEF53 at byte 1080, UUID at 1128 (16 bytes), volume name at 1144 (16 bytes).
+bytes() { dd if="$1" bs=1 skip="$2" count="$3" 2>/dev/null | od -An -tx1 | tr -d ' \n'; }
 mkdir -p /dev/disk/by-uuid /dev/disk/by-label
-blkid 2>/dev/null | while IFS= read -r line; do
-    dev=${line%%:*}
-    case $line in *' UUID="'*) u=${line#*' UUID="'}; ln -sf "$dev" "/dev/disk/by-uuid/${u%%\"*}" ;; esac
-    case $line in *' LABEL="'*) l=${line#*' LABEL="'}; ln -sf "$dev" "/dev/disk/by-label/${l%%\"*}" ;; esac
+for b in /sys/class/block/*; do
+    dev=/dev/${b##*/}
+    [ -b "$dev" ] || continue
+    [ "$(bytes "$dev" 1080 2)" = 53ef ] || continue
+    uuid=$(bytes "$dev" 1128 16 | sed 's/^\(.\{8\}\)\(.\{4\}\)\(.\{4\}\)\(.\{4\}\)\(.\{12\}\)$/\1-\2-\3-\4-\5/')
+    [ -n "$uuid" ] && ln -sf "$dev" "/dev/disk/by-uuid/$uuid"
+    label=$(dd if="$dev" bs=1 skip=1144 count=16 2>/dev/null | tr -d '\000')
+    case $label in ''|*/*) ;; *) ln -sf "$dev" "/dev/disk/by-label/$label" ;; esac
 done
 
 kvm=no; [ -c /dev/kvm ] && kvm=yes
