@@ -39,10 +39,12 @@ let package = Package(
         .target(name: "CTempFiles"),
         // Result model, output formats (human/TAP/JUnit/JSON), exit policy, --filter globs, seeded PRNG.
         .target(name: "Reporting", dependencies: ["CTempFiles"]),
+        // The host kernel's health around each test: /dev/kmsg splats, taint bits, marker lines.
+        .target(name: "HostHealth", dependencies: ["Machine"]),
         .executableTarget(
             name: "harness",
             dependencies: [
-                "AArch64", "Stage2", "Stage2SeedBaseline", "KVM", "Machine", "TestCatalog", "GuestProtocol", "Reporting", "CExitBaseline",
+                "AArch64", "Stage2", "Stage2SeedBaseline", "KVM", "Machine", "TestCatalog", "GuestProtocol", "Reporting", "CExitBaseline", "HostHealth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,6 +55,7 @@ let package = Package(
         .testTarget(name: "GuestProtocolTests", dependencies: ["GuestProtocol", "GuestPayload"]),
         .testTarget(name: "TestCatalogTests", dependencies: ["TestCatalog", "GuestProtocol", "Stage2", "AArch64"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
+        .testTarget(name: "HostHealthTests", dependencies: ["HostHealth"]),
         .testTarget(name: "HarnessTests", dependencies: ["harness", "Stage2", "AArch64"]),
     ]
 )

@@ -1,6 +1,15 @@
 import AArch64
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// `harness decode --esr X [--far Y] [--hpfar Z] [--json]`: explain a trap the way a KVM
 /// developer needs it (exception class, ISS fields, FAR validity, faulting IPA from HPFAR).

@@ -1,6 +1,15 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Reporting
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Stage2
 
 /// `harness stage2 build|dump|walk`: build a table image from a JSON spec, explain one, walk one.
