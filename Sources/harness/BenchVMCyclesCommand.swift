@@ -31,10 +31,16 @@ struct BenchVMCyclesCommand: ParsableCommand {
     @Option(help: "Watchdog per cycle, seconds.") var timeout: Double = 30
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Force the generic cycle (no EL2 vCPU) even where nested virtualization is available.") var generic = false
+    @Option(help: ArgumentHelp("Generic cycle: iterations of the guest's spin loop before HLT (longer KVM_RUN).", valueName: "n"))
+    var spin = 16
+    @Option(help: ArgumentHelp("Generic cycle: also give the VM N MiB of RAM at address 0.", valueName: "mib"))
+    var ramMib = 0
 
     func validate() throws {
         guard (1...1_000_000).contains(count) else { throw ValidationError("--count must be between 1 and 1000000, got \(count)") }
         guard (0...1000).contains(warmUp) else { throw ValidationError("--warm-up must be between 0 and 1000, got \(warmUp)") }
+        guard (1...65535).contains(spin) else { throw ValidationError("--spin must be between 1 and 65535, got \(spin)") }
+        guard (0...4000).contains(ramMib) else { throw ValidationError("--ram-mib must be between 0 and 4000, got \(ramMib)") }
         guard timeout >= 0.001, timeout <= 3600 else { throw ValidationError("--timeout must be between 0.001 and 3600 seconds, got \(timeout)") }
     }
 
@@ -56,6 +62,7 @@ struct BenchVMCyclesCommand: ParsableCommand {
             #endif
         }
         let budget = Duration.milliseconds(Int64(timeout * 1000))
+        if !json { try ResultOutput.write("vm-cycles: \(count) cycles (\(kind == .el2 ? "EL2" : "generic")), \(warmUp) warm-up first\n") }
         var done = 0
         do {
             for _ in 0..<warmUp { try cycle(kind, budget) }
@@ -120,10 +127,12 @@ struct BenchVMCyclesCommand: ParsableCommand {
             guard first.kind == .hello else { throw ValidationError("the payload's first message was \(first.kind.cName), not HELLO") }
         case .generic:
             // The vCPU starts in real mode at 0xFFFF_FFF0 (Intel SDM vol. 3, 9.1.4):
-            // mov cx, 16 (B9 10 00); loop $ (E2 FE); hlt (F4) -> KVM_EXIT_HLT.
-            let map = try MemoryMap([MemoryRegion(name: "reset", base: PhysicalAddress(0xFFFF_0000), size: 0x10000, kind: .ram)])
+            // mov cx, --spin (B9 lo hi); loop $ (E2 FE); hlt (F4) -> KVM_EXIT_HLT.
+            var regions = [MemoryRegion(name: "reset", base: PhysicalAddress(0xFFFF_0000), size: 0x10000, kind: .ram)]
+            if ramMib > 0 { regions.append(MemoryRegion(name: "ram", base: PhysicalAddress(0), size: UInt64(ramMib) << 20, kind: .ram)) }
+            let map = try MemoryMap(regions)
             let machine = try Machine(MachineConfiguration(map: map, mode: .resetState))
-            try machine.memory.write(bytes: [0xB9, 0x10, 0x00, 0xE2, 0xFE, 0xF4], at: PhysicalAddress(0xFFFF_FFF0))
+            try machine.memory.write(bytes: [0xB9, UInt8(spin & 0xFF), UInt8(spin >> 8), 0xE2, 0xFE, 0xF4], at: PhysicalAddress(0xFFFF_FFF0))
             let exit = try machine.run(timeout: budget)
             guard case .halt = exit else { throw ValidationError("first exit was \(exit), expected HLT") }
         }
@@ -150,6 +159,7 @@ struct BenchVMCyclesCommand: ParsableCommand {
                 + "\"end\":{\"fds\":\(end.fileDescriptors),\"rssBytes\":\(end.residentBytes),\"mappings\":\(end.mappings)},"
                 + "\"rssGrowth\":\(f(rssGrowth * 100) )," 
                 + "\"msPerCycle\":{\"mean\":\(f(mean)),\"p50\":\(f(pct(0.5))),\"p99\":\(f(pct(0.99))),\"max\":\(f(pct(1.0)))},"
+                + "\"kvmRunEINTRRetried\":\(VCPU.spuriousInterruptions),"
                 + "\"fdsFlat\":\(fdsFlat),\"mappingsFlat\":\(mapsFlat),\"rssWithin5Percent\":\(rssOK),\"ok\":\(ok)}\n"
         } else {
             text = """
@@ -157,6 +167,7 @@ struct BenchVMCyclesCommand: ParsableCommand {
               fds       start \(start.fileDescriptors)  end \(end.fileDescriptors)  \(fdsFlat ? "flat" : "CHANGED")
               mappings  start \(start.mappings)  end \(end.mappings)  \(mapsFlat ? "flat" : "CHANGED")
               RSS       start \(start.residentBytes / 1024) KiB  end \(end.residentBytes / 1024) KiB  (\(f(rssGrowth * 100)) %, limit 5 %)
+              KVM_RUN interrupted by other signals and retried: \(VCPU.spuriousInterruptions)
               time per cycle  mean \(f(mean)) ms  p50 \(f(pct(0.5))) ms  p99 \(f(pct(0.99))) ms  max \(f(pct(1.0))) ms
             \(ok ? "ok" : "LEAK"): fds and mappings \(fdsFlat && mapsFlat ? "flat" : "not flat"), RSS \(rssOK ? "within" : "beyond") 5 %
 
