@@ -109,6 +109,8 @@ struct BenchVMCyclesCommand: ParsableCommand {
         }
         if let machine, case .timeout = machine { status = 124 }
         else if let kvm, kvm.operation.hasPrefix("open("), kvm.errno == EACCES || kvm.errno == EPERM || kvm.errno == ENOENT { status = 77 }
+        // The same when the KVM error reaches here wrapped in another error type.
+        else if ["EACCES", "EPERM", "ENOENT"].contains(where: { message.contains("open(/dev/kvm) failed: \($0)") }) { status = 77 }
         else if let kvm, [EMFILE, ENFILE, ENOMEM].contains(kvm.errno) { status = 125 }
         else if message.contains("EMFILE") || message.contains("ENOMEM") || message.contains("Cannot allocate memory") || message.contains("Too many open files") { status = 125 }
         else { status = 1 }
