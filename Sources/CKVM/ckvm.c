@@ -9,16 +9,29 @@
 #include "ckvm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
-int ckvm_ioctl_ptr(int fd, unsigned long request, void *argument) { return ioctl(fd, request, argument); }
-int ckvm_ioctl_val(int fd, unsigned long request, unsigned long argument) { return ioctl(fd, request, argument); }
+/* A signal can interrupt any KVM ioctl (KVM_CREATE_VM returned EINTR in a storm of signals); all
+ * but KVM_RUN are simply restarted. KVM_RUN's EINTR means "a signal came": its callers decide. */
+int ckvm_ioctl_ptr(int fd, unsigned long request, void *argument) {
+    int r;
+    do { r = ioctl(fd, request, argument); } while (r < 0 && errno == EINTR && request != KVM_RUN);
+    return r;
+}
+int ckvm_ioctl_val(int fd, unsigned long request, unsigned long argument) {
+    int r;
+    do { r = ioctl(fd, request, argument); } while (r < 0 && errno == EINTR && request != KVM_RUN);
+    return r;
+}
 
 const int ckvm_KVM_API_VERSION = KVM_API_VERSION;
 
@@ -257,6 +270,31 @@ static _Atomic unsigned long running_threads[CKVM_MAX_RUNNING];
 int ckvm_watchdog_signal(void) { return SIGRTMIN + 1; }
 int ckvm_stop_signal(void) { return stop_signal; }
 
+/* Runs before main. The Swift runtime's dispatch needs a few descriptors to start (its main-queue
+ * eventfd); without them it traps with SIGILL before any Swift code runs. So: at least 16 allowed
+ * and 4 free now (probed with /dev/null), else say so and exit 125, "could not test". Only
+ * getrlimit, open, close, write and _exit: nothing else is set up yet. */
+__attribute__((constructor)) static void ckvm_check_descriptor_limit(void) {
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) != 0) return;
+    int probe[4], free_fds = 0;
+    for (; free_fds < 4; free_fds++) {
+        probe[free_fds] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (probe[free_fds] < 0) break;
+    }
+    for (int i = 0; i < free_fds; i++) close(probe[i]);
+    if (r.rlim_cur >= 16 && free_fds == 4) return;
+    char text[240];
+    int n = snprintf(text, sizeof text, "error: RLIMIT_NOFILE is %llu with %d descriptor%s free; the harness needs a "
+                     "limit of at least 16 and 4 free (ulimit -n); could not test\n",
+                     (unsigned long long)r.rlim_cur, free_fds, free_fds == 1 ? "" : "s");
+    if (n > 0) { ssize_t w = write(2, text, (size_t)n); (void)w; }
+    _exit(125);
+}
+
+static _Atomic uint64_t spurious_interruptions;
+uint64_t ckvm_spurious_interruptions(void) { return atomic_load(&spurious_interruptions); }
+
 static void mark_this_thread_interrupted(void) {
     struct kvm_run *run = tls_run;
     if (run) *(volatile uint8_t *)&run->immediate_exit = 1;
@@ -422,6 +460,7 @@ int ckvm_vcpu_run(int vcpu_fd, struct kvm_run *run, uint64_t deadline_ns, int *o
     *(volatile uint8_t *)&run->immediate_exit = 0;
     if (stop_signal != 0) *outcome = CKVM_RUN_STOP;
     else if (r < 0 && e == EINTR && deadline_ns != 0 && ckvm_monotonic_ns() >= deadline_ns) *outcome = CKVM_RUN_WATCHDOG;
+    else if (r < 0 && e == EINTR) atomic_fetch_add(&spurious_interruptions, 1);
     errno = e;
     return r;
 }

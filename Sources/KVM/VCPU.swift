@@ -146,6 +146,10 @@ public struct VCPU: ~Copyable {
         if ckvm_install_signal_handlers() != 0 { throw .lastError("sigaction") }
     }
 
+    /// KVM_RUN calls interrupted by a signal that was neither a stop nor a passed deadline
+    /// (EINTR; the run loop retries them), since the process started.
+    public static var spuriousInterruptions: UInt64 { ckvm_spurious_interruptions() }
+
     /// The SIGINT/SIGTERM received since the handlers were installed, if any.
     public static var pendingStopSignal: Int32? {
         let s = ckvm_stop_signal()

@@ -21,6 +21,6 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (ratios against a baseline run side by side).",
-        subcommands: [BenchStage2Command.self, BenchExitsCommand.self]
+        subcommands: [BenchStage2Command.self, BenchExitsCommand.self, BenchVMCyclesCommand.self]
     )
 }

@@ -17,7 +17,7 @@ struct Stage2Command: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stage2",
         abstract: "Stage-2 table tools: build an image from a spec, dump it, walk IPAs through it.",
-        subcommands: [Stage2BuildCommand.self, Stage2DumpCommand.self, Stage2WalkCommand.self]
+        subcommands: [Stage2BuildCommand.self, Stage2DumpCommand.self, Stage2WalkCommand.self, Stage2FuzzCommand.self]
     )
 }
 
@@ -48,39 +48,9 @@ struct Stage2BuildCommand: ParsableCommand {
     func run() throws {
         do { try AtomicFile.validate(path: image) } catch { throw stage2Fail("--image: \(error)") }
         guard let data = FileManager.default.contents(atPath: spec) else { throw stage2Fail("cannot read spec \(spec)") }
-        let s: Stage2BuildSpec
-        do { s = try Stage2BuildSpec(json: Array(data)) } catch { throw stage2Fail("\(spec): \(error)") }
-        let memory = ByteBufferTableMemory(base: PhysicalAddress(s.tableBase), size: s.tableBytes)
-        var tables: Stage2Tables<ByteBufferTableMemory>
-        do {
-            tables = try Stage2Tables(configuration: Stage2Configuration(granule: s.granule, ipaBits: s.ipaBits, vmid: s.vmid,
-                                                                         startLevel: s.startLevel, outputBits: s.outputBits, blocks: s.blocks),
-                                      memory: memory, poolBase: PhysicalAddress(s.tableBase), poolBytes: s.tableBytes)
-        } catch .poolExhausted {
-            throw stage2Fail("\(spec): tableBytes: pool of \(stage2Hex(s.tableBytes)) bytes is too small for the root table")
-        } catch {
-            throw stage2Fail("\(spec): \(error)")
-        }
-        var tlb = UninstalledTLB()
-        for (n, op) in s.ops.enumerated() {
-            do {
-                switch op {
-                case let .map(ipa, pa, size, attributes):
-                    try tables.map(ipa: IPA(ipa), pa: PhysicalAddress(pa), size: size, attributes: attributes, tlb: &tlb)
-                case let .unmap(ipa, size):
-                    try tables.unmap(ipa: IPA(ipa), size: size, tlb: &tlb)
-                case let .protectPermissions(ipa, size, permissions):
-                    try tables.protect(ipa: IPA(ipa), size: size, permissions: permissions, tlb: &tlb)
-                case let .protectAttributes(ipa, size, attributes):
-                    try tables.protect(ipa: IPA(ipa), size: size, attributes: attributes, tlb: &tlb)
-                }
-            } catch let .poolExhausted(needed, available) {
-                throw stage2Fail("\(spec): tableBytes: pool too small: ops[\(n)] needs \(needed) more table page\(needed == 1 ? "" : "s"), \(available) free")
-            } catch {
-                throw stage2Fail("\(spec): ops[\(n)]: \(error)")
-            }
-        }
-        let result = "{\"vtcr\": \"\(stage2Hex(tables.vtcr))\", \"vttbr\": \"\(stage2Hex(tables.vttbr))\", \"tableBase\": \"\(stage2Hex(s.tableBase))\", \"tableBytes\": \"\(stage2Hex(s.tableBytes))\"}\n"
+        let built: Stage2Build
+        do { built = try Stage2Build(spec: Array(data)) } catch { throw stage2Fail("\(spec): \(error.message)") }
+        let memory = built.memory, result = built.result
         do {
             // The result is printed before the image is renamed into place: no image without its registers.
             try memory.withUnsafeBytes { b in try AtomicFile.write(bytes: b, to: image) { try ResultOutput.write(result) } }

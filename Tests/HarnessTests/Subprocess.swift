@@ -20,14 +20,15 @@ struct Subprocess {
     static func run(_ arguments: [String], stdin: [UInt8]? = nil, stdoutPath: String? = nil,
                     timeout: Double = 60, environment: [String: String] = [:],
                     signal: (number: Int32, when: () -> Bool)? = nil,
-                    rlimits: [(resource: Int32, value: UInt64)] = []) throws -> Result {
+                    onRunning: (when: () -> Bool, start: (Int32) -> Void)? = nil,
+                    rlimits: [(resource: Int32, value: UInt64)] = [], executable: String? = nil) throws -> Result {
         let dir = try RunCLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let outPath = stdoutPath ?? dir.appendingPathComponent("out").path
         let errPath = dir.appendingPathComponent("err").path
         let inPath = dir.appendingPathComponent("in").path
         FileManager.default.createFile(atPath: inPath, contents: Data(stdin ?? []))
-        var exe = try RunCLITests.harnessPath()
+        var exe = try executable ?? RunCLITests.harnessPath()
         var args = arguments
         if !rlimits.isEmpty {
             // prlimit(1) sets the limits for the harness alone (not for this test process).
@@ -52,8 +53,10 @@ struct Subprocess {
         let start = Date()
         var sent = signal == nil
         var timedOut = false
+        var started = false
         while p.isRunning {
             if !sent, let s = signal, s.when() { kill(p.processIdentifier, s.number); sent = true }
+            if !started, let o = onRunning, o.when() { o.start(p.processIdentifier); started = true }
             if Date().timeIntervalSince(start) > timeout {
                 kill(p.processIdentifier, SIGKILL)
                 timedOut = true

@@ -207,6 +207,9 @@ int ckvm_install_signal_handlers(void);
 int ckvm_watchdog_signal(void);
 /* 0, or the number of the first SIGINT/SIGTERM received since install. */
 int ckvm_stop_signal(void);
+/* KVM_RUN calls a signal other than the watchdog's deadline or a stop interrupted (EINTR, retried
+ * by the caller): a figure for the EINTR-storm test. */
+uint64_t ckvm_spurious_interruptions(void);
 /* Restores default disposition of SIGINT/SIGTERM and clears the stop flag (for tests). */
 void ckvm_reset_stop_signal(void);
 
