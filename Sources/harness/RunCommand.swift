@@ -145,6 +145,7 @@ func runCatalogTests(_ options: RunOptions) async throws {
                 let result = TestResult(name: s.name, outcome: .skipped(reason: reason),
                                         repetition: repeats > 1 ? r : nil)
                 for rep in reporters { rep.record(result) }
+                logDir?.write(VariantOutcome(result: result, fullLog: [], health: nil), budget: policy.describe(s.budget))
             }
         }
         let status = try finish(reporters)
