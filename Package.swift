@@ -35,8 +35,10 @@ let package = Package(
         .target(name: "Machine", dependencies: ["KVM", "Stage2", "GuestProtocol", "GuestPayload", "AArch64"]),
         // The tests the harness runs, as data.
         .target(name: "TestCatalog", dependencies: ["Machine", "Stage2", "GuestProtocol", "AArch64"]),
+        // Temporary files removed on SIGINT/SIGTERM (the atomic writer's; a handler needs C buffers).
+        .target(name: "CTempFiles"),
         // Result model, output formats (human/TAP/JUnit/JSON), exit policy, --filter globs, seeded PRNG.
-        .target(name: "Reporting"),
+        .target(name: "Reporting", dependencies: ["CTempFiles"]),
         // The host kernel's health around each test: /dev/kmsg splats, taint bits, marker lines.
         .target(name: "HostHealth", dependencies: ["Machine"]),
         .executableTarget(

@@ -17,7 +17,8 @@ extension Catalog {
         summary: "VTCR_EL2 with an invalid or inconsistent SL0 for its T0SZ/TG0 → translation fault at level 0 on the next stage-2 access (AArch64.S2Translate), restored VTCR translates again",
         tags: [.stage2Faults, .unsafe],
         variants: Stage2Faults.illegalVTCRCases.map { c in
-            TestVariant(name: c.name, summary: c.summary, requirements: [.stage2Granule(c.granule)]) { _ in
+            TestVariant(name: c.name, summary: c.summary, requirements: [.stage2Granule(c.granule)],
+                        knownFailures: [KnownKVMFindings.illegalVTCR]) { _ in
                 try Stage2Faults.illegalVTCR(c)
             }
         })
@@ -40,7 +41,8 @@ extension Catalog {
         summary: "a table descriptor pointing at an unbacked PA → synchronous external abort on the walk (FSC 0x14 + level) at vEL2; KVM_RUN must not fail",
         tags: [.stage2Faults],
         variants: [
-            TestVariant(name: "4k", summary: "the level-2 entry's table pointer moved to PA 0x0900_0000", requirements: [.stage2Granule(.k4)]) { _ in
+            TestVariant(name: "4k", summary: "the level-2 entry's table pointer moved to PA 0x0900_0000", requirements: [.stage2Granule(.k4)],
+                        knownFailures: [KnownKVMFindings.walkExternalAbort]) { _ in
                 try Stage2Faults.walkExternalAbort()
             },
         ])
@@ -104,7 +106,8 @@ extension Catalog {
         tags: [.stage2Faults],
         variants: [
             TestVariant(name: "ipa-above-t0sz", summary: "4K granule, 40-bit IPA, load from 2^40 + 0x10 (VM IPA 41+ bits)",
-                        requirements: [.stage2Granule(.k4), .physicalAddressBits(44)]) { host in
+                        requirements: [.stage2Granule(.k4), .physicalAddressBits(44)],
+                        knownFailures: [KnownKVMFindings.ipaAboveT0SZ]) { host in
                 try Stage2Faults.requireVMIPA(44, host)
                 return try Stage2Faults.ipaAboveT0SZ()
             },

@@ -28,12 +28,15 @@ public struct TestVariant: Sendable {
     public var budget: TimeBudget
     /// Builds the scenario for the host the test runs on (may throw a skip).
     public var scenario: @Sendable (HostFacts) throws -> Scenario
+    /// Failures of this variant known on some kernels (see `KnownFailure`, `Verdict`).
+    public var knownFailures: [KnownFailure]
     public init(name: String, summary: String, requirements: [Requirement] = [], tags: Set<TestTag> = [],
-                budget: TimeBudget = .standard,
+                budget: TimeBudget = .standard, knownFailures: [KnownFailure] = [],
                 scenario: @escaping @Sendable (HostFacts) throws -> Scenario) {
         self.name = name
         self.summary = summary
         self.requirements = requirements
+        self.knownFailures = knownFailures
         self.tags = tags
         self.budget = budget
         self.scenario = scenario

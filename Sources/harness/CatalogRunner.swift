@@ -13,6 +13,8 @@ struct CatalogRunner: Sendable {
     /// `--log-dir`: run verbose (every exit decoded for the log) and keep the full log.
     var keepFullLog: Bool
     var e2h0: Bool
+    /// `--strict`: known-failure records are ignored.
+    var strict: Bool
     var health: HostHealthMonitor?
 
     /// Runs `work` in order through `deliver` (called on the caller's thread, in job order).
@@ -51,7 +53,7 @@ struct CatalogRunner: Sendable {
         let window = health?.begin(job.name + (job.repetition.map { " [\($0)]" } ?? ""))
         let run = s.test.run(s.variant, settings: settings) { _ in }
         let findings = window.map { health!.end($0, result: run.outcome.label) }
-        var outcome = Self.testOutcome(run.outcome)
+        var outcome = reportedOutcome(run.outcome, variant: s.variant, strict: strict)
         var log = run.notes.map { "note: " + $0 }
         // The report keeps the decoded exits when asked (--verbose) or when the test did not pass.
         if verbose || !keepFullLog || outcome.status == .fail || outcome.status == .timeout { log += run.log }
@@ -74,6 +76,7 @@ struct CatalogRunner: Sendable {
         switch o {
         case .pass: .passed
         case .fail(let m): .failed(m)
+        case .callFailed(let e): .failed(e.description)
         case .skip(let r): .skipped(reason: r)
         case .timeout(let m):
             // The formats say "timed out" themselves; the Machine's message starts with it too.

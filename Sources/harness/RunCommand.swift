@@ -30,15 +30,15 @@ struct RunOptions: ParsableArguments {
     var unsafe = false
     @Option(name: .long, help: ArgumentHelp("Leave out every selected variant whose full name matches the shell pattern (applied after --test/--filter/--all). Repeatable.", valueName: "glob"))
     var exclude: [String] = []
-    @Option(name: .long, help: ArgumentHelp("Run each selected variant N times in a row.", valueName: "n"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Run each selected variant N times in a row.", valueName: "n"))
     var `repeat`: Int = 1
-    @Option(name: .long, help: ArgumentHelp("Seed for randomized tests (printed by every run; default: a fresh one).", valueName: "n"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Seed for randomized tests (printed by every run; default: a fresh one).", valueName: "n"))
     var seed: UInt64?
-    @Option(name: .long, help: ArgumentHelp("Timeout in seconds for every test, replacing each variant's own budget (see --list): the watchdog stops a stuck guest, the test ends TIMEOUT and the run goes on (exit 124).", valueName: "seconds"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Timeout in seconds for every test, replacing each variant's own budget (see --list): the watchdog stops a stuck guest, the test ends TIMEOUT and the run goes on (exit 124).", valueName: "seconds"))
     var timeout: Double?
-    @Option(name: .long, help: ArgumentHelp("Scale every variant's budget by F (default: $NVH_TIMEOUT_MULTIPLIER, which the emulated host sets, else 1).", valueName: "f"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Scale every variant's budget by F (default: $NVH_TIMEOUT_MULTIPLIER, which the emulated host sets, else 1).", valueName: "f"))
     var timeoutMultiplier: Double?
-    @Option(name: .long, help: ArgumentHelp("Run N variants at once, each in its own VM (results still reported in catalog order).", valueName: "n"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Run N variants at once, each in its own VM (results still reported in catalog order).", valueName: "n"))
     var jobs: Int = 1
     @Flag(name: .long, help: "Exit as `git bisect run` expects: 0 all selected passed, 1 a failure (a host splat included), 125 could not test.")
     var bisect = false
@@ -46,7 +46,7 @@ struct RunOptions: ParsableArguments {
     var logDir: String?
     @Flag(name: .long, help: "Record every mailbox exit, decoded, in each test's log.")
     var verbose = false
-    @Option(name: .long, help: ArgumentHelp("Report format: human, tap, junit or json.", valueName: "format"))
+    @Option(name: .long, help: ArgumentHelp("Report format: human, tap, ktap, junit or json.", valueName: "format"))
     var format: OutputFormat = .human
     @Option(name: .long, help: ArgumentHelp("Write the report (in --format) to FILE, atomically at the end; stdout then gets the human lines.", valueName: "file"))
     var output: String?
@@ -56,9 +56,11 @@ struct RunOptions: ParsableArguments {
     var color: ColorMode = .auto
     @Flag(name: .long, help: "Create the vCPU with HAS_EL2_E2H0 (non-VHE guest hypervisor).")
     var e2h0 = false
+    @Flag(name: .long, help: "Ignore the known-failure records: every test must pass (a known failure is a FAIL, an XPASS too).")
+    var strict = false
 
     func validate() throws {
-        if let timeout, !(timeout > 0 && timeout <= 86_400) { throw ValidationError("--timeout must be in (0, 86400] seconds, got \(timeout)") }
+        if let timeout, !(timeout >= 0.001 && timeout <= 86_400) { throw ValidationError("--timeout must be between 0.001 (1 ms) and 86400 seconds, got \(timeout)") }
         if let f = timeoutMultiplier, !(f > 0 && f <= 1000) { throw ValidationError("--timeout-multiplier must be in (0, 1000], got \(f)") }
         guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 64, got \(jobs)") }
         guard (1...100_000).contains(`repeat`) else { throw ValidationError("--repeat must be between 1 and 100000, got \(`repeat`)") }
@@ -77,8 +79,9 @@ struct RunOptions: ParsableArguments {
         if list && names && format != .human { throw ValidationError("--list: give --names or --format json, not both") }
         if list && format != .human && format != .json { throw ValidationError("--list prints text, names (--names) or JSON (--format json)") }
         let selected = try catalogSelection(forList: list)
-        for path in [output, junit].compactMap({ $0 }) {
-            do { try AtomicFile.validate(path: path) } catch { throw ValidationError(String(describing: error)) }
+        for (option, path) in [("--output", output), ("--junit", junit)] {
+            guard let path else { continue }
+            do { try AtomicFile.validate(path: path) } catch { throw ValidationError("\(option): \(error)") }
         }
         if let output, let junit, output == junit { throw ValidationError("--output and --junit name the same file '\(junit)'") }
         return selected
@@ -90,6 +93,7 @@ struct RunOptions: ParsableArguments {
 /// timeout; 128+n when SIGINT/SIGTERM stopped the run (the report covers what ran, the VM of
 /// the interrupted test was torn down).
 func runCatalogTests(_ options: RunOptions) async throws {
+    if !options.list { try RunSignals.install() }
     let selection = try options.checkRun()
     let selected = selection.selected
     if options.list {
@@ -115,7 +119,8 @@ func runCatalogTests(_ options: RunOptions) async throws {
     let reporter: Reporter
     do {
         reporter = try Reporter(format: options.format, outputPath: options.output,
-                                run: RunInfo(hostDescription: hostDescription(nestedUnavailable: hostReason), seed: seed, notes: notes),
+                                run: RunInfo(hostDescription: hostDescription(nestedUnavailable: hostReason), seed: seed, notes: notes,
+                                             plannedNames: selected.flatMap { Array(repeating: $0.name, count: repeats) }),
                                 planned: planned, color: options.color)
     } catch {
         throw ValidationError(String(describing: error))
@@ -140,8 +145,9 @@ func runCatalogTests(_ options: RunOptions) async throws {
     if let reason = hostReason {
         // Every selected test is reported as skipped with the reason, so TAP/JUnit/JSON
         // consumers see each one; the exit status is 77.
-        for s in selected {
+        skipping: for s in selected {
             for r in 1...repeats {
+                if RunSignals.pending != nil { break skipping }
                 let result = TestResult(name: s.name, outcome: .skipped(reason: reason),
                                         repetition: repeats > 1 ? r : nil)
                 for rep in reporters { rep.record(result) }
@@ -149,15 +155,11 @@ func runCatalogTests(_ options: RunOptions) async throws {
             }
         }
         let status = try finish(reporters)
-        logDir?.finishSummary(results: reporter.results, exitStatus: status, extra: [])
+        logDir?.finishSummary(results: reporter.results, exitStatus: RunSignals.pending.map { 128 + $0 } ?? status, extra: [])
+        if let signal = RunSignals.pending { throw RunSignals.exit(signal, ran: reporter.results.count, planned: planned) }
         throw ExitCode(status)
     }
 
-    // From here a SIGINT/SIGTERM interrupts KVM_RUN (the test ends, its VM is torn down)
-    // instead of killing the process, so the run can end with the report of what ran.
-    do { try VCPU.installSignalHandlers() } catch {
-        throw ValidationError("cannot install the SIGINT/SIGTERM handlers: \(error)")
-    }
     var jobs: [VariantJob] = []
     for s in selected {
         for r in 1...repeats {
@@ -167,7 +169,7 @@ func runCatalogTests(_ options: RunOptions) async throws {
         }
     }
     let runner = CatalogRunner(jobs: options.jobs, verbose: options.verbose, keepFullLog: logDir != nil,
-                               e2h0: options.e2h0, health: health?.unavailableReason == nil ? health : nil)
+                               e2h0: options.e2h0, strict: options.strict, health: health?.unavailableReason == nil ? health : nil)
     let stoppedBy = runner.run(jobs) { job, outcome in
         for rep in reporters { rep.record(outcome.result) }
         logDir?.write(outcome, budget: policy.describe(job.selected.budget))
@@ -175,10 +177,7 @@ func runCatalogTests(_ options: RunOptions) async throws {
     let status = try finish(reporters)
     logDir?.finishSummary(results: reporter.results, exitStatus: stoppedBy.map { 128 + $0 } ?? status,
                           extra: ["wall time: " + String(format: "%.1f s", (ContinuousClock.now - wallStart).seconds) + " with --jobs \(options.jobs)"])
-    if let signal = stoppedBy {
-        FileDescriptorSink.standardError().write("harness: stopped by \(signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)") after \(reporter.results.count) of \(planned) tests; the report above covers those\n")
-        throw ExitCode(128 + signal)
-    }
+    if let signal = stoppedBy ?? RunSignals.pending { throw RunSignals.exit(signal, ran: reporter.results.count, planned: planned) }
     throw ExitCode(status)
 }
 
