@@ -1,6 +1,6 @@
-import Foundation
 import HostHealth
 import KVM
+import Machine
 import Reporting
 import TestCatalog
 
@@ -28,14 +28,23 @@ struct CatalogRunner: Sendable {
             return VCPU.pendingStopSignal
         }
         let pool = JobPool(count: work.count)
+        var started = 0
         for _ in 0..<min(jobs, work.count) {
-            let thread = Thread { [self] in
+            let ok = WorkerThread.start { [self] in
                 while let i = pool.take() {
                     pool.put(i, runOne(work[i]))
                 }
+                pool.workerDone()
             }
-            thread.stackSize = 8 << 20
-            thread.start()
+            if ok { started += 1; pool.workerStarted() }
+        }
+        if started == 0 {
+            // No thread could be created: run them here, one at a time.
+            for job in work {
+                if let signal = VCPU.pendingStopSignal { return signal }
+                deliver(job, runOne(job))
+            }
+            return VCPU.pendingStopSignal
         }
         for i in 0..<work.count {
             guard let outcome = pool.wait(for: i) else { break }

@@ -1,16 +1,25 @@
-import Foundation
 import KVM
+import Machine
 
 /// The shared state of `CatalogRunner`'s worker threads: the next job to take, the finished
 /// outcomes by index, and a condition the delivering thread waits on.
 final class JobPool: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = ConditionLock()
     private var next = 0
     private var running = 0
+    private var workers = 0
     private var stopped = false
     private var outcomes: [VariantOutcome?]
 
     init(count: Int) { outcomes = Array(repeating: nil, count: count) }
+
+    func workerStarted() { condition.withLock { workers += 1 } }
+
+    func workerDone() {
+        condition.lock(); defer { condition.unlock() }
+        workers -= 1
+        condition.broadcast()
+    }
 
     /// The next job's index, or nil when all are taken or a stop signal arrived.
     func take() -> Int? {
@@ -39,9 +48,10 @@ final class JobPool: @unchecked Sendable {
         return outcomes[index]
     }
 
-    /// Waits until no job is running (after a stop, the ones already taken finish first).
+    /// Waits until every worker thread has left (after a stop, the jobs already taken finish
+    /// first), so no thread outlives the run.
     func waitForWorkers() {
         condition.lock(); defer { condition.unlock() }
-        while running > 0 { condition.wait() }
+        while workers > 0 || running > 0 { condition.wait() }
     }
 }

@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HostHealth
 import Machine
 import Reporting
@@ -15,9 +19,8 @@ final class LogDirectory {
     /// Creates DIR (and no parents) if needed; a usage error when it cannot be used.
     init(path: String) throws(ValidationError) {
         self.path = path
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw ValidationError("--log-dir '\(path)' exists and is not a directory") }
+        if let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType {
+            guard type == .typeDirectory else { throw ValidationError("--log-dir '\(path)' exists and is not a directory") }
         } else {
             do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false) }
             catch { throw ValidationError("--log-dir '\(path)': cannot create the directory (does its parent exist?)") }
@@ -40,7 +43,7 @@ final class LogDirectory {
         var lines = ["test: \(r.name)"]
         if let rep = r.repetition { lines.append("repetition: \(rep)") }
         lines.append("outcome: \(r.status.rawValue.uppercased())" + ((r.outcome.failureMessage ?? r.outcome.skipReason).map { ": " + $0 } ?? ""))
-        lines.append(String(format: "duration: %.3f s (%@)", r.seconds, budget))
+        lines.append("duration: \(formatSeconds(r.seconds)) s; \(budget)")
         if !r.parameters.isEmpty { lines.append("parameters: " + r.parameterText) }
         lines.append("")
         lines.append("faults (\(r.faults.count)):")
@@ -78,7 +81,7 @@ final class LogDirectory {
 
     private func put(_ name: String, _ lines: [String]) {
         let text = lines.joined(separator: "\n") + "\n"
-        do { try AtomicFile.write(text, to: (path as NSString).appendingPathComponent(name)) }
+        do { try AtomicFile.write(text, to: path + (path.hasSuffix("/") ? "" : "/") + name) }
         catch { FileDescriptorSink.standardError().write("harness: --log-dir: \(error)\n") }
     }
 }

@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HostHealth
 import KVM
 import Reporting
@@ -176,7 +180,7 @@ func runCatalogTests(_ options: RunOptions) async throws {
     }
     let status = try finish(reporters)
     logDir?.finishSummary(results: reporter.results, exitStatus: stoppedBy.map { 128 + $0 } ?? status,
-                          extra: ["wall time: " + String(format: "%.1f s", (ContinuousClock.now - wallStart).seconds) + " with --jobs \(options.jobs)"])
+                          extra: ["wall time: \(formatSeconds((ContinuousClock.now - wallStart).seconds, decimals: 1)) s with --jobs \(options.jobs)"])
     if let signal = stoppedBy ?? RunSignals.pending { throw RunSignals.exit(signal, ran: reporter.results.count, planned: planned) }
     throw ExitCode(status)
 }

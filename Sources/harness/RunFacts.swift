@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HostHealth
 import Machine
 
@@ -6,30 +10,18 @@ import Machine
 /// the exact command, the seed, the kernel, QEMU when emulated, KVM's capabilities and the
 /// vCPU's ID registers.
 enum RunFacts {
-    /// The commit the harness was built from: $NVH_GIT_COMMIT (scripts/emu-host sets it), else
-    /// `git rev-parse HEAD` in the source tree when it is still where it was built.
+    /// The commit the harness was built from: $NVH_GIT_COMMIT (scripts/emu-host and
+    /// scripts/harness-anywhere set it; `-dirty` when the work tree had changes).
     static func gitCommit(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let c = environment["NVH_GIT_COMMIT"], !c.isEmpty { return c }
-        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
-        guard FileManager.default.fileExists(atPath: source) else { return "unknown (set NVH_GIT_COMMIT)" }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["git", "-C", source, "rev-parse", "HEAD"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        guard (try? p.run()) != nil else { return "unknown (no git)" }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return p.terminationStatus == 0 && !text.isEmpty ? text : "unknown (not a git checkout)"
+        return "unknown (NVH_GIT_COMMIT is not set; scripts/emu-host and scripts/harness-anywhere set it)"
     }
 
     /// A shell-quoted command line.
     static func quoted(_ arguments: [String]) -> String {
         arguments.map { a in
             a.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,@+%".contains($0) }) && !a.isEmpty
-                ? a : "'" + a.replacingOccurrences(of: "'", with: "'\\''") + "'"
+                ? a : "'" + a.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
         }.joined(separator: " ")
     }
 
@@ -39,7 +31,7 @@ enum RunFacts {
         lines.append("harness: nvharness, built from commit \(gitCommit(environment: environment))")
         lines.append("command: " + quoted(CommandLine.arguments))
         lines.append("seed: \(seed)")
-        lines.append("started: " + ISO8601DateFormatter().string(from: Date()))
+        lines.append("started: " + Date().formatted(.iso8601))
         let k = HostHealthMonitor.kernelFacts()
         lines.append("kernel release: \(k.release)")
         lines.append("kernel command line: \(k.commandLine)")

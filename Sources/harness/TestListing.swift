@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import TestCatalog
 
 /// `--list`: the selected variants with their tags, budgets and requirements; `--names` prints
