@@ -67,7 +67,14 @@ struct CatalogRunner: Sendable {
         // The report keeps the decoded exits when asked (--verbose) or when the test did not pass.
         if verbose || !keepFullLog || outcome.status == .fail || outcome.status == .timeout { log += run.log }
         if let findings, let message = findings.failureMessage {
-            let own = outcome.failureMessage.map { "; the test itself: " + $0 } ?? outcome.skipReason.map { "; the test itself skipped: " + $0 } ?? ""
+            let own: String
+            switch outcome {
+            case .failed(let m), .timedOut(let m): own = "; the test itself: " + m
+            case .skipped(let r): own = "; the test itself skipped: " + r
+            case .knownFailure(let m, let known): own = "; the test itself: " + m + " (a known failure: " + known + ")"
+            case .unexpectedPass(let known): own = "; the test itself passed (a known failure expected: " + known + ")"
+            case .passed: own = ""
+            }
             outcome = .failed(message + own)
             log += findings.logLines
         }
