@@ -156,7 +156,9 @@ public final class Machine {
         do { try map.checkBackedAlignment(hostPageSize) } catch { throw .memoryMap(error) }
 
         let kvm: KVMSystem
-        do { kvm = try KVMSystem(path: configuration.kvmPath) } catch { throw .kvm(error) }
+        do { kvm = try KVMSystem(path: configuration.kvmPath) } catch {
+            throw error.errno == ENOSYS ? .hostUnsuitable(.notArm64(error)) : .hostUnsuitable(.noKVM(error))
+        }
         let vm: VirtualMachine
         do { vm = try kvm.createVM(ipaBits: configuration.ipaBits) } catch { throw .kvm(error) }
 
@@ -181,7 +183,7 @@ public final class Machine {
         var target: UInt32 = 0
         switch configuration.mode {
         case let .el2(e2h0):
-            guard kvmHasARM64 else { throw .kvm(.notArm64Host("KVM_ARM_VCPU_INIT(HAS_EL2)")) }
+            guard kvmHasARM64 else { throw .hostUnsuitable(.notArm64(.notArm64Host("KVM_ARM_VCPU_INIT(HAS_EL2)"))) }
             features = e2h0 ? [.psci02, .hasEL2, .hasEL2E2H0] : [.psci02, .hasEL2]
             gic = try Machine.createVGIC(vm: vm, map: map, vcpus: configuration.vcpuCount)
         case .resetState:
@@ -196,7 +198,9 @@ public final class Machine {
             let vcpu: VCPU
             do { vcpu = try vm.createVCPU(id: id) } catch { throw .kvm(error) }
             if kvmHasARM64 {
-                do { try vcpu.armInit(target: target, features: features) } catch { throw .kvm(error) }
+                do { try vcpu.armInit(target: target, features: features) } catch {
+                    throw HostUnsuitability.vcpuInit(error, features: features, kvm: kvm).map { .hostUnsuitable($0) } ?? .kvm(error)
+                }
             }
             slots.append(VCPUSlot(vcpu: vcpu, historyLength: configuration.historyLength))
         }
@@ -229,8 +233,12 @@ public final class Machine {
         guard redist.size >= needed else {
             throw .configuration("region '\(redist.name)' must hold \(vcpus) redistributors of KVM_VGIC_V3_REDIST_SIZE (0x\(String(needed, radix: 16)) bytes)")
         }
+        let gic: KVMDevice
+        do { gic = try vm.createDevice(type: ckvm_KVM_DEV_TYPE_ARM_VGIC_V3, name: "vGICv3") } catch {
+            // ENODEV: the device type is unknown or unsupported here; any other errno is ours.
+            throw error.errno == ENODEV ? .hostUnsuitable(.noVGICv3(error)) : .kvm(error)
+        }
         do {
-            let gic = try vm.createDevice(type: ckvm_KVM_DEV_TYPE_ARM_VGIC_V3, name: "vGICv3")
             try gic.setAttribute(group: ckvm_KVM_DEV_ARM_VGIC_GRP_ADDR, attribute: ckvm_KVM_VGIC_V3_ADDR_TYPE_DIST,
                                  value: dist.base.rawValue, what: "KVM_VGIC_V3_ADDR_TYPE_DIST")
             try gic.setAttribute(group: ckvm_KVM_DEV_ARM_VGIC_GRP_ADDR, attribute: ckvm_KVM_VGIC_V3_ADDR_TYPE_REDIST,

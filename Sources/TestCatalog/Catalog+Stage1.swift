@@ -115,6 +115,7 @@ extension Catalog {
                     }
                     failures += want.mismatches(esr: m.esr, far: m.far, hpfar: m.hpfar, elr: m.elr, spsr: m.spsr,
                                                 opIndex: m.opIndex, interpreter: session.payloadRange)
+                    for line in UnpinnedFields.lines(esr: m.esr, hpfar: m.hpfar, kind: want.kind, s1ptw: want.s1ptw, opIndex: m.opIndex) { ctx.log("  " + line) }
                     // The builder's software walk of the same tables must agree (stage 2 only).
                     let walkAccess: Stage2Access = want.s1ptw ? (want.kind == .permission ? .write : .read)
                         : (want.access == .fetch ? .fetch : (want.access.isWrite ? .write : .read))
@@ -269,6 +270,7 @@ extension Catalog {
                     }
                     failures += want.mismatches(esr: m.esr, far: m.far, hpfar: m.hpfar, elr: m.elr, spsr: m.spsr,
                                                 opIndex: m.opIndex, interpreter: session.payloadRange)
+                    for line in UnpinnedFields.lines(esr: m.esr, hpfar: m.hpfar, kind: want.kind, s1ptw: want.s1ptw, opIndex: m.opIndex) { ctx.log("  " + line) }
                     let ipaPage = HPFAR(m.hpfar).pageIPA.rawValue
                     guard let pa = plan.backing[ipaPage] else { throw SessionError.check("stage-2 fault at \(hex(ipaPage)), which the test never maps") }
                     try session.map(ipa: IPA(ipaPage), pa: pa, size: 0x1000, attributes: Stage2Attributes(permissions: [.read, .write]))

@@ -322,7 +322,7 @@ public enum Stage2Faults {
     }
 
     /// XN[1:0] of a stage-2 page against an instruction fetch from EL1 (the nested guest runs
-    /// at EL1). Arm ARM D8.4.? "Stage 2 instruction execution permissions": with FEAT_XNX,
+    /// at EL1). Arm ARM D8, "Stage 2 instruction execution permissions": with FEAT_XNX,
     /// 0b00 executable at EL1 and EL0, 0b01 not at EL1 (PXN), 0b10 at neither, 0b11 not at
     /// EL0 (UXN); without FEAT_XNX XN[0] is ignored: 0b0x executable, 0b1x not. A faulting
     /// fetch is an instruction-abort Permission fault at level 3; the host makes the page
@@ -445,7 +445,9 @@ public enum Stage2Faults {
         var p = FaultPlan(granule: g, ipaBits: 40)
         let P = p.page
         let block = P << UInt64(g.stride)
-        let blockPA = try p.allocate(block)
+        // 64K: a level-2 block is 512 MiB, aligned to 512 MiB in PA (Arm ARM D8.3 block
+        // descriptor: OA bits below the block size are RES0): RAM of its own above the session's.
+        let blockPA = try p.allocateBlock(block)
         p.scenario.initialMappings.append(Stage2Mapping(ipa: IPA(base), pa: blockPA, size: block, attributes: rwx))
         let victim = base + block / 2
         let vpa = blockPA.advanced(by: block / 2)

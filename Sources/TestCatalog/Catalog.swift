@@ -147,8 +147,13 @@ public enum HostCheck {
         guard let cap = KVMCapability.armEL2E2H0 else {
             return "the kernel headers this harness was built with predate KVM_CAP_ARM_EL2_E2H0"
         }
-        guard let kvm = try? KVMSystem(path: kvmPath) else { return "cannot open \(kvmPath)" }
-        if ((try? kvm.checkExtension(cap)) ?? 0) <= 0 {
+        let kvm: KVMSystem
+        do { kvm = try KVMSystem(path: kvmPath) } catch { return "cannot open \(kvmPath): \(error)" }
+        // A failing KVM_CHECK_EXTENSION proves nothing absent: go on, and the vCPU creation
+        // decides (a refusal with the capability unknown is a failure, HostUnsuitability).
+        let present: Int
+        do { present = try kvm.checkExtension(cap) } catch { return nil }
+        if present <= 0 {
             return "KVM_CAP_ARM_EL2_E2H0 is absent: this host cannot run a non-VHE guest hypervisor (the CPU or kernel has no FEAT_E2H0 for guests)"
         }
         return nil
@@ -169,7 +174,8 @@ public enum HostCheck {
         guard let el2 = KVMCapability.armEL2 else {
             return "the kernel headers this harness was built with predate KVM_CAP_ARM_EL2 (Linux 6.16)"
         }
-        let present = (try? kvm.checkExtension(el2)) ?? 0
+        let present: Int
+        do { present = try kvm.checkExtension(el2) } catch { return nil }   // as above: let the run decide
         if present <= 0 {
             return "KVM_CAP_ARM_EL2 is absent: boot the host kernel with kvm-arm.mode=nested (needs Linux ≥ 6.16 and a CPU with FEAT_NV2)"
         }
@@ -232,7 +238,10 @@ extension CatalogTest {
             TestRun(name: name, outcome: outcome, faults: faults, seconds: seconds(), notes: notes,
                     faultLines: lines.faults, log: lines.other)
         }
-        var facts = HostFacts.probe()
+        var facts: HostFacts
+        do { facts = try HostFacts.probe() } catch {
+            return finished(.fail("reading KVM_CAP_ARM_VM_IPA_SIZE: \(error)"), faults: 0, notes: [])
+        }
         facts.seed = settings.seed
         let scenario: Scenario
         do { scenario = try variant.scenario(facts) } catch SessionError.skip(let why) {
@@ -250,6 +259,7 @@ extension CatalogTest {
                                                               timeout: settings.timeout,
                                                                   ipaBits: scenario.vmIPABits)
             if settings.verbose { log("  VM created in \(milliseconds(since: started)) ms") }
+            for r in scenario.extraRAM { try backend!.addRAM(name: r.name, base: r.base, size: r.size) }
             let runner = ScenarioRunner(verbose: settings.verbose, log: log)
             (outcome, faults) = runner.run(scenario, requirements: variant.requirements, backend: backend!) { pc, x0 in
                 try backend!.start(pc: pc, x0: x0)

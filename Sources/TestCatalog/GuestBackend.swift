@@ -24,10 +24,14 @@ public protocol GuestBackend: AnyObject {
     /// region and stay mapped for the backend's life; nil when the backend has no such view
     /// (then everything goes through read/write). Used for the message page and table pool.
     func hostPointer(_ address: PhysicalAddress, count: Int) -> UnsafeMutableRawPointer?
+    /// ID_AA64MMFR0/1/2_EL1 as KVM_GET_ONE_REG reads them for this vCPU, nil when the backend
+    /// has no KVM behind it (a scripted test payload).
+    func idRegisters() throws -> (mmfr0: UInt64, mmfr1: UInt64, mmfr2: UInt64)?
 }
 
 extension GuestBackend {
     public func hostPointer(_ address: PhysicalAddress, count: Int) -> UnsafeMutableRawPointer? { nil }
+    public func idRegisters() throws -> (mmfr0: UInt64, mmfr1: UInt64, mmfr2: UInt64)? { nil }
 }
 
 public enum BackendExit: Equatable, Sendable {

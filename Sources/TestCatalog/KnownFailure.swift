@@ -27,12 +27,17 @@ public struct KnownFailure: Sendable, Codable, Equatable {
     public var reference: String
     /// The kernels it applies to.
     public var kernels: KernelRange
+    /// The function the host kernel WARNs in as part of this failure (e.g. `kvm_walk_nested_s2`),
+    /// when it does: where the host's log is checked, that WARN (and nothing else) must come
+    /// with the failure, and it does not fail the test then.
+    public var hostWarning: String?
 
-    public init(signature: Signature, reason: String, reference: String, kernels: KernelRange) {
+    public init(signature: Signature, reason: String, reference: String, kernels: KernelRange, hostWarning: String? = nil) {
         self.signature = signature
         self.reason = reason
         self.reference = reference
         self.kernels = kernels
+        self.hostWarning = hostWarning
     }
 
     /// `reason (reference)`, the text reports show for an XFAIL or XPASS.

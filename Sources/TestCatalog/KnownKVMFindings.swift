@@ -42,7 +42,7 @@ enum KnownKVMFindings {
         signature: .ioctl(operation: "KVM_RUN", errno: "EFAULT"),
         reason: "an illegal VTCR_EL2.SL0 makes the host WARN in kvm_walk_nested_s2 and KVM_RUN fail with EFAULT instead of a level-0 translation fault at vEL2",
         reference: "Arm ARM S2InvalidSL / S2InconsistentSL; arch/arm64/kvm/nested.c check_base_s2_limits(); partial fix 4c2264ecdf39",
-        kernels: KernelRange(introduced: nestedSince))
+        kernels: KernelRange(introduced: nestedSince), hostWarning: "kvm_walk_nested_s2")
 
     /// A table pointer outside every memslot: the walker sets ESR_ELx_FSC_SEA_TTW(level) but
     /// returns -EFAULT, so KVM_RUN fails instead of a synchronous external abort at vEL2.

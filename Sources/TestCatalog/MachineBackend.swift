@@ -221,6 +221,10 @@ extension MachineBackend {
     public func systemRegister(_ register: SystemRegister) throws -> UInt64 {
         try machine.get(register, vcpu: vcpu)
     }
+
+    public func idRegisters() throws -> (mmfr0: UInt64, mmfr1: UInt64, mmfr2: UInt64)? {
+        (try systemRegister(.ID_AA64MMFR0_EL1), try systemRegister(.ID_AA64MMFR1_EL1), try systemRegister(.ID_AA64MMFR2_EL1))
+    }
 }
 
 extension MachineBackend {

@@ -296,6 +296,8 @@ public struct Scenario: Sendable {
     /// when KVM_CAP_ARM_EL2_E2H0 is absent) and require HCR_EL2.E2H (bit 34, Arm ARM D24.2
     /// HCR_EL2) to read 0 at vEL2 entry, as the HELLO message reports it.
     public var nonVHE = false
+    /// RAM beyond the session layout's, backed before the run (`ExtraRAM`).
+    public var extraRAM: [ExtraRAM] = []
 
     public init(granule: Granule, ipaBits: Int, ops: [GuestOp]) {
         self.granule = granule

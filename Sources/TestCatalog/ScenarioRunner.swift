@@ -60,6 +60,13 @@ public struct ScenarioRunner {
             guard (facts.currentEL >> 2) & 3 == 2 else {
                 throw SessionError.check("payload entered at EL\((facts.currentEL >> 2) & 3), expected (virtual) EL2")
             }
+            // The requirements are decided from what the payload read at vEL2; KVM must report
+            // the same ID registers through KVM_GET_ONE_REG, or neither can be trusted.
+            let disagreements = try IDRegisterCheck.disagreements(hello: facts, backend: backend)
+            if !disagreements.isEmpty {
+                try session.reply(.stop)
+                return (.fail(disagreements.joined(separator: "\n")), 0)
+            }
             if let reason = requirements.lazy.compactMap({ facts.unmet($0) }).first {
                 try session.reply(.stop)
                 return (.skip(reason), 0)
@@ -107,6 +114,7 @@ public struct ScenarioRunner {
                         throw SessionError.check("unexpected stage-2 fault (all \(scenario.expectedFaults.count) expected faults already seen) at op \(m.opIndex.map(String.init) ?? "?")")
                     }
                     failures += Self.check(m, report: report, against: want, session: session)
+                    for line in UnpinnedFields.lines(esr: m.esr, hpfar: m.hpfar, kind: want.kind, s1ptw: false, opIndex: m.opIndex) { log("  " + line) }
                     if failures.count > 20 { break loop }
                     if case .custom(let handler) = scenario.policy {
                         try handler(FaultEvent(message: m, report: report, index: faults - 1), session)
@@ -146,11 +154,17 @@ public struct ScenarioRunner {
     }
 
     /// Compares one fault with its expectation; returns the mismatches (empty: as expected).
+    /// References (Arm ARM DDI 0487): ESR_EL2 and its Data/Instruction Abort ISS encodings,
+    /// FAR_EL2 and HPFAR_EL2 in D24.2; the fault's type and level from the pseudocode
+    /// AArch64.S2Translate / AArch64.S2Walk. Fields the architecture leaves UNKNOWN are
+    /// logged by `UnpinnedFields`, not checked here.
     static func check(_ m: MailboxMessage, report: FaultReport, against want: ExpectedFault,
                       session: GuestSession) -> [String] {
         var bad: [String] = []
         let at = "fault for op \(want.opIndex) (\(want))"
         if m.opIndex != want.opIndex { bad.append("\(at): reported for op \(m.opIndex.map(String.init) ?? "none")") }
+        // EC 0x24 Data Abort / 0x20 Instruction Abort "from a lower Exception level": the
+        // nested guest runs at EL1, below the (virtual) EL2 that takes the abort.
         let wantEC: ExceptionClass = want.access == .fetch ? .instructionAbortLowerEL : .dataAbortLowerEL
         if report.esr.exceptionClass != wantEC {
             bad.append("\(at): EC 0x\(String(report.esr.ecBits, radix: 16)), expected 0x\(String(wantEC.rawValue, radix: 16))")
@@ -163,12 +177,16 @@ public struct ScenarioRunner {
             bad.append("\(at): not an abort")
         }
         if case let .data(bytes, write, register, sf) = want.access, let d = report.esr.dataAbort {
+            // ISV = 1 with SAS/SRT/SF describing the access: a stage-2 abort on a single
+            // general-purpose-register load/store without writeback (ISS.ISV; the payload's
+            // ops are exactly such instructions: ldr/str x11/x12/w11/w12, [x10]).
             if d.wnr != write { bad.append("\(at): WnR=\(d.wnr ? 1 : 0)") }
             if !d.isv { bad.append("\(at): ISV=0, the syndrome should describe the load/store") } else {
                 if d.accessBytes != bytes { bad.append("\(at): SAS says \(d.accessBytes) bytes") }
                 if Int(d.srt) != register { bad.append("\(at): SRT=\(d.srt), expected \(register)") }
                 if d.sf != sf { bad.append("\(at): SF=\(d.sf ? 1 : 0)") }
             }
+            // S1PTW = 0: with SCTLR_EL1.M = 0 there is no stage-1 walk to fault on.
             if d.s1ptw { bad.append("\(at): S1PTW set with the nested stage 1 off") }
             if d.fnv { bad.append("\(at): FnV set (FAR not valid)") }
         }
@@ -176,13 +194,18 @@ public struct ScenarioRunner {
             if i.fnv { bad.append("\(at): FnV set (FAR not valid)") }
             if i.s1ptw { bad.append("\(at): S1PTW set with the nested stage 1 off") }
             if m.elr != want.address { bad.append("\(at): ELR_EL2 \(hex(m.elr)), expected the fetched address") }
+            // Preferred return address of a synchronous abort is the faulting instruction
+            // (Arm ARM D1, "Preferred exception return address"); for a fetch, its address.
         } else if !session.payloadRange.contains(m.elr) {
             bad.append("\(at): ELR_EL2 \(hex(m.elr)) is outside the op interpreter")
         }
         if m.far != want.address { bad.append("\(at): FAR_EL2 \(hex(m.far)), expected \(hex(want.address))") }
+        // HPFAR_EL2.FIPA holds IPA[51:12] for stage-2 Translation, Access flag and Address size
+        // faults and faults on a stage-1 walk; UNKNOWN for a permission fault (hpfarValid false).
         if want.hpfarValid, report.ipa?.rawValue != want.address {
             bad.append("\(at): HPFAR_EL2 \(hex(m.hpfar)) + FAR[11:0] names \(report.ipa.map { "\($0)" } ?? "nothing"), expected \(hex(want.address))")
         }
+        // SPSR_EL2.M[3:0] = 0b0101 (EL1h): the state the nested guest's op interpreter runs in.
         if m.spsr & 0xF != 0b0101 { bad.append("\(at): SPSR_EL2.M = \(m.spsr & 0xF), expected EL1h (0b0101)") }
         // The builder's software walk of the same tables must agree with the hardware.
         guard want.checkSoftwareWalk else { return bad }
@@ -296,6 +319,7 @@ extension ScenarioRunner {
                         throw SessionError.check("stage-2 fault \(report.oneLine) at op \(m.opIndex.map(String.init) ?? "?"), expected \(event)")
                     }
                     failures += Self.check(m, report: report, against: want, session: session)
+                    for line in UnpinnedFields.lines(esr: m.esr, hpfar: m.hpfar, kind: want.kind, s1ptw: false, opIndex: m.opIndex) { log("  " + line) }
                     faultIPA = IPA(want.address)
                 } else {
                     let esr = ESR(m.esr)
@@ -327,7 +351,7 @@ extension ScenarioRunner {
     }
 
     /// Checks an HVC/SMC trap against its expectation: EC, immediate, op index, and the
-    /// preferred return address (Arm ARM D1.3.? "Preferred exception return address": the
+    /// preferred return address (Arm ARM D1, "Preferred exception return address": the
     /// instruction after an HVC; the SMC itself when HCR_EL2.TSC traps it), confirmed by
     /// reading the instruction at ELR_EL2 (−4 for HVC) from guest memory.
     static func checkCall(_ m: MailboxMessage, esr: ESR, against e: ExpectedEvent, backend: any GuestBackend,
@@ -346,10 +370,15 @@ extension ScenarioRunner {
         let insnAt = wantEC == 0x16 ? m.elr &- 4 : m.elr
         if !session.payloadRange.contains(insnAt) {
             bad.append("\(at): ELR_EL2 \(hex(m.elr)) outside the op interpreter")
-        } else if let bytes = try? backend.read(PhysicalAddress(insnAt), count: 4) {
-            let insn = bytes.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
-            if insn != base | UInt32(imm) << 5 {
-                bad.append("\(at): the instruction at \(hex(insnAt)) is 0x\(String(insn, radix: 16)), expected 0x\(String(base | UInt32(imm) << 5, radix: 16)) (ELR_EL2 \(hex(m.elr)))")
+        } else {
+            do {
+                let bytes = try backend.read(PhysicalAddress(insnAt), count: 4)
+                let insn = bytes.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
+                if insn != base | UInt32(imm) << 5 {
+                    bad.append("\(at): the instruction at \(hex(insnAt)) is 0x\(String(insn, radix: 16)), expected 0x\(String(base | UInt32(imm) << 5, radix: 16)) (ELR_EL2 \(hex(m.elr)))")
+                }
+            } catch {
+                bad.append("\(at): cannot read the instruction at \(hex(insnAt)): \(error)")
             }
         }
         if m.spsr & 0xF != 0b0101 { bad.append("\(at): SPSR_EL2.M = \(m.spsr & 0xF), expected EL1h (0b0101)") }

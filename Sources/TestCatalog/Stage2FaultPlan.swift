@@ -26,10 +26,23 @@ struct FaultPlan {
         let a = align ?? size
         let pa = (nextPA + a - 1) & ~(a - 1)
         guard pa + size <= layout.dataPool.rawValue + layout.dataPoolSize else {
-            throw SessionError.skip("the session's data pool (0x\(String(layout.dataPoolSize, radix: 16)) bytes) cannot hold 0x\(String(size, radix: 16)) bytes aligned to 0x\(String(a, radix: 16))")
+            // The scenario asked for more than the layout gives it: our mistake, not the host's.
+            throw SessionError.layout("the session's data pool (0x\(String(layout.dataPoolSize, radix: 16)) bytes) cannot hold 0x\(String(size, radix: 16)) bytes aligned to 0x\(String(a, radix: 16)); give the scenario ExtraRAM")
         }
         nextPA = pa + size
         return PhysicalAddress(pa)
+    }
+
+    /// `size` bytes aligned to `size` for a block: from the data pool when it fits, otherwise
+    /// a RAM region of its own above the session's RAM (`Scenario.extraRAM`).
+    mutating func allocateBlock(_ size: UInt64) throws -> PhysicalAddress {
+        let pa = (nextPA + size - 1) & ~(size - 1)
+        if pa + size <= layout.dataPool.rawValue + layout.dataPoolSize { return try allocate(size) }
+        let ramEnd = layout.ramBase.rawValue + layout.ramSize
+        let above = scenario.extraRAM.map { $0.base.rawValue + $0.size }.max() ?? ramEnd
+        let base = (max(above, ramEnd) + size - 1) & ~(size - 1)
+        scenario.extraRAM.append(ExtraRAM(name: "block-\(scenario.extraRAM.count)", base: PhysicalAddress(base), size: size))
+        return PhysicalAddress(base)
     }
 
     /// Maps `size` bytes at `ipa` before the run, backed by fresh pool memory.

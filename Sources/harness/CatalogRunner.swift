@@ -62,11 +62,13 @@ struct CatalogRunner: Sendable {
         let window = health?.begin(job.name + (job.repetition.map { " [\($0)]" } ?? ""))
         let run = s.test.run(s.variant, settings: settings) { _ in }
         let findings = window.map { health!.end($0, result: run.outcome.label) }
-        var outcome = reportedOutcome(run.outcome, variant: s.variant, strict: strict)
+        var outcome = reportedOutcome(run.outcome, variant: s.variant, strict: strict, health: findings)
         var log = run.notes.map { "note: " + $0 }
         // The report keeps the decoded exits when asked (--verbose) or when the test did not pass.
         if verbose || !keepFullLog || outcome.status == .fail || outcome.status == .timeout { log += run.log }
-        if let findings, let message = findings.failureMessage {
+        if outcome.status == .xfail, let findings, findings.isUnhealthy {
+            log += findings.logLines   // the WARN the known failure comes with (see reportedOutcome)
+        } else if let findings, let message = findings.failureMessage {
             let own: String
             switch outcome {
             case .failed(let m), .timedOut(let m): own = "; the test itself: " + m

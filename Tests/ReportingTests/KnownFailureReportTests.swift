@@ -130,3 +130,22 @@ import Testing
         #expect(lines.dropLast().last?.hasPrefix("XPASS: ") == true)
     }
 }
+
+/// KTAP: known failures as kselftest prints them (`# XFAIL`, `# XPASS`), in their own totals.
+@Suite struct KnownFailureKTAPTests {
+    @Test func ktapDirectivesAndTotals() {
+        var f = KTAPFormatter()
+        let out = f.render(Fixture.run, results: KnownFailureReportTests.results)
+        let lines = out.split(separator: "\n").map { $0.trimmingPrefix(while: { $0 == " " }) }.map(String.init)
+        #expect(lines.contains("ok 1 illegal-vtcr_sl0-reserved # XFAIL " + KnownFailureReportTests.known))
+        #expect(lines.contains("# observed: KVM_RUN: errno 14 (Bad address)"))
+        #expect(lines.contains("ok 1 address-size_ipa-above-t0sz # XPASS IPA above T0SZ not faulted"))
+        #expect(lines.last == "# Totals: pass:1 fail:1 xfail:1 xpass:1 skip:1 error:0")
+        // Parents: a known failure or an XPASS fails no parent; the real failure does.
+        #expect(lines.contains("ok 2 illegal-vtcr") && lines.contains("ok 3 address-size") && lines.contains("not ok 4 permission"))
+        // The strict reader written from ktap.rst accepts it (XFAIL is a KTAP directive).
+        let doc = KTAPReader.read(out)
+        #expect(doc.problems.isEmpty, "\(doc.problems)")
+        #expect(doc.totals?["xfail"] == 1 && doc.totals?["xpass"] == 1)
+    }
+}

@@ -184,11 +184,13 @@ import Testing
         }),
     ]
 
-    func run(_ scenario: Scenario, _ change: (inout [SimulatedGuest.Step], inout Scenario) -> Void = { _, _ in }) -> (Outcome, SimulatedGuest) {
+    func run(_ scenario: Scenario, _ change: (inout [SimulatedGuest.Step], inout Scenario) -> Void = { _, _ in },
+             guest configure: (SimulatedGuest) -> Void = { _ in }) -> (Outcome, SimulatedGuest) {
         var s = scenario
         var steps = Self.observations(payload: PayloadImage.bytes)
         change(&steps, &s)
         let guest = SimulatedGuest(steps)
+        configure(guest)
         let outcome = ScenarioRunner(log: { _ in }).run(s, requirements: [.stage2Granule(.k4)], backend: guest) { _, _ in }.outcome
         return (outcome, guest)
     }
@@ -201,6 +203,19 @@ import Testing
         // Every event kind was met on the way to the pass.
         #expect(guest.sentKinds == [.hello, .trap, .trap, .trap, .trap, .trap, .el1Exception, .done])
         #expect(guest.mmioExits == 2 && guest.mmioAnswers == [Self.mmioAnswer])
+    }
+
+    /// The requirements come from the HELLO's ID registers; KVM_GET_ONE_REG must read the same.
+    @Test(arguments: [0, 1, 2])
+    func idRegisterDisagreementFails(_ which: Int) {
+        let (outcome, _) = run(Self.scenario(), guest: { g in
+            var r = g.kvmIDRegisters!
+            switch which { case 0: r.mmfr0 ^= 0xF0; case 1: r.mmfr1 = 0x10; default: r.mmfr2 = 1 << 48 }
+            g.kvmIDRegisters = r
+        })
+        let name = ["ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1"][which]
+        guard case .fail(let m) = outcome else { Issue.record("\(name) disagreement gave \(outcome)"); return }
+        #expect(m.hasPrefix(name + ": the payload read") && m.contains("KVM_GET_ONE_REG reads"), "\(m)")
     }
 
     @Test(arguments: mutations)
@@ -253,6 +268,9 @@ final class SimulatedGuest: GuestBackend {
     private(set) var mmioExits = 0
     private(set) var mmioAnswers: [UInt64] = []
     var remaining: Int { steps.count }
+    /// What KVM_GET_ONE_REG would read (the same as the HELLO by default).
+    var kvmIDRegisters: (mmfr0: UInt64, mmfr1: UInt64, mmfr2: UInt64)? = (0x1100_0222_0010_0125, 0, 0)
+    func idRegisters() throws -> (mmfr0: UInt64, mmfr1: UInt64, mmfr2: UInt64)? { kvmIDRegisters }
 
     init(_ steps: [Step]) {
         ram = [UInt8](repeating: 0, count: Int(SessionLayout.standard.ramSize))

@@ -153,8 +153,29 @@ import Testing
         #expect(f[0].address == (1 << 39) + (1 << 20) + 0x20)
         let s16 = try Stage2Faults.blockSplit(granule: .k16)
         #expect(s16.initialMappings.map(\.size) == [32 << 20])
-        // 512 MiB does not fit the 64 MiB session: a skip, not a failure.
-        #expect(throws: SessionError.self) { try Stage2Faults.blockSplit(granule: .k64) }
+        #expect(s16.extraRAM.isEmpty)
+        // 64K: a 512 MiB level-2 block (2^29, D8.3) does not fit the 64 MiB session; it gets
+        // RAM of its own, 512 MiB-aligned above the session's RAM (0x4000_0000 + 64 MiB).
+        let s64 = try Stage2Faults.blockSplit(granule: .k64)
+        #expect(s64.initialMappings.map(\.size) == [512 << 20])
+        #expect(s64.extraRAM == [ExtraRAM(name: "block-0", base: PhysicalAddress(0x6000_0000), size: 512 << 20)])
+        #expect(s64.initialMappings[0].pa == PhysicalAddress(0x6000_0000))
+        #expect(faults(s64).count == 1 && faults(s64)[0].level == 3)
+    }
+
+    /// A scenario that asks the data pool for more than it holds is our mistake: building it
+    /// throws a layout error (a failure), never a skip.
+    @Test func dataPoolExhaustionIsAFailure() throws {
+        var p = FaultPlan(granule: .k4, ipaBits: 40)
+        _ = try p.allocate(SessionLayout.standard.dataPoolSize)
+        do {
+            _ = try p.allocate(0x1000)
+            Issue.record("allocation beyond the data pool succeeded")
+        } catch SessionError.layout(let m) {
+            #expect(m.contains("data pool"))
+        } catch {
+            Issue.record("expected a layout error, got \(error)")
+        }
     }
 
     @Test func hvcSmcAndMMIO() throws {
