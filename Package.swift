@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "GuestProtocolTests", dependencies: ["GuestProtocol", "GuestPayload"]),
         .testTarget(name: "TestCatalogTests", dependencies: ["TestCatalog", "GuestProtocol", "Stage2", "AArch64"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
-        .testTarget(name: "HostHealthTests", dependencies: ["HostHealth"]),
+        .testTarget(name: "HostHealthTests", dependencies: ["HostHealth", "Machine"]),
         .testTarget(name: "HarnessTests", dependencies: ["harness", "Stage2", "AArch64"]),
     ]
 )

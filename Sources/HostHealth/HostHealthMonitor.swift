@@ -1,4 +1,3 @@
-import Dispatch
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -20,8 +19,7 @@ public final class HostHealthMonitor: @unchecked Sendable {
     private let device: KernelLogDevice
     private let taintPath: String
     private let runID: String
-    /// Guards the monitor's state (a semaphore of one: Dispatch, not Foundation's NSLock).
-    private let lock = DispatchSemaphore(value: 1)
+    private let lock = ConditionLock()
     private var records: [KernelLogRecord] = []
     private var lostRecords = false
     private var open: [Int: UInt64] = [:]       // window id → start sequence
@@ -54,7 +52,7 @@ public final class HostHealthMonitor: @unchecked Sendable {
     /// Call just before the test starts.
     public func begin(_ name: String) -> Window {
         let taint = Self.readTaint(taintPath)
-        lock.wait(); defer { lock.signal() }
+        lock.lock(); defer { lock.unlock() }
         drain()
         device.write(markerText("START", name))
         drain()
@@ -72,7 +70,7 @@ public final class HostHealthMonitor: @unchecked Sendable {
     /// Call just after the test ended; `result` goes into the end marker (e.g. PASS).
     public func end(_ w: Window, result: String) -> HealthFindings {
         let taint = Self.readTaint(taintPath)
-        lock.wait(); defer { lock.signal() }
+        lock.lock(); defer { lock.unlock() }
         drain()
         device.write(markerText("END", w.name) + " " + result)
         drain()
@@ -102,14 +100,18 @@ public final class HostHealthMonitor: @unchecked Sendable {
     }
 
     static func readTaint(_ path: String) -> TaintFlags? {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-        return TaintFlags(procText: text)
+        readText(path).flatMap(TaintFlags.init(procText:))
+    }
+
+    /// A small /proc file's text, or nil when it cannot be read.
+    static func readText(_ path: String) -> String? {
+        FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// The kernel's release and command line, for the log directory's SUMMARY.
     public static func kernelFacts() -> (release: String, commandLine: String) {
-        let release = (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))?.trimmingSpaces ?? "unknown"
-        let cmdline = (try? String(contentsOfFile: "/proc/cmdline", encoding: .utf8))?.trimmingSpaces ?? "unknown"
+        let release = readText("/proc/sys/kernel/osrelease")?.trimmingSpaces ?? "unknown"
+        let cmdline = readText("/proc/cmdline")?.trimmingSpaces ?? "unknown"
         return (release, cmdline)
     }
 }

@@ -63,7 +63,7 @@ public enum ColorMode: String, CaseIterable, Sendable {
     }
 }
 
-func formatSeconds(_ d: Double, decimals: Int = 3) -> String {
+public func formatSeconds(_ d: Double, decimals: Int = 3) -> String {
     // Fixed-point, locale-independent, never exponent notation; negative clamps to 0.
     let scale = pow10(decimals)
     let v = (d.isFinite && d > 0) ? d : 0

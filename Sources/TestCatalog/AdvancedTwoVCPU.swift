@@ -15,9 +15,9 @@ extension Advanced {
         tags: [.multiVCPU, .tlbi],
         variants: [
             TestVariant(name: "tlbi-is-unmap", summary: "4K granule, 40-bit IPA, shared tables, unmap on vCPU 1, fault on vCPU 0",
-                        requirements: [.stage2Granule(.k4)]) { _ in twoVCPUScenario() },
+                        requirements: [.stage2Granule(.k4)], tags: [.slow], budget: .long) { _ in twoVCPUScenario() },
             TestVariant(name: "same-vmid-vmalls12", summary: "one VMID, a different BADDR on each vCPU: each sees its own tables; TLBI VMALLS12E1IS on vCPU 1 after a remap in vCPU 0's tables reaches vCPU 0",
-                        requirements: [.stage2Granule(.k4)]) { _ in sameVMIDScenario() },
+                        requirements: [.stage2Granule(.k4)], tags: [.slow], budget: .long) { _ in sameVMIDScenario() },
         ])
 
     /// vCPU 1's layout: everything per-vCPU moved beside vCPU 0's; its own (unused) table

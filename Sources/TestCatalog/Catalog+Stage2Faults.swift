@@ -18,7 +18,7 @@ extension Catalog {
         tags: [.stage2Faults, .unsafe],
         variants: Stage2Faults.illegalVTCRCases.map { c in
             TestVariant(name: c.name, summary: c.summary, requirements: [.stage2Granule(c.granule)],
-                        knownFailures: [KnownKVMFindings.illegalVTCR]) { _ in
+                        tags: [.slow], budget: .long, knownFailures: [KnownKVMFindings.illegalVTCR]) { _ in
                 try Stage2Faults.illegalVTCR(c)
             }
         })
@@ -42,7 +42,7 @@ extension Catalog {
         tags: [.stage2Faults],
         variants: [
             TestVariant(name: "4k", summary: "the level-2 entry's table pointer moved to PA 0x0900_0000", requirements: [.stage2Granule(.k4)],
-                        knownFailures: [KnownKVMFindings.walkExternalAbort]) { _ in
+                        tags: [.slow], budget: .long, knownFailures: [KnownKVMFindings.walkExternalAbort]) { _ in
                 try Stage2Faults.walkExternalAbort()
             },
         ])
@@ -112,7 +112,7 @@ extension Catalog {
                 return try Stage2Faults.ipaAboveT0SZ()
             },
             TestVariant(name: "baddr-above-ps", summary: "4K granule: the host installs VTTBR_EL2 with BADDR bit 40 set (PS = 32 bits)",
-                        requirements: [.stage2Granule(.k4)]) { _ in
+                        requirements: [.stage2Granule(.k4)], tags: [.slow], budget: .long) { _ in
                 try Stage2Faults.baddrAbovePS()
             },
         ])

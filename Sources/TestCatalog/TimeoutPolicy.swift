@@ -27,11 +27,12 @@ public struct TimeoutPolicy: Sendable, Equatable {
         override ?? budget.seconds * multiplier
     }
 
-    /// "timeout 120 s (budget 30 s × 4)" or "timeout 10 s (--timeout; budget 30 s)".
+    /// "timeout 120 s = budget 30 s × 4.0", "timeout 30 s = its budget" or "timeout 10 s from
+    /// --timeout (budget 30 s)".
     public func describe(_ budget: TimeBudget) -> String {
         let t = TimeBudget(seconds: seconds(for: budget))
-        if override != nil { return "timeout \(t) (--timeout; budget \(budget))" }
-        return multiplier == 1 ? "timeout \(t) (budget)" : "timeout \(t) (budget \(budget) × \(multiplier))"
+        if override != nil { return "timeout \(t) from --timeout (budget \(budget))" }
+        return multiplier == 1 ? "timeout \(t) = its budget" : "timeout \(t) = budget \(budget) × \(multiplier)"
     }
 
     public func timeout(for budget: TimeBudget) -> Duration {

@@ -1,12 +1,6 @@
-import Dispatch
-import Machine
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import HostHealth
 import KVM
+import Machine
 import Reporting
 import TestCatalog
 
@@ -34,26 +28,29 @@ struct CatalogRunner: Sendable {
             return VCPU.pendingStopSignal
         }
         let pool = JobPool(count: work.count)
-        let workers = min(jobs, work.count)
-        let joined = DispatchSemaphore(value: 0)
-        // The workers are pthreads with the default stack (`VCPUThreads`, 8 MiB with glibc's
-        // default limit); a Dispatch thread only waits for them, so this thread can deliver.
-        DispatchQueue.global().async { [self] in
-            let bodies: [() -> Void] = (0..<workers).map { _ in
-                { while let i = pool.take() { pool.put(i, runOne(work[i])) } }
+        var started = 0
+        for _ in 0..<min(jobs, work.count) {
+            let ok = WorkerThread.start { [self] in
+                while let i = pool.take() {
+                    pool.put(i, runOne(work[i]))
+                }
+                pool.workerDone()
             }
-            do { _ = try VCPUThreads.run(bodies) } catch {
-                FileDescriptorSink.standardError().write("harness: \(error); the jobs not started are not reported\n")
-                pool.stop()
+            if ok { started += 1; pool.workerStarted() }
+        }
+        if started == 0 {
+            // No thread could be created: run them here, one at a time.
+            for job in work {
+                if let signal = VCPU.pendingStopSignal { return signal }
+                deliver(job, runOne(job))
             }
-            joined.signal()
+            return VCPU.pendingStopSignal
         }
         for i in 0..<work.count {
             guard let outcome = pool.wait(for: i) else { break }
             deliver(work[i], outcome)
         }
         pool.waitForWorkers()
-        joined.wait()
         return VCPU.pendingStopSignal
     }
 
@@ -72,7 +69,14 @@ struct CatalogRunner: Sendable {
         if outcome.status == .xfail, let findings, findings.isUnhealthy {
             log += findings.logLines   // the WARN the known failure comes with (see reportedOutcome)
         } else if let findings, let message = findings.failureMessage {
-            let own = outcome.failureMessage.map { "; the test itself: " + $0 } ?? outcome.skipReason.map { "; the test itself skipped: " + $0 } ?? ""
+            let own: String
+            switch outcome {
+            case .failed(let m), .timedOut(let m): own = "; the test itself: " + m
+            case .skipped(let r): own = "; the test itself skipped: " + r
+            case .knownFailure(let m, let known): own = "; the test itself: " + m + " (a known failure: " + known + ")"
+            case .unexpectedPass(let known): own = "; the test itself passed (a known failure expected: " + known + ")"
+            case .passed: own = ""
+            }
             outcome = .failed(message + own)
             log += findings.logLines
         }

@@ -1,66 +1,57 @@
-import Dispatch
 import KVM
+import Machine
 
 /// The shared state of `CatalogRunner`'s worker threads: the next job to take, the finished
-/// outcomes by index, and one semaphore per job that the delivering thread waits on. (Dispatch
-/// primitives, not Foundation's NSCondition: Foundation would link ICU into the static harness.)
+/// outcomes by index, and a condition the delivering thread waits on.
 final class JobPool: @unchecked Sendable {
-    /// Guards `next`, `stopped` and `outcomes` (a semaphore of one).
-    private let lock = DispatchSemaphore(value: 1)
-    /// Signalled once per job: when its outcome is in, or when it will never run.
-    private let ready: [DispatchSemaphore]
-    /// Entered when a job is taken, left when its outcome is put.
-    private let running = DispatchGroup()
+    private let condition = ConditionLock()
     private var next = 0
+    private var running = 0
+    private var workers = 0
     private var stopped = false
     private var outcomes: [VariantOutcome?]
 
-    init(count: Int) {
-        outcomes = Array(repeating: nil, count: count)
-        ready = (0..<count).map { _ in DispatchSemaphore(value: 0) }
+    init(count: Int) { outcomes = Array(repeating: nil, count: count) }
+
+    func workerStarted() { condition.withLock { workers += 1 } }
+
+    func workerDone() {
+        condition.lock(); defer { condition.unlock() }
+        workers -= 1
+        condition.broadcast()
     }
 
     /// The next job's index, or nil when all are taken or a stop signal arrived.
     func take() -> Int? {
-        lock.wait(); defer { lock.signal() }
-        if VCPU.pendingStopSignal != nil { stopTaking() }
-        guard !stopped, next < outcomes.count else { return nil }
-        running.enter()
+        condition.lock(); defer { condition.unlock() }
+        if VCPU.pendingStopSignal != nil { stopped = true }
+        guard !stopped, next < outcomes.count else { condition.broadcast(); return nil }
+        running += 1
         next += 1
         return next - 1
     }
 
-    /// No job is taken any more; the waiters of the jobs never taken wake up to nil.
-    /// Called with `lock` held.
-    private func stopTaking() {
-        guard !stopped else { return }
-        stopped = true
-        for i in next..<outcomes.count { ready[i].signal() }
-    }
-
-    /// Stops handing out jobs (the worker threads could not be started).
-    func stop() {
-        lock.wait(); defer { lock.signal() }
-        stopTaking()
-    }
-
     func put(_ index: Int, _ outcome: VariantOutcome) {
-        lock.wait()
+        condition.lock(); defer { condition.unlock() }
         outcomes[index] = outcome
-        lock.signal()
-        ready[index].signal()
-        running.leave()
+        running -= 1
+        condition.broadcast()
     }
 
     /// Waits for job `index`; nil when it will never run (stopped before it was taken).
     func wait(for index: Int) -> VariantOutcome? {
-        ready[index].wait()
-        lock.wait(); defer { lock.signal() }
+        condition.lock(); defer { condition.unlock() }
+        while outcomes[index] == nil {
+            if stopped && index >= next { return nil }
+            condition.wait()
+        }
         return outcomes[index]
     }
 
-    /// Waits until no job is running (after a stop, the ones already taken finish first).
+    /// Waits until every worker thread has left (after a stop, the jobs already taken finish
+    /// first), so no thread outlives the run.
     func waitForWorkers() {
-        running.wait()
+        condition.lock(); defer { condition.unlock() }
+        while workers > 0 || running > 0 { condition.wait() }
     }
 }

@@ -4,9 +4,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import HostHealth
 import Machine
 import Reporting
@@ -22,9 +19,8 @@ final class LogDirectory {
     /// Creates DIR (and no parents) if needed; a usage error when it cannot be used.
     init(path: String) throws(ValidationError) {
         self.path = path
-        var st = stat()
-        if stat(path, &st) == 0 {
-            guard (st.st_mode & S_IFMT) == S_IFDIR else { throw ValidationError("--log-dir '\(path)' exists and is not a directory") }
+        if let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType {
+            guard type == .typeDirectory else { throw ValidationError("--log-dir '\(path)' exists and is not a directory") }
         } else {
             do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false) }
             catch { throw ValidationError("--log-dir '\(path)': cannot create the directory (does its parent exist?)") }
@@ -47,7 +43,7 @@ final class LogDirectory {
         var lines = ["test: \(r.name)"]
         if let rep = r.repetition { lines.append("repetition: \(rep)") }
         lines.append("outcome: \(r.status.rawValue.uppercased())" + ((r.outcome.failureMessage ?? r.outcome.skipReason).map { ": " + $0 } ?? ""))
-        lines.append("duration: " + fixed(r.seconds, 3) + " s (\(budget))")
+        lines.append("duration: \(formatSeconds(r.seconds)) s; \(budget)")
         if !r.parameters.isEmpty { lines.append("parameters: " + r.parameterText) }
         lines.append("")
         lines.append("faults (\(r.faults.count)):")
@@ -85,7 +81,7 @@ final class LogDirectory {
 
     private func put(_ name: String, _ lines: [String]) {
         let text = lines.joined(separator: "\n") + "\n"
-        do { try AtomicFile.write(text, to: path.hasSuffix("/") ? path + name : path + "/" + name) }
+        do { try AtomicFile.write(text, to: path + (path.hasSuffix("/") ? "" : "/") + name) }
         catch { FileDescriptorSink.standardError().write("harness: --log-dir: \(error)\n") }
     }
 }

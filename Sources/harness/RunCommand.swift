@@ -155,6 +155,7 @@ func runCatalogTests(_ options: RunOptions) async throws {
                 let result = TestResult(name: s.name, outcome: .skipped(reason: reason),
                                         repetition: repeats > 1 ? r : nil)
                 for rep in reporters { rep.record(result) }
+                logDir?.write(VariantOutcome(result: result, fullLog: [], health: nil), budget: policy.describe(s.budget))
             }
         }
         let status = try finish(reporters)
@@ -179,7 +180,7 @@ func runCatalogTests(_ options: RunOptions) async throws {
     }
     let status = try finish(reporters)
     logDir?.finishSummary(results: reporter.results, exitStatus: stoppedBy.map { 128 + $0 } ?? status,
-                          extra: ["wall time: " + fixed((ContinuousClock.now - wallStart).seconds, 1) + " s with --jobs \(options.jobs)"])
+                          extra: ["wall time: \(formatSeconds((ContinuousClock.now - wallStart).seconds, decimals: 1)) s with --jobs \(options.jobs)"])
     if let signal = stoppedBy ?? RunSignals.pending { throw RunSignals.exit(signal, ran: reporter.results.count, planned: planned) }
     throw ExitCode(status)
 }

@@ -3,9 +3,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import HostHealth
 import Machine
 
@@ -13,20 +10,11 @@ import Machine
 /// the exact command, the seed, the kernel, QEMU when emulated, KVM's capabilities and the
 /// vCPU's ID registers.
 enum RunFacts {
-    /// The commit the harness was built from: $NVH_GIT_COMMIT (scripts/emu-host sets it), else
-    /// `git rev-parse HEAD` in the source tree when it is still where it was built.
+    /// The commit the harness was built from: $NVH_GIT_COMMIT (scripts/emu-host and
+    /// scripts/harness-anywhere set it; `-dirty` when the work tree had changes).
     static func gitCommit(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let c = environment["NVH_GIT_COMMIT"], !c.isEmpty { return c }
-        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
-        guard FileManager.default.fileExists(atPath: source) else { return "unknown (set NVH_GIT_COMMIT)" }
-        // popen (not Foundation's Process, which would link ICU into the static harness).
-        guard let f = popen("git -C " + quoted([source]) + " rev-parse HEAD 2>/dev/null", "r") else { return "unknown (no git)" }
-        var buf = [CChar](repeating: 0, count: 128)
-        let line = fgets(&buf, Int32(buf.count), f) != nil
-            ? String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
-        let status = pclose(f)
-        let text = String(line.filter { !$0.isWhitespace })
-        return status == 0 && !text.isEmpty ? text : "unknown (not a git checkout)"
+        return "unknown (NVH_GIT_COMMIT is not set; scripts/emu-host and scripts/harness-anywhere set it)"
     }
 
     /// A shell-quoted command line.

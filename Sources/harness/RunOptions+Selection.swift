@@ -4,8 +4,8 @@ import TestCatalog
 
 extension RunOptions {
     /// The selection `--test/--filter/--group/--all/--exclude/--unsafe` ask for (for `--list`
-    /// without any of them: every variant, unsafe ones included). Usage errors before anything
-    /// runs or any file is written.
+    /// without any of them: the whole catalog, unsafe variants included; `--list --all` lists
+    /// what `--all` runs). Usage errors before anything runs or any file is written.
     func catalogSelection(forList: Bool = false) throws -> CatalogSelection {
         var request = SelectionRequest(names: test, all: all, includeUnsafe: unsafe)
         for f in filter {
@@ -20,7 +20,7 @@ extension RunOptions {
             guard TestTag.isValidName(g) else { throw ValidationError("--group '\(g)' is not a tag name (lower-case words joined by '-', e.g. stage2-faults)") }
             request.groups.append(TestTag(rawValue: g))
         }
-        if forList && test.isEmpty && filter.isEmpty && group.isEmpty {
+        if forList && !all && test.isEmpty && filter.isEmpty && group.isEmpty {
             request.all = true
             request.includeUnsafe = true
         }

@@ -144,14 +144,15 @@ import Testing
         #expect(p.seconds(for: .standard) == 120)
         #expect(p.seconds(for: TimeBudget(seconds: 2.5)) == 10)
         #expect(p.timeout(for: TimeBudget(seconds: 2.5)) == .seconds(10))
-        #expect(p.describe(.standard) == "timeout 120 s (budget 30 s × 4.0)")
+        #expect(p.describe(.standard) == "timeout 120 s = budget 30 s × 4.0")
+        #expect(TimeoutPolicy().describe(.standard) == "timeout 30 s = its budget")
     }
 
     @Test func overrideWinsAndIsNotScaled() {
         let p = TimeoutPolicy(override: 7, multiplier: 4)
         #expect(p.seconds(for: .standard) == 7)
         #expect(p.seconds(for: .long) == 7)
-        #expect(p.describe(.long) == "timeout 7 s (--timeout; budget 90 s)")
+        #expect(p.describe(.long) == "timeout 7 s from --timeout (budget 90 s)")
     }
 
     @Test func multiplierSources() throws {
