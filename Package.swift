@@ -35,12 +35,16 @@ let package = Package(
         .target(name: "Machine", dependencies: ["KVM", "Stage2", "GuestProtocol", "GuestPayload", "AArch64"]),
         // The tests the harness runs, as data.
         .target(name: "TestCatalog", dependencies: ["Machine", "Stage2", "GuestProtocol", "AArch64"]),
+        // Temporary files removed on SIGINT/SIGTERM (the atomic writer's; a handler needs C buffers).
+        .target(name: "CTempFiles"),
         // Result model, output formats (human/TAP/JUnit/JSON), exit policy, --filter globs, seeded PRNG.
-        .target(name: "Reporting"),
+        .target(name: "Reporting", dependencies: ["CTempFiles"]),
+        // The host kernel's health around each test: /dev/kmsg splats, taint bits, marker lines.
+        .target(name: "HostHealth", dependencies: ["Machine"]),
         .executableTarget(
             name: "harness",
             dependencies: [
-                "AArch64", "Stage2", "Stage2SeedBaseline", "KVM", "Machine", "TestCatalog", "GuestProtocol", "Reporting", "CExitBaseline",
+                "AArch64", "Stage2", "Stage2SeedBaseline", "KVM", "Machine", "TestCatalog", "GuestProtocol", "Reporting", "CExitBaseline", "HostHealth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,6 +55,7 @@ let package = Package(
         .testTarget(name: "GuestProtocolTests", dependencies: ["GuestProtocol", "GuestPayload"]),
         .testTarget(name: "TestCatalogTests", dependencies: ["TestCatalog", "GuestProtocol", "Stage2", "AArch64"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
+        .testTarget(name: "HostHealthTests", dependencies: ["HostHealth"]),
         .testTarget(name: "HarnessTests", dependencies: ["harness", "Stage2", "AArch64"]),
     ]
 )

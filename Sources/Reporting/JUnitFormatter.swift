@@ -1,4 +1,13 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// JUnit XML in the widely rendered "Ant" dialect (GitHub test-report actions, GitLab
 /// `artifacts:reports:junit`, Jenkins):
@@ -10,14 +19,20 @@ import Foundation
 ///           <failure message type>message + fault log</failure>   (fail: type="failure",
 ///                                                                   timeout: type="timeout")
 ///           <skipped message/>
+///           <skipped type="xfail" message="known failure: reason">failure as observed</skipped>
 ///           <system-out>parameters, fault log, exit log</system-out>
 ///         </testcase>
 ///
+/// A known failure (xfail) is a `skipped` element of type "xfail" whose message starts
+/// "known failure: " (what pytest writes for its xfail, and what GitHub/GitLab/Jenkins show as a
+/// skip with its reason); `skipped` counts them. An XPASS is a passing testcase whose
+/// `<system-out>` starts with "XPASS:" and a testcase property `xpass` (not a failure unless
+/// `--strict`, which reports it as a failure before it gets here).
 /// Timeouts are failures (`failures` counts them), matching the summary line; `errors` is
 /// always 0 (the harness has no separate error state). `timestamp` is the run's start in UTC
-/// without a zone suffix (the Ant schema's ISO 8601 form). `classname` is
-/// `<suite>.<group>` where group is the test name up to the first `/`. All text is escaped
-/// with `Escape.xmlText`/`xmlAttribute` (forbidden XML 1.0 characters made visible).
+/// without a zone suffix (the Ant schema's ISO 8601 form). `name` is the stable id
+/// (`StableID`: `demand-paging_4k`), `classname` is `<suite>.<group id>` (`nvharness.demand-paging`).
+/// All text is escaped with `Escape.xmlText`/`xmlAttribute` (forbidden XML 1.0 characters made visible).
 public struct JUnitFormatter: ReportFormatter {
     public init() {}
 
@@ -28,17 +43,17 @@ public struct JUnitFormatter: ReportFormatter {
         func a(_ s: String) -> String { Escape.xmlAttribute(s) }
         let time = formatSeconds(summary.duration.seconds)
         let stamp = Self.timestamp(run.startTime)
-        let counts = "tests=\"\(summary.total)\" failures=\"\(summary.failed)\" errors=\"0\" skipped=\"\(summary.skipped)\" time=\"\(time)\""
+        let counts = "tests=\"\(summary.total)\" failures=\"\(summary.failed)\" errors=\"0\" skipped=\"\(summary.skipped + summary.xfailed)\" time=\"\(time)\""
         var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         x += "<testsuites name=\"\(a(run.suiteName))\" \(counts) timestamp=\"\(stamp)\">\n"
         x += "  <testsuite name=\"\(a(run.suiteName))\" \(counts) timestamp=\"\(stamp)\" hostname=\"\(a(run.hostname))\">\n"
         x += "    <properties>\n"
         x += "      <property name=\"seed\" value=\"\(run.seed)\"/>\n"
         x += "      <property name=\"host\" value=\"\(a(run.hostDescription))\"/>\n"
+        for n in run.notes { x += "      <property name=\"note\" value=\"\(a(n))\"/>\n" }
         x += "    </properties>\n"
         for r in results {
-            let group = r.name.split(separator: "/", maxSplits: 1).first.map(String.init) ?? r.name
-            let attrs = "classname=\"\(a(run.suiteName + "." + group))\" name=\"\(a(r.displayName))\" time=\"\(formatSeconds(r.seconds))\""
+            let attrs = "classname=\"\(a(run.suiteName + "." + StableID.make(r.group)))\" name=\"\(r.id)\" time=\"\(formatSeconds(r.seconds))\""
             let out = systemOut(r)
             if r.status == .pass && out.isEmpty {
                 x += "    <testcase \(attrs)/>\n"
@@ -57,6 +72,10 @@ public struct JUnitFormatter: ReportFormatter {
                 x += "      <failure message=\"\(a(message))\" type=\"\(type)\">\(Escape.xmlText(body))</failure>\n"
             case .skipped(let reason):
                 x += "      <skipped message=\"\(a(reason))\"/>\n"
+            case .knownFailure(let observed, let known):
+                x += "      <skipped type=\"xfail\" message=\"\(a("known failure: " + known))\">\(Escape.xmlText(observed))</skipped>\n"
+            case .unexpectedPass(let known):
+                x += "      <properties><property name=\"xpass\" value=\"\(a(known))\"/></properties>\n"
             }
             if !out.isEmpty {
                 x += "      <system-out>\(Escape.xmlText(out))</system-out>\n"
@@ -70,6 +89,9 @@ public struct JUnitFormatter: ReportFormatter {
 
     private func systemOut(_ r: TestResult) -> String {
         var lines: [String] = []
+        if case .unexpectedPass(let known) = r.outcome {
+            lines.append("XPASS: passed although a known-failure record says it fails here: " + known)
+        }
         if !r.parameters.isEmpty { lines.append("parameters: " + r.parameterText) }
         if !r.faults.isEmpty { lines.append("faults:"); lines += r.faults }
         if !r.log.isEmpty { lines.append("exits:"); lines += r.log }

@@ -16,6 +16,7 @@ extension Catalog {
     public static let nestedStage1 = CatalogTest(
         name: "stage1-on",
         summary: "the nested guest turns its own stage-1 MMU on; stage-1 tables at IPAs stage 2 does not map raise stage-2 faults with S1PTW=1 at the right level and HPFAR; atomics work with both stages on",
+        tags: [.stage1, .stage2Faults],
         variants: [
             TestVariant(name: "s1ptw", summary: "S1PTW translation faults at stage-2 levels 1, 2 and 3 (loads, a store, a fetch), then the data faults; LDADD/CAS/loads checked by hand",
                         requirements: [.stage2Granule(.k4), .physicalAddressBits(40)]) { _ in
@@ -36,6 +37,7 @@ extension Catalog {
     public static let dirtyLogging = CatalogTest(
         name: "dirty-log",
         summary: "KVM_GET_DIRTY_LOG on a memslot with KVM_MEM_LOG_DIRTY_PAGES holds exactly the pages the nested guest wrote (not those it only read), per round",
+        tags: [.stage1, .liveEdit],
         variants: [
             TestVariant(name: "4k", summary: "8 host pages in their own logged memslot; two rounds split by an HVC checkpoint",
                         requirements: [.stage2Granule(.k4)]) { _ in
@@ -56,6 +58,7 @@ extension Catalog {
     public static let twoLevelDemandPaging = CatalogTest(
         name: "two-level-demand-paging",
         summary: "a nested access faults at stage 2 (vEL2 maps it) and then at L0 (no memslot: KVM_EXIT_MMIO, the host adds one and the access is retried); counts match",
+        tags: [.stage1, .demandPaging, .traps],
         variants: [
             TestVariant(name: "4k", summary: "3 pages: stage-2 fault, host map, retry, KVM_EXIT_MMIO, memslot added, retry",
                         requirements: [.stage2Granule(.k4)]) { _ in

@@ -15,8 +15,10 @@ extension Catalog {
     public static let illegalVTCR = CatalogTest(
         name: "illegal-vtcr",
         summary: "VTCR_EL2 with an invalid or inconsistent SL0 for its T0SZ/TG0 → translation fault at level 0 on the next stage-2 access (AArch64.S2Translate), restored VTCR translates again",
+        tags: [.stage2Faults, .unsafe],
         variants: Stage2Faults.illegalVTCRCases.map { c in
-            TestVariant(name: c.name, summary: c.summary, requirements: [.stage2Granule(c.granule)]) { _ in
+            TestVariant(name: c.name, summary: c.summary, requirements: [.stage2Granule(c.granule)],
+                        knownFailures: [KnownKVMFindings.illegalVTCR]) { _ in
                 try Stage2Faults.illegalVTCR(c)
             }
         })
@@ -24,6 +26,7 @@ extension Catalog {
     public static let executeNever = CatalogTest(
         name: "execute-never",
         summary: "stage-2 XN[1:0] = 00/01/10/11 against an EL1 instruction fetch, with FEAT_XNX (XN[0] selects EL1/EL0) or without (XN[0] ignored)",
+        tags: [.stage2Faults],
         variants: [
             TestVariant(name: "xnx", summary: "FEAT_XNX: 01 and 10 fault, 00 and 11 execute", requirements: [.stage2Granule(.k4), .xnx(true)]) { _ in
                 try Stage2Faults.executeNever(xnx: true)
@@ -36,8 +39,10 @@ extension Catalog {
     public static let walkExternalAbort = CatalogTest(
         name: "walk-external-abort",
         summary: "a table descriptor pointing at an unbacked PA → synchronous external abort on the walk (FSC 0x14 + level) at vEL2; KVM_RUN must not fail",
+        tags: [.stage2Faults],
         variants: [
-            TestVariant(name: "4k", summary: "the level-2 entry's table pointer moved to PA 0x0900_0000", requirements: [.stage2Granule(.k4)]) { _ in
+            TestVariant(name: "4k", summary: "the level-2 entry's table pointer moved to PA 0x0900_0000", requirements: [.stage2Granule(.k4)],
+                        knownFailures: [KnownKVMFindings.walkExternalAbort]) { _ in
                 try Stage2Faults.walkExternalAbort()
             },
         ])
@@ -47,6 +52,7 @@ extension Catalog {
     public static let demandPagingMatrix = CatalogTest(
         name: "demand-paging-matrix",
         summary: "demand paging for every granule × IPA size 32/36/40/44/48 (own start level and concatenation), within the vCPU's PARange and KVM's IPA limit",
+        tags: [.demandPaging, .stage2Faults],
         variants: granules.flatMap { (gname, g) in
             Stage2Faults.matrixIPABits.map { bits in
                 TestVariant(name: "\(gname)-\(bits)bit", summary: "\(g) granule, \(bits)-bit IPA, demand-maps pages",
@@ -62,6 +68,7 @@ extension Catalog {
     public static let permissionFaults = CatalogTest(
         name: "permission-faults",
         summary: "write to read-only, read of write-only (S2AP=0b10) and no-access, fetch from execute-never → stage-2 permission fault (level, WnR, FSC); protect upgrades and the retry succeeds",
+        tags: [.stage2Faults],
         variants: granules.map { (gname, g) in
             TestVariant(name: gname, summary: "\(g) granule pages, 40-bit IPA", requirements: [.stage2Granule(g)]) { _ in
                 try Stage2Faults.permission(granule: g)
@@ -71,6 +78,7 @@ extension Catalog {
     public static let accessFlagFaults = CatalogTest(
         name: "access-flag-faults",
         summary: "a descriptor with AF=0 (VTCR_EL2.HA=0) → access-flag fault at its level; the host sets AF in the raw descriptor and the retry succeeds",
+        tags: [.stage2Faults],
         variants: [
             TestVariant(name: "4k", summary: "4K page (level 3) and 2 MiB block (level 2)", requirements: [.stage2Granule(.k4)]) { _ in
                 try Stage2Faults.accessFlag(granule: .k4, withBlock: true)
@@ -83,6 +91,7 @@ extension Catalog {
     public static let translationLevels = CatalogTest(
         name: "translation-levels",
         summary: "a missing entry at the last level, each intermediate level and the start level reports a translation fault at that level",
+        tags: [.stage2Faults],
         variants: [(Granule.k4, 48), (.k4, 40), (.k16, 48), (.k16, 40), (.k64, 48), (.k64, 40)].map { (g, bits) in
             TestVariant(name: "\(g == .k4 ? "4k" : g == .k16 ? "16k" : "64k")-\(bits)bit",
                         summary: "\(g) granule, \(bits)-bit IPA", requirements: [.stage2Granule(g), .physicalAddressBits(bits)]) { host in
@@ -94,9 +103,11 @@ extension Catalog {
     public static let addressSize = CatalogTest(
         name: "address-size",
         summary: "an IPA above VTCR_EL2.T0SZ → level-0 translation fault; VTTBR_EL2.BADDR above VTCR_EL2.PS → level-0 address-size fault",
+        tags: [.stage2Faults],
         variants: [
             TestVariant(name: "ipa-above-t0sz", summary: "4K granule, 40-bit IPA, load from 2^40 + 0x10 (VM IPA 41+ bits)",
-                        requirements: [.stage2Granule(.k4), .physicalAddressBits(44)]) { host in
+                        requirements: [.stage2Granule(.k4), .physicalAddressBits(44)],
+                        knownFailures: [KnownKVMFindings.ipaAboveT0SZ]) { host in
                 try Stage2Faults.requireVMIPA(44, host)
                 return try Stage2Faults.ipaAboveT0SZ()
             },
@@ -109,6 +120,7 @@ extension Catalog {
     public static let blockSplit = CatalogTest(
         name: "block-split",
         summary: "a block mapping; protect one page inside it (the builder splits the block, break-before-make in the exit) → only that page faults, the neighbours keep working",
+        tags: [.stage2Faults, .demandPaging],
         variants: [
             TestVariant(name: "4k-2m", summary: "4K granule, 2 MiB level-2 block", requirements: [.stage2Granule(.k4)]) { _ in
                 try Stage2Faults.blockSplit(granule: .k4)
@@ -124,6 +136,7 @@ extension Catalog {
     public static let hvcSmc = CatalogTest(
         name: "hvc-smc",
         summary: "HVC and (HCR_EL2.TSC=1) SMC from the nested guest reach vEL2 with EC 0x16/0x17, the immediate and the right return address; the host's x0 comes back",
+        tags: [.traps],
         variants: [
             TestVariant(name: "4k", summary: "hvc #1, smc #0", requirements: [.stage2Granule(.k4)]) { _ in
                 try Stage2Faults.hvcSmc()
@@ -133,6 +146,7 @@ extension Catalog {
     public static let mmioPassthrough = CatalogTest(
         name: "mmio-passthrough",
         summary: "a stage-2 mapping to a PA no memslot backs → KVM_EXIT_MMIO at that PA with the access size and write data; reads return the host's value",
+        tags: [.traps],
         variants: [
             TestVariant(name: "4k", summary: "4K granule, device page → PA 0x0900_0000", requirements: [.stage2Granule(.k4)]) { _ in
                 try Stage2Faults.mmio(granule: .k4)

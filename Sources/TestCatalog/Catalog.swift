@@ -14,6 +14,7 @@ public enum Catalog {
     public static let demandPaging = CatalogTest(
         name: "demand-paging",
         summary: "each first touch (read/write/exec) of a sparse IPA raises exactly one stage-2 translation fault; the host maps the page and the guest retries",
+        tags: [.demandPaging, .stage2Faults],
         variants: [
             pages("4k", .k4), pages("16k", .k16), pages("64k", .k64),
             TestVariant(name: "4k-2m-blocks", summary: "4K granule, demand-maps 2 MiB level-2 blocks",
@@ -26,6 +27,7 @@ public enum Catalog {
     public static let demandPagingE2H0 = CatalogTest(
         name: "demand-paging-e2h0",
         summary: "demand paging with a vCPU created with KVM_ARM_VCPU_HAS_EL2_E2H0: HCR_EL2.E2H must read 0 at vEL2 and the stage-2 faults must be the same as with VHE",
+        tags: [.demandPaging, .stage2Faults, .e2h0],
         variants: [Granule.k4, .k16, .k64].map { g in
             TestVariant(name: "\(g)".lowercased(), summary: "\(g) granule, 40-bit IPA, non-VHE guest hypervisor",
                         requirements: [.stage2Granule(g)]) { _ in
@@ -37,7 +39,7 @@ public enum Catalog {
 
     static func pages(_ name: String, _ g: Granule) -> TestVariant {
         TestVariant(name: name, summary: "\(g) granule, 40-bit IPA, demand-maps pages",
-                    requirements: [.stage2Granule(g)]) { _ in
+                    requirements: [.stage2Granule(g)], tags: [.smoke]) { _ in
             try DemandPaging.scenario(granule: g, ipaBits: 40)
         }
     }
@@ -96,6 +98,9 @@ public enum Catalog {
         }
         /// `test/variant`, the name reports use.
         public var name: String { "\(test.name)/\(variant.name)" }
+        /// The test's tags and the variant's own.
+        public var tags: Set<TestTag> { test.tags.union(variant.tags) }
+        public var budget: TimeBudget { variant.budget }
     }
 
     /// A selection that cannot run: said before any test runs (a usage error, exit 64).
@@ -105,6 +110,10 @@ public enum Catalog {
         case filterMatchesNothing(String, known: [String])
         case allWithOthers
         case nothingSelected
+        case unknownGroup(String, known: [String])
+        case excludeMatchesNothing(String)
+        case excludedEverything
+        case onlyUnsafe([String])
 
         public var description: String {
             switch self {
@@ -115,9 +124,17 @@ public enum Catalog {
             case let .filterMatchesNothing(pattern, known):
                 "--filter '\(pattern)' matches no test; known tests: " + known.joined(separator: ", ")
             case .allWithOthers:
-                "--all selects every test; do not combine it with --test or --filter"
+                "--all selects every test; do not combine it with --test, --filter or --group"
             case .nothingSelected:
-                "nothing to run: give --all, --test NAME or --filter GLOB (see --list)"
+                "nothing to run: give --all, --test NAME, --filter GLOB or --group TAG (see --list)"
+            case let .unknownGroup(name, known):
+                "--group '\(name)' is not a tag of any test; tags: " + known.joined(separator: ", ")
+            case let .excludeMatchesNothing(pattern):
+                "--exclude '\(pattern)' matches no selected test (see --list)"
+            case .excludedEverything:
+                "--exclude left nothing to run"
+            case let .onlyUnsafe(names):
+                "everything selected is tagged unsafe (known to WARN, crash or wedge some hosts) and left out: " + names.joined(separator: ", ") + "; add --unsafe or name them with --test"
             }
         }
     }
@@ -241,9 +258,10 @@ extension CatalogTest {
             backend = nil
             if settings.verbose { log("  VM torn down in \(milliseconds(since: teardown)) ms") }
         } catch let e as MachineError {
-            switch e.suggestedExitCode {
-            case 77: outcome = .skip(e.description)
-            case 124: outcome = .timeout(e.description)
+            switch (e.suggestedExitCode, e) {
+            case (77, _): outcome = .skip(e.description)
+            case (124, _): outcome = .timeout(e.description)
+            case (_, .kvm(let k)): outcome = .callFailed(k)
             default: outcome = .fail(e.description)
             }
         } catch {
