@@ -18,6 +18,7 @@ extension Advanced {
     public static let concurrentRemap = CatalogTest(
         name: "concurrent-remap",
         summary: "vCPUs on their own host threads load from a page while vCPU 1 remaps it at its vEL2 with break-before-make and a broadcast TLBI: old-then-new values only, never the old one after the DSB, no stray fault",
+        tags: [.multiVCPU, .tlbi],
         variants: [
             TestVariant(name: "ipas2e1is", summary: "2 vCPUs, TLBI IPAS2E1IS + VMALLE1IS on vCPU 1 while vCPU 0 loads",
                         requirements: [.stage2Granule(.k4)]) { _ in concurrentRemapScenario(RemapPlan(vcpus: 2, tlbi: .ipas2e1is)) },
