@@ -107,9 +107,10 @@ extension Advanced {
         }
 
         /// Waits until every vCPU has made its first KVM_RUN (reported HELLO), so no vCPU
-        /// starts its first run while another one spins in its guest without exits (a vCPU's
-        /// first KVM_RUN was seen to wait for the others to leave KVM_RUN: 4 vCPUs in the
-        /// emulated host). False when another thread gave up or the deadline passed.
+        /// starts its first run while another one spins in its guest without exits. (Without
+        /// this, with 4 vCPUs in the emulated host, vCPU 0 reached its loop and vCPUs 1–3 never
+        /// reported HELLO, past their own watchdogs; the cause in the host kernel is not known.)
+        /// False when another thread gave up or the deadline passed.
         func allSaidHello() -> Bool {
             hellos.add(1, ordering: .sequentiallyConsistent)
             while hellos.load(ordering: .sequentiallyConsistent) < vcpus {

@@ -388,9 +388,11 @@ op_watch:
     str     x5, [x13, #NVH_WATCH_OFF_STALE]
     str     x6, [x13, #NVH_WATCH_OFF_READS]
     str     x7, [x13, #NVH_WATCH_OFF_FLAGGED]
-    add     x14, x22, x19, lsl #4
+    add     x14, x22, x19, lsl #5
     str     x11, [x14, #NVH_RESULT_OFF_VALUE]
     str     x6, [x14, #NVH_RESULT_OFF_COUNT]
+    str     xzr, [x14, #NVH_RESULT_OFF_MISMATCHES]     /* the record holds what it found */
+    str     xzr, [x14, #NVH_RESULT_OFF_FIRST_MISMATCH]
     add     x19, x19, #1
     b       op_next
 op_tlbi_vmalle1:
