@@ -33,8 +33,12 @@ let package = Package(
         .target(name: "CExitBaseline", cSettings: [.headerSearchPath("../../guest/include")]),
         // Guest memory, layout, vGIC, EL2 vCPU, run loop with watchdog.
         .target(name: "Machine", dependencies: ["KVM", "Stage2", "GuestProtocol", "GuestPayload", "AArch64"]),
+        // The built-in scenario files (catalog/*.json), embedded by the CatalogEmbedder plugin.
+        .target(name: "CatalogFiles", plugins: ["CatalogEmbedder"]),
+        // Writes catalog/*.json into CatalogFiles' generated source.
+        .plugin(name: "CatalogEmbedder", capability: .buildTool()),
         // The tests the harness runs, as data.
-        .target(name: "TestCatalog", dependencies: ["Machine", "Stage2", "GuestProtocol", "AArch64"]),
+        .target(name: "TestCatalog", dependencies: ["Machine", "Stage2", "GuestProtocol", "AArch64", "CatalogFiles"]),
         // Result model, output formats (human/TAP/JUnit/JSON), exit policy, --filter globs, seeded PRNG.
         .target(name: "Reporting"),
         .executableTarget(
@@ -49,7 +53,7 @@ let package = Package(
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM", "AArch64"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "KVM", "Stage2", "AArch64"]),
         .testTarget(name: "GuestProtocolTests", dependencies: ["GuestProtocol", "GuestPayload"]),
-        .testTarget(name: "TestCatalogTests", dependencies: ["TestCatalog", "GuestProtocol", "Stage2", "AArch64"]),
+        .testTarget(name: "TestCatalogTests", dependencies: ["TestCatalog", "CatalogFiles", "GuestProtocol", "Stage2", "AArch64"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
         .testTarget(name: "HarnessTests", dependencies: ["harness", "Stage2", "AArch64"]),
     ]

@@ -8,7 +8,7 @@ import Stage2
 /// built by `Stage2Faults` (expected events with the host's reactions).
 extension Catalog {
     public static let stage2FaultTests: [CatalogTest] = [
-        demandPagingMatrix, permissionFaults, accessFlagFaults, translationLevels, addressSize,
+        permissionFaults, accessFlagFaults, translationLevels, addressSize,
         blockSplit, hvcSmc, mmioPassthrough, executeNever, walkExternalAbort, illegalVTCR,
     ]
 

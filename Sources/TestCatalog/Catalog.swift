@@ -1,4 +1,5 @@
 import AArch64
+import CatalogFiles
 import GuestProtocol
 import KVM
 import Machine
@@ -7,9 +8,18 @@ import Stage2
 import Glibc
 #endif
 
-/// The tests the harness knows, as data. Issue-6 tests are added here as more entries.
+/// The tests the harness knows: the scenario files embedded from catalog/ (in file-name
+/// order), then the tests still written in Swift.
 public enum Catalog {
-    public static let tests: [CatalogTest] = [demandPaging, demandPagingE2H0] + stage2FaultTests + advancedTests + stage1Tests
+    public static let tests: [CatalogTest] = builtInFiles + stage2FaultTests + advancedTests + stage1Tests
+
+    /// The embedded catalog/*.json files, loaded. A built-in file that does not load is a
+    /// build defect (a unit test loads every one), so it stops the program with the error.
+    public static let builtInFiles: [CatalogTest] = EmbeddedCatalog.files.map { f in
+        do { return try ScenarioLoader.load(Array(f.text.utf8), file: "catalog/" + f.name) } catch {
+            fatalError("built-in scenario file: \(error)")
+        }
+    }
 
     public static let demandPaging = CatalogTest(
         name: "demand-paging",
@@ -41,6 +51,9 @@ public enum Catalog {
             try DemandPaging.scenario(granule: g, ipaBits: 40)
         }
     }
+
+    /// The test called `name`, nil when there is none.
+    public static func test(named name: String) -> CatalogTest? { tests.first { $0.name == name } }
 
     /// Resolves `name` or `name/variant` to (test, variants). nil: no such test/variant.
     public static func select(_ spec: String) -> (CatalogTest, [TestVariant])? {

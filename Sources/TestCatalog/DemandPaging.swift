@@ -115,7 +115,7 @@ public enum DemandPaging {
             var op: GuestOp
             switch t.kind {
             case .exec:
-                let imm = UInt16(0x5A00 + index)
+                let imm = UInt16(0x6A00 + index)
                 plant(ipa, plantedCode(returning: imm))
                 op = .exec(at: ipa)
                 scenario.expectedResults[index] = UInt64(imm)

@@ -1,0 +1,82 @@
+import AArch64
+import GuestProtocol
+import Stage2
+import Testing
+@testable import TestCatalog
+
+/// The scenario files build the same scenarios the Swift definitions they replace built:
+/// the same ops, expected results, planted and expected memory, mappings, backing, and the
+/// same events with the same host reactions.
+@Suite struct ConversionTests {
+    static func differences(file a: Scenario, swift b: Scenario) -> [String] {
+        var bad: [String] = []
+        func same<T: Equatable>(_ what: String, _ x: T, _ y: T) { if x != y { bad.append("\(what): file \(x), Swift \(y)") } }
+        same("granule", a.granule, b.granule)
+        same("ipaBits", a.ipaBits, b.ipaBits)
+        same("vmIPABits", a.vmIPABits, b.vmIPABits)
+        same("nonVHE", a.nonVHE, b.nonVHE)
+        same("hcrSet", a.hcrSet, b.hcrSet)
+        same("vmid", a.vmid, b.vmid)
+        same("ops", a.ops, b.ops)
+        same("expectedResults", a.expectedResults, b.expectedResults)
+        func bytes(_ l: [(PhysicalAddress, [UInt8])]) -> [UInt64: UInt8] {
+            var d: [UInt64: UInt8] = [:]
+            for (pa, bs) in l { for (i, x) in bs.enumerated() { d[pa.rawValue + UInt64(i)] = x } }
+            return d
+        }
+        same("planted", bytes(a.planted), bytes(b.planted))
+        same("expectedMemory", bytes(a.expectedMemory), bytes(b.expectedMemory))
+        same("initialMappings", a.initialMappings.map { "\($0.ipa) \($0.pa) \($0.size) \($0.attributes)" },
+             b.initialMappings.map { "\($0.ipa) \($0.pa) \($0.size) \($0.attributes)" })
+        same("backing", a.backing, b.backing)
+        if b.events.isEmpty {
+            // A Swift scenario with expectedFaults + a demand-map policy: one event per fault.
+            let faults = a.events.compactMap { e -> ExpectedFault? in if case .stage2Fault(let f) = e.kind { f } else { nil } }
+            same("faults", faults, b.expectedFaults)
+            same("event count", a.events.count, b.expectedFaults.count)
+            if case let .demandMap(blockSize, attributes) = b.policy {
+                for e in a.events {
+                    guard case let .demandMap(unit, attr)? = e.reactions.first, e.reactions.count == 1 else {
+                        bad.append("\(e): reactions \(e.reactions), expected one demandMap"); continue
+                    }
+                    same("demand-map unit", unit, blockSize ?? b.granule.bytes)
+                    same("demand-map attributes", attr, attributes)
+                }
+            } else { bad.append("the Swift scenario has no demand-map policy") }
+        } else {
+            same("events", a.events.map(\.description), b.events.map(\.description))
+            same("faults", a.events.compactMap { e -> ExpectedFault? in if case .stage2Fault(let f) = e.kind { f } else { nil } },
+                 b.events.compactMap { e -> ExpectedFault? in if case .stage2Fault(let f) = e.kind { f } else { nil } })
+            same("reactions", a.events.map { "\($0.reactions)" }, b.events.map { "\($0.reactions)" })
+            same("resume", a.events.map { "\($0.resume)" }, b.events.map { "\($0.resume)" })
+        }
+        return bad
+    }
+
+    static func check(_ name: String, _ variant: String, host: HostFacts = HostFacts(vmIPABits: 48),
+                      _ swift: () throws -> Scenario) throws {
+        let test = try #require(Catalog.test(named: name), "\(name) is in the catalog")
+        let v = try #require(test.variants.first { $0.name == variant }, "\(name)/\(variant)")
+        let diff = differences(file: try v.scenario(host), swift: try swift())
+        #expect(diff.isEmpty, "\(name)/\(variant): \(diff.joined(separator: "; "))")
+    }
+
+    @Test func demandPaging() throws {
+        for (n, g) in [("4k", Granule.k4), ("16k", .k16), ("64k", .k64)] {
+            try Self.check("demand-paging", n) { try DemandPaging.scenario(granule: g, ipaBits: 40) }
+            try Self.check("demand-paging-e2h0", n) {
+                var s = try DemandPaging.scenario(granule: g, ipaBits: 40)
+                s.nonVHE = true
+                return s
+            }
+            for bits in [32, 36, 40, 44, 48] {
+                try Self.check("demand-paging-matrix", "\(n)-\(bits)bit") {
+                    var s = try DemandPaging.scenario(granule: g, ipaBits: bits)
+                    if bits > 40 { s.vmIPABits = bits }
+                    return s
+                }
+            }
+        }
+        try Self.check("demand-paging", "4k-2m-blocks") { try DemandPaging.scenario(granule: .k4, ipaBits: 40, blockSize: 2 << 20) }
+    }
+}
