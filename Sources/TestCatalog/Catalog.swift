@@ -11,7 +11,7 @@ import Glibc
 /// The tests the harness knows: the scenario files embedded from catalog/ (in file-name
 /// order), then the tests still written in Swift.
 public enum Catalog {
-    public static let tests: [CatalogTest] = builtInFiles + stage2FaultTests + advancedTests + stage1Tests
+    public static let tests: [CatalogTest] = builtInFiles + advancedTests + stage1Tests
 
     /// The embedded catalog/*.json files, loaded. A built-in file that does not load is a
     /// build defect (a unit test loads every one), so it stops the program with the error.

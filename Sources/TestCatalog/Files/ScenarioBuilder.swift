@@ -189,6 +189,17 @@ struct ScenarioBuilder {
             return r
         }
 
+        let plantPath = path("plant", set: variant.body.plant != nil)
+        for (i, pl) in (body.plant ?? []).enumerated() {
+            let p = "\(plantPath)[\(i)]"
+            let at = try eval(pl.at, names, "\(p).at")
+            guard let (r, pa) = try resolve(at), r.modelled else {
+                throw fail("\(p).at", "no region with pool memory holds 0x\(String(at, radix: 16))")
+            }
+            let v = try eval(pl.value, names, "\(p).value")
+            plant(pa, (0..<pl.bytes).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) })
+        }
+
         // What stage 2 maps so far, for derived fault levels.
         var mapped: [(start: UInt64, size: UInt64)] = [
             (layout.payload.rawValue, layout.payloadWindow), (layout.nested.rawValue, layout.nestedSize),

@@ -17,7 +17,7 @@ public struct ScenarioFile: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case format, name, summary, tags, budget, reference, why
-        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, requires, `let`, memory, ops, notes, knownFailures
+        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, requires, `let`, memory, plant, ops, notes, knownFailures
         case variants
     }
 
@@ -80,6 +80,8 @@ public struct ScenarioBody: Sendable {
     /// Named values the expressions of the file can use.
     public var lets: [String: Expression]?
     public var memory: [RegionSpec]?
+    /// Values written into memory before the run (loads plant their own when none is there).
+    public var plant: [PlantSpec]?
     public var ops: [OpSpec]?
     public var notes: [String]?
     public var knownFailures: [KnownFailureSpec]?
@@ -103,6 +105,7 @@ public struct ScenarioBody: Sendable {
         requires = try c.decodeIfPresent(RequirementSpec.self, forKey: .requires)
         lets = try c.decodeIfPresent([String: Expression].self, forKey: .let)
         memory = try c.decodeIfPresent([RegionSpec].self, forKey: .memory)
+        plant = try c.decodeIfPresent([PlantSpec].self, forKey: .plant)
         ops = try c.decodeIfPresent([OpSpec].self, forKey: .ops)
         notes = try c.decodeIfPresent([String].self, forKey: .notes)
         knownFailures = try c.decodeIfPresent([KnownFailureSpec].self, forKey: .knownFailures)
@@ -121,6 +124,7 @@ public struct ScenarioBody: Sendable {
         r.requires = other.requires ?? requires
         if let l = other.lets { r.lets = (lets ?? [:]).merging(l) { $1 } }
         r.memory = other.memory ?? memory
+        r.plant = other.plant ?? plant
         r.ops = other.ops ?? ops
         r.notes = other.notes ?? notes
         r.knownFailures = other.knownFailures ?? knownFailures
@@ -140,7 +144,7 @@ public struct VariantSpec: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, summary, tags, budget, reference, why
-        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, requires, `let`, memory, ops, notes, knownFailures
+        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, requires, `let`, memory, plant, ops, notes, knownFailures
     }
 
     public init(from decoder: any Decoder) throws {
