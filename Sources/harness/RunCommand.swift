@@ -40,6 +40,8 @@ struct RunOptions: ParsableArguments {
     var color: ColorMode = .auto
     @Flag(name: .long, help: "Create the vCPU with HAS_EL2_E2H0 (non-VHE guest hypervisor).")
     var e2h0 = false
+    @Flag(name: .long, help: "With --list: print the catalog as a Markdown table (docs/catalog.md is generated this way).")
+    var markdown = false
 
     func validate() throws {
         guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be in (0, 86400] seconds, got \(timeout)") }
@@ -50,11 +52,12 @@ struct RunOptions: ParsableArguments {
 
     /// The checks that need the catalog or the file system; usage errors (exit 64) before
     /// anything runs or any file is written.
-    func checkRun() throws -> [Catalog.Selected] {
+    func checkRun(from tests: [CatalogTest] = Catalog.tests, everythingByDefault: Bool = false) throws -> [Catalog.Selected] {
         if list && all && !(test.isEmpty && filter.isEmpty) { throw ValidationError(Catalog.SelectionError.allWithOthers.description) }
         if list && output != nil { throw ValidationError("--list prints to stdout; --output only applies to a run") }
         if list && junit != nil { throw ValidationError("--list prints to stdout; --junit only applies to a run") }
-        let selected = try selection(forList: list)
+        if markdown && !list { throw ValidationError("--markdown only applies to --list") }
+        let selected = try selection(forList: list || everythingByDefault, from: tests)
         for path in [output, junit].compactMap({ $0 }) {
             do { try AtomicFile.validate(path: path) } catch { throw ValidationError(String(describing: error)) }
         }
@@ -63,7 +66,7 @@ struct RunOptions: ParsableArguments {
     }
 
     /// The selected variants in run order (for `--list` without a selection: all of them).
-    func selection(forList: Bool = false) throws -> [Catalog.Selected] {
+    func selection(forList: Bool = false, from tests: [CatalogTest] = Catalog.tests) throws -> [Catalog.Selected] {
         var globs: [(pattern: String, matches: (String) -> Bool)] = []
         for f in filter {
             do {
@@ -77,7 +80,7 @@ struct RunOptions: ParsableArguments {
         }
         let everything = forList && test.isEmpty && filter.isEmpty
         let chosen: [Catalog.Selected]
-        do { chosen = try Catalog.selection(names: test, filters: globs, all: all || everything) }
+        do { chosen = try Catalog.selection(names: test, filters: globs, all: all || everything, from: tests) }
         catch { throw ValidationError(String(describing: error)) }
         for e in excludes where !chosen.contains(where: { e.glob.matches($0.name) }) {
             throw ValidationError("--exclude '\(e.pattern)' matches no selected test (see --list)")
@@ -92,10 +95,10 @@ struct RunOptions: ParsableArguments {
 /// (skips allowed), 1 any failure, 77 everything skipped (the reason in the report), 124 a
 /// timeout; 128+n when SIGINT/SIGTERM stopped the run (the report covers what ran, the VM of
 /// the interrupted test was torn down).
-func runCatalog(_ options: RunOptions) async throws {
-    let selected = try options.checkRun()
+func runCatalog(_ options: RunOptions, tests: [CatalogTest] = Catalog.tests, everythingByDefault: Bool = false) async throws {
+    let selected = try options.checkRun(from: tests, everythingByDefault: everythingByDefault)
     if options.list {
-        listTests(selected)
+        if options.markdown { say(CatalogTable.markdown(selected), terminator: "") } else { listTests(selected) }
         return
     }
 
@@ -223,7 +226,7 @@ private func hostDescription(nestedUnavailable reason: String?) -> String {
 
 /// Prints one line and flushes it now (stdout is fully buffered into a pipe or the emulated
 /// host's console; a line must not wait for the next one, or for a crash, to appear).
-func say(_ line: String) {
-    print(line)
+func say(_ line: String, terminator: String = "\n") {
+    print(line, terminator: terminator)
     fflush(nil)
 }

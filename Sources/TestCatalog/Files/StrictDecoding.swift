@@ -9,10 +9,11 @@ struct AnyCodingKey: CodingKey {
 extension Decoder {
     /// Rejects any key of this object that `Keys` does not list, so a misspelt field is an
     /// error instead of being ignored. The error names the key and the keys that are allowed.
+    /// Keys starting with "//" are comments (JSON has none) and are allowed anywhere.
     func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_: Keys.Type) throws {
         let container = try self.container(keyedBy: AnyCodingKey.self)
         let allowed = Keys.allCases.map(\.stringValue)
-        for key in container.allKeys where !allowed.contains(key.stringValue) {
+        for key in container.allKeys where !allowed.contains(key.stringValue) && !key.stringValue.hasPrefix("//") {
             throw DecodingError.dataCorrupted(DecodingError.Context(
                 codingPath: codingPath + [key],
                 debugDescription: "unknown key '\(key.stringValue)'; expected one of: " + allowed.joined(separator: ", ")))
