@@ -74,8 +74,9 @@ struct NewCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The test's name: lower-case letters, digits and '-'.", valueName: "name"))
     var name: String
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write it (default: NAME.json here).", valueName: "file"))
-    var output: String?
+    // Not --output: that is the root command's report option, which a subcommand inherits.
+    @Option(name: .long, help: ArgumentHelp("Where to write it (default: NAME.json here).", valueName: "file"))
+    var path: String?
 
     func validate() throws {
         guard !name.isEmpty, name.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }) else {
@@ -84,7 +85,7 @@ struct NewCommand: ParsableCommand {
     }
 
     func run() throws {
-        let path = output ?? name + ".json"
+        let path = self.path ?? name + ".json"
         if access(path, F_OK) == 0 { throw ValidationError("\(path) exists; not overwriting it") }
         do {
             try AtomicFile.validate(path: path)
