@@ -245,6 +245,16 @@ extension ScenarioRunner {
             defer { next += 1 }
             return scenario.events[next]
         }
+        // Extra table sets (other VMIDs), built now that the guest is stopped after HELLO.
+        var sets: [String: LiveTables] = [:]
+        for plan in scenario.tableSets {
+            let t = try LiveTables(name: plan.name, session: session, pool: plan.pool, poolBytes: plan.poolBytes, vmid: plan.vmid)
+            for m in plan.mappings { try t.map(m.ipa, m.pa, m.size, m.attributes, tlb: nil) }
+            if t.tables.vtcr != session.tables.vtcr {
+                failures.append("table set \(plan.name): VTCR_EL2 \(hex(t.tables.vtcr)) differs from the installed \(hex(session.tables.vtcr))")
+            }
+            sets[plan.name] = t
+        }
         // MMIO exits arrive while the runner waits for the next mailbox message.
         var mmioFailures: [String] = []
         var saved: [(IPA, Int, UInt64)] = []
@@ -309,7 +319,8 @@ extension ScenarioRunner {
                 throw SessionError.unexpected(session.describe(m))
             }
             if failures.count > 40 { break loop }
-            try react(event, message: m, faultIPA: faultIPA, scenario: scenario, session: session, saved: &saved)
+            try react(event, message: m, faultIPA: faultIPA, scenario: scenario, session: session, saved: &saved,
+                      sets: sets, failures: &failures)
         }
         failures += mmioFailures
         if next < scenario.events.count {
@@ -349,7 +360,22 @@ extension ScenarioRunner {
     }
 
     func react(_ e: ExpectedEvent, message m: MailboxMessage, faultIPA: IPA?, scenario: Scenario,
-               session: GuestSession, saved: inout [(IPA, Int, UInt64)]) throws {
+               session: GuestSession, saved: inout [(IPA, Int, UInt64)], sets: [String: LiveTables] = [:],
+               failures: inout [String]) throws {
+        func set(_ name: String) throws -> LiveTables {
+            guard let t = sets[name] else { throw SessionError.check("no table set named '\(name)'") }
+            return t
+        }
+        func expectLeaf<M>(_ tables: Stage2Tables<M>, _ ipa: IPA, _ pa: PhysicalAddress, _ level: Int, _ what: String) {
+            switch tables.walk(ipa) {
+            case .translation(let t):
+                if t.outputAddress != pa || t.level != level {
+                    failures.append("\(what): the tables translate \(ipa) to \(t.outputAddress) at level \(t.level), expected \(pa) at level \(level)")
+                }
+            case .fault(let f):
+                failures.append("\(what): the tables do not translate \(ipa): \(f)")
+            }
+        }
         var tlbi: [TLBInvalidation] = []
         var gprs: [UInt64]? = nil
         var vttbr: UInt64? = nil
@@ -402,6 +428,27 @@ extension ScenarioRunner {
                 vttbr = session.tables.vttbr | bits
             case .tlbi(let ops):
                 extra += ops
+            case let .mapIn(name, ipa, pa, size, attributes, under, ops):
+                guard let name else {
+                    guard under == nil, ops == nil else {
+                        throw SessionError.check("a map in the session's own tables takes the session's TLB maintenance (no tlbiUnder/tlbi)")
+                    }
+                    try session.map(ipa: ipa, pa: pa, size: size, attributes: attributes)
+                    break
+                }
+                let t = try set(name)
+                let vttbrForTLBI = try under.map { try set($0.set).vttbr | $0.or }
+                var tlb = VTTBRExitTLB(session: session, vttbr: vttbrForTLBI, translate: ops.map { list in { _ in list } })
+                do { try t.tables.map(ipa: ipa, pa: pa, size: size, attributes: attributes, tlb: &tlb) }
+                catch { throw SessionError.unexpected("table set \(name): map \(ipa) -> \(pa): \(error)") }
+                if let ops, tlb.performed != ops {
+                    failures.append("table set \(name): TLB maintenance performed \(tlb.performed.map(\.description)), expected \(ops.map(\.description))")
+                }
+            case .resumeUnder(let v):
+                vttbr = try set(v.set).vttbr | v.or
+            case let .expectTranslation(name, ipa, pa, level):
+                if let name { expectLeaf(try set(name).tables, ipa, pa, level, "table set \(name)") }
+                else { expectLeaf(session.tables, ipa, pa, level, "the session's tables") }
             }
         }
         guard let p = session.pending else { throw SessionError.unexpected("no message pending after the reactions") }

@@ -108,4 +108,49 @@ import Testing
         do { _ = try Stage2Faults.blockSplit(granule: .k64) } catch SessionError.skip(let r) { swiftReason = r }
         #expect(!fileReason.isEmpty && fileReason == swiftReason)
     }
+
+    /// The live-edit tests were Swift scripts: the ops, results, planted memory, mappings and
+    /// the host-call events (one hvc per host call, at the same ops) must agree; the host's
+    /// steps are checked in the emulated host. The file's expected memory also covers every
+    /// planted byte (the guest never writes them), so it contains the Swift one.
+    static func checkLive(_ name: String, _ variant: String, _ swift: Scenario, plan: LivePlan) throws {
+        let test = try #require(Catalog.test(named: name))
+        let v = try #require(test.variants.first { $0.name == variant })
+        let a = try v.scenario(HostFacts(vmIPABits: 48))
+        #expect(a.ops == swift.ops, "\(name)/\(variant) ops")
+        #expect(a.expectedResults == swift.expectedResults, "\(name)/\(variant) results")
+        func bytes(_ l: [(PhysicalAddress, [UInt8])]) -> [UInt64: UInt8] {
+            var d: [UInt64: UInt8] = [:]
+            for (pa, bs) in l { for (i, x) in bs.enumerated() { d[pa.rawValue + UInt64(i)] = x } }
+            return d
+        }
+        #expect(bytes(a.planted) == bytes(swift.planted), "\(name)/\(variant) planted")
+        let mine = bytes(a.expectedMemory)
+        for (k, x) in bytes(swift.expectedMemory) { #expect(mine[k] == x, "\(name)/\(variant) memory at 0x\(String(k, radix: 16))") }
+        #expect(a.initialMappings.map { "\($0.ipa) \($0.pa) \($0.size) \($0.attributes)" }
+                == swift.initialMappings.map { "\($0.ipa) \($0.pa) \($0.size) \($0.attributes)" })
+        #expect(a.events.map(\.description) == plan.hostCalls.map { ExpectedEvent(.hvc(imm: GuestABI.hvcOp, opIndex: $0.opIndex)).description })
+    }
+
+    @Test func liveEdits() throws {
+        try Self.checkLive("break-before-make", "4k", Advanced.bbmScenario(), plan: Advanced.bbmPlan())
+        try Self.checkLive("vmid-isolation", "switch", Advanced.vmidSwitchScenario(), plan: Advanced.vmidSwitchPlan())
+        try Self.checkLive("vmid-isolation", "vs0-alias", Advanced.vmidAliasScenario(cnp: false), plan: Advanced.vmidAliasPlan(cnp: false))
+        try Self.checkLive("vmid-isolation", "cnp", Advanced.vmidAliasScenario(cnp: true), plan: Advanced.vmidAliasPlan(cnp: true))
+        try Self.checkLive("tlbi-scope", "ttl-hint", Advanced.tlbiScopeScenario(hint: true), plan: Advanced.tlbiScopePlan())
+        try Self.checkLive("tlbi-scope", "no-hint", Advanced.tlbiScopeScenario(hint: false), plan: Advanced.tlbiScopePlan())
+        // The TLBI operands the file gives are the Swift ones: IPAS2E1 with and without TTL.
+        let x: UInt64 = (1 << 39) + 0x2000
+        let inv = TLBInvalidation.ipa(IPA(x), level: 3, granule: .k4)
+        #expect(Advanced.scopeOperations([inv], hint: true) == [.ipas2e1((x >> 12) + (0b0111 << 44)), .vmalle1is])
+        #expect(Advanced.scopeOperations([inv], hint: false) == [.ipas2e1(x >> 12), .vmalle1is])
+        let scope = try #require(Catalog.test(named: "tlbi-scope"))
+        for (variant, hint) in [("ttl-hint", true), ("no-hint", false)] {
+            let s = try #require(scope.variants.first { $0.name == variant }).scenario(HostFacts())
+            let ops = s.events[1].reactions.compactMap { r -> [TLBIOperation]? in
+                if case let .mapIn(_, _, _, _, _, _, tlbi) = r { tlbi } else { nil }
+            }
+            #expect(ops == [Advanced.scopeOperations([inv], hint: hint)], "\(variant)")
+        }
+    }
 }

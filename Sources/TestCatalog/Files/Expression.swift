@@ -1,9 +1,9 @@
 /// An integer written in a scenario file: a JSON number or a string with an arithmetic
 /// expression over numbers and names (`"base + 2*page + 0x30"`).
 ///
-/// Grammar: sum := product (('+' | '-') product)*; product := atom (('*' | '/' | '<<') atom)*;
+/// Grammar: sum := product (('+' | '-') product)*; product := atom (('*' | '/' | '<<' | '>>') atom)*;
 /// atom := number | name | '(' sum ')'. Numbers are decimal, `0x` hex or `0b` binary, with
-/// optional `_` separators. `*`, `/` and `<<` bind equally tightly, left to right. Every
+/// optional `_` separators. `*`, `/`, `<<` and `>>` bind equally tightly, left to right. Every
 /// result is an unsigned 64-bit value; overflow, a negative result, division by zero or an
 /// unknown name is an error.
 public struct Expression: Decodable, Sendable, Equatable, CustomStringConvertible {
@@ -77,6 +77,9 @@ public struct Expression: Decodable, Sendable, Equatable, CustomStringConvertibl
                     let d = try atom()
                     if d == 0 { throw ExpressionError("division by zero in \"\(source)\"") }
                     v /= d
+                } else if take(">>") {
+                    let s = try atom()
+                    v = s >= 64 ? 0 : v >> s
                 } else if take("<<") {
                     let s = try atom()
                     if s >= 64 || (s > 0 && v >> (64 - s) != 0) { throw ExpressionError("\"\(source)\" overflows 64 bits") }

@@ -6,6 +6,12 @@ public enum HostStep: Decodable, Sendable {
     case demandMap(region: String)
     /// Map a region (declared with `"mapped": false`) with its attributes.
     case map(region: String)
+    /// Map (or remap) explicitly, in the session's tables or a table set's.
+    case mapping(MappingSpec)
+    /// The guest resumes under this VTTBR_EL2 (a table set's, with extra bits).
+    case resumeUnder(VTTBRSpec)
+    /// Fails the test unless the harness's walk gives this translation.
+    case expectTranslation(TranslationCheckSpec)
     case unmap(region: String)
     /// Change the permissions of a region, or of `size` bytes at `ipa`.
     case protect(region: String?, ipa: Expression?, size: Expression?, access: String)
@@ -29,7 +35,7 @@ public enum HostStep: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case demandMap, map, unmap, protect, editDescriptor, answer, setX0, setVTTBR, setVTTBRBits
-        case swapDescriptor, restoreDescriptors, patchVTCR, restoreVTCR, tlbi
+        case swapDescriptor, restoreDescriptors, patchVTCR, restoreVTCR, tlbi, resumeUnder, expectTranslation
     }
 
     public init(from decoder: any Decoder) throws {
@@ -37,7 +43,12 @@ public enum HostStep: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         switch try decoder.discriminator(among: CodingKeys.allCases, what: "a host step") {
         case .demandMap: self = .demandMap(region: try c.decode(String.self, forKey: .demandMap))
-        case .map: self = .map(region: try c.decode(String.self, forKey: .map))
+        case .map:
+            if let region = try? c.decode(String.self, forKey: .map) { self = .map(region: region) } else {
+                self = .mapping(try c.decode(MappingSpec.self, forKey: .map))
+            }
+        case .resumeUnder: self = .resumeUnder(try c.decode(VTTBRSpec.self, forKey: .resumeUnder))
+        case .expectTranslation: self = .expectTranslation(try c.decode(TranslationCheckSpec.self, forKey: .expectTranslation))
         case .unmap: self = .unmap(region: try c.decode(String.self, forKey: .unmap))
         case .protect:
             let p = try c.decode(ProtectSpec.self, forKey: .protect)

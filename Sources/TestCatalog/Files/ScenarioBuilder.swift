@@ -56,6 +56,9 @@ struct ScenarioBuilder {
         var r: [Requirement] = [.stage2Granule(try granule())]
         if let b = body.requires?.paBits { r.append(.physicalAddressBits(b)) }
         if let x = body.requires?.xnx { r.append(.xnx(x)) }
+        if body.requires?.ttl == true { r.append(.ttl) }
+        if body.requires?.vmid16 == true { r.append(.vmid16) }
+        if body.requires?.cnp == true { r.append(.cnp) }
         return r
     }
 
@@ -189,15 +192,77 @@ struct ScenarioBuilder {
             return r
         }
 
-        let plantPath = path("plant", set: variant.body.plant != nil)
-        for (i, pl) in (body.plant ?? []).enumerated() {
-            let p = "\(plantPath)[\(i)]"
-            let at = try eval(pl.at, names, "\(p).at")
-            guard let (r, pa) = try resolve(at), r.modelled else {
-                throw fail("\(p).at", "no region with pool memory holds 0x\(String(at, radix: 16))")
+        /// The (PA, bytes) entries of a plant or expectMemory list.
+        func expand(_ list: [PlantSpec], _ listPath: String) throws -> [(UInt64, [UInt8])] {
+            var out: [(UInt64, [UInt8])] = []
+            for (i, pl) in list.enumerated() {
+                let p = "\(listPath)[\(i)]"
+                let start: UInt64
+                if let at = pl.at {
+                    let ipa = try eval(at, names, "\(p).at")
+                    guard let (r, pa) = try resolve(ipa), r.modelled else {
+                        throw fail("\(p).at", "no region with pool memory holds 0x\(String(ipa, radix: 16)); give 'pa' for a guest-physical address")
+                    }
+                    start = pa
+                } else {
+                    start = try eval(pl.pa!, names, "\(p).pa")
+                }
+                let v = try eval(pl.value, names, "\(p).value")
+                let stride = try pl.stride.map { try eval($0, names, "\(p).stride") } ?? 0
+                let step = try pl.step.map { try eval($0, names, "\(p).step") } ?? 0
+                for k in 0..<UInt64(pl.count) {
+                    let value = v &+ k &* step
+                    out.append((start + k * stride, (0..<pl.bytes).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }))
+                }
             }
-            let v = try eval(pl.value, names, "\(p).value")
-            plant(pa, (0..<pl.bytes).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) })
+            return out
+        }
+        for (pa, bytes) in try expand(body.plant ?? [], path("plant", set: variant.body.plant != nil)) { plant(pa, bytes) }
+
+        // Table sets (other VMIDs), built by the runner after HELLO.
+        let setsPath = path("tableSets", set: variant.body.tableSets != nil)
+        for (i, t) in (body.tableSets ?? []).enumerated() {
+            let p = "\(setsPath)[\(i)]"
+            if s.tableSets.contains(where: { $0.name == t.name }) { throw fail("\(p).name", "a second table set named '\(t.name)'") }
+            var mappings: [Stage2Mapping] = []
+            for (k, m) in t.map.enumerated() {
+                if m.tables != nil || m.tlbiUnder != nil || m.tlbi != nil {
+                    throw fail("\(p).map[\(k)]", "a table set's first mappings are made before it is live: no tables, tlbiUnder or tlbi")
+                }
+                mappings.append(try mapping(m, "\(p).map[\(k)]"))
+            }
+            s.tableSets.append(TableSetPlan(name: t.name, vmid: UInt16(t.vmid), pool: PhysicalAddress(try eval(t.pool, names, "\(p).pool")),
+                                            poolBytes: try eval(t.poolBytes, names, "\(p).poolBytes"), mappings: mappings))
+        }
+        func setName(_ n: String?, _ p: String) throws -> String? {
+            guard let n else { return nil }
+            guard s.tableSets.contains(where: { $0.name == n }) else {
+                throw fail(p, "no table set named '\(n)'; the table sets are: " + s.tableSets.map(\.name).joined(separator: ", "))
+            }
+            return n
+        }
+        func mapping(_ m: MappingSpec, _ p: String) throws -> Stage2Mapping {
+            Stage2Mapping(ipa: IPA(try eval(m.ipa, names, "\(p).ipa")), pa: PhysicalAddress(try eval(m.pa, names, "\(p).pa")),
+                          size: try eval(m.size, names, "\(p).size"),
+                          attributes: Stage2Attributes(permissions: StageTwoAccess.permissions(m.access)!, memory: StageTwoAccess.memoryType(m.memory)!))
+        }
+        func tlbiList(_ list: [TLBISpec], _ p: String) throws -> [TLBIOperation] {
+            var tlbi: [TLBIOperation] = []
+            for (t, op) in list.enumerated() {
+                let x = try op.operand.map { try eval($0, names, "\(p)[\(t)].operand") } ?? 0
+                let operation: TLBIOperation = switch op.op {
+                case "vmalls12e1is": .vmalls12e1is
+                case "vmalle1is": .vmalle1is
+                case "vmalls12e1": .vmalls12e1
+                case "alle1is": .alle1is
+                case "ipas2e1is": .ipas2e1is(x)
+                case "ipas2le1is": .ipas2le1is(x)
+                case "ipas2e1": .ipas2e1(x)
+                default: .ripas2e1is(x)
+                }
+                tlbi.append(operation)
+            }
+            return tlbi
         }
 
         // What stage 2 maps so far, for derived fault levels.
@@ -396,22 +461,29 @@ struct ScenarioBuilder {
                                                     t0sz: try t0sz.map { try eval($0, names, "\(hp).patchVTCR.t0sz") }))
                     case .restoreVTCR: reactions.append(.patchVTCR(sl0: nil, t0sz: nil))
                     case .tlbi(let list):
-                        var tlbi: [TLBIOperation] = []
-                        for (t, op) in list.enumerated() {
-                            let x = try op.operand.map { try eval($0, names, "\(hp).tlbi[\(t)].operand") } ?? 0
-                            let operation: TLBIOperation = switch op.op {
-                            case "vmalls12e1is": .vmalls12e1is
-                            case "vmalle1is": .vmalle1is
-                            case "vmalls12e1": .vmalls12e1
-                            case "alle1is": .alle1is
-                            case "ipas2e1is": .ipas2e1is(x)
-                            case "ipas2le1is": .ipas2le1is(x)
-                            case "ipas2e1": .ipas2e1(x)
-                            default: .ripas2e1is(x)
-                            }
-                            tlbi.append(operation)
+                        reactions.append(.tlbi(try tlbiList(list, "\(hp).tlbi")))
+                    case .mapping(let m):
+                        let mp = "\(hp).map"
+                        let set = try setName(m.tables, "\(mp).tables")
+                        let under = try m.tlbiUnder.map { u in
+                            TableSetVTTBR(set: try setName(u.tables, "\(mp).tlbiUnder.tables")!,
+                                          or: try u.or.map { try eval($0, names, "\(mp).tlbiUnder.or") } ?? 0)
                         }
-                        reactions.append(.tlbi(tlbi))
+                        if set == nil, under != nil || m.tlbi != nil {
+                            throw fail(mp, "tlbiUnder and tlbi apply to a table set's mapping ('tables'); the session's own takes its own TLB maintenance")
+                        }
+                        let mm = try mapping(m, mp)
+                        reactions.append(.mapIn(set: set, ipa: mm.ipa, pa: mm.pa, size: mm.size, attributes: mm.attributes,
+                                                tlbiUnder: under, tlbi: try m.tlbi.map { try tlbiList($0, "\(mp).tlbi") }))
+                        if set == nil { mapped.append((mm.ipa.rawValue, mm.size)) }
+                    case .resumeUnder(let v):
+                        reactions.append(.resumeUnder(TableSetVTTBR(set: try setName(v.tables, "\(hp).resumeUnder.tables")!,
+                                                                    or: try v.or.map { try eval($0, names, "\(hp).resumeUnder.or") } ?? 0)))
+                    case .expectTranslation(let t):
+                        let tp = "\(hp).expectTranslation"
+                        reactions.append(.expectTranslation(set: try setName(t.tables, "\(tp).tables"),
+                                                            ipa: IPA(try eval(t.ipa, names, "\(tp).ipa")),
+                                                            pa: PhysicalAddress(try eval(t.pa, names, "\(tp).pa")), level: t.level))
                     }
                 }
                 let event = ExpectedEvent(eventKind, reactions: reactions, resume: ev.resume == "skip" ? .skip : .retry)
@@ -422,6 +494,8 @@ struct ScenarioBuilder {
             }
         }
         s.expectedMemory = model.keys.sorted().map { (PhysicalAddress($0), [model[$0]!]) }
+        s.expectedMemory += try expand(body.expectMemory ?? [], path("expectMemory", set: variant.body.expectMemory != nil))
+            .map { (PhysicalAddress($0.0), $0.1) }
         s.notes = [geometry.description + ", \(s.ops.count) ops, \(s.events.count) expected events"]
         for text in [spec.why, spec.reference, variant.why, variant.reference].compactMap({ $0 }) { s.notes.append(text) }
         s.notes += body.notes ?? []

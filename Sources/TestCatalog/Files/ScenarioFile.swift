@@ -17,7 +17,7 @@ public struct ScenarioFile: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case format, name, summary, tags, budget, reference, why
-        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, requires, `let`, memory, plant, ops, notes, knownFailures
+        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, requires, `let`, memory, plant, tableSets, ops, expectMemory, notes, knownFailures
         case variants
     }
 
@@ -82,7 +82,11 @@ public struct ScenarioBody: Sendable {
     public var memory: [RegionSpec]?
     /// Values written into memory before the run (loads plant their own when none is there).
     public var plant: [PlantSpec]?
+    /// Stage-2 table sets besides the session's own (other VMIDs), built after HELLO.
+    public var tableSets: [TableSetSpec]?
     public var ops: [OpSpec]?
+    /// Memory that must hold these values afterwards, besides what the model derives.
+    public var expectMemory: [PlantSpec]?
     public var notes: [String]?
     public var knownFailures: [KnownFailureSpec]?
 
@@ -106,6 +110,8 @@ public struct ScenarioBody: Sendable {
         lets = try c.decodeIfPresent([String: Expression].self, forKey: .let)
         memory = try c.decodeIfPresent([RegionSpec].self, forKey: .memory)
         plant = try c.decodeIfPresent([PlantSpec].self, forKey: .plant)
+        tableSets = try c.decodeIfPresent([TableSetSpec].self, forKey: .tableSets)
+        expectMemory = try c.decodeIfPresent([PlantSpec].self, forKey: .expectMemory)
         ops = try c.decodeIfPresent([OpSpec].self, forKey: .ops)
         notes = try c.decodeIfPresent([String].self, forKey: .notes)
         knownFailures = try c.decodeIfPresent([KnownFailureSpec].self, forKey: .knownFailures)
@@ -125,6 +131,8 @@ public struct ScenarioBody: Sendable {
         if let l = other.lets { r.lets = (lets ?? [:]).merging(l) { $1 } }
         r.memory = other.memory ?? memory
         r.plant = other.plant ?? plant
+        r.tableSets = other.tableSets ?? tableSets
+        r.expectMemory = other.expectMemory ?? expectMemory
         r.ops = other.ops ?? ops
         r.notes = other.notes ?? notes
         r.knownFailures = other.knownFailures ?? knownFailures
@@ -144,7 +152,7 @@ public struct VariantSpec: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, summary, tags, budget, reference, why
-        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, requires, `let`, memory, plant, ops, notes, knownFailures
+        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, requires, `let`, memory, plant, tableSets, ops, expectMemory, notes, knownFailures
     }
 
     public init(from decoder: any Decoder) throws {
@@ -174,8 +182,12 @@ public struct RequirementSpec: Decodable, Sendable, Equatable {
     public var paBits: Int?
     /// FEAT_XNX present (true) or absent (false).
     public var xnx: Bool?
+    /// FEAT_TTL (TLBI level hints), 16-bit VMIDs, FEAT_TTCNP: `true` requires them.
+    public var ttl: Bool?
+    public var vmid16: Bool?
+    public var cnp: Bool?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case paBits, xnx }
+    enum CodingKeys: String, CodingKey, CaseIterable { case paBits, xnx, ttl, vmid16, cnp }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -185,6 +197,12 @@ public struct RequirementSpec: Decodable, Sendable, Equatable {
             throw DecodingError.dataCorruptedError(forKey: .paBits, in: c, debugDescription: "paBits \(paBits); expected 32 to 52")
         }
         xnx = try c.decodeIfPresent(Bool.self, forKey: .xnx)
+        ttl = try c.decodeIfPresent(Bool.self, forKey: .ttl)
+        vmid16 = try c.decodeIfPresent(Bool.self, forKey: .vmid16)
+        cnp = try c.decodeIfPresent(Bool.self, forKey: .cnp)
+        for (key, v) in [(CodingKeys.ttl, ttl), (.vmid16, vmid16), (.cnp, cnp)] where v == false {
+            throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "only `true` (require it) is supported; leave it out otherwise")
+        }
     }
 }
 
