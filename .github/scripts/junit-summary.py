@@ -4,8 +4,9 @@ $GITHUB_STEP_SUMMARY.
 
     junit-summary.py RESULTS.xml [TITLE]
 
-Prints the counts, the summary line `N passed, N failed, N skipped` (timeouts counted as
-failed, as the harness does), and a table of every test that did not pass with its message.
+Prints the counts, the summary line `N passed, N failed, N skipped, N xfail` (timeouts
+counted as failed, as the harness does; a known failure is a <skipped type="xfail">, an XPASS a
+passing testcase with an `xpass` property, counted as passed and listed), and a table of every test that did not pass with its message.
 Exit status 0 if the file parsed, 2 if it is missing or not JUnit XML (the message says which).
 Standard library only (xml.etree), so it runs before anything is installed.
 """
@@ -35,7 +36,7 @@ def main() -> int:
     if root.tag not in ("testsuites", "testsuite"):
         print(f"junit-summary: {path}: root element is <{root.tag}>, not <testsuites>", file=sys.stderr)
         return 2
-    passed = failed = skipped = timed_out = 0
+    passed = failed = skipped = timed_out = xfail = 0
     rows = []
     for suite in suites:
         for tc in suite.findall("testcase"):
@@ -49,20 +50,26 @@ def main() -> int:
                 kind = "TIMEOUT" if node.get("type") == "timeout" else "FAIL"
                 timed_out += kind == "TIMEOUT"
                 rows.append((kind, name, tc.get("time", ""), node.get("message", "")))
+            elif skip is not None and skip.get("type") == "xfail":
+                xfail += 1
+                rows.append(("XFAIL", name, tc.get("time", ""), skip.get("message", "")))
             elif skip is not None:
                 skipped += 1
                 rows.append(("SKIP", name, "", skip.get("message", "")))
             else:
                 passed += 1
-    total = passed + failed + skipped
+                xpass = [p for p in tc.iter("property") if p.get("name") == "xpass"]
+                if xpass:
+                    rows.append(("XPASS", name, tc.get("time", ""), xpass[0].get("value", "")))
+    total = passed + failed + skipped + xfail
     host = suites[0].get("hostname", "") if suites else ""
     print(f"### {cell(title)}\n")
     print(f"{total} tests on `{cell(host)}` in {cell(root.get('time', '?'))} s"
           + (f"; {timed_out} timed out (counted as failed)" if timed_out else "") + "\n")
-    print(f"**{passed} passed, {failed} failed, {skipped} skipped**\n")
+    print(f"**{passed} passed, {failed} failed, {skipped} skipped, {xfail} xfail**\n")
     if rows:
         print("| status | test | time (s) | message |\n|---|---|---:|---|")
-        order = {"TIMEOUT": 0, "FAIL": 1, "SKIP": 2}
+        order = {"TIMEOUT": 0, "FAIL": 1, "XPASS": 2, "XFAIL": 3, "SKIP": 4}
         for kind, name, t, msg in sorted(rows, key=lambda r: (order[r[0]], r[1])):
             print(f"| {kind} | `{cell(name, 120)}` | {cell(t)} | {cell(msg)} |")
     return 0

@@ -17,6 +17,8 @@ public struct HumanFormatter: ReportFormatter {
         case .fail: paint("FAIL   ", "1;31")
         case .skip: paint("SKIP   ", "33")
         case .timeout: paint("TIMEOUT", "1;35")
+        case .xfail: paint("XFAIL  ", "36")
+        case .xpass: paint("XPASS  ", "1;33")
         }
     }
 
@@ -33,7 +35,12 @@ public struct HumanFormatter: ReportFormatter {
         if !r.parameters.isEmpty { line += " (" + Escape.terminal(r.parameterText) + ")" }
         if r.status != .skip { line += " " + paint(formatSeconds(r.seconds, decimals: 2) + " s", "2") }
         var extra: [String] = []
-        let text = r.outcome.failureMessage ?? r.outcome.skipReason
+        var text = r.outcome.failureMessage ?? r.outcome.skipReason
+        if let known = r.outcome.knownFailure {
+            text = r.status == .xpass
+                ? "passed although a known-failure record says it fails here: " + known
+                : (r.outcome.observedFailure ?? "") + "\nknown failure: " + known
+        }
         if let text {
             let lines = Escape.terminal(text, singleLine: false).split(separator: "\n", omittingEmptySubsequences: false)
             line += ": " + (lines.first.map(String.init) ?? "")
@@ -53,7 +60,7 @@ public struct HumanFormatter: ReportFormatter {
             out += "failed: " + notPassed.map { Escape.terminal($0.displayName) }.joined(separator: ", ") + "\n"
             out += "reproduce with --seed \(run.seed)\n"
         }
-        if let t = summary.timeoutLine { out += t + "\n" }
+        for n in summary.noticeLines { out += Escape.terminal(n) + "\n" }
         out += summary.line + "\n"
         return out
     }

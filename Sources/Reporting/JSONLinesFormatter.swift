@@ -4,8 +4,9 @@
 ///     {"duration":0.85,"faults":["stage-2 fault: …"],"log":[],"message":null,"name":"demand-paging/4k","number":1,"parameters":{"granule":"4K"},"repetition":null,"status":"pass","type":"test"}
 ///     {"exitStatus":0,"failed":0,"passed":1,"skipped":0,"timedOut":0,"total":1,"type":"summary"}
 ///
-/// Select test records with `type == "test"`. `status` is pass/fail/skip/timeout; `message`
-/// is the failure/timeout message or the skip reason. `seed` is a decimal string (a 64-bit
+/// Select test records with `type == "test"`. `status` is pass/fail/skip/timeout/xfail/xpass;
+/// `message` is the failure/timeout message, the skip reason, or (xfail) the failure as
+/// observed; `knownFailure` is the matching known-failure record's reason (xfail, xpass) or null. `seed` is a decimal string (a 64-bit
 /// value does not survive a double-precision JSON reader). Keys are sorted.
 public struct JSONLinesFormatter: ReportFormatter {
     public init() {}
@@ -24,7 +25,7 @@ public struct JSONLinesFormatter: ReportFormatter {
     }
 
     public mutating func result(_ r: TestResult, number: Int) -> String {
-        let message = r.outcome.failureMessage ?? r.outcome.skipReason
+        let message = r.outcome.failureMessage ?? r.outcome.skipReason ?? r.outcome.observedFailure
         let o: [(String, JSON)] = [
             ("type", .string("test")),
             ("number", .int(number)),
@@ -34,6 +35,7 @@ public struct JSONLinesFormatter: ReportFormatter {
             ("status", .string(r.status.rawValue)),
             ("duration", .number(formatSeconds(r.seconds, decimals: 6))),
             ("message", message.map { .string($0) } ?? .null),
+            ("knownFailure", r.outcome.knownFailure.map { .string($0) } ?? .null),
             ("faults", .array(r.faults.map { .string($0) })),
             ("log", .array(r.log.map { .string($0) })),
         ]
@@ -47,6 +49,8 @@ public struct JSONLinesFormatter: ReportFormatter {
             ("failed", .int(summary.failed)),
             ("skipped", .int(summary.skipped)),
             ("timedOut", .int(summary.timedOut)),
+            ("xfail", .int(summary.xfailed)),
+            ("xpass", .int(summary.xpassed)),
             ("total", .int(summary.total)),
             ("exitStatus", .int(Int(summary.exitStatus))),
         ]

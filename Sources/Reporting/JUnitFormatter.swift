@@ -10,9 +10,15 @@ import Foundation
 ///           <failure message type>message + fault log</failure>   (fail: type="failure",
 ///                                                                   timeout: type="timeout")
 ///           <skipped message/>
+///           <skipped type="xfail" message="known failure: reason">failure as observed</skipped>
 ///           <system-out>parameters, fault log, exit log</system-out>
 ///         </testcase>
 ///
+/// A known failure (xfail) is a `skipped` element of type "xfail" whose message starts
+/// "known failure: " (what pytest writes for its xfail, and what GitHub/GitLab/Jenkins show as a
+/// skip with its reason); `skipped` counts them. An XPASS is a passing testcase whose
+/// `<system-out>` starts with "XPASS:" and a testcase property `xpass` (not a failure unless
+/// `--strict`, which reports it as a failure before it gets here).
 /// Timeouts are failures (`failures` counts them), matching the summary line; `errors` is
 /// always 0 (the harness has no separate error state). `timestamp` is the run's start in UTC
 /// without a zone suffix (the Ant schema's ISO 8601 form). `classname` is
@@ -28,7 +34,7 @@ public struct JUnitFormatter: ReportFormatter {
         func a(_ s: String) -> String { Escape.xmlAttribute(s) }
         let time = formatSeconds(summary.duration.seconds)
         let stamp = Self.timestamp(run.startTime)
-        let counts = "tests=\"\(summary.total)\" failures=\"\(summary.failed)\" errors=\"0\" skipped=\"\(summary.skipped)\" time=\"\(time)\""
+        let counts = "tests=\"\(summary.total)\" failures=\"\(summary.failed)\" errors=\"0\" skipped=\"\(summary.skipped + summary.xfailed)\" time=\"\(time)\""
         var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         x += "<testsuites name=\"\(a(run.suiteName))\" \(counts) timestamp=\"\(stamp)\">\n"
         x += "  <testsuite name=\"\(a(run.suiteName))\" \(counts) timestamp=\"\(stamp)\" hostname=\"\(a(run.hostname))\">\n"
@@ -57,6 +63,10 @@ public struct JUnitFormatter: ReportFormatter {
                 x += "      <failure message=\"\(a(message))\" type=\"\(type)\">\(Escape.xmlText(body))</failure>\n"
             case .skipped(let reason):
                 x += "      <skipped message=\"\(a(reason))\"/>\n"
+            case .knownFailure(let observed, let known):
+                x += "      <skipped type=\"xfail\" message=\"\(a("known failure: " + known))\">\(Escape.xmlText(observed))</skipped>\n"
+            case .unexpectedPass(let known):
+                x += "      <properties><property name=\"xpass\" value=\"\(a(known))\"/></properties>\n"
             }
             if !out.isEmpty {
                 x += "      <system-out>\(Escape.xmlText(out))</system-out>\n"
@@ -70,6 +80,9 @@ public struct JUnitFormatter: ReportFormatter {
 
     private func systemOut(_ r: TestResult) -> String {
         var lines: [String] = []
+        if case .unexpectedPass(let known) = r.outcome {
+            lines.append("XPASS: passed although a known-failure record says it fails here: " + known)
+        }
         if !r.parameters.isEmpty { lines.append("parameters: " + r.parameterText) }
         if !r.faults.isEmpty { lines.append("faults:"); lines += r.faults }
         if !r.log.isEmpty { lines.append("exits:"); lines += r.log }

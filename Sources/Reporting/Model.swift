@@ -1,9 +1,12 @@
 import Foundation
 
-/// The four ways a test can end. A timeout is a failure with a more specific cause: it counts
-/// as failed in the summary line and selects exit status 124 (see `ExitPolicy`).
+/// The ways a test can end. A timeout is a failure with a more specific cause: it counts as
+/// failed in the summary line and selects exit status 124 (see `ExitPolicy`). `xfail` is a
+/// known failure: the test failed exactly as a known-failure record of its variant says (the
+/// record's signature matched). `xpass` is a test with such a record that passed: it counts
+/// as passed, is announced on a line of its own, and is a failure under `--strict`.
 public enum TestStatus: String, Sendable, Codable, CaseIterable {
-    case pass, fail, skip, timeout
+    case pass, fail, skip, timeout, xfail, xpass
 }
 
 /// How a test ended, with the text each ending requires: a failure or timeout always says
@@ -15,6 +18,11 @@ public enum TestOutcome: Sendable, Equatable {
     case skipped(reason: String)
     /// `message` should say what was stopped and after how long (e.g. "watchdog: no exit for 10 s").
     case timedOut(String)
+    /// Failed exactly as a known-failure record says. `message` is the failure as observed,
+    /// `known` the record's one-line reason and reference (shown as the TODO / skip reason).
+    case knownFailure(String, known: String)
+    /// Passed although a known-failure record says it fails here (`known`: that record).
+    case unexpectedPass(known: String)
 
     public var status: TestStatus {
         switch self {
@@ -22,15 +30,31 @@ public enum TestOutcome: Sendable, Equatable {
         case .failed: .fail
         case .skipped: .skip
         case .timedOut: .timeout
+        case .knownFailure: .xfail
+        case .unexpectedPass: .xpass
         }
     }
 
-    /// The failure or timeout message (nil for pass and skip).
+    /// The failure or timeout message (nil for pass, skip, xfail and xpass).
     public var failureMessage: String? {
         switch self {
         case .failed(let m), .timedOut(let m): m
         default: nil
         }
+    }
+
+    /// For xfail and xpass: the known-failure record's reason and reference.
+    public var knownFailure: String? {
+        switch self {
+        case .knownFailure(_, let k), .unexpectedPass(let k): k
+        default: nil
+        }
+    }
+
+    /// For xfail: the failure as observed (it matched the record's signature).
+    public var observedFailure: String? {
+        if case .knownFailure(let m, _) = self { return m }
+        return nil
     }
 
     public var skipReason: String? {
@@ -108,14 +132,18 @@ public struct RunInfo: Sendable, Equatable {
 }
 
 /// Counts over a run. `failed` includes timeouts; `timedOut` says how many of them there were.
+/// `passed` includes XPASSes (the test did pass); `xpassed` says how many of them there were
+/// and `xpassNames` which.
 public struct Summary: Sendable, Equatable {
-    public var passed = 0, failed = 0, skipped = 0, timedOut = 0
-    public var total: Int { passed + failed + skipped }
+    public var passed = 0, failed = 0, skipped = 0, timedOut = 0, xfailed = 0, xpassed = 0
+    public var xpassNames: [String] = []
+    public var total: Int { passed + failed + skipped + xfailed }
     public var duration: Duration = .zero
 
-    public init(passed: Int = 0, failed: Int = 0, skipped: Int = 0, timedOut: Int = 0, duration: Duration = .zero) {
+    public init(passed: Int = 0, failed: Int = 0, skipped: Int = 0, timedOut: Int = 0, xfailed: Int = 0,
+                xpassed: Int = 0, duration: Duration = .zero) {
         self.passed = passed; self.failed = failed; self.skipped = skipped
-        self.timedOut = timedOut; self.duration = duration
+        self.timedOut = timedOut; self.xfailed = xfailed; self.xpassed = xpassed; self.duration = duration
     }
 
     public init(_ results: some Sequence<TestResult>) {
@@ -125,19 +153,30 @@ public struct Summary: Sendable, Equatable {
             case .fail: failed += 1
             case .skip: skipped += 1
             case .timeout: failed += 1; timedOut += 1
+            case .xfail: xfailed += 1
+            case .xpass: passed += 1; xpassed += 1; xpassNames.append(r.displayName)
             }
             duration += r.duration
         }
     }
 
-    /// The closing line of every run, alone on its line: `N passed, N failed, N skipped`.
-    /// Timeouts are counted in `failed`; how many timed out is said on a separate line.
-    public var line: String { "\(passed) passed, \(failed) failed, \(skipped) skipped" }
+    /// The closing line of every run, alone on its line:
+    /// `N passed, N failed, N skipped, N xfail`. Timeouts are counted in `failed` and XPASSes
+    /// in `passed`; each kind is said on a line of its own before this one.
+    public var line: String { "\(passed) passed, \(failed) failed, \(skipped) skipped, \(xfailed) xfail" }
 
     /// The line printed before `line` when something timed out (nil otherwise).
     public var timeoutLine: String? {
         timedOut == 0 ? nil : "\(timedOut) timed out (counted as failed)"
     }
+
+    /// The loud line printed before `line` when a known failure passed (nil otherwise).
+    public var xpassLine: String? {
+        xpassed == 0 ? nil : "XPASS: \(xpassed) known failure(s) passed (counted as passed; a failure with --strict); check and retire their records: " + xpassNames.joined(separator: ", ")
+    }
+
+    /// The lines printed before the summary line, in order (timeouts, then XPASS).
+    public var noticeLines: [String] { [timeoutLine, xpassLine].compactMap { $0 } }
 
     public var exitStatus: Int32 { ExitPolicy.status(self) }
 }

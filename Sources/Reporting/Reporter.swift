@@ -10,7 +10,7 @@ import Foundation
 /// | any | FILE | human lines + summary | – | that format (no colour), written atomically at `finish` |
 ///
 /// So stdout in a machine format stays parseable, and every run still ends with
-/// `N passed, N failed, N skipped` alone on a line somewhere a person or CI log sees it.
+/// `N passed, N failed, N skipped, N xfail` alone on a line somewhere a person or CI log sees it.
 public final class Reporter {
     public let run: RunInfo
     public let format: OutputFormat
@@ -91,7 +91,7 @@ public final class Reporter {
             console = c
         } else if format != .human {
             var tail = ""
-            if let t = summary.timeoutLine { tail += t + "\n" }
+            for n in summary.noticeLines { tail += Escape.terminal(n) + "\n" }
             tail += summary.line + "\n"
             stderr.write(tail)
         }

@@ -20,18 +20,18 @@ import Testing
 
     @Test func summaryLineCountsTimeoutsAsFailed() {
         let s = Summary([Self.pass, Self.fail, Self.tout, Self.tout, Self.skip])
-        #expect(s.line == "1 passed, 3 failed, 1 skipped")
+        #expect(s.line == "1 passed, 3 failed, 1 skipped, 0 xfail")
         #expect(s.timedOut == 2)
         #expect(s.timeoutLine == "2 timed out (counted as failed)")
         #expect(Summary([Self.pass]).timeoutLine == nil)
-        #expect(Summary([]).line == "0 passed, 0 failed, 0 skipped")
+        #expect(Summary([]).line == "0 passed, 0 failed, 0 skipped, 0 xfail")
     }
 
     @Test func summaryLineHasTheShapeCIReads() throws {
-        // "N passed, N failed, N skipped" alone on a line.
+        // "N passed, N failed, N skipped, N xfail" alone on a line.
         let line = Summary(Fixture.results).line
-        #expect(try #require(line.wholeMatch(of: /(\d+) passed, (\d+) failed, (\d+) skipped/)).output.1 == "2")
-        #expect(line == "2 passed, 2 failed, 1 skipped")
+        #expect(try #require(line.wholeMatch(of: /(\d+) passed, (\d+) failed, (\d+) skipped, (\d+) xfail/)).output.1 == "2")
+        #expect(line == "2 passed, 2 failed, 1 skipped, 0 xfail")
     }
 
     @Test func summaryAddsDurations() {
