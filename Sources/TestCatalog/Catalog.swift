@@ -21,37 +21,6 @@ public enum Catalog {
         }
     }
 
-    public static let demandPaging = CatalogTest(
-        name: "demand-paging",
-        summary: "each first touch (read/write/exec) of a sparse IPA raises exactly one stage-2 translation fault; the host maps the page and the guest retries",
-        variants: [
-            pages("4k", .k4), pages("16k", .k16), pages("64k", .k64),
-            TestVariant(name: "4k-2m-blocks", summary: "4K granule, demand-maps 2 MiB level-2 blocks",
-                        requirements: [.stage2Granule(.k4)]) { _ in
-                try DemandPaging.scenario(granule: .k4, ipaBits: 40, blockSize: 2 << 20)
-            },
-        ])
-
-    /// The demand-paging test with a non-VHE guest hypervisor (HAS_EL2_E2H0).
-    public static let demandPagingE2H0 = CatalogTest(
-        name: "demand-paging-e2h0",
-        summary: "demand paging with a vCPU created with KVM_ARM_VCPU_HAS_EL2_E2H0: HCR_EL2.E2H must read 0 at vEL2 and the stage-2 faults must be the same as with VHE",
-        variants: [Granule.k4, .k16, .k64].map { g in
-            TestVariant(name: "\(g)".lowercased(), summary: "\(g) granule, 40-bit IPA, non-VHE guest hypervisor",
-                        requirements: [.stage2Granule(g)]) { _ in
-                var s = try DemandPaging.scenario(granule: g, ipaBits: 40)
-                s.nonVHE = true
-                return s
-            }
-        })
-
-    static func pages(_ name: String, _ g: Granule) -> TestVariant {
-        TestVariant(name: name, summary: "\(g) granule, 40-bit IPA, demand-maps pages",
-                    requirements: [.stage2Granule(g)]) { _ in
-            try DemandPaging.scenario(granule: g, ipaBits: 40)
-        }
-    }
-
     /// The test called `name`, nil when there is none.
     public static func test(named name: String) -> CatalogTest? { tests.first { $0.name == name } }
 
