@@ -1,6 +1,7 @@
 import AArch64
 import GuestProtocol
 import Stage2
+@testable import Runtime
 @testable import TestCatalog
 
 /// The Swift scripts catalog/break-before-make.json, vmid-isolation.json and tlbi-scope.json

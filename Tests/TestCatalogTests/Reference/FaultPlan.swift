@@ -1,4 +1,5 @@
 import AArch64
+@testable import Runtime
 @testable import TestCatalog
 import GuestProtocol
 import Stage2

@@ -1,6 +1,7 @@
 import AArch64
 import GuestProtocol
 import Stage2
+@testable import Runtime
 @testable import TestCatalog
 
 /// The Swift builders catalog/*.json's stage-2 fault tests were converted from (permission,

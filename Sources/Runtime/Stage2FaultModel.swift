@@ -5,7 +5,7 @@ import Stage2
 public enum Stage2FaultModel {
     /// `ic`-free code the host plants for EXEC ops: `movz x0, #imm; ret`
     /// (MOVZ 64-bit: 0xD2800000 | imm16 << 5 | Rd, Arm ARM C6.2.228; RET: 0xD65F03C0, C6.2.254).
-    static func plantedCode(returning imm: UInt16) -> [UInt8] {
+    public static func plantedCode(returning imm: UInt16) -> [UInt8] {
         let movz: UInt32 = 0xD280_0000 | UInt32(imm) << 5
         let ret: UInt32 = 0xD65F_03C0
         return [movz, ret].flatMap { w in (0..<4).map { UInt8(truncatingIfNeeded: w >> (8 * $0)) } }
