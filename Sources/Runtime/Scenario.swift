@@ -231,6 +231,11 @@ public struct ExpectedEvent: Sendable, CustomStringConvertible {
         /// The harness's walk of a table set (nil: the session's) must translate `ipa` to `pa`
         /// with a leaf at `level`; otherwise the test fails.
         case expectTranslation(set: String?, ipa: IPA, pa: PhysicalAddress, level: Int)
+        /// Answers a KVM_EXIT_MMIO at a PA no memslot backs by backing it: a memslot of one host
+        /// page is added there, `plant` written into it, the exit completed without running the
+        /// guest and the PC moved back one instruction, so op `opIndex`'s access runs again
+        /// against memory. Needs the KVM backend and host pages of at most `maxHostPage` bytes.
+        case backWithMemory(opIndex: Int, plant: [(PhysicalAddress, [UInt8])], maxHostPage: UInt64)
     }
     /// How the reply resumes the guest: RESUME (retry a fault; after an hvc, the next
     /// instruction) or SKIP (ELR+4: past a trapped SMC, whose ELR is the SMC itself).

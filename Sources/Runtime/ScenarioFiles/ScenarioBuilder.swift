@@ -480,6 +480,13 @@ struct ScenarioBuilder {
                     case .resumeUnder(let v):
                         reactions.append(.resumeUnder(TableSetVTTBR(set: try setName(v.tables, "\(hp).resumeUnder.tables")!,
                                                                     or: try v.or.map { try eval($0, names, "\(hp).resumeUnder.or") } ?? 0)))
+                    case .backWithMemory(let b):
+                        guard case .mmio = ev.kind else { throw fail("\(hp).backWithMemory", "backWithMemory answers an mmio event") }
+                        if b.plant.contains(where: { $0.at != nil }) {
+                            throw fail("\(hp).backWithMemory.plant", "memory added at run time has no region: give 'pa'")
+                        }
+                        reactions.append(.backWithMemory(opIndex: index, plant: try expand(b.plant, "\(hp).backWithMemory.plant").map { (PhysicalAddress($0.0), $0.1) },
+                                                         maxHostPage: try eval(b.maxHostPage, names, "\(hp).backWithMemory.maxHostPage")))
                     case .expectTranslation(let t):
                         let tp = "\(hp).expectTranslation"
                         reactions.append(.expectTranslation(set: try setName(t.tables, "\(tp).tables"),
