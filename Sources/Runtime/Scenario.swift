@@ -354,30 +354,3 @@ public struct ScriptOutcome: Sendable {
         self.faults = faults
     }
 }
-
-/// A table set a scenario builds after HELLO: VMID, pool, and what it maps before it is live.
-public struct TableSetPlan: Sendable {
-    public var name: String
-    public var vmid: UInt16
-    public var pool: PhysicalAddress
-    public var poolBytes: UInt64
-    public var mappings: [Stage2Mapping]
-    public init(name: String, vmid: UInt16, pool: PhysicalAddress, poolBytes: UInt64, mappings: [Stage2Mapping]) {
-        self.name = name
-        self.vmid = vmid
-        self.pool = pool
-        self.poolBytes = poolBytes
-        self.mappings = mappings
-    }
-}
-
-/// A table set's VTTBR_EL2 with extra bits set (another name for the same context).
-public struct TableSetVTTBR: Sendable, Equatable, CustomStringConvertible {
-    public var set: String
-    public var or: UInt64
-    public init(set: String, or: UInt64 = 0) {
-        self.set = set
-        self.or = or
-    }
-    public var description: String { or == 0 ? "VTTBR of \(set)" : "VTTBR of \(set) | 0x\(String(or, radix: 16))" }
-}

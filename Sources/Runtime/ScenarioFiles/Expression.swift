@@ -118,9 +118,3 @@ public struct Expression: Decodable, Sendable, Equatable, CustomStringConvertibl
         }
     }
 }
-
-/// Why an expression has no value.
-public struct ExpressionError: Error, CustomStringConvertible {
-    public var description: String
-    init(_ d: String) { description = d }
-}

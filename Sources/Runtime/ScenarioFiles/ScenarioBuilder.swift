@@ -573,8 +573,3 @@ struct ScenarioBuilder {
         return found
     }
 }
-
-extension HostFacts {
-    /// A host with everything, to build every variant once when a file is checked.
-    static let validation = HostFacts(vmIPABits: 52)
-}

@@ -1,11 +1,3 @@
-/// A coding key for any string: used to see every key an object holds.
-struct AnyCodingKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}
-
 extension Decoder {
     /// Rejects any key of this object that `Keys` does not list, so a misspelt field is an
     /// error instead of being ignored. The error names the key and the keys that are allowed.
