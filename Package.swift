@@ -33,8 +33,15 @@ let package = Package(
         .target(name: "CExitBaseline", cSettings: [.headerSearchPath("../../guest/include")]),
         // Guest memory, layout, vGIC, EL2 vCPU, run loop with watchdog.
         .target(name: "Machine", dependencies: ["KVM", "Stage2", "GuestProtocol", "GuestPayload", "AArch64"]),
-        // The tests the harness runs, as data.
-        .target(name: "TestCatalog", dependencies: ["Machine", "Stage2", "GuestProtocol", "AArch64"]),
+        // The built-in scenario files (catalog/*.json), embedded by the CatalogEmbedder plugin.
+        .target(name: "CatalogFiles", plugins: ["CatalogEmbedder"]),
+        // Writes catalog/*.json into CatalogFiles' generated source.
+        .plugin(name: "CatalogEmbedder", capability: .buildTool()),
+        // What runs a test: guest sessions, backends, the session layout, the scenario model and
+        // runner with its checks, and the scenario-file format (loader, builder).
+        .target(name: "Runtime", dependencies: ["Machine", "KVM", "Stage2", "GuestProtocol", "GuestPayload", "AArch64"]),
+        // The built-in tests: the embedded catalog/*.json files and the tests still scripted in Swift.
+        .target(name: "TestCatalog", dependencies: ["Runtime", "Machine", "Stage2", "GuestProtocol", "AArch64", "CatalogFiles"]),
         // Temporary files removed on SIGINT/SIGTERM (the atomic writer's; a handler needs C buffers).
         .target(name: "CTempFiles"),
         // Result model, output formats (human/TAP/JUnit/JSON), exit policy, --filter globs, seeded PRNG.
@@ -44,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "harness",
             dependencies: [
-                "AArch64", "Stage2", "Stage2SeedBaseline", "KVM", "Machine", "TestCatalog", "GuestProtocol", "Reporting", "CExitBaseline", "HostHealth",
+                "AArch64", "Stage2", "Stage2SeedBaseline", "KVM", "Machine", "Runtime", "TestCatalog", "GuestProtocol", "Reporting", "CExitBaseline", "HostHealth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,7 +60,7 @@ let package = Package(
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM", "AArch64"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "KVM", "Stage2", "AArch64"]),
         .testTarget(name: "GuestProtocolTests", dependencies: ["GuestProtocol", "GuestPayload"]),
-        .testTarget(name: "TestCatalogTests", dependencies: ["TestCatalog", "GuestProtocol", "Stage2", "AArch64"]),
+        .testTarget(name: "TestCatalogTests", dependencies: ["Runtime", "TestCatalog", "CatalogFiles", "GuestProtocol", "Stage2", "AArch64"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
         .testTarget(name: "HostHealthTests", dependencies: ["HostHealth", "Machine"]),
         .testTarget(name: "HarnessTests", dependencies: ["harness", "Stage2", "AArch64"]),

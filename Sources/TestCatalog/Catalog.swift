@@ -1,48 +1,21 @@
-import AArch64
-import GuestProtocol
-import KVM
-import Machine
-import Stage2
-#if canImport(Glibc)
-import Glibc
-#endif
+import CatalogFiles
+import Runtime
 
-/// The tests the harness knows, as data. Issue-6 tests are added here as more entries.
+/// The tests the harness knows: the scenario files embedded from catalog/ (in file-name
+/// order), then the tests still written in Swift.
 public enum Catalog {
-    public static let tests: [CatalogTest] = [demandPaging, demandPagingE2H0] + stage2FaultTests + advancedTests + stage1Tests
+    public static let tests: [CatalogTest] = builtInFiles + advancedTests + stage1Tests
 
-    public static let demandPaging = CatalogTest(
-        name: "demand-paging",
-        summary: "each first touch (read/write/exec) of a sparse IPA raises exactly one stage-2 translation fault; the host maps the page and the guest retries",
-        tags: [.demandPaging, .stage2Faults],
-        variants: [
-            pages("4k", .k4), pages("16k", .k16), pages("64k", .k64),
-            TestVariant(name: "4k-2m-blocks", summary: "4K granule, demand-maps 2 MiB level-2 blocks",
-                        requirements: [.stage2Granule(.k4)]) { _ in
-                try DemandPaging.scenario(granule: .k4, ipaBits: 40, blockSize: 2 << 20)
-            },
-        ])
-
-    /// The demand-paging test with a non-VHE guest hypervisor (HAS_EL2_E2H0).
-    public static let demandPagingE2H0 = CatalogTest(
-        name: "demand-paging-e2h0",
-        summary: "demand paging with a vCPU created with KVM_ARM_VCPU_HAS_EL2_E2H0: HCR_EL2.E2H must read 0 at vEL2 and the stage-2 faults must be the same as with VHE",
-        tags: [.demandPaging, .stage2Faults, .e2h0],
-        variants: [Granule.k4, .k16, .k64].map { g in
-            TestVariant(name: "\(g)".lowercased(), summary: "\(g) granule, 40-bit IPA, non-VHE guest hypervisor",
-                        requirements: [.stage2Granule(g)]) { _ in
-                var s = try DemandPaging.scenario(granule: g, ipaBits: 40)
-                s.nonVHE = true
-                return s
-            }
-        })
-
-    static func pages(_ name: String, _ g: Granule) -> TestVariant {
-        TestVariant(name: name, summary: "\(g) granule, 40-bit IPA, demand-maps pages",
-                    requirements: [.stage2Granule(g)], tags: [.smoke]) { _ in
-            try DemandPaging.scenario(granule: g, ipaBits: 40)
+    /// The embedded catalog/*.json files, loaded. A built-in file that does not load is a
+    /// build defect (a unit test loads every one), so it stops the program with the error.
+    public static let builtInFiles: [CatalogTest] = EmbeddedCatalog.files.map { f in
+        do { return try ScenarioLoader.load(Array(f.text.utf8), file: "catalog/" + f.name) } catch {
+            fatalError("built-in scenario file: \(error)")
         }
     }
+
+    /// The test called `name`, nil when there is none.
+    public static func test(named name: String) -> CatalogTest? { tests.first { $0.name == name } }
 
     /// Resolves `name` or `name/variant` to (test, variants). nil: no such test/variant.
     public static func select(_ spec: String) -> (CatalogTest, [TestVariant])? {
@@ -138,150 +111,4 @@ public enum Catalog {
             }
         }
     }
-}
-
-/// Whether this host can run nested tests at all; the reason when not (a skip, exit 77).
-public enum HostCheck {
-    /// Why a non-VHE (HAS_EL2_E2H0) guest hypervisor cannot be created here, or nil.
-    public static func nonVHEUnavailable(kvmPath: String = KVMSystem.defaultPath) -> String? {
-        guard let cap = KVMCapability.armEL2E2H0 else {
-            return "the kernel headers this harness was built with predate KVM_CAP_ARM_EL2_E2H0"
-        }
-        let kvm: KVMSystem
-        do { kvm = try KVMSystem(path: kvmPath) } catch { return "cannot open \(kvmPath): \(error)" }
-        // A failing KVM_CHECK_EXTENSION proves nothing absent: go on, and the vCPU creation
-        // decides (a refusal with the capability unknown is a failure, HostUnsuitability).
-        let present: Int
-        do { present = try kvm.checkExtension(cap) } catch { return nil }
-        if present <= 0 {
-            return "KVM_CAP_ARM_EL2_E2H0 is absent: this host cannot run a non-VHE guest hypervisor (the CPU or kernel has no FEAT_E2H0 for guests)"
-        }
-        return nil
-    }
-
-    public static func nestedVirtualizationUnavailable(kvmPath: String = KVMSystem.defaultPath) -> String? {
-        guard kvmHasARM64 else {
-            return "not an arm64 host (this harness was built for another architecture); run it in the emulated arm64 host: scripts/emu-host run -- harness --test NAME"
-        }
-        let kvm: KVMSystem
-        do { kvm = try KVMSystem(path: kvmPath) } catch {
-            switch error.errno {
-            case ENOENT: return "\(kvmPath) does not exist: this kernel has no KVM (or it is not loaded)"
-            case EACCES, EPERM: return "permission denied opening \(kvmPath): run as root or join the kvm group"
-            default: return "cannot open \(kvmPath): \(error)"
-            }
-        }
-        guard let el2 = KVMCapability.armEL2 else {
-            return "the kernel headers this harness was built with predate KVM_CAP_ARM_EL2 (Linux 6.16)"
-        }
-        let present: Int
-        do { present = try kvm.checkExtension(el2) } catch { return nil }   // as above: let the run decide
-        if present <= 0 {
-            return "KVM_CAP_ARM_EL2 is absent: boot the host kernel with kvm-arm.mode=nested (needs Linux ≥ 6.16 and a CPU with FEAT_NV2)"
-        }
-        return nil
-    }
-}
-
-/// One variant's run.
-public struct TestRun: Sendable {
-    public var name: String
-    public var outcome: Outcome
-    /// How many stage-2 faults the test saw.
-    public var faults: Int
-    public var seconds: Double
-    public var notes: [String]
-    /// The fault lines the test logged (`FaultReport.oneLine`, raw and decoded), in order.
-    public var faultLines: [String] = []
-    /// Every other line the test logged (with `--verbose`: every exit, decoded, and the
-    /// host's replies), in order.
-    public var log: [String] = []
-}
-
-public struct RunSettings: Sendable {
-    public var verbose = false
-    /// The test's whole budget: the watchdog stops the guest when it is spent.
-    public var timeout: Duration = .seconds(120)
-    public var e2h0 = false
-    /// The seed this test draws from (randomized tests): derived by the runner from the run's
-    /// `--seed`, the test's name and its repetition, and handed to the scenario builder as
-    /// `HostFacts.seed`.
-    public var seed: UInt64 = 0
-    public init(verbose: Bool = false, timeout: Duration = .seconds(120), e2h0: Bool = false, seed: UInt64 = 0) {
-        self.verbose = verbose
-        self.timeout = timeout
-        self.e2h0 = e2h0
-        self.seed = seed
-    }
-}
-
-extension CatalogTest {
-    /// Builds a fresh VM for the variant, runs it, tears the VM down.
-    public func run(_ variant: TestVariant, settings: RunSettings, log: @escaping (String) -> Void) -> TestRun {
-        let name = "\(self.name)/\(variant.name)"
-        let started = ContinuousClock.now
-        func seconds() -> Double {
-            let d = ContinuousClock.now - started
-            return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-        }
-        // Fault lines (the runner logs each stage-2 fault as `FaultReport.oneLine`, which
-        // starts "stage-2 fault") are kept apart from the rest of the log.
-        final class Lines: @unchecked Sendable { var faults: [String] = []; var other: [String] = [] }
-        let lines = Lines()
-        let outer = log
-        let log: (String) -> Void = { line in
-            let text = line.drop { $0 == " " }
-            if text.hasPrefix("stage-2 fault") || (text.hasPrefix("[vCPU ") && text.contains("] stage-2 fault")) { lines.faults.append(String(text)) } else { lines.other.append(String(text)) }
-            outer(line)
-        }
-        func finished(_ outcome: Outcome, faults: Int, notes: [String]) -> TestRun {
-            TestRun(name: name, outcome: outcome, faults: faults, seconds: seconds(), notes: notes,
-                    faultLines: lines.faults, log: lines.other)
-        }
-        var facts: HostFacts
-        do { facts = try HostFacts.probe() } catch {
-            return finished(.fail("reading KVM_CAP_ARM_VM_IPA_SIZE: \(error)"), faults: 0, notes: [])
-        }
-        facts.seed = settings.seed
-        let scenario: Scenario
-        do { scenario = try variant.scenario(facts) } catch SessionError.skip(let why) {
-            return finished(.skip(why), faults: 0, notes: [])
-        } catch {
-            return finished(.fail("building the scenario: \(error)"), faults: 0, notes: [])
-        }
-        let outcome: Outcome
-        var faults = 0
-        do {
-            if scenario.nonVHE, let reason = HostCheck.nonVHEUnavailable() {
-                return finished(.skip(reason), faults: 0, notes: scenario.notes)
-            }
-            var backend: MachineBackend? = try MachineBackend(layout: .standard, e2h0: settings.e2h0 || scenario.nonVHE,
-                                                              timeout: settings.timeout,
-                                                                  ipaBits: scenario.vmIPABits)
-            if settings.verbose { log("  VM created in \(milliseconds(since: started)) ms") }
-            for r in scenario.extraRAM { try backend!.addRAM(name: r.name, base: r.base, size: r.size) }
-            let runner = ScenarioRunner(verbose: settings.verbose, log: log)
-            (outcome, faults) = runner.run(scenario, requirements: variant.requirements, backend: backend!) { pc, x0 in
-                try backend!.start(pc: pc, x0: x0)
-            }
-            let teardown = ContinuousClock.now
-            backend = nil
-            if settings.verbose { log("  VM torn down in \(milliseconds(since: teardown)) ms") }
-        } catch let e as MachineError {
-            switch (e.suggestedExitCode, e) {
-            case (77, _): outcome = .skip(e.description)
-            case (124, _): outcome = .timeout(e.description)
-            case (_, .kvm(let k)): outcome = .callFailed(k)
-            default: outcome = .fail(e.description)
-            }
-        } catch {
-            outcome = .fail("\(error)")
-        }
-        return finished(outcome, faults: faults, notes: scenario.notes)
-    }
-}
-
-func milliseconds(since start: ContinuousClock.Instant) -> Int {
-    let d = ContinuousClock.now - start
-    return Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
 }

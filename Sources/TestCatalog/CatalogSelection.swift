@@ -1,3 +1,5 @@
+import Runtime
+
 /// The variants a `SelectionRequest` runs, in run order, and those it reached but left out
 /// (with the reason the report prints).
 public struct CatalogSelection: Sendable {

@@ -1,3 +1,5 @@
+import Runtime
+
 /// What the command line asks to run: `--test`, `--filter`, `--group`, `--all`, `--exclude`
 /// and `--unsafe`. `Catalog.select(_:)` resolves it.
 public struct SelectionRequest: Sendable {

@@ -2,6 +2,7 @@ import HostHealth
 import KVM
 import Machine
 import Reporting
+import Runtime
 import TestCatalog
 
 /// Runs jobs one at a time, or `jobs` at once on their own threads, each in its own VM, and

@@ -1,5 +1,6 @@
 import HostHealth
 import Reporting
+import Runtime
 import TestCatalog
 
 /// The report's outcome for a run: its `Outcome` read against the variant's known-failure

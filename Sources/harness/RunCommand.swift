@@ -7,6 +7,7 @@ import Foundation
 import HostHealth
 import KVM
 import Reporting
+import Runtime
 import TestCatalog
 
 #if canImport(Glibc)
@@ -62,6 +63,8 @@ struct RunOptions: ParsableArguments {
     var e2h0 = false
     @Flag(name: .long, help: "Ignore the known-failure records: every test must pass (a known failure is a FAIL, an XPASS too).")
     var strict = false
+    @Flag(name: .long, help: "With --list: print the catalog as a Markdown table (docs/catalog.md is generated this way).")
+    var markdown = false
 
     func validate() throws {
         if let timeout, !(timeout >= 0.001 && timeout <= 86_400) { throw ValidationError("--timeout must be between 0.001 (1 ms) and 86400 seconds, got \(timeout)") }
@@ -74,7 +77,7 @@ struct RunOptions: ParsableArguments {
 
     /// The checks that need the catalog or the file system; usage errors (exit 64) before
     /// anything runs or any file is written.
-    func checkRun() throws -> CatalogSelection {
+    func checkRun(from tests: [CatalogTest] = Catalog.tests, everythingByDefault: Bool = false) throws -> CatalogSelection {
         if list && all && !(test.isEmpty && filter.isEmpty && group.isEmpty) { throw ValidationError(Catalog.SelectionError.allWithOthers.description) }
         if list && output != nil { throw ValidationError("--list prints to stdout; --output only applies to a run") }
         if list && junit != nil { throw ValidationError("--list prints to stdout; --junit only applies to a run") }
@@ -82,7 +85,8 @@ struct RunOptions: ParsableArguments {
         if names && !list { throw ValidationError("--names only applies to --list") }
         if list && names && format != .human { throw ValidationError("--list: give --names or --format json, not both") }
         if list && format != .human && format != .json { throw ValidationError("--list prints text, names (--names) or JSON (--format json)") }
-        let selected = try catalogSelection(forList: list)
+        if markdown && (!list || names || format != .human) { throw ValidationError("--markdown only applies to --list (instead of --names or --format)") }
+        let selected = try catalogSelection(forList: list || everythingByDefault, from: tests)
         for (option, path) in [("--output", output), ("--junit", junit)] {
             guard let path else { continue }
             do { try AtomicFile.validate(path: path) } catch { throw ValidationError("\(option): \(error)") }
@@ -96,12 +100,17 @@ struct RunOptions: ParsableArguments {
 /// (skips allowed), 1 any failure, 77 everything skipped (the reason in the report), 124 a
 /// timeout; 128+n when SIGINT/SIGTERM stopped the run (the report covers what ran, the VM of
 /// the interrupted test was torn down).
-func runCatalogTests(_ options: RunOptions) async throws {
+func runCatalogTests(_ options: RunOptions, tests: [CatalogTest] = Catalog.tests, everythingByDefault: Bool = false) async throws {
     if !options.list { try RunSignals.install() }
-    let selection = try options.checkRun()
+    let selection = try options.checkRun(from: tests, everythingByDefault: everythingByDefault)
     let selected = selection.selected
     if options.list {
-        try listTests(selected, options)
+        if options.markdown {
+            print(CatalogTable.markdown(selected), terminator: "")
+            fflush(nil)
+        } else {
+            try listTests(selected, options)
+        }
         return
     }
     let policy: TimeoutPolicy

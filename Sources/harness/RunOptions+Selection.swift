@@ -1,12 +1,13 @@
 import ArgumentParser
 import Reporting
+import Runtime
 import TestCatalog
 
 extension RunOptions {
     /// The selection `--test/--filter/--group/--all/--exclude/--unsafe` ask for (for `--list`
     /// without any of them: the whole catalog, unsafe variants included; `--list --all` lists
     /// what `--all` runs). Usage errors before anything runs or any file is written.
-    func catalogSelection(forList: Bool = false) throws -> CatalogSelection {
+    func catalogSelection(forList: Bool = false, from tests: [CatalogTest] = Catalog.tests) throws -> CatalogSelection {
         var request = SelectionRequest(names: test, all: all, includeUnsafe: unsafe)
         for f in filter {
             do { let g = try GlobPattern(f); request.filters.append((f, { g.matches($0) })) }
@@ -24,6 +25,6 @@ extension RunOptions {
             request.all = true
             request.includeUnsafe = true
         }
-        do { return try Catalog.select(request) } catch { throw ValidationError(String(describing: error)) }
+        do { return try Catalog.select(request, from: tests) } catch { throw ValidationError(String(describing: error)) }
     }
 }

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Runtime
 import TestCatalog
 
 /// `--list`: the selected variants with their tags, budgets and requirements; `--names` prints

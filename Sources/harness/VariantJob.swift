@@ -1,3 +1,4 @@
+import Runtime
 import TestCatalog
 
 /// One run of one selected variant (a repetition under `--repeat`), in catalog order.

@@ -1,5 +1,6 @@
 import HostHealth
 import Reporting
+import Runtime
 import TestCatalog
 
 /// What one job produced: the result the reports get, and what only the log directory keeps.

@@ -6,6 +6,7 @@ import KVM
 import Reporting
 import Testing
 @testable import harness
+@testable import Runtime
 @testable import TestCatalog
 
 /// A known failure that comes with a host WARN (illegal-vtcr: kvm_walk_nested_s2) stays XFAIL
@@ -14,8 +15,8 @@ import Testing
 @Suite struct KnownFailureHealthTests {
     static let kernel = KernelVersion(7, 3, 4)
     static let efault = Outcome.callFailed(KVMError(operation: "KVM_RUN", errno: EFAULT))
-    static let variant = Catalog.illegalVTCR.variants[0]
-    static let walkAbort = Catalog.walkExternalAbort.variants[0]
+    static let variant = Catalog.test(named: "illegal-vtcr")!.variants[0]
+    static let walkAbort = Catalog.test(named: "walk-external-abort")!.variants[0]
     static func warn(_ headline: String, taint: UInt64 = 1 << 9) -> HealthFindings {
         HealthFindings(splats: [Splat(kind: .warning, headline: headline, sequence: 1, lines: [headline])],
                        newTaint: TaintFlags(rawValue: taint))

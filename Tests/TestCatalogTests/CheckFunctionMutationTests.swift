@@ -1,6 +1,7 @@
 import AArch64
 import Testing
 @testable import GuestProtocol
+@testable import Runtime
 @testable import TestCatalog
 
 /// The other fault checkers, field by field: the two-vCPU check (`Advanced.twoVCPUCheck`) and

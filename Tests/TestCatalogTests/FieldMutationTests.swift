@@ -3,6 +3,7 @@ import GuestPayload
 import Stage2
 import Testing
 @testable import GuestProtocol
+@testable import Runtime
 @testable import TestCatalog
 
 /// Every field the event runner compares is proven to fire: a simulated payload produces the

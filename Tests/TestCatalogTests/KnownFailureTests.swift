@@ -1,6 +1,7 @@
 import Foundation
 import KVM
 import Testing
+@testable import Runtime
 @testable import TestCatalog
 
 /// Known-failure records: which results they match (exactly the signature, only on the

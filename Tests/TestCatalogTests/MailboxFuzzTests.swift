@@ -5,6 +5,7 @@ import Glibc
 #endif
 import Testing
 @testable import GuestProtocol
+@testable import Runtime
 @testable import TestCatalog
 
 /// A scripted guest with sparse memory (4 KiB pages made on first write), so a fuzz run can

@@ -52,11 +52,20 @@ public enum Requirement: Sendable, Equatable, CustomStringConvertible {
     case physicalAddressBits(Int)
     /// FEAT_XNX present (true) or absent (false): ID_AA64MMFR1_EL1.XNX, bits [31:28].
     case xnx(Bool)
+    /// FEAT_TTL: ID_AA64MMFR2_EL1.TTL, bits [51:48], non-zero.
+    case ttl
+    /// 16-bit VMIDs: ID_AA64MMFR1_EL1.VMIDBits, bits [7:4], = 0b0010.
+    case vmid16
+    /// FEAT_TTCNP: ID_AA64MMFR2_EL1.CnP, bits [3:0], non-zero.
+    case cnp
     public var description: String {
         switch self {
         case .stage2Granule(let g): "\(g) granule at stage 2"
         case .physicalAddressBits(let b): "\(b)-bit physical addresses"
         case .xnx(let present): present ? "FEAT_XNX" : "no FEAT_XNX"
+        case .ttl: "FEAT_TTL"
+        case .vmid16: "16-bit VMIDs"
+        case .cnp: "FEAT_TTCNP"
         }
     }
 }
@@ -103,6 +112,12 @@ public struct VCPUFacts: Sendable, Equatable {
             paBits >= b ? nil : "the vCPU's PARange is \(paBits) bits, the test needs \(b)"
         case .xnx(let want):
             hasXNX == want ? nil : "the vCPU \(hasXNX ? "has" : "lacks") FEAT_XNX (ID_AA64MMFR1_EL1 0x\(String(mmfr1, radix: 16))); this variant is for a vCPU that \(want ? "has" : "lacks") it"
+        case .ttl:
+            hasTTL ? nil : "FEAT_TTL is not implemented (ID_AA64MMFR2_EL1.TTL = 0): the TTL field is RES0"
+        case .vmid16:
+            (mmfr1 >> 4) & 0xF == 0b0010 ? nil : "the vCPU has 8-bit VMIDs (ID_AA64MMFR1_EL1.VMIDBits = \((mmfr1 >> 4) & 0xF)): VMID[15:8] are RES0, nothing can alias"
+        case .cnp:
+            mmfr2 & 0xF != 0 ? nil : "FEAT_TTCNP is not implemented (ID_AA64MMFR2_EL1.CnP = 0, 0x\(String(mmfr2, radix: 16))): VTTBR_EL2.CnP is RES0"
         }
     }
 }
@@ -219,6 +234,21 @@ public struct ExpectedEvent: Sendable, CustomStringConvertible {
         case patchVTCR(sl0: UInt64?, t0sz: UInt64?)
         /// Extra TLB operations in the reply (after the register writes).
         case tlbi([TLBIOperation])
+        /// Map in a table set (nil: the session's tables) with break-before-make; the TLB
+        /// maintenance runs in the exit under `tlbiUnder` (nil: the current VTTBR), with the
+        /// operations `tlbi` when given (the session's choice otherwise).
+        case mapIn(set: String?, ipa: IPA, pa: PhysicalAddress, size: UInt64, attributes: Stage2Attributes,
+                   tlbiUnder: TableSetVTTBR?, tlbi: [TLBIOperation]?)
+        /// The reply resumes the guest under this VTTBR_EL2.
+        case resumeUnder(TableSetVTTBR)
+        /// The harness's walk of a table set (nil: the session's) must translate `ipa` to `pa`
+        /// with a leaf at `level`; otherwise the test fails.
+        case expectTranslation(set: String?, ipa: IPA, pa: PhysicalAddress, level: Int)
+        /// Answers a KVM_EXIT_MMIO at a PA no memslot backs by backing it: a memslot of one host
+        /// page is added there, `plant` written into it, the exit completed without running the
+        /// guest and the PC moved back one instruction, so op `opIndex`'s access runs again
+        /// against memory. Needs the KVM backend and host pages of at most `maxHostPage` bytes.
+        case backWithMemory(opIndex: Int, plant: [(PhysicalAddress, [UInt8])], maxHostPage: UInt64)
     }
     /// How the reply resumes the guest: RESUME (retry a fault; after an hvc, the next
     /// instruction) or SKIP (ELR+4: past a trapped SMC, whose ELR is the SMC itself).
@@ -292,6 +322,8 @@ public struct Scenario: Sendable {
     /// KVM's shadow stage 2 for the nested guest spans the VM's IPA size, so nested IPAs at
     /// or above 2^40 need a bigger VM.
     public var vmIPABits: Int? = nil
+    /// Stage-2 table sets besides the session's own, built after HELLO (VMID tests).
+    public var tableSets: [TableSetPlan] = []
     /// Run the guest hypervisor non-VHE: create the vCPU with KVM_ARM_VCPU_HAS_EL2_E2H0 (skip
     /// when KVM_CAP_ARM_EL2_E2H0 is absent) and require HCR_EL2.E2H (bit 34, Arm ARM D24.2
     /// HCR_EL2) to read 0 at vEL2 entry, as the HELLO message reports it.

@@ -276,6 +276,27 @@ extension ScenarioRunner {
             defer { next += 1 }
             return scenario.events[next]
         }
+        // Extra table sets (other VMIDs), built now that the guest is stopped after HELLO.
+        var sets: [String: LiveTables] = [:]
+        for plan in scenario.tableSets {
+            let t = try LiveTables(name: plan.name, session: session, pool: plan.pool, poolBytes: plan.poolBytes, vmid: plan.vmid)
+            for m in plan.mappings { try t.map(m.ipa, m.pa, m.size, m.attributes, tlb: nil) }
+            if t.tables.vtcr != session.tables.vtcr {
+                failures.append("table set \(plan.name): VTCR_EL2 \(hex(t.tables.vtcr)) differs from the installed \(hex(session.tables.vtcr))")
+            }
+            sets[plan.name] = t
+        }
+        // Events that back an unbacked PA with a new memslot need the KVM backend, and host
+        // pages that fit the test's spacing.
+        var memslotsAdded = 0
+        for e in scenario.events {
+            for case let .backWithMemory(_, _, maxHostPage) in e.reactions {
+                guard let mb = backend as? MachineBackend else { throw SessionError.skip("adding memslots at run time needs the KVM backend") }
+                guard mb.hostPageSize <= maxHostPage else {
+                    throw SessionError.skip("host pages of 0x\(String(mb.hostPageSize, radix: 16)) bytes are larger than the test's 0x\(String(maxHostPage, radix: 16))-byte spacing")
+                }
+            }
+        }
         // MMIO exits arrive while the runner waits for the next mailbox message.
         var mmioFailures: [String] = []
         var saved: [(IPA, Int, UInt64)] = []
@@ -291,6 +312,28 @@ extension ScenarioRunner {
             }
             if isWrite, let wantData, data != wantData {
                 mmioFailures.append("\(what): data 0x\(String(data, radix: 16)), expected 0x\(String(wantData, radix: 16))")
+            }
+            for case let .backWithMemory(op, plant, _) in e.reactions {
+                let mb = backend as! MachineBackend   // checked before the run
+                let at = "\(what) for op \(op)"
+                let x19 = try mb.register(.x(19))
+                if x19 != UInt64(op) { mmioFailures.append("\(at): the nested guest's x19 (op index) is \(x19)") }
+                let page = mb.hostPageSize
+                let base = address.rawValue & ~(page - 1)
+                try mb.addRAM(name: "lazy-\(memslotsAdded)", base: PhysicalAddress(base), size: page)
+                memslotsAdded += 1
+                for (pa, bytes) in plant where pa.rawValue >= base && pa.rawValue < base + page {
+                    try mb.write(bytes, at: pa)
+                }
+                // A poison value for the read being completed: if the access were not retried
+                // against the new memory, the op's result would show it.
+                if !isWrite { try mb.completeMMIORead(0xBAD0_BAD0_BAD0_BAD0) }
+                let (completed, pc, pstate) = try mb.completeMMIOAndRewind(by: 4)
+                if pstate & 0xF != 0b0101 { mmioFailures.append("\(at): PSTATE.M = \(pstate & 0xF) after the exit, expected EL1h (the nested guest)") }
+                if !session.payloadRange.contains(pc) {
+                    mmioFailures.append("\(at): the faulting instruction (PC \(hex(completed)) - 4) is outside the op interpreter")
+                }
+                return true
             }
             if !isWrite {
                 var value: UInt64 = 0
@@ -341,7 +384,8 @@ extension ScenarioRunner {
                 throw SessionError.unexpected(session.describe(m))
             }
             if failures.count > 40 { break loop }
-            try react(event, message: m, faultIPA: faultIPA, scenario: scenario, session: session, saved: &saved)
+            try react(event, message: m, faultIPA: faultIPA, scenario: scenario, session: session, saved: &saved,
+                      sets: sets, failures: &failures)
         }
         failures += mmioFailures
         if next < scenario.events.count {
@@ -386,7 +430,22 @@ extension ScenarioRunner {
     }
 
     func react(_ e: ExpectedEvent, message m: MailboxMessage, faultIPA: IPA?, scenario: Scenario,
-               session: GuestSession, saved: inout [(IPA, Int, UInt64)]) throws {
+               session: GuestSession, saved: inout [(IPA, Int, UInt64)], sets: [String: LiveTables] = [:],
+               failures: inout [String]) throws {
+        func set(_ name: String) throws -> LiveTables {
+            guard let t = sets[name] else { throw SessionError.check("no table set named '\(name)'") }
+            return t
+        }
+        func expectLeaf<M>(_ tables: Stage2Tables<M>, _ ipa: IPA, _ pa: PhysicalAddress, _ level: Int, _ what: String) {
+            switch tables.walk(ipa) {
+            case .translation(let t):
+                if t.outputAddress != pa || t.level != level {
+                    failures.append("\(what): the tables translate \(ipa) to \(t.outputAddress) at level \(t.level), expected \(pa) at level \(level)")
+                }
+            case .fault(let f):
+                failures.append("\(what): the tables do not translate \(ipa): \(f)")
+            }
+        }
         var tlbi: [TLBInvalidation] = []
         var gprs: [UInt64]? = nil
         var vttbr: UInt64? = nil
@@ -413,7 +472,7 @@ extension ScenarioRunner {
                 let old = try session.readDescriptor(ipa: ipa, level: level)
                 try session.writeRawDescriptor(ipa: ipa, level: level, value: (old | set) & ~clear)
                 tlbi.append(.ipa(ipa, level: level, granule: scenario.granule))
-            case .answerMMIO:
+            case .answerMMIO, .backWithMemory:
                 break   // used while the exit is handled
             case .setX0(let v):
                 var regs = Array(m.gprs.prefix(GuestABI.msgGPRCount))
@@ -439,6 +498,27 @@ extension ScenarioRunner {
                 vttbr = session.tables.vttbr | bits
             case .tlbi(let ops):
                 extra += ops
+            case let .mapIn(name, ipa, pa, size, attributes, under, ops):
+                guard let name else {
+                    guard under == nil, ops == nil else {
+                        throw SessionError.check("a map in the session's own tables takes the session's TLB maintenance (no tlbiUnder/tlbi)")
+                    }
+                    try session.map(ipa: ipa, pa: pa, size: size, attributes: attributes)
+                    break
+                }
+                let t = try set(name)
+                let vttbrForTLBI = try under.map { try set($0.set).vttbr | $0.or }
+                var tlb = VTTBRExitTLB(session: session, vttbr: vttbrForTLBI, translate: ops.map { list in { _ in list } })
+                do { try t.tables.map(ipa: ipa, pa: pa, size: size, attributes: attributes, tlb: &tlb) }
+                catch { throw SessionError.unexpected("table set \(name): map \(ipa) -> \(pa): \(error)") }
+                if let ops, tlb.performed != ops {
+                    failures.append("table set \(name): TLB maintenance performed \(tlb.performed.map(\.description)), expected \(ops.map(\.description))")
+                }
+            case .resumeUnder(let v):
+                vttbr = try set(v.set).vttbr | v.or
+            case let .expectTranslation(name, ipa, pa, level):
+                if let name { expectLeaf(try set(name).tables, ipa, pa, level, "table set \(name)") }
+                else { expectLeaf(session.tables, ipa, pa, level, "the session's tables") }
             }
         }
         guard let p = session.pending else { throw SessionError.unexpected("no message pending after the reactions") }

@@ -1,8 +1,11 @@
+@testable import Runtime
+@testable import TestCatalog
 import AArch64
 import GuestProtocol
 import Stage2
 
-/// Two-level demand paging, as data: the nested guest's IPAs are demand-mapped at stage 2 by
+/// The Swift plan catalog/two-level-demand-paging.json was converted from (the reference
+/// ConversionTests compare with). Two-level demand paging, as data: the nested guest's IPAs are demand-mapped at stage 2 by
 /// the host (vEL2 sees a translation fault), and the guest-physical pages those IPAs map to
 /// are themselves unbacked at L0 until first touched: the retried access finds no memslot and
 /// exits as KVM_EXIT_MMIO; the host adds a memslot there, completes the exit without running
@@ -58,7 +61,7 @@ public enum TwoLevel {
         for (k, op) in ops.prefix(3).enumerated() {
             let n = op.kind.accessBytes!
             let write = op.kind.isStore
-            guard let level = DemandPaging.translationFaultLevel(ipa: op.address, mapped: mapped, granule: .k4, startLevel: 1) else {
+            guard let level = Stage2FaultModel.translationFaultLevel(ipa: op.address, mapped: mapped, granule: .k4, startLevel: 1) else {
                 throw SessionError.layout("IPA 0x\(String(op.address, radix: 16)) would not fault")
             }
             let access = ExpectedAccess.data(bytes: n, write: write, register: op.kind.transferRegister!, sixtyFourBit: n == 8)

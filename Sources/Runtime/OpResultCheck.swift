@@ -3,9 +3,9 @@ import GuestProtocol
 /// The checks every runner makes of what the nested guest wrote for its ops: each op ran as
 /// many times as asked, its last value is the expected one, and (ops with
 /// `checkEveryRepetition`) no repetition read anything else.
-enum OpResultCheck {
+public enum OpResultCheck {
     /// Mismatches, one line each; `name` prefixes them (e.g. "vCPU 1 ") when not empty.
-    static func failures(ops: [GuestOp], results: [OpResult], expected: [Int: UInt64], name: String = "") -> [String] {
+    public static func failures(ops: [GuestOp], results: [OpResult], expected: [Int: UInt64], name: String = "") -> [String] {
         var bad: [String] = []
         for (i, op) in ops.enumerated() {
             let r = results[i]

@@ -1,0 +1,73 @@
+import GuestProtocol
+
+/// One op of the nested guest's list and the events it must raise, in order.
+public struct OpSpec: Decodable, Sendable {
+    /// "load", "store", "exec", "hvc", "smc", "ldar", "ldadd", "cas", "sysregWrite",
+    /// "sysregRead", "tlbiVMALLE1", "barrier", "nop".
+    public var op: String
+    /// Access size of a load or store: 1, 2, 4 or 8.
+    public var bytes: Int?
+    /// The address (an IPA while the nested stage 1 is off).
+    public var at: Expression?
+    public var value: Expression?
+    public var aux: Expression?
+    public var `repeat`: Int?
+    /// What the op's result (x11, or x0 for exec/hvc/smc) must be; by default derived.
+    public var result: ResultSpec?
+    public var raises: [EventSpec]
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case op, bytes, at, value, aux, `repeat`, result, raises
+    }
+
+    static let kinds: [String: OpKind] = [
+        "nop": .nop, "exec": .exec, "hvc": .hvc, "smc": .smc, "ldar": .ldar64, "ldadd": .ldadd64, "cas": .cas64,
+        "sysregWrite": .sysregWrite, "sysregRead": .sysregRead, "tlbiVMALLE1": .tlbiVMALLE1, "barrier": .barrier,
+    ]
+    static let opNames = ["load", "store"] + kinds.keys.sorted()
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        op = try c.decode(String.self, forKey: .op)
+        guard Self.opNames.contains(op) else {
+            throw DecodingError.dataCorruptedError(forKey: .op, in: c,
+                debugDescription: "op '\(op)'; expected one of: " + Self.opNames.joined(separator: ", "))
+        }
+        bytes = try c.decodeIfPresent(Int.self, forKey: .bytes)
+        if op == "load" || op == "store" {
+            guard let bytes, [1, 2, 4, 8].contains(bytes) else {
+                throw DecodingError.dataCorruptedError(forKey: .bytes, in: c,
+                    debugDescription: "a \(op) needs 'bytes': 1, 2, 4 or 8" + (bytes.map { " (got \($0))" } ?? ""))
+            }
+        } else if bytes != nil {
+            throw DecodingError.dataCorruptedError(forKey: .bytes, in: c, debugDescription: "'bytes' is only for load and store")
+        }
+        at = try c.decodeIfPresent(Expression.self, forKey: .at)
+        if at == nil, ["load", "store", "exec", "ldar", "ldadd", "cas"].contains(op) {
+            throw DecodingError.keyNotFound(CodingKeys.at, DecodingError.Context(
+                codingPath: c.codingPath, debugDescription: "a \(op) needs 'at': the address it accesses"))
+        }
+        value = try c.decodeIfPresent(Expression.self, forKey: .value)
+        if value == nil, op == "store" {
+            throw DecodingError.keyNotFound(CodingKeys.value, DecodingError.Context(
+                codingPath: c.codingPath, debugDescription: "a store needs 'value'"))
+        }
+        aux = try c.decodeIfPresent(Expression.self, forKey: .aux)
+        self.repeat = try c.decodeIfPresent(Int.self, forKey: .repeat)
+        if let r = self.repeat, !(1...1_000_000).contains(r) {
+            throw DecodingError.dataCorruptedError(forKey: .repeat, in: c, debugDescription: "repeat \(r); expected 1 to 1000000")
+        }
+        result = try c.decodeIfPresent(ResultSpec.self, forKey: .result)
+        raises = try c.decodeIfPresent([EventSpec].self, forKey: .raises) ?? []
+    }
+
+    /// The payload's op kind.
+    var kind: OpKind {
+        switch op {
+        case "load": [1: .load8, 2: .load16, 4: .load32, 8: .load64][bytes ?? 8]!
+        case "store": [1: .store8, 2: .store16, 4: .store32, 8: .store64][bytes ?? 8]!
+        default: Self.kinds[op]!
+        }
+    }
+}

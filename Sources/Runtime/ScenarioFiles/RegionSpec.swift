@@ -1,0 +1,55 @@
+/// A named range of the nested guest's IPA space and the memory behind it.
+///
+/// - mapped (default): stage 2 maps it before the guest starts.
+/// - `"mapped": false`: backed but not mapped; a host step (`map`, `demand-map`) maps it.
+/// - `"unit"`: backed lazily, one unit (page or block) at a time, in the order the ops first
+///   touch them (for sparse ranges too large to back whole); never mapped up front.
+/// - `"pa"`: a fixed physical address instead of memory from the data pool (e.g. a PA no
+///   memslot backs, for MMIO); such memory is not modelled (loads need a `result`).
+public struct RegionSpec: Decodable, Sendable {
+    public var name: String
+    public var ipa: Expression
+    public var size: Expression
+    public var access: String
+    public var memory: String
+    public var accessFlag: Bool
+    public var mapped: Bool
+    public var unit: Expression?
+    public var pa: Expression?
+    public var align: Expression?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, ipa, size, access, memory, accessFlag, mapped, unit, pa, align
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        guard let first = name.unicodeScalars.first, first.properties.isAlphabetic,
+              name.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" }) else {
+            throw DecodingError.dataCorruptedError(forKey: .name, in: c,
+                debugDescription: "'\(name)' cannot name a region; expected a letter, then letters, digits or '_' (it is used in expressions)")
+        }
+        ipa = try c.decode(Expression.self, forKey: .ipa)
+        size = try c.decode(Expression.self, forKey: .size)
+        access = try c.decodeIfPresent(String.self, forKey: .access) ?? "rwx"
+        guard StageTwoAccess.permissions(access) != nil else {
+            throw DecodingError.dataCorruptedError(forKey: .access, in: c, debugDescription: StageTwoAccess.expected(access))
+        }
+        memory = try c.decodeIfPresent(String.self, forKey: .memory) ?? "normal"
+        guard StageTwoAccess.memoryType(memory) != nil else {
+            throw DecodingError.dataCorruptedError(forKey: .memory, in: c,
+                debugDescription: "memory '\(memory)'; expected \"normal\", \"device-nGnRE\" or \"device-nGnRnE\"")
+        }
+        accessFlag = try c.decodeIfPresent(Bool.self, forKey: .accessFlag) ?? true
+        mapped = try c.decodeIfPresent(Bool.self, forKey: .mapped) ?? true
+        unit = try c.decodeIfPresent(Expression.self, forKey: .unit)
+        pa = try c.decodeIfPresent(Expression.self, forKey: .pa)
+        align = try c.decodeIfPresent(Expression.self, forKey: .align)
+        if unit != nil && (c.contains(.mapped) || pa != nil) {
+            throw DecodingError.dataCorruptedError(forKey: .unit, in: c,
+                debugDescription: "a region backed unit by unit is never mapped up front and has no fixed pa; leave out 'mapped' and 'pa'")
+        }
+    }
+}

@@ -1,0 +1,29 @@
+/// What a variant needs from the vCPU beyond its granule (which is always required).
+public struct RequirementSpec: Decodable, Sendable, Equatable {
+    /// ID_AA64MMFR0_EL1.PARange must cover this many bits.
+    public var paBits: Int?
+    /// FEAT_XNX present (true) or absent (false).
+    public var xnx: Bool?
+    /// FEAT_TTL (TLBI level hints), 16-bit VMIDs, FEAT_TTCNP: `true` requires them.
+    public var ttl: Bool?
+    public var vmid16: Bool?
+    public var cnp: Bool?
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case paBits, xnx, ttl, vmid16, cnp }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        paBits = try c.decodeIfPresent(Int.self, forKey: .paBits)
+        if let paBits, !(32...52).contains(paBits) {
+            throw DecodingError.dataCorruptedError(forKey: .paBits, in: c, debugDescription: "paBits \(paBits); expected 32 to 52")
+        }
+        xnx = try c.decodeIfPresent(Bool.self, forKey: .xnx)
+        ttl = try c.decodeIfPresent(Bool.self, forKey: .ttl)
+        vmid16 = try c.decodeIfPresent(Bool.self, forKey: .vmid16)
+        cnp = try c.decodeIfPresent(Bool.self, forKey: .cnp)
+        for (key, v) in [(CodingKeys.ttl, ttl), (.vmid16, vmid16), (.cnp, cnp)] where v == false {
+            throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "only `true` (require it) is supported; leave it out otherwise")
+        }
+    }
+}

@@ -1,0 +1,75 @@
+/// The fields a test gives its variants and a variant may replace (all optional here; the
+/// builder says which are needed).
+public struct ScenarioBody: Sendable {
+    /// "4k", "16k" or "64k".
+    public var granule: String?
+    public var ipaBits: Int?
+    /// The VM's IPA size (KVM_VM_TYPE_ARM_IPA_SIZE); by default the IPA size when above 40.
+    public var vmIPABits: Int?
+    /// Run the guest hypervisor non-VHE (KVM_ARM_VCPU_HAS_EL2_E2H0).
+    public var nonVHE: Bool?
+    /// Extra HCR_EL2 bits the payload sets before the nested guest runs.
+    public var hcrSet: Expression?
+    public var requires: RequirementSpec?
+    /// Named values the expressions of the file can use.
+    public var lets: [String: Expression]?
+    public var memory: [RegionSpec]?
+    /// Values written into memory before the run (loads plant their own when none is there).
+    public var plant: [PlantSpec]?
+    /// Stage-2 table sets besides the session's own (other VMIDs), built after HELLO.
+    public var tableSets: [TableSetSpec]?
+    public var ops: [OpSpec]?
+    /// Memory that must hold these values afterwards, besides what the model derives.
+    public var expectMemory: [PlantSpec]?
+    public var notes: [String]?
+    public var knownFailures: [KnownFailureSpec]?
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: ScenarioFile.CodingKeys.self)
+        granule = try c.decodeIfPresent(String.self, forKey: .granule)
+        if let granule, !["4k", "16k", "64k"].contains(granule) {
+            throw DecodingError.dataCorruptedError(forKey: .granule, in: c, debugDescription: "granule '\(granule)'; expected \"4k\", \"16k\" or \"64k\"")
+        }
+        ipaBits = try c.decodeIfPresent(Int.self, forKey: .ipaBits)
+        if let ipaBits, !(32...48).contains(ipaBits) {
+            throw DecodingError.dataCorruptedError(forKey: .ipaBits, in: c, debugDescription: "ipaBits \(ipaBits); expected 32 to 48")
+        }
+        vmIPABits = try c.decodeIfPresent(Int.self, forKey: .vmIPABits)
+        if let vmIPABits, !(32...52).contains(vmIPABits) {
+            throw DecodingError.dataCorruptedError(forKey: .vmIPABits, in: c, debugDescription: "vmIPABits \(vmIPABits); expected 32 to 52")
+        }
+        nonVHE = try c.decodeIfPresent(Bool.self, forKey: .nonVHE)
+        hcrSet = try c.decodeIfPresent(Expression.self, forKey: .hcrSet)
+        requires = try c.decodeIfPresent(RequirementSpec.self, forKey: .requires)
+        lets = try c.decodeIfPresent([String: Expression].self, forKey: .let)
+        memory = try c.decodeIfPresent([RegionSpec].self, forKey: .memory)
+        plant = try c.decodeIfPresent([PlantSpec].self, forKey: .plant)
+        tableSets = try c.decodeIfPresent([TableSetSpec].self, forKey: .tableSets)
+        expectMemory = try c.decodeIfPresent([PlantSpec].self, forKey: .expectMemory)
+        ops = try c.decodeIfPresent([OpSpec].self, forKey: .ops)
+        notes = try c.decodeIfPresent([String].self, forKey: .notes)
+        knownFailures = try c.decodeIfPresent([KnownFailureSpec].self, forKey: .knownFailures)
+    }
+
+    init() {}
+
+    /// `self` with every field `other` sets replaced (`let` is merged, the variant's names win).
+    func overridden(by other: ScenarioBody) -> ScenarioBody {
+        var r = self
+        r.granule = other.granule ?? granule
+        r.ipaBits = other.ipaBits ?? ipaBits
+        r.vmIPABits = other.vmIPABits ?? vmIPABits
+        r.nonVHE = other.nonVHE ?? nonVHE
+        r.hcrSet = other.hcrSet ?? hcrSet
+        r.requires = other.requires ?? requires
+        if let l = other.lets { r.lets = (lets ?? [:]).merging(l) { $1 } }
+        r.memory = other.memory ?? memory
+        r.plant = other.plant ?? plant
+        r.tableSets = other.tableSets ?? tableSets
+        r.expectMemory = other.expectMemory ?? expectMemory
+        r.ops = other.ops ?? ops
+        r.notes = other.notes ?? notes
+        r.knownFailures = other.knownFailures ?? knownFailures
+        return r
+    }
+}

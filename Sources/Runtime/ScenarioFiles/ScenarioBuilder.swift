@@ -1,0 +1,586 @@
+import AArch64
+import GuestPayload
+import GuestProtocol
+import Stage2
+
+/// Turns one variant of a scenario file into the `Scenario` the runner runs: evaluates the
+/// expressions, allocates the regions' backing from the session's data pool, plants the
+/// values loads must find, derives each op's expected result and the memory afterwards from
+/// a byte model of the nested guest's memory, and turns each op's `raises` into the exact
+/// event sequence with the host's steps attached.
+struct ScenarioBuilder {
+    let spec: ScenarioFile
+    let variantIndex: Int
+    let file: String
+    let body: ScenarioBody
+    let layout: SessionLayout
+
+    init(spec: ScenarioFile, variant: Int, file: String, layout: SessionLayout = .standard) {
+        self.spec = spec
+        variantIndex = variant
+        self.file = file
+        body = spec.defaults.overridden(by: spec.variants[variant].body)
+        self.layout = layout
+    }
+
+    var variant: VariantSpec { spec.variants[variantIndex] }
+    var variantPath: String { "$.variants[\(variantIndex)]" }
+    /// Where a body field was written: in the variant when it sets it, else at the top.
+    func path(_ field: String, set: Bool) -> String { set ? "\(variantPath).\(field)" : "$.\(field)" }
+
+    func fail(_ path: String, _ message: String) -> ScenarioFileError {
+        ScenarioFileError(file: file, path: path, message: message)
+    }
+
+    /// The CatalogTest a loaded file runs as.
+    static func catalogTest(_ spec: ScenarioFile, file: String) throws(ScenarioFileError) -> CatalogTest {
+        var variants: [TestVariant] = []
+        for i in spec.variants.indices {
+            let b = ScenarioBuilder(spec: spec, variant: i, file: file)
+            let requirements = try b.requirements()
+            let v = spec.variants[i]
+            let budget = (v.budget ?? spec.budget).map { TimeBudget(seconds: $0) } ?? .standard
+            variants.append(TestVariant(name: v.name, summary: v.summary, requirements: requirements,
+                                        tags: Set(v.tags.map(TestTag.init(rawValue:))), budget: budget,
+                                        knownFailures: (b.body.knownFailures ?? []).map(\.record)) { host in
+                try ScenarioBuilder(spec: spec, variant: i, file: file).build(host: host)
+            })
+        }
+        return CatalogTest(name: spec.name, summary: spec.summary, tags: Set(spec.tags.map(TestTag.init(rawValue:))), variants: variants)
+    }
+
+    func granule() throws(ScenarioFileError) -> Granule {
+        guard let g = body.granule.flatMap(Granule.init(specName:)) else {
+            throw fail(variantPath, "no granule: set \"granule\" in the variant or at the top of the file (\"4k\", \"16k\" or \"64k\")")
+        }
+        return g
+    }
+
+    func requirements() throws(ScenarioFileError) -> [Requirement] {
+        var r: [Requirement] = [.stage2Granule(try granule())]
+        if let b = body.requires?.paBits { r.append(.physicalAddressBits(b)) }
+        if let x = body.requires?.xnx { r.append(.xnx(x)) }
+        if body.requires?.ttl == true { r.append(.ttl) }
+        if body.requires?.vmid16 == true { r.append(.vmid16) }
+        if body.requires?.cnp == true { r.append(.cnp) }
+        return r
+    }
+
+    // MARK: building
+
+    struct Region {
+        var spec: RegionSpec
+        var path: String
+        var ipa: UInt64
+        var size: UInt64
+        var attributes: Stage2Attributes
+        /// nil for a lazily backed region.
+        var pa: UInt64?
+        var unit: UInt64?
+        /// Whether the byte model covers it (pool memory; not a fixed PA).
+        var modelled: Bool
+        func contains(_ a: UInt64) -> Bool { a >= ipa && a - ipa < size }
+    }
+
+    /// Builds the scenario for a host (`host.vmIPABits` decides whether a big VM is possible).
+    func build(host: HostFacts) throws -> Scenario {
+        let g = try granule()
+        let ipaBits = body.ipaBits ?? 40
+        let geometry: Stage2Geometry
+        do { geometry = try Stage2Geometry(granule: g, ipaBits: ipaBits) } catch {
+            throw fail(path("ipaBits", set: variant.body.ipaBits != nil), "\(g) granule with a \(ipaBits)-bit IPA: \(error)")
+        }
+        var s = Scenario(granule: g, ipaBits: ipaBits, ops: [])
+        let vmBits = body.vmIPABits ?? (ipaBits > 40 ? ipaBits : nil)
+        if let vmBits, vmBits > 40 {
+            s.vmIPABits = vmBits
+            if host.vmIPABits < vmBits {
+                throw SessionError.skip("KVM_CAP_ARM_VM_IPA_SIZE is \(host.vmIPABits) bits; a \(vmBits)-bit nested IPA space needs a VM that large")
+            }
+        }
+        s.nonVHE = body.nonVHE ?? false
+
+        // Names every expression can use.
+        var names: [String: UInt64] = [
+            "page": g.bytes, "entries": UInt64(g.entriesPerTable), "ipaLimit": geometry.ipaLimit,
+            "startLevel": UInt64(geometry.startLevel), "hvcImm": UInt64(GuestABI.hvcOp),
+            "afBit": Stage2Descriptor.afBit, "dataPool": layout.dataPool.rawValue,
+        ]
+        for level in 0...3 where g.entryShift(atLevel: level) < 64 {
+            names["span\(level)"] = 1 << UInt64(g.entryShift(atLevel: level))
+        }
+        names["block"] = names["span2"]
+        if let at = Self.payloadInstruction(0xD400_0002 | UInt32(GuestABI.hvcOp) << 5) {
+            names["hvcReturn"] = layout.payload.rawValue + at + 4
+        }
+        try bindLets(&names)
+        if let h = body.hcrSet { s.hcrSet = try eval(h, names, path("hcrSet", set: variant.body.hcrSet != nil)) }
+
+        // Regions, in order: the pool is handed out as they are declared.
+        var nextPA = layout.dataPool.rawValue
+        func allocate(_ size: UInt64, align: UInt64) throws -> UInt64 {
+            let a = max(align, 1)
+            let pa = (nextPA + a - 1) & ~(a - 1)
+            guard pa + size <= layout.dataPool.rawValue + layout.dataPoolSize else {
+                // A naturally aligned block the pool cannot hold (a 64K granule's 512 MiB level-2
+                // block: OA bits below the block size are RES0, Arm ARM D8.3) gets RAM of its own
+                // above the session's; anything else is the file asking for more than the
+                // layout gives: a failure, not a skip.
+                if a == size && size.nonzeroBitCount == 1 {
+                    let ramEnd = layout.ramBase.rawValue + layout.ramSize
+                    let above = s.extraRAM.map { $0.base.rawValue + $0.size }.max() ?? ramEnd
+                    let base = (max(above, ramEnd) + size - 1) & ~(size - 1)
+                    s.extraRAM.append(ExtraRAM(name: "block-\(s.extraRAM.count)", base: PhysicalAddress(base), size: size))
+                    return base
+                }
+                throw SessionError.layout("the session's data pool (0x\(String(layout.dataPoolSize, radix: 16)) bytes) cannot hold 0x\(String(size, radix: 16)) bytes aligned to 0x\(String(a, radix: 16))")
+            }
+            nextPA = pa + size
+            return pa
+        }
+        var regions: [Region] = []
+        let memoryPath = path("memory", set: variant.body.memory != nil)
+        for (i, r) in (body.memory ?? []).enumerated() {
+            let p = "\(memoryPath)[\(i)]"
+            if names[r.name] != nil || regions.contains(where: { $0.spec.name == r.name }) {
+                throw fail("\(p).name", "'\(r.name)' is already a name (a built-in, a let or another region)")
+            }
+            let ipa = try eval(r.ipa, names, "\(p).ipa")
+            let size = try eval(r.size, names, "\(p).size")
+            guard size > 0 else { throw fail("\(p).size", "a region needs a size above 0") }
+            var attributes = Stage2Attributes(permissions: StageTwoAccess.permissions(r.access)!,
+                                              memory: StageTwoAccess.memoryType(r.memory)!)
+            attributes.accessFlag = r.accessFlag
+            var region = Region(spec: r, path: p, ipa: ipa, size: size, attributes: attributes, pa: nil, unit: nil, modelled: true)
+            if let u = r.unit {
+                let unit = try eval(u, names, "\(p).unit")
+                guard unit >= g.bytes, unit & (unit - 1) == 0 else {
+                    throw fail("\(p).unit", "unit 0x\(String(unit, radix: 16)) must be a power of two of at least one \(g) page")
+                }
+                region.unit = unit
+            } else if let fixed = r.pa {
+                region.pa = try eval(fixed, names, "\(p).pa")
+                region.modelled = false
+            } else {
+                region.pa = try allocate(size, align: try r.align.map { try eval($0, names, "\(p).align") } ?? size)
+            }
+            if region.unit == nil && r.mapped {
+                s.initialMappings.append(Stage2Mapping(ipa: IPA(ipa), pa: PhysicalAddress(region.pa!), size: size, attributes: attributes))
+            }
+            names[r.name] = ipa
+            regions.append(region)
+        }
+
+        // The byte model: PA → byte, and the code planted for exec ops.
+        var model: [UInt64: UInt8] = [:]
+        var code: [UInt64: UInt16] = [:]
+        func plant(_ pa: UInt64, _ bytes: [UInt8]) {
+            s.planted.append((PhysicalAddress(pa), bytes))
+            for (i, b) in bytes.enumerated() { model[pa + UInt64(i)] = b }
+        }
+        func modelValue(_ pa: UInt64, _ n: Int) -> UInt64? {
+            var v: UInt64 = 0
+            for i in 0..<n {
+                guard let b = model[pa + UInt64(i)] else { return nil }
+                v |= UInt64(b) << (8 * UInt64(i))
+            }
+            return v
+        }
+        func store(_ pa: UInt64, _ value: UInt64, _ n: Int) {
+            for i in 0..<n { model[pa + UInt64(i)] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
+        }
+        /// The region behind an IPA and the PA that backs it (allocating a lazy unit on
+        /// first touch); nil when no region holds it.
+        func resolve(_ ipa: UInt64) throws -> (region: Region, pa: UInt64)? {
+            guard let k = regions.firstIndex(where: { $0.contains(ipa) }) else { return nil }
+            if let unit = regions[k].unit {
+                let base = ipa & ~(unit - 1)
+                if s.backing[IPA(base)] == nil { s.backing[IPA(base)] = PhysicalAddress(try allocate(unit, align: unit)) }
+                return (regions[k], s.backing[IPA(base)]!.rawValue + (ipa - base))
+            }
+            return (regions[k], regions[k].pa! + (ipa - regions[k].ipa))
+        }
+        func region(named n: String, _ p: String) throws -> Region {
+            guard let r = regions.first(where: { $0.spec.name == n }) else {
+                throw fail(p, "no region named '\(n)'; the regions are: " + regions.map(\.spec.name).joined(separator: ", "))
+            }
+            return r
+        }
+
+        /// The (PA, bytes) entries of a plant or expectMemory list.
+        func expand(_ list: [PlantSpec], _ listPath: String) throws -> [(UInt64, [UInt8])] {
+            var out: [(UInt64, [UInt8])] = []
+            for (i, pl) in list.enumerated() {
+                let p = "\(listPath)[\(i)]"
+                let start: UInt64
+                if let at = pl.at {
+                    let ipa = try eval(at, names, "\(p).at")
+                    guard let (r, pa) = try resolve(ipa), r.modelled else {
+                        throw fail("\(p).at", "no region with pool memory holds 0x\(String(ipa, radix: 16)); give 'pa' for a guest-physical address")
+                    }
+                    start = pa
+                } else {
+                    start = try eval(pl.pa!, names, "\(p).pa")
+                }
+                let v = try eval(pl.value, names, "\(p).value")
+                let stride = try pl.stride.map { try eval($0, names, "\(p).stride") } ?? 0
+                let step = try pl.step.map { try eval($0, names, "\(p).step") } ?? 0
+                for k in 0..<UInt64(pl.count) {
+                    let value = v &+ k &* step
+                    out.append((start + k * stride, (0..<pl.bytes).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }))
+                }
+            }
+            return out
+        }
+        for (pa, bytes) in try expand(body.plant ?? [], path("plant", set: variant.body.plant != nil)) { plant(pa, bytes) }
+
+        // Table sets (other VMIDs), built by the runner after HELLO.
+        let setsPath = path("tableSets", set: variant.body.tableSets != nil)
+        for (i, t) in (body.tableSets ?? []).enumerated() {
+            let p = "\(setsPath)[\(i)]"
+            if s.tableSets.contains(where: { $0.name == t.name }) { throw fail("\(p).name", "a second table set named '\(t.name)'") }
+            var mappings: [Stage2Mapping] = []
+            for (k, m) in t.map.enumerated() {
+                if m.tables != nil || m.tlbiUnder != nil || m.tlbi != nil {
+                    throw fail("\(p).map[\(k)]", "a table set's first mappings are made before it is live: no tables, tlbiUnder or tlbi")
+                }
+                mappings.append(try mapping(m, "\(p).map[\(k)]"))
+            }
+            s.tableSets.append(TableSetPlan(name: t.name, vmid: UInt16(t.vmid), pool: PhysicalAddress(try eval(t.pool, names, "\(p).pool")),
+                                            poolBytes: try eval(t.poolBytes, names, "\(p).poolBytes"), mappings: mappings))
+        }
+        func setName(_ n: String?, _ p: String) throws -> String? {
+            guard let n else { return nil }
+            guard s.tableSets.contains(where: { $0.name == n }) else {
+                throw fail(p, "no table set named '\(n)'; the table sets are: " + s.tableSets.map(\.name).joined(separator: ", "))
+            }
+            return n
+        }
+        func mapping(_ m: MappingSpec, _ p: String) throws -> Stage2Mapping {
+            Stage2Mapping(ipa: IPA(try eval(m.ipa, names, "\(p).ipa")), pa: PhysicalAddress(try eval(m.pa, names, "\(p).pa")),
+                          size: try eval(m.size, names, "\(p).size"),
+                          attributes: Stage2Attributes(permissions: StageTwoAccess.permissions(m.access)!, memory: StageTwoAccess.memoryType(m.memory)!))
+        }
+        func tlbiList(_ list: [TLBISpec], _ p: String) throws -> [TLBIOperation] {
+            var tlbi: [TLBIOperation] = []
+            for (t, op) in list.enumerated() {
+                let x = try op.operand.map { try eval($0, names, "\(p)[\(t)].operand") } ?? 0
+                let operation: TLBIOperation = switch op.op {
+                case "vmalls12e1is": .vmalls12e1is
+                case "vmalle1is": .vmalle1is
+                case "vmalls12e1": .vmalls12e1
+                case "alle1is": .alle1is
+                case "ipas2e1is": .ipas2e1is(x)
+                case "ipas2le1is": .ipas2le1is(x)
+                case "ipas2e1": .ipas2e1(x)
+                default: .ripas2e1is(x)
+                }
+                tlbi.append(operation)
+            }
+            return tlbi
+        }
+
+        // What stage 2 maps so far, for derived fault levels.
+        var mapped: [(start: UInt64, size: UInt64)] = [
+            (layout.payload.rawValue, layout.payloadWindow), (layout.nested.rawValue, layout.nestedSize),
+        ] + s.initialMappings.map { ($0.ipa.rawValue, $0.size) }
+
+        let opsPath = path("ops", set: variant.body.ops != nil)
+        guard let ops = body.ops, !ops.isEmpty else { throw fail(opsPath, "a variant needs at least one op") }
+        guard ops.count <= layout.maxOps else { throw fail(opsPath, "\(ops.count) ops; the op area holds at most \(layout.maxOps)") }
+        var notes: [String] = []
+        for (index, o) in ops.enumerated() {
+            let p = "\(opsPath)[\(index)]"
+            let kind = o.kind
+            let address = try o.at.map { try eval($0, names, "\(p).at") } ?? 0
+            let value = try o.value.map { try eval($0, names, "\(p).value") } ?? 0
+            let aux = try o.aux.map { try eval($0, names, "\(p).aux") } ?? 0
+            s.ops.append(GuestOp(kind, address: address, value: value, aux: aux, repeatCount: UInt32(o.repeat ?? 1)))
+
+            // The host's x0 / MMIO answer, if an event of this op sets one.
+            var x0: UInt64? = nil
+            var answered: UInt64? = nil
+            for (e, ev) in o.raises.enumerated() {
+                for (h, step) in ev.host.enumerated() {
+                    let hp = "\(p).raises[\(e)].host[\(h)]"
+                    if case .setX0(let x) = step { x0 = try eval(x, names, "\(hp).setX0") }
+                    if case .answer(let x) = step { answered = try eval(x, names, "\(hp).answer") }
+                }
+            }
+
+            // The expected result, from the model unless the file says.
+            var result: UInt64? = nil
+            let backing = try o.at.flatMap { _ in try resolve(address) }
+            switch kind {
+            case .exec:
+                guard let (r, pa) = backing, r.modelled else {
+                    throw fail("\(p).at", "an exec needs pool memory at 0x\(String(address, radix: 16)) to plant its code in (a region without 'pa')")
+                }
+                _ = r
+                if let imm = code[pa] { result = UInt64(imm) } else {
+                    // `movz x0, #imm; ret`: MOVZ (64-bit) 0xD2800000 | imm16 << 5, Arm ARM C6.2 MOVZ; RET 0xD65F03C0.
+                    let imm = UInt16(truncatingIfNeeded: 0x6A00 + index)
+                    plant(pa, [0xD280_0000 | UInt32(imm) << 5, 0xD65F_03C0].flatMap { w in (0..<4).map { UInt8(truncatingIfNeeded: w >> (8 * $0)) } })
+                    code[pa] = imm
+                    result = UInt64(imm)
+                }
+            case .hvc, .smc:
+                result = x0 ?? value
+            case _ where kind.isLoad:
+                let n = kind.accessBytes!
+                if let (r, pa) = backing, r.modelled {
+                    if modelValue(pa, n) == nil {
+                        // A value that names the op, so a load from the wrong page cannot pass.
+                        let v: UInt64 = 0xA500_0000_0000_0000 | UInt64(index) << 40 | (address & 0xFF_FFFF_FFFF)
+                        plant(pa, (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) })
+                    }
+                    result = modelValue(pa, n)
+                } else if let answered {
+                    result = n == 8 ? answered : answered & ((1 << UInt64(8 * n)) - 1)
+                }
+            case _ where kind.isStore:
+                let n = kind.accessBytes!
+                if let (r, pa) = backing, r.modelled { store(pa, value, n) }
+                result = 0
+            case .ldadd64, .cas64:
+                if let (r, pa) = backing, r.modelled {
+                    if modelValue(pa, 8) == nil {
+                        plant(pa, (0..<8).map { UInt8(truncatingIfNeeded: (0xA500_0000_0000_0000 | UInt64(index) << 40 | (address & 0xFF_FFFF_FFFF)) >> (8 * UInt64($0))) })
+                    }
+                    let old = modelValue(pa, 8)!
+                    if kind == .ldadd64 { store(pa, old &+ value, 8) } else if old == aux { store(pa, value, 8) }
+                    result = old
+                }
+            default:
+                break
+            }
+            switch o.result {
+            case .value(let e)?: result = try eval(e, names, "\(p).result")
+            case .unchecked?: result = nil
+            case nil:
+                if result == nil {
+                    throw fail(p, "the result of this \(o.op) cannot be derived (no modelled memory at its address); give \"result\": a value, or \"unchecked\"")
+                }
+            }
+            if let result { s.expectedResults[index] = result }
+            // A repeated load checks every repetition in the guest, not just the last one: the
+            // payload compares each value with the op's and counts the mismatches.
+            if kind.isLoad, (o.repeat ?? 1) > 1, let result {
+                s.ops[index].value = result
+                s.ops[index].checkEveryRepetition = true
+            }
+
+            // The events this op raises, with the host's steps.
+            for (e, ev) in o.raises.enumerated() {
+                let ep = "\(p).raises[\(e)]"
+                let eventKind: ExpectedEvent.Kind
+                var faultIPA: UInt64? = nil
+                switch ev.kind {
+                case .fault(let k):
+                    let at = try ev.address.map { try eval($0, names, "\(ep).address") } ?? address
+                    let fetch = ev.access.map { $0 == "fetch" } ?? (kind == .exec)
+                    let access: ExpectedAccess
+                    if fetch { access = .fetch } else {
+                        guard let n = kind.accessBytes, let reg = kind.transferRegister ?? (kind == .ldadd64 || kind == .cas64 ? 12 : nil) else {
+                            throw fail("\(ep).access", "a \(o.op) makes no data access; say \"access\": \"fetch\" for the fetch that faults")
+                        }
+                        access = .data(bytes: n, write: kind.isStore, register: reg, sixtyFourBit: n == 8)
+                    }
+                    let faultKind: FaultStatus.Kind = switch k {
+                    case "translation": .translation
+                    case "accessFlag": .accessFlag
+                    case "permission": .permission
+                    case "addressSize": .addressSize
+                    default: .synchronousExternalOnWalk
+                    }
+                    let level: Int
+                    switch ev.level! {
+                    case .level(let n): level = n
+                    case .derive:
+                        guard faultKind == .translation else {
+                            throw fail("\(ep).level", "\"derive\" works out translation-fault levels only; give the level of a \(k) fault")
+                        }
+                        guard let d = Self.translationFaultLevel(ipa: at, mapped: mapped, granule: g, startLevel: geometry.startLevel) else {
+                            throw fail("\(ep).level", "\"derive\": 0x\(String(at, radix: 16)) is mapped at this point, so no translation fault can happen")
+                        }
+                        level = d
+                    }
+                    var f = ExpectedFault(opIndex: index, address: at, access: access, kind: faultKind, level: level,
+                                          hpfarValid: ev.hpfar.map { $0 == "checked" })
+                    f.checkSoftwareWalk = ev.softwareWalk ?? true
+                    eventKind = .stage2Fault(f)
+                    faultIPA = at
+                case .hvc(let imm), .smc(let imm):
+                    let v = try eval(imm, names, "\(ep).\(kind == .smc ? "smc" : "hvc")")
+                    guard v <= 0xFFFF else { throw fail(ep, "immediate 0x\(String(v, radix: 16)) does not fit 16 bits") }
+                    if case .hvc = ev.kind { eventKind = .hvc(imm: UInt16(v), opIndex: index) } else { eventKind = .smc(imm: UInt16(v), opIndex: index) }
+                case .mmio(let dir):
+                    let pa: UInt64
+                    if let a = ev.address { pa = try eval(a, names, "\(ep).address") } else {
+                        guard let (_, b) = backing else {
+                            throw fail(ep, "no region holds 0x\(String(address, radix: 16)); give the MMIO \"address\" (a PA)")
+                        }
+                        pa = b
+                    }
+                    guard let n = ev.bytes ?? kind.accessBytes else { throw fail(ep, "give the MMIO access size: \"bytes\"") }
+                    let write = dir == "write"
+                    let data = write ? try ev.data.map { try eval($0, names, "\(ep).data") } ?? value : nil
+                    eventKind = .mmio(address: PhysicalAddress(pa), bytes: n, write: write, data: data)
+                case .el1Exception(let ec):
+                    let v = try eval(ec, names, "\(ep).el1Exception")
+                    guard v <= 0x3F else { throw fail(ep, "EC 0x\(String(v, radix: 16)) is wider than 6 bits") }
+                    eventKind = .el1Exception(ec: UInt8(v), opIndex: index)
+                }
+                var reactions: [ExpectedEvent.Reaction] = []
+                for (h, step) in ev.host.enumerated() {
+                    let hp = "\(ep).host[\(h)]"
+                    switch step {
+                    case .demandMap(let name):
+                        let r = try region(named: name, "\(hp).demandMap")
+                        guard let unit = r.unit else { throw fail("\(hp).demandMap", "region '\(name)' has no 'unit': demandMap maps one unit of a lazily backed region; use map") }
+                        guard let at = faultIPA, r.contains(at) else {
+                            throw fail("\(hp).demandMap", "demandMap answers a fault inside region '\(name)'")
+                        }
+                        reactions.append(.demandMap(blockSize: unit, attributes: r.attributes))
+                        mapped.append((at & ~(unit - 1), unit))
+                    case .map(let name):
+                        let r = try region(named: name, "\(hp).map")
+                        guard let pa = r.pa else { throw fail("\(hp).map", "region '\(name)' is backed unit by unit; use demandMap") }
+                        reactions.append(.map(ipa: IPA(r.ipa), pa: PhysicalAddress(pa), size: r.size, attributes: r.attributes))
+                        mapped.append((r.ipa, r.size))
+                    case .unmap(let name):
+                        let r = try region(named: name, "\(hp).unmap")
+                        reactions.append(.unmap(ipa: IPA(r.ipa), size: r.size))
+                        mapped.removeAll { $0.start == r.ipa && $0.size == r.size }
+                    case let .protect(name, ipa, size, access):
+                        var attributes = Stage2Attributes(permissions: StageTwoAccess.permissions(access)!)
+                        let (at, n): (UInt64, UInt64)
+                        if let name {
+                            let r = try region(named: name, "\(hp).protect.region")
+                            attributes.memory = r.attributes.memory
+                            (at, n) = (r.ipa, r.size)
+                        } else {
+                            (at, n) = (try eval(ipa!, names, "\(hp).protect.ipa"), try eval(size!, names, "\(hp).protect.size"))
+                        }
+                        reactions.append(.protect(ipa: IPA(at), size: n, attributes: attributes))
+                    case let .editDescriptor(ipa, level, set, clear):
+                        reactions.append(.editDescriptor(ipa: IPA(try eval(ipa, names, "\(hp).editDescriptor.ipa")), level: level,
+                                                         set: try eval(set, names, "\(hp).editDescriptor.set"),
+                                                         clear: try eval(clear, names, "\(hp).editDescriptor.clear")))
+                    case .answer(let v):
+                        guard case .mmio("read") = ev.kind else { throw fail("\(hp).answer", "answer is the value of an MMIO read; this event is not one") }
+                        reactions.append(.answerMMIO(try eval(v, names, "\(hp).answer")))
+                    case .setX0(let v): reactions.append(.setX0(try eval(v, names, "\(hp).setX0")))
+                    case .setVTTBR(let v): reactions.append(.setVTTBR(try eval(v, names, "\(hp).setVTTBR")))
+                    case .setVTTBRBits(let v): reactions.append(.setVTTBRBits(try eval(v, names, "\(hp).setVTTBRBits")))
+                    case let .swapDescriptor(ipa, level, value):
+                        reactions.append(.swapDescriptor(ipa: IPA(try eval(ipa, names, "\(hp).swapDescriptor.ipa")), level: level,
+                                                         value: try eval(value, names, "\(hp).swapDescriptor.value")))
+                    case .restoreDescriptors: reactions.append(.restoreDescriptors)
+                    case let .patchVTCR(sl0, t0sz):
+                        reactions.append(.patchVTCR(sl0: try sl0.map { try eval($0, names, "\(hp).patchVTCR.sl0") },
+                                                    t0sz: try t0sz.map { try eval($0, names, "\(hp).patchVTCR.t0sz") }))
+                    case .restoreVTCR: reactions.append(.patchVTCR(sl0: nil, t0sz: nil))
+                    case .tlbi(let list):
+                        reactions.append(.tlbi(try tlbiList(list, "\(hp).tlbi")))
+                    case .mapping(let m):
+                        let mp = "\(hp).map"
+                        let set = try setName(m.tables, "\(mp).tables")
+                        let under = try m.tlbiUnder.map { u in
+                            TableSetVTTBR(set: try setName(u.tables, "\(mp).tlbiUnder.tables")!,
+                                          or: try u.or.map { try eval($0, names, "\(mp).tlbiUnder.or") } ?? 0)
+                        }
+                        if set == nil, under != nil || m.tlbi != nil {
+                            throw fail(mp, "tlbiUnder and tlbi apply to a table set's mapping ('tables'); the session's own takes its own TLB maintenance")
+                        }
+                        let mm = try mapping(m, mp)
+                        reactions.append(.mapIn(set: set, ipa: mm.ipa, pa: mm.pa, size: mm.size, attributes: mm.attributes,
+                                                tlbiUnder: under, tlbi: try m.tlbi.map { try tlbiList($0, "\(mp).tlbi") }))
+                        if set == nil { mapped.append((mm.ipa.rawValue, mm.size)) }
+                    case .resumeUnder(let v):
+                        reactions.append(.resumeUnder(TableSetVTTBR(set: try setName(v.tables, "\(hp).resumeUnder.tables")!,
+                                                                    or: try v.or.map { try eval($0, names, "\(hp).resumeUnder.or") } ?? 0)))
+                    case .backWithMemory(let b):
+                        guard case .mmio = ev.kind else { throw fail("\(hp).backWithMemory", "backWithMemory answers an mmio event") }
+                        if b.plant.contains(where: { $0.at != nil }) {
+                            throw fail("\(hp).backWithMemory.plant", "memory added at run time has no region: give 'pa'")
+                        }
+                        reactions.append(.backWithMemory(opIndex: index, plant: try expand(b.plant, "\(hp).backWithMemory.plant").map { (PhysicalAddress($0.0), $0.1) },
+                                                         maxHostPage: try eval(b.maxHostPage, names, "\(hp).backWithMemory.maxHostPage")))
+                    case .expectTranslation(let t):
+                        let tp = "\(hp).expectTranslation"
+                        reactions.append(.expectTranslation(set: try setName(t.tables, "\(tp).tables"),
+                                                            ipa: IPA(try eval(t.ipa, names, "\(tp).ipa")),
+                                                            pa: PhysicalAddress(try eval(t.pa, names, "\(tp).pa")), level: t.level))
+                    }
+                }
+                let event = ExpectedEvent(eventKind, reactions: reactions, resume: ev.resume == "skip" ? .skip : .retry)
+                s.events.append(event)
+                if let why = ev.why ?? ev.reference {
+                    notes.append("\(event): \(why)" + (ev.why != nil && ev.reference != nil ? " (\(ev.reference!))" : ""))
+                }
+            }
+        }
+        s.expectedMemory = model.keys.sorted().map { (PhysicalAddress($0), [model[$0]!]) }
+        s.expectedMemory += try expand(body.expectMemory ?? [], path("expectMemory", set: variant.body.expectMemory != nil))
+            .map { (PhysicalAddress($0.0), $0.1) }
+        s.notes = [geometry.description + ", \(s.ops.count) ops, \(s.events.count) expected events"]
+        for text in [spec.why, spec.reference, variant.why, variant.reference].compactMap({ $0 }) { s.notes.append(text) }
+        s.notes += body.notes ?? []
+        s.notes += notes
+        return s
+    }
+
+    /// Binds the `let` names: each may use the built-in names and other lets (any order).
+    func bindLets(_ names: inout [String: UInt64]) throws(ScenarioFileError) {
+        var pending = (body.lets ?? [:]).sorted { $0.key < $1.key }
+        for (k, _) in pending where names[k] != nil {
+            throw fail("\(path("let", set: variant.body.lets?[k] != nil)).\(k)", "'\(k)' is a built-in name; choose another")
+        }
+        while !pending.isEmpty {
+            var progress = false
+            var left: [(key: String, value: Expression)] = []
+            for (k, e) in pending {
+                if let v = try? e.evaluate(names) { names[k] = v; progress = true } else { left.append((k, e)) }
+            }
+            if !progress {
+                let (k, e) = left[0]
+                let p = "\(path("let", set: variant.body.lets?[k] != nil)).\(k)"
+                do { _ = try e.evaluate(names) } catch { throw fail(p, error.description) }
+                throw fail(p, "cannot be evaluated (a cycle of lets?)")
+            }
+            pending = left
+        }
+    }
+
+    func eval(_ e: Expression, _ names: [String: UInt64], _ path: String) throws(ScenarioFileError) -> UInt64 {
+        do { return try e.evaluate(names) } catch { throw fail(path, error.description) }
+    }
+
+    /// The level of the translation fault a walk of `ipa` stops at, given the leaf ranges
+    /// mapped so far (nil: mapped). At each level from the start level the entry for `ipa`
+    /// is valid only if some mapped range intersects the span that entry covers; a range
+    /// covering the whole span means the IPA is mapped (block or full table below).
+    /// (Arm ARM D8.2 "Translation tables and the translation process"; independent of the
+    /// builder's own code so it can check it.)
+    static func translationFaultLevel(ipa: UInt64, mapped: [(start: UInt64, size: UInt64)],
+                                      granule: Granule, startLevel: Int) -> Int? {
+        Stage2FaultModel.translationFaultLevel(ipa: ipa, mapped: mapped, granule: granule, startLevel: startLevel)
+    }
+
+    /// The offset of the only occurrence of `insn` in the payload image (nil: none or several).
+    static func payloadInstruction(_ insn: UInt32) -> UInt64? {
+        let b = PayloadImage.bytes
+        var found: UInt64? = nil
+        var i = 0
+        while i + 4 <= b.count {
+            let w = UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24
+            if w == insn {
+                if found != nil { return nil }
+                found = UInt64(i)
+            }
+            i += 4
+        }
+        return found
+    }
+}

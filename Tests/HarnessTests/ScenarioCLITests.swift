@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+/// `harness new`, `harness check` and `harness run FILE` as a user runs them, without a VM.
+@Suite struct ScenarioCLITests {
+    @Test func newWritesASkeletonThatChecksAndRefusesToOverwrite() throws {
+        let dir = try RunCLITests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("my-test.json").path
+        let made = try RunCLITests.run(["new", "my-test", "--path", path])
+        #expect(made.status == 0, "\(made.stderr)")
+        let checked = try RunCLITests.run(["check", path])
+        #expect(checked.status == 0 && checked.stdout.contains("\(path): ok: my-test, 1 variant"), "\(checked)")
+        let again = try RunCLITests.run(["new", "my-test", "--path", path])
+        #expect(again.status == 64 && again.stderr.contains("exists"), "\(again)")
+        let badName = try RunCLITests.run(["new", "My Test"])
+        #expect(badName.status == 64, "\(badName)")
+    }
+
+    @Test func checkNamesTheFileThePathAndTheFieldAndExitsOne() throws {
+        let dir = try RunCLITests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good = dir.appendingPathComponent("good.json").path
+        _ = try RunCLITests.run(["new", "good", "--path", good])
+        let text = try String(contentsOfFile: good, encoding: .utf8)
+        let bad = dir.appendingPathComponent("bad.json").path
+        try text.replacing(#""level": "derive""#, with: #""levle": "derive""#).write(toFile: bad, atomically: true, encoding: .utf8)
+        let r = try RunCLITests.run(["check", good, bad])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("\(good): ok"))
+        #expect(r.stdout.contains("\(bad): $.ops[2].raises[0].levle: unknown key 'levle'"), "\(r.stdout)")
+        let missing = try RunCLITests.run(["check", dir.appendingPathComponent("none.json").path])
+        #expect(missing.status == 1 && missing.stdout.contains("cannot open"), "\(missing)")
+    }
+
+    @Test func runWithABadFileRunsNothingAndWritesNoReport() throws {
+        let dir = try RunCLITests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bad = dir.appendingPathComponent("bad.json").path
+        try #"{"format": 1, "name": "x"}"#.write(toFile: bad, atomically: true, encoding: .utf8)
+        let report = dir.appendingPathComponent("report.tap").path
+        let r = try RunCLITests.run(["run", bad, "--format", "tap", "--output", report])
+        #expect(r.status == 65, "\(r)")
+        #expect(r.stderr.contains("bad.json: $.summary: missing required key 'summary'"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: report))
+    }
+
+    @Test func runRunsTheFilesTestsLikeBuiltInOnes() throws {
+        let dir = try RunCLITests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("mine.json").path
+        _ = try RunCLITests.run(["new", "mine", "--path", file])
+        let listed = try RunCLITests.run(["run", file, "--list"])
+        #expect(listed.status == 0 && listed.stdout.contains("  mine/4k  "), "\(listed)")
+        let r = try RunCLITests.run(["run", file, "--format", "tap"])
+        if RunCLITests.onX86 {
+            // No arm64 KVM here: the file's variant is reported as skipped with the reason, exit 77.
+            #expect(r.status == 77, "\(r)")
+            #expect(r.stdout.contains("ok 1 - mine_4k # SKIP"), "\(r.stdout)")
+        }
+    }
+
+    @Test func theCatalogTableIsTheCommittedDocsCatalog() throws {
+        let r = try RunCLITests.run(["--list", "--markdown"])
+        #expect(r.status == 0)
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/catalog.md")
+        let committed = try String(contentsOf: docs, encoding: .utf8)
+        #expect(r.stdout == committed, "docs/catalog.md is stale: regenerate it with `swift run harness --list --markdown > docs/catalog.md`")
+    }
+}
