@@ -59,6 +59,8 @@ struct ScenarioBuilder {
         if body.requires?.ttl == true { r.append(.ttl) }
         if body.requires?.vmid16 == true { r.append(.vmid16) }
         if body.requires?.cnp == true { r.append(.cnp) }
+        if body.requires?.tlbiRange == true { r.append(.tlbiRange) }
+        if body.requires?.hardwareAccessFlag == true { r.append(.hardwareAccessFlag) }
         return r
     }
 
@@ -111,6 +113,7 @@ struct ScenarioBuilder {
         }
         try bindLets(&names)
         if let h = body.hcrSet { s.hcrSet = try eval(h, names, path("hcrSet", set: variant.body.hcrSet != nil)) }
+        if let v = body.vtcrSet { s.vtcrSet = try eval(v, names, path("vtcrSet", set: variant.body.vtcrSet != nil)) }
 
         // Regions, in order: the pool is handed out as they are declared.
         var nextPA = layout.dataPool.rawValue
@@ -479,6 +482,10 @@ struct ScenarioBuilder {
                     case .resumeUnder(let v):
                         reactions.append(.resumeUnder(TableSetVTTBR(set: try setName(v.tables, "\(hp).resumeUnder.tables")!,
                                                                     or: try v.or.map { try eval($0, names, "\(hp).resumeUnder.or") } ?? 0)))
+                    case let .expectDescriptor(ipa, level, set, clear):
+                        reactions.append(.expectDescriptor(ipa: IPA(try eval(ipa, names, "\(hp).expectDescriptor.ipa")), level: level,
+                                                           set: try eval(set, names, "\(hp).expectDescriptor.set"),
+                                                           clear: try eval(clear, names, "\(hp).expectDescriptor.clear")))
                     case .expectTranslation(let t):
                         let tp = "\(hp).expectTranslation"
                         reactions.append(.expectTranslation(set: try setName(t.tables, "\(tp).tables"),

@@ -17,7 +17,7 @@ public struct ScenarioFile: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case format, name, summary, tags, budget, reference, why
-        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, requires, `let`, memory, plant, tableSets, ops, expectMemory, notes, knownFailures
+        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, vtcrSet, requires, `let`, memory, plant, tableSets, ops, expectMemory, notes, knownFailures
         case variants
     }
 
@@ -76,6 +76,8 @@ public struct ScenarioBody: Sendable {
     public var nonVHE: Bool?
     /// Extra HCR_EL2 bits the payload sets before the nested guest runs.
     public var hcrSet: Expression?
+    /// Extra VTCR_EL2 bits the payload installs with the tables' own, e.g. `"1 << 21"` (HA).
+    public var vtcrSet: Expression?
     public var requires: RequirementSpec?
     /// Named values the expressions of the file can use.
     public var lets: [String: Expression]?
@@ -106,6 +108,7 @@ public struct ScenarioBody: Sendable {
         }
         nonVHE = try c.decodeIfPresent(Bool.self, forKey: .nonVHE)
         hcrSet = try c.decodeIfPresent(Expression.self, forKey: .hcrSet)
+        vtcrSet = try c.decodeIfPresent(Expression.self, forKey: .vtcrSet)
         requires = try c.decodeIfPresent(RequirementSpec.self, forKey: .requires)
         lets = try c.decodeIfPresent([String: Expression].self, forKey: .let)
         memory = try c.decodeIfPresent([RegionSpec].self, forKey: .memory)
@@ -127,6 +130,7 @@ public struct ScenarioBody: Sendable {
         r.vmIPABits = other.vmIPABits ?? vmIPABits
         r.nonVHE = other.nonVHE ?? nonVHE
         r.hcrSet = other.hcrSet ?? hcrSet
+        r.vtcrSet = other.vtcrSet ?? vtcrSet
         r.requires = other.requires ?? requires
         if let l = other.lets { r.lets = (lets ?? [:]).merging(l) { $1 } }
         r.memory = other.memory ?? memory
@@ -152,7 +156,7 @@ public struct VariantSpec: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, summary, tags, budget, reference, why
-        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, requires, `let`, memory, plant, tableSets, ops, expectMemory, notes, knownFailures
+        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, vtcrSet, requires, `let`, memory, plant, tableSets, ops, expectMemory, notes, knownFailures
     }
 
     public init(from decoder: any Decoder) throws {
@@ -186,8 +190,11 @@ public struct RequirementSpec: Decodable, Sendable, Equatable {
     public var ttl: Bool?
     public var vmid16: Bool?
     public var cnp: Bool?
+    /// FEAT_TLBIRANGE (TLBI RIPAS2E1IS and the other range forms), FEAT_HAFDBS (VTCR_EL2.HA).
+    public var tlbiRange: Bool?
+    public var hardwareAccessFlag: Bool?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case paBits, xnx, ttl, vmid16, cnp }
+    enum CodingKeys: String, CodingKey, CaseIterable { case paBits, xnx, ttl, vmid16, cnp, tlbiRange, hardwareAccessFlag }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -200,7 +207,9 @@ public struct RequirementSpec: Decodable, Sendable, Equatable {
         ttl = try c.decodeIfPresent(Bool.self, forKey: .ttl)
         vmid16 = try c.decodeIfPresent(Bool.self, forKey: .vmid16)
         cnp = try c.decodeIfPresent(Bool.self, forKey: .cnp)
-        for (key, v) in [(CodingKeys.ttl, ttl), (.vmid16, vmid16), (.cnp, cnp)] where v == false {
+        tlbiRange = try c.decodeIfPresent(Bool.self, forKey: .tlbiRange)
+        hardwareAccessFlag = try c.decodeIfPresent(Bool.self, forKey: .hardwareAccessFlag)
+        for (key, v) in [(CodingKeys.ttl, ttl), (.vmid16, vmid16), (.cnp, cnp), (.tlbiRange, tlbiRange), (.hardwareAccessFlag, hardwareAccessFlag)] where v == false {
             throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "only `true` (require it) is supported; leave it out otherwise")
         }
     }
