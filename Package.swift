@@ -37,14 +37,17 @@ let package = Package(
         .target(name: "CatalogFiles", plugins: ["CatalogEmbedder"]),
         // Writes catalog/*.json into CatalogFiles' generated source.
         .plugin(name: "CatalogEmbedder", capability: .buildTool()),
-        // The tests the harness runs, as data.
-        .target(name: "TestCatalog", dependencies: ["Machine", "Stage2", "GuestProtocol", "AArch64", "CatalogFiles"]),
+        // What runs a test: guest sessions, backends, the session layout, the scenario model and
+        // runner with its checks, and the scenario-file format (loader, builder).
+        .target(name: "Runtime", dependencies: ["Machine", "KVM", "Stage2", "GuestProtocol", "GuestPayload", "AArch64"]),
+        // The built-in tests: the embedded catalog/*.json files and the tests still scripted in Swift.
+        .target(name: "TestCatalog", dependencies: ["Runtime", "Machine", "Stage2", "GuestProtocol", "AArch64", "CatalogFiles"]),
         // Result model, output formats (human/TAP/JUnit/JSON), exit policy, --filter globs, seeded PRNG.
         .target(name: "Reporting"),
         .executableTarget(
             name: "harness",
             dependencies: [
-                "AArch64", "Stage2", "Stage2SeedBaseline", "KVM", "Machine", "TestCatalog", "GuestProtocol", "Reporting", "CExitBaseline",
+                "AArch64", "Stage2", "Stage2SeedBaseline", "KVM", "Machine", "Runtime", "TestCatalog", "GuestProtocol", "Reporting", "CExitBaseline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,7 +56,7 @@ let package = Package(
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM", "AArch64"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "KVM", "Stage2", "AArch64"]),
         .testTarget(name: "GuestProtocolTests", dependencies: ["GuestProtocol", "GuestPayload"]),
-        .testTarget(name: "TestCatalogTests", dependencies: ["TestCatalog", "CatalogFiles", "GuestProtocol", "Stage2", "AArch64"]),
+        .testTarget(name: "TestCatalogTests", dependencies: ["Runtime", "TestCatalog", "CatalogFiles", "GuestProtocol", "Stage2", "AArch64"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
         .testTarget(name: "HarnessTests", dependencies: ["harness", "Stage2", "AArch64"]),
     ]

@@ -1,3 +1,4 @@
+import Runtime
 import AArch64
 import GuestProtocol
 import Stage2

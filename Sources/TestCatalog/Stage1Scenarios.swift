@@ -1,3 +1,4 @@
+import Runtime
 import AArch64
 import GuestProtocol
 import Stage2
@@ -213,7 +214,7 @@ public enum NestedStage1 {
         var mapped: [(start: UInt64, size: UInt64)] = [(layout.payload.rawValue, layout.payloadWindow),
                                                        (layout.nested.rawValue, layout.nestedSize), (root, 3 * page)]
         func level(_ ipa: UInt64) throws -> Int {
-            guard let l = DemandPaging.translationFaultLevel(ipa: ipa, mapped: mapped, granule: .k4, startLevel: 1) else {
+            guard let l = Stage2FaultModel.translationFaultLevel(ipa: ipa, mapped: mapped, granule: .k4, startLevel: 1) else {
                 throw SessionError.layout("IPA 0x\(String(ipa, radix: 16)) would not fault")
             }
             return l
@@ -268,7 +269,7 @@ public enum NestedStage1 {
             let pD: UInt64 = 0xD4D4_D4D4
             let imm: UInt16 = 0x51E1
             scenario.planted += [(PhysicalAddress(dataPA[dD]! + 0x20), Array(word(pD).prefix(4))),
-                                 (PhysicalAddress(dataPA[dE]! + 0x40), DemandPaging.plantedCode(returning: imm))]
+                                 (PhysicalAddress(dataPA[dE]! + 0x40), Stage2FaultModel.plantedCode(returning: imm))]
             // Fault order per op: the walk needs the level-3 table first (S1PTW), then the
             // output IPA is translated (Arm ARM D8.2: each stage-1 descriptor fetch is itself
             // translated by stage 2 before the final access).

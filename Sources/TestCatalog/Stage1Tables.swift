@@ -1,3 +1,8 @@
+import AArch64
+import GuestProtocol
+import Runtime
+import Stage2
+
 /// The nested guest's own stage-1 translation (EL1&0 regime, VMSAv8-64, 4 KB granule): the
 /// descriptor encodings, a small table builder whose tables live at IPAs the test chooses,
 /// and the MAIR/TCR/SCTLR_EL1 values the nested guest programs at EL1 with SYSREG_WRITE ops.

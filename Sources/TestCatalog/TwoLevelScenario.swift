@@ -1,3 +1,4 @@
+import Runtime
 import AArch64
 import GuestProtocol
 import Stage2
@@ -58,7 +59,7 @@ public enum TwoLevel {
         for (k, op) in ops.prefix(3).enumerated() {
             let n = op.kind.accessBytes!
             let write = op.kind.isStore
-            guard let level = DemandPaging.translationFaultLevel(ipa: op.address, mapped: mapped, granule: .k4, startLevel: 1) else {
+            guard let level = Stage2FaultModel.translationFaultLevel(ipa: op.address, mapped: mapped, granule: .k4, startLevel: 1) else {
                 throw SessionError.layout("IPA 0x\(String(op.address, radix: 16)) would not fault")
             }
             let access = ExpectedAccess.data(bytes: n, write: write, register: op.kind.transferRegister!, sixtyFourBit: n == 8)

@@ -5,6 +5,7 @@ import GuestProtocol
 import KVM
 import Machine
 import Stage2
+import Runtime
 import TestCatalog
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import Runtime
 import TestCatalog
 
 /// The catalog as a Markdown table (`harness --list --markdown`): docs/catalog.md is this

@@ -1,6 +1,7 @@
 import ArgumentParser
 import KVM
 import Reporting
+import Runtime
 import TestCatalog
 
 #if canImport(Glibc)

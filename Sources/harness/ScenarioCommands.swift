@@ -1,5 +1,6 @@
 import ArgumentParser
 import Reporting
+import Runtime
 import TestCatalog
 #if canImport(Glibc)
 import Glibc

@@ -2,6 +2,7 @@ import AArch64
 import Stage2
 import Testing
 @testable import GuestProtocol
+@testable import Runtime
 @testable import TestCatalog
 
 /// The live-edit tests' pure parts: expected exits/results built from the plans, the HVC

@@ -2,6 +2,7 @@ import AArch64
 import GuestProtocol
 import Stage2
 import Testing
+@testable import Runtime
 @testable import TestCatalog
 
 /// The scenario files build the same scenarios the Swift definitions they replace built:

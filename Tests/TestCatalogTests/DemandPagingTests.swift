@@ -2,6 +2,7 @@ import AArch64
 import GuestProtocol
 import Stage2
 import Testing
+@testable import Runtime
 @testable import TestCatalog
 
 /// Expectations derived by hand from the Arm ARM's translation-table geometry (D8.2):

@@ -1,4 +1,5 @@
 import Testing
+@testable import Runtime
 @testable import TestCatalog
 
 /// `Catalog.selection`: what --test / --filter / --all pick, in which order, and the errors.

@@ -3,6 +3,7 @@ import Foundation
 import GuestProtocol
 import Stage2
 import Testing
+@testable import Runtime
 @testable import TestCatalog
 
 /// The scenario-file loader: errors name the file, the JSON path, the field and what was

@@ -2,6 +2,7 @@ import AArch64
 import Stage2
 import Testing
 @testable import GuestProtocol
+@testable import Runtime
 @testable import TestCatalog
 
 /// A backend with plain memory whose "guest" is a script: each run() may write a message and

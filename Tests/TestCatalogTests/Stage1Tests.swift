@@ -2,6 +2,7 @@ import AArch64
 import GuestProtocol
 import Stage2
 import Testing
+@testable import Runtime
 @testable import TestCatalog
 
 /// Stage-1 descriptor and register encodings, each value derived by hand from the Arm ARM

@@ -2,6 +2,7 @@ import AArch64
 import GuestProtocol
 import Stage2
 import Testing
+@testable import Runtime
 @testable import TestCatalog
 
 /// The demand-paging matrix's start levels, concatenation and VTCR_EL2 fields, derived by

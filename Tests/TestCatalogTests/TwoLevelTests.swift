@@ -1,6 +1,7 @@
 import AArch64
 import GuestProtocol
 import Testing
+@testable import Runtime
 @testable import TestCatalog
 
 @Suite struct TwoLevelPlanTests {

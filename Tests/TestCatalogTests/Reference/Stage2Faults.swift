@@ -1,145 +1,12 @@
 import AArch64
-import GuestPayload
 import GuestProtocol
 import Stage2
+@testable import Runtime
+@testable import TestCatalog
 
-/// Stage-2 fault tests (demand-paging matrix, permission, access flag, levels, address size,
-/// block split, hvc/smc, MMIO passthrough). Each variant is data: an event-driven `Scenario`
-/// built by `Stage2Faults` (expected events with the host's reactions).
-extension Catalog {
-    public static let stage2FaultTests: [CatalogTest] = [
-        permissionFaults, accessFlagFaults, translationLevels, addressSize,
-        blockSplit, hvcSmc, mmioPassthrough, executeNever, walkExternalAbort, illegalVTCR,
-    ]
-
-    public static let illegalVTCR = CatalogTest(
-        name: "illegal-vtcr",
-        summary: "VTCR_EL2 with an invalid or inconsistent SL0 for its T0SZ/TG0 → translation fault at level 0 on the next stage-2 access (AArch64.S2Translate), restored VTCR translates again",
-        variants: Stage2Faults.illegalVTCRCases.map { c in
-            TestVariant(name: c.name, summary: c.summary, requirements: [.stage2Granule(c.granule)]) { _ in
-                try Stage2Faults.illegalVTCR(c)
-            }
-        })
-
-    public static let executeNever = CatalogTest(
-        name: "execute-never",
-        summary: "stage-2 XN[1:0] = 00/01/10/11 against an EL1 instruction fetch, with FEAT_XNX (XN[0] selects EL1/EL0) or without (XN[0] ignored)",
-        variants: [
-            TestVariant(name: "xnx", summary: "FEAT_XNX: 01 and 10 fault, 00 and 11 execute", requirements: [.stage2Granule(.k4), .xnx(true)]) { _ in
-                try Stage2Faults.executeNever(xnx: true)
-            },
-            TestVariant(name: "no-xnx", summary: "no FEAT_XNX: 10 and 11 fault, 00 and 01 execute", requirements: [.stage2Granule(.k4), .xnx(false)]) { _ in
-                try Stage2Faults.executeNever(xnx: false)
-            },
-        ])
-
-    public static let walkExternalAbort = CatalogTest(
-        name: "walk-external-abort",
-        summary: "a table descriptor pointing at an unbacked PA → synchronous external abort on the walk (FSC 0x14 + level) at vEL2; KVM_RUN must not fail",
-        variants: [
-            TestVariant(name: "4k", summary: "the level-2 entry's table pointer moved to PA 0x0900_0000", requirements: [.stage2Granule(.k4)]) { _ in
-                try Stage2Faults.walkExternalAbort()
-            },
-        ])
-
-    static let granules: [(String, Granule)] = [("4k", .k4), ("16k", .k16), ("64k", .k64)]
-
-    public static let demandPagingMatrix = CatalogTest(
-        name: "demand-paging-matrix",
-        summary: "demand paging for every granule × IPA size 32/36/40/44/48 (own start level and concatenation), within the vCPU's PARange and KVM's IPA limit",
-        variants: granules.flatMap { (gname, g) in
-            Stage2Faults.matrixIPABits.map { bits in
-                TestVariant(name: "\(gname)-\(bits)bit", summary: "\(g) granule, \(bits)-bit IPA, demand-maps pages",
-                            requirements: [.stage2Granule(g), .physicalAddressBits(bits)]) { host in
-                    try Stage2Faults.requireVMIPA(bits, host)
-                    var s = try DemandPaging.scenario(granule: g, ipaBits: bits)
-                    if bits > 40 { s.vmIPABits = bits }
-                    return s
-                }
-            }
-        })
-
-    public static let permissionFaults = CatalogTest(
-        name: "permission-faults",
-        summary: "write to read-only, read of write-only (S2AP=0b10) and no-access, fetch from execute-never → stage-2 permission fault (level, WnR, FSC); protect upgrades and the retry succeeds",
-        variants: granules.map { (gname, g) in
-            TestVariant(name: gname, summary: "\(g) granule pages, 40-bit IPA", requirements: [.stage2Granule(g)]) { _ in
-                try Stage2Faults.permission(granule: g)
-            }
-        })
-
-    public static let accessFlagFaults = CatalogTest(
-        name: "access-flag-faults",
-        summary: "a descriptor with AF=0 (VTCR_EL2.HA=0) → access-flag fault at its level; the host sets AF in the raw descriptor and the retry succeeds",
-        variants: [
-            TestVariant(name: "4k", summary: "4K page (level 3) and 2 MiB block (level 2)", requirements: [.stage2Granule(.k4)]) { _ in
-                try Stage2Faults.accessFlag(granule: .k4, withBlock: true)
-            },
-            TestVariant(name: "64k", summary: "64K page (level 3)", requirements: [.stage2Granule(.k64)]) { _ in
-                try Stage2Faults.accessFlag(granule: .k64, withBlock: false)
-            },
-        ])
-
-    public static let translationLevels = CatalogTest(
-        name: "translation-levels",
-        summary: "a missing entry at the last level, each intermediate level and the start level reports a translation fault at that level",
-        variants: [(Granule.k4, 48), (.k4, 40), (.k16, 48), (.k16, 40), (.k64, 48), (.k64, 40)].map { (g, bits) in
-            TestVariant(name: "\(g == .k4 ? "4k" : g == .k16 ? "16k" : "64k")-\(bits)bit",
-                        summary: "\(g) granule, \(bits)-bit IPA", requirements: [.stage2Granule(g), .physicalAddressBits(bits)]) { host in
-                try Stage2Faults.requireVMIPA(bits, host)
-                return try Stage2Faults.levels(granule: g, ipaBits: bits)
-            }
-        })
-
-    public static let addressSize = CatalogTest(
-        name: "address-size",
-        summary: "an IPA above VTCR_EL2.T0SZ → level-0 translation fault; VTTBR_EL2.BADDR above VTCR_EL2.PS → level-0 address-size fault",
-        variants: [
-            TestVariant(name: "ipa-above-t0sz", summary: "4K granule, 40-bit IPA, load from 2^40 + 0x10 (VM IPA 41+ bits)",
-                        requirements: [.stage2Granule(.k4), .physicalAddressBits(44)]) { host in
-                try Stage2Faults.requireVMIPA(44, host)
-                return try Stage2Faults.ipaAboveT0SZ()
-            },
-            TestVariant(name: "baddr-above-ps", summary: "4K granule: the host installs VTTBR_EL2 with BADDR bit 40 set (PS = 32 bits)",
-                        requirements: [.stage2Granule(.k4)]) { _ in
-                try Stage2Faults.baddrAbovePS()
-            },
-        ])
-
-    public static let blockSplit = CatalogTest(
-        name: "block-split",
-        summary: "a block mapping; protect one page inside it (the builder splits the block, break-before-make in the exit) → only that page faults, the neighbours keep working",
-        variants: [
-            TestVariant(name: "4k-2m", summary: "4K granule, 2 MiB level-2 block", requirements: [.stage2Granule(.k4)]) { _ in
-                try Stage2Faults.blockSplit(granule: .k4)
-            },
-            TestVariant(name: "16k-32m", summary: "16K granule, 32 MiB level-2 block", requirements: [.stage2Granule(.k16)]) { _ in
-                try Stage2Faults.blockSplit(granule: .k16)
-            },
-            TestVariant(name: "64k-512m", summary: "64K granule, 512 MiB level-2 block", requirements: [.stage2Granule(.k64)]) { _ in
-                try Stage2Faults.blockSplit(granule: .k64)
-            },
-        ])
-
-    public static let hvcSmc = CatalogTest(
-        name: "hvc-smc",
-        summary: "HVC and (HCR_EL2.TSC=1) SMC from the nested guest reach vEL2 with EC 0x16/0x17, the immediate and the right return address; the host's x0 comes back",
-        variants: [
-            TestVariant(name: "4k", summary: "hvc #1, smc #0", requirements: [.stage2Granule(.k4)]) { _ in
-                try Stage2Faults.hvcSmc()
-            },
-        ])
-
-    public static let mmioPassthrough = CatalogTest(
-        name: "mmio-passthrough",
-        summary: "a stage-2 mapping to a PA no memslot backs → KVM_EXIT_MMIO at that PA with the access size and write data; reads return the host's value",
-        variants: [
-            TestVariant(name: "4k", summary: "4K granule, device page → PA 0x0900_0000", requirements: [.stage2Granule(.k4)]) { _ in
-                try Stage2Faults.mmio(granule: .k4)
-            },
-        ])
-}
-
+/// The Swift builders catalog/*.json's stage-2 fault tests were converted from (permission,
+/// access flag, translation levels, address size, block split, hvc/smc, MMIO, execute-never,
+/// walk external abort, illegal VTCR), kept as the reference ConversionTests compare with.
 /// The builders: hand-written expectations per the Arm ARM (rules cited at each).
 public enum Stage2Faults {
     public static let matrixIPABits = [32, 36, 40, 44, 48]
@@ -409,18 +276,7 @@ public enum Stage2Faults {
         return p.finished(notes: [c.summary + " → translation fault level 0 on the next fetch"])
     }
 
-    /// The offset of the only occurrence of `insn` in the payload image (nil: none or several).
-    static func payloadInstruction(_ insn: UInt32) -> UInt64? {
-        let b = PayloadImage.bytes
-        var found: UInt64? = nil
-        var i = 0
-        while i + 4 <= b.count {
-            let w = UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24
-            if w == insn { if found != nil { return nil }; found = UInt64(i) }
-            i += 4
-        }
-        return found
-    }
+    static func payloadInstruction(_ insn: UInt32) -> UInt64? { ScenarioBuilder.payloadInstruction(insn) }
 
     /// Block split. A level-2 block (4K: 2 MiB, 16K: 32 MiB, 64K: 512 MiB — D8.2 block sizes)
     /// mapped RW; an hvc lets the host `protect` one page inside it read-only, which splits

@@ -1,4 +1,5 @@
 import AArch64
+import GuestPayload
 import GuestProtocol
 import Stage2
 
@@ -544,12 +545,23 @@ struct ScenarioBuilder {
     /// builder's own code so it can check it.)
     static func translationFaultLevel(ipa: UInt64, mapped: [(start: UInt64, size: UInt64)],
                                       granule: Granule, startLevel: Int) -> Int? {
-        DemandPaging.translationFaultLevel(ipa: ipa, mapped: mapped, granule: granule, startLevel: startLevel)
+        Stage2FaultModel.translationFaultLevel(ipa: ipa, mapped: mapped, granule: granule, startLevel: startLevel)
     }
 
     /// The offset of the only occurrence of `insn` in the payload image (nil: none or several).
     static func payloadInstruction(_ insn: UInt32) -> UInt64? {
-        Stage2Faults.payloadInstruction(insn)
+        let b = PayloadImage.bytes
+        var found: UInt64? = nil
+        var i = 0
+        while i + 4 <= b.count {
+            let w = UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24
+            if w == insn {
+                if found != nil { return nil }
+                found = UInt64(i)
+            }
+            i += 4
+        }
+        return found
     }
 }
 

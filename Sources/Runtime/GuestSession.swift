@@ -330,4 +330,4 @@ public struct ExitTLB: TLBMaintenance {
     }
 }
 
-@inline(__always) func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+@inline(__always) public func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }

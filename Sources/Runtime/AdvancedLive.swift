@@ -64,9 +64,9 @@ public struct LivePlan: Sendable {
 }
 
 /// The 64-bit pattern a test plants at the start of a page: distinct per tag, never 0.
-@inline(__always) func livePattern(_ tag: UInt64) -> UInt64 { 0x5AA5_0000_0000_0000 | tag << 16 | 0xC0DE }
+@inline(__always) public func livePattern(_ tag: UInt64) -> UInt64 { 0x5AA5_0000_0000_0000 | tag << 16 | 0xC0DE }
 
-func le64(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
+public func le64(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
 
 /// What a host step works with: the session, the VTTBR the guest resumes with, checks.
 public final class LiveHost {
@@ -105,7 +105,7 @@ public final class LiveTables {
     public var tables: Stage2Tables<BackendTableMemory>
     public let name: String
 
-    init(name: String, session: GuestSession, pool: PhysicalAddress, poolBytes: UInt64, vmid: UInt16) throws {
+    public init(name: String, session: GuestSession, pool: PhysicalAddress, poolBytes: UInt64, vmid: UInt16) throws {
         self.name = name
         let cfg = session.tables.configuration
         let memory = BackendTableMemory(backend: session.backend, pool: pool.rawValue...(pool.rawValue + poolBytes - 1))
@@ -155,7 +155,13 @@ public struct VTTBRExitTLB: TLBMaintenance {
     /// Operands: nil → the session's choice (IPAS2E1IS with TTL when FEAT_TTL, VMALLE1IS).
     var translate: (([TLBInvalidation]) -> [TLBIOperation])?
     /// Every operation performed, for the log.
-    var performed: [TLBIOperation] = []
+    public var performed: [TLBIOperation] = []
+
+    public init(session: GuestSession, vttbr: UInt64?, translate: (([TLBInvalidation]) -> [TLBIOperation])? = nil) {
+        self.session = session
+        self.vttbr = vttbr
+        self.translate = translate
+    }
 
     public mutating func invalidate(_ batch: [TLBInvalidation]) throws {
         let ops = translate?(batch) ?? session.payloadOperations(for: batch)

@@ -1,8 +1,11 @@
 import AArch64
+@testable import Runtime
+@testable import TestCatalog
 import GuestProtocol
 import Stage2
 
-/// A small builder for event-driven scenarios: allocates backing pages from the data pool,
+/// The Swift builder the stage-2 fault tests were written with before they became files
+/// (reference for ConversionTests). A small builder for event-driven scenarios: allocates backing pages from the data pool,
 /// plants values, appends ops with their expected results, and keeps a byte model of what
 /// memory must hold afterwards. Everything it records is data in the `Scenario`.
 struct FaultPlan {

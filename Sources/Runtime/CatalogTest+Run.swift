@@ -1,0 +1,68 @@
+import AArch64
+import Machine
+
+extension CatalogTest {
+    /// Builds a fresh VM for the variant, runs it, tears the VM down.
+    public func run(_ variant: TestVariant, settings: RunSettings, log: @escaping (String) -> Void) -> TestRun {
+        let name = "\(self.name)/\(variant.name)"
+        let started = ContinuousClock.now
+        func seconds() -> Double {
+            let d = ContinuousClock.now - started
+            return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        }
+        // Fault lines (the runner logs each stage-2 fault as `FaultReport.oneLine`, which
+        // starts "stage-2 fault") are kept apart from the rest of the log.
+        final class Lines: @unchecked Sendable { var faults: [String] = []; var other: [String] = [] }
+        let lines = Lines()
+        let outer = log
+        let log: (String) -> Void = { line in
+            let text = line.drop { $0 == " " }
+            if text.hasPrefix("stage-2 fault") || (text.hasPrefix("[vCPU ") && text.contains("] stage-2 fault")) { lines.faults.append(String(text)) } else { lines.other.append(String(text)) }
+            outer(line)
+        }
+        func finished(_ outcome: Outcome, faults: Int, notes: [String]) -> TestRun {
+            TestRun(name: name, outcome: outcome, faults: faults, seconds: seconds(), notes: notes,
+                    faultLines: lines.faults, log: lines.other)
+        }
+        var facts = HostFacts.probe()
+        facts.seed = settings.seed
+        let scenario: Scenario
+        do { scenario = try variant.scenario(facts) } catch SessionError.skip(let why) {
+            return finished(.skip(why), faults: 0, notes: [])
+        } catch {
+            return finished(.fail("building the scenario: \(error)"), faults: 0, notes: [])
+        }
+        let outcome: Outcome
+        var faults = 0
+        do {
+            if scenario.nonVHE, let reason = HostCheck.nonVHEUnavailable() {
+                return finished(.skip(reason), faults: 0, notes: scenario.notes)
+            }
+            var backend: MachineBackend? = try MachineBackend(layout: .standard, e2h0: settings.e2h0 || scenario.nonVHE,
+                                                              timeout: settings.timeout,
+                                                                  ipaBits: scenario.vmIPABits)
+            if settings.verbose { log("  VM created in \(milliseconds(since: started)) ms") }
+            let runner = ScenarioRunner(verbose: settings.verbose, log: log)
+            (outcome, faults) = runner.run(scenario, requirements: variant.requirements, backend: backend!) { pc, x0 in
+                try backend!.start(pc: pc, x0: x0)
+            }
+            let teardown = ContinuousClock.now
+            backend = nil
+            if settings.verbose { log("  VM torn down in \(milliseconds(since: teardown)) ms") }
+        } catch let e as MachineError {
+            switch e.suggestedExitCode {
+            case 77: outcome = .skip(e.description)
+            case 124: outcome = .timeout(e.description)
+            default: outcome = .fail(e.description)
+            }
+        } catch {
+            outcome = .fail("\(error)")
+        }
+        return finished(outcome, faults: faults, notes: scenario.notes)
+    }
+}
+
+func milliseconds(since start: ContinuousClock.Instant) -> Int {
+    let d = ContinuousClock.now - start
+    return Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
+}
