@@ -2,6 +2,7 @@ import AArch64
 import Stage2
 import Testing
 @testable import GuestProtocol
+@testable import Runtime
 @testable import TestCatalog
 
 /// The format keys the regression tests need: `vtcrSet`, `requires.tlbiRange` /
@@ -68,7 +69,7 @@ import Testing
     /// hardware update would.
     func run(setAF: Bool) throws -> (Outcome, ScriptedBackend) {
         let (t, s) = try Self.scenario()
-        let hvcAt = try #require(Stage2Faults.payloadInstruction(0xD400_0002 | UInt32(GuestABI.hvcOp) << 5))
+        let hvcAt = try #require(ScenarioBuilder.payloadInstruction(0xD400_0002 | UInt32(GuestABI.hvcOp) << 5))
         let layout = SessionLayout.standard
         let hello = ScriptedBackend.send(MailboxMessage(kind: .hello, seq: 1, opIndex: nil,
             gprs: [8, 0x4_8000_0000, 0x1100_0222_0010_0125, 0x1, 0, 0, 0b0010 << 56] + Array(repeating: 0, count: 24)))
