@@ -221,6 +221,10 @@ extension MachineBackend {
     public func systemRegister(_ register: SystemRegister) throws -> UInt64 {
         try machine.get(register, vcpu: vcpu)
     }
+    /// KVM_SET_ONE_REG of a system register (ID registers: only before the vCPU first runs).
+    public func setSystemRegister(_ register: SystemRegister, _ value: UInt64) throws {
+        try machine.set(register, value, vcpu: vcpu)
+    }
 }
 
 extension MachineBackend {

@@ -323,6 +323,9 @@ public struct Scenario: Sendable {
     public var hcrSet: UInt64 = 0
     /// Extra VTCR_EL2 bits the payload installs with the tables' own (e.g. HA, bit 21).
     public var vtcrSet: UInt64 = 0
+    /// ID registers the host writes (KVM_SET_ONE_REG) before the vCPU first runs, e.g. to
+    /// hide a feature from the guest hypervisor; KVM refusing the write skips the variant.
+    public var idRegisterWrites: [IDRegisterWrite] = []
     /// The VM's IPA size (KVM_VM_TYPE_ARM_IPA_SIZE) this scenario needs; nil = KVM's default.
     /// KVM's shadow stage 2 for the nested guest spans the VM's IPA size, so nested IPAs at
     /// or above 2^40 need a bigger VM.

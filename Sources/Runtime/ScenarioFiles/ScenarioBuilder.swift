@@ -115,6 +115,11 @@ struct ScenarioBuilder {
         try bindLets(&names)
         if let h = body.hcrSet { s.hcrSet = try eval(h, names, path("hcrSet", set: variant.body.hcrSet != nil)) }
         if let v = body.vtcrSet { s.vtcrSet = try eval(v, names, path("vtcrSet", set: variant.body.vtcrSet != nil)) }
+        for (i, w) in (body.idRegisters ?? []).enumerated() {
+            let p = "\(path("idRegisters", set: variant.body.idRegisters != nil))[\(i)]"
+            s.idRegisterWrites.append(IDRegisterWrite(register: w.register, clear: try eval(w.clear, names, "\(p).clear"),
+                                                      set: try eval(w.set, names, "\(p).set")))
+        }
 
         // Regions, in order: the pool is handed out as they are declared.
         var nextPA = layout.dataPool.rawValue

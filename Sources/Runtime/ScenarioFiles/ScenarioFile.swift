@@ -17,7 +17,7 @@ public struct ScenarioFile: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case format, name, summary, tags, budget, reference, why
-        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, vtcrSet, requires, `let`, memory, plant, tableSets, ops, expectMemory, notes, knownFailures
+        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, vtcrSet, idRegisters, requires, `let`, memory, plant, tableSets, ops, expectMemory, notes, knownFailures
         case variants
     }
 
@@ -78,6 +78,8 @@ public struct ScenarioBody: Sendable {
     public var hcrSet: Expression?
     /// Extra VTCR_EL2 bits the payload installs with the tables' own, e.g. `"1 << 21"` (HA).
     public var vtcrSet: Expression?
+    /// ID registers written before the vCPU first runs (to hide a feature); refused → skip.
+    public var idRegisters: [IDRegisterSpec]?
     public var requires: RequirementSpec?
     /// Named values the expressions of the file can use.
     public var lets: [String: Expression]?
@@ -109,6 +111,7 @@ public struct ScenarioBody: Sendable {
         nonVHE = try c.decodeIfPresent(Bool.self, forKey: .nonVHE)
         hcrSet = try c.decodeIfPresent(Expression.self, forKey: .hcrSet)
         vtcrSet = try c.decodeIfPresent(Expression.self, forKey: .vtcrSet)
+        idRegisters = try c.decodeIfPresent([IDRegisterSpec].self, forKey: .idRegisters)
         requires = try c.decodeIfPresent(RequirementSpec.self, forKey: .requires)
         lets = try c.decodeIfPresent([String: Expression].self, forKey: .let)
         memory = try c.decodeIfPresent([RegionSpec].self, forKey: .memory)
@@ -131,6 +134,7 @@ public struct ScenarioBody: Sendable {
         r.nonVHE = other.nonVHE ?? nonVHE
         r.hcrSet = other.hcrSet ?? hcrSet
         r.vtcrSet = other.vtcrSet ?? vtcrSet
+        r.idRegisters = other.idRegisters ?? idRegisters
         r.requires = other.requires ?? requires
         if let l = other.lets { r.lets = (lets ?? [:]).merging(l) { $1 } }
         r.memory = other.memory ?? memory
@@ -156,7 +160,7 @@ public struct VariantSpec: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, summary, tags, budget, reference, why
-        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, vtcrSet, requires, `let`, memory, plant, tableSets, ops, expectMemory, notes, knownFailures
+        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, vtcrSet, idRegisters, requires, `let`, memory, plant, tableSets, ops, expectMemory, notes, knownFailures
     }
 
     public init(from decoder: any Decoder) throws {
