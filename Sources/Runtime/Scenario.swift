@@ -252,6 +252,11 @@ public struct ExpectedEvent: Sendable, CustomStringConvertible {
         /// memory holds it now, must have every bit of `set` set and every bit of `clear`
         /// clear (e.g. the Access flag a hardware update wrote); otherwise the test fails.
         case expectDescriptor(ipa: IPA, level: Int, set: UInt64, clear: UInt64)
+        /// Answers a KVM_EXIT_MMIO at a PA no memslot backs by backing it: a memslot of one host
+        /// page is added there, `plant` written into it, the exit completed without running the
+        /// guest and the PC moved back one instruction, so op `opIndex`'s access runs again
+        /// against memory. Needs the KVM backend and host pages of at most `maxHostPage` bytes.
+        case backWithMemory(opIndex: Int, plant: [(PhysicalAddress, [UInt8])], maxHostPage: UInt64)
     }
     /// How the reply resumes the guest: RESUME (retry a fault; after an hvc, the next
     /// instruction) or SKIP (ELR+4: past a trapped SMC, whose ELR is the SMC itself).

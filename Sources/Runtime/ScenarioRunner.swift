@@ -256,6 +256,17 @@ extension ScenarioRunner {
             }
             sets[plan.name] = t
         }
+        // Events that back an unbacked PA with a new memslot need the KVM backend, and host
+        // pages that fit the test's spacing.
+        var memslotsAdded = 0
+        for e in scenario.events {
+            for case let .backWithMemory(_, _, maxHostPage) in e.reactions {
+                guard let mb = backend as? MachineBackend else { throw SessionError.skip("adding memslots at run time needs the KVM backend") }
+                guard mb.hostPageSize <= maxHostPage else {
+                    throw SessionError.skip("host pages of 0x\(String(mb.hostPageSize, radix: 16)) bytes are larger than the test's 0x\(String(maxHostPage, radix: 16))-byte spacing")
+                }
+            }
+        }
         // MMIO exits arrive while the runner waits for the next mailbox message.
         var mmioFailures: [String] = []
         var saved: [(IPA, Int, UInt64)] = []
@@ -271,6 +282,28 @@ extension ScenarioRunner {
             }
             if isWrite, let wantData, data != wantData {
                 mmioFailures.append("\(what): data 0x\(String(data, radix: 16)), expected 0x\(String(wantData, radix: 16))")
+            }
+            for case let .backWithMemory(op, plant, _) in e.reactions {
+                let mb = backend as! MachineBackend   // checked before the run
+                let at = "\(what) for op \(op)"
+                let x19 = try mb.register(.x(19))
+                if x19 != UInt64(op) { mmioFailures.append("\(at): the nested guest's x19 (op index) is \(x19)") }
+                let page = mb.hostPageSize
+                let base = address.rawValue & ~(page - 1)
+                try mb.addRAM(name: "lazy-\(memslotsAdded)", base: PhysicalAddress(base), size: page)
+                memslotsAdded += 1
+                for (pa, bytes) in plant where pa.rawValue >= base && pa.rawValue < base + page {
+                    try mb.write(bytes, at: pa)
+                }
+                // A poison value for the read being completed: if the access were not retried
+                // against the new memory, the op's result would show it.
+                if !isWrite { try mb.completeMMIORead(0xBAD0_BAD0_BAD0_BAD0) }
+                let (completed, pc, pstate) = try mb.completeMMIOAndRewind(by: 4)
+                if pstate & 0xF != 0b0101 { mmioFailures.append("\(at): PSTATE.M = \(pstate & 0xF) after the exit, expected EL1h (the nested guest)") }
+                if !session.payloadRange.contains(pc) {
+                    mmioFailures.append("\(at): the faulting instruction (PC \(hex(completed)) - 4) is outside the op interpreter")
+                }
+                return true
             }
             if !isWrite {
                 var value: UInt64 = 0
@@ -403,7 +436,7 @@ extension ScenarioRunner {
                 let old = try session.readDescriptor(ipa: ipa, level: level)
                 try session.writeRawDescriptor(ipa: ipa, level: level, value: (old | set) & ~clear)
                 tlbi.append(.ipa(ipa, level: level, granule: scenario.granule))
-            case .answerMMIO:
+            case .answerMMIO, .backWithMemory:
                 break   // used while the exit is handled
             case .setX0(let v):
                 var regs = Array(m.gprs.prefix(GuestABI.msgGPRCount))

@@ -12,7 +12,7 @@ import Glibc
 /// (Stage1Scenarios / DirtyLogScenario / TwoLevelScenario), the script only drives the
 /// session, checks each event against its expectation and reacts.
 extension Catalog {
-    public static let stage1Tests: [CatalogTest] = [nestedStage1, dirtyLogging, twoLevelDemandPaging]
+    public static let stage1Tests: [CatalogTest] = [nestedStage1, dirtyLogging]
 
     public static let nestedStage1 = CatalogTest(
         name: "stage1-on",
@@ -54,18 +54,6 @@ extension Catalog {
             },
         ])
 
-    public static let twoLevelDemandPaging = CatalogTest(
-        name: "two-level-demand-paging",
-        summary: "a nested access faults at stage 2 (vEL2 maps it) and then at L0 (no memslot: KVM_EXIT_MMIO, the host adds one and the access is retried); counts match",
-        variants: [
-            TestVariant(name: "4k", summary: "3 pages: stage-2 fault, host map, retry, KVM_EXIT_MMIO, memslot added, retry",
-                        requirements: [.stage2Granule(.k4)]) { _ in
-                let plan = try TwoLevel.plan()
-                var s = plan.scenario
-                s.script = twoLevelScript(plan)
-                return s
-            },
-        ])
 
     // MARK: scripts
 
@@ -207,81 +195,6 @@ extension Catalog {
             compare(try logged(), [], "read again (KVM_GET_DIRTY_LOG clears what it returns)", payload: false)
             if plan.slot == .ram { try mb.setDirtyLogging(false, region: plan.regionName) }
             return ScriptOutcome(failures: failures, faults: 0)
-        }
-    }
-
-    static func twoLevelScript(_ plan: TwoLevel.Plan) -> @Sendable (ScriptContext) throws -> ScriptOutcome {
-        { ctx in
-            let session = ctx.session
-            guard let mb = ctx.backend as? MachineBackend else { throw SessionError.skip("two-level demand paging needs the KVM backend") }
-            let page = mb.hostPageSize
-            guard page <= TwoLevel.stride else {
-                throw SessionError.skip("host pages of 0x\(String(page, radix: 16)) bytes are larger than the test's 64 KiB stride")
-            }
-            var failures: [String] = []
-            var events = plan.events[...]
-            var stage2Faults = 0, hostFaults = 0, memslotsAdded = 0
-            let onMMIO: (PhysicalAddress, Int, Bool, UInt64) throws -> Bool = { address, length, isWrite, data in
-                guard case let .hostFault(op, want, n, w, d)? = events.first else {
-                    failures.append("unexpected KVM_EXIT_MMIO \(isWrite ? "write" : "read") at \(address) (next expected: \(events.first.map(\.description) ?? "nothing"))")
-                    return false
-                }
-                events.removeFirst()
-                hostFaults += 1
-                let x19 = try mb.register(.x(19))
-                ctx.log("  host fault (KVM_EXIT_MMIO): \(isWrite ? "write" : "read") of \(length) bytes at unbacked PA \(address)\(isWrite ? " data 0x" + String(data, radix: 16) : ""), op \(x19)")
-                let at = "host fault for op \(op)"
-                if address.rawValue != want { failures.append("\(at): KVM_EXIT_MMIO at \(address), expected 0x\(String(want, radix: 16))") }
-                if length != n || isWrite != w { failures.append("\(at): \(length)-byte \(isWrite ? "write" : "read"), expected \(n)-byte \(w ? "write" : "read")") }
-                if w && data != d { failures.append("\(at): data 0x\(String(data, radix: 16)), expected 0x\(String(d, radix: 16))") }
-                if x19 != UInt64(op) { failures.append("\(at): the nested guest's x19 (op index) is \(x19)") }
-                let base = address.rawValue & ~(page - 1)
-                try mb.addRAM(name: "lazy-\(memslotsAdded)", base: PhysicalAddress(base), size: page)
-                memslotsAdded += 1
-                for (pa, bytes) in plan.plantOnAdd where pa.rawValue >= base && pa.rawValue < base + page {
-                    try mb.write(bytes, at: pa)
-                }
-                // A poison value for the read being completed: if the access were not retried
-                // against the new memory, the op's result would show it.
-                if !isWrite { try mb.completeMMIORead(0xBAD0_BAD0_BAD0_BAD0) }
-                let (completed, pc, pstate) = try mb.completeMMIOAndRewind(by: 4)
-                // The access came from the nested guest: EL1h, inside the interpreter.
-                if pstate & 0xF != 0b0101 { failures.append("\(at): PSTATE.M = \(pstate & 0xF) after the exit, expected EL1h (the nested guest)") }
-                if !session.payloadRange.contains(pc) {
-                    failures.append("\(at): the faulting instruction (PC \(hex(completed)) - 4) is outside the op interpreter")
-                }
-                return true
-            }
-            loop: while true {
-                let m = try session.nextMessage(onMMIO: onMMIO)
-                switch m.kind {
-                case .done:
-                    break loop
-                case .trap:
-                    let report = FaultReport(esr: m.esr, far: m.far, hpfar: m.hpfar)
-                    guard report.isStage2Abort else { throw SessionError.unexpected("unexpected trap: " + session.describe(m)) }
-                    stage2Faults += 1
-                    ctx.log("  " + report.oneLine)
-                    guard case .stage2Fault(let want)? = events.popFirst() else {
-                        throw SessionError.check("unexpected stage-2 fault (expected \(plan.events.count - events.count > 0 ? "a host fault or nothing" : "nothing")): \(report.oneLine)")
-                    }
-                    failures += want.mismatches(esr: m.esr, far: m.far, hpfar: m.hpfar, elr: m.elr, spsr: m.spsr,
-                                                opIndex: m.opIndex, interpreter: session.payloadRange)
-                    let ipaPage = HPFAR(m.hpfar).pageIPA.rawValue
-                    guard let pa = plan.backing[ipaPage] else { throw SessionError.check("stage-2 fault at \(hex(ipaPage)), which the test never maps") }
-                    try session.map(ipa: IPA(ipaPage), pa: pa, size: 0x1000, attributes: Stage2Attributes(permissions: [.read, .write]))
-                    try session.reply(.resume, tlbi: session.payloadOperations(for: [.ipa(IPA(ipaPage), level: 3, granule: .k4)]))
-                default:
-                    throw SessionError.unexpected(session.describe(m))
-                }
-            }
-            if let first = events.first { failures.append("\(events.count) expected event(s) never happened, first: \(first)") }
-            let pages = plan.backing.count
-            ctx.log("     \(stage2Faults) stage-2 faults, \(hostFaults) host faults (KVM_EXIT_MMIO), \(memslotsAdded) memslots added for \(pages) pages")
-            if stage2Faults != pages || hostFaults != pages || memslotsAdded != pages {
-                failures.append("counts do not match: \(stage2Faults) stage-2 faults, \(hostFaults) host faults, \(memslotsAdded) memslots added, \(pages) pages touched")
-            }
-            return ScriptOutcome(failures: failures, faults: stage2Faults)
         }
     }
 }

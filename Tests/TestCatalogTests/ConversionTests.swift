@@ -154,4 +154,33 @@ import Testing
             #expect(ops == [Advanced.scopeOperations([inv], hint: hint)], "\(variant)")
         }
     }
+
+    /// Two-level demand paging: the same ops, results and memory, and the same events — each
+    /// stage-2 fault (level, FAR, access) followed by the KVM_EXIT_MMIO at the unbacked PA.
+    @Test func twoLevelDemandPaging() throws {
+        let plan = try TwoLevel.plan()
+        let v = try #require(Catalog.test(named: "two-level-demand-paging")?.variants.first)
+        let a = try v.scenario(HostFacts())
+        #expect(a.ops == plan.scenario.ops)
+        #expect(a.expectedResults == plan.scenario.expectedResults)
+        #expect(a.expectedMemory.map { "\($0.0) \($0.1)" } == plan.scenario.expectedMemory.map { "\($0.0) \($0.1)" })
+        #expect(a.events.count == plan.events.count)
+        for (e, want) in zip(a.events, plan.events) {
+            switch (e.kind, want) {
+            case let (.stage2Fault(f), .stage2Fault(w)):
+                #expect(f.opIndex == w.opIndex && f.address == w.far && f.address == w.ipa && f.kind == w.kind
+                        && f.level == w.level && f.access == w.access && f.hpfarValid, "\(f) vs \(w)")
+                guard case .map(let ipa, let pa, 0x1000, let attr)? = e.reactions.first else { Issue.record("\(e.reactions)"); continue }
+                #expect(plan.backing[ipa.rawValue] == pa && attr == Stage2Attributes(permissions: [.read, .write]))
+            case let (.mmio(address, bytes, write, data), .hostFault(op, wantAddress, n, w, d)):
+                #expect(address.rawValue == wantAddress && bytes == n && write == w && (data ?? 0) == d, "\(e) vs \(want)")
+                guard case let .backWithMemory(opIndex, plant, maxHostPage)? = e.reactions.first else { Issue.record("\(e.reactions)"); continue }
+                #expect(opIndex == op && maxHostPage == TwoLevel.stride)
+                let wantPlant = plan.plantOnAdd.filter { $0.0.rawValue & ~(TwoLevel.stride - 1) == wantAddress & ~(TwoLevel.stride - 1) }
+                #expect(plant.map { "\($0.0) \($0.1)" } == wantPlant.map { "\($0.0) \($0.1)" })
+            default:
+                Issue.record("event \(e) where the plan has \(want)")
+            }
+        }
+    }
 }

@@ -14,6 +14,8 @@ public enum HostStep: Decodable, Sendable {
     case expectTranslation(TranslationCheckSpec)
     /// Fails the test unless the raw descriptor for `ipa` at `level` has `set` set and `clear` clear.
     case expectDescriptor(ipa: Expression, level: Int, set: Expression, clear: Expression)
+    /// Answers an MMIO exit at an unbacked PA by adding a memslot there and re-running the access.
+    case backWithMemory(BackingSpec)
     case unmap(region: String)
     /// Change the permissions of a region, or of `size` bytes at `ipa`.
     case protect(region: String?, ipa: Expression?, size: Expression?, access: String)
@@ -37,7 +39,7 @@ public enum HostStep: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case demandMap, map, unmap, protect, editDescriptor, answer, setX0, setVTTBR, setVTTBRBits
-        case swapDescriptor, restoreDescriptors, patchVTCR, restoreVTCR, tlbi, resumeUnder, expectTranslation, expectDescriptor
+        case swapDescriptor, restoreDescriptors, patchVTCR, restoreVTCR, tlbi, resumeUnder, expectTranslation, expectDescriptor, backWithMemory
     }
 
     public init(from decoder: any Decoder) throws {
@@ -58,6 +60,7 @@ public enum HostStep: Decodable, Sendable {
                     codingPath: c.codingPath + [CodingKeys.expectDescriptor], debugDescription: "expectDescriptor needs 'ipa', 'level' and 'set' and/or 'clear' (no 'value')"))
             }
             self = .expectDescriptor(ipa: e.ipa, level: level, set: e.set ?? Expression("0"), clear: e.clear ?? Expression("0"))
+        case .backWithMemory: self = .backWithMemory(try c.decode(BackingSpec.self, forKey: .backWithMemory))
         case .unmap: self = .unmap(region: try c.decode(String.self, forKey: .unmap))
         case .protect:
             let p = try c.decode(ProtectSpec.self, forKey: .protect)
@@ -182,5 +185,19 @@ public struct TLBISpec: Decodable, Sendable {
             throw DecodingError.dataCorruptedError(forKey: .op, in: c, debugDescription: "TLBI op '\(op)' with an operand; expected one of: " + Self.withOperand.joined(separator: ", "))
         }
         operand = try c.decode(Expression.self, forKey: .operand)
+    }
+}
+
+/// `backWithMemory`'s object: what to write into the new memory (`pa` entries) and the largest
+/// host page the test's spacing allows (a bigger one would back a neighbour too: skipped).
+public struct BackingSpec: Decodable, Sendable {
+    public var plant: [PlantSpec]
+    public var maxHostPage: Expression
+    enum CodingKeys: String, CodingKey, CaseIterable { case plant, maxHostPage }
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        plant = try c.decodeIfPresent([PlantSpec].self, forKey: .plant) ?? []
+        maxHostPage = try c.decode(Expression.self, forKey: .maxHostPage)
     }
 }

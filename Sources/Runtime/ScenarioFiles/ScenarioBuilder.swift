@@ -492,6 +492,13 @@ struct ScenarioBuilder {
                         reactions.append(.expectDescriptor(ipa: IPA(try eval(ipa, names, "\(hp).expectDescriptor.ipa")), level: level,
                                                            set: try eval(set, names, "\(hp).expectDescriptor.set"),
                                                            clear: try eval(clear, names, "\(hp).expectDescriptor.clear")))
+                    case .backWithMemory(let b):
+                        guard case .mmio = ev.kind else { throw fail("\(hp).backWithMemory", "backWithMemory answers an mmio event") }
+                        if b.plant.contains(where: { $0.at != nil }) {
+                            throw fail("\(hp).backWithMemory.plant", "memory added at run time has no region: give 'pa'")
+                        }
+                        reactions.append(.backWithMemory(opIndex: index, plant: try expand(b.plant, "\(hp).backWithMemory.plant").map { (PhysicalAddress($0.0), $0.1) },
+                                                         maxHostPage: try eval(b.maxHostPage, names, "\(hp).backWithMemory.maxHostPage")))
                     case .expectTranslation(let t):
                         let tp = "\(hp).expectTranslation"
                         reactions.append(.expectTranslation(set: try setName(t.tables, "\(tp).tables"),

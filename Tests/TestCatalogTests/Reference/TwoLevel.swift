@@ -1,9 +1,11 @@
-import Runtime
+@testable import Runtime
+@testable import TestCatalog
 import AArch64
 import GuestProtocol
 import Stage2
 
-/// Two-level demand paging, as data: the nested guest's IPAs are demand-mapped at stage 2 by
+/// The Swift plan catalog/two-level-demand-paging.json was converted from (the reference
+/// ConversionTests compare with). Two-level demand paging, as data: the nested guest's IPAs are demand-mapped at stage 2 by
 /// the host (vEL2 sees a translation fault), and the guest-physical pages those IPAs map to
 /// are themselves unbacked at L0 until first touched: the retried access finds no memslot and
 /// exits as KVM_EXIT_MMIO; the host adds a memslot there, completes the exit without running
