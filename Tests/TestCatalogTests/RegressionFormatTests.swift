@@ -15,6 +15,7 @@ import Testing
       "let": {"base": "1 << 39"},
       "memory": [{"name": "pg", "ipa": "base", "size": "page", "access": "rw", "accessFlag": false}],
       "vtcrSet": "1 << 21",
+      "idRegisters": [{"register": "ID_AA64MMFR1_EL1", "clear": "0xF << 28"}],
       "requires": {"tlbiRange": true, "hardwareAccessFlag": true},
       "ops": [{"op": "hvc", "value": "0x4856_0000", "raises": [{"hvc": "hvcImm",
                "host": [{"expectDescriptor": {"ipa": "pg", "level": 3, "set": "afBit"}}]}]}],
@@ -30,6 +31,7 @@ import Testing
     @Test func keysDecodeIntoTheScenario() throws {
         let (t, s) = try Self.scenario()
         #expect(s.vtcrSet == 1 << 21)
+        #expect(s.idRegisterWrites == [IDRegisterWrite(register: .ID_AA64MMFR1_EL1, clear: 0xF << 28, set: 0)])
         #expect(t.variants[0].requirements == [.stage2Granule(.k4), .tlbiRange, .hardwareAccessFlag])
         guard case .expectDescriptor(let ipa, let level, let set, let clear)? = s.events.first?.reactions.first else {
             Issue.record("expected an expectDescriptor reaction, got \(String(describing: s.events.first?.reactions))"); return
@@ -42,6 +44,8 @@ import Testing
             (#""tlbiRange": true"#, #""tlbiRange": false"#, "only `true`"),
             (#""level": 3, "set": "afBit""#, #""level": 3"#, "expectDescriptor needs"),
             (#""set": "afBit"}"#, #""set": "afBit", "value": 1}"#, "expectDescriptor needs"),
+            (#""register": "ID_AA64MMFR1_EL1""#, #""register": "ID_AA64PFR0_EL1""#, "expected one of: ID_AA64MMFR0_EL1, ID_AA64MMFR1_EL1, ID_AA64MMFR2_EL1"),
+            (#""clear": "0xF << 28"}"#, #""clear": "0xF << 28", "value": 0}"#, "unknown key 'value'"),
         ] {
             let text = Self.file.replacing(old, with: new)
             #expect(text != Self.file)
