@@ -142,4 +142,38 @@ import Testing
         }
         #expect(Catalog.builtInFiles.count == names.count)
     }
+
+    /// A syntax error is reported with its line and column. JSONDecoder alone cannot: its
+    /// error names no place (this is why the loader keeps a small syntax scanner).
+    @Test func syntaxErrorsNameTheLineAndColumn() throws {
+        let text = Self.valid.replacing(#""summary": "s","#, with: #""summary": "s""#)   // a missing comma, line 4
+        do {
+            _ = try JSONDecoder().decode(ScenarioFile.self, from: Data(text.utf8))
+            Issue.record("decoded")
+        } catch let DecodingError.dataCorrupted(ctx) {
+            #expect(ctx.codingPath.isEmpty && !ctx.debugDescription.contains("line") && ctx.underlyingError == nil,
+                    "JSONDecoder now says where: \(ctx) (the scanner may be unnecessary)")
+        }
+        do {
+            _ = try Self.load(text)
+            Issue.record("loaded")
+        } catch {
+            #expect(error.path == "line 5, column 3", "\(error)")
+            #expect(error.message == "not valid JSON: expected ',' or '}' after a value in an object", "\(error)")
+        }
+        let cases: [(String, Int, Int, String)] = [
+            ("{\"a\": [1, 2,]}", 1, 13, "a value"),
+            ("{\"a\": tru}", 1, 10, "'true'"),
+            ("{\"a\": \"x\n\"}", 1, 9, "no control character"),
+            ("{\"a\": 1}\n}", 2, 1, "the end of the file"),
+            ("{\n  a: 1}", 2, 3, "a key in double quotes"),
+            ("[\"é\", 01]", 1, 8, "',' or ']'"),
+        ]
+        for (json, line, column, expected) in cases {
+            let e = try #require(JSONSyntaxLocator.firstError(in: Array(json.utf8)), "\(json)")
+            #expect(e.line == line && e.column == column && e.expected.contains(expected), "\(json): \(e)")
+        }
+        #expect(JSONSyntaxLocator.firstError(in: Array(Self.valid.utf8)) == nil)
+        for f in EmbeddedCatalog.files { #expect(JSONSyntaxLocator.firstError(in: Array(f.text.utf8)) == nil, "\(f.name)") }
+    }
 }

@@ -17,6 +17,10 @@ public enum ScenarioLoader {
         do {
             spec = try JSONDecoder().decode(ScenarioFile.self, from: Data(bytes))
         } catch let e as DecodingError {
+            if case .dataCorrupted(let ctx) = e, ctx.codingPath.isEmpty, let bad = JSONSyntaxLocator.firstError(in: bytes) {
+                throw ScenarioFileError(file: file, path: "line \(bad.line), column \(bad.column)",
+                                        message: "not valid JSON: expected \(bad.expected)")
+            }
             throw ScenarioFileError(file: file, decoding: e)
         } catch {
             throw ScenarioFileError(file: file, path: "$", message: "\(error)")
