@@ -42,12 +42,16 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["Machine", "KVM", "Stage2", "GuestProtocol", "GuestPayload", "AArch64"]),
         // The built-in tests: the embedded catalog/*.json files and the tests still scripted in Swift.
         .target(name: "TestCatalog", dependencies: ["Runtime", "Machine", "Stage2", "GuestProtocol", "AArch64", "CatalogFiles"]),
+        // Temporary files removed on SIGINT/SIGTERM (the atomic writer's; a handler needs C buffers).
+        .target(name: "CTempFiles"),
         // Result model, output formats (human/TAP/JUnit/JSON), exit policy, --filter globs, seeded PRNG.
-        .target(name: "Reporting"),
+        .target(name: "Reporting", dependencies: ["CTempFiles"]),
+        // The host kernel's health around each test: /dev/kmsg splats, taint bits, marker lines.
+        .target(name: "HostHealth", dependencies: ["Machine"]),
         .executableTarget(
             name: "harness",
             dependencies: [
-                "AArch64", "Stage2", "Stage2SeedBaseline", "KVM", "Machine", "Runtime", "TestCatalog", "GuestProtocol", "Reporting", "CExitBaseline",
+                "AArch64", "Stage2", "Stage2SeedBaseline", "KVM", "Machine", "Runtime", "TestCatalog", "GuestProtocol", "Reporting", "CExitBaseline", "HostHealth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,6 +62,7 @@ let package = Package(
         .testTarget(name: "GuestProtocolTests", dependencies: ["GuestProtocol", "GuestPayload"]),
         .testTarget(name: "TestCatalogTests", dependencies: ["Runtime", "TestCatalog", "CatalogFiles", "GuestProtocol", "Stage2", "AArch64"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
+        .testTarget(name: "HostHealthTests", dependencies: ["HostHealth"]),
         .testTarget(name: "HarnessTests", dependencies: ["harness", "Stage2", "AArch64"]),
     ]
 )

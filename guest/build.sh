@@ -5,11 +5,13 @@
 set -eu
 CLANG=$1; LLD=$2; OBJCOPY=$3; GUEST=$4; WORK=$5; OUT=$6
 mkdir -p "$WORK"
-CFLAGS="--target=aarch64-none-elf -march=armv8-a -ffreestanding -fno-builtin -nostdlib \
- -fPIE -mgeneral-regs-only -mstrict-align -fno-stack-protector -fno-jump-tables \
- -fno-asynchronous-unwind-tables -fno-unwind-tables -O2 -Wall -Werror -I$GUEST/include"
-"$CLANG" $CFLAGS -c "$GUEST/src/payload.S" -o "$WORK/payload.o"
-"$CLANG" $CFLAGS -c "$GUEST/src/monitor.c" -o "$WORK/monitor.o"
+cc() {
+  "$CLANG" --target=aarch64-none-elf -march=armv8-a -ffreestanding -fno-builtin -nostdlib \
+    -fPIE -mgeneral-regs-only -mstrict-align -fno-stack-protector -fno-jump-tables \
+    -fno-asynchronous-unwind-tables -fno-unwind-tables -O2 -Wall -Werror -I"$GUEST/include" "$@"
+}
+cc -c "$GUEST/src/payload.S" -o "$WORK/payload.o"
+cc -c "$GUEST/src/monitor.c" -o "$WORK/monitor.o"
 for base in 0x0 0x10000000; do
   "$LLD" -nostdlib -static --no-pie --defsym=NVH_BASE=$base -T "$GUEST/payload.ld" \
     "$WORK/payload.o" "$WORK/monitor.o" -o "$WORK/payload-$base.elf"

@@ -1,4 +1,3 @@
-import Foundation
 
 /// Typed addresses. A raw `UInt64` crosses a module boundary only as a register value;
 /// addresses travel as one of these so an IPA can never be passed where a PA is meant.
@@ -51,7 +50,11 @@ extension UInt64 {
     /// `0X...`, `0b1010`, or decimal; `_` separators allowed. Nil for anything else
     /// (empty, sign, junk, overflow).
     public init?(registerLiteral text: String) {
-        var s = Substring(text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: ""))
+        // Surrounding blanks (spaces, tabs; not newlines) are ignored, `_` anywhere.
+        var t = Substring(text)
+        while let c = t.first, c.isWhitespace && !c.isNewline { t = t.dropFirst() }
+        while let c = t.last, c.isWhitespace && !c.isNewline { t = t.dropLast() }
+        var s = Substring(t.filter { $0 != "_" })
         var radix = 10
         if s.hasPrefix("0x") || s.hasPrefix("0X") { radix = 16; s = s.dropFirst(2) }
         else if s.hasPrefix("0b") || s.hasPrefix("0B") { radix = 2; s = s.dropFirst(2) }

@@ -22,9 +22,14 @@ public struct ESR: Hashable, Sendable, CustomStringConvertible {
     public var instructionAbort: InstructionAbortISS? {
         exceptionClass?.isInstructionAbort == true ? InstructionAbortISS(iss: iss) : nil
     }
-    /// The 16-bit immediate of HVC/SMC/SVC/BRK (ISS[15:0]), else nil.
+    /// The 16-bit immediate of SVC/HVC (both states), SMC (AArch64) and the comment of BRK/BKPT
+    /// (ISS[15:0]), else nil. SMC from AArch32 has none (its ISS is CV/COND/CCKNOWNPASS).
     public var immediate: UInt16? {
         exceptionClass?.hasImmediate == true ? UInt16(iss & 0xFFFF) : nil
+    }
+    /// The ISS of an SMC from AArch32 (EC 0x13), else nil.
+    public var smcAArch32: SMCAArch32ISS? {
+        exceptionClass == .smcAArch32 ? SMCAArch32ISS(iss: iss) : nil
     }
     /// The decoded ISS of a trapped MSR/MRS/system instruction (EC 0x18), else nil.
     public var systemRegisterTrap: SystemRegisterTrapISS? {
@@ -103,7 +108,7 @@ public struct InstructionAbortISS: Hashable, Sendable {
     public var fnv: Bool { iss & (1 << 10) != 0 }
     public var ea: Bool { iss & (1 << 9) != 0 }
     public var s1ptw: Bool { iss & (1 << 7) != 0 }
-    public var status: FaultStatus { FaultStatus(code: UInt8(iss & 0x3F)) }
+    public var status: FaultStatus { FaultStatus(code: UInt8(iss & 0x3F), instructionFetch: true) }
 }
 
 /// ISS for a trapped MSR/MRS/system instruction, EC 0x18 (Arm ARM D24.2 ESR_EL2):

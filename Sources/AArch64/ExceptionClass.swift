@@ -165,10 +165,13 @@ public enum ExceptionClass: UInt8, CaseIterable, Sendable {
     public var isDataAbort: Bool { self == .dataAbortLowerEL || self == .dataAbortSameEL }
     public var isInstructionAbort: Bool { self == .instructionAbortLowerEL || self == .instructionAbortSameEL }
     public var isAbort: Bool { isDataAbort || isInstructionAbort }
-    /// HVC/SMC/SVC/BRK: ISS[15:0] holds the instruction's immediate.
+    /// ISS[15:0] holds the instruction's immediate: SVC and HVC from either state, SMC from
+    /// AArch64 ("ISS encoding for an exception from HVC or SVC / SMC instruction execution"),
+    /// and the comment of BRK and BKPT ("... from a Breakpoint instruction"). SMC from AArch32
+    /// is not among them: its ISS is CV [24], COND [23:20], CCKNOWNPASS [19].
     public var hasImmediate: Bool {
         switch self {
-        case .svcAArch64, .hvcAArch64, .smcAArch64, .brkAArch64, .svcAArch32, .hvcAArch32, .smcAArch32: true
+        case .svcAArch64, .hvcAArch64, .smcAArch64, .brkAArch64, .svcAArch32, .hvcAArch32, .bkptAArch32: true
         default: false
         }
     }

@@ -27,12 +27,14 @@ public struct FaultReport: Hashable, Sendable {
         return hpfar.pageIPA
     }
 
-    /// True for an abort routed from a lower EL that stage 2 (or a stage-2 walk) raised:
-    /// everything but the stage-1-only kinds (alignment, tag check).
+    /// True for an abort routed from a lower EL whose status is a translation-stage MMU fault
+    /// (translation, address size, access flag, permission): what stage 2 of the guest's
+    /// translation (or of its stage-1 walk) raises. External aborts, granule protection
+    /// faults, TLB conflicts and reserved codes are not stage-2 faults, whatever the EL.
     public var isStage2Abort: Bool {
         guard esr.exceptionClass == .dataAbortLowerEL || esr.exceptionClass == .instructionAbortLowerEL,
               let s = status else { return false }
-        return s.kind != .alignment && s.kind != .tagCheck
+        return s.kind.isTranslationStageFault
     }
 
     /// What the access was: "read (64-bit into x11)", "write (32-bit from w12)", "instruction fetch".
@@ -74,6 +76,9 @@ public struct FaultReport: Hashable, Sendable {
             f.append("IFSC=0x" + hex2(i.status.code))
         } else if let imm = esr.immediate {
             f.append("imm=0x" + String(imm, radix: 16))
+        } else if let smc = esr.smcAArch32 {
+            if smc.cv { f.append("CV"); f.append("COND=0x" + String(smc.cond, radix: 16)) }
+            if smc.ccKnownPass { f.append("CCKNOWNPASS") }
         } else if let s = esr.systemRegisterTrap {
             f.append(s.encodingName); f.append(s.isRead ? "read" : "write"); f.append("Rt=\(s.rt)")
         } else {
@@ -154,6 +159,10 @@ public struct FaultReport: Hashable, Sendable {
             out.append("    IFSC  0x\(hex2(i.status.code))  (\(i.status.longDescription))")
         } else if let imm = esr.immediate {
             out.append("    imm16 0x\(String(imm, radix: 16))")
+        } else if let smc = esr.smcAArch32 {
+            row("CV", smc.cv ? 1 : 0, smc.cv ? "COND valid" : "COND not valid")
+            row("COND", smc.cond)
+            row("CCKNOWNPASS", smc.ccKnownPass ? 1 : 0, smc.ccKnownPass ? "passed its condition check" : "")
         } else if let s = esr.systemRegisterTrap {
             out.append("    \(s.isRead ? "MRS" : "MSR") \(s.encodingName) Rt=\(s.rt)  (Op0=\(s.op0) Op1=\(s.op1) CRn=\(s.crn) CRm=\(s.crm) Op2=\(s.op2))")
         }

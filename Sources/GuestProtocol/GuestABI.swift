@@ -17,7 +17,7 @@ public enum GuestABI {
 
     // MARK: Configuration block
     public static let configMagic: UInt32 = 0x4E56_4843
-    public static let configVersion: UInt32 = 1
+    public static let configVersion: UInt32 = 2
     public static let cfgOffMagic = 0
     public static let cfgOffVersion = 4
     public static let cfgOffFlags = 8
@@ -78,9 +78,15 @@ public enum GuestABI {
     public static let opOffAddress = 8
     public static let opOffValue = 16
     public static let opOffAux = 24
-    public static let resultSize = 16
+    /// Op kind in [15:0] of the kind word; flags above it.
+    public static let opKindMask: UInt32 = 0xFFFF
+    /// Compare x11 with the op's value after every repetition and count the mismatches.
+    public static let opFlagCheck: UInt32 = 0x1_0000
+    public static let resultSize = 32
     public static let resultOffValue = 0
     public static let resultOffCount = 8
+    public static let resultOffMismatches = 16
+    public static let resultOffFirstMismatch = 24
 
     // MARK: Reserved hvc immediates
     public static let hvcOp: UInt16 = 0x0001
@@ -132,6 +138,8 @@ public enum GuestABI {
             ("NVH_OP_OFF_VALUE", u(opOffValue)), ("NVH_OP_OFF_AUX", u(opOffAux)),
             ("NVH_RESULT_SIZE", u(resultSize)), ("NVH_RESULT_OFF_VALUE", u(resultOffValue)),
             ("NVH_RESULT_OFF_COUNT", u(resultOffCount)),
+            ("NVH_RESULT_OFF_MISMATCHES", u(resultOffMismatches)), ("NVH_RESULT_OFF_FIRST_MISMATCH", u(resultOffFirstMismatch)),
+            ("NVH_OP_KIND_MASK", UInt64(opKindMask)), ("NVH_OP_FLAG_CHECK", UInt64(opFlagCheck)),
             ("NVH_HVC_OP", UInt64(hvcOp)), ("NVH_HVC_DONE", UInt64(hvcDone)),
             ("NVH_HVC_EL1_EXCEPTION", UInt64(hvcEL1Exception)), ("NVH_HVC_BAD_OP", UInt64(hvcBadOp)),
             ("NVH_FRAME_SIZE", u(frameSize)),

@@ -74,13 +74,19 @@ public struct GuestOp: Equatable, Sendable {
     public var address: UInt64
     public var value: UInt64
     public var aux: UInt64
+    /// NVH_OP_FLAG_CHECK: after every repetition the guest compares x11 with `value` and
+    /// counts the repetitions that differ (`OpResult.mismatches`), so a stale value on any
+    /// repetition shows, not only on the last.
+    public var checkEveryRepetition: Bool
 
-    public init(_ kind: OpKind, address: UInt64 = 0, value: UInt64 = 0, aux: UInt64 = 0, repeatCount: UInt32 = 1) {
+    public init(_ kind: OpKind, address: UInt64 = 0, value: UInt64 = 0, aux: UInt64 = 0, repeatCount: UInt32 = 1,
+                checkEveryRepetition: Bool = false) {
         self.kind = kind
         self.address = address
         self.value = value
         self.aux = aux
         self.repeatCount = repeatCount
+        self.checkEveryRepetition = checkEveryRepetition
     }
 
     public static func load(_ bytes: Int, at address: UInt64) -> GuestOp {
@@ -96,7 +102,7 @@ public struct GuestOp: Equatable, Sendable {
     /// The op's NVH_OP_SIZE bytes.
     public var encoded: [UInt8] {
         var bytes = [UInt8](repeating: 0, count: GuestABI.opSize)
-        bytes.storeLE(kind.rawValue, at: GuestABI.opOffKind)
+        bytes.storeLE(kind.rawValue | (checkEveryRepetition ? GuestABI.opFlagCheck : 0), at: GuestABI.opOffKind)
         bytes.storeLE(repeatCount, at: GuestABI.opOffRepeat)
         bytes.storeLE(address, at: GuestABI.opOffAddress)
         bytes.storeLE(value, at: GuestABI.opOffValue)
@@ -111,14 +117,22 @@ public struct OpResult: Equatable, Sendable {
     public var value: UInt64
     /// Repetitions completed.
     public var count: UInt64
-    public init(value: UInt64, count: UInt64) {
+    /// With `checkEveryRepetition`: repetitions whose value differed from the op's value.
+    public var mismatches: UInt64
+    /// With `checkEveryRepetition`: the 1-based repetition of the first mismatch (0: none).
+    public var firstMismatch: UInt64
+    public init(value: UInt64, count: UInt64, mismatches: UInt64 = 0, firstMismatch: UInt64 = 0) {
         self.value = value
         self.count = count
+        self.mismatches = mismatches
+        self.firstMismatch = firstMismatch
     }
     public init(bytes: some Collection<UInt8>) {
         let b = Array(bytes)
         value = b.loadLE(UInt64.self, at: GuestABI.resultOffValue)
         count = b.loadLE(UInt64.self, at: GuestABI.resultOffCount)
+        mismatches = b.loadLE(UInt64.self, at: GuestABI.resultOffMismatches)
+        firstMismatch = b.loadLE(UInt64.self, at: GuestABI.resultOffFirstMismatch)
     }
 }
 

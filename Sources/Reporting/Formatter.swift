@@ -4,6 +4,8 @@ public enum OutputFormat: String, CaseIterable, Sendable {
     case human
     /// Test Anything Protocol, version 13.
     case tap
+    /// KTAP version 1 (the kernel's TAP): one subtest block per test, its variants nested.
+    case ktap
     /// JUnit XML (the dialect GitHub and GitLab render).
     case junit
     /// JSON Lines: one object per line (run header, one per test, summary).
@@ -14,6 +16,7 @@ public enum OutputFormat: String, CaseIterable, Sendable {
         switch self {
         case .human: HumanFormatter(color: color)
         case .tap: TAPFormatter()
+        case .ktap: KTAPFormatter()
         case .junit: JUnitFormatter()
         case .json: JSONLinesFormatter()
         }

@@ -27,6 +27,7 @@ public struct HumanFormatter: ReportFormatter {
         if let planned { line += "\(planned) \(planned == 1 ? "test" : "tests") on " }
         line += Escape.terminal(run.hostDescription)
         line += " (\(Escape.terminal(run.hostname))), seed \(run.seed)\n"
+        for n in run.notes { line += "note: " + Escape.terminal(n) + "\n" }
         return line
     }
 

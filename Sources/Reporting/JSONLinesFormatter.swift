@@ -1,12 +1,13 @@
 /// JSON Lines (one JSON object per line, RFC 8259 text), for scripts:
 ///
-///     {"host":"Linux 6.16.0 aarch64","hostname":"ci","seed":"42","startTime":"2026-11-26T02:21:54Z","suite":"nvharness","type":"run"}
-///     {"duration":0.85,"faults":["stage-2 fault: …"],"log":[],"message":null,"name":"demand-paging/4k","number":1,"parameters":{"granule":"4K"},"repetition":null,"status":"pass","type":"test"}
+///     {"host":"Linux 6.16.0 aarch64","hostname":"ci","notes":[],"seed":"42","startTime":"2026-11-26T02:21:54Z","suite":"nvharness","type":"run"}
+///     {"duration":0.85,"faults":["stage-2 fault: …"],"id":"demand-paging_4k","log":[],"message":null,"name":"demand-paging/4k","number":1,"parameters":{"granule":"4K"},"repetition":null,"status":"pass","type":"test"}
 ///     {"exitStatus":0,"failed":0,"passed":1,"skipped":0,"timedOut":0,"total":1,"type":"summary"}
 ///
-/// Select test records with `type == "test"`. `status` is pass/fail/skip/timeout/xfail/xpass;
-/// `message` is the failure/timeout message, the skip reason, or (xfail) the failure as
-/// observed; `knownFailure` is the matching known-failure record's reason (xfail, xpass) or null. `seed` is a decimal string (a 64-bit
+/// Select test records with `type == "test"`; `id` is the stable id (`StableID`), `name` the
+/// catalog name. `status` is pass/fail/skip/timeout/xfail/xpass; `message` is the
+/// failure/timeout message, the skip reason, or (xfail) the failure as observed; `knownFailure`
+/// is the matching known-failure record's reason (xfail, xpass) or null. `seed` is a decimal string (a 64-bit
 /// value does not survive a double-precision JSON reader). Keys are sorted.
 public struct JSONLinesFormatter: ReportFormatter {
     public init() {}
@@ -21,6 +22,7 @@ public struct JSONLinesFormatter: ReportFormatter {
             ("seed", .string(String(run.seed))),
         ]
         if let planned { o.append(("planned", .int(planned))) }
+        o.append(("notes", .array(run.notes.map { .string($0) })))
         return JSON.object(o).encoded + "\n"
     }
 
@@ -30,6 +32,7 @@ public struct JSONLinesFormatter: ReportFormatter {
             ("type", .string("test")),
             ("number", .int(number)),
             ("name", .string(r.name)),
+            ("id", .string(r.id)),
             ("repetition", r.repetition.map { .int($0) } ?? .null),
             ("parameters", .object(r.parameters.map { ($0.key, .string($0.value)) })),
             ("status", .string(r.status.rawValue)),

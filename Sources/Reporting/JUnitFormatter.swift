@@ -1,4 +1,13 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// JUnit XML in the widely rendered "Ant" dialect (GitHub test-report actions, GitLab
 /// `artifacts:reports:junit`, Jenkins):
@@ -21,9 +30,9 @@ import Foundation
 /// `--strict`, which reports it as a failure before it gets here).
 /// Timeouts are failures (`failures` counts them), matching the summary line; `errors` is
 /// always 0 (the harness has no separate error state). `timestamp` is the run's start in UTC
-/// without a zone suffix (the Ant schema's ISO 8601 form). `classname` is
-/// `<suite>.<group>` where group is the test name up to the first `/`. All text is escaped
-/// with `Escape.xmlText`/`xmlAttribute` (forbidden XML 1.0 characters made visible).
+/// without a zone suffix (the Ant schema's ISO 8601 form). `name` is the stable id
+/// (`StableID`: `demand-paging_4k`), `classname` is `<suite>.<group id>` (`nvharness.demand-paging`).
+/// All text is escaped with `Escape.xmlText`/`xmlAttribute` (forbidden XML 1.0 characters made visible).
 public struct JUnitFormatter: ReportFormatter {
     public init() {}
 
@@ -41,10 +50,10 @@ public struct JUnitFormatter: ReportFormatter {
         x += "    <properties>\n"
         x += "      <property name=\"seed\" value=\"\(run.seed)\"/>\n"
         x += "      <property name=\"host\" value=\"\(a(run.hostDescription))\"/>\n"
+        for n in run.notes { x += "      <property name=\"note\" value=\"\(a(n))\"/>\n" }
         x += "    </properties>\n"
         for r in results {
-            let group = r.name.split(separator: "/", maxSplits: 1).first.map(String.init) ?? r.name
-            let attrs = "classname=\"\(a(run.suiteName + "." + group))\" name=\"\(a(r.displayName))\" time=\"\(formatSeconds(r.seconds))\""
+            let attrs = "classname=\"\(a(run.suiteName + "." + StableID.make(r.group)))\" name=\"\(r.id)\" time=\"\(formatSeconds(r.seconds))\""
             let out = systemOut(r)
             if r.status == .pass && out.isEmpty {
                 x += "    <testcase \(attrs)/>\n"

@@ -1,4 +1,13 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// The ways a test can end. A timeout is a failure with a more specific cause: it counts as
 /// failed in the summary line and selects exit status 124 (see `ExitPolicy`). `xfail` is a
@@ -99,6 +108,18 @@ public struct TestResult: Sendable, Equatable {
         return name
     }
 
+    /// The name in machine formats: only `[A-Za-z0-9_-]` (`demand-paging_4k`, `-rep2` for a
+    /// repetition); see `StableID`.
+    public var id: String { StableID.make(name, repetition: repetition) }
+
+    /// The test this variant belongs to: the name up to the first `/` (`demand-paging`).
+    public var group: String { Self.group(of: name) }
+
+    /// The test part of a `test/variant` name.
+    public static func group(of name: String) -> String {
+        name.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? name
+    }
+
     /// Duration in seconds (for the formats that print seconds).
     public var seconds: Double { duration.seconds }
 
@@ -119,15 +140,23 @@ public struct RunInfo: Sendable, Equatable {
     public var seed: UInt64
     /// Suite name used in JUnit and TAP (default "nvharness").
     public var suiteName: String
+    /// Things about the whole run every format states once: tests the selection left out and
+    /// why, a host check that could not be done here.
+    public var notes: [String] = []
+    /// The names of the results that will be recorded, in order (repetitions repeated), when
+    /// known before the run: lets KTAP print each test's plan before its first variant.
+    public var plannedNames: [String]?
 
     public init(startTime: Date = Date(), hostname: String = HostInfo.hostname(),
                 hostDescription: String = HostInfo.describe(), seed: UInt64,
-                suiteName: String = "nvharness") {
+                suiteName: String = "nvharness", notes: [String] = [], plannedNames: [String]? = nil) {
         self.startTime = startTime
         self.hostname = hostname
         self.hostDescription = hostDescription
         self.seed = seed
         self.suiteName = suiteName
+        self.notes = notes
+        self.plannedNames = plannedNames
     }
 }
 

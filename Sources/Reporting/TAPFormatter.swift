@@ -3,24 +3,24 @@
 ///     TAP version 13
 ///     1..3
 ///     # nvharness seed 42 on Linux 6.16.0 aarch64 (host)
-///     ok 1 - demand-paging/4k
+///     ok 1 - demand-paging_4k
 ///       ---
 ///       duration: 0.850
 ///       faults:
 ///         - "stage-2 fault: translation L3, ..."
 ///       ...
-///     not ok 2 - permission/write-ro
+///     not ok 2 - permission_write-ro
 ///       ---
 ///       message: "expected WnR=1"
 ///       severity: fail
 ///       ...
-///     ok 3 - demand-paging/16k # SKIP granule 16K not supported at stage 2
-///     not ok 4 - illegal-vtcr/sl0-reserved # TODO known failure: KVM_RUN fails with EFAULT (…)
+///     ok 3 - demand-paging_16k # SKIP granule 16K not supported at stage 2
+///     not ok 4 - illegal-vtcr_sl0-reserved # TODO known failure: KVM_RUN fails with EFAULT (…)
 ///       ---
 ///       message: "KVM_RUN: Bad address"
 ///       severity: xfail
 ///       ...
-///     ok 5 - address-size/ipa-above-t0sz # TODO known failure: no level-0 fault (…)
+///     ok 5 - address-size_ipa-above-t0sz # TODO known failure: no level-0 fault (…)
 ///       ---
 ///       message: "XPASS: passed although a known-failure record says it fails here"
 ///       severity: xpass
@@ -29,6 +29,8 @@
 /// A known failure is a TODO test (TAP's own expected failure: consumers do not count it as
 /// failed); an XPASS is `ok` with the same TODO directive, which TAP consumers report as an
 /// unexpectedly passing TODO test (TAP::Parser's `todo_passed`).
+///
+/// Test descriptions are stable ids (`StableID`: `demand-paging_4k`, `-rep2` for a repetition).
 /// The plan comes first when the number of tests is known in advance, otherwise last. A
 /// timeout is `not ok` with `severity: timeout` and a message starting "timed out". YAML
 /// blocks are indented two spaces; every string in them is a double-quoted YAML scalar.
@@ -44,12 +46,13 @@ public struct TAPFormatter: ReportFormatter {
             planEmitted = true
         }
         out += "# \(Escape.terminal(run.suiteName)) seed \(run.seed) on \(Escape.terminal(run.hostDescription)) (\(Escape.terminal(run.hostname)))\n"
+        for n in run.notes { out += "# note: " + Escape.terminal(n) + "\n" }
         return out
     }
 
     public mutating func result(_ r: TestResult, number: Int) -> String {
         let ok = r.status == .pass || r.status == .skip || r.status == .xpass
-        var out = (ok ? "ok" : "not ok") + " \(number) - " + Escape.tapText(r.displayName)
+        var out = (ok ? "ok" : "not ok") + " \(number) - " + r.id
         if case .skipped(let reason) = r.outcome {
             out += " # SKIP " + Escape.tapText(reason)
         }

@@ -25,11 +25,12 @@ public struct LivePlan: Sendable {
 
     public init() {}
 
-    /// A 64-bit load (`ldr x11, [x10]`) repeated `times`; every repetition must read `expect`
-    /// (the result holds the last one; a stale first read after the edit is its own op).
+    /// A 64-bit load (`ldr x11, [x10]`) repeated `times`; every repetition must read `expect`:
+    /// the guest compares each one and counts the mismatches (a stale value on repetition 7
+    /// of 32 fails the test), the result holds the last one.
     public mutating func load(_ address: UInt64, expect: UInt64, times: UInt32 = 1) {
         expectedResults[ops.count] = expect
-        ops.append(GuestOp(.load64, address: address, repeatCount: times))
+        ops.append(GuestOp(.load64, address: address, value: expect, repeatCount: times, checkEveryRepetition: times > 1))
     }
 
     /// A 64-bit store; its result register (x11) is not written by the store: 0.

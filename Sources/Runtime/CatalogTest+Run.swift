@@ -1,4 +1,5 @@
 import AArch64
+import KVM
 import Machine
 
 extension CatalogTest {
@@ -54,9 +55,10 @@ extension CatalogTest {
             backend = nil
             if settings.verbose { log("  VM torn down in \(milliseconds(since: teardown)) ms") }
         } catch let e as MachineError {
-            switch e.suggestedExitCode {
-            case 77: outcome = .skip(e.description)
-            case 124: outcome = .timeout(e.description)
+            switch (e.suggestedExitCode, e) {
+            case (77, _): outcome = .skip(e.description)
+            case (124, _): outcome = .timeout(e.description)
+            case (_, .kvm(let k)): outcome = .callFailed(k)
             default: outcome = .fail(e.description)
             }
         } catch {

@@ -7,10 +7,13 @@ import Stage2
 public struct CatalogTest: Sendable {
     public var name: String
     public var summary: String
+    /// Tags every variant of the test carries (`--group`); variants may add their own.
+    public var tags: Set<TestTag>
     public var variants: [TestVariant]
-    public init(name: String, summary: String, variants: [TestVariant]) {
+    public init(name: String, summary: String, tags: Set<TestTag> = [], variants: [TestVariant]) {
         self.name = name
         self.summary = summary
+        self.tags = tags
         self.variants = variants
     }
 }
@@ -19,13 +22,23 @@ public struct TestVariant: Sendable {
     public var name: String
     public var summary: String
     public var requirements: [Requirement]
+    /// Tags of this variant on top of its test's (e.g. `smoke` on one variant per granule).
+    public var tags: Set<TestTag>
+    /// How long the variant may run natively before the watchdog stops it (see `TimeoutPolicy`).
+    public var budget: TimeBudget
     /// Builds the scenario for the host the test runs on (may throw a skip).
     public var scenario: @Sendable (HostFacts) throws -> Scenario
-    public init(name: String, summary: String, requirements: [Requirement] = [],
+    /// Failures of this variant known on some kernels (see `KnownFailure`, `Verdict`).
+    public var knownFailures: [KnownFailure]
+    public init(name: String, summary: String, requirements: [Requirement] = [], tags: Set<TestTag> = [],
+                budget: TimeBudget = .standard, knownFailures: [KnownFailure] = [],
                 scenario: @escaping @Sendable (HostFacts) throws -> Scenario) {
         self.name = name
         self.summary = summary
         self.requirements = requirements
+        self.knownFailures = knownFailures
+        self.tags = tags
+        self.budget = budget
         self.scenario = scenario
     }
 }

@@ -1,15 +1,28 @@
 import AArch64
 import GuestProtocol
+import KVM
+import Machine
 import Stage2
 
 /// How a test ended.
 public enum Outcome: Sendable, Equatable {
     case pass
     case fail(String)
+    /// A failure because an ioctl failed while the test ran (kept whole, so a known-failure
+    /// record can name the ioctl and errno exactly).
+    case callFailed(KVMError)
     case skip(String)
     case timeout(String)
     public var label: String {
-        switch self { case .pass: "PASS"; case .fail: "FAIL"; case .skip: "SKIP"; case .timeout: "TIMEOUT" }
+        switch self { case .pass: "PASS"; case .fail, .callFailed: "FAIL"; case .skip: "SKIP"; case .timeout: "TIMEOUT" }
+    }
+    /// The failure text (fail and callFailed), nil otherwise.
+    public var failureText: String? {
+        switch self {
+        case .fail(let m): m
+        case .callFailed(let e): e.description
+        default: nil
+        }
     }
 }
 
@@ -124,6 +137,10 @@ public struct ScenarioRunner {
         } catch let e as SessionError {
             if case .skip(let why) = e { return (.skip(why), faults) }
             return (.fail(e.description), faults)
+        } catch MachineError.kvm(let e) {
+            return (.callFailed(e), faults)
+        } catch let e as KVMError {
+            return (.callFailed(e), faults)
         } catch {
             return (.fail("\(error)"), faults)
         }
@@ -206,16 +223,7 @@ public struct ScenarioRunner {
     }
 
     func checkResults(_ scenario: Scenario, session: GuestSession) throws -> [String] {
-        let results = try session.readResults()
-        var bad: [String] = []
-        for (i, op) in scenario.ops.enumerated() {
-            let want = UInt64(max(op.repeatCount, 1))
-            if results[i].count != want { bad.append("op \(i) (\(op.kind.cName)) ran \(results[i].count) time(s), expected \(want)") }
-            if let v = scenario.expectedResults[i], results[i].value != v {
-                bad.append("op \(i) (\(op.kind.cName) at \(hex(op.address))) produced \(hex(results[i].value)), expected \(hex(v))")
-            }
-        }
-        return bad
+        OpResultCheck.failures(ops: scenario.ops, results: try session.readResults(), expected: scenario.expectedResults)
     }
 
     func checkMemory(_ scenario: Scenario, backend: any GuestBackend) throws -> [String] {

@@ -48,7 +48,7 @@ public struct SessionLayout: Sendable, Equatable {
             doorbell: PhysicalAddress(0x0A00_0000))
     }()
 
-    /// The most ops the op area holds (results are 16 bytes each, ops 32).
+    /// The most ops the op area holds (results and ops are 32 bytes each).
     public var maxOps: Int { Int(results.offset(from: ops)) / GuestABI.opSize }
 
     /// Every region inside RAM and not overlapping; the image fits; alignment for 64K pages.

@@ -13,6 +13,7 @@ extension Advanced {
     public static let twoVCPUs = CatalogTest(
         name: "two-vcpus",
         summary: "a broadcast TLBI IPAS2E1IS after an unmap, issued at vCPU 1's vEL2, takes effect for vCPU 0: its next access to the page is a level-3 translation fault, then it reads the new page",
+        tags: [.multiVCPU, .tlbi],
         variants: [
             TestVariant(name: "tlbi-is-unmap", summary: "4K granule, 40-bit IPA, shared tables, unmap on vCPU 1, fault on vCPU 0",
                         requirements: [.stage2Granule(.k4)]) { _ in twoVCPUScenario() },
@@ -154,14 +155,7 @@ extension Advanced {
         guard try expect(s0, .done, op: plan0.ops.count, "vCPU 0 DONE") != nil else { return try stopBoth() }
 
         for (name, s, plan) in [("vCPU 0", s0, plan0), ("vCPU 1", s1, plan1)] {
-            let results = try s.readResults()
-            for (i, op) in plan.ops.enumerated() {
-                let n = UInt64(max(op.repeatCount, 1))
-                if results[i].count != n { failures.append("\(name) op \(i) (\(op.kind.cName)) ran \(results[i].count) time(s), expected \(n)") }
-                if let v = plan.expectedResults[i], results[i].value != v {
-                    failures.append("\(name) op \(i) (\(op.kind.cName) at \(hex(op.address))) produced \(hex(results[i].value)), expected \(hex(v))")
-                }
-            }
+            failures += OpResultCheck.failures(ops: plan.ops, results: try s.readResults(), expected: plan.expectedResults, name: name + " ")
         }
         return ScriptOutcome(failures: failures, faults: faults)
     }
@@ -265,14 +259,7 @@ extension Advanced {
         try s0.reply(.resume)
         guard try expect(s0, .done, op: plan0.ops.count, "vCPU 0 DONE") else { return stopBoth() }
         for (name, s, plan) in [("vCPU 0", s0, plan0), ("vCPU 1", s1, plan1)] {
-            let results = try s.readResults()
-            for (i, op) in plan.ops.enumerated() {
-                let n = UInt64(max(op.repeatCount, 1))
-                if results[i].count != n { failures.append("\(name) op \(i) (\(op.kind.cName)) ran \(results[i].count) time(s), expected \(n)") }
-                if let v = plan.expectedResults[i], results[i].value != v {
-                    failures.append("\(name) op \(i) (\(op.kind.cName) at \(hex(op.address))) produced \(hex(results[i].value)), expected \(hex(v))")
-                }
-            }
+            failures += OpResultCheck.failures(ops: plan.ops, results: try s.readResults(), expected: plan.expectedResults, name: name + " ")
         }
         return ScriptOutcome(failures: failures)
     }

@@ -17,6 +17,7 @@ extension Catalog {
     public static let nestedStage1 = CatalogTest(
         name: "stage1-on",
         summary: "the nested guest turns its own stage-1 MMU on; stage-1 tables at IPAs stage 2 does not map raise stage-2 faults with S1PTW=1 at the right level and HPFAR; atomics work with both stages on",
+        tags: [.stage1, .stage2Faults],
         variants: [
             TestVariant(name: "s1ptw", summary: "S1PTW translation faults at stage-2 levels 1, 2 and 3 (loads, a store, a fetch), then the data faults; LDADD/CAS/loads checked by hand",
                         requirements: [.stage2Granule(.k4), .physicalAddressBits(40)]) { _ in
@@ -37,6 +38,7 @@ extension Catalog {
     public static let dirtyLogging = CatalogTest(
         name: "dirty-log",
         summary: "KVM_GET_DIRTY_LOG on a memslot with KVM_MEM_LOG_DIRTY_PAGES holds exactly the pages the nested guest wrote (not those it only read), per round",
+        tags: [.stage1, .liveEdit],
         variants: [
             TestVariant(name: "4k", summary: "8 host pages in their own logged memslot; two rounds split by an HVC checkpoint",
                         requirements: [.stage2Granule(.k4)]) { _ in

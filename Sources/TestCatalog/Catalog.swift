@@ -71,6 +71,9 @@ public enum Catalog {
         }
         /// `test/variant`, the name reports use.
         public var name: String { "\(test.name)/\(variant.name)" }
+        /// The test's tags and the variant's own.
+        public var tags: Set<TestTag> { test.tags.union(variant.tags) }
+        public var budget: TimeBudget { variant.budget }
     }
 
     /// A selection that cannot run: said before any test runs (a usage error, exit 64).
@@ -80,6 +83,10 @@ public enum Catalog {
         case filterMatchesNothing(String, known: [String])
         case allWithOthers
         case nothingSelected
+        case unknownGroup(String, known: [String])
+        case excludeMatchesNothing(String)
+        case excludedEverything
+        case onlyUnsafe([String])
 
         public var description: String {
             switch self {
@@ -90,9 +97,17 @@ public enum Catalog {
             case let .filterMatchesNothing(pattern, known):
                 "--filter '\(pattern)' matches no test; known tests: " + known.joined(separator: ", ")
             case .allWithOthers:
-                "--all selects every test; do not combine it with --test or --filter"
+                "--all selects every test; do not combine it with --test, --filter or --group"
             case .nothingSelected:
-                "nothing to run: give --all, --test NAME or --filter GLOB (see --list)"
+                "nothing to run: give --all, --test NAME, --filter GLOB or --group TAG (see --list)"
+            case let .unknownGroup(name, known):
+                "--group '\(name)' is not a tag of any test; tags: " + known.joined(separator: ", ")
+            case let .excludeMatchesNothing(pattern):
+                "--exclude '\(pattern)' matches no selected test (see --list)"
+            case .excludedEverything:
+                "--exclude left nothing to run"
+            case let .onlyUnsafe(names):
+                "everything selected is tagged unsafe (known to WARN, crash or wedge some hosts) and left out: " + names.joined(separator: ", ") + "; add --unsafe or name them with --test"
             }
         }
     }

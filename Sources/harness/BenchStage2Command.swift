@@ -1,5 +1,14 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Stage2
 
 /// `harness bench stage2 [--json]`: the Swift builder against the seed's algorithm in C,
@@ -53,9 +62,21 @@ struct BenchStage2Command: ParsableCommand {
     }
 
     func fmt(_ v: Double) -> String {
-        if v >= 100 { return String(format: "%.0f", v) }
-        if v >= 1 { return String(format: "%.2f", v) }
-        return String(format: "%.4f", v)
+        if v >= 100 { return fixed(v, 0) }
+        if v >= 1 { return fixed(v, 2) }
+        return fixed(v, 4)
+    }
+    /// `v` with `decimals` digits after the point (rounded half away from zero), no exponent.
+    func fixed(_ v: Double, _ decimals: Int) -> String {
+        guard v.isFinite else { return String(v) }
+        let scale = (0..<decimals).reduce(1.0) { r, _ in r * 10 }
+        let n = (abs(v) * scale).rounded()
+        guard n < 1e18 else { return String(v) }
+        let whole = UInt64(n) / UInt64(scale), frac = UInt64(n) % UInt64(scale)
+        let sign = v < 0 && n > 0 ? "-" : ""
+        if decimals == 0 { return sign + String(whole) }
+        let f = String(frac)
+        return sign + String(whole) + "." + String(repeating: "0", count: decimals - f.count) + f
     }
     func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
     func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s }

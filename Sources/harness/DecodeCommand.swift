@@ -1,6 +1,15 @@
 import AArch64
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// `harness decode --esr X [--far Y] [--hpfar Z] [--json]`: explain a trap the way a KVM
 /// developer needs it (exception class, ISS fields, FAR validity, faulting IPA from HPFAR).
@@ -22,7 +31,7 @@ struct DecodeCommand: ParsableCommand {
     func parse(_ text: String?, _ name: String) throws -> UInt64? {
         guard let text else { return nil }
         guard let v = UInt64(registerLiteral: text) else {
-            throw ValidationError("--\(name): '\(text)' is not a 64-bit number (use 0x..., 0b... or decimal)")
+            throw ValidationError("--\(name): '\(JSONParser.cut(text))' is not a 64-bit number (use 0x..., 0b... or decimal)")
         }
         return v
     }
@@ -34,9 +43,9 @@ struct DecodeCommand: ParsableCommand {
     func run() throws {
         let report = FaultReport(esr: try parse(esr, "esr")!, far: try parse(far, "far"), hpfar: try parse(hpfar, "hpfar"))
         if json {
-            print(try DecodeJSON(report).encoded())
+            try ResultOutput.write(try DecodeJSON(report).encoded() + "\n")
         } else {
-            print(report.explanation)
+            try ResultOutput.write(report.explanation + "\n")
         }
     }
 }

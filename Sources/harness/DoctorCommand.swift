@@ -1,5 +1,14 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Machine
 
 /// `harness doctor`: can this host run the nested tests, and if not, why and what to do.
@@ -44,7 +53,8 @@ enum DoctorText {
         var lines: [String] = []
         func row(_ ok: Bool?, _ label: String, _ value: String) {
             let mark = ok == nil ? "  -" : (ok! ? " ok" : " NO")
-            lines.append("\(mark)  \(label.padding(toLength: 26, withPad: " ", startingAt: 0)) \(value)")
+            let padded = label.count >= 26 ? String(label.prefix(26)) : label + String(repeating: " ", count: 26 - label.count)
+            lines.append("\(mark)  \(padded) \(value)")
         }
         func opt(_ v: Int?) -> String { v.map(String.init) ?? "n/a" }
 

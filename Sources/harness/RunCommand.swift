@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import HostHealth
 import KVM
 import Reporting
 import Runtime
@@ -13,25 +15,39 @@ extension ColorMode: ExpressibleByArgument {}
 
 /// Options of the root command: run catalog tests.
 struct RunOptions: ParsableArguments {
-    @Flag(name: .long, help: "List the tests, one line per variant with its requirements (honours --test/--filter).")
+    @Flag(name: .long, help: "List the tests, one line per variant with its tags, budget and requirements (honours --test/--filter/--group; --format json for one JSON array).")
     var list = false
+    @Flag(name: .long, help: "With --list: print only the full names (test/variant), one per line.")
+    var names = false
     @Option(name: .long, help: ArgumentHelp("Run a test: NAME (all its variants) or NAME/VARIANT. Repeatable.", valueName: "name"))
     var test: [String] = []
     @Option(name: .long, help: ArgumentHelp("Run every variant whose full name (test/variant) matches the shell pattern (* ? [a-z] \\). Repeatable.", valueName: "glob"))
     var filter: [String] = []
-    @Flag(name: .long, help: "Run every test in the catalog.")
+    @Flag(name: .long, help: "Run every test in the catalog (except those tagged unsafe: see --unsafe).")
     var all = false
+    @Option(name: .long, help: ArgumentHelp("Run every variant tagged TAG (smoke, stage2-faults, tlbi, ...: see --list). Repeatable.", valueName: "tag"))
+    var group: [String] = []
+    @Flag(name: .long, help: "Also run the variants tagged unsafe (known to WARN, crash or wedge some hosts) that --all/--group/--filter reach; --test NAME runs them anyway.")
+    var unsafe = false
     @Option(name: .long, help: ArgumentHelp("Leave out every selected variant whose full name matches the shell pattern (applied after --test/--filter/--all). Repeatable.", valueName: "glob"))
     var exclude: [String] = []
-    @Option(name: .long, help: ArgumentHelp("Run each selected variant N times in a row.", valueName: "n"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Run each selected variant N times in a row.", valueName: "n"))
     var `repeat`: Int = 1
-    @Option(name: .long, help: ArgumentHelp("Seed for randomized tests (printed by every run; default: a fresh one).", valueName: "n"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Seed for randomized tests (printed by every run; default: a fresh one).", valueName: "n"))
     var seed: UInt64?
-    @Option(name: .long, help: ArgumentHelp("Per-test timeout in seconds: the watchdog stops a stuck guest, the test ends TIMEOUT and the run goes on (exit 124).", valueName: "seconds"))
-    var timeout: Double = 120
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Timeout in seconds for every test, replacing each variant's own budget (see --list): the watchdog stops a stuck guest, the test ends TIMEOUT and the run goes on (exit 124).", valueName: "seconds"))
+    var timeout: Double?
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Scale every variant's budget by F (default: $NVH_TIMEOUT_MULTIPLIER, which the emulated host sets, else 1).", valueName: "f"))
+    var timeoutMultiplier: Double?
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Run N variants at once, each in its own VM (results still reported in catalog order).", valueName: "n"))
+    var jobs: Int = 1
+    @Flag(name: .long, help: "Exit as `git bisect run` expects: 0 all selected passed, 1 a failure (a host splat included), 125 could not test.")
+    var bisect = false
+    @Option(name: .long, help: ArgumentHelp("Write one log per variant (every exit decoded, the kernel-log lines of that test) and a SUMMARY file into DIR.", valueName: "dir"))
+    var logDir: String?
     @Flag(name: .long, help: "Record every mailbox exit, decoded, in each test's log.")
     var verbose = false
-    @Option(name: .long, help: ArgumentHelp("Report format: human, tap, junit or json.", valueName: "format"))
+    @Option(name: .long, help: ArgumentHelp("Report format: human, tap, ktap, junit or json.", valueName: "format"))
     var format: OutputFormat = .human
     @Option(name: .long, help: ArgumentHelp("Write the report (in --format) to FILE, atomically at the end; stdout then gets the human lines.", valueName: "file"))
     var output: String?
@@ -41,11 +57,15 @@ struct RunOptions: ParsableArguments {
     var color: ColorMode = .auto
     @Flag(name: .long, help: "Create the vCPU with HAS_EL2_E2H0 (non-VHE guest hypervisor).")
     var e2h0 = false
+    @Flag(name: .long, help: "Ignore the known-failure records: every test must pass (a known failure is a FAIL, an XPASS too).")
+    var strict = false
     @Flag(name: .long, help: "With --list: print the catalog as a Markdown table (docs/catalog.md is generated this way).")
     var markdown = false
 
     func validate() throws {
-        guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be in (0, 86400] seconds, got \(timeout)") }
+        if let timeout, !(timeout >= 0.001 && timeout <= 86_400) { throw ValidationError("--timeout must be between 0.001 (1 ms) and 86400 seconds, got \(timeout)") }
+        if let f = timeoutMultiplier, !(f > 0 && f <= 1000) { throw ValidationError("--timeout-multiplier must be in (0, 1000], got \(f)") }
+        guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 64, got \(jobs)") }
         guard (1...100_000).contains(`repeat`) else { throw ValidationError("--repeat must be between 1 and 100000, got \(`repeat`)") }
         // The selection and --output are checked in `runCatalog`, not here: ArgumentParser
         // also validates these root options when a subcommand (stage2, doctor, …) runs.
@@ -53,42 +73,22 @@ struct RunOptions: ParsableArguments {
 
     /// The checks that need the catalog or the file system; usage errors (exit 64) before
     /// anything runs or any file is written.
-    func checkRun(from tests: [CatalogTest] = Catalog.tests, everythingByDefault: Bool = false) throws -> [Catalog.Selected] {
-        if list && all && !(test.isEmpty && filter.isEmpty) { throw ValidationError(Catalog.SelectionError.allWithOthers.description) }
+    func checkRun(from tests: [CatalogTest] = Catalog.tests, everythingByDefault: Bool = false) throws -> CatalogSelection {
+        if list && all && !(test.isEmpty && filter.isEmpty && group.isEmpty) { throw ValidationError(Catalog.SelectionError.allWithOthers.description) }
         if list && output != nil { throw ValidationError("--list prints to stdout; --output only applies to a run") }
         if list && junit != nil { throw ValidationError("--list prints to stdout; --junit only applies to a run") }
-        if markdown && !list { throw ValidationError("--markdown only applies to --list") }
-        let selected = try selection(forList: list || everythingByDefault, from: tests)
-        for path in [output, junit].compactMap({ $0 }) {
-            do { try AtomicFile.validate(path: path) } catch { throw ValidationError(String(describing: error)) }
+        if list && logDir != nil { throw ValidationError("--list prints to stdout; --log-dir only applies to a run") }
+        if names && !list { throw ValidationError("--names only applies to --list") }
+        if list && names && format != .human { throw ValidationError("--list: give --names or --format json, not both") }
+        if list && format != .human && format != .json { throw ValidationError("--list prints text, names (--names) or JSON (--format json)") }
+        if markdown && (!list || names || format != .human) { throw ValidationError("--markdown only applies to --list (instead of --names or --format)") }
+        let selected = try catalogSelection(forList: list || everythingByDefault, from: tests)
+        for (option, path) in [("--output", output), ("--junit", junit)] {
+            guard let path else { continue }
+            do { try AtomicFile.validate(path: path) } catch { throw ValidationError("\(option): \(error)") }
         }
         if let output, let junit, output == junit { throw ValidationError("--output and --junit name the same file '\(junit)'") }
         return selected
-    }
-
-    /// The selected variants in run order (for `--list` without a selection: all of them).
-    func selection(forList: Bool = false, from tests: [CatalogTest] = Catalog.tests) throws -> [Catalog.Selected] {
-        var globs: [(pattern: String, matches: (String) -> Bool)] = []
-        for f in filter {
-            do {
-                let g = try GlobPattern(f)
-                globs.append((f, g.matches))
-            } catch { throw ValidationError(String(describing: error)) }
-        }
-        var excludes: [(pattern: String, glob: GlobPattern)] = []
-        for e in exclude {
-            do { excludes.append((e, try GlobPattern(e))) } catch { throw ValidationError(String(describing: error)) }
-        }
-        let everything = forList && test.isEmpty && filter.isEmpty
-        let chosen: [Catalog.Selected]
-        do { chosen = try Catalog.selection(names: test, filters: globs, all: all || everything, from: tests) }
-        catch { throw ValidationError(String(describing: error)) }
-        for e in excludes where !chosen.contains(where: { e.glob.matches($0.name) }) {
-            throw ValidationError("--exclude '\(e.pattern)' matches no selected test (see --list)")
-        }
-        let kept = chosen.filter { s in !excludes.contains { $0.glob.matches(s.name) } }
-        if kept.isEmpty { throw ValidationError("--exclude left nothing to run") }
-        return kept
     }
 }
 
@@ -96,21 +96,40 @@ struct RunOptions: ParsableArguments {
 /// (skips allowed), 1 any failure, 77 everything skipped (the reason in the report), 124 a
 /// timeout; 128+n when SIGINT/SIGTERM stopped the run (the report covers what ran, the VM of
 /// the interrupted test was torn down).
-func runCatalog(_ options: RunOptions, tests: [CatalogTest] = Catalog.tests, everythingByDefault: Bool = false) async throws {
-    let selected = try options.checkRun(from: tests, everythingByDefault: everythingByDefault)
+func runCatalogTests(_ options: RunOptions, tests: [CatalogTest] = Catalog.tests, everythingByDefault: Bool = false) async throws {
+    if !options.list { try RunSignals.install() }
+    let selection = try options.checkRun(from: tests, everythingByDefault: everythingByDefault)
+    let selected = selection.selected
     if options.list {
-        if options.markdown { say(CatalogTable.markdown(selected), terminator: "") } else { listTests(selected) }
+        if options.markdown {
+            print(CatalogTable.markdown(selected), terminator: "")
+            fflush(nil)
+        } else {
+            try listTests(selected, options)
+        }
         return
     }
+    let policy: TimeoutPolicy
+    do {
+        policy = TimeoutPolicy(override: options.timeout, multiplier: try TimeoutPolicy.multiplier(
+            option: options.timeoutMultiplier, environment: ProcessInfo.processInfo.environment))
+    } catch { throw ValidationError(error.description) }
 
+    let wallStart = ContinuousClock.now
     let seed = options.seed ?? Seeds.fresh()
     let repeats = options.repeat
     let planned = selected.count * repeats
     let hostReason = HostCheck.nestedVirtualizationUnavailable()
+    // The host's health around each test (only where tests run); not possible here → said once.
+    let health = hostReason == nil ? HostHealthMonitor() : nil
+    var notes = selection.leftOutLine.map { [$0] } ?? []
+    if let reason = health?.unavailableReason { notes.append("host health check not done: \(reason)") }
+    else if let problem = health?.markerProblem { notes.append("kernel-log marker lines not written: \(problem)") }
     let reporter: Reporter
     do {
         reporter = try Reporter(format: options.format, outputPath: options.output,
-                                run: RunInfo(hostDescription: hostDescription(nestedUnavailable: hostReason), seed: seed),
+                                run: RunInfo(hostDescription: hostDescription(nestedUnavailable: hostReason), seed: seed, notes: notes,
+                                             plannedNames: selected.flatMap { Array(repeating: $0.name, count: repeats) }),
                                 planned: planned, color: options.color)
     } catch {
         throw ValidationError(String(describing: error))
@@ -120,54 +139,53 @@ func runCatalog(_ options: RunOptions, tests: [CatalogTest] = Catalog.tests, eve
     do {
         junitReporter = try options.junit.map {
             try Reporter(format: .junit, outputPath: $0,
-                         run: RunInfo(hostDescription: hostDescription(nestedUnavailable: hostReason), seed: seed),
+                         run: RunInfo(hostDescription: hostDescription(nestedUnavailable: hostReason), seed: seed, notes: notes),
                          planned: planned, color: .never, stdout: DiscardSink(), stderr: DiscardSink())
         }
     } catch {
         throw ValidationError(String(describing: error))
     }
     let reporters = [reporter] + (junitReporter.map { [$0] } ?? [])
+    let logDir = try options.logDir.map { try LogDirectory(path: $0) }
+    logDir?.beginSummary(RunFacts.summary(seed: seed, healthNote: hostReason ?? health?.unavailableReason, e2h0: options.e2h0)
+                         + notes.map { "note: " + $0 })
     reporter.begin()
 
     if let reason = hostReason {
         // Every selected test is reported as skipped with the reason, so TAP/JUnit/JSON
         // consumers see each one; the exit status is 77.
-        for s in selected {
+        skipping: for s in selected {
             for r in 1...repeats {
+                if RunSignals.pending != nil { break skipping }
                 let result = TestResult(name: s.name, outcome: .skipped(reason: reason),
                                         repetition: repeats > 1 ? r : nil)
                 for rep in reporters { rep.record(result) }
             }
         }
-        throw ExitCode(try finish(reporters))
+        let status = try finish(reporters)
+        logDir?.finishSummary(results: reporter.results, exitStatus: RunSignals.pending.map { 128 + $0 } ?? status, extra: [])
+        if let signal = RunSignals.pending { throw RunSignals.exit(signal, ran: reporter.results.count, planned: planned) }
+        throw ExitCode(status)
     }
 
-    // From here a SIGINT/SIGTERM interrupts KVM_RUN (the test ends, its VM is torn down)
-    // instead of killing the process, so the run can end with the report of what ran.
-    do { try VCPU.installSignalHandlers() } catch {
-        throw ValidationError("cannot install the SIGINT/SIGTERM handlers: \(error)")
-    }
-    var stoppedBy: Int32? = nil
-    run: for s in selected {
+    var jobs: [VariantJob] = []
+    for s in selected {
         for r in 1...repeats {
-            if let signal = VCPU.pendingStopSignal { stoppedBy = signal; break run }
             var testRandom = Seeds.generator(runSeed: seed, test: s.name, repetition: repeats > 1 ? r : 0)
-            let settings = RunSettings(verbose: options.verbose, timeout: .milliseconds(Int64(options.timeout * 1000)),
-                                       e2h0: options.e2h0, seed: testRandom.next())
-            let run = s.test.run(s.variant, settings: settings) { _ in }
-            let result = TestResult(name: s.name, parameters: parameters(s), outcome: testOutcome(run.outcome),
-                                    duration: .nanoseconds(Int64(run.seconds * 1e9)), faults: run.faultLines,
-                                    log: run.notes.map { "note: " + $0 } + run.log,
-                                    repetition: repeats > 1 ? r : nil)
-            for rep in reporters { rep.record(result) }
-            if let signal = VCPU.pendingStopSignal { stoppedBy = signal; break run }
+            jobs.append(VariantJob(selected: s, repetition: repeats > 1 ? r : nil, seed: testRandom.next(),
+                                   timeoutSeconds: policy.seconds(for: s.budget)))
         }
     }
-    let status = try finish(reporters)
-    if let signal = stoppedBy {
-        FileDescriptorSink.standardError().write("harness: stopped by \(signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)") after \(reporter.results.count) of \(planned) tests; the report above covers those\n")
-        throw ExitCode(128 + signal)
+    let runner = CatalogRunner(jobs: options.jobs, verbose: options.verbose, keepFullLog: logDir != nil,
+                               e2h0: options.e2h0, strict: options.strict, health: health?.unavailableReason == nil ? health : nil)
+    let stoppedBy = runner.run(jobs) { job, outcome in
+        for rep in reporters { rep.record(outcome.result) }
+        logDir?.write(outcome, budget: policy.describe(job.selected.budget))
     }
+    let status = try finish(reporters)
+    logDir?.finishSummary(results: reporter.results, exitStatus: stoppedBy.map { 128 + $0 } ?? status,
+                          extra: ["wall time: " + String(format: "%.1f s", (ContinuousClock.now - wallStart).seconds) + " with --jobs \(options.jobs)"])
+    if let signal = stoppedBy ?? RunSignals.pending { throw RunSignals.exit(signal, ran: reporter.results.count, planned: planned) }
     throw ExitCode(status)
 }
 
@@ -192,33 +210,12 @@ private final class DiscardSink: TextSink {
     var isTerminal: Bool { false }
 }
 
-/// One line per variant: name, one-line description, requirements.
-private func listTests(_ selected: [Catalog.Selected]) {
-    var lastTest: String? = nil
-    for s in selected {
-        if s.test.name != lastTest {
-            say("\(s.test.name)  \(s.test.summary)")
-            lastTest = s.test.name
-        }
-        let req = s.variant.requirements.isEmpty ? "needs: nothing beyond nested virtualization"
-            : "needs: " + s.variant.requirements.map(\.description).joined(separator: ", ")
-        say("  \(s.name)  \(s.variant.summary)  [\(req)]")
-    }
-}
-
-private func parameters(_ s: Catalog.Selected) -> [String: String] {
-    s.variant.requirements.isEmpty ? [:] : ["requires": s.variant.requirements.map(\.description).joined(separator: ", ")]
-}
-
-private func testOutcome(_ o: Outcome) -> TestOutcome {
-    switch o {
-    case .pass: .passed
-    case .fail(let m): .failed(m)
-    case .skip(let r): .skipped(reason: r)
-    case .timeout(let m):
-        // The formats say "timed out" themselves; the Machine's message starts with it too.
-        .timedOut(m.hasPrefix("timed out: ") ? String(m.dropFirst("timed out: ".count)) : m)
-    }
+/// `--list` (text, `--names` or `--format json`: see `TestListing`).
+private func listTests(_ selected: [Catalog.Selected], _ options: RunOptions) throws {
+    let text = options.names ? TestListing.names(selected)
+        : options.format == .json ? try TestListing.json(selected) : TestListing.text(selected)
+    print(text, terminator: "")
+    fflush(nil)
 }
 
 private func hostDescription(nestedUnavailable reason: String?) -> String {
@@ -227,7 +224,7 @@ private func hostDescription(nestedUnavailable reason: String?) -> String {
 
 /// Prints one line and flushes it now (stdout is fully buffered into a pipe or the emulated
 /// host's console; a line must not wait for the next one, or for a crash, to appear).
-func say(_ line: String, terminator: String = "\n") {
-    print(line, terminator: terminator)
+func say(_ line: String) {
+    print(line)
     fflush(nil)
 }

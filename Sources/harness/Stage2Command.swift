@@ -1,5 +1,15 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Reporting
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Stage2
 
 /// `harness stage2 build|dump|walk`: build a table image from a JSON spec, explain one, walk one.
@@ -11,9 +21,9 @@ struct Stage2Command: ParsableCommand {
     )
 }
 
-/// Prints `error: …` on stderr and exits 1 (nothing on stdout).
+/// Prints `error: …` on stderr (control characters escaped) and exits 1 (nothing on stdout).
 func stage2Fail(_ message: String) -> ExitCode {
-    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    ResultOutput.error(message)
     return ExitCode.failure
 }
 
@@ -36,6 +46,7 @@ struct Stage2BuildCommand: ParsableCommand {
     @Option(name: .customLong("image"), help: "Output image path.") var image: String
 
     func run() throws {
+        do { try AtomicFile.validate(path: image) } catch { throw stage2Fail("--image: \(error)") }
         guard let data = FileManager.default.contents(atPath: spec) else { throw stage2Fail("cannot read spec \(spec)") }
         let s: Stage2BuildSpec
         do { s = try Stage2BuildSpec(json: Array(data)) } catch { throw stage2Fail("\(spec): \(error)") }
@@ -69,45 +80,14 @@ struct Stage2BuildCommand: ParsableCommand {
                 throw stage2Fail("\(spec): ops[\(n)]: \(error)")
             }
         }
+        let result = "{\"vtcr\": \"\(stage2Hex(tables.vtcr))\", \"vttbr\": \"\(stage2Hex(tables.vttbr))\", \"tableBase\": \"\(stage2Hex(s.tableBase))\", \"tableBytes\": \"\(stage2Hex(s.tableBytes))\"}\n"
         do {
-            try memory.withUnsafeBytes { try writeFileAtomically(image, $0) }
-        } catch {
-            throw stage2Fail("\(image): \(error)")
+            // The result is printed before the image is renamed into place: no image without its registers.
+            try memory.withUnsafeBytes { b in try AtomicFile.write(bytes: b, to: image) { try ResultOutput.write(result) } }
+        } catch let e as ReportingError {
+            throw stage2Fail("--image: \(e)")
         }
-        print("{\"vtcr\": \"\(stage2Hex(tables.vtcr))\", \"vttbr\": \"\(stage2Hex(tables.vttbr))\", \"tableBase\": \"\(stage2Hex(s.tableBase))\", \"tableBytes\": \"\(stage2Hex(s.tableBytes))\"}")
     }
-}
-
-struct FileWriteError: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// Write to a temporary file next to `path`, then rename it into place; on any failure the
-/// temporary file is removed and `path` is untouched.
-func writeFileAtomically(_ path: String, _ bytes: UnsafeRawBufferPointer) throws {
-    let url = URL(fileURLWithPath: path)
-    let dir = url.deletingLastPathComponent().path
-    let tmp = dir + "/.\(url.lastPathComponent).tmp.\(getpid())"
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw FileWriteError(description: "cannot create \(tmp): \(String(cString: strerror(errno)))") }
-    var ok = false
-    defer {
-        if !ok { unlink(tmp) }
-    }
-    var offset = 0
-    while offset < bytes.count {
-        let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-        if n < 0 {
-            if errno == EINTR { continue }
-            let e = String(cString: strerror(errno))
-            close(fd)
-            throw FileWriteError(description: "write failed: \(e)")
-        }
-        offset += n
-    }
-    guard close(fd) == 0 else { throw FileWriteError(description: "close failed: \(String(cString: strerror(errno)))") }
-    guard rename(tmp, path) == 0 else { throw FileWriteError(description: "rename failed: \(String(cString: strerror(errno)))") }
-    ok = true
 }
 
 /// Options shared by dump and walk: an image and the registers that describe it.
@@ -119,7 +99,7 @@ struct Stage2ImageOptions: ParsableArguments {
     @Flag(help: "Walk as a CPU without FEAT_XNX (only XN[1] counts).") var noXnx = false
 
     func number(_ text: String, _ name: String) throws -> UInt64 {
-        guard let v = UInt64(registerLiteral: text) else { throw stage2Fail("--\(name): '\(text)' is not a 64-bit number") }
+        guard let v = UInt64(registerLiteral: text) else { throw stage2Fail("--\(name): '\(JSONParser.cut(text))' is not a 64-bit number") }
         return v
     }
 
@@ -141,36 +121,84 @@ struct Stage2ImageOptions: ParsableArguments {
 struct Stage2DumpCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dump",
-        abstract: "Print the tables of an image as a tree (merged runs of like pages), or as JSON.")
+        abstract: "Print the tables of an image as a tree (merged runs of like pages), or as JSON.",
+        discussion: """
+        A walk that visits more descriptors than the image holds reaches a table twice (a table
+        that points back at itself, or tables shared between entries); the dump then stops at
+        --max-entries descriptors and says so ("truncated": true in JSON).
+        """)
     @OptionGroup var options: Stage2ImageOptions
     @Flag(help: "Print JSON.") var json = false
+    @Option(help: ArgumentHelp("Stop after visiting N descriptors (default: as many as the image holds, plus the root table).", valueName: "n"))
+    var maxEntries: Int?
+
+    func validate() throws {
+        if let maxEntries, maxEntries < 1 { throw ValidationError("--max-entries must be at least 1, got \(maxEntries)") }
+    }
 
     func run() throws {
         let (parameters, memory, vtcr, vttbr) = try options.load()
-        let dump = Stage2Dump(parameters: parameters, memory: memory)
-        if json { print(dump.json(vtcr: vtcr, vttbr: vttbr)) } else { print(dump.text(vtcr: vtcr, vttbr: vttbr), terminator: "") }
+        let limit = maxEntries ?? (memory.withUnsafeBytes { $0.count } / 8 + (1 << 16))
+        let dump = Stage2Dump(parameters: parameters, memory: memory, limit: limit)
+        var text = json ? dump.json(vtcr: vtcr, vttbr: vttbr) + "\n" : dump.text(vtcr: vtcr, vttbr: vttbr)
+        if dump.truncated && !json {
+            text += "(stopped after \(limit) descriptors: more than the image holds, so a table is reached twice; --max-entries raises the limit)\n"
+        }
+        try ResultOutput.write(text)
+        if dump.truncated { ResultOutput.error("dump truncated after \(limit) descriptors (see --max-entries)") }
     }
 }
 
 struct Stage2WalkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "walk",
-        abstract: "Translate IPAs through an image as the hardware would, or name the fault.")
+        abstract: "Translate IPAs through an image as the hardware would, or name the fault.",
+        discussion: """
+        IPAs come from the arguments or, for many of them, from --ipas FILE (or - for stdin):
+        numbers separated by white space, one per line for example.
+        """)
     @OptionGroup var options: Stage2ImageOptions
     @Option(help: "Access to check: r (read), w (write), x (fetch at EL1), x0 (fetch at EL0).") var access = "r"
     @Flag(help: "Print a JSON array.") var json = false
-    @Argument(help: "IPAs to walk.") var ipas: [String]
+    @Option(name: .customLong("ipas"), help: ArgumentHelp("Read IPAs from FILE, or from stdin with -, separated by white space.", valueName: "file"))
+    var ipaFile: String?
+    @Argument(help: "IPAs to walk.") var ipas: [String] = []
+
+    /// The IPA texts from --ipas (file or stdin).
+    func ipasFromFile(_ path: String) throws -> [Substring] {
+        let bytes: [UInt8]
+        if path == "-" {
+            var all: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress!, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw stage2Fail("--ipas -: cannot read stdin: \(String(cString: strerror(errno)))") }
+                if n == 0 { break }
+                all += buffer[0..<n]
+            }
+            bytes = all
+        } else {
+            guard let data = FileManager.default.contents(atPath: path) else { throw stage2Fail("--ipas: cannot read \(path)") }
+            bytes = Array(data)
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        return text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" })
+    }
 
     func run() throws {
         let a: Stage2Access
         switch access {
         case "r": a = .read; case "w": a = .write; case "x", "x1": a = .fetchEL1; case "x0": a = .fetchEL0
-        default: throw stage2Fail("--access: '\(access)' is not r, w, x or x0")
+        default: throw stage2Fail("--access: '\(JSONParser.cut(access))' is not r, w, x or x0")
         }
-        guard !ipas.isEmpty else { throw stage2Fail("give at least one IPA") }
-        let values = try ipas.map { try options.number($0, "ipa") }
+        var texts = ipas.map { Substring($0) }
+        if let ipaFile { texts += try ipasFromFile(ipaFile) }
+        guard !texts.isEmpty else { throw stage2Fail("give at least one IPA (as arguments or with --ipas FILE)") }
+        let values = try texts.map { try options.number(String($0), "ipa") }
         let (parameters, memory, _, _) = try options.load()
         var objects: [String] = []
+        var lines = ""
         for v in values {
             let r = parameters.walk(IPA(v), access: a, memory: memory)
             if json {
@@ -186,9 +214,9 @@ struct Stage2WalkCommand: ParsableCommand {
                     objects.append("{\"ipa\":\"\(stage2Hex(v))\",\"fault\":\"\(kind)\",\"level\":\(f.level),\"fsc\":\"\(stage2Hex(UInt64(f.statusCode)))\",\"access\":\"\(access)\"}")
                 }
             } else {
-                print(r.description)
+                lines += r.description + "\n"
             }
         }
-        if json { print("[" + objects.joined(separator: ",") + "]") }
+        try ResultOutput.write(json ? "[" + objects.joined(separator: ",") + "]\n" : lines)
     }
 }

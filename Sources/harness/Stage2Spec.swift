@@ -1,152 +1,5 @@
 import Stage2
 
-/// A strict JSON reader for stage-2 specs: objects keep key order and reject duplicate keys;
-/// numbers are kept as their source text so integers are checked exactly.
-enum JSONValue: Equatable {
-    case object([(String, JSONValue)])
-    case array([JSONValue])
-    case string(String)
-    case number(String)
-    case bool(Bool)
-    case null
-
-    static func == (a: JSONValue, b: JSONValue) -> Bool {
-        switch (a, b) {
-        case let (.object(x), .object(y)): x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
-        case let (.array(x), .array(y)): x == y
-        case let (.string(x), .string(y)), let (.number(x), .number(y)): x == y
-        case let (.bool(x), .bool(y)): x == y
-        case (.null, .null): true
-        default: false
-        }
-    }
-
-    var typeName: String {
-        switch self {
-        case .object: "an object"; case .array: "an array"; case .string: "a string"
-        case .number: "a number"; case .bool: "a boolean"; case .null: "null"
-        }
-    }
-}
-
-struct JSONParseError: Error, CustomStringConvertible {
-    var message: String
-    var offset: Int
-    var description: String { "invalid JSON at byte \(offset): \(message)" }
-}
-
-struct JSONParser {
-    let bytes: [UInt8]
-    var i = 0
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    static func parse(_ bytes: [UInt8]) throws -> JSONValue {
-        var p = JSONParser(bytes)
-        p.skipSpace()
-        let v = try p.value(depth: 0)
-        p.skipSpace()
-        guard p.i == p.bytes.count else { throw JSONParseError(message: "trailing characters", offset: p.i) }
-        return v
-    }
-
-    mutating func skipSpace() {
-        while i < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[i]) { i += 1 }
-    }
-    func fail(_ m: String) -> JSONParseError { JSONParseError(message: m, offset: i) }
-
-    mutating func value(depth: Int) throws -> JSONValue {
-        guard depth < 64 else { throw fail("nested too deeply") }
-        guard i < bytes.count else { throw fail("unexpected end") }
-        switch bytes[i] {
-        case UInt8(ascii: "{"):
-            i += 1
-            var members: [(String, JSONValue)] = []
-            skipSpace()
-            if i < bytes.count && bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
-            while true {
-                skipSpace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a key string") }
-                let key = try string()
-                if members.contains(where: { $0.0 == key }) { throw fail("duplicate key \"\(key)\"") }
-                skipSpace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
-                i += 1
-                skipSpace()
-                members.append((key, try value(depth: depth + 1)))
-                skipSpace()
-                guard i < bytes.count else { throw fail("unexpected end in object") }
-                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
-                throw fail("expected ',' or '}'")
-            }
-        case UInt8(ascii: "["):
-            i += 1
-            var items: [JSONValue] = []
-            skipSpace()
-            if i < bytes.count && bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
-            while true {
-                skipSpace()
-                items.append(try value(depth: depth + 1))
-                skipSpace()
-                guard i < bytes.count else { throw fail("unexpected end in array") }
-                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
-                throw fail("expected ',' or ']'")
-            }
-        case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
-        default:
-            let start = i
-            while i < bytes.count, "+-0123456789.eE".utf8.contains(bytes[i]) { i += 1 }
-            guard i > start else { throw fail("unexpected character") }
-            return .number(String(decoding: bytes[start..<i], as: UTF8.self))
-        }
-    }
-
-    mutating func literal(_ word: String) throws {
-        let w = Array(word.utf8)
-        guard i + w.count <= bytes.count, Array(bytes[i..<i + w.count]) == w else { throw fail("unexpected literal") }
-        i += w.count
-    }
-
-    mutating func string() throws -> String {
-        i += 1
-        var out: [UInt8] = []
-        while i < bytes.count {
-            let c = bytes[i]
-            if c == UInt8(ascii: "\"") { i += 1; return String(decoding: out, as: UTF8.self) }
-            if c < 0x20 { throw fail("control character in string") }
-            if c == UInt8(ascii: "\\") {
-                i += 1
-                guard i < bytes.count else { break }
-                switch bytes[i] {
-                case UInt8(ascii: "\""): out.append(0x22)
-                case UInt8(ascii: "\\"): out.append(0x5C)
-                case UInt8(ascii: "/"): out.append(0x2F)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "u"):
-                    guard i + 4 < bytes.count, let v = UInt32(String(decoding: bytes[i + 1...i + 4], as: UTF8.self), radix: 16),
-                          let s = Unicode.Scalar(v) else { throw fail("bad \\u escape") }
-                    out.append(contentsOf: Array(String(Character(s)).utf8))
-                    i += 4
-                default: throw fail("bad escape")
-                }
-                i += 1
-                continue
-            }
-            out.append(c)
-            i += 1
-        }
-        throw fail("unterminated string")
-    }
-}
-
 /// A validation failure naming the spec field, e.g. `ops[1].size`.
 struct SpecError: Error, CustomStringConvertible {
     var field: String
@@ -178,10 +31,10 @@ struct Stage2BuildSpec {
 
     init(json bytes: [UInt8]) throws {
         let root: JSONValue
-        do { root = try JSONParser.parse(bytes) } catch { throw SpecError(field: "", problem: "\(error)") }
+        do { root = try JSONParser.parse(bytes) } catch { throw SpecError(field: "", problem: error.description) }
         guard case .object(let top) = root else { throw SpecError(field: "", problem: "the spec must be a JSON object, not \(root.typeName)") }
         for (k, _) in top where !Self.topKeys.contains(k) {
-            throw SpecError(field: k, problem: "unknown key (known: \(Self.topKeys.joined(separator: ", ")))")
+            throw SpecError(field: JSONParser.isPlainKey(k) ? k : "", problem: "unknown key \(JSONParser.quoted(k)) (known: \(Self.topKeys.joined(separator: ", ")))")
         }
         func field(_ k: String) -> JSONValue? { top.first { $0.0 == k }?.1 }
         func require(_ k: String) throws -> JSONValue {
@@ -190,7 +43,7 @@ struct Stage2BuildSpec {
         }
 
         guard case .string(let g) = try require("granule") else { throw SpecError(field: "granule", problem: "must be a string: \"4k\", \"16k\" or \"64k\"") }
-        guard let granule = Granule(specName: g) else { throw SpecError(field: "granule", problem: "\"\(g)\" is not one of \"4k\", \"16k\", \"64k\"") }
+        guard let granule = Granule(specName: g) else { throw SpecError(field: "granule", problem: "\(JSONParser.quoted(g)) is not one of \"4k\", \"16k\", \"64k\"") }
         self.granule = granule
 
         ipaBits = try Self.integer(try require("ipaBits"), "ipaBits", 32...48)
@@ -248,10 +101,10 @@ struct Stage2BuildSpec {
             case "map": allowed = ["op", "ipa", "pa", "size", "perm", "memory", "af", "contiguous"]
             case "unmap": allowed = ["op", "ipa", "size"]
             case "protect": allowed = ["op", "ipa", "size", "perm", "memory", "af"]
-            default: throw SpecError(field: "\(name).op", problem: "\"\(kind)\" is not one of \"map\", \"unmap\", \"protect\"")
+            default: throw SpecError(field: "\(name).op", problem: "\(JSONParser.quoted(kind)) is not one of \"map\", \"unmap\", \"protect\"")
             }
             for (k, _) in o where !allowed.contains(k) {
-                throw SpecError(field: "\(name).\(k)", problem: "unknown key for \"\(kind)\" (known: \(allowed.joined(separator: ", ")))")
+                throw SpecError(field: JSONParser.isPlainKey(k) ? "\(name).\(k)" : name, problem: "unknown key \(JSONParser.quoted(k)) for \"\(kind)\" (known: \(allowed.joined(separator: ", ")))")
             }
             let ipa = try Self.address(try req("ipa"), "\(name).ipa")
             let size = try Self.address(try req("size"), "\(name).size")
@@ -270,7 +123,7 @@ struct Stage2BuildSpec {
                     throw SpecError(field: "\(name).perm", problem: "must be a string of the letters r, w, x")
                 }
                 guard let p = Stage2Permissions(letters: letters) else {
-                    throw SpecError(field: "\(name).perm", problem: "\"\(letters)\" is not a subset of \"rwx\" (each letter at most once)")
+                    throw SpecError(field: "\(name).perm", problem: "\(JSONParser.quoted(letters)) is not a subset of \"rwx\" (each letter at most once)")
                 }
                 return p
             }
@@ -281,7 +134,7 @@ struct Stage2BuildSpec {
                 case "normal": return .normal
                 case "device", "device-nGnRE": return .deviceNGnRE
                 case "device-nGnRnE": return .deviceNGnRnE
-                default: throw SpecError(field: "\(name).memory", problem: "\"\(m)\" is not \"normal\" or \"device\" (or \"device-nGnRnE\")")
+                default: throw SpecError(field: "\(name).memory", problem: "\(JSONParser.quoted(m)) is not \"normal\" or \"device\" (or \"device-nGnRnE\")")
                 }
             }
             func flag(_ k: String, _ d: Bool) throws -> Bool {
@@ -317,8 +170,8 @@ struct Stage2BuildSpec {
     }
 
     static func integer(_ v: JSONValue, _ field: String, _ range: ClosedRange<Int>) throws -> Int {
-        guard case .number(let text) = v, let n = Int(text) else {
-            let got = if case .number(let t) = v { t } else { v.typeName }
+        guard case .number(let text) = v, isDecimalInteger(text), let n = Int(text) else {
+            let got = if case .number(let t) = v { JSONParser.cut(t) } else { v.typeName }
             throw SpecError(field: field, problem: "must be an integer in \(range.lowerBound)...\(range.upperBound), not \(got)")
         }
         guard range.contains(n) else { throw SpecError(field: field, problem: "\(n) is outside \(range.lowerBound)...\(range.upperBound)") }
@@ -329,17 +182,29 @@ struct Stage2BuildSpec {
     static func address(_ v: JSONValue, _ field: String) throws -> UInt64 {
         switch v {
         case .string(let s):
-            guard s.hasPrefix("0x") || s.hasPrefix("0X"), s.count > 2, let n = UInt64(s.dropFirst(2), radix: 16) else {
-                throw SpecError(field: field, problem: "\"\(s)\" is not a hex number like \"0x1000\"")
+            let digits = s.utf8.dropFirst(2)
+            guard s.hasPrefix("0x") || s.hasPrefix("0X"), !digits.isEmpty,
+                  digits.allSatisfy({ UInt8(ascii: "0") <= $0 && $0 <= UInt8(ascii: "9") || UInt8(ascii: "a") <= $0 && $0 <= UInt8(ascii: "f") || UInt8(ascii: "A") <= $0 && $0 <= UInt8(ascii: "F") }) else {
+                throw SpecError(field: field, problem: "\(JSONParser.quoted(s)) is not a hex number like \"0x1000\" (0x and hex digits only)")
+            }
+            guard let n = UInt64(String(decoding: digits, as: UTF8.self), radix: 16) else {
+                throw SpecError(field: field, problem: "\(JSONParser.quoted(s)) does not fit in 64 bits")
             }
             return n
         case .number(let text):
-            guard let n = UInt64(text) else { throw SpecError(field: field, problem: "\(text) is not a non-negative 64-bit integer") }
+            guard isDecimalInteger(text), !text.hasPrefix("-"), let n = UInt64(text) else {
+                throw SpecError(field: field, problem: "\(JSONParser.cut(text)) is not a non-negative 64-bit integer")
+            }
             return n
         default:
             throw SpecError(field: field, problem: "must be a hex string like \"0x1000\", not \(v.typeName)")
         }
     }
+}
+
+/// A JSON number without fraction or exponent (the reader has checked the rest of the grammar).
+private func isDecimalInteger(_ text: String) -> Bool {
+    text.utf8.allSatisfy { $0 == UInt8(ascii: "-") || (UInt8(ascii: "0") <= $0 && $0 <= UInt8(ascii: "9")) }
 }
 
 func stage2Hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }

@@ -102,7 +102,7 @@ import Testing
         (0x21, .alignment, nil), (0x28, .granuleProtection, nil), (0x29, .addressSize, -1),
         (0x2A, .translation, -2), (0x2B, .translation, -1), (0x2C, .addressSize, -2),
         (0x30, .tlbConflict, nil), (0x31, .unsupportedAtomicUpdate, nil),
-        (0x12, .reserved, nil), (0x3F, .reserved, nil), (0x20, .reserved, nil),
+        (0x12, .synchronousExternalOnWalk, -2), (0x3F, .reserved, nil), (0x20, .reserved, nil),
     ] as [(UInt8, FaultStatus.Kind, Int?)])
     func faultStatusCodes(code: UInt8, kind: FaultStatus.Kind, level: Int?) {
         let s = FaultStatus(code: code)

@@ -46,8 +46,11 @@ private func headerDefines() throws -> [String: UInt64] {
         #expect(GuestABI.msgOffGPRs + 8 * GuestABI.msgGPRCount <= GuestABI.rplOffSeq)
         #expect(GuestABI.frameSize >= 8 * GuestABI.msgGPRCount && GuestABI.frameSize % 16 == 0)
         #expect(GuestABI.rplOffTLBI + GuestABI.rplTLBIMax * GuestABI.rplTLBIEntrySize <= GuestABI.messageSize)
-        // The interpreter indexes ops with `lsl #5` and results with `lsl #4`.
-        #expect(GuestABI.opSize == 32 && GuestABI.resultSize == 16)
+        // The interpreter indexes ops and results with `lsl #5`, and tests bit 16 of the
+        // kind word for NVH_OP_FLAG_CHECK (`tbz w26, #16`).
+        #expect(GuestABI.opSize == 32 && GuestABI.resultSize == 32)
+        #expect(GuestABI.opFlagCheck == 1 << 16 && GuestABI.opKindMask & GuestABI.opFlagCheck == 0)
+        #expect(UInt32(OpKind.allCases.count) <= GuestABI.opKindMask)
         // Every 64-bit field is 8-byte aligned (vEL2 runs with the MMU off: Device memory).
         for off in [GuestABI.msgOffSeq, GuestABI.msgOffESR, GuestABI.msgOffGPRs, GuestABI.rplOffSeq,
                     GuestABI.rplOffTLBICount, GuestABI.rplOffTLBI, GuestABI.cfgOffResults, GuestABI.opOffAddress] {

@@ -12,6 +12,8 @@ import Testing
     struct CLIError: Error { var message: String }
 
     static func harnessPath() throws -> String {
+        // NVH_TEST_HARNESS runs the CLI tests against another build (e.g. an older one, to see a test fail there).
+        if let other = ProcessInfo.processInfo.environment["NVH_TEST_HARNESS"], !other.isEmpty { return other }
         let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         for _ in 0..<3 {
@@ -83,7 +85,7 @@ import Testing
             #expect(parts[0].contains("/"), "\(line)")
             #expect(line.hasSuffix("]") && line.contains("[needs: "), "\(line)")
         }
-        #expect(r.stdout.contains("  demand-paging/16k  ") && r.stdout.contains("[needs: 16K granule at stage 2]"))
+        #expect(r.stdout.contains("  demand-paging/16k  ") && r.stdout.contains("[needs: 16K granule at stage 2; budget "))
     }
 
     @Test func filterAndTestSelectInOrder() throws {
@@ -114,9 +116,9 @@ import Testing
         (["--test", "demand-paging/99k"], "unknown variant in 'demand-paging/99k'"),
         (["--filter", "demand-[paging"], "invalid --filter pattern 'demand-[paging'"),
         (["--filter", "nothing-matches-*"], "--filter 'nothing-matches-*' matches no test"),
-        (["--all", "--test", "demand-paging"], "do not combine it with --test or --filter"),
+        (["--all", "--test", "demand-paging"], "do not combine it with --test, --filter or --group"),
         (["--all", "--repeat", "0"], "--repeat must be between 1 and 100000"),
-        (["--all", "--timeout", "0"], "--timeout must be in (0, 86400]"),
+        (["--all", "--timeout", "0"], "--timeout must be between 0.001 (1 ms) and 86400 seconds"),
         (["--all", "--format", "xml"], "xml"),
         (["--all", "--seed=-1"], "'-1' is invalid"),
         ([], "nothing to run"),
@@ -152,7 +154,7 @@ import Testing
     @Test(.enabled(if: onX86, "an x86_64 host is certain not to run arm64 nested tests"))
     func tapOnX86SkipsEverySelectedTestWithTheReason() throws {
         let names = try Self.listed()
-        let r = try Self.run(["--all", "--format", "tap", "--seed", "4242"])
+        let r = try Self.run(["--all", "--unsafe", "--format", "tap", "--seed", "4242"])
         #expect(r.status == 77, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first == "TAP version 13")
@@ -161,7 +163,8 @@ import Testing
         let results = lines.filter { $0.hasPrefix("ok ") || $0.hasPrefix("not ok ") }
         #expect(results.count == names.count)
         for (i, (line, name)) in zip(results, names).enumerated() {
-            #expect(line.hasPrefix("ok \(i + 1) - \(name) # SKIP not an arm64 host"), "\(line)")
+            // Named by the stable id: the `/` of test/variant becomes `_`.
+            #expect(line.hasPrefix("ok \(i + 1) - \(name.replacingOccurrences(of: "/", with: "_")) # SKIP not an arm64 host"), "\(line)")
         }
         // The summary line, alone on its line, on stderr (stdout stays TAP).
         #expect(r.stderr.split(separator: "\n").contains("0 passed, 0 failed, \(names.count) skipped, 0 xfail"), "\(r.stderr)")
@@ -190,7 +193,8 @@ import Testing
             #expect(c.elements(forName: "failure").isEmpty)
         }
         let caseNames = cases.compactMap { $0.attribute(forName: "name")?.stringValue }
-        #expect(Set(caseNames.map { n in names.contains { n.hasSuffix($0) || $0.hasSuffix(n) } }) == [true], "\(caseNames)")
+        // Test cases are named by stable id: test/variant -> test_variant.
+        #expect(caseNames == names.map { $0.replacingOccurrences(of: "/", with: "_") }, "\(caseNames)")
         // Only the report was written: no temporary file left next to it.
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["results.xml"])
     }
@@ -216,6 +220,22 @@ import Testing
     }
 
     @Test(.enabled(if: onX86, "an x86_64 host is certain not to run arm64 nested tests"))
+    func ktapNestsEveryVariantUnderItsTest() throws {
+        let names = try Self.listed()
+        let r = try Self.run(["--all", "--unsafe", "--format", "ktap", "--seed", "7"])
+        #expect(r.status == 77, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(Array(lines.prefix(2)) == ["KTAP version 1", "1..\(Set(names.map { $0.split(separator: "/")[0] }).count)"])
+        // Every variant, in catalog order, as a nested result named by its id (unique, lab-safe).
+        let leaves = lines.filter { $0.hasPrefix("  ok ") || $0.hasPrefix("  not ok ") }.map { $0.dropFirst(2) }
+        let ids = leaves.compactMap { $0.wholeMatch(of: /ok [0-9]+ ([A-Za-z0-9_-]+) # SKIP not an arm64 host.*/)?.output.1 }.map(String.init)
+        #expect(ids.count == leaves.count)
+        #expect(ids == names.map { $0.replacingOccurrences(of: "/", with: "_") })
+        #expect(Set(ids).count == ids.count)
+        #expect(lines.last == "# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:\(names.count) error:0")
+    }
+
+    @Test(.enabled(if: onX86, "an x86_64 host is certain not to run arm64 nested tests"))
     func repeatAndSeedAreReported() throws {
         let r = try Self.run(["--test", "demand-paging/64k", "--test", "demand-paging/4k", "--repeat", "3", "--seed", "18446744073709551615", "--format", "json"])
         #expect(r.status == 77, "\(r.stderr)")
@@ -228,6 +248,8 @@ import Testing
         #expect(tests.map { $0["name"] as? String } == ["demand-paging/64k", "demand-paging/64k", "demand-paging/64k",
                                                        "demand-paging/4k", "demand-paging/4k", "demand-paging/4k"])
         #expect(tests.map { $0["repetition"] as? Int } == [1, 2, 3, 1, 2, 3])
+        #expect(tests.map { $0["id"] as? String } == ["demand-paging_64k-rep1", "demand-paging_64k-rep2", "demand-paging_64k-rep3",
+                                                     "demand-paging_4k-rep1", "demand-paging_4k-rep2", "demand-paging_4k-rep3"])
         #expect(tests.allSatisfy { $0["status"] as? String == "skip" })
         let summary = records.last
         #expect(summary?["type"] as? String == "summary")

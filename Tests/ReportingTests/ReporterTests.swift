@@ -80,7 +80,7 @@ import Testing
         #expect(throws: ReportingError.outputIsDirectory(path: dir)) {
             try Reporter(format: .junit, outputPath: dir, run: Fixture.run, stdout: StringSink(), stderr: StringSink())
         }
-        #expect(ReportingError.directoryMissing(path: "a/b", directory: "a").description == "--output 'a/b': directory 'a' does not exist")
+        #expect(ReportingError.directoryMissing(path: "a/b", directory: "a").description == "'a/b': directory 'a' does not exist")
     }
 
     /// A failure at the last step (rename) leaves neither a partial file nor the temporary,
@@ -98,7 +98,7 @@ import Testing
             _ = try r.finish()
             Issue.record("finish() should have thrown")
         } catch {
-            #expect(error.description.hasPrefix("cannot write --output '\(path)': rename failed:"))
+            #expect(error.description.hasPrefix("cannot write '\(path)': rename failed:"))
             #expect(error.description.hasSuffix("no partial file was left"))
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["results.xml"])

@@ -118,7 +118,16 @@ import Testing
         let test = try #require(Catalog.test(named: name))
         let v = try #require(test.variants.first { $0.name == variant })
         let a = try v.scenario(HostFacts(vmIPABits: 48))
-        #expect(a.ops == swift.ops, "\(name)/\(variant) ops")
+        // A load's value matters only when the guest checks every repetition against it
+        // (LivePlan also fills it in for single loads, where the payload ignores it).
+        func significant(_ ops: [GuestOp]) -> [GuestOp] {
+            ops.map { op in
+                var o = op
+                if o.kind.isLoad && !o.checkEveryRepetition { o.value = 0 }
+                return o
+            }
+        }
+        #expect(significant(a.ops) == significant(swift.ops), "\(name)/\(variant) ops")
         #expect(a.expectedResults == swift.expectedResults, "\(name)/\(variant) results")
         func bytes(_ l: [(PhysicalAddress, [UInt8])]) -> [UInt64: UInt8] {
             var d: [UInt64: UInt8] = [:]

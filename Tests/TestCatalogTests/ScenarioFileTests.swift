@@ -176,4 +176,40 @@ import Testing
         #expect(JSONSyntaxLocator.firstError(in: Array(Self.valid.utf8)) == nil)
         for f in EmbeddedCatalog.files { #expect(JSONSyntaxLocator.firstError(in: Array(f.text.utf8)) == nil, "\(f.name)") }
     }
+
+    /// Tags, budgets and known-failure records are fields of the file.
+    @Test func tagsBudgetsAndKnownFailures() throws {
+        let text = Self.valid.replacing(#""variants": [{"name": "4k", "summary": "v"}]"#, with: #"""
+            "tags": ["stage2-faults"], "budget": 45,
+            "variants": [{"name": "4k", "summary": "v", "tags": ["smoke"], "budget": 5,
+              "knownFailures": [{"signature": {"ioctl": {"operation": "KVM_RUN", "errno": "EFAULT"}}, "reason": "r", "reference": "ref",
+                                 "kernels": {"introduced": "6.16", "fixedIn": "7.5.1", "fixedBy": "abc"}}]},
+              {"name": "64k", "summary": "w", "granule": "64k",
+               "knownFailures": [{"signature": {"check": "op 1 produced 0x1, expected 0x2"}, "reason": "r2", "reference": "ref2"}]}]
+            """#)
+        let t = try Self.load(text)
+        #expect(t.tags == ["stage2-faults"])
+        #expect(t.variants[0].tags == ["smoke"] && t.variants[0].budget.seconds == 5 && t.variants[1].budget.seconds == 45)
+        #expect(t.variants[0].knownFailures == [KnownFailure(signature: .ioctl(operation: "KVM_RUN", errno: "EFAULT"), reason: "r", reference: "ref",
+                                                             kernels: KernelRange(introduced: KernelVersion(6, 16), fixedIn: KernelVersion(7, 5, 1), fixedBy: "abc"))])
+        #expect(t.variants[1].knownFailures == [KnownFailure(signature: .check("op 1 produced 0x1, expected 0x2"), reason: "r2", reference: "ref2", kernels: KernelRange())])
+        // The built-in records are where the findings are (illegal-vtcr: every variant).
+        let vs0 = try #require(Catalog.test(named: "vmid-isolation")?.variants.first { $0.name == "vs0-alias" })
+        #expect(vs0.knownFailures.count == 1 && vs0.knownFailures[0].kernels.introduced == KernelVersion(6, 16))
+        #expect(Catalog.test(named: "illegal-vtcr")?.variants.allSatisfy { $0.knownFailures.count == 1 } == true)
+        #expect(Catalog.test(named: "illegal-vtcr")?.tags.contains(.unsafe) == true)
+        for (old, new, path, message) in [
+            (#""errno": "EFAULT""#, #""errno": "EFAULT", "errnum": 14"#, "$.variants[0].knownFailures[0].signature.ioctl.errnum", "unknown key 'errnum'"),
+            (#""fixedIn": "7.5.1""#, #""fixedIn": "seven""#, "$.variants[0].knownFailures[0].kernels.fixedIn", "not a kernel version"),
+            (#""tags": ["smoke"]"#, #""tags": ["Smoke Test"]"#, "$.variants[0].tags", "not a tag name"),
+            (#"{"check": "op 1 produced 0x1, expected 0x2"}"#, #"{}"#, "$.variants[1].knownFailures[0].signature", "needs one of the keys: check, ioctl"),
+        ] {
+            do {
+                _ = try Self.load(text.replacing(old, with: new))
+                Issue.record("loaded after \(old) → \(new)")
+            } catch {
+                #expect(error.path == path && error.message.contains(message), "\(error)")
+            }
+        }
+    }
 }

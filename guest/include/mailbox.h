@@ -24,7 +24,7 @@
 
 /* ---- Configuration block (host writes it; x0 at vEL2 entry points to it) ---- */
 #define NVH_CONFIG_MAGIC             0x4E564843 /* "CHVN" */
-#define NVH_CONFIG_VERSION           1
+#define NVH_CONFIG_VERSION           2
 #define NVH_CFG_OFF_MAGIC            0
 #define NVH_CFG_OFF_VERSION          4
 #define NVH_CFG_OFF_FLAGS            8
@@ -109,14 +109,18 @@
 
 /* ---- Op list (host writes; nested EL1 guest interprets) ---- */
 #define NVH_OP_SIZE                  32
-#define NVH_OP_OFF_KIND              0  /* u32 */
+#define NVH_OP_OFF_KIND              0  /* u32: kind in [15:0], flags above */
+#define NVH_OP_KIND_MASK             0xFFFF
+#define NVH_OP_FLAG_CHECK            0x10000 /* compare x11 with the op's value after every repetition */
 #define NVH_OP_OFF_REPEAT            4  /* u32, 0 means 1 */
 #define NVH_OP_OFF_ADDRESS           8  /* IPA (stage 1 off) or VA */
 #define NVH_OP_OFF_VALUE             16
 #define NVH_OP_OFF_AUX               24
-#define NVH_RESULT_SIZE              16
+#define NVH_RESULT_SIZE              32
 #define NVH_RESULT_OFF_VALUE         0  /* last value produced by the op */
 #define NVH_RESULT_OFF_COUNT         8  /* repetitions completed */
+#define NVH_RESULT_OFF_MISMATCHES    16 /* NVH_OP_FLAG_CHECK: repetitions whose x11 differed from the value */
+#define NVH_RESULT_OFF_FIRST_MISMATCH 24 /* NVH_OP_FLAG_CHECK: 1-based repetition of the first one (0: none) */
 
 /* Op kinds. Fixed registers keep ESR_EL2.ISS.SRT predictable:
  * x10 = address, x11 = loaded / compare / result value, x12 = value to store, x13 = aux,

@@ -234,7 +234,7 @@ nvh_halt:
  * In: x0 = ops, x1 = op count, x2 = results, x3 = SP (0: leave SP_EL1 alone).
  * Registers: x19 op index, x20 ops, x21 count, x22 results, x23 op pointer,
  * x24 repeat count, x25 repetitions done, x10 address, x11 loaded/result,
- * x12 value, x13 aux.
+ * x12 value, x13 aux, x26 op flags, x27 mismatches, x28 first mismatching repetition.
  * ====================================================================== */
 nvh_nested_entry:
     adr     x9, nvh_el1_vectors
@@ -251,10 +251,14 @@ op_next:
     b.hs    op_done
     add     x23, x20, x19, lsl #5
     ldr     w9, [x23, #NVH_OP_OFF_KIND]
+    mov     w26, w9                   /* flags: NVH_OP_FLAG_CHECK is bit 16 */
+    and     w9, w9, #NVH_OP_KIND_MASK
     ldr     w24, [x23, #NVH_OP_OFF_REPEAT]
     cbnz    w24, 1f
     mov     w24, #1
 1:  mov     x25, #0
+    mov     x27, #0
+    mov     x28, #0
     mov     x11, #0
 op_repeat:
     ldr     x10, [x23, #NVH_OP_OFF_ADDRESS]
@@ -400,9 +404,18 @@ op_sysreg_read:
 
 op_finish:
     add     x25, x25, #1
-    add     x14, x22, x19, lsl #4
+    tbz     w26, #16, 1f              /* NVH_OP_FLAG_CHECK: every repetition must load the value */
+    ldr     x12, [x23, #NVH_OP_OFF_VALUE]
+    cmp     x11, x12
+    b.eq    1f
+    cbnz    x27, 2f
+    mov     x28, x25
+2:  add     x27, x27, #1
+1:  add     x14, x22, x19, lsl #5
     str     x11, [x14, #NVH_RESULT_OFF_VALUE]
     str     x25, [x14, #NVH_RESULT_OFF_COUNT]
+    str     x27, [x14, #NVH_RESULT_OFF_MISMATCHES]
+    str     x28, [x14, #NVH_RESULT_OFF_FIRST_MISMATCH]
     cmp     x25, x24
     b.lo    op_repeat
     add     x19, x19, #1

@@ -1,9 +1,11 @@
+# shellcheck shell=bash
 # Shared helpers for scripts/build-aarch64, scripts/emu-host and scripts/harness-anywhere.
 # Sourced, not executed.  Everything downloaded or built lives under $NVH_CACHE; every cached
 # piece is built in a temporary directory next to its final place, moved there with one rename,
 # and only then stamped, so an interrupted run never leaves something the next run would trust.
 
 NVH_REPO=${NVH_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
+# shellcheck disable=SC2034 # used by the scripts that source this file
 NVH_CACHE=${NVH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/nvharness}
 # nvh_system_debian_mirror: the Debian archive URI this machine's own apt sources use for its
 # release (the entry whose suite is /etc/os-release's VERSION_CODENAME with component main), so

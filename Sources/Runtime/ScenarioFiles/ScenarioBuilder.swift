@@ -39,11 +39,14 @@ struct ScenarioBuilder {
             let b = ScenarioBuilder(spec: spec, variant: i, file: file)
             let requirements = try b.requirements()
             let v = spec.variants[i]
-            variants.append(TestVariant(name: v.name, summary: v.summary, requirements: requirements) { host in
+            let budget = (v.budget ?? spec.budget).map { TimeBudget(seconds: $0) } ?? .standard
+            variants.append(TestVariant(name: v.name, summary: v.summary, requirements: requirements,
+                                        tags: Set(v.tags.map(TestTag.init(rawValue:))), budget: budget,
+                                        knownFailures: (b.body.knownFailures ?? []).map(\.record)) { host in
                 try ScenarioBuilder(spec: spec, variant: i, file: file).build(host: host)
             })
         }
-        return CatalogTest(name: spec.name, summary: spec.summary, variants: variants)
+        return CatalogTest(name: spec.name, summary: spec.summary, tags: Set(spec.tags.map(TestTag.init(rawValue:))), variants: variants)
     }
 
     func granule() throws(ScenarioFileError) -> Granule {
@@ -357,6 +360,12 @@ struct ScenarioBuilder {
                 }
             }
             if let result { s.expectedResults[index] = result }
+            // A repeated load checks every repetition in the guest, not just the last one: the
+            // payload compares each value with the op's and counts the mismatches.
+            if kind.isLoad, (o.repeat ?? 1) > 1, let result {
+                s.ops[index].value = result
+                s.ops[index].checkEveryRepetition = true
+            }
 
             // The events this op raises, with the host's steps.
             for (e, ev) in o.raises.enumerated() {

@@ -38,7 +38,7 @@ public struct ScenarioFile: Decodable, Sendable {
                 debugDescription: "'\(name)' is not a test name; expected lower-case letters, digits and '-'")
         }
         summary = try c.decode(String.self, forKey: .summary)
-        tags = try c.decodeIfPresent([String].self, forKey: .tags) ?? []
+        tags = try ScenarioFile.tags(c, .tags)
         budget = try c.decodeIfPresent(Double.self, forKey: .budget)
         if let budget, !(budget > 0 && budget <= 86_400) {
             throw DecodingError.dataCorruptedError(forKey: .budget, in: c,
@@ -57,6 +57,16 @@ public struct ScenarioFile: Decodable, Sendable {
                 codingPath: c.codingPath + [CodingKeys.variants, AnyCodingKey(stringValue: "[\(i)]"), VariantSpec.CodingKeys.name],
                 debugDescription: "a second variant named '\(v.name)'; variant names must differ"))
         }
+    }
+
+    /// A list of tags, each a valid tag name (lower-case words joined by '-').
+    static func tags<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> [String] {
+        let tags = try c.decodeIfPresent([String].self, forKey: key) ?? []
+        for t in tags where !TestTag.isValidName(t) {
+            throw DecodingError.dataCorruptedError(forKey: key, in: c,
+                debugDescription: "'\(t)' is not a tag name; expected lower-case words joined by '-' (e.g. stage2-faults)")
+        }
+        return tags
     }
 
     static func isValidName(_ s: String) -> Bool {
@@ -172,7 +182,7 @@ public struct VariantSpec: Decodable, Sendable {
                 debugDescription: "'\(name)' is not a variant name; expected lower-case letters, digits and '-'")
         }
         summary = try c.decode(String.self, forKey: .summary)
-        tags = try c.decodeIfPresent([String].self, forKey: .tags) ?? []
+        tags = try ScenarioFile.tags(c, .tags)
         budget = try c.decodeIfPresent(Double.self, forKey: .budget)
         if let budget, !(budget > 0 && budget <= 86_400) {
             throw DecodingError.dataCorruptedError(forKey: .budget, in: c,
@@ -219,23 +229,49 @@ public struct RequirementSpec: Decodable, Sendable, Equatable {
     }
 }
 
-/// A known failure of a variant on some hosts: the exact signature of the failure and why.
-public struct KnownFailureSpec: Decodable, Sendable, Equatable {
-    /// Text the failure message must contain for the record to apply.
-    public var signature: String
-    public var reason: String
-    public var reference: String?
-    /// The kernels it applies to (a version range or "fixed by" commit), as text.
-    public var kernels: String?
+/// A known failure of a variant on some kernels, as data: the exact signature (the check's
+/// failure text, or the ioctl and errno that failed), why, where it is documented, and the
+/// kernels it applies to. `harness` reports a matching failure as XFAIL (`--strict`: FAIL).
+public struct KnownFailureSpec: Decodable, Sendable {
+    public var record: KnownFailure
 
     enum CodingKeys: String, CodingKey, CaseIterable { case signature, reason, reference, kernels }
+    enum SignatureKeys: String, CodingKey, CaseIterable { case check, ioctl }
+    enum IoctlKeys: String, CodingKey, CaseIterable { case operation, errno }
+    enum KernelKeys: String, CodingKey, CaseIterable { case introduced, fixedIn, fixedBy }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        signature = try c.decode(String.self, forKey: .signature)
-        reason = try c.decode(String.self, forKey: .reason)
-        reference = try c.decodeIfPresent(String.self, forKey: .reference)
-        kernels = try c.decodeIfPresent(String.self, forKey: .kernels)
+        let sigDecoder = try c.superDecoder(forKey: .signature)
+        try sigDecoder.rejectUnknownKeys(SignatureKeys.self)
+        let sig = try sigDecoder.container(keyedBy: SignatureKeys.self)
+        let signature: KnownFailure.Signature
+        switch try sigDecoder.discriminator(among: SignatureKeys.allCases, what: "a signature") {
+        case .check:
+            signature = .check(try sig.decode(String.self, forKey: .check))
+        case .ioctl:
+            let io = try sig.superDecoder(forKey: .ioctl)
+            try io.rejectUnknownKeys(IoctlKeys.self)
+            let ic = try io.container(keyedBy: IoctlKeys.self)
+            signature = .ioctl(operation: try ic.decode(String.self, forKey: .operation), errno: try ic.decode(String.self, forKey: .errno))
+        }
+        var kernels = KernelRange()
+        if c.contains(.kernels) {
+            let kd = try c.superDecoder(forKey: .kernels)
+            try kd.rejectUnknownKeys(KernelKeys.self)
+            let k = try kd.container(keyedBy: KernelKeys.self)
+            func version(_ key: KernelKeys) throws -> KernelVersion? {
+                guard let text = try k.decodeIfPresent(String.self, forKey: key) else { return nil }
+                guard let v = KernelVersion(release: text), text.allSatisfy({ $0.isNumber || $0 == "." }) else {
+                    throw DecodingError.dataCorruptedError(forKey: key, in: k, debugDescription: "'\(text)' is not a kernel version; expected e.g. \"6.16\" or \"7.3.4\"")
+                }
+                return v
+            }
+            kernels = KernelRange(introduced: try version(.introduced), fixedIn: try version(.fixedIn),
+                                  fixedBy: try k.decodeIfPresent(String.self, forKey: .fixedBy))
+        }
+        record = KnownFailure(signature: signature, reason: try c.decode(String.self, forKey: .reason),
+                              reference: try c.decode(String.self, forKey: .reference), kernels: kernels)
     }
 }
