@@ -87,6 +87,14 @@ public enum GuestABI {
     public static let resultOffCount = 8
     public static let resultOffMismatches = 16
     public static let resultOffFirstMismatch = 24
+    /// The record a WATCH64 op writes (`WatchRecord`).
+    public static let watchOffFirst = 0
+    public static let watchOffSecond = 8
+    public static let watchOffChanges = 16
+    public static let watchOffStale = 24
+    public static let watchOffReads = 32
+    public static let watchOffFlagged = 40
+    public static let watchSize = 48
 
     // MARK: Reserved hvc immediates
     public static let hvcOp: UInt16 = 0x0001
@@ -140,6 +148,10 @@ public enum GuestABI {
             ("NVH_RESULT_OFF_COUNT", u(resultOffCount)),
             ("NVH_RESULT_OFF_MISMATCHES", u(resultOffMismatches)), ("NVH_RESULT_OFF_FIRST_MISMATCH", u(resultOffFirstMismatch)),
             ("NVH_OP_KIND_MASK", UInt64(opKindMask)), ("NVH_OP_FLAG_CHECK", UInt64(opFlagCheck)),
+            ("NVH_WATCH_OFF_FIRST", u(watchOffFirst)), ("NVH_WATCH_OFF_SECOND", u(watchOffSecond)),
+            ("NVH_WATCH_OFF_CHANGES", u(watchOffChanges)), ("NVH_WATCH_OFF_STALE", u(watchOffStale)),
+            ("NVH_WATCH_OFF_READS", u(watchOffReads)), ("NVH_WATCH_OFF_FLAGGED", u(watchOffFlagged)),
+            ("NVH_WATCH_SIZE", u(watchSize)),
             ("NVH_HVC_OP", UInt64(hvcOp)), ("NVH_HVC_DONE", UInt64(hvcDone)),
             ("NVH_HVC_EL1_EXCEPTION", UInt64(hvcEL1Exception)), ("NVH_HVC_BAD_OP", UInt64(hvcBadOp)),
             ("NVH_FRAME_SIZE", u(frameSize)),

@@ -20,6 +20,9 @@ public enum OpKind: UInt32, CaseIterable, Sendable {
     case barrier
     /// `ldar x11, [x10]`.
     case ldar64
+    /// Watches `address` while another vCPU remaps it: `value` = flag address, `aux` = record
+    /// address (`WatchRecord`), repeat = reads once the flag reads 2 (see mailbox.h).
+    case watch64
 
     public var cName: String {
         switch self {
@@ -42,6 +45,7 @@ public enum OpKind: UInt32, CaseIterable, Sendable {
         case .tlbiVMALLE1: "TLBI_VMALLE1"
         case .barrier: "BARRIER"
         case .ldar64: "LDAR64"
+        case .watch64: "WATCH64"
         }
     }
 
@@ -51,11 +55,11 @@ public enum OpKind: UInt32, CaseIterable, Sendable {
         case .load8, .store8: 1
         case .load16, .store16: 2
         case .load32, .store32: 4
-        case .load64, .store64, .ldadd64, .cas64, .ldar64: 8
+        case .load64, .store64, .ldadd64, .cas64, .ldar64, .watch64: 8
         default: nil
         }
     }
-    public var isLoad: Bool { [.load8, .load16, .load32, .load64, .ldar64].contains(self) }
+    public var isLoad: Bool { [.load8, .load16, .load32, .load64, .ldar64, .watch64].contains(self) }
     public var isStore: Bool { [.store8, .store16, .store32, .store64].contains(self) }
     /// The register the instruction transfers (ESR ISS.SRT), when fixed by the payload.
     public var transferRegister: Int? {

@@ -121,7 +121,8 @@ final class VCPUSlot {
 /// Teardown: the VM, its vCPUs, the vGIC and (once nothing else holds it) guest memory are
 /// released when the Machine is deinitialised — on normal return, on a thrown error, and after
 /// SIGINT/SIGTERM (the first one interrupts KVM_RUN and `run` throws `.stopped`; a second one
-/// kills the process the default way). Use a vCPU from one thread at a time.
+/// kills the process the default way). Use a vCPU from one thread at a time; different vCPUs
+/// may run on different threads at once (`VCPUThreads`).
 public final class Machine {
     public let configuration: MachineConfiguration
     public var map: MemoryMap { configuration.map }

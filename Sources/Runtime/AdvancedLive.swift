@@ -39,6 +39,19 @@ public struct LivePlan: Sendable {
         ops.append(GuestOp.store(8, value, at: address))
     }
 
+    /// `dsb sy; isb` (result register untouched: 0).
+    public mutating func barrier() {
+        expectedResults[ops.count] = 0
+        ops.append(GuestOp(.barrier))
+    }
+
+    /// A WATCH64 op: reads `address` until `flag` reads 2, then `tail` more times, recording
+    /// the values it saw at `record` (`WatchRecord`); the last read must be `expectLast`.
+    public mutating func watch(_ address: UInt64, flag: UInt64, record: UInt64, tail: UInt32, expectLast: UInt64) {
+        expectedResults[ops.count] = expectLast
+        ops.append(GuestOp(.watch64, address: address, value: flag, aux: record, repeatCount: tail))
+    }
+
     /// An HVC op: the guest stops and the host runs the step `label`. x0 carries a cookie in
     /// and must come back unchanged (the host's reply does not write registers).
     @discardableResult

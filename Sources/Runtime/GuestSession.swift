@@ -115,6 +115,12 @@ public final class GuestSession {
         do { try tables.unmap(ipa: ipa, size: size, tlb: &tlb) }
         catch { throw SessionError.unexpected("stage-2 unmap \(ipa): \(error)") }
     }
+    /// Unmaps with the caller's TLB maintenance point (e.g. a VMALLS12E1IS instead of the
+    /// per-IPA invalidations).
+    public func unmap(ipa: IPA, size: UInt64, tlb: inout some TLBMaintenance) throws {
+        do { try tables.unmap(ipa: ipa, size: size, tlb: &tlb) }
+        catch { throw SessionError.unexpected("stage-2 unmap \(ipa): \(error)") }
+    }
     public func protect(ipa: IPA, size: UInt64, attributes: Stage2Attributes) throws {
         var tlb = ExitTLB(session: self)
         do { try tables.protect(ipa: ipa, size: size, attributes: attributes, tlb: &tlb) }

@@ -7,141 +7,156 @@ import Darwin
 
 /// The `harness bench stage2` cases, run inside this module so the generic table code is
 /// specialised for `ByteBufferTableMemory` and `CountingTLB` (no unspecialised generics in
-/// the hot loops).
+/// the hot loops). One call of `measure` is one repetition: the caller alternates it with the
+/// baseline's and summarises both the same way.
 public enum Stage2Benchmark {
-    public struct Result: Sendable {
-        public var name: String
-        /// Nanoseconds per operation (per 4K/64K page of the range, per unmap call, per walk).
-        public var nsPerOp: Double
-        /// Milliseconds for the whole case (median repetition).
-        public var totalMs: Double
+    /// One repetition of a case.
+    public struct Sample: Sendable {
+        /// Nanoseconds of the timed part, per table set (the block cases time a batch).
+        public var nanoseconds: Double
+        /// Operations the timed part made per table set: pages of the range, unmap calls, walks.
+        public var operations: Int
         /// Table bytes in use after the case's build (pages the architecture needs).
         public var tableBytes: UInt64
         /// Host bytes the table set used: the pool buffer plus bookkeeping.
         public var hostBytes: UInt64
-        public var operations: Int
         /// TLB invalidations issued during the timed part.
         public var invalidations: Int
+        public var nsPerOp: Double { nanoseconds / Double(operations) }
+        public init(nanoseconds: Double, operations: Int, tableBytes: UInt64, hostBytes: UInt64, invalidations: Int) {
+            self.nanoseconds = nanoseconds
+            self.operations = operations
+            self.tableBytes = tableBytes
+            self.hostBytes = hostBytes
+            self.invalidations = invalidations
+        }
     }
 
     public static let caseNames = ["map-4k", "map-4k-blocks", "map-4k-2m-blocks", "map-64k", "unmap-4k", "walk-4k"]
     public static let gigabyte: UInt64 = 1 << 30
     public static let walkCount = 1_000_000
+    /// The seed's fixed layout (VA_BITS = 48): 4K starts at level 0, 64K at level 1.
+    public static let baselineIPABits = 48
+    /// The harness's own default geometry (40-bit IPA: 4K from a concatenated level-1 root).
+    public static let defaultIPABits = 40
 
-    /// How repetitions are summarised: the median (default) or the minimum (the least
-    /// disturbed run, for a machine shared with other work).
-    nonisolated(unsafe) public static var useMinimum = false
-
-    public static func run(_ name: String, repetitions: Int = 5) -> Result? {
+    /// The granule, output address and blocks setting of a map case (nil for other cases).
+    public static func mapParameters(_ name: String) -> (granule: Granule, pageShift: UInt32, pa: UInt64, blocks: Bool)? {
         switch name {
-        case "map-4k": return mapCase(name, .k4, pa: 0x8000_0000, blocks: false, reps: repetitions)
-        case "map-4k-blocks": return mapCase(name, .k4, pa: 0x8000_0000, blocks: true, reps: repetitions)
-        case "map-4k-2m-blocks": return mapCase(name, .k4, pa: 0x8020_0000, blocks: true, reps: repetitions)
-        case "map-64k": return mapCase(name, .k64, pa: 0x8000_0000, blocks: false, reps: repetitions)
-        case "unmap-4k": return unmapCase(reps: repetitions)
-        case "walk-4k": return walkCase(reps: repetitions)
+        case "map-4k": (.k4, 12, 0x8000_0000, false)
+        case "map-4k-blocks": (.k4, 12, 0x8000_0000, true)
+        case "map-4k-2m-blocks": (.k4, 12, 0x8020_0000, true)
+        case "map-64k": (.k64, 16, 0x8000_0000, false)
+        default: nil
+        }
+    }
+
+    /// One repetition of case `name` with an `ipaBits` IPA space.
+    public static func measure(_ name: String, ipaBits: Int) -> Sample? {
+        if let m = mapParameters(name) { return mapCase(m.granule, pa: m.pa, blocks: m.blocks, ipaBits: ipaBits) }
+        switch name {
+        case "unmap-4k": return unmapCase(ipaBits: ipaBits)
+        case "walk-4k": return walkCase(ipaBits: ipaBits)
         default: return nil
         }
     }
 
-    /// Pool for 1 GiB of pages: the tables it needs plus a few spare pages.
-    static func makeTables(_ g: Granule, blocks: Bool) -> Stage2Tables<ByteBufferTableMemory> {
-        // Exactly the pages 1 GiB of pages needs: the leaf tables, the root, and a level-2
-        // table when the root is above level 2.
-        // (With blocks the leaf tables are not needed: 1 GiB is blocks at level 1 or 2.)
-        let geometry = try! Stage2Geometry(granule: g, ipaBits: 40)
-        let leafTables = blocks ? 0 : Int(gigabyte >> UInt64(g.entryShift(atLevel: 2)))
-        let pages = UInt64(leafTables + geometry.concatenatedTables + (geometry.startLevel < 2 ? 1 : 0))
-        let base = PhysicalAddress(0x4000_0000)
-        let memory = ByteBufferTableMemory(base: base, size: pages * g.bytes)
-        return try! Stage2Tables(configuration: Stage2Configuration(granule: g, ipaBits: 40, vmid: 1, blocks: blocks),
-                                 memory: memory, poolBase: base, poolBytes: pages * g.bytes)
+    /// The pages mapping 1 GiB at IPA 0 → `pa` needs: the root, and per level below it the
+    /// tables down to the leaf level (the lowest level when blocks are off, else the first
+    /// level whose block `pa` and the 1 GiB range are aligned to).
+    public static func tablePages(_ g: Granule, ipaBits: Int, pa: UInt64, blocks: Bool) -> Int {
+        let geometry = try! Stage2Geometry(granule: g, ipaBits: ipaBits)
+        var leaf = 3
+        if blocks {
+            for l in geometry.startLevel...3 where g.blockAllowed(atLevel: l) {
+                let span: UInt64 = 1 << UInt64(g.entryShift(atLevel: l))
+                if span <= gigabyte && pa % span == 0 { leaf = l; break }
+            }
+        }
+        var pages = geometry.concatenatedTables
+        if geometry.startLevel < leaf {
+            for l in (geometry.startLevel + 1)...leaf { pages += max(1, Int(gigabyte >> UInt64(g.entryShift(atLevel: l - 1)))) }
+        }
+        return pages
     }
 
-    static func median(_ xs: [UInt64]) -> UInt64 { useMinimum ? xs.min()! : xs.sorted()[xs.count / 2] }
+    /// A pool of exactly the pages 1 GiB needs (`tablePages`), allocated and zeroed (so
+    /// pre-faulted) before any clock runs.
+    static func makeTables(_ g: Granule, ipaBits: Int, pa: UInt64, blocks: Bool) -> Stage2Tables<ByteBufferTableMemory> {
+        let pages = UInt64(tablePages(g, ipaBits: ipaBits, pa: pa, blocks: blocks))
+        let base = PhysicalAddress(0x4000_0000)
+        let memory = ByteBufferTableMemory(base: base, size: pages * g.bytes)
+        return try! Stage2Tables(configuration: Stage2Configuration(granule: g, ipaBits: ipaBits, vmid: 1, blocks: blocks),
+                                 memory: memory, poolBase: base, poolBytes: pages * g.bytes)
+    }
 
     /// Table sets built per timed region: the block cases write a handful of descriptors,
     /// far below the clock's resolution (a clock read costs ~0.4 µs in a VM), so they build
     /// into many prepared table sets per measurement.
     public static func batch(blocks: Bool) -> Int { blocks ? 256 : 1 }
 
-    static func mapCase(_ name: String, _ g: Granule, pa: UInt64, blocks: Bool, reps: Int) -> Result {
-        var times: [UInt64] = []
-        var tableBytes: UInt64 = 0, host: UInt64 = 0
+    static func mapCase(_ g: Granule, pa: UInt64, blocks: Bool, ipaBits: Int) -> Sample {
         var tlb = CountingTLB()
         let n = batch(blocks: blocks)
-        for _ in 0..<max(1, reps) {
-            var sets = (0..<n).map { _ in makeTables(g, blocks: blocks) }
-            let start = nowNanoseconds()
-            for i in 0..<n {
-                try! sets[i].map(ipa: IPA(0), pa: PhysicalAddress(pa), size: gigabyte, attributes: .normalRWX, tlb: &tlb)
-            }
-            times.append(nowNanoseconds() - start)
-            tableBytes = sets[0].tableBytesInUse
-            host = sets[0].memory.size + UInt64(sets[0].bookkeepingBytes)
+        var sets = (0..<n).map { _ in makeTables(g, ipaBits: ipaBits, pa: pa, blocks: blocks) }
+        let start = nowNanoseconds()
+        for i in 0..<n {
+            try! sets[i].map(ipa: IPA(0), pa: PhysicalAddress(pa), size: gigabyte, attributes: .normalRWX, tlb: &tlb)
         }
-        let ops = Int(gigabyte / g.bytes)
-        let m = median(times)
-        return Result(name: name, nsPerOp: Double(m) / Double(ops * n), totalMs: Double(m) / 1e6 / Double(n), tableBytes: tableBytes,
-                      hostBytes: host, operations: ops, invalidations: tlb.invalidationCount)
+        let ns = nowNanoseconds() - start
+        return Sample(nanoseconds: Double(ns) / Double(n), operations: Int(gigabyte / g.bytes), tableBytes: sets[0].tableBytesInUse,
+                      hostBytes: sets[0].memory.size + UInt64(sets[0].bookkeepingBytes), invalidations: tlb.invalidationCount)
     }
 
-    static func unmapCase(reps: Int) -> Result {
-        var times: [UInt64] = []
-        var tableBytes: UInt64 = 0, host: UInt64 = 0, invalidations = 0
-        let ops = Int(gigabyte / 4096)
-        for _ in 0..<max(1, reps) {
-            var t = makeTables(.k4, blocks: false)
-            var setup = CountingTLB()
-            try! t.map(ipa: IPA(0), pa: PhysicalAddress(0x8000_0000), size: gigabyte, attributes: .normalRWX, tlb: &setup)
-            tableBytes = t.tableBytesInUse
-            var tlb = CountingTLB()
-            let start = nowNanoseconds()
-            var ipa: UInt64 = 0
-            while ipa < gigabyte {
-                try! t.unmap(ipa: IPA(ipa), size: 4096, tlb: &tlb)
-                ipa += 4096
-            }
-            times.append(nowNanoseconds() - start)
-            precondition(t.tablePages == t.geometry.concatenatedTables, "unmap left tables behind")
-            host = t.memory.size + UInt64(t.bookkeepingBytes)
-            invalidations = tlb.invalidationCount
-        }
-        let m = median(times)
-        return Result(name: "unmap-4k", nsPerOp: Double(m) / Double(ops), totalMs: Double(m) / 1e6, tableBytes: tableBytes,
-                      hostBytes: host, operations: ops, invalidations: invalidations)
-    }
-
-    static func walkCase(reps: Int) -> Result {
-        var t = makeTables(.k4, blocks: false)
+    static func unmapCase(ipaBits: Int) -> Sample {
+        var t = makeTables(.k4, ipaBits: ipaBits, pa: 0x8000_0000, blocks: false)
         var setup = CountingTLB()
         try! t.map(ipa: IPA(0), pa: PhysicalAddress(0x8000_0000), size: gigabyte, attributes: .normalRWX, tlb: &setup)
+        let tableBytes = t.tableBytesInUse
+        var tlb = CountingTLB()
+        let start = nowNanoseconds()
+        var ipa: UInt64 = 0
+        while ipa < gigabyte {
+            try! t.unmap(ipa: IPA(ipa), size: 4096, tlb: &tlb)
+            ipa += 4096
+        }
+        let ns = nowNanoseconds() - start
+        precondition(t.tablePages == t.geometry.concatenatedTables, "unmap left tables behind")
+        return Sample(nanoseconds: Double(ns), operations: Int(gigabyte / 4096), tableBytes: tableBytes,
+                      hostBytes: t.memory.size + UInt64(t.bookkeepingBytes), invalidations: tlb.invalidationCount)
+    }
+
+    /// The random IPAs both walk cases use (xorshift64, same seed on both sides).
+    public static let walkIPAs: [UInt64] = {
         var rng: UInt64 = 0x2545_F491_4F6C_DD1D
-        var ipas: [UInt64] = []
-        ipas.reserveCapacity(walkCount)
-        for _ in 0..<walkCount {
+        return (0..<walkCount).map { _ in
             rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17
-            ipas.append(rng & (gigabyte - 1))
+            return rng & (gigabyte - 1)
         }
-        var times: [UInt64] = []
+    }()
+
+    static func walkCase(ipaBits: Int) -> Sample {
+        var t = makeTables(.k4, ipaBits: ipaBits, pa: 0x8000_0000, blocks: false)
+        var setup = CountingTLB()
+        try! t.map(ipa: IPA(0), pa: PhysicalAddress(0x8000_0000), size: gigabyte, attributes: .normalRWX, tlb: &setup)
+        let ipas = walkIPAs
         var sum: UInt64 = 0
-        for _ in 0..<max(1, reps) {
-            let start = nowNanoseconds()
-            for ipa in ipas {
-                if case .translation(let tr) = t.walk(IPA(ipa)) { sum &+= tr.outputAddress.rawValue }
-            }
-            times.append(nowNanoseconds() - start)
+        let start = nowNanoseconds()
+        for ipa in ipas {
+            if case .translation(let tr) = t.walk(IPA(ipa)) { sum &+= tr.outputAddress.rawValue }
         }
+        let ns = nowNanoseconds() - start
         precondition(sum != 0)
-        let m = median(times)
-        return Result(name: "walk-4k", nsPerOp: Double(m) / Double(walkCount), totalMs: Double(m) / 1e6, tableBytes: t.tableBytesInUse,
-                      hostBytes: t.memory.size + UInt64(t.bookkeepingBytes), operations: walkCount, invalidations: 0)
+        return Sample(nanoseconds: Double(ns), operations: walkCount, tableBytes: t.tableBytesInUse,
+                      hostBytes: t.memory.size + UInt64(t.bookkeepingBytes), invalidations: 0)
     }
 }
 
-/// CLOCK_MONOTONIC in nanoseconds.
+/// The calling thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID): on a machine shared
+/// with other work, time the thread spends descheduled does not count. Both sides of the
+/// benchmark are timed with it.
 @inline(__always) public func nowNanoseconds() -> UInt64 {
     var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }

@@ -149,6 +149,22 @@ public struct Stage2Attributes: Sendable, Hashable, CustomStringConvertible {
 public enum Stage2Descriptor {
     public static let validBit: UInt64 = 1
     public static let tableOrPageBit: UInt64 = 2
+    /// Bits [1:0], the descriptor type.
+    public static let typeMask: UInt64 = 0b11
+    /// S2AP[0] (bit 6): reads allowed; S2AP[1] (bit 7): writes allowed.
+    public static let s2apReadBit: UInt64 = 1 << 6
+    public static let s2apWriteBit: UInt64 = 1 << 7
+
+    /// Bit 0 set.
+    @inlinable @inline(__always) public static func isValid(_ d: UInt64) -> Bool { d & validBit != 0 }
+    /// Bits [1:0] = 0b11 below level 3: a table descriptor.
+    @inlinable @inline(__always) public static func isTable(_ d: UInt64, level: Int) -> Bool {
+        level < 3 && d & typeMask == typeMask
+    }
+    /// Bit 1 set: table (levels 0–2) or page (level 3); clear on a block.
+    @inlinable @inline(__always) public static func hasTableOrPageBit(_ d: UInt64) -> Bool { d & tableOrPageBit != 0 }
+    /// The type bits [1:0] of a leaf at `level`: 0b11 page, 0b01 block.
+    @inlinable @inline(__always) public static func leafType(level: Int) -> UInt64 { level == 3 ? 0b11 : 0b01 }
     public static let contiguousBit: UInt64 = 1 << 52
     public static let afBit: UInt64 = 1 << 10
     /// S2AP [7:6] and XN [54:53].
@@ -172,9 +188,9 @@ public enum Stage2Descriptor {
 
     /// A block (level < 3) or page (level 3) descriptor.
     @inlinable public static func leaf(output: PhysicalAddress, attributes: Stage2Attributes, level: Int) -> UInt64 {
-        output.rawValue | attributes.descriptorBits | (level == 3 ? 0b11 : 0b01)
+        output.rawValue | attributes.descriptorBits | leafType(level: level)
     }
-    @inlinable public static func table(_ next: PhysicalAddress) -> UInt64 { next.rawValue | 0b11 }
+    @inlinable public static func table(_ next: PhysicalAddress) -> UInt64 { next.rawValue | typeMask }
 
     /// What a descriptor at `level` is (architectural meaning, no FEAT_LPA/LPA2).
     public enum Kind: Equatable, Sendable {

@@ -53,8 +53,8 @@ public struct Stage2Dump {
             guard memory.isBacked(at) else { break }
             let d = memory.readDescriptor(at: at)
             let a = ipa + UInt64(i) << UInt64(shift)
-            guard d & 1 != 0 else { flushRun(&entries, &run); continue }
-            if level < 3 && d & 2 != 0 {
+            guard Stage2Descriptor.isValid(d) else { flushRun(&entries, &run); continue }
+            if Stage2Descriptor.isTable(d, level: level) {
                 flushRun(&entries, &run)
                 let next = d & mask
                 let backed = memory.isBacked(PhysicalAddress(next))
@@ -64,7 +64,7 @@ public struct Stage2Dump {
                 if truncated { return }
                 continue
             }
-            let legal = level == 3 ? d & 2 != 0 : g.blockAllowed(atLevel: level)
+            let legal = level == 3 ? Stage2Descriptor.hasTableOrPageBit(d) : g.blockAllowed(atLevel: level)
             guard legal else {
                 flushRun(&entries, &run)
                 entries.append(Stage2DumpEntry(kind: .reserved, level: level, depth: depth, index: i, count: 1, ipa: a, size: size,

@@ -44,21 +44,21 @@ extension Stage2Tables {
 
     @inline(__always)
     func isLegalLeaf(_ d: UInt64, level: Int) -> Bool {
-        d & 1 != 0 && (level == 3 ? d & 2 != 0 : (d & 2 == 0 && g.blockAllowed(atLevel: level)))
+        Stage2Descriptor.isValid(d) && (level == 3 ? Stage2Descriptor.hasTableOrPageBit(d) : (!Stage2Descriptor.hasTableOrPageBit(d) && g.blockAllowed(atLevel: level)))
     }
 
     func decide(_ op: Operation, _ d: UInt64, level: Int, index i: Int, tableIPA: UInt64, shift: Int, isRoot: Bool) -> EntryAction {
         let size: UInt64 = 1 << UInt64(shift)
         let cb = tableIPA + UInt64(i) << UInt64(shift)
         let full = op.start <= cb && cb + size <= op.end
-        let isTable = level < 3 && d & 3 == 3
+        let isTable = Stage2Descriptor.isTable(d, level: level)
         let next = d & Stage2Descriptor.addressMask(g)
         switch op.kind {
         case .map:
             if full {
                 let oa = op.pa + (cb - op.start)
                 if level == 3 || (configuration.blocks && g.blockAllowed(atLevel: level) && oa & (size - 1) == 0) {
-                    var v = oa | op.bits | (level == 3 ? 0b11 : 0b01)
+                    var v = oa | op.bits | Stage2Descriptor.leafType(level: level)
                     if op.contiguous, let n = groupCovered(op, level: level, index: i, tableIPA: tableIPA, shift: shift, isRoot: isRoot) {
                         let groupOA = oa - UInt64(i & (n - 1)) * size
                         if groupOA & (UInt64(n) * size - 1) == 0 { v |= Stage2Descriptor.contiguousBit }
@@ -71,12 +71,12 @@ extension Stage2Tables {
             if !full && isLegalLeaf(d, level: level) { return .newTable(split: d) }
             return .newTable(split: nil)
         case .unmap:
-            if d & 1 == 0 { return .none }
+            if !Stage2Descriptor.isValid(d) { return .none }
             if isTable { return full ? .removeTable(next, replacement: 0) : .descend(next) }
             if full { return .write(0) }
             return isLegalLeaf(d, level: level) ? .newTable(split: d) : .none
         case .protect:
-            if d & 1 == 0 { return .none }
+            if !Stage2Descriptor.isValid(d) { return .none }
             if isTable { return .descend(next) }
             if !isLegalLeaf(d, level: level) { return .none }
             if !full { return .newTable(split: d) }
@@ -84,7 +84,7 @@ extension Stage2Tables {
             if op.permissionsOnly {
                 v = (d & ~Stage2Descriptor.permissionMask) | op.bits
             } else {
-                v = (d & (Stage2Descriptor.addressMask(g) | 0b11 | Stage2Descriptor.contiguousBit)) | op.bits
+                v = (d & (Stage2Descriptor.addressMask(g) | Stage2Descriptor.typeMask | Stage2Descriptor.contiguousBit)) | op.bits
             }
             if v & Stage2Descriptor.contiguousBit != 0
                 && groupCovered(op, level: level, index: i, tableIPA: tableIPA, shift: shift, isRoot: isRoot) == nil {
@@ -101,8 +101,8 @@ extension Stage2Tables {
         let childSize: UInt64 = 1 << UInt64(g.entryShift(atLevel: level))
         let mask = Stage2Descriptor.addressMask(g)
         let base = parent & mask & ~(parentSize - 1)
-        let attributes = parent & ~(mask | 0b11 | Stage2Descriptor.contiguousBit)
-        return (base + UInt64(i) * childSize) | attributes | (level == 3 ? 0b11 : 0b01)
+        let attributes = parent & ~(mask | Stage2Descriptor.typeMask | Stage2Descriptor.contiguousBit)
+        return (base + UInt64(i) * childSize) | attributes | Stage2Descriptor.leafType(level: level)
     }
 
     // MARK: Counting pass (reads only; validates table pointers)
@@ -173,7 +173,7 @@ extension Stage2Tables {
         let shift = g.entryShift(atLevel: level)
         for i in 0..<g.entriesPerTable {
             let d = memory.readDescriptor(at: PhysicalAddress(table + UInt64(i) * 8))
-            if d & 3 == 3 {
+            if Stage2Descriptor.isTable(d, level: level) {
                 try checkSubtree(d & Stage2Descriptor.addressMask(g), level: level + 1,
                                  ipa: ipa + UInt64(i) << UInt64(shift), parentLevel: level)
             }
@@ -202,9 +202,9 @@ extension Stage2Tables {
         while true {
             ea = table &+ ((ipa &>> shift) & indexMask) &* 8
             d = memory.readDescriptor(at: PhysicalAddress(ea))
-            if d & 1 == 0 { return true }          // nothing mapped: nothing to do
+            if !Stage2Descriptor.isValid(d) { return true }          // nothing mapped: nothing to do
             if level == 3 { break }
-            if d & 2 == 0 { return false }         // a block: split needed
+            if !Stage2Descriptor.hasTableOrPageBit(d) { return false }         // a block: split needed
             let next = d & mask
             let o = next &- poolBase
             guard o & (g.bytes &- 1) == 0, o &>> pageShift < pageCount, state[Int(truncatingIfNeeded: o &>> pageShift)] == 1 else {
@@ -257,12 +257,12 @@ extension Stage2Tables {
             let ea = table &+ ((ipa &>> shift) & indexMask) &* 8
             let d = memory.readDescriptor(at: PhysicalAddress(ea))
             if level == 3 {
-                guard d & 1 == 0 else { return false }
+                guard !Stage2Descriptor.isValid(d) else { return false }
                 memory.writeDescriptor(leaf, at: PhysicalAddress(ea))
                 pool.adjustCount(entry: ea, old: d, new: leaf)
                 return true
             }
-            guard d & 3 == 3 else { return false }     // no table here (hole or block)
+            guard Stage2Descriptor.isTable(d, level: level) else { return false }     // no table here (hole or block)
             let next = d & mask
             let o = next &- poolBase
             guard o & (g.bytes &- 1) == 0, o &>> pageShift < pageCount, state[Int(truncatingIfNeeded: o &>> pageShift)] == 1 else {
@@ -301,14 +301,14 @@ extension Stage2Tables {
     /// the TLB maintenance batch.
     @inline(__always)
     mutating func writeEntry(_ ea: UInt64, old: UInt64, new: UInt64, live: Bool, ipa: UInt64, level: Int?) {
-        if !live || old & 1 == 0 {
+        if !live || !Stage2Descriptor.isValid(old) {
             memory.writeDescriptor(new, at: PhysicalAddress(ea))
             pool.adjustCount(entry: ea, old: old, new: new)
             return
         }
         memory.writeDescriptor(0, at: PhysicalAddress(ea))
         addInvalidation(ipa: ipa, level: level)
-        if new & 1 != 0 {
+        if Stage2Descriptor.isValid(new) {
             pending.makeAddresses.append(ea)
             pending.makeValues.append(new)
         } else {
@@ -374,7 +374,7 @@ extension Stage2Tables {
         let firstIPA = tableIPA + UInt64(i0) << UInt64(shift)
         if level == 3 {
             // Every touched entry is a whole page of the range.
-            let v = (op.pa + (firstIPA - op.start)) | op.bits | 0b11
+            let v = (op.pa + (firstIPA - op.start)) | op.bits | Stage2Descriptor.leafType(level: 3)
             memory.writeDescriptorRun(first: v, step: size, count: i1 - i0 + 1, at: PhysicalAddress(table + UInt64(i0) * 8))
             pool.counts[pool.page(of: table)] &+= UInt16(i1 - i0 + 1)
             return
@@ -423,7 +423,7 @@ extension Stage2Tables {
             for j in first..<min(first + n, entries) where j < i0 || j > i1 {
                 let ea = table + UInt64(j) * 8
                 let dj = memory.readDescriptor(at: PhysicalAddress(ea))
-                if dj & 1 != 0 && dj & Stage2Descriptor.contiguousBit != 0 {
+                if Stage2Descriptor.isValid(dj) && dj & Stage2Descriptor.contiguousBit != 0 {
                     writeEntry(ea, old: dj, new: dj & ~Stage2Descriptor.contiguousBit, live: true,
                                ipa: tableIPA + UInt64(j) << UInt64(shift), level: level)
                 }
@@ -437,9 +437,9 @@ extension Stage2Tables {
         for i in 0..<g.entriesPerTable {
             if pending.allForVMID { return }
             let d = memory.readDescriptor(at: PhysicalAddress(table + UInt64(i) * 8))
-            guard d & 1 != 0 else { continue }
+            guard Stage2Descriptor.isValid(d) else { continue }
             let a = ipa + UInt64(i) << UInt64(shift)
-            if level < 3 && d & 2 != 0 {
+            if Stage2Descriptor.isTable(d, level: level) {
                 invalidateSubtree(d & Stage2Descriptor.addressMask(g), level: level + 1, ipa: a)
             } else {
                 addInvalidation(ipa: a, level: level)
@@ -452,7 +452,7 @@ extension Stage2Tables {
         if level < 3 {
             for i in 0..<g.entriesPerTable {
                 let d = memory.readDescriptor(at: PhysicalAddress(table + UInt64(i) * 8))
-                if d & 3 == 3 { collectSubtree(d & Stage2Descriptor.addressMask(g), level: level + 1) }
+                if Stage2Descriptor.isTable(d, level: level) { collectSubtree(d & Stage2Descriptor.addressMask(g), level: level + 1) }
             }
         }
         pending.frees.append(table)

@@ -45,6 +45,10 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
     public let base: PhysicalAddress
     public let size: UInt64
     @usableFromInline let storage: UnsafeMutableRawPointer
+    /// `storage` − `base` as an address: the host address of guest-physical `pa` is `biased` + pa,
+    /// so a walk's next load depends on the descriptor through one addition, not two (the
+    /// bounds check works on `pa` − `base` beside it).
+    @usableFromInline let biased: UInt
 
     public init(base: PhysicalAddress, size: UInt64) {
         precondition(size > 0 && size % 8 == 0, "table memory size must be a positive multiple of 8")
@@ -52,6 +56,7 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
         self.size = size
         storage = Self.allocateBuffer(Int(size))
         storage.initializeMemory(as: UInt8.self, repeating: 0, count: Int(size))
+        biased = UInt(bitPattern: storage) &- UInt(truncatingIfNeeded: base.rawValue)
     }
 
     /// One contiguous buffer; from 2 MiB up it is 2 MiB aligned and offered to transparent
@@ -82,9 +87,10 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
         storage.storeBytes(of: value.littleEndian, toByteOffset: Int(truncatingIfNeeded: o), as: UInt64.self)
     }
     @inlinable public func loadDescriptor(at pa: PhysicalAddress) -> UInt64? {
-        let o = pa.rawValue &- base.rawValue
-        guard o < size &- 7 else { return nil }
-        return UInt64(littleEndian: storage.loadUnaligned(fromByteOffset: Int(truncatingIfNeeded: o), as: UInt64.self))
+        guard pa.rawValue &- base.rawValue < size &- 7 else { return nil }
+        // SAFETY: pa is inside [base, base + size − 8], so biased + pa lies inside storage.
+        let p = UnsafeRawPointer(bitPattern: biased &+ UInt(truncatingIfNeeded: pa.rawValue)).unsafelyUnwrapped
+        return UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
     }
     @inlinable public func writeDescriptorRun(first: UInt64, step: UInt64, count: Int, at pa: PhysicalAddress) {
         let o = pa.rawValue &- base.rawValue

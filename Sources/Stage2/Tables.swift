@@ -138,9 +138,9 @@ public struct Stage2Tables<Memory: TableMemory> {
         try checkRange(ipa: ipa, size: size)
         try checkOutput(pa: pa, size: size)
         var bits = attributes.descriptorBits & ~Stage2Descriptor.contiguousBit
-        bits &= ~UInt64(0b11)
+        bits &= ~Stage2Descriptor.typeMask
         if size == geometry.granule.bytes && !attributes.contiguous
-            && mapSinglePage(ipa.rawValue, leaf: pa.rawValue | bits | 0b11) {
+            && mapSinglePage(ipa.rawValue, leaf: pa.rawValue | bits | Stage2Descriptor.leafType(level: 3)) {
             // One fresh page in an existing last-level table: nothing to invalidate.
             try flush(tlb: &tlb)
         } else {
@@ -176,7 +176,7 @@ public struct Stage2Tables<Memory: TableMemory> {
         guard !attributes.contiguous else { throw .contiguousInProtect }
         try checkRange(ipa: ipa, size: size)
         let op = Operation(kind: .protect, start: ipa.rawValue, end: ipa.rawValue + size, pa: 0,
-                           bits: attributes.descriptorBits & ~UInt64(0b11), permissionsOnly: false, contiguous: false)
+                           bits: attributes.descriptorBits & ~Stage2Descriptor.typeMask, permissionsOnly: false, contiguous: false)
         try perform(op, tlb: &tlb)
     }
 
@@ -203,7 +203,7 @@ public struct Stage2Tables<Memory: TableMemory> {
         var index = (ipa.rawValue >> UInt64(shift)) & UInt64(geometry.rootEntries - 1)
         while l < level {
             let d = memory.readDescriptor(at: PhysicalAddress(table + index * 8))
-            guard d & 3 == 3 else { throw .noTable(ipa: ipa, level: l + 1) }
+            guard Stage2Descriptor.isTable(d, level: l) else { throw .noTable(ipa: ipa, level: l + 1) }
             let next = d & Stage2Descriptor.addressMask(g)
             guard pool.isTablePage(next) else { throw .foreignTable(ipa: ipa, level: l, address: PhysicalAddress(next)) }
             table = next; l += 1; shift -= g.stride
@@ -320,8 +320,8 @@ public struct Stage2Tables<Memory: TableMemory> {
     @inlinable @inline(__always) mutating func adjustCount(entry: UInt64, old: UInt64, new: UInt64) {
         let p = page(of: entry)
         guard p >= 0 && p < pageCount else { return }
-        if old & 1 == 0 && new & 1 != 0 { counts[p] &+= 1 }
-        else if old & 1 != 0 && new & 1 == 0 { counts[p] &-= 1 }
+        let (was, now) = (Stage2Descriptor.isValid(old), Stage2Descriptor.isValid(new))
+        if !was && now { counts[p] &+= 1 } else if was && !now { counts[p] &-= 1 }
     }
     @inlinable @inline(__always) func count(ofTable address: UInt64) -> Int { Int(counts[page(of: address)]) }
 }

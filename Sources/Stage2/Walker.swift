@@ -201,15 +201,15 @@ public struct Stage2WalkParameters: Sendable, Equatable {
             at = PhysicalAddress(table &+ ((ipa.rawValue &>> shift) & indexMask) &* 8)
             guard let v = memory.loadDescriptor(at: at) else { return walkFault(.externalAbortOnWalk, level, 0, ipa, access) }
             d = v
-            guard level < 3 && d & 3 == 3 else { break }
+            guard Stage2Descriptor.isTable(d, level: level) else { break }
             table = d & k.addressMask
             if table >= k.limit { return walkFault(.addressSize, level, d, ipa, access) }
             level &+= 1
             shift &-= k.stride
             indexMask = k.tableIndexMask
         }
-        if d & 1 == 0 { return walkFault(.translation, level, d, ipa, access) }
-        if level == 3 ? d & 2 == 0 : (k.blockLevels &>> UInt64(truncatingIfNeeded: level)) & 1 == 0 {
+        if !Stage2Descriptor.isValid(d) { return walkFault(.translation, level, d, ipa, access) }
+        if level == 3 ? !Stage2Descriptor.hasTableOrPageBit(d) : (k.blockLevels &>> UInt64(truncatingIfNeeded: level)) & 1 == 0 {
             return walkFault(.translation, level, d, ipa, access)
         }
         let size: UInt64 = 1 &<< shift
@@ -218,18 +218,18 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         // Loads and stores: AF (bit 10, unless VTCR_EL2.HA) and S2AP[0]/S2AP[1] (bits 6/7) in
         // one test; which fault it is (access flag before permission) only on failure.
         if access == .read || access == .write {
-            let need: UInt64 = (access == .read ? 1 << 6 : 1 << 7) | (hardwareAccessFlag ? 0 : 1 << 10)
+            let need = (access == .read ? Stage2Descriptor.s2apReadBit : Stage2Descriptor.s2apWriteBit) | (hardwareAccessFlag ? 0 : Stage2Descriptor.afBit)
             if d & need == need {
                 return .translation(Stage2Translation(
                     ipa: ipa, outputAddress: PhysicalAddress(base | (ipa.rawValue & (size &- 1))), level: level,
                     blockSize: size, descriptor: d, descriptorAddress: at, xnx: xnx))
             }
         }
-        if d & (1 << 10) == 0 && !hardwareAccessFlag { return walkFault(.accessFlag, level, d, ipa, access) }
+        if d & Stage2Descriptor.afBit == 0 && !hardwareAccessFlag { return walkFault(.accessFlag, level, d, ipa, access) }
         let allowed: Bool
         switch access {
-        case .read: allowed = d & (1 << 6) != 0
-        case .write: allowed = d & (1 << 7) != 0
+        case .read: allowed = d & Stage2Descriptor.s2apReadBit != 0
+        case .write: allowed = d & Stage2Descriptor.s2apWriteBit != 0
         case .fetchEL1, .fetchEL0:
             let xn = (d &>> 53) & 3
             if !xnx { allowed = xn & 0b10 == 0 }

@@ -1,6 +1,7 @@
 #include "seed_baseline.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* Descriptors hold host pointers as "physical" addresses (identity phys_to_virt). */
 #define VALID 1ull
@@ -12,19 +13,37 @@ static uint64_t addr_mask(const seed_tables *t) {
 
 static uint64_t *new_table(seed_tables *t) {
     size_t bytes = (size_t)1 << t->page_shift;
-    uint64_t *p = aligned_alloc(bytes, bytes);
-    if (p) {
-        memset(p, 0, bytes);
-        t->table_count++;
-    }
+    uint64_t page;
+    if (t->free_count) page = t->free_list[--t->free_count];
+    else if (t->pool_next < t->pool_pages) page = t->pool_next++;
+    else return 0;
+    uint64_t *p = (uint64_t *)(t->pool + (page << t->page_shift));
+    memset(p, 0, bytes);
+    t->table_count++;
     return p;
 }
 
-int seed_init(seed_tables *t, unsigned page_shift, int allow_blocks) {
+static void free_table(seed_tables *t, uint64_t *table) {
+    t->free_list[t->free_count++] = (uint64_t)((unsigned char *)table - t->pool) >> t->page_shift;
+    t->table_count--;
+}
+
+int seed_init(seed_tables *t, unsigned page_shift, int allow_blocks, uint64_t pool_pages) {
     memset(t, 0, sizeof(*t));
     t->page_shift = page_shift;
     t->stride = page_shift - 3;
     t->allow_blocks = allow_blocks;
+    /* One buffer, 2 MiB aligned and offered to transparent huge pages from 2 MiB up, zeroed
+     * here (pre-faulted) — as ByteBufferTableMemory does for the Swift builder. */
+    size_t bytes = (size_t)pool_pages << page_shift, huge = (size_t)2 << 20;
+    if (!bytes) return -1;
+    t->pool = aligned_alloc(bytes >= huge ? huge : ((size_t)1 << page_shift), (bytes + huge - 1) & ~(huge - 1));
+    t->free_list = malloc(pool_pages * sizeof(uint64_t));
+    if (!t->pool || !t->free_list) return -1;
+    if (bytes >= huge) madvise(t->pool, bytes & ~(huge - 1), MADV_HUGEPAGE);
+    memset(t->pool, 0, bytes);
+    memset(t->free_list, 0, pool_pages * sizeof(uint64_t));
+    t->pool_pages = pool_pages;
     /* The seed's choice for VA_BITS = 48: 4K starts at level 0, 16K and 64K at level 1. */
     t->root_level = page_shift == 12 ? 0 : 1;
     t->root = new_table(t);
@@ -80,8 +99,7 @@ static void free_tables(seed_tables *t, uint64_t *table, int level) {
             if ((e & VALID) && (e & TABLE)) free_tables(t, (uint64_t *)(uintptr_t)(e & addr_mask(t)), level + 1);
         }
     }
-    free(table);
-    t->table_count--;
+    free_table(t, table);
 }
 
 /* Returns 1 when the table is empty afterwards (the caller frees it). */
@@ -105,8 +123,7 @@ static int unmap_level(seed_tables *t, uint64_t *table, uint64_t base, int level
         if ((e & VALID) && (e & TABLE) && level < 3) {
             uint64_t *next = (uint64_t *)(uintptr_t)(e & addr_mask(t));
             if (unmap_level(t, next, a, level + 1, start, end)) {
-                free(next);
-                t->table_count--;
+                free_table(t, next);
                 table[i] = 0;
             } else {
                 empty = 0;
@@ -139,6 +156,7 @@ uint64_t seed_walk(const seed_tables *t, uint64_t ipa) {
 }
 
 void seed_destroy(seed_tables *t) {
-    if (t->root) free_tables(t, t->root, t->root_level);
-    t->root = 0;
+    free(t->pool);
+    free(t->free_list);
+    memset(t, 0, sizeof(*t));
 }

@@ -163,9 +163,9 @@ extension Advanced {
     /// The fault's syndrome against the expectation (Arm ARM D24.2.43 ESR_EL2 ISS for data
     /// aborts: ISV, SAS, SRT, SF, WnR, DFSC; FAR_EL2 and HPFAR_EL2.FIPA).
     static func twoVCPUCheck(_ m: MailboxMessage, report: FaultReport, against want: ExpectedFault,
-                             payload: Range<UInt64>) -> [String] {
+                             payload: Range<UInt64>, who: String = "vCPU 0") -> [String] {
         var bad: [String] = []
-        let at = "vCPU 0 fault (\(want))"
+        let at = "\(who) fault (\(want))"
         if m.opIndex != want.opIndex { bad.append("\(at): reported for op \(m.opIndex.map(String.init) ?? "none")") }
         if report.esr.exceptionClass != .dataAbortLowerEL { bad.append("\(at): EC 0x\(String(report.esr.ecBits, radix: 16)), expected 0x24") }
         if report.status?.kind != want.kind || report.status?.level != want.level {

@@ -6,7 +6,7 @@ import Stage2
 /// Tests that drive the session with scripts (VMID isolation, two vCPUs, nested stage 1,
 /// live break-before-make, dirty logging, two-level demand paging).
 extension Catalog {
-    public static let advancedTests: [CatalogTest] = [Advanced.twoVCPUs]
+    public static let advancedTests: [CatalogTest] = [Advanced.twoVCPUs, Advanced.concurrentRemap]
 }
 
 /// Live stage-2 edits under a running nested guest. The guest runs load loops; at each

@@ -1,87 +1,73 @@
 import Stage2
 import Stage2SeedBaseline
 
-/// The same cases run on `Stage2SeedBaseline`, the seed's algorithm in C (see its header).
+/// The same cases run on `Stage2SeedBaseline`, the seed's algorithm in C (see its header),
+/// one repetition per call, on the seed's fixed 48-bit layout with a pre-faulted pool of
+/// exactly the pages the case needs (as the Swift side has).
 enum SeedBaselineBenchmark {
     static let gigabyte: UInt64 = 1 << 30
     /// Normal WB, S2AP RW, SH inner, AF — the seed's S2_MAP_RW.
     static let attributes: UInt64 = 0x3C | 0xC0 | 0x300 | 0x400
 
-    static func median(_ xs: [UInt64]) -> UInt64 { Stage2Benchmark.useMinimum ? xs.min()! : xs.sorted()[xs.count / 2] }
+    static func pool(_ g: Granule, pa: UInt64, blocks: Bool) -> UInt64 {
+        UInt64(Stage2Benchmark.tablePages(g, ipaBits: Stage2Benchmark.baselineIPABits, pa: pa, blocks: blocks))
+    }
 
-    /// Returns (nsPerOp, totalMs, tableBytes) or nil for a case the seed cannot express.
-    static func run(_ name: String, repetitions: Int) -> (nsPerOp: Double, totalMs: Double, tableBytes: UInt64)? {
+    /// One repetition of case `name`, or nil for a case the seed cannot express.
+    static func measure(_ name: String) -> Stage2Benchmark.Sample? {
+        if let m = Stage2Benchmark.mapParameters(name) { return map(m.granule, pageShift: m.pageShift, pa: m.pa, blocks: m.blocks) }
         switch name {
-        case "map-4k": return map(pageShift: 12, pa: 0x8000_0000, blocks: false, reps: repetitions)
-        case "map-4k-blocks": return map(pageShift: 12, pa: 0x8000_0000, blocks: true, reps: repetitions)
-        case "map-4k-2m-blocks": return map(pageShift: 12, pa: 0x8020_0000, blocks: true, reps: repetitions)
-        case "map-64k": return map(pageShift: 16, pa: 0x8000_0000, blocks: false, reps: repetitions)
-        case "unmap-4k": return unmap(reps: repetitions)
-        case "walk-4k": return walk(reps: repetitions)
+        case "unmap-4k": return unmap()
+        case "walk-4k": return walk()
         default: return nil
         }
     }
 
-    static func map(pageShift: UInt32, pa: UInt64, blocks: Bool, reps: Int) -> (Double, Double, UInt64) {
-        var times: [UInt64] = []
-        var tableBytes: UInt64 = 0
+    static func map(_ g: Granule, pageShift: UInt32, pa: UInt64, blocks: Bool) -> Stage2Benchmark.Sample {
         let n = Stage2Benchmark.batch(blocks: blocks)   // same batching as the Swift cases
-        for _ in 0..<max(1, reps) {
-            var sets = [seed_tables](repeating: seed_tables(), count: n)
-            for i in 0..<n { precondition(seed_init(&sets[i], pageShift, blocks ? 1 : 0) == 0) }
-            let start = nowNanoseconds()
-            for i in 0..<n { precondition(seed_map(&sets[i], 0, pa, gigabyte, attributes) == 0) }
-            times.append(nowNanoseconds() - start)
-            tableBytes = sets[0].table_count << UInt64(pageShift)
-            for i in 0..<n { seed_destroy(&sets[i]) }
-        }
-        let m = median(times)
-        let pages = Double(gigabyte >> UInt64(pageShift))
-        return (Double(m) / pages / Double(n), Double(m) / 1e6 / Double(n), tableBytes)
+        let pages = pool(g, pa: pa, blocks: blocks)
+        var sets = [seed_tables](repeating: seed_tables(), count: n)
+        for i in 0..<n { precondition(seed_init(&sets[i], pageShift, blocks ? 1 : 0, pages) == 0) }
+        let start = nowNanoseconds()
+        for i in 0..<n { precondition(seed_map(&sets[i], 0, pa, gigabyte, attributes) == 0) }
+        let ns = nowNanoseconds() - start
+        let sample = Stage2Benchmark.Sample(nanoseconds: Double(ns) / Double(n), operations: Int(gigabyte >> UInt64(pageShift)),
+                                            tableBytes: sets[0].table_count << UInt64(pageShift),
+                                            hostBytes: pages << UInt64(pageShift) + pages * 8, invalidations: 0)
+        for i in 0..<n { seed_destroy(&sets[i]) }
+        return sample
     }
 
-    static func unmap(reps: Int) -> (Double, Double, UInt64) {
-        var times: [UInt64] = []
-        var tableBytes: UInt64 = 0
-        // The seed's unmap scans every entry of each table per call (≈ µs per page): one
-        // repetition of the full 1 GiB is enough.
-        for _ in 0..<1 {
-            var t = seed_tables()
-            precondition(seed_init(&t, 12, 0) == 0)
-            precondition(seed_map(&t, 0, 0x8000_0000, gigabyte, attributes) == 0)
-            tableBytes = t.table_count << 12
-            let start = nowNanoseconds()
-            var ipa: UInt64 = 0
-            while ipa < gigabyte { seed_unmap(&t, ipa, 4096); ipa += 4096 }
-            times.append(nowNanoseconds() - start)
-            precondition(t.table_count == 1)
-            seed_destroy(&t)
-        }
-        let m = median(times)
-        return (Double(m) / Double(gigabyte >> 12), Double(m) / 1e6, tableBytes)
-    }
-
-    static func walk(reps: Int) -> (Double, Double, UInt64) {
+    static func unmap() -> Stage2Benchmark.Sample {
+        let pages = pool(.k4, pa: 0x8000_0000, blocks: false)
         var t = seed_tables()
-        precondition(seed_init(&t, 12, 0) == 0)
+        precondition(seed_init(&t, 12, 0, pages) == 0)
         precondition(seed_map(&t, 0, 0x8000_0000, gigabyte, attributes) == 0)
-        var ipas: [UInt64] = []
-        var rng: UInt64 = 0x2545_F491_4F6C_DD1D   // same sequence as Stage2Benchmark.walkCase
-        for _ in 0..<Stage2Benchmark.walkCount {
-            rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17
-            ipas.append(rng & (gigabyte - 1))
-        }
-        var times: [UInt64] = []
+        let tableBytes = t.table_count << 12
+        let start = nowNanoseconds()
+        var ipa: UInt64 = 0
+        while ipa < gigabyte { seed_unmap(&t, ipa, 4096); ipa += 4096 }
+        let ns = nowNanoseconds() - start
+        precondition(t.table_count == 1)
+        seed_destroy(&t)
+        return Stage2Benchmark.Sample(nanoseconds: Double(ns), operations: Int(gigabyte >> 12), tableBytes: tableBytes,
+                                      hostBytes: pages << 12 + pages * 8, invalidations: 0)
+    }
+
+    static func walk() -> Stage2Benchmark.Sample {
+        let pages = pool(.k4, pa: 0x8000_0000, blocks: false)
+        var t = seed_tables()
+        precondition(seed_init(&t, 12, 0, pages) == 0)
+        precondition(seed_map(&t, 0, 0x8000_0000, gigabyte, attributes) == 0)
+        let ipas = Stage2Benchmark.walkIPAs
         var sum: UInt64 = 0
-        for _ in 0..<max(1, reps) {
-            let start = nowNanoseconds()
-            for ipa in ipas { sum &+= seed_walk(&t, ipa) }
-            times.append(nowNanoseconds() - start)
-        }
+        let start = nowNanoseconds()
+        for ipa in ipas { sum &+= seed_walk(&t, ipa) }
+        let ns = nowNanoseconds() - start
         precondition(sum != 0)
         let tableBytes = t.table_count << 12
         seed_destroy(&t)
-        let m = median(times)
-        return (Double(m) / Double(Stage2Benchmark.walkCount), Double(m) / 1e6, tableBytes)
+        return Stage2Benchmark.Sample(nanoseconds: Double(ns), operations: Stage2Benchmark.walkCount, tableBytes: tableBytes,
+                                      hostBytes: pages << 12 + pages * 8, invalidations: 0)
     }
 }

@@ -225,4 +225,49 @@ struct EL2MachineTests {
             if case let .failure(f) = result { Issue.record("\(f)") }
         }
     }
+
+    /// Two EL2 vCPUs spinning at vEL2 (`b .`), each run from its own thread.
+    static func spinners() throws -> Machine {
+        let map = try MemoryMap(MemoryMap.gicRegions(vcpus: 2) + [
+            MemoryRegion(name: "ram", base: PhysicalAddress(0x4000_0000), size: 0x20_0000, kind: .ram),
+        ])
+        let machine = try Machine(MachineConfiguration(map: map, vcpuCount: 2, mode: .el2(e2h0: false)))
+        try machine.memory.write(UInt32(0x1400_0000), at: PhysicalAddress(0x4000_0000)) // b . (A64 B, imm26 = 0)
+        for k in 0..<2 { try machine.setEntry(vcpu: k, pc: PhysicalAddress(0x4000_0000)) }
+        return machine
+    }
+
+    @Test("two vCPUs on their own threads: each thread's watchdog ends its own vCPU's spin")
+    func watchdogPerThread() throws {
+        try withKVMTestLock {
+            let machine = try Self.spinners()
+            let start = ContinuousClock.now
+            let results = try VCPUThreads.run((0..<2).map { k in { () throws -> VCPUExit in try machine.run(vcpu: k, timeout: .milliseconds(400 + 400 * k)) } })
+            // Both ran at once: the whole took about the longer budget, not the sum.
+            #expect(ContinuousClock.now - start < .milliseconds(800 + 350))
+            for (k, r) in results.enumerated() {
+                do { _ = try r.get(); Issue.record("vCPU \(k) returned from a spin") } catch let error as MachineError {
+                    guard case let .timeout(vcpu, after, _, _) = error else { Issue.record("\(error)"); continue }
+                    #expect(vcpu == k && after == .milliseconds(400 + 400 * k))
+                } catch { Issue.record("\(error)") }
+            }
+        }
+    }
+
+    @Test("SIGTERM while two vCPU threads are in KVM_RUN stops both with .stopped")
+    func stopSignalReachesEveryThread() throws {
+        try withKVMTestLock {
+            defer { ckvm_reset_stop_signal() }
+            let machine = try Self.spinners()
+            let sender = Thread { usleep(300_000); kill(getpid(), SIGTERM) }
+            sender.start()
+            let results = try VCPUThreads.run((0..<2).map { k in { () throws -> VCPUExit in try machine.run(vcpu: k, timeout: .seconds(20)) } })
+            for (k, r) in results.enumerated() {
+                do { _ = try r.get(); Issue.record("vCPU \(k) returned from a spin") } catch let error as MachineError {
+                    guard case let .stopped(signal, _) = error else { Issue.record("vCPU \(k): \(error)"); continue }
+                    #expect(signal == SIGTERM)
+                } catch { Issue.record("\(error)") }
+            }
+        }
+    }
 }

@@ -144,7 +144,20 @@
 #define NVH_OP_TLBI_VMALLE1          16 /* dsb ishst; tlbi vmalle1; dsb nsh; isb */
 #define NVH_OP_BARRIER               17 /* dsb sy; isb */
 #define NVH_OP_LDAR64                18 /* ldar x11, [x10] */
-#define NVH_OP_KIND_COUNT            19
+#define NVH_OP_WATCH64               19 /* watch x10 while another vCPU remaps it (below) */
+#define NVH_OP_KIND_COUNT            20
+
+/* WATCH64: x10 = watched address, x12 = flag address, x13 = record address, repeat = reads to
+ * make once the flag reads >= 2. First read: ldr x11, [x10], then the record's READS = 1 (the
+ * host waits for it). Then each read: ldar x14, [x12]; dsb ish; isb; ldr x11, [x10] (x14, the
+ * flag that read saw, is in a TRAP's GPRs). Result value = last read, count = reads. */
+#define NVH_WATCH_OFF_FIRST          0  /* the first value read */
+#define NVH_WATCH_OFF_SECOND         8  /* the value after the first change (0: none) */
+#define NVH_WATCH_OFF_CHANGES        16 /* reads that differed from the read before */
+#define NVH_WATCH_OFF_STALE          24 /* reads of the first value after the flag read >= 1 */
+#define NVH_WATCH_OFF_READS          32 /* reads made */
+#define NVH_WATCH_OFF_FLAGGED        40 /* reads after the flag read >= 1 */
+#define NVH_WATCH_SIZE               48
 
 /* Sysreg selectors for SYSREG_WRITE / SYSREG_READ (EL1 registers of the nested guest) */
 #define NVH_SYSREG_SCTLR_EL1         0

@@ -289,6 +289,7 @@ op_table:
     b       op_tlbi_vmalle1
     b       op_barrier
     b       op_ldar
+    b       op_watch
     .if (. - op_table) != (NVH_OP_KIND_COUNT * 4)
     .error "op table does not match NVH_OP_KIND_COUNT"
     .endif
@@ -347,6 +348,52 @@ op_cas:
 op_ldar:
     ldar    x11, [x10]
     b       op_finish
+/* WATCH64 (mailbox.h). x15 first, x16 previous, x17 second, x18 changes, x5 stale,
+ * x6 reads, x7 flagged, x8 reads left once the flag reads >= 2. */
+op_watch:
+    mov     x14, #0
+    ldr     x11, [x10]
+    mov     x15, x11
+    mov     x16, x11
+    mov     x17, #0
+    mov     x18, #0
+    mov     x5, #0
+    mov     x6, #1
+    mov     x7, #0
+    mov     x8, x24
+    str     x6, [x13, #NVH_WATCH_OFF_READS]    /* the host waits for the first read */
+1:  ldar    x14, [x12]
+    dsb     ish                                /* the walk for the next load comes after the flag read */
+    isb
+    ldr     x11, [x10]
+    add     x6, x6, #1
+    cbz     x14, 3f
+    add     x7, x7, #1
+    cmp     x11, x15
+    b.ne    2f
+    add     x5, x5, #1                         /* the first value after the flag: stale */
+2:  cmp     x14, #2
+    b.lo    3f
+    sub     x8, x8, #1
+3:  cmp     x11, x16
+    b.eq    4f
+    add     x18, x18, #1
+    mov     x16, x11
+    cmp     x18, #1
+    b.ne    4f
+    mov     x17, x11
+4:  cbnz    x8, 1b
+    str     x15, [x13, #NVH_WATCH_OFF_FIRST]
+    str     x17, [x13, #NVH_WATCH_OFF_SECOND]
+    str     x18, [x13, #NVH_WATCH_OFF_CHANGES]
+    str     x5, [x13, #NVH_WATCH_OFF_STALE]
+    str     x6, [x13, #NVH_WATCH_OFF_READS]
+    str     x7, [x13, #NVH_WATCH_OFF_FLAGGED]
+    add     x14, x22, x19, lsl #4
+    str     x11, [x14, #NVH_RESULT_OFF_VALUE]
+    str     x6, [x14, #NVH_RESULT_OFF_COUNT]
+    add     x19, x19, #1
+    b       op_next
 op_tlbi_vmalle1:
     dsb     ishst
     tlbi    vmalle1
