@@ -47,6 +47,10 @@ extension CatalogTest {
                                                                   ipaBits: scenario.vmIPABits)
             if settings.verbose { log("  VM created in \(milliseconds(since: started)) ms") }
             for r in scenario.extraRAM { try backend!.addRAM(name: r.name, base: r.base, size: r.size) }
+            for w in scenario.idRegisterWrites {
+                if let why = try w.apply(backend!) { return finished(.skip(why), faults: 0, notes: scenario.notes) }
+                if settings.verbose { log("  \(w.register.name) written before the first run") }
+            }
             let runner = ScenarioRunner(verbose: settings.verbose, log: log)
             (outcome, faults) = runner.run(scenario, requirements: variant.requirements, backend: backend!) { pc, x0 in
                 try backend!.start(pc: pc, x0: x0)

@@ -77,6 +77,8 @@ public final class GuestSession {
     let flags: UInt64
     /// HCR_EL2 bits set in addition to `hcrSet` (a scenario's own, e.g. TSC); set before `configure`.
     public var extraHCRSet: UInt64 = 0
+    /// VTCR_EL2 bits set in addition to the tables' own (e.g. HA); set before `configure`.
+    public var extraVTCRSet: UInt64 = 0
 
     /// HCR_EL2 bits the payload sets / clears (Arm ARM D24.2.48 HCR_EL2): VM (bit 0) enables
     /// stage 2, RW (bit 31) makes EL1 AArch64; TGE (bit 27) must be clear for EL1 to run.
@@ -87,7 +89,7 @@ public final class GuestSession {
     public func configure(startAt entry: (PhysicalAddress, UInt64) throws -> Void) throws {
         let config = GuestConfig(
             flags: flags, doorbell: layout.doorbell.rawValue, message: layout.message.rawValue,
-            el2StackTop: layout.el2StackTop.rawValue, vtcr: tables.vtcr, vttbr: tables.vttbr,
+            el2StackTop: layout.el2StackTop.rawValue, vtcr: tables.vtcr | extraVTCRSet, vttbr: tables.vttbr,
             hcrSet: Self.hcrSet | extraHCRSet, hcrClear: Self.hcrClear, nestedStackTop: layout.nestedStackTop.rawValue,
             ops: layout.ops.rawValue, opCount: UInt64(opCount), results: layout.results.rawValue)
         try backend.write(config.encoded, at: layout.config)
@@ -228,7 +230,7 @@ public final class GuestSession {
             pending = message
             if message.kind == .hello {
                 facts = VCPUFacts(currentEL: message.gpr(0), hcrAtEntry: message.gpr(1), mmfr0: message.gpr(2),
-                                  mmfr1: message.gpr(3), mmfr2: message.gpr(4))
+                                  mmfr1: message.gpr(3), mmfr2: message.gpr(4), isar0: message.gpr(6))
             }
             if message.kind == .trap, crossCheckRegisters, let regs = try backend.trapRegisters() {
                 if regs.esr != message.esr || regs.far != message.far || regs.hpfar != message.hpfar {
@@ -301,7 +303,7 @@ public final class GuestSession {
             return "PANIC at vEL2 (\(vectorName(m.vector))): " + FaultReport(esr: m.esr, far: m.far).oneLine
                 + " ELR_EL2 \(hex(m.elr)) SPSR_EL2 \(hex(m.spsr))"
         case .hello:
-            return "HELLO: CurrentEL.EL=\((m.gprs[0] >> 2) & 3) HCR_EL2 \(hex(m.gprs[1])) ID_AA64MMFR0_EL1 \(hex(m.gprs[2])) MMFR1 \(hex(m.gprs[3])) MMFR2 \(hex(m.gprs[4]))"
+            return "HELLO: CurrentEL.EL=\((m.gprs[0] >> 2) & 3) HCR_EL2 \(hex(m.gprs[1])) ID_AA64MMFR0_EL1 \(hex(m.gprs[2])) MMFR1 \(hex(m.gprs[3])) MMFR2 \(hex(m.gprs[4])) ID_AA64ISAR0_EL1 \(hex(m.gprs[6]))"
         case .badOp:
             return "BAD_OP\(op): unknown op kind \(m.gprs[0]) (aux \(m.gprs[1]))"
         default:

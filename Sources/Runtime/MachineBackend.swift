@@ -225,6 +225,11 @@ extension MachineBackend {
     public func idRegisters() throws -> (mmfr0: UInt64, mmfr1: UInt64, mmfr2: UInt64)? {
         (try systemRegister(.ID_AA64MMFR0_EL1), try systemRegister(.ID_AA64MMFR1_EL1), try systemRegister(.ID_AA64MMFR2_EL1))
     }
+
+    /// KVM_SET_ONE_REG of a system register (ID registers: only before the vCPU first runs).
+    public func setSystemRegister(_ register: SystemRegister, _ value: UInt64) throws {
+        try machine.set(register, value, vcpu: vcpu)
+    }
 }
 
 extension MachineBackend {

@@ -58,6 +58,10 @@ public enum Requirement: Sendable, Equatable, CustomStringConvertible {
     case vmid16
     /// FEAT_TTCNP: ID_AA64MMFR2_EL1.CnP, bits [3:0], non-zero.
     case cnp
+    /// FEAT_TLBIRANGE: ID_AA64ISAR0_EL1.TLB, bits [59:56], = 0b0010.
+    case tlbiRange
+    /// FEAT_HAFDBS: ID_AA64MMFR1_EL1.HAFDBS, bits [3:0], non-zero (hardware Access flag).
+    case hardwareAccessFlag
     public var description: String {
         switch self {
         case .stage2Granule(let g): "\(g) granule at stage 2"
@@ -66,6 +70,8 @@ public enum Requirement: Sendable, Equatable, CustomStringConvertible {
         case .ttl: "FEAT_TTL"
         case .vmid16: "16-bit VMIDs"
         case .cnp: "FEAT_TTCNP"
+        case .tlbiRange: "FEAT_TLBIRANGE"
+        case .hardwareAccessFlag: "FEAT_HAFDBS"
         }
     }
 }
@@ -86,6 +92,8 @@ public struct VCPUFacts: Sendable, Equatable {
     public var mmfr0: UInt64
     public var mmfr1: UInt64
     public var mmfr2: UInt64
+    /// ID_AA64ISAR0_EL1 (0 from a payload that does not report it: no TLB range operations).
+    public var isar0: UInt64 = 0
 
     /// HCR_EL2.E2H (bit 34): the guest hypervisor runs VHE-style.
     public var e2h: Bool { hcrAtEntry & (1 << 34) != 0 }
@@ -93,6 +101,11 @@ public struct VCPUFacts: Sendable, Equatable {
     public var hasTTL: Bool { (mmfr2 >> 48) & 0xF != 0 }
     /// FEAT_XNX: ID_AA64MMFR1_EL1.XNX, bits [31:28] (Arm ARM D24.2 ID_AA64MMFR1_EL1).
     public var hasXNX: Bool { (mmfr1 >> 28) & 0xF != 0 }
+    /// FEAT_TLBIRANGE: ID_AA64ISAR0_EL1.TLB, bits [59:56], = 0b0010 (Arm ARM D24.2 ID_AA64ISAR0_EL1;
+    /// 0b0001 is FEAT_TLBIOS alone).
+    public var hasTLBIRange: Bool { (isar0 >> 56) & 0xF == 0b0010 }
+    /// FEAT_HAFDBS: ID_AA64MMFR1_EL1.HAFDBS, bits [3:0], 0b0001 (AF) or more (Arm ARM D24.2).
+    public var hasHardwareAccessFlag: Bool { mmfr1 & 0xF != 0 }
     /// ID_AA64MMFR0_EL1 decoded once, by the same code `harness doctor` uses (Machine's
     /// `IDAA64MMFR0`, Arm ARM D24.2 ID_AA64MMFR0_EL1).
     public var mmfr0Fields: IDAA64MMFR0 { IDAA64MMFR0(rawValue: mmfr0) }
@@ -118,6 +131,10 @@ public struct VCPUFacts: Sendable, Equatable {
             (mmfr1 >> 4) & 0xF == 0b0010 ? nil : "the vCPU has 8-bit VMIDs (ID_AA64MMFR1_EL1.VMIDBits = \((mmfr1 >> 4) & 0xF)): VMID[15:8] are RES0, nothing can alias"
         case .cnp:
             mmfr2 & 0xF != 0 ? nil : "FEAT_TTCNP is not implemented (ID_AA64MMFR2_EL1.CnP = 0, 0x\(String(mmfr2, radix: 16))): VTTBR_EL2.CnP is RES0"
+        case .tlbiRange:
+            hasTLBIRange ? nil : "FEAT_TLBIRANGE is not implemented (ID_AA64ISAR0_EL1.TLB = \((isar0 >> 56) & 0xF), 0x\(String(isar0, radix: 16))): TLBI RIPAS2E1IS is UNDEFINED"
+        case .hardwareAccessFlag:
+            hasHardwareAccessFlag ? nil : "FEAT_HAFDBS is not implemented (ID_AA64MMFR1_EL1.HAFDBS = 0, 0x\(String(mmfr1, radix: 16))): VTCR_EL2.HA is RES0"
         }
     }
 }
@@ -244,6 +261,10 @@ public struct ExpectedEvent: Sendable, CustomStringConvertible {
         /// The harness's walk of a table set (nil: the session's) must translate `ipa` to `pa`
         /// with a leaf at `level`; otherwise the test fails.
         case expectTranslation(set: String?, ipa: IPA, pa: PhysicalAddress, level: Int)
+        /// The raw descriptor for `ipa` at `level` in the session's tables, as the guest's
+        /// memory holds it now, must have every bit of `set` set and every bit of `clear`
+        /// clear (e.g. the Access flag a hardware update wrote); otherwise the test fails.
+        case expectDescriptor(ipa: IPA, level: Int, set: UInt64, clear: UInt64)
         /// Answers a KVM_EXIT_MMIO at a PA no memslot backs by backing it: a memslot of one host
         /// page is added there, `plant` written into it, the exit completed without running the
         /// guest and the PC moved back one instruction, so op `opIndex`'s access runs again
@@ -318,6 +339,11 @@ public struct Scenario: Sendable {
     public var events: [ExpectedEvent] = []
     /// Extra HCR_EL2 bits the payload sets (e.g. TSC, bit 19, to trap SMC).
     public var hcrSet: UInt64 = 0
+    /// Extra VTCR_EL2 bits the payload installs with the tables' own (e.g. HA, bit 21).
+    public var vtcrSet: UInt64 = 0
+    /// ID registers the host writes (KVM_SET_ONE_REG) before the vCPU first runs, e.g. to
+    /// hide a feature from the guest hypervisor; KVM refusing the write skips the variant.
+    public var idRegisterWrites: [IDRegisterWrite] = []
     /// The VM's IPA size (KVM_VM_TYPE_ARM_IPA_SIZE) this scenario needs; nil = KVM's default.
     /// KVM's shadow stage 2 for the nested guest spans the VM's IPA size, so nested IPAs at
     /// or above 2^40 need a bigger VM.

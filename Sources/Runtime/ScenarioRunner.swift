@@ -51,6 +51,7 @@ public struct ScenarioRunner {
             }
             for (pa, bytes) in scenario.planted { try backend.write(bytes, at: pa) }
             session.extraHCRSet = scenario.hcrSet
+            session.extraVTCRSet = scenario.vtcrSet
             try session.configure(startAt: start)
 
             let hello = try session.nextMessage()
@@ -519,6 +520,11 @@ extension ScenarioRunner {
             case let .expectTranslation(name, ipa, pa, level):
                 if let name { expectLeaf(try set(name).tables, ipa, pa, level, "table set \(name)") }
                 else { expectLeaf(session.tables, ipa, pa, level, "the session's tables") }
+            case let .expectDescriptor(ipa, level, set, clear):
+                let d = try session.readDescriptor(ipa: ipa, level: level)
+                if d & set != set || d & clear != 0 {
+                    failures.append("the level-\(level) descriptor for \(ipa) is \(hex(d)): expected bits \(hex(set)) set and \(hex(clear)) clear")
+                }
             }
         }
         guard let p = session.pending else { throw SessionError.unexpected("no message pending after the reactions") }

@@ -74,7 +74,7 @@
 #define NVH_MESSAGE_SIZE             640
 
 /* Message kinds */
-#define NVH_KIND_HELLO               1 /* vEL2 up; x0=CurrentEL x1=HCR_EL2 x2=ID_AA64MMFR0_EL1 x3=ID_AA64MMFR1_EL1 x4=ID_AA64MMFR2_EL1 */
+#define NVH_KIND_HELLO               1 /* vEL2 up; x0=CurrentEL x1=HCR_EL2 x2=ID_AA64MMFR0_EL1 x3=ID_AA64MMFR1_EL1 x4=ID_AA64MMFR2_EL1 x5=HCR_EL2 now x6=ID_AA64ISAR0_EL1 */
 #define NVH_KIND_TRAP                2 /* synchronous exception from the nested guest taken to vEL2 */
 #define NVH_KIND_DONE                3 /* nested guest finished its op list (hvc #NVH_HVC_DONE) */
 #define NVH_KIND_EL1_EXCEPTION       4 /* nested guest took an exception at EL1; x0=ESR_EL1 x1=FAR_EL1 x2=ELR_EL1 x3=SPSR_EL1 x4=vector */

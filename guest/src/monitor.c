@@ -28,6 +28,7 @@ u64 nvh_read_tpidr_el2(void);
 u64 nvh_read_id_aa64mmfr0(void);
 u64 nvh_read_id_aa64mmfr1(void);
 u64 nvh_read_id_aa64mmfr2(void);
+u64 nvh_read_id_aa64isar0(void);
 void nvh_write_elr_el2(u64);
 void nvh_write_hcr_el2(u64);
 void nvh_write_vtcr_el2(u64);
@@ -140,6 +141,7 @@ u64 nvh_el2_start(u64 cfg)
         regs[3] = nvh_read_id_aa64mmfr1();
         regs[4] = nvh_read_id_aa64mmfr2();
         regs[5] = nvh_read_hcr_el2();
+        regs[6] = nvh_read_id_aa64isar0();
         fill_state(msg, 0, regs);
         U64(msg, NVH_MSG_OFF_OP_INDEX) = ~(u64)0;
         u32 action = exchange(cfg, msg, NVH_KIND_HELLO);

@@ -218,6 +218,7 @@ nvh_tlbi_end:
     SYSREG_GETTER nvh_read_id_aa64mmfr0, id_aa64mmfr0_el1
     SYSREG_GETTER nvh_read_id_aa64mmfr1, id_aa64mmfr1_el1
     SYSREG_GETTER nvh_read_id_aa64mmfr2, id_aa64mmfr2_el1
+    SYSREG_GETTER nvh_read_id_aa64isar0, id_aa64isar0_el1
     SYSREG_SETTER nvh_write_elr_el2, elr_el2
     SYSREG_SETTER nvh_write_hcr_el2, hcr_el2
     SYSREG_SETTER nvh_write_vtcr_el2, vtcr_el2

@@ -12,6 +12,8 @@ public enum HostStep: Decodable, Sendable {
     case resumeUnder(VTTBRSpec)
     /// Fails the test unless the harness's walk gives this translation.
     case expectTranslation(TranslationCheckSpec)
+    /// Fails the test unless the raw descriptor for `ipa` at `level` has `set` set and `clear` clear.
+    case expectDescriptor(ipa: Expression, level: Int, set: Expression, clear: Expression)
     /// Answers an MMIO exit at an unbacked PA by adding a memslot there and re-running the access.
     case backWithMemory(BackingSpec)
     case unmap(region: String)
@@ -37,7 +39,7 @@ public enum HostStep: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case demandMap, map, unmap, protect, editDescriptor, answer, setX0, setVTTBR, setVTTBRBits
-        case swapDescriptor, restoreDescriptors, patchVTCR, restoreVTCR, tlbi, resumeUnder, expectTranslation, backWithMemory
+        case swapDescriptor, restoreDescriptors, patchVTCR, restoreVTCR, tlbi, resumeUnder, expectTranslation, expectDescriptor, backWithMemory
     }
 
     public init(from decoder: any Decoder) throws {
@@ -51,6 +53,13 @@ public enum HostStep: Decodable, Sendable {
             }
         case .resumeUnder: self = .resumeUnder(try c.decode(VTTBRSpec.self, forKey: .resumeUnder))
         case .expectTranslation: self = .expectTranslation(try c.decode(TranslationCheckSpec.self, forKey: .expectTranslation))
+        case .expectDescriptor:
+            let e = try c.decode(DescriptorEditSpec.self, forKey: .expectDescriptor)
+            guard let level = e.level, e.value == nil, e.set != nil || e.clear != nil else {
+                throw DecodingError.dataCorrupted(DecodingError.Context(
+                    codingPath: c.codingPath + [CodingKeys.expectDescriptor], debugDescription: "expectDescriptor needs 'ipa', 'level' and 'set' and/or 'clear' (no 'value')"))
+            }
+            self = .expectDescriptor(ipa: e.ipa, level: level, set: e.set ?? Expression("0"), clear: e.clear ?? Expression("0"))
         case .backWithMemory: self = .backWithMemory(try c.decode(BackingSpec.self, forKey: .backWithMemory))
         case .unmap: self = .unmap(region: try c.decode(String.self, forKey: .unmap))
         case .protect:

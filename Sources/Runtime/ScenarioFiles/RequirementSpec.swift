@@ -8,8 +8,11 @@ public struct RequirementSpec: Decodable, Sendable, Equatable {
     public var ttl: Bool?
     public var vmid16: Bool?
     public var cnp: Bool?
+    /// FEAT_TLBIRANGE (TLBI RIPAS2E1IS and the other range forms), FEAT_HAFDBS (VTCR_EL2.HA).
+    public var tlbiRange: Bool?
+    public var hardwareAccessFlag: Bool?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case paBits, xnx, ttl, vmid16, cnp }
+    enum CodingKeys: String, CodingKey, CaseIterable { case paBits, xnx, ttl, vmid16, cnp, tlbiRange, hardwareAccessFlag }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -22,7 +25,9 @@ public struct RequirementSpec: Decodable, Sendable, Equatable {
         ttl = try c.decodeIfPresent(Bool.self, forKey: .ttl)
         vmid16 = try c.decodeIfPresent(Bool.self, forKey: .vmid16)
         cnp = try c.decodeIfPresent(Bool.self, forKey: .cnp)
-        for (key, v) in [(CodingKeys.ttl, ttl), (.vmid16, vmid16), (.cnp, cnp)] where v == false {
+        tlbiRange = try c.decodeIfPresent(Bool.self, forKey: .tlbiRange)
+        hardwareAccessFlag = try c.decodeIfPresent(Bool.self, forKey: .hardwareAccessFlag)
+        for (key, v) in [(CodingKeys.ttl, ttl), (.vmid16, vmid16), (.cnp, cnp), (.tlbiRange, tlbiRange), (.hardwareAccessFlag, hardwareAccessFlag)] where v == false {
             throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "only `true` (require it) is supported; leave it out otherwise")
         }
     }

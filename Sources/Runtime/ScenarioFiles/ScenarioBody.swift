@@ -10,6 +10,10 @@ public struct ScenarioBody: Sendable {
     public var nonVHE: Bool?
     /// Extra HCR_EL2 bits the payload sets before the nested guest runs.
     public var hcrSet: Expression?
+    /// Extra VTCR_EL2 bits the payload installs with the tables' own, e.g. `"1 << 21"` (HA).
+    public var vtcrSet: Expression?
+    /// ID registers written before the vCPU first runs (to hide a feature); refused → skip.
+    public var idRegisters: [IDRegisterSpec]?
     public var requires: RequirementSpec?
     /// Named values the expressions of the file can use.
     public var lets: [String: Expression]?
@@ -40,6 +44,8 @@ public struct ScenarioBody: Sendable {
         }
         nonVHE = try c.decodeIfPresent(Bool.self, forKey: .nonVHE)
         hcrSet = try c.decodeIfPresent(Expression.self, forKey: .hcrSet)
+        vtcrSet = try c.decodeIfPresent(Expression.self, forKey: .vtcrSet)
+        idRegisters = try c.decodeIfPresent([IDRegisterSpec].self, forKey: .idRegisters)
         requires = try c.decodeIfPresent(RequirementSpec.self, forKey: .requires)
         lets = try c.decodeIfPresent([String: Expression].self, forKey: .let)
         memory = try c.decodeIfPresent([RegionSpec].self, forKey: .memory)
@@ -61,6 +67,8 @@ public struct ScenarioBody: Sendable {
         r.vmIPABits = other.vmIPABits ?? vmIPABits
         r.nonVHE = other.nonVHE ?? nonVHE
         r.hcrSet = other.hcrSet ?? hcrSet
+        r.vtcrSet = other.vtcrSet ?? vtcrSet
+        r.idRegisters = other.idRegisters ?? idRegisters
         r.requires = other.requires ?? requires
         if let l = other.lets { r.lets = (lets ?? [:]).merging(l) { $1 } }
         r.memory = other.memory ?? memory

@@ -63,6 +63,8 @@ struct ScenarioBuilder {
         if body.requires?.ttl == true { r.append(.ttl) }
         if body.requires?.vmid16 == true { r.append(.vmid16) }
         if body.requires?.cnp == true { r.append(.cnp) }
+        if body.requires?.tlbiRange == true { r.append(.tlbiRange) }
+        if body.requires?.hardwareAccessFlag == true { r.append(.hardwareAccessFlag) }
         return r
     }
 
@@ -115,6 +117,12 @@ struct ScenarioBuilder {
         }
         try bindLets(&names)
         if let h = body.hcrSet { s.hcrSet = try eval(h, names, path("hcrSet", set: variant.body.hcrSet != nil)) }
+        if let v = body.vtcrSet { s.vtcrSet = try eval(v, names, path("vtcrSet", set: variant.body.vtcrSet != nil)) }
+        for (i, w) in (body.idRegisters ?? []).enumerated() {
+            let p = "\(path("idRegisters", set: variant.body.idRegisters != nil))[\(i)]"
+            s.idRegisterWrites.append(IDRegisterWrite(register: w.register, clear: try eval(w.clear, names, "\(p).clear"),
+                                                      set: try eval(w.set, names, "\(p).set")))
+        }
 
         // Regions, in order: the pool is handed out as they are declared.
         var nextPA = layout.dataPool.rawValue
@@ -500,6 +508,10 @@ struct ScenarioBuilder {
                     case .resumeUnder(let v):
                         reactions.append(.resumeUnder(TableSetVTTBR(set: try setName(v.tables, "\(hp).resumeUnder.tables")!,
                                                                     or: try v.or.map { try eval($0, names, "\(hp).resumeUnder.or") } ?? 0)))
+                    case let .expectDescriptor(ipa, level, set, clear):
+                        reactions.append(.expectDescriptor(ipa: IPA(try eval(ipa, names, "\(hp).expectDescriptor.ipa")), level: level,
+                                                           set: try eval(set, names, "\(hp).expectDescriptor.set"),
+                                                           clear: try eval(clear, names, "\(hp).expectDescriptor.clear")))
                     case .backWithMemory(let b):
                         guard case .mmio = ev.kind else { throw fail("\(hp).backWithMemory", "backWithMemory answers an mmio event") }
                         if b.plant.contains(where: { $0.at != nil }) {
