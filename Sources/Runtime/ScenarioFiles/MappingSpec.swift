@@ -20,15 +20,7 @@ public struct MappingSpec: Decodable, Sendable {
         ipa = try c.decode(Expression.self, forKey: .ipa)
         pa = try c.decode(Expression.self, forKey: .pa)
         size = try c.decode(Expression.self, forKey: .size)
-        access = try c.decodeIfPresent(String.self, forKey: .access) ?? "rwx"
-        guard StageTwoAccess.permissions(access) != nil else {
-            throw DecodingError.dataCorruptedError(forKey: .access, in: c, debugDescription: StageTwoAccess.expected(access))
-        }
-        memory = try c.decodeIfPresent(String.self, forKey: .memory) ?? "normal"
-        guard StageTwoAccess.memoryType(memory) != nil else {
-            throw DecodingError.dataCorruptedError(forKey: .memory, in: c,
-                debugDescription: "memory '\(memory)'; expected \"normal\", \"device-nGnRE\" or \"device-nGnRnE\"")
-        }
+        (access, memory) = try StageTwoAccess.decode(c, access: .access, memory: .memory)
         tables = try c.decodeIfPresent(String.self, forKey: .tables)
         tlbiUnder = try c.decodeIfPresent(VTTBRSpec.self, forKey: .tlbiUnder)
         tlbi = try c.decodeIfPresent([TLBISpec].self, forKey: .tlbi)

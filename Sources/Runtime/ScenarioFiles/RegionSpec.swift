@@ -33,15 +33,7 @@ public struct RegionSpec: Decodable, Sendable {
         }
         ipa = try c.decode(Expression.self, forKey: .ipa)
         size = try c.decode(Expression.self, forKey: .size)
-        access = try c.decodeIfPresent(String.self, forKey: .access) ?? "rwx"
-        guard StageTwoAccess.permissions(access) != nil else {
-            throw DecodingError.dataCorruptedError(forKey: .access, in: c, debugDescription: StageTwoAccess.expected(access))
-        }
-        memory = try c.decodeIfPresent(String.self, forKey: .memory) ?? "normal"
-        guard StageTwoAccess.memoryType(memory) != nil else {
-            throw DecodingError.dataCorruptedError(forKey: .memory, in: c,
-                debugDescription: "memory '\(memory)'; expected \"normal\", \"device-nGnRE\" or \"device-nGnRnE\"")
-        }
+        (access, memory) = try StageTwoAccess.decode(c, access: .access, memory: .memory)
         accessFlag = try c.decodeIfPresent(Bool.self, forKey: .accessFlag) ?? true
         mapped = try c.decodeIfPresent(Bool.self, forKey: .mapped) ?? true
         unit = try c.decodeIfPresent(Expression.self, forKey: .unit)

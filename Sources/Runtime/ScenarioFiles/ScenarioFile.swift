@@ -32,20 +32,8 @@ public struct ScenarioFile: Decodable, Sendable {
             throw DecodingError.dataCorruptedError(forKey: .format, in: c,
                 debugDescription: "format \(format) is not one this harness reads; expected \(Self.formatVersion)")
         }
-        name = try c.decode(String.self, forKey: .name)
-        guard ScenarioFile.isValidName(name) else {
-            throw DecodingError.dataCorruptedError(forKey: .name, in: c,
-                debugDescription: "'\(name)' is not a test name; expected lower-case letters, digits and '-'")
-        }
-        summary = try c.decode(String.self, forKey: .summary)
-        tags = try ScenarioFile.tags(c, .tags)
-        budget = try c.decodeIfPresent(Double.self, forKey: .budget)
-        if let budget, !(budget > 0 && budget <= 86_400) {
-            throw DecodingError.dataCorruptedError(forKey: .budget, in: c,
-                debugDescription: "budget \(budget) is not a number of seconds in (0, 86400]")
-        }
-        reference = try c.decodeIfPresent(String.self, forKey: .reference)
-        why = try c.decodeIfPresent(String.self, forKey: .why)
+        let h = try SpecHeader(from: decoder, kind: "test")
+        (name, summary, tags, budget, reference, why) = (h.name, h.summary, h.tags, h.budget, h.reference, h.why)
         defaults = try ScenarioBody(from: decoder)
         variants = try c.decode([VariantSpec].self, forKey: .variants)
         if variants.isEmpty {

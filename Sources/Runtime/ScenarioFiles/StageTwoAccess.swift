@@ -33,4 +33,19 @@ enum StageTwoAccess {
         default: nil
         }
     }
+
+    /// `access` (default "rwx") and `memory` (default "normal") of a mapping or region, each
+    /// checked against what the builder understands.
+    static func decode<K: CodingKey>(_ c: KeyedDecodingContainer<K>, access: K, memory: K) throws -> (String, String) {
+        let a = try c.decodeIfPresent(String.self, forKey: access) ?? "rwx"
+        guard permissions(a) != nil else {
+            throw DecodingError.dataCorruptedError(forKey: access, in: c, debugDescription: expected(a))
+        }
+        let m = try c.decodeIfPresent(String.self, forKey: memory) ?? "normal"
+        guard memoryType(m) != nil else {
+            throw DecodingError.dataCorruptedError(forKey: memory, in: c,
+                debugDescription: "memory '\(m)'; expected \"normal\", \"device-nGnRE\" or \"device-nGnRnE\"")
+        }
+        return (a, m)
+    }
 }

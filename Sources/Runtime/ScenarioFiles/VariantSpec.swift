@@ -16,20 +16,8 @@ public struct VariantSpec: Decodable, Sendable {
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
-        guard ScenarioFile.isValidName(name) else {
-            throw DecodingError.dataCorruptedError(forKey: .name, in: c,
-                debugDescription: "'\(name)' is not a variant name; expected lower-case letters, digits and '-'")
-        }
-        summary = try c.decode(String.self, forKey: .summary)
-        tags = try ScenarioFile.tags(c, .tags)
-        budget = try c.decodeIfPresent(Double.self, forKey: .budget)
-        if let budget, !(budget > 0 && budget <= 86_400) {
-            throw DecodingError.dataCorruptedError(forKey: .budget, in: c,
-                debugDescription: "budget \(budget) is not a number of seconds in (0, 86400]")
-        }
-        reference = try c.decodeIfPresent(String.self, forKey: .reference)
-        why = try c.decodeIfPresent(String.self, forKey: .why)
+        let h = try SpecHeader(from: decoder, kind: "variant")
+        (name, summary, tags, budget, reference, why) = (h.name, h.summary, h.tags, h.budget, h.reference, h.why)
         body = try ScenarioBody(from: decoder)
     }
 }
