@@ -10,7 +10,7 @@ let package = Package(
         .library(name: "Stage2", targets: ["Stage2"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // Pure architecture values: typed addresses, ESR/FAR/HPFAR decoding, system-register ids.
@@ -51,7 +51,8 @@ let package = Package(
         .executableTarget(
             name: "harness",
             dependencies: [
-                "AArch64", "Stage2", "Stage2SeedBaseline", "KVM", "Machine", "Runtime", "TestCatalog", "GuestProtocol", "Reporting", "CExitBaseline", "HostHealth",
+                "AArch64", "Stage2", "Stage2SeedBaseline", "KVM", "Machine", "Runtime", "TestCatalog", "GuestProtocol", "Reporting",
+                "CExitBaseline", "HostHealth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,7 +61,8 @@ let package = Package(
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM", "AArch64"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "KVM", "Stage2", "AArch64"]),
         .testTarget(name: "GuestProtocolTests", dependencies: ["GuestProtocol", "GuestPayload"]),
-        .testTarget(name: "TestCatalogTests", dependencies: ["Runtime", "TestCatalog", "CatalogFiles", "GuestProtocol", "Stage2", "AArch64"]),
+        .testTarget(
+            name: "TestCatalogTests", dependencies: ["Runtime", "TestCatalog", "CatalogFiles", "GuestProtocol", "Stage2", "AArch64"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
         .testTarget(name: "HostHealthTests", dependencies: ["HostHealth", "Machine"]),
         .testTarget(name: "HarnessTests", dependencies: ["harness", "Stage2", "AArch64"]),

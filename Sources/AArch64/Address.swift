@@ -1,4 +1,3 @@
-
 /// Typed addresses. A raw `UInt64` crosses a module boundary only as a register value;
 /// addresses travel as one of these so an IPA can never be passed where a PA is meant.
 ///
@@ -9,7 +8,8 @@
 /// guest-physical addresses KVM backs with memslots.
 
 public protocol TypedAddress: RawRepresentable, Hashable, Comparable, Sendable,
-    CustomStringConvertible where RawValue == UInt64 {
+    CustomStringConvertible
+where RawValue == UInt64 {
     init(_ raw: UInt64)
 }
 
@@ -56,8 +56,13 @@ extension UInt64 {
         while let c = t.last, c.isWhitespace && !c.isNewline { t = t.dropLast() }
         var s = Substring(t.filter { $0 != "_" })
         var radix = 10
-        if s.hasPrefix("0x") || s.hasPrefix("0X") { radix = 16; s = s.dropFirst(2) }
-        else if s.hasPrefix("0b") || s.hasPrefix("0B") { radix = 2; s = s.dropFirst(2) }
+        if s.hasPrefix("0x") || s.hasPrefix("0X") {
+            radix = 16
+            s = s.dropFirst(2)
+        } else if s.hasPrefix("0b") || s.hasPrefix("0B") {
+            radix = 2
+            s = s.dropFirst(2)
+        }
         guard !s.isEmpty, s.first != "+", s.first != "-", let v = UInt64(s, radix: radix) else { return nil }
         self = v
     }

@@ -92,8 +92,10 @@ public struct DataAbortISS: Hashable, Sendable {
     /// Names of the ISS2 bits set (Arm ARM ISS2 for data aborts): TnD [10], TagAccess [9],
     /// GCS [8], AssuredOnly [7], Overlay [6], DirtyBit [5]; Xs [4:0] is a register number.
     public var iss2Flags: [String] {
-        let names: [(Int, String)] = [(10, "TnD"), (9, "TagAccess"), (8, "GCS"), (7, "AssuredOnly"),
-                                      (6, "Overlay"), (5, "DirtyBit")]
+        let names: [(Int, String)] = [
+            (10, "TnD"), (9, "TagAccess"), (8, "GCS"), (7, "AssuredOnly"),
+            (6, "Overlay"), (5, "DirtyBit"),
+        ]
         var out = names.filter { iss2 & (1 << UInt32($0.0)) != 0 }.map(\.1)
         if iss2 & 0x1F != 0 { out.append("Xs=\(iss2 & 0x1F)") }
         return out

@@ -33,7 +33,8 @@ public struct FaultReport: Hashable, Sendable {
     /// faults, TLB conflicts and reserved codes are not stage-2 faults, whatever the EL.
     public var isStage2Abort: Bool {
         guard esr.exceptionClass == .dataAbortLowerEL || esr.exceptionClass == .instructionAbortLowerEL,
-              let s = status else { return false }
+            let s = status
+        else { return false }
         return s.kind.isTranslationStageFault
     }
 
@@ -53,7 +54,8 @@ public struct FaultReport: Hashable, Sendable {
         if esr.il { f.append("IL") }
         if let d = esr.dataAbort {
             if d.isv {
-                f.append("ISV"); f.append("SAS=\(d.sas)")
+                f.append("ISV")
+                f.append("SAS=\(d.sas)")
                 if d.sse { f.append("SSE") }
                 f.append("SRT=\(d.srt)")
                 if d.sf { f.append("SF") }
@@ -77,10 +79,15 @@ public struct FaultReport: Hashable, Sendable {
         } else if let imm = esr.immediate {
             f.append("imm=0x" + String(imm, radix: 16))
         } else if let smc = esr.smcAArch32 {
-            if smc.cv { f.append("CV"); f.append("COND=0x" + String(smc.cond, radix: 16)) }
+            if smc.cv {
+                f.append("CV")
+                f.append("COND=0x" + String(smc.cond, radix: 16))
+            }
             if smc.ccKnownPass { f.append("CCKNOWNPASS") }
         } else if let s = esr.systemRegisterTrap {
-            f.append(s.encodingName); f.append(s.isRead ? "read" : "write"); f.append("Rt=\(s.rt)")
+            f.append(s.encodingName)
+            f.append(s.isRead ? "read" : "write")
+            f.append("Rt=\(s.rt)")
         } else {
             f.append("ISS=0x" + String(esr.iss, radix: 16))
         }
@@ -164,19 +171,32 @@ public struct FaultReport: Hashable, Sendable {
             row("COND", smc.cond)
             row("CCKNOWNPASS", smc.ccKnownPass ? 1 : 0, smc.ccKnownPass ? "passed its condition check" : "")
         } else if let s = esr.systemRegisterTrap {
-            out.append("    \(s.isRead ? "MRS" : "MSR") \(s.encodingName) Rt=\(s.rt)  (Op0=\(s.op0) Op1=\(s.op1) CRn=\(s.crn) CRm=\(s.crm) Op2=\(s.op2))")
+            out.append(
+                "    \(s.isRead ? "MRS" : "MSR") \(s.encodingName) Rt=\(s.rt)  (Op0=\(s.op0) Op1=\(s.op1) CRn=\(s.crn) CRm=\(s.crm) Op2=\(s.op2))"
+            )
         }
         if let far {
             out.append("FAR   \(hex(far))  (\(esr.farIsValid ? "valid" : "not valid for this exception"))")
         }
         if let hpfar {
             out.append("HPFAR \(hpfar)")
-            out.append("  NS    \(hpfar.ns ? 1 : 0)  (bit 63; \(hpfar.ns ? "Non-secure IPA space" : "Secure IPA space or not implemented"))")
+            out.append(
+                "  NS    \(hpfar.ns ? 1 : 0)  (bit 63; \(hpfar.ns ? "Non-secure IPA space" : "Secure IPA space or not implemented"))")
             out.append("  FIPA  0x\(String(hpfar.fipa, radix: 16))  (IPA[55:12] -> page \(hpfar.pageIPA))")
             if hpfar.res0Bits != 0 { out.append("  warning: RES0 bits set (0x\(String(hpfar.res0Bits, radix: 16)))") }
-            if let ipa { out.append("  IPA   \(ipa)" + (far != nil && esr.farIsValid && !s1ptw ? "  (FIPA << 12 | FAR[11:0])" : s1ptw ? "  (page of the stage-1 table: FAR is the VA of the original access)" : "  (page only: FAR not given or not valid)")) }
+            if let ipa {
+                out.append(
+                    "  IPA   \(ipa)"
+                        + (far != nil && esr.farIsValid && !s1ptw
+                            ? "  (FIPA << 12 | FAR[11:0])"
+                            : s1ptw
+                                ? "  (page of the stage-1 table: FAR is the VA of the original access)"
+                                : "  (page only: FAR not given or not valid)"))
+            }
             if let s = status, !(s.kind == .translation || s.kind == .accessFlag || s.kind == .addressSize || s1ptw) {
-                out.append("  note: HPFAR_EL2 is architecturally written for stage-2 translation, access-flag and address-size faults and faults on a stage-1 walk; for this fault kind KVM does not rely on it")
+                out.append(
+                    "  note: HPFAR_EL2 is architecturally written for stage-2 translation, access-flag and address-size faults and faults on a stage-1 walk; for this fault kind KVM does not rely on it"
+                )
             }
         }
         out.append("summary: " + oneLine)

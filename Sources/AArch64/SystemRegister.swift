@@ -16,7 +16,11 @@ public struct SystemRegister: Hashable, Sendable, CustomStringConvertible {
     /// The fields must fit their widths (op0 2 bits, op1/op2 3 bits, CRn/CRm 4 bits).
     public init(op0: UInt8, op1: UInt8, crn: UInt8, crm: UInt8, op2: UInt8, name: String? = nil) {
         precondition(op0 < 4 && op1 < 8 && crn < 16 && crm < 16 && op2 < 8, "system register field out of range")
-        self.op0 = op0; self.op1 = op1; self.crn = crn; self.crm = crm; self.op2 = op2
+        self.op0 = op0
+        self.op1 = op1
+        self.crn = crn
+        self.crm = crm
+        self.op2 = op2
         self.name = name ?? SystemRegister.genericName(op0: op0, op1: op1, crn: crn, crm: crm, op2: op2)
     }
 
@@ -53,10 +57,11 @@ public struct SystemRegister: Hashable, Sendable, CustomStringConvertible {
         }
         let parts = upper.split(separator: "_", omittingEmptySubsequences: false)
         guard parts.count == 5, parts[0].first == "S", parts[2].first == "C", parts[3].first == "C",
-              let op0 = UInt8(parts[0].dropFirst()), let op1 = UInt8(parts[1]),
-              let crn = UInt8(parts[2].dropFirst()), let crm = UInt8(parts[3].dropFirst()),
-              let op2 = UInt8(parts[4]),
-              op0 < 4, op1 < 8, crn < 16, crm < 16, op2 < 8 else { return nil }
+            let op0 = UInt8(parts[0].dropFirst()), let op1 = UInt8(parts[1]),
+            let crn = UInt8(parts[2].dropFirst()), let crm = UInt8(parts[3].dropFirst()),
+            let op2 = UInt8(parts[4]),
+            op0 < 4, op1 < 8, crn < 16, crm < 16, op2 < 8
+        else { return nil }
         let generic = SystemRegister(op0: op0, op1: op1, crn: crn, crm: crm, op2: op2)
         self = SystemRegister.all.first(where: { $0.sameEncoding(as: generic) }) ?? generic
     }
@@ -68,7 +73,11 @@ public struct SystemRegister: Hashable, Sendable, CustomStringConvertible {
     /// Equality and hashing are by encoding; the name is only a label.
     public static func == (a: SystemRegister, b: SystemRegister) -> Bool { a.sameEncoding(as: b) }
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(op0); hasher.combine(op1); hasher.combine(crn); hasher.combine(crm); hasher.combine(op2)
+        hasher.combine(op0)
+        hasher.combine(op1)
+        hasher.combine(crn)
+        hasher.combine(crm)
+        hasher.combine(op2)
     }
 }
 

@@ -24,12 +24,17 @@ public enum PayloadImage {
         func u64(_ o: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(image[o + $1]) << (8 * $1) } }
         func u32(_ o: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(image[o + $1]) << (8 * $1) } }
         guard u64(GuestABI.imageOffMagic) == GuestABI.imageMagic else { throw .badImage("bad magic") }
-        guard UInt64(u32(GuestABI.imageOffVersion)) == GuestABI.imageVersion else { throw .badImage("version \(u32(GuestABI.imageOffVersion))") }
+        guard UInt64(u32(GuestABI.imageOffVersion)) == GuestABI.imageVersion else {
+            throw .badImage("version \(u32(GuestABI.imageOffVersion))")
+        }
         guard Int(u32(GuestABI.imageOffHeaderSize)) == GuestABI.imageHeaderSize else { throw .badImage("header size") }
-        let h = Header(el2Entry: u64(GuestABI.imageOffEL2Entry), nestedEntry: u64(GuestABI.imageOffNestedEntry),
-                       el2Vectors: u64(GuestABI.imageOffEL2Vectors), el1Vectors: u64(GuestABI.imageOffEL1Vectors))
-        for (name, offset) in [("EL2 entry", h.el2Entry), ("nested entry", h.nestedEntry),
-                               ("EL2 vectors", h.el2Vectors), ("EL1 vectors", h.el1Vectors)] {
+        let h = Header(
+            el2Entry: u64(GuestABI.imageOffEL2Entry), nestedEntry: u64(GuestABI.imageOffNestedEntry),
+            el2Vectors: u64(GuestABI.imageOffEL2Vectors), el1Vectors: u64(GuestABI.imageOffEL1Vectors))
+        for (name, offset) in [
+            ("EL2 entry", h.el2Entry), ("nested entry", h.nestedEntry),
+            ("EL2 vectors", h.el2Vectors), ("EL1 vectors", h.el1Vectors),
+        ] {
             guard offset < UInt64(image.count), offset % 4 == 0 else { throw .badImage("\(name) offset 0x\(String(offset, radix: 16))") }
         }
         // VBAR_ELx bits [10:0] are RES0: vector tables are 2 KiB aligned (Arm ARM D24.2 VBAR_EL2).

@@ -170,7 +170,8 @@ public enum GuestABI {
 
 /// What a message from the payload reports (NVH_KIND_*).
 public enum MessageKind: UInt32, CaseIterable, Sendable {
-    case hello = 1, trap, done, el1Exception, badOp, ack, panic, badReply, badConfig
+    case hello = 1
+    case trap, done, el1Exception, badOp, ack, panic, badReply, badConfig
     public var cName: String {
         switch self {
         case .hello: "HELLO"
@@ -211,7 +212,8 @@ public enum ReplyAction: UInt32, CaseIterable, Sendable {
 
 /// Nested EL1 system registers the SYSREG_WRITE/READ ops select (NVH_SYSREG_*).
 public enum NestedSystemRegister: UInt64, CaseIterable, Sendable {
-    case sctlrEL1 = 0, tcrEL1, ttbr0EL1, ttbr1EL1, mairEL1
+    case sctlrEL1 = 0
+    case tcrEL1, ttbr0EL1, ttbr1EL1, mairEL1
     public var cName: String {
         switch self {
         case .sctlrEL1: "SCTLR_EL1"

@@ -83,8 +83,10 @@ public struct GuestOp: Equatable, Sendable {
     /// repetition shows, not only on the last.
     public var checkEveryRepetition: Bool
 
-    public init(_ kind: OpKind, address: UInt64 = 0, value: UInt64 = 0, aux: UInt64 = 0, repeatCount: UInt32 = 1,
-                checkEveryRepetition: Bool = false) {
+    public init(
+        _ kind: OpKind, address: UInt64 = 0, value: UInt64 = 0, aux: UInt64 = 0, repeatCount: UInt32 = 1,
+        checkEveryRepetition: Bool = false
+    ) {
         self.kind = kind
         self.address = address
         self.value = value

@@ -15,9 +15,11 @@ public struct GuestConfig: Equatable, Sendable {
     public var opCount: UInt64
     public var results: UInt64
 
-    public init(flags: UInt64 = 0, doorbell: UInt64, message: UInt64, el2StackTop: UInt64, vtcr: UInt64,
-                vttbr: UInt64, hcrSet: UInt64, hcrClear: UInt64, nestedStackTop: UInt64 = 0,
-                ops: UInt64, opCount: UInt64, results: UInt64) {
+    public init(
+        flags: UInt64 = 0, doorbell: UInt64, message: UInt64, el2StackTop: UInt64, vtcr: UInt64,
+        vttbr: UInt64, hcrSet: UInt64, hcrClear: UInt64, nestedStackTop: UInt64 = 0,
+        ops: UInt64, opCount: UInt64, results: UInt64
+    ) {
         self.flags = flags
         self.doorbell = doorbell
         self.message = message
@@ -76,9 +78,11 @@ public struct MailboxMessage: Equatable, Sendable {
     /// Held inline (decoding a message on every exit allocates nothing).
     var registers: RegisterFile
 
-    public init(kind: MessageKind, vector: UInt32 = 8, seq: UInt64, esr: UInt64 = 0, far: UInt64 = 0,
-                hpfar: UInt64 = 0, elr: UInt64 = 0, spsr: UInt64 = 0, opIndex: Int? = nil,
-                gprs: [UInt64] = Array(repeating: 0, count: GuestABI.msgGPRCount)) {
+    public init(
+        kind: MessageKind, vector: UInt32 = 8, seq: UInt64, esr: UInt64 = 0, far: UInt64 = 0,
+        hpfar: UInt64 = 0, elr: UInt64 = 0, spsr: UInt64 = 0, opIndex: Int? = nil,
+        gprs: [UInt64] = Array(repeating: 0, count: GuestABI.msgGPRCount)
+    ) {
         self.kind = kind
         self.vector = vector
         self.seq = seq
@@ -124,8 +128,10 @@ public struct MailboxMessage: Equatable, Sendable {
         case .trap, .done, .el1Exception, .badOp, .ack:
             // DONE reports the index one past the last op; TRAP etc. one inside the list.
             let limit = kind == .done ? UInt64(opCount) : UInt64(max(opCount, 0))
-            guard rawIndex < limit || (kind == .done && rawIndex == limit)
-                || (kind == .ack && rawIndex == UInt64.max) else {
+            guard
+                rawIndex < limit || (kind == .done && rawIndex == limit)
+                    || (kind == .ack && rawIndex == UInt64.max)
+            else {
                 throw .badOpIndex(rawIndex, opCount: opCount)
             }
             opIndex = rawIndex == UInt64.max ? nil : Int(rawIndex)
@@ -167,12 +173,16 @@ public struct MailboxMessage: Equatable, Sendable {
 
 /// x0…x30 as 31 inline values (GuestABI.msgGPRCount); missing values are 0, extra ones dropped.
 struct RegisterFile: Equatable, Sendable {
-    typealias Storage = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
-                         UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
-                         UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
-                         UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
-    var storage: Storage = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    typealias Storage = (
+        UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+        UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+        UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+        UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64
+    )
+    var storage: Storage = (
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+    )
     static let count = 31
 
     init() {}
@@ -210,8 +220,10 @@ public struct MailboxReply: Equatable, Sendable {
     /// New x0..x30 for the trapped context (exactly 31 values), applied on return.
     public var gprs: [UInt64]? = nil
 
-    public init(seq: UInt64, action: ReplyAction, tlbi: [TLBIOperation] = [], elr: UInt64? = nil,
-                vttbr: UInt64? = nil, vtcr: UInt64? = nil, hcr: UInt64? = nil, gprs: [UInt64]? = nil) {
+    public init(
+        seq: UInt64, action: ReplyAction, tlbi: [TLBIOperation] = [], elr: UInt64? = nil,
+        vttbr: UInt64? = nil, vtcr: UInt64? = nil, hcr: UInt64? = nil, gprs: [UInt64]? = nil
+    ) {
         self.seq = seq
         self.action = action
         self.tlbi = tlbi
@@ -319,7 +331,8 @@ public enum GuestProtocolError: Error, Equatable, CustomStringConvertible, Senda
     public var description: String {
         switch self {
         case .truncated(let n, let e): "mailbox message truncated: \(n) bytes, expected \(e)"
-        case .badMagic(let m): "mailbox message has a bad magic 0x\(String(m, radix: 16)) (expected 0x\(String(GuestABI.messageMagic, radix: 16)))"
+        case .badMagic(let m):
+            "mailbox message has a bad magic 0x\(String(m, radix: 16)) (expected 0x\(String(GuestABI.messageMagic, radix: 16)))"
         case .badVersion(let v): "mailbox message has version \(v), expected \(GuestABI.messageVersion)"
         case .badKind(let k): "mailbox message has an unknown kind \(k)"
         case .badVector(let v): "mailbox message names vector \(v), outside 0...15"

@@ -9,7 +9,8 @@ public struct HealthFindings: Sendable, Equatable {
     /// Set when other tests ran at the same time (`--jobs`): a splat may be theirs.
     public var sharedWindow = false
 
-    public init(splats: [Splat] = [], newTaint: TaintFlags = TaintFlags(rawValue: 0), kernelLog: [String] = [], sharedWindow: Bool = false) {
+    public init(splats: [Splat] = [], newTaint: TaintFlags = TaintFlags(rawValue: 0), kernelLog: [String] = [], sharedWindow: Bool = false)
+    {
         self.splats = splats
         self.newTaint = newTaint
         self.kernelLog = kernelLog
@@ -25,8 +26,9 @@ public struct HealthFindings: Sendable, Equatable {
         guard isUnhealthy else { return nil }
         var parts: [String] = []
         if let first = splats.first {
-            parts.append("host kernel \(first.kind.rawValue): \(first.headline)"
-                         + (splats.count > 1 ? " (and \(splats.count - 1) more splat\(splats.count == 2 ? "" : "s"))" : ""))
+            parts.append(
+                "host kernel \(first.kind.rawValue): \(first.headline)"
+                    + (splats.count > 1 ? " (and \(splats.count - 1) more splat\(splats.count == 2 ? "" : "s"))" : ""))
         }
         if newTaint.rawValue != 0 { parts.append("new taint: " + newTaint.descriptions.joined(separator: ", ")) }
         if sharedWindow { parts.append("other tests ran at the same time (--jobs)") }

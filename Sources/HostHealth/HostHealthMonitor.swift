@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Machine
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Reads `/proc/sys/kernel/tainted` and the kernel log (`/dev/kmsg`) before and after each
 /// test, writes a start and an end marker line into the log per test (as the kselftest
@@ -22,12 +23,14 @@ public final class HostHealthMonitor: @unchecked Sendable {
     private let lock = ConditionLock()
     private var records: [KernelLogRecord] = []
     private var lostRecords = false
-    private var open: [Int: UInt64] = [:]       // window id → start sequence
+    private var open: [Int: UInt64] = [:]  // window id → start sequence
     private var nextWindow = 0
-    private var overlapped: Set<Int> = []        // windows another window ran beside
+    private var overlapped: Set<Int> = []  // windows another window ran beside
 
-    public init(kmsgPath: String = "/dev/kmsg", taintPath: String = "/proc/sys/kernel/tainted",
-                runID: String = String(UInt32.random(in: 0...UInt32.max), radix: 16)) {
+    public init(
+        kmsgPath: String = "/dev/kmsg", taintPath: String = "/proc/sys/kernel/tainted",
+        runID: String = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+    ) {
         self.device = KernelLogDevice(path: kmsgPath)
         self.taintPath = taintPath
         self.runID = runID
@@ -52,7 +55,8 @@ public final class HostHealthMonitor: @unchecked Sendable {
     /// Call just before the test starts.
     public func begin(_ name: String) -> Window {
         let taint = Self.readTaint(taintPath)
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         drain()
         device.write(markerText("START", name))
         drain()
@@ -70,7 +74,8 @@ public final class HostHealthMonitor: @unchecked Sendable {
     /// Call just after the test ended; `result` goes into the end marker (e.g. PASS).
     public func end(_ w: Window, result: String) -> HealthFindings {
         let taint = Self.readTaint(taintPath)
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         drain()
         device.write(markerText("END", w.name) + " " + result)
         drain()
@@ -94,7 +99,10 @@ public final class HostHealthMonitor: @unchecked Sendable {
 
     private func drain() {
         for raw in device.readAvailable() {
-            guard let raw else { lostRecords = true; continue }
+            guard let raw else {
+                lostRecords = true
+                continue
+            }
             if let r = KernelLogRecord(raw: raw) { records.append(r) }
         }
     }

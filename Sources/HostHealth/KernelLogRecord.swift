@@ -32,8 +32,11 @@ public struct KernelLogRecord: Sendable, Equatable {
 
     /// The record as `dmesg` shows it: "[   12.345678] text".
     public var dmesgLine: String {
-        let seconds = microseconds / 1_000_000, micros = microseconds % 1_000_000
-        let s = String(seconds), m = String(micros)
-        return "[" + String(repeating: " ", count: max(0, 5 - s.count)) + s + "." + String(repeating: "0", count: 6 - m.count) + m + "] " + text
+        let seconds = microseconds / 1_000_000
+        let micros = microseconds % 1_000_000
+        let s = String(seconds)
+        let m = String(micros)
+        return "[" + String(repeating: " ", count: max(0, 5 - s.count)) + s + "." + String(repeating: "0", count: 6 - m.count) + m + "] "
+            + text
     }
 }

@@ -29,12 +29,20 @@ public enum SplatDetector {
     public static func kind(startedBy text: String) -> SplatKind? {
         let t = text.drop { $0 == " " || $0 == "\t" }
         if t.hasPrefix("WARNING: CPU: ") || t.hasPrefix("WARNING: at ") || isFileLineWarning(t) { return .warning }
-        if lockdepStarts.contains(where: { t.hasPrefix($0) }) || (t.hasPrefix("WARNING: ") && t.hasSuffix(" lock order detected")) { return .lockdep }
+        if lockdepStarts.contains(where: { t.hasPrefix($0) }) || (t.hasPrefix("WARNING: ") && t.hasSuffix(" lock order detected")) {
+            return .lockdep
+        }
         if t.hasPrefix("BUG: KASAN: ") || t.hasPrefix("BUG: KFENCE: ") { return .kasan }
         if t.hasPrefix("BUG: ") || t.hasPrefix("kernel BUG at ") || t.contains("BUG: soft lockup") || t.contains("BUG: hard lockup")
-            || t.contains("BUG: workqueue lockup") { return .bug }
+            || t.contains("BUG: workqueue lockup")
+        {
+            return .bug
+        }
         if t.hasPrefix("Internal error: ") || t.hasPrefix("Oops: ") || t.hasPrefix("Oops - ")
-            || t.hasPrefix("Unable to handle kernel ") { return .oops }
+            || t.hasPrefix("Unable to handle kernel ")
+        {
+            return .oops
+        }
         if t.hasPrefix("UBSAN: ") { return .ubsan }
         if t.hasPrefix("Kernel panic - not syncing") { return .panic }
         if t.hasPrefix("INFO: task ") && t.contains(" blocked for more than ") { return .stall }
@@ -69,7 +77,10 @@ public enum SplatDetector {
         var current: Splat? = nil
         for r in records {
             if isBoundary(r) {
-                if let c = current { out.append(c); current = nil }
+                if let c = current {
+                    out.append(c)
+                    current = nil
+                }
                 continue
             }
             if let k = kind(startedBy: r.text) {

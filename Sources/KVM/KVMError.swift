@@ -30,8 +30,11 @@ public struct KVMError: Error, Equatable, Sendable, CustomStringConvertible {
 
     /// The error for an arm64-only operation on another architecture (errno ENOSYS).
     public static func notArm64Host(_ operation: String) -> KVMError {
-        KVMError(operation: operation, errno: ENOSYS,
-                 hint: "not an arm64 host: the arm64 KVM uAPI is not available here; run it in the emulated host (scripts/emu-host run -- harness …)")
+        KVMError(
+            operation: operation, errno: ENOSYS,
+            hint:
+                "not an arm64 host: the arm64 KVM uAPI is not available here; run it in the emulated host (scripts/emu-host run -- harness …)"
+        )
     }
 
     static func lastError(_ operation: String, hint: String? = nil) -> KVMError {
@@ -43,7 +46,8 @@ public struct KVMError: Error, Equatable, Sendable, CustomStringConvertible {
     static func defaultHint(operation: String, errno: Int32) -> String? {
         switch (operation, errno) {
         case ("KVM_ARM_VCPU_INIT", EINVAL):
-            return "the host refused the vCPU features; for HAS_EL2 boot the host with kvm-arm.mode=nested (Linux ≥ 6.16 on an Armv8.4+ CPU with FEAT_NV2)"
+            return
+                "the host refused the vCPU features; for HAS_EL2 boot the host with kvm-arm.mode=nested (Linux ≥ 6.16 on an Armv8.4+ CPU with FEAT_NV2)"
         case ("KVM_RUN", EAGAIN):
             return "an EL2 vCPU needs the in-kernel vGICv3 initialised (KVM_DEV_ARM_VGIC_CTRL_INIT) before the first KVM_RUN"
         case ("KVM_RUN", ENOEXEC):

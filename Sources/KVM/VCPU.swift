@@ -49,8 +49,9 @@ extension SystemRegister {
     public init?(kvmRegisterID id: UInt64) {
         var fields: [UInt32] = [0, 0, 0, 0, 0]
         guard ckvm_arm64_sys_reg_fields(id, &fields) != 0 else { return nil }
-        let generic = SystemRegister(op0: UInt8(fields[0]), op1: UInt8(fields[1]), crn: UInt8(fields[2]),
-                                     crm: UInt8(fields[3]), op2: UInt8(fields[4]))
+        let generic = SystemRegister(
+            op0: UInt8(fields[0]), op1: UInt8(fields[1]), crn: UInt8(fields[2]),
+            crm: UInt8(fields[3]), op2: UInt8(fields[4]))
         self = SystemRegister.all.first { $0 == generic } ?? generic
     }
 }
@@ -184,8 +185,9 @@ public struct VCPU: ~Copyable {
         case ckvm_KVM_EXIT_HLT: return .halt
         case ckvm_KVM_EXIT_SHUTDOWN: return .shutdown
         case ckvm_KVM_EXIT_IO:
-            return .io(port: ckvm_run_io_port(run), size: Int(ckvm_run_io_size(run)),
-                       isWrite: ckvm_run_io_direction(run) == UInt8(ckvm_KVM_EXIT_IO_OUT), count: Int(ckvm_run_io_count(run)))
+            return .io(
+                port: ckvm_run_io_port(run), size: Int(ckvm_run_io_size(run)),
+                isWrite: ckvm_run_io_direction(run) == UInt8(ckvm_KVM_EXIT_IO_OUT), count: Int(ckvm_run_io_count(run)))
         case ckvm_KVM_EXIT_DEBUG: return .debug
         case ckvm_KVM_EXIT_EXCEPTION: return .exception
         case ckvm_KVM_EXIT_HYPERCALL: return .hypercall
@@ -240,8 +242,9 @@ public struct VCPU: ~Copyable {
         var words = [UInt32](repeating: 0, count: Int(ckvm_kvm_vcpu_init_feature_words))
         for (feature, available, bit) in bits where features.contains(feature) {
             guard available else {
-                throw KVMError(operation: "KVM_ARM_VCPU_INIT(\(feature == .hasEL2 ? "HAS_EL2" : "HAS_EL2_E2H0"))", errno: ENOSYS,
-                               hint: "this harness was built with kernel headers that lack the feature; rebuild with newer linux-libc-dev")
+                throw KVMError(
+                    operation: "KVM_ARM_VCPU_INIT(\(feature == .hasEL2 ? "HAS_EL2" : "HAS_EL2_E2H0"))", errno: ENOSYS,
+                    hint: "this harness was built with kernel headers that lack the feature; rebuild with newer linux-libc-dev")
             }
             words[Int(bit / 32)] |= 1 << (bit % 32)
         }

@@ -48,8 +48,10 @@ public struct VirtualMachine: ~Copyable {
     ///
     /// The caller keeps `hostAddress ..< hostAddress + size` mapped for as long as the slot
     /// exists (or the VM lives): KVM reads and writes it on the guest's behalf.
-    public func setUserMemoryRegion(slot: UInt32, guestAddress: PhysicalAddress, size: UInt64,
-                                    hostAddress: UnsafeMutableRawPointer?, flags: MemoryRegionFlags = []) throws(KVMError) {
+    public func setUserMemoryRegion(
+        slot: UInt32, guestAddress: PhysicalAddress, size: UInt64,
+        hostAddress: UnsafeMutableRawPointer?, flags: MemoryRegionFlags = []
+    ) throws(KVMError) {
         var region = kvm_userspace_memory_region()
         region.slot = slot
         region.flags = flags.rawValue

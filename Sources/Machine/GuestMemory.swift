@@ -12,9 +12,11 @@ public enum GuestMemoryError: Error, Equatable, Sendable, CustomStringConvertibl
     public var description: String {
         switch self {
         case let .outOfBounds(address, length, backed):
-            return "guest memory access of \(length) bytes at \(address) is not inside one backed region (backed: \(backed.joined(separator: ", ")))"
+            return
+                "guest memory access of \(length) bytes at \(address) is not inside one backed region (backed: \(backed.joined(separator: ", ")))"
         case let .mapFailed(region, bytes, e):
-            return "cannot map \(bytes) bytes of guest memory for region '\(region)': \(String(cString: strerror(e))) (errno \(e)) — lower the region size or raise the memory limit (ulimit -v, cgroup memory.max)"
+            return
+                "cannot map \(bytes) bytes of guest memory for region '\(region)': \(String(cString: strerror(e))) (errno \(e)) — lower the region size or raise the memory limit (ulimit -v, cgroup memory.max)"
         }
     }
 }
@@ -61,7 +63,8 @@ public final class GuestMemory {
     @discardableResult
     public func addRegion(_ region: MemoryRegion) throws(GuestMemoryError) -> Backing {
         guard region.size > 0, region.size <= UInt64(Int.max), region.end != nil,
-              !backings.contains(where: { $0.region.base < region.end! && region.base < $0.region.end! }) else {
+            !backings.contains(where: { $0.region.base < region.end! && region.base < $0.region.end! })
+        else {
             throw .outOfBounds(address: region.base, length: region.size, backed: backings.map(\.region.name))
         }
         // SAFETY: a fresh anonymous mapping; no existing memory is affected.

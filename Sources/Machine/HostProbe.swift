@@ -153,7 +153,9 @@ public enum HostProbe {
         func problem(_ item: String, _ remedy: String) { r.problems.append(.init(item: item, remedy: remedy)) }
 
         if !isARM64 {
-            problem("architecture", "this is an \(machine) host, the nested tests need arm64 KVM; run them in the emulated arm64 host: \(emulatedHostCommand)")
+            problem(
+                "architecture",
+                "this is an \(machine) host, the nested tests need arm64 KVM; run them in the emulated arm64 host: \(emulatedHostCommand)")
         } else if !kvmHasARM64 {
             problem("build", "this harness was built without the arm64 KVM uAPI; build it for aarch64")
         }
@@ -166,7 +168,11 @@ public enum HostProbe {
             kvm = try KVMSystem(path: kvmPath)
         } catch {
             if !r.kvmPresent {
-                problem(kvmPath, isARM64 ? "no \(kvmPath): use a kernel with KVM (CONFIG_KVM) on a host that boots at EL2" : "no \(kvmPath) here; \(emulatedHostCommand)")
+                problem(
+                    kvmPath,
+                    isARM64
+                        ? "no \(kvmPath): use a kernel with KVM (CONFIG_KVM) on a host that boots at EL2"
+                        : "no \(kvmPath) here; \(emulatedHostCommand)")
             } else {
                 problem("\(kvmPath) access", error.hint ?? error.description)
             }
@@ -177,7 +183,9 @@ public enum HostProbe {
         do {
             let v = try kvm.apiVersion()
             r.apiVersion = v
-            if v != kvmHeaderAPIVersion { problem("KVM API version", "KVM_GET_API_VERSION returned \(v), expected \(kvmHeaderAPIVersion): this KVM is incompatible") }
+            if v != kvmHeaderAPIVersion {
+                problem("KVM API version", "KVM_GET_API_VERSION returned \(v), expected \(kvmHeaderAPIVersion): this KVM is incompatible")
+            }
         } catch { problem("KVM API version", error.description) }
 
         guard isARM64 && kvmHasARM64 else { return finish(r) }
@@ -187,11 +195,15 @@ public enum HostProbe {
             r.armEL2Available = (r.capArmEL2 ?? 0) > 0
             if !r.armEL2Available { problem("KVM_CAP_ARM_EL2", nestedRemedy) }
         } else {
-            problem("KVM_CAP_ARM_EL2", "this harness was built with kernel headers older than Linux 6.16 (no KVM_CAP_ARM_EL2); rebuild with newer linux-libc-dev")
+            problem(
+                "KVM_CAP_ARM_EL2",
+                "this harness was built with kernel headers older than Linux 6.16 (no KVM_CAP_ARM_EL2); rebuild with newer linux-libc-dev")
         }
         if let cap = KVMCapability.armEL2E2H0 {
             r.capArmEL2E2H0 = try? kvm.checkExtension(cap)
-            if (r.capArmEL2E2H0 ?? 0) == 0 { r.notes.append("KVM_CAP_ARM_EL2_E2H0 is 0: the non-VHE (HAS_EL2_E2H0) variants will be skipped") }
+            if (r.capArmEL2E2H0 ?? 0) == 0 {
+                r.notes.append("KVM_CAP_ARM_EL2_E2H0 is 0: the non-VHE (HAS_EL2_E2H0) variants will be skipped")
+            }
         }
         r.maxIPABits = try? kvm.checkExtension(.armVMIPASize)
         if r.maxIPABits == 0 { r.notes.append("KVM_CAP_ARM_VM_IPA_SIZE is 0: VMs are limited to 40-bit IPAs") }
@@ -211,16 +223,18 @@ public enum HostProbe {
         // KVM_CAP_ARM_EL2 is 0, so the report shows the kernel's own answer (EINVAL + hint).
         if r.vgicV3Creatable == true {
             do {
-                let map = try MemoryMap(MemoryMap.gicRegions(vcpus: 1) + [
-                    MemoryRegion(name: "ram", base: PhysicalAddress(0x4000_0000), size: 0x10_0000, kind: .ram)
-                ])
+                let map = try MemoryMap(
+                    MemoryMap.gicRegions(vcpus: 1) + [
+                        MemoryRegion(name: "ram", base: PhysicalAddress(0x4000_0000), size: 0x10_0000, kind: .ram)
+                    ])
                 let machine = try Machine(MachineConfiguration(map: map, mode: .el2(e2h0: false), kvmPath: kvmPath))
                 r.el2VCPUCreated = true
                 let mmfr0 = IDAA64MMFR0(rawValue: try machine.get(SystemRegister.ID_AA64MMFR0_EL1))
                 r.idAA64MMFR0 = mmfr0.rawValue
                 r.paRangeBits = mmfr0.physicalAddressBits
-                r.stage2Granules = .init(tgran4_2: mmfr0.stage2(.k4).rawValue, tgran16_2: mmfr0.stage2(.k16).rawValue,
-                                         tgran64_2: mmfr0.stage2(.k64).rawValue)
+                r.stage2Granules = .init(
+                    tgran4_2: mmfr0.stage2(.k4).rawValue, tgran16_2: mmfr0.stage2(.k16).rawValue,
+                    tgran64_2: mmfr0.stage2(.k64).rawValue)
                 if !Granule.allCases.contains(where: { mmfr0.stage2($0).isSupported }) {
                     problem("stage-2 granules", "the vCPU's ID_AA64MMFR0_EL1 advertises no stage-2 granule")
                 }
@@ -244,9 +258,10 @@ public enum HostProbe {
         // The non-VHE variant: only informative (its tests are skipped without it).
         if r.el2VCPUCreated == true && (r.capArmEL2E2H0 ?? 0) > 0 {
             do {
-                let map = try MemoryMap(MemoryMap.gicRegions(vcpus: 1) + [
-                    MemoryRegion(name: "ram", base: PhysicalAddress(0x4000_0000), size: 0x10_0000, kind: .ram)
-                ])
+                let map = try MemoryMap(
+                    MemoryMap.gicRegions(vcpus: 1) + [
+                        MemoryRegion(name: "ram", base: PhysicalAddress(0x4000_0000), size: 0x10_0000, kind: .ram)
+                    ])
                 _ = try Machine(MachineConfiguration(map: map, mode: .el2(e2h0: true), kvmPath: kvmPath))
                 r.el2E2H0VCPUCreated = true
             } catch {
@@ -259,7 +274,8 @@ public enum HostProbe {
 
     static func finish(_ report: HostReport) -> HostReport {
         var r = report
-        r.canRunNestedTests = r.problems.isEmpty && r.isARM64Host && r.kvmAccessible && r.armEL2Available
+        r.canRunNestedTests =
+            r.problems.isEmpty && r.isARM64Host && r.kvmAccessible && r.armEL2Available
             && r.vgicV3Creatable == true && r.el2VCPUCreated == true && r.el2GuestRuns == true
         return r
     }
@@ -282,7 +298,7 @@ enum CKVMConstants {
 public enum EL2SmokeGuest {
     public static let code: [UInt32] = [0xd2a1_4001, 0x5280_0b42, 0xb900_0022, 0x1400_0000]
     public static let mmioAddress = PhysicalAddress(0x0a00_0000)
-    public static let marker: UInt64 = 0x6e76_6861_726e_6573 // "nvharnes"
+    public static let marker: UInt64 = 0x6e76_6861_726e_6573  // "nvharnes"
 
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -304,16 +320,25 @@ public enum EL2SmokeGuest {
             let x3 = try machine.get(CoreRegister.x(3))
             let pc = try machine.get(CoreRegister.pc)
             let pstate = try machine.get(CoreRegister.pstate)
-            guard x1 == mmioAddress.rawValue else { return fail("x1 = 0x\(String(x1, radix: 16)), expected 0x\(String(mmioAddress.rawValue, radix: 16))") }
-            guard x3 == marker else { return fail("x3 = 0x\(String(x3, radix: 16)), expected the entry argument 0x\(String(marker, radix: 16))") }
-            guard pc == entry.rawValue + 8 else { return fail("PC = 0x\(String(pc, radix: 16)) at the MMIO exit, expected the str at 0x\(String(entry.rawValue + 8, radix: 16))") }
+            guard x1 == mmioAddress.rawValue else {
+                return fail("x1 = 0x\(String(x1, radix: 16)), expected 0x\(String(mmioAddress.rawValue, radix: 16))")
+            }
+            guard x3 == marker else {
+                return fail("x3 = 0x\(String(x3, radix: 16)), expected the entry argument 0x\(String(marker, radix: 16))")
+            }
+            guard pc == entry.rawValue + 8 else {
+                return fail(
+                    "PC = 0x\(String(pc, radix: 16)) at the MMIO exit, expected the str at 0x\(String(entry.rawValue + 8, radix: 16))")
+            }
             // PSTATE.M[3:0] = 0b1001: EL2h (Arm ARM C5.2.19, SPSR_EL2.M).
             guard pstate & 0xF == 0b1001 else { return fail("PSTATE = 0x\(String(pstate, radix: 16)): not EL2h") }
             let hcr = try machine.get(SystemRegister.HCR_EL2)
             // Our ONE_REG ids must be ids the kernel lists for this vCPU (KVM_GET_REG_LIST).
             let listed = Set(try machine.registerList(vcpu: 0))
-            let needed: [SystemRegister] = [.HCR_EL2, .VTTBR_EL2, .VTCR_EL2, .ESR_EL2, .FAR_EL2, .HPFAR_EL2,
-                                            .ELR_EL2, .SPSR_EL2, .VBAR_EL2, .SP_EL2, .SCTLR_EL2]
+            let needed: [SystemRegister] = [
+                .HCR_EL2, .VTTBR_EL2, .VTCR_EL2, .ESR_EL2, .FAR_EL2, .HPFAR_EL2,
+                .ELR_EL2, .SPSR_EL2, .VBAR_EL2, .SP_EL2, .SCTLR_EL2,
+            ]
             let missing = needed.filter { !listed.contains($0.kvmRegisterID) }
             guard missing.isEmpty else {
                 return fail("KVM_GET_REG_LIST (\(listed.count) ids) lacks \(missing.map(\.name).joined(separator: ", "))")
@@ -326,8 +351,14 @@ public enum EL2SmokeGuest {
             // The str completes on the next KVM_RUN; then `b .` spins until the watchdog fires.
             if let problem = spinEndsInTimeout(machine) { return fail(problem) }
             let spinPC = try machine.get(CoreRegister.pc)
-            guard spinPC == entry.rawValue + 12 else { return fail("after the watchdog PC = 0x\(String(spinPC, radix: 16)), expected the b . at 0x\(String(entry.rawValue + 12, radix: 16))") }
-            return .success("MMIO write exit at \(mmioAddress) (4 bytes, 0x5a); x1, x3, PC 0x\(String(pc, radix: 16)), PSTATE 0x\(String(pstate, radix: 16)) (EL2h), HCR_EL2 0x\(String(hcr, radix: 16)) read via ONE_REG; KVM_GET_REG_LIST (\(listed.count) ids) has all \(needed.count) EL2 and \(core.count) core ids we build; the watchdog stopped the final spin at 0x\(String(spinPC, radix: 16))")
+            guard spinPC == entry.rawValue + 12 else {
+                return fail(
+                    "after the watchdog PC = 0x\(String(spinPC, radix: 16)), expected the b . at 0x\(String(entry.rawValue + 12, radix: 16))"
+                )
+            }
+            return .success(
+                "MMIO write exit at \(mmioAddress) (4 bytes, 0x5a); x1, x3, PC 0x\(String(pc, radix: 16)), PSTATE 0x\(String(pstate, radix: 16)) (EL2h), HCR_EL2 0x\(String(hcr, radix: 16)) read via ONE_REG; KVM_GET_REG_LIST (\(listed.count) ids) has all \(needed.count) EL2 and \(core.count) core ids we build; the watchdog stopped the final spin at 0x\(String(spinPC, radix: 16))"
+            )
         } catch {
             return fail("\(error)")
         }

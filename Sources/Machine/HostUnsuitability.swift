@@ -38,7 +38,7 @@ public enum HostUnsuitability: Sendable, Equatable, CustomStringConvertible {
     /// feature asked for is absent, otherwise our arguments were wrong (nil).
     static func vcpuInit(_ e: KVMError, features: VCPUFeatures, kvm: borrowing KVMSystem) -> HostUnsuitability? {
         func absent(_ cap: KVMCapability?) -> Bool {
-            guard let cap else { return true }   // headers predate it: the kernel cannot be asked
+            guard let cap else { return true }  // headers predate it: the kernel cannot be asked
             // A failing KVM_CHECK_EXTENSION proves nothing absent: the init error stays a failure.
             do { return try kvm.checkExtension(cap) <= 0 } catch { return false }
         }

@@ -42,7 +42,7 @@ public final class KernelLogDevice: @unchecked Sendable {
     public func readAvailable() -> [String?] {
         guard readFD >= 0 else { return [] }
         var records: [String?] = []
-        var buffer = [UInt8](repeating: 0, count: 8192)   // a record is at most 1 KiB of text + dict
+        var buffer = [UInt8](repeating: 0, count: 8192)  // a record is at most 1 KiB of text + dict
         while true {
             // Unsafe: read(2) fills the array's own storage, at most its count bytes.
             let n = buffer.withUnsafeMutableBytes { read(readFD, $0.baseAddress, $0.count) }
@@ -51,8 +51,11 @@ public final class KernelLogDevice: @unchecked Sendable {
                 continue
             }
             if n < 0 && errno == EINTR { continue }
-            if n < 0 && errno == EPIPE { records.append(nil); continue }
-            return records   // EAGAIN (nothing more) or an error
+            if n < 0 && errno == EPIPE {
+                records.append(nil)
+                continue
+            }
+            return records  // EAGAIN (nothing more) or an error
         }
     }
 

@@ -25,8 +25,10 @@ public struct MachineConfiguration: Sendable {
     public var historyLength: Int
     public var kvmPath: String
 
-    public init(map: MemoryMap, vcpuCount: Int = 1, mode: VCPUMode = .el2(e2h0: false), ipaBits: Int? = nil,
-                historyLength: Int = 32, kvmPath: String = KVMSystem.defaultPath) {
+    public init(
+        map: MemoryMap, vcpuCount: Int = 1, mode: VCPUMode = .el2(e2h0: false), ipaBits: Int? = nil,
+        historyLength: Int = 32, kvmPath: String = KVMSystem.defaultPath
+    ) {
         self.map = map
         self.vcpuCount = vcpuCount
         self.mode = mode
@@ -108,8 +110,9 @@ final class VCPUSlot {
         return (0..<n).map { k in
             let e = ring[(count - n + k) % capacity]
             let ns = e.monotonic &- createdMonotonic
-            return ExitRecord(sequence: e.sequence, vcpu: vcpu, exit: e.exit,
-                              at: .nanoseconds(Int64(truncatingIfNeeded: ns)))
+            return ExitRecord(
+                sequence: e.sequence, vcpu: vcpu, exit: e.exit,
+                at: .nanoseconds(Int64(truncatingIfNeeded: ns)))
         }
     }
 }
@@ -169,8 +172,9 @@ public final class Machine {
         for (i, backing) in memory.backings.enumerated() {
             let region = backing.region
             do {
-                try vm.setUserMemoryRegion(slot: UInt32(i), guestAddress: region.base, size: region.size,
-                                           hostAddress: backing.host, flags: region.logDirtyPages ? .logDirtyPages : [])
+                try vm.setUserMemoryRegion(
+                    slot: UInt32(i), guestAddress: region.base, size: region.size,
+                    hostAddress: backing.host, flags: region.logDirtyPages ? .logDirtyPages : [])
             } catch {
                 throw .kvm(KVMError(operation: error.operation + " for region '\(region.name)'", errno: error.errno, hint: error.hint))
             }
@@ -208,30 +212,37 @@ public final class Machine {
         // KVM_DEV_ARM_VGIC_CTRL_INIT after every vCPU exists and is initialised (arm-vgic-v3.rst).
         if let g = gic.take() {
             do {
-                try g.setControl(group: ckvm_KVM_DEV_ARM_VGIC_GRP_CTRL, attribute: ckvm_KVM_DEV_ARM_VGIC_CTRL_INIT,
-                                 what: "KVM_DEV_ARM_VGIC_CTRL_INIT")
+                try g.setControl(
+                    group: ckvm_KVM_DEV_ARM_VGIC_GRP_CTRL, attribute: ckvm_KVM_DEV_ARM_VGIC_CTRL_INIT,
+                    what: "KVM_DEV_ARM_VGIC_CTRL_INIT")
             } catch { throw .kvm(error) }
             gic = consume g
         }
         self.gic = gic
         self.slots = slots
         self.vm = vm
-        _ = consume kvm // the system fd is not needed once the VM exists
+        _ = consume kvm  // the system fd is not needed once the VM exists
     }
 
     /// KVM_CREATE_DEVICE(KVM_DEV_TYPE_ARM_VGIC_V3) and its distributor/redistributor addresses
     /// from the map (api.rst / devices/arm-vgic-v3.rst).
     static func createVGIC(vm: borrowing VirtualMachine, map: MemoryMap, vcpus: Int) throws(MachineError) -> KVMDevice {
         guard let dist = map.regions(of: .gicDistributor).first,
-              let redist = map.regions(of: .gicRedistributor).first else {
-            throw .configuration("an EL2 vCPU needs the in-kernel vGICv3: the memory map must have a .gicDistributor and a .gicRedistributor region (see MemoryMap.gicRegions(vcpus:))")
+            let redist = map.regions(of: .gicRedistributor).first
+        else {
+            throw .configuration(
+                "an EL2 vCPU needs the in-kernel vGICv3: the memory map must have a .gicDistributor and a .gicRedistributor region (see MemoryMap.gicRegions(vcpus:))"
+            )
         }
         guard dist.size >= ckvm_KVM_VGIC_V3_DIST_SIZE else {
-            throw .configuration("region '\(dist.name)' must be at least KVM_VGIC_V3_DIST_SIZE (0x\(String(ckvm_KVM_VGIC_V3_DIST_SIZE, radix: 16))) bytes")
+            throw .configuration(
+                "region '\(dist.name)' must be at least KVM_VGIC_V3_DIST_SIZE (0x\(String(ckvm_KVM_VGIC_V3_DIST_SIZE, radix: 16))) bytes")
         }
         let needed = ckvm_KVM_VGIC_V3_REDIST_SIZE * UInt64(vcpus)
         guard redist.size >= needed else {
-            throw .configuration("region '\(redist.name)' must hold \(vcpus) redistributors of KVM_VGIC_V3_REDIST_SIZE (0x\(String(needed, radix: 16)) bytes)")
+            throw .configuration(
+                "region '\(redist.name)' must hold \(vcpus) redistributors of KVM_VGIC_V3_REDIST_SIZE (0x\(String(needed, radix: 16)) bytes)"
+            )
         }
         let gic: KVMDevice
         do { gic = try vm.createDevice(type: ckvm_KVM_DEV_TYPE_ARM_VGIC_V3, name: "vGICv3") } catch {
@@ -239,10 +250,12 @@ public final class Machine {
             throw error.errno == ENODEV ? .hostUnsuitable(.noVGICv3(error)) : .kvm(error)
         }
         do {
-            try gic.setAttribute(group: ckvm_KVM_DEV_ARM_VGIC_GRP_ADDR, attribute: ckvm_KVM_VGIC_V3_ADDR_TYPE_DIST,
-                                 value: dist.base.rawValue, what: "KVM_VGIC_V3_ADDR_TYPE_DIST")
-            try gic.setAttribute(group: ckvm_KVM_DEV_ARM_VGIC_GRP_ADDR, attribute: ckvm_KVM_VGIC_V3_ADDR_TYPE_REDIST,
-                                 value: redist.base.rawValue, what: "KVM_VGIC_V3_ADDR_TYPE_REDIST")
+            try gic.setAttribute(
+                group: ckvm_KVM_DEV_ARM_VGIC_GRP_ADDR, attribute: ckvm_KVM_VGIC_V3_ADDR_TYPE_DIST,
+                value: dist.base.rawValue, what: "KVM_VGIC_V3_ADDR_TYPE_DIST")
+            try gic.setAttribute(
+                group: ckvm_KVM_DEV_ARM_VGIC_GRP_ADDR, attribute: ckvm_KVM_VGIC_V3_ADDR_TYPE_REDIST,
+                value: redist.base.rawValue, what: "KVM_VGIC_V3_ADDR_TYPE_REDIST")
             return gic
         } catch { throw .kvm(error) }
     }
@@ -262,7 +275,9 @@ public final class Machine {
 
     /// Sets where vCPU `vcpu` starts: PC, PSTATE (default EL2h with DAIF masked, 0x3c9) and
     /// x0…x3 (or fewer) from `arguments`.
-    public func setEntry(vcpu: Int = 0, pc: PhysicalAddress, arguments: [UInt64] = [], pstate: UInt64 = PState.el2hMasked) throws(MachineError) {
+    public func setEntry(
+        vcpu: Int = 0, pc: PhysicalAddress, arguments: [UInt64] = [], pstate: UInt64 = PState.el2hMasked
+    ) throws(MachineError) {
         guard arguments.count <= 4 else { throw .configuration("at most 4 entry arguments (x0..x3)") }
         let s = try slot(vcpu)
         do {
@@ -381,7 +396,9 @@ public final class Machine {
                 continue
             case .interrupted(.watchdog):
                 s.record(exit)
-                throw .timeout(vcpu: index, after: s.budget, pc: try? s.vcpu.get(.pc), lastExits: s.history(vcpu: index, createdMonotonic: createdMonotonic))
+                throw .timeout(
+                    vcpu: index, after: s.budget, pc: try? s.vcpu.get(.pc),
+                    lastExits: s.history(vcpu: index, createdMonotonic: createdMonotonic))
             case let .interrupted(.stopSignal(signal)):
                 s.record(exit)
                 throw .stopped(signal: signal, lastExits: s.history(vcpu: index, createdMonotonic: createdMonotonic))
@@ -435,8 +452,9 @@ public final class Machine {
         // Slot numbers follow the backings' order (the map's regions took 0..<n at creation).
         let slot = UInt32(memory.backings.count - 1)
         do {
-            try vm.setUserMemoryRegion(slot: slot, guestAddress: region.base, size: region.size,
-                                       hostAddress: backing.host, flags: region.logDirtyPages ? .logDirtyPages : [])
+            try vm.setUserMemoryRegion(
+                slot: slot, guestAddress: region.base, size: region.size,
+                hostAddress: backing.host, flags: region.logDirtyPages ? .logDirtyPages : [])
         } catch {
             throw .kvm(KVMError(operation: error.operation + " for added region '\(region.name)'", errno: error.errno, hint: error.hint))
         }
@@ -457,10 +475,14 @@ public final class Machine {
         }
         let r = backing.region
         do {
-            try vm.setUserMemoryRegion(slot: slot, guestAddress: r.base, size: r.size, hostAddress: backing.host,
-                                       flags: enabled ? .logDirtyPages : [])
+            try vm.setUserMemoryRegion(
+                slot: slot, guestAddress: r.base, size: r.size, hostAddress: backing.host,
+                flags: enabled ? .logDirtyPages : [])
         } catch {
-            throw .kvm(KVMError(operation: error.operation + " (dirty logging \(enabled ? "on" : "off") for '\(name)')", errno: error.errno, hint: error.hint))
+            throw .kvm(
+                KVMError(
+                    operation: error.operation + " (dirty logging \(enabled ? "on" : "off") for '\(name)')", errno: error.errno,
+                    hint: error.hint))
         }
         if enabled { dirtyLoggingEnabled.insert(name) } else { dirtyLoggingEnabled.remove(name) }
     }
@@ -475,7 +497,9 @@ public final class Machine {
     /// The pages of a `.logDirtyPages` region written since the last call (KVM_GET_DIRTY_LOG).
     public func dirtyPages(region name: String) throws(MachineError) -> [PhysicalAddress] {
         let region: MemoryRegion
-        if let added = addedRegions.first(where: { $0.name == name }) { region = added } else {
+        if let added = addedRegions.first(where: { $0.name == name }) {
+            region = added
+        } else {
             do { region = try map.region(named: name) } catch { throw .memoryMap(error) }
         }
         guard region.logDirtyPages || dirtyLoggingEnabled.contains(name), let slot = memslots[name] else {

@@ -47,8 +47,11 @@ public enum MachineError: Error, Sendable, CustomStringConvertible {
         case let .timeout(vcpu, after, pc, lastExits):
             var s = "timeout: vCPU \(vcpu) did not exit within \(after)"
             if let pc { s += " (PC 0x\(String(pc, radix: 16)) when interrupted)" }
-            s += lastExits.isEmpty ? "; no exits before it" : "; last \(lastExits.count) exits:\n"
-                + lastExits.map { "  \($0)" }.joined(separator: "\n")
+            s +=
+                lastExits.isEmpty
+                ? "; no exits before it"
+                : "; last \(lastExits.count) exits:\n"
+                    + lastExits.map { "  \($0)" }.joined(separator: "\n")
             return s
         case let .stopped(signal, lastExits):
             var s = "stopped by signal \(signal) (\(signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal")); VM torn down"

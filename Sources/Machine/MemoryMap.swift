@@ -140,8 +140,9 @@ extension MemoryMap {
     public static func gicRegions(vcpus: Int) -> [MemoryRegion] {
         [
             MemoryRegion(name: "gic-distributor", base: PhysicalAddress(0x0800_0000), size: 0x1_0000, kind: .gicDistributor),
-            MemoryRegion(name: "gic-redistributors", base: PhysicalAddress(0x080A_0000), size: 0x2_0000 * UInt64(vcpus),
-                         kind: .gicRedistributor),
+            MemoryRegion(
+                name: "gic-redistributors", base: PhysicalAddress(0x080A_0000), size: 0x2_0000 * UInt64(vcpus),
+                kind: .gicRedistributor),
         ]
     }
 }

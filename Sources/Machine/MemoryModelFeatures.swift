@@ -45,11 +45,25 @@ public struct IDAA64MMFR0: Sendable, Equatable {
     public func stage1(_ granule: Granule) -> GranuleSupport {
         switch granule {
         case .k4:
-            switch field(28) { case 0b0000: .supported; case 0b0001: .supported52Bit; case 0b1111: .notSupported; default: .reserved }
+            switch field(28) {
+            case 0b0000: .supported
+            case 0b0001: .supported52Bit
+            case 0b1111: .notSupported
+            default: .reserved
+            }
         case .k16:
-            switch field(20) { case 0b0000: .notSupported; case 0b0001: .supported; case 0b0010: .supported52Bit; default: .reserved }
+            switch field(20) {
+            case 0b0000: .notSupported
+            case 0b0001: .supported
+            case 0b0010: .supported52Bit
+            default: .reserved
+            }
         case .k64:
-            switch field(24) { case 0b0000: .supported; case 0b1111: .notSupported; default: .reserved }
+            switch field(24) {
+            case 0b0000: .supported
+            case 0b1111: .notSupported
+            default: .reserved
+            }
         }
     }
 

@@ -11,9 +11,10 @@ public enum VCPUIdentity {
     /// (register name, value) per register, or the reason none could be read.
     public static func read(kvmPath: String = KVMSystem.defaultPath, e2h0: Bool = false) -> Result<[(String, UInt64)], any Error> {
         do {
-            let map = try MemoryMap(MemoryMap.gicRegions(vcpus: 1) + [
-                MemoryRegion(name: "ram", base: PhysicalAddress(0x4000_0000), size: 0x10_0000, kind: .ram)
-            ])
+            let map = try MemoryMap(
+                MemoryMap.gicRegions(vcpus: 1) + [
+                    MemoryRegion(name: "ram", base: PhysicalAddress(0x4000_0000), size: 0x10_0000, kind: .ram)
+                ])
             let machine = try Machine(MachineConfiguration(map: map, mode: .el2(e2h0: e2h0), kvmPath: kvmPath))
             var out: [(String, UInt64)] = []
             for r in registers { out.append((r.name, try machine.get(r))) }

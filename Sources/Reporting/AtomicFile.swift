@@ -1,10 +1,11 @@
 import CTempFiles
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Writes a whole file or nothing — the one atomic writer for reports and stage-2 images.
@@ -50,15 +51,19 @@ public enum AtomicFile {
     /// `beforeRename` runs when the data is safely in the temporary file; if it throws, the
     /// temporary file is removed, `path` is untouched and its error is rethrown (a tool that
     /// cannot print its result leaves no image either).
-    public static func write(bytes: UnsafeRawBufferPointer, to path: String,
-                             beforeRename: () throws -> Void = {}) throws {
+    public static func write(
+        bytes: UnsafeRawBufferPointer, to path: String,
+        beforeRename: () throws -> Void = {}
+    ) throws {
         guard !path.isEmpty else { throw ReportingError.emptyPath }
         let dir = directory(of: path)
         let template = temporaryName(for: path)
         _ = ctemp_install_handlers()
         var slot: Int32 = -1
         let fd = ctemp_mkstemp(template, &slot)
-        guard fd >= 0 else { throw ReportingError.cannotWrite(path: path, operation: "creating a temporary file in '\(dir)'", errno: errno) }
+        guard fd >= 0 else {
+            throw ReportingError.cannotWrite(path: path, operation: "creating a temporary file in '\(dir)'", errno: errno)
+        }
         defer { ctemp_unregister(slot) }
         let tmp = String(cString: ctemp_path(slot))
         var ok = false
@@ -73,11 +78,13 @@ public enum AtomicFile {
         let mask = umask(0)
         umask(mask)
         if fchmod(fd, 0o666 & ~mask) != 0 {
-            let e = errno; close(fd)
+            let e = errno
+            close(fd)
             throw ReportingError.cannotWrite(path: path, operation: "fchmod", errno: e)
         }
         if fsync(fd) != 0 {
-            let e = errno; close(fd)
+            let e = errno
+            close(fd)
             throw ReportingError.cannotWrite(path: path, operation: "fsync", errno: e)
         }
         if close(fd) != 0 {

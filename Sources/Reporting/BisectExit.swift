@@ -21,7 +21,7 @@ public enum BisectExit {
         case ExitPolicy.success: good
         case ExitPolicy.failure, ExitPolicy.timeout: bad
         case 128...: status
-        default: skip   // 77 all skipped, 64 usage, 74 I/O, 125 already
+        default: skip  // 77 all skipped, 64 usage, 74 I/O, 125 already
         }
     }
 }

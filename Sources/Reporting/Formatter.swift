@@ -68,7 +68,8 @@ public func formatSeconds(_ d: Double, decimals: Int = 3) -> String {
     let scale = pow10(decimals)
     let v = (d.isFinite && d > 0) ? d : 0
     let scaled = UInt64((v * Double(scale)).rounded())
-    let whole = scaled / scale, frac = scaled % scale
+    let whole = scaled / scale
+    let frac = scaled % scale
     if decimals == 0 { return String(whole) }
     let f = String(frac)
     return "\(whole)." + String(repeating: "0", count: decimals - f.count) + f

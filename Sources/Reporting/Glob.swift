@@ -13,8 +13,8 @@
 public struct GlobPattern: Sendable, Equatable, CustomStringConvertible {
     enum Token: Sendable, Equatable {
         case literal(Unicode.Scalar)
-        case any          // ?
-        case star         // *
+        case any  // ?
+        case star  // *
         case set(negated: Bool, items: [ClosedRange<UInt32>])
     }
 
@@ -48,17 +48,25 @@ public struct GlobPattern: Sendable, Equatable, CustomStringConvertible {
             case "[":
                 var j = i + 1
                 var negated = false
-                if j < s.count, s[j] == "!" || s[j] == "^" { negated = true; j += 1 }
+                if j < s.count, s[j] == "!" || s[j] == "^" {
+                    negated = true
+                    j += 1
+                }
                 var items: [ClosedRange<UInt32>] = []
                 var first = true
                 var closed = false
                 while j < s.count {
                     var c = s[j]
-                    if c == "]" && !first { closed = true; j += 1; break }
+                    if c == "]" && !first {
+                        closed = true
+                        j += 1
+                        break
+                    }
                     first = false
                     if c == "\\" {
                         guard j + 1 < s.count else { break }
-                        j += 1; c = s[j]
+                        j += 1
+                        c = s[j]
                     }
                     // A range a-b (a '-' just before ']' is literal).
                     if j + 2 < s.count, s[j + 1] == "-", s[j + 2] != "]" {
@@ -66,7 +74,8 @@ public struct GlobPattern: Sendable, Equatable, CustomStringConvertible {
                         var k = j + 2
                         if hi == "\\" {
                             guard k + 1 < s.count else { break }
-                            k += 1; hi = s[k]
+                            k += 1
+                            hi = s[k]
                         }
                         guard c.value <= hi.value else {
                             throw ParseError(pattern: pattern, problem: "the range '\(c)-\(hi)' is reversed")
@@ -96,24 +105,31 @@ public struct GlobPattern: Sendable, Equatable, CustomStringConvertible {
         let text = Array(name.unicodeScalars)
         // Iterative wildcard matching with one backtrack point (the last `*`): linear in
         // practice, O(n·m) worst case, never exponential.
-        var t = 0, p = 0
-        var starP = -1, starT = 0
+        var t = 0
+        var p = 0
+        var starP = -1
+        var starT = 0
         while t < text.count {
             if p < tokens.count {
                 switch tokens[p] {
                 case .star:
-                    starP = p; starT = t; p += 1
+                    starP = p
+                    starT = t
+                    p += 1
                     continue
                 case .any:
-                    t += 1; p += 1
+                    t += 1
+                    p += 1
                     continue
                 case .literal(let c) where c == text[t]:
-                    t += 1; p += 1
+                    t += 1
+                    p += 1
                     continue
                 case .set(let negated, let items):
                     let v = text[t].value
                     if items.contains(where: { $0.contains(v) }) != negated {
-                        t += 1; p += 1
+                        t += 1
+                        p += 1
                         continue
                     }
                 default:

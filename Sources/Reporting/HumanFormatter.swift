@@ -38,7 +38,8 @@ public struct HumanFormatter: ReportFormatter {
         var extra: [String] = []
         var text = r.outcome.failureMessage ?? r.outcome.skipReason
         if let known = r.outcome.knownFailure {
-            text = r.status == .xpass
+            text =
+                r.status == .xpass
                 ? "passed although a known-failure record says it fails here: " + known
                 : (r.outcome.observedFailure ?? "") + "\nknown failure: " + known
         }

@@ -65,8 +65,13 @@ public struct JSONLinesFormatter: ReportFormatter {
 /// whitespace, numbers as given). Strings escape `"`, `\`, all C0 controls, DEL, and
 /// U+2028/U+2029 (so a line never splits in any reader).
 enum JSON {
-    case null, bool(Bool), int(Int), number(String), string(String)
-    case array([JSON]), object([(String, JSON)])
+    case null
+    case bool(Bool)
+    case int(Int)
+    case number(String)
+    case string(String)
+    case array([JSON])
+    case object([(String, JSON)])
 
     var encoded: String {
         var out = ""

@@ -1,12 +1,12 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// JUnit XML in the widely rendered "Ant" dialect (GitHub test-report actions, GitLab
@@ -43,7 +43,8 @@ public struct JUnitFormatter: ReportFormatter {
         func a(_ s: String) -> String { Escape.xmlAttribute(s) }
         let time = formatSeconds(summary.duration.seconds)
         let stamp = Self.timestamp(run.startTime)
-        let counts = "tests=\"\(summary.total)\" failures=\"\(summary.failed)\" errors=\"0\" skipped=\"\(summary.skipped + summary.xfailed)\" time=\"\(time)\""
+        let counts =
+            "tests=\"\(summary.total)\" failures=\"\(summary.failed)\" errors=\"0\" skipped=\"\(summary.skipped + summary.xfailed)\" time=\"\(time)\""
         var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         x += "<testsuites name=\"\(a(run.suiteName))\" \(counts) timestamp=\"\(stamp)\">\n"
         x += "  <testsuite name=\"\(a(run.suiteName))\" \(counts) timestamp=\"\(stamp)\" hostname=\"\(a(run.hostname))\">\n"
@@ -53,7 +54,8 @@ public struct JUnitFormatter: ReportFormatter {
         for n in run.notes { x += "      <property name=\"note\" value=\"\(a(n))\"/>\n" }
         x += "    </properties>\n"
         for r in results {
-            let attrs = "classname=\"\(a(run.suiteName + "." + StableID.make(r.group)))\" name=\"\(r.id)\" time=\"\(formatSeconds(r.seconds))\""
+            let attrs =
+                "classname=\"\(a(run.suiteName + "." + StableID.make(r.group)))\" name=\"\(r.id)\" time=\"\(formatSeconds(r.seconds))\""
             let out = systemOut(r)
             if r.status == .pass && out.isEmpty {
                 x += "    <testcase \(attrs)/>\n"
@@ -93,8 +95,14 @@ public struct JUnitFormatter: ReportFormatter {
             lines.append("XPASS: passed although a known-failure record says it fails here: " + known)
         }
         if !r.parameters.isEmpty { lines.append("parameters: " + r.parameterText) }
-        if !r.faults.isEmpty { lines.append("faults:"); lines += r.faults }
-        if !r.log.isEmpty { lines.append("exits:"); lines += r.log }
+        if !r.faults.isEmpty {
+            lines.append("faults:")
+            lines += r.faults
+        }
+        if !r.log.isEmpty {
+            lines.append("exits:")
+            lines += r.log
+        }
         return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
     }
 
@@ -107,6 +115,7 @@ public struct JUnitFormatter: ReportFormatter {
             let s = String(v)
             return String(repeating: "0", count: max(0, w - s.count)) + s
         }
-        return "\(p(tm.tm_year + 1900, 4))-\(p(tm.tm_mon + 1, 2))-\(p(tm.tm_mday, 2))T\(p(tm.tm_hour, 2)):\(p(tm.tm_min, 2)):\(p(tm.tm_sec, 2))"
+        return
+            "\(p(tm.tm_year + 1900, 4))-\(p(tm.tm_mon + 1, 2))-\(p(tm.tm_mday, 2))T\(p(tm.tm_hour, 2)):\(p(tm.tm_min, 2)):\(p(tm.tm_sec, 2))"
     }
 }

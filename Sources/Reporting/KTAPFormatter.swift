@@ -77,7 +77,10 @@ public struct KTAPFormatter: ReportFormatter {
     }
 
     public mutating func result(_ r: TestResult, number: Int) -> String {
-        guard blocks != nil else { buffered.append(r); return "" }
+        guard blocks != nil else {
+            buffered.append(r)
+            return ""
+        }
         var out = ""
         if let o = open, o.group != r.group || o.statuses.count == o.planned {
             out += closeBlock()
@@ -167,7 +170,11 @@ public struct KTAPFormatter: ReportFormatter {
     /// `# Totals: pass:N fail:N xfail:N xpass:N skip:N error:N` over the variants (the form
     /// kselftest prints). Timeouts count as `fail`; `pass` does not include the XPASSes.
     static func totals(_ results: [TestResult]) -> String {
-        var pass = 0, fail = 0, skip = 0, xfail = 0, xpass = 0
+        var pass = 0
+        var fail = 0
+        var skip = 0
+        var xfail = 0
+        var xpass = 0
         for r in results {
             switch r.status {
             case .pass: pass += 1

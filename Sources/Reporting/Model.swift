@@ -1,12 +1,12 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// The ways a test can end. A timeout is a failure with a more specific cause: it counts as
@@ -147,9 +147,11 @@ public struct RunInfo: Sendable, Equatable {
     /// known before the run: lets KTAP print each test's plan before its first variant.
     public var plannedNames: [String]?
 
-    public init(startTime: Date = Date(), hostname: String = HostInfo.hostname(),
-                hostDescription: String = HostInfo.describe(), seed: UInt64,
-                suiteName: String = "nvharness", notes: [String] = [], plannedNames: [String]? = nil) {
+    public init(
+        startTime: Date = Date(), hostname: String = HostInfo.hostname(),
+        hostDescription: String = HostInfo.describe(), seed: UInt64,
+        suiteName: String = "nvharness", notes: [String] = [], plannedNames: [String]? = nil
+    ) {
         self.startTime = startTime
         self.hostname = hostname
         self.hostDescription = hostDescription
@@ -169,10 +171,17 @@ public struct Summary: Sendable, Equatable {
     public var total: Int { passed + failed + skipped + xfailed }
     public var duration: Duration = .zero
 
-    public init(passed: Int = 0, failed: Int = 0, skipped: Int = 0, timedOut: Int = 0, xfailed: Int = 0,
-                xpassed: Int = 0, duration: Duration = .zero) {
-        self.passed = passed; self.failed = failed; self.skipped = skipped
-        self.timedOut = timedOut; self.xfailed = xfailed; self.xpassed = xpassed; self.duration = duration
+    public init(
+        passed: Int = 0, failed: Int = 0, skipped: Int = 0, timedOut: Int = 0, xfailed: Int = 0,
+        xpassed: Int = 0, duration: Duration = .zero
+    ) {
+        self.passed = passed
+        self.failed = failed
+        self.skipped = skipped
+        self.timedOut = timedOut
+        self.xfailed = xfailed
+        self.xpassed = xpassed
+        self.duration = duration
     }
 
     public init(_ results: some Sequence<TestResult>) {
@@ -181,9 +190,14 @@ public struct Summary: Sendable, Equatable {
             case .pass: passed += 1
             case .fail: failed += 1
             case .skip: skipped += 1
-            case .timeout: failed += 1; timedOut += 1
+            case .timeout:
+                failed += 1
+                timedOut += 1
             case .xfail: xfailed += 1
-            case .xpass: passed += 1; xpassed += 1; xpassNames.append(r.displayName)
+            case .xpass:
+                passed += 1
+                xpassed += 1
+                xpassNames.append(r.displayName)
             }
             duration += r.duration
         }
@@ -201,7 +215,10 @@ public struct Summary: Sendable, Equatable {
 
     /// The loud line printed before `line` when a known failure passed (nil otherwise).
     public var xpassLine: String? {
-        xpassed == 0 ? nil : "XPASS: \(xpassed) known failure(s) passed (counted as passed; a failure with --strict); check and retire their records: " + xpassNames.joined(separator: ", ")
+        xpassed == 0
+            ? nil
+            : "XPASS: \(xpassed) known failure(s) passed (counted as passed; a failure with --strict); check and retire their records: "
+                + xpassNames.joined(separator: ", ")
     }
 
     /// The lines printed before the summary line, in order (timeouts, then XPASS).

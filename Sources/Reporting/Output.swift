@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Where report text goes. Writes are unbuffered (each call reaches the descriptor), so
@@ -49,7 +49,10 @@ public func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
     var offset = 0
     while offset < bytes.count {
         let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-        if n > 0 { offset += n; continue }
+        if n > 0 {
+            offset += n
+            continue
+        }
         if n < 0 && errno == EINTR { continue }
         return n == 0 ? EIO : errno
     }

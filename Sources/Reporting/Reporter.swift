@@ -1,12 +1,12 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Streams a run's results in the chosen format and ends it with the summary line and the
@@ -40,11 +40,13 @@ public final class Reporter {
     ///     plan first then; otherwise last).
     ///   - outputPath: `--output FILE`; checked here (directory exists, not a directory) so a
     ///     bad path fails before any test runs.
-    public init(format: OutputFormat, outputPath: String? = nil, run: RunInfo, planned: Int? = nil,
-                color: ColorMode = .auto,
-                stdout: any TextSink = FileDescriptorSink.standardOutput(),
-                stderr: any TextSink = FileDescriptorSink.standardError(),
-                environment: [String: String] = ProcessInfo.processInfo.environment) throws(ReportingError) {
+    public init(
+        format: OutputFormat, outputPath: String? = nil, run: RunInfo, planned: Int? = nil,
+        color: ColorMode = .auto,
+        stdout: any TextSink = FileDescriptorSink.standardOutput(),
+        stderr: any TextSink = FileDescriptorSink.standardError(),
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ReportingError) {
         if let outputPath { try AtomicFile.validate(path: outputPath) }
         self.run = run
         self.format = format
@@ -72,7 +74,10 @@ public final class Reporter {
         guard !began else { return }
         began = true
         emitPrimary(primary.begin(run, planned: planned))
-        if var c = console { stdout.write(c.begin(run, planned: planned)); console = c }
+        if var c = console {
+            stdout.write(c.begin(run, planned: planned))
+            console = c
+        }
     }
 
     /// Records one finished test and prints it at once in streaming formats.
@@ -82,7 +87,10 @@ public final class Reporter {
         results.append(result)
         let n = results.count
         emitPrimary(primary.result(result, number: n))
-        if var c = console { stdout.write(c.result(result, number: n)); console = c }
+        if var c = console {
+            stdout.write(c.result(result, number: n))
+            console = c
+        }
     }
 
     /// Prints the end of the report and the summary line, writes `--output` atomically, and

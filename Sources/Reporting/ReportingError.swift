@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 public enum ReportingError: Error, CustomStringConvertible, Equatable {
@@ -21,13 +21,15 @@ public enum ReportingError: Error, CustomStringConvertible, Equatable {
             let reason = String(cString: strerror(e))
             return "cannot write '\(Escape.terminal(path))': \(op) failed: \(reason) (errno \(e)); no partial file was left"
         case .outputIsDirectory(let path):
-            return "'\(Escape.terminal(path))' is a directory; give a file name such as '\(Escape.terminal(path.hasSuffix("/") ? path : path + "/"))results.xml'"
+            return
+                "'\(Escape.terminal(path))' is a directory; give a file name such as '\(Escape.terminal(path.hasSuffix("/") ? path : path + "/"))results.xml'"
         case .directoryMissing(let path, let dir):
             return "'\(Escape.terminal(path))': directory '\(Escape.terminal(dir))' does not exist"
         case .emptyPath:
             return "the file name is empty"
         case .directoryNotWritable(let path, let dir, let e):
-            return "'\(Escape.terminal(path))': directory '\(Escape.terminal(dir))' is not writable: \(String(cString: strerror(e))) (errno \(e))"
+            return
+                "'\(Escape.terminal(path))': directory '\(Escape.terminal(dir))' is not writable: \(String(cString: strerror(e))) (errno \(e))"
         case .nameTooLong(let path, let bytes):
             return "'\(Escape.terminal(path))': the file name is \(bytes) bytes, more than NAME_MAX (\(AtomicFile.nameMax))"
         }

@@ -45,7 +45,8 @@ public struct TAPFormatter: ReportFormatter {
             out += "1..\(planned)\n"
             planEmitted = true
         }
-        out += "# \(Escape.terminal(run.suiteName)) seed \(run.seed) on \(Escape.terminal(run.hostDescription)) (\(Escape.terminal(run.hostname)))\n"
+        out +=
+            "# \(Escape.terminal(run.suiteName)) seed \(run.seed) on \(Escape.terminal(run.hostDescription)) (\(Escape.terminal(run.hostname)))\n"
         for n in run.notes { out += "# note: " + Escape.terminal(n) + "\n" }
         return out
     }
@@ -70,7 +71,9 @@ public struct TAPFormatter: ReportFormatter {
         case .knownFailure(let m, _):
             yaml += ["message: " + Escape.yamlQuoted(m), "severity: xfail"]
         case .unexpectedPass:
-            yaml += ["message: " + Escape.yamlQuoted("XPASS: passed although a known-failure record says it fails here"), "severity: xpass"]
+            yaml += [
+                "message: " + Escape.yamlQuoted("XPASS: passed although a known-failure record says it fails here"), "severity: xpass",
+            ]
         case .passed, .skipped:
             break
         }

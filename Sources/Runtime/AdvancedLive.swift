@@ -104,7 +104,9 @@ public final class LiveHost {
         switch tables.walk(IPA(ipa)) {
         case .translation(let t):
             if t.outputAddress.rawValue != pa || t.level != level {
-                failures.append("\(what): the tables translate \(hex(ipa)) to \(t.outputAddress) at level \(t.level), expected \(hex(pa)) at level \(level)")
+                failures.append(
+                    "\(what): the tables translate \(hex(ipa)) to \(t.outputAddress) at level \(t.level), expected \(hex(pa)) at level \(level)"
+                )
             }
         case .fault(let f):
             failures.append("\(what): the tables do not translate \(hex(ipa)): \(f)")
@@ -124,9 +126,11 @@ public final class LiveTables {
         let cfg = session.tables.configuration
         let memory = BackendTableMemory(backend: session.backend, pool: pool.rawValue...(pool.rawValue + poolBytes - 1))
         do {
-            tables = try Stage2Tables(configuration: Stage2Configuration(granule: cfg.granule, ipaBits: cfg.ipaBits, vmid: vmid,
-                                                                        vmid16: cfg.vmid16),
-                                      memory: memory, poolBase: pool, poolBytes: poolBytes)
+            tables = try Stage2Tables(
+                configuration: Stage2Configuration(
+                    granule: cfg.granule, ipaBits: cfg.ipaBits, vmid: vmid,
+                    vmid16: cfg.vmid16),
+                memory: memory, poolBase: pool, poolBytes: poolBytes)
         } catch { throw SessionError.unexpected("table set \(name): \(error)") }
         let l = session.layout
         try map(IPA(l.payload.rawValue), l.payload, l.payloadWindow, Stage2Attributes(permissions: [.read, .execute]), tlb: nil)
@@ -134,8 +138,10 @@ public final class LiveTables {
     }
 
     /// Maps; `tlb` nil: the set is not live (no VTTBR ever held it), a break is a bug.
-    public func map(_ ipa: IPA, _ pa: PhysicalAddress, _ size: UInt64, _ attributes: Stage2Attributes,
-                    tlb: VTTBRExitTLB?) throws {
+    public func map(
+        _ ipa: IPA, _ pa: PhysicalAddress, _ size: UInt64, _ attributes: Stage2Attributes,
+        tlb: VTTBRExitTLB?
+    ) throws {
         do {
             if var tlb {
                 try tables.map(ipa: ipa, pa: pa, size: size, attributes: attributes, tlb: &tlb)
@@ -230,14 +236,18 @@ public enum LiveScript {
                 if report.isStage2Abort {
                     faults += 1
                     ctx.log("  " + report.oneLine)
-                    return try stop("unexpected stage-2 fault at op \(m.opIndex.map(String.init) ?? "?") (expected \(want.map { "\($0)" } ?? "nothing")): \(report.oneLine)")
+                    return try stop(
+                        "unexpected stage-2 fault at op \(m.opIndex.map(String.init) ?? "?") (expected \(want.map { "\($0)" } ?? "nothing")): \(report.oneLine)"
+                    )
                 }
                 let wantESR = LivePlan.hvcSyndrome(immediate: GuestABI.hvcOp)
                 guard case let .hostCall(op, label)? = want else {
                     return try stop("unexpected trap (expected \(want.map { "\($0)" } ?? "nothing")): " + session.describe(m))
                 }
                 guard m.esr == wantESR, m.opIndex == op else {
-                    return try stop("expected \(want!) with ESR_EL2 \(hex(wantESR)), got op \(m.opIndex.map(String.init) ?? "?") ESR_EL2 \(hex(m.esr)): " + session.describe(m))
+                    return try stop(
+                        "expected \(want!) with ESR_EL2 \(hex(wantESR)), got op \(m.opIndex.map(String.init) ?? "?") ESR_EL2 \(hex(m.esr)): "
+                            + session.describe(m))
                 }
                 ctx.log("  host call \(call) at op \(op): \(label)")
                 try steps[call](host)
@@ -247,7 +257,8 @@ public enum LiveScript {
                 try session.reply(MailboxReply(seq: p.seq, action: .resume, vttbr: host.resumeVTTBR))
             case .done:
                 guard case .done(let op)? = want, m.opIndex == op else {
-                    host.failures.append("DONE after op \(m.opIndex.map { String($0 - 1) } ?? "?"), expected \(want.map { "\($0)" } ?? "nothing")")
+                    host.failures.append(
+                        "DONE after op \(m.opIndex.map { String($0 - 1) } ?? "?"), expected \(want.map { "\($0)" } ?? "nothing")")
                     return ScriptOutcome(failures: host.failures, faults: faults)
                 }
                 return ScriptOutcome(failures: host.failures, faults: faults)

@@ -13,17 +13,25 @@ extension CatalogTest {
         }
         // Fault lines (the runner logs each stage-2 fault as `FaultReport.oneLine`, which
         // starts "stage-2 fault") are kept apart from the rest of the log.
-        final class Lines: @unchecked Sendable { var faults: [String] = []; var other: [String] = [] }
+        final class Lines: @unchecked Sendable {
+            var faults: [String] = []
+            var other: [String] = []
+        }
         let lines = Lines()
         let outer = log
         let log: (String) -> Void = { line in
             let text = line.drop { $0 == " " }
-            if text.hasPrefix("stage-2 fault") || (text.hasPrefix("[vCPU ") && text.contains("] stage-2 fault")) { lines.faults.append(String(text)) } else { lines.other.append(String(text)) }
+            if text.hasPrefix("stage-2 fault") || (text.hasPrefix("[vCPU ") && text.contains("] stage-2 fault")) {
+                lines.faults.append(String(text))
+            } else {
+                lines.other.append(String(text))
+            }
             outer(line)
         }
         func finished(_ outcome: Outcome, faults: Int, notes: [String]) -> TestRun {
-            TestRun(name: name, outcome: outcome, faults: faults, seconds: seconds(), notes: notes,
-                    faultLines: lines.faults, log: lines.other)
+            TestRun(
+                name: name, outcome: outcome, faults: faults, seconds: seconds(), notes: notes,
+                faultLines: lines.faults, log: lines.other)
         }
         var facts: HostFacts
         do { facts = try HostFacts.probe() } catch {
@@ -42,9 +50,10 @@ extension CatalogTest {
             if scenario.nonVHE, let reason = HostCheck.nonVHEUnavailable() {
                 return finished(.skip(reason), faults: 0, notes: scenario.notes)
             }
-            var backend: MachineBackend? = try MachineBackend(layout: .standard, e2h0: settings.e2h0 || scenario.nonVHE,
-                                                              timeout: settings.timeout,
-                                                                  ipaBits: scenario.vmIPABits)
+            var backend: MachineBackend? = try MachineBackend(
+                layout: .standard, e2h0: settings.e2h0 || scenario.nonVHE,
+                timeout: settings.timeout,
+                ipaBits: scenario.vmIPABits)
             if settings.verbose { log("  VM created in \(milliseconds(since: started)) ms") }
             for r in scenario.extraRAM { try backend!.addRAM(name: r.name, base: r.base, size: r.size) }
             for w in scenario.idRegisterWrites {

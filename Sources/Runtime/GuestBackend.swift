@@ -47,7 +47,8 @@ public enum BackendError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .timeout(s, last):
-            "timed out: the guest did not finish within \(s) s (the watchdog stopped KVM_RUN); last exits:\n" + last.map { "  " + $0 }.joined(separator: "\n")
+            "timed out: the guest did not finish within \(s) s (the watchdog stopped KVM_RUN); last exits:\n"
+                + last.map { "  " + $0 }.joined(separator: "\n")
         case let .interrupted(sig): "interrupted by signal \(sig); VM torn down"
         case let .memory(m): m
         }

@@ -32,9 +32,11 @@ public final class GuestSession {
     /// The message page's host mapping, when the backend has one (no copies per exit).
     let messageHost: UnsafeMutableRawPointer?
 
-    public init(backend: any GuestBackend, layout: SessionLayout = .standard, granule: Granule, ipaBits: Int,
-                vmid: UInt16 = 1, ops: [GuestOp], flags: UInt64 = GuestABI.cfgFlagHello,
-                verbose: Bool = false, log: @escaping (String) -> Void) throws {
+    public init(
+        backend: any GuestBackend, layout: SessionLayout = .standard, granule: Granule, ipaBits: Int,
+        vmid: UInt16 = 1, ops: [GuestOp], flags: UInt64 = GuestABI.cfgFlagHello,
+        verbose: Bool = false, log: @escaping (String) -> Void
+    ) throws {
         self.backend = backend
         self.layout = layout
         self.verbose = verbose
@@ -48,11 +50,13 @@ public final class GuestSession {
         opCount = ops.count
 
         messageHost = backend.hostPointer(layout.message, count: GuestABI.messageSize)
-        let memory = BackendTableMemory(backend: backend,
-                                        pool: layout.tablePool.rawValue...(layout.tablePool.rawValue + layout.tablePoolSize - 1))
+        let memory = BackendTableMemory(
+            backend: backend,
+            pool: layout.tablePool.rawValue...(layout.tablePool.rawValue + layout.tablePoolSize - 1))
         do {
-            tables = try Stage2Tables(configuration: Stage2Configuration(granule: granule, ipaBits: ipaBits, vmid: vmid),
-                                      memory: memory, poolBase: layout.tablePool, poolBytes: layout.tablePoolSize)
+            tables = try Stage2Tables(
+                configuration: Stage2Configuration(granule: granule, ipaBits: ipaBits, vmid: vmid),
+                memory: memory, poolBase: layout.tablePool, poolBytes: layout.tablePoolSize)
         } catch { throw SessionError.unexpected("stage-2 tables: \(error)") }
 
         try backend.write(image, at: layout.payload)
@@ -68,10 +72,12 @@ public final class GuestSession {
 
         // The nested guest runs the interpreter from the payload image and reads/writes its
         // op list and results: identity maps, everything else is the test's.
-        try map(ipa: IPA(layout.payload.rawValue), pa: layout.payload, size: layout.payloadWindow,
-                attributes: Stage2Attributes(permissions: [.read, .execute]))
-        try map(ipa: IPA(layout.nested.rawValue), pa: layout.nested, size: layout.nestedSize,
-                attributes: Stage2Attributes(permissions: [.read, .write]))
+        try map(
+            ipa: IPA(layout.payload.rawValue), pa: layout.payload, size: layout.payloadWindow,
+            attributes: Stage2Attributes(permissions: [.read, .execute]))
+        try map(
+            ipa: IPA(layout.nested.rawValue), pa: layout.nested, size: layout.nestedSize,
+            attributes: Stage2Attributes(permissions: [.read, .write]))
     }
 
     let flags: UInt64
@@ -107,35 +113,37 @@ public final class GuestSession {
     /// Maps through the builder; TLB maintenance it asks for is done by the guest (see `ExitTLB`).
     public func map(ipa: IPA, pa: PhysicalAddress, size: UInt64, attributes: Stage2Attributes) throws {
         var tlb = ExitTLB(session: self)
-        do { try tables.map(ipa: ipa, pa: pa, size: size, attributes: attributes, tlb: &tlb) }
-        catch { throw SessionError.unexpected("stage-2 map \(ipa) -> \(pa) size 0x\(String(size, radix: 16)): \(error)") }
+        do { try tables.map(ipa: ipa, pa: pa, size: size, attributes: attributes, tlb: &tlb) } catch {
+            throw SessionError.unexpected("stage-2 map \(ipa) -> \(pa) size 0x\(String(size, radix: 16)): \(error)")
+        }
     }
     public func unmap(ipa: IPA, size: UInt64) throws {
         var tlb = ExitTLB(session: self)
-        do { try tables.unmap(ipa: ipa, size: size, tlb: &tlb) }
-        catch { throw SessionError.unexpected("stage-2 unmap \(ipa): \(error)") }
+        do { try tables.unmap(ipa: ipa, size: size, tlb: &tlb) } catch { throw SessionError.unexpected("stage-2 unmap \(ipa): \(error)") }
     }
     /// Unmaps with the caller's TLB maintenance point (e.g. a VMALLS12E1IS instead of the
     /// per-IPA invalidations).
     public func unmap(ipa: IPA, size: UInt64, tlb: inout some TLBMaintenance) throws {
-        do { try tables.unmap(ipa: ipa, size: size, tlb: &tlb) }
-        catch { throw SessionError.unexpected("stage-2 unmap \(ipa): \(error)") }
+        do { try tables.unmap(ipa: ipa, size: size, tlb: &tlb) } catch { throw SessionError.unexpected("stage-2 unmap \(ipa): \(error)") }
     }
     public func protect(ipa: IPA, size: UInt64, attributes: Stage2Attributes) throws {
         var tlb = ExitTLB(session: self)
-        do { try tables.protect(ipa: ipa, size: size, attributes: attributes, tlb: &tlb) }
-        catch { throw SessionError.unexpected("stage-2 protect \(ipa): \(error)") }
+        do { try tables.protect(ipa: ipa, size: size, attributes: attributes, tlb: &tlb) } catch {
+            throw SessionError.unexpected("stage-2 protect \(ipa): \(error)")
+        }
     }
 
     /// The raw descriptor the tables hold for `ipa` at `level`.
     public func readDescriptor(ipa: IPA, level: Int) throws -> UInt64 {
-        do { return try tables.readDescriptor(ipa: ipa, level: level) }
-        catch { throw SessionError.unexpected("stage-2 read descriptor \(ipa) L\(level): \(error)") }
+        do { return try tables.readDescriptor(ipa: ipa, level: level) } catch {
+            throw SessionError.unexpected("stage-2 read descriptor \(ipa) L\(level): \(error)")
+        }
     }
     /// Writes a raw descriptor (no TLB maintenance: the caller's reply does it).
     public func writeRawDescriptor(ipa: IPA, level: Int, value: UInt64) throws {
-        do { _ = try tables.writeRawDescriptor(ipa: ipa, level: level, value: value) }
-        catch { throw SessionError.unexpected("stage-2 write descriptor \(ipa) L\(level): \(error)") }
+        do { _ = try tables.writeRawDescriptor(ipa: ipa, level: level, value: value) } catch {
+            throw SessionError.unexpected("stage-2 write descriptor \(ipa) L\(level): \(error)")
+        }
     }
 
     /// The payload operations for a builder batch: IPAS2E1IS per IPA (with the TTL hint when
@@ -202,10 +210,13 @@ public final class GuestSession {
             }
             guard address == layout.doorbell else {
                 if let onMMIO, try onMMIO(address, length, isWrite, data) { continue }
-                throw SessionError.unexpected("unexpected MMIO \(isWrite ? "write" : "read") of \(length) bytes at \(address)\(isWrite ? " data 0x" + String(data, radix: 16) : "")")
+                throw SessionError.unexpected(
+                    "unexpected MMIO \(isWrite ? "write" : "read") of \(length) bytes at \(address)\(isWrite ? " data 0x" + String(data, radix: 16) : "")"
+                )
             }
             guard isWrite, length == 8 else {
-                throw SessionError.protocolViolation("doorbell access was a \(length)-byte \(isWrite ? "write" : "read"), expected an 8-byte write")
+                throw SessionError.protocolViolation(
+                    "doorbell access was a \(length)-byte \(isWrite ? "write" : "read"), expected an 8-byte write")
             }
             let expected = seq + 1
             guard data == expected else {
@@ -216,8 +227,9 @@ public final class GuestSession {
                 if let messageHost {
                     // SAFETY: messageSize bytes of a mapping that lives as long as the backend;
                     // the vCPU is stopped in the doorbell exit, so nothing writes them now.
-                    message = try MailboxMessage(raw: UnsafeRawBufferPointer(start: messageHost, count: GuestABI.messageSize),
-                                                 expectedSeq: expected, opCount: opCount)
+                    message = try MailboxMessage(
+                        raw: UnsafeRawBufferPointer(start: messageHost, count: GuestABI.messageSize),
+                        expectedSeq: expected, opCount: opCount)
                 } else {
                     let bytes = try backend.read(layout.message, count: GuestABI.messageSize)
                     message = try MailboxMessage(bytes: bytes, expectedSeq: expected, opCount: opCount)
@@ -229,13 +241,15 @@ public final class GuestSession {
             messagesReceived += 1
             pending = message
             if message.kind == .hello {
-                facts = VCPUFacts(currentEL: message.gpr(0), hcrAtEntry: message.gpr(1), mmfr0: message.gpr(2),
-                                  mmfr1: message.gpr(3), mmfr2: message.gpr(4), isar0: message.gpr(6))
+                facts = VCPUFacts(
+                    currentEL: message.gpr(0), hcrAtEntry: message.gpr(1), mmfr0: message.gpr(2),
+                    mmfr1: message.gpr(3), mmfr2: message.gpr(4), isar0: message.gpr(6))
             }
             if message.kind == .trap, crossCheckRegisters, let regs = try backend.trapRegisters() {
                 if regs.esr != message.esr || regs.far != message.far || regs.hpfar != message.hpfar {
                     throw SessionError.check(
-                        "KVM's vCPU state disagrees with the payload: KVM ESR_EL2 \(hex(regs.esr)) FAR_EL2 \(hex(regs.far)) HPFAR_EL2 \(hex(regs.hpfar)), payload read \(hex(message.esr)) \(hex(message.far)) \(hex(message.hpfar))")
+                        "KVM's vCPU state disagrees with the payload: KVM ESR_EL2 \(hex(regs.esr)) FAR_EL2 \(hex(regs.far)) HPFAR_EL2 \(hex(regs.hpfar)), payload read \(hex(message.esr)) \(hex(message.far)) \(hex(message.hpfar))"
+                    )
                 }
             }
             if verbose { log("  \(elapsed) exit #\(messagesReceived): " + describe(message)) }
@@ -261,8 +275,9 @@ public final class GuestSession {
         }
         repliedToPending = true
         if let messageHost {
-            do { try reply.write(into: UnsafeMutableRawBufferPointer(start: messageHost, count: GuestABI.messageSize)) }
-            catch { throw SessionError.unexpected("reply: \(error)") }
+            do { try reply.write(into: UnsafeMutableRawBufferPointer(start: messageHost, count: GuestABI.messageSize)) } catch {
+                throw SessionError.unexpected("reply: \(error)")
+            }
             if verbose { logReply(reply) }
             return
         }
@@ -303,7 +318,8 @@ public final class GuestSession {
             return "PANIC at vEL2 (\(vectorName(m.vector))): " + FaultReport(esr: m.esr, far: m.far).oneLine
                 + " ELR_EL2 \(hex(m.elr)) SPSR_EL2 \(hex(m.spsr))"
         case .hello:
-            return "HELLO: CurrentEL.EL=\((m.gprs[0] >> 2) & 3) HCR_EL2 \(hex(m.gprs[1])) ID_AA64MMFR0_EL1 \(hex(m.gprs[2])) MMFR1 \(hex(m.gprs[3])) MMFR2 \(hex(m.gprs[4])) ID_AA64ISAR0_EL1 \(hex(m.gprs[6]))"
+            return
+                "HELLO: CurrentEL.EL=\((m.gprs[0] >> 2) & 3) HCR_EL2 \(hex(m.gprs[1])) ID_AA64MMFR0_EL1 \(hex(m.gprs[2])) MMFR1 \(hex(m.gprs[3])) MMFR2 \(hex(m.gprs[4])) ID_AA64ISAR0_EL1 \(hex(m.gprs[6]))"
         case .badOp:
             return "BAD_OP\(op): unknown op kind \(m.gprs[0]) (aux \(m.gprs[1]))"
         default:

@@ -1,6 +1,7 @@
 import KVM
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Whether this host can run nested tests at all; the reason when not (a skip, exit 77).
@@ -17,14 +18,16 @@ public enum HostCheck {
         let present: Int
         do { present = try kvm.checkExtension(cap) } catch { return nil }
         if present <= 0 {
-            return "KVM_CAP_ARM_EL2_E2H0 is absent: this host cannot run a non-VHE guest hypervisor (the CPU or kernel has no FEAT_E2H0 for guests)"
+            return
+                "KVM_CAP_ARM_EL2_E2H0 is absent: this host cannot run a non-VHE guest hypervisor (the CPU or kernel has no FEAT_E2H0 for guests)"
         }
         return nil
     }
 
     public static func nestedVirtualizationUnavailable(kvmPath: String = KVMSystem.defaultPath) -> String? {
         guard kvmHasARM64 else {
-            return "not an arm64 host (this harness was built for another architecture); run it in the emulated arm64 host: scripts/emu-host run -- harness --test NAME"
+            return
+                "not an arm64 host (this harness was built for another architecture); run it in the emulated arm64 host: scripts/emu-host run -- harness --test NAME"
         }
         let kvm: KVMSystem
         do { kvm = try KVMSystem(path: kvmPath) } catch {
@@ -38,7 +41,7 @@ public enum HostCheck {
             return "the kernel headers this harness was built with predate KVM_CAP_ARM_EL2 (Linux 6.16)"
         }
         let present: Int
-        do { present = try kvm.checkExtension(el2) } catch { return nil }   // as above: let the run decide
+        do { present = try kvm.checkExtension(el2) } catch { return nil }  // as above: let the run decide
         if present <= 0 {
             return "KVM_CAP_ARM_EL2 is absent: boot the host kernel with kvm-arm.mode=nested (needs Linux ≥ 6.16 and a CPU with FEAT_NV2)"
         }

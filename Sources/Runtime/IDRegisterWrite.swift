@@ -22,7 +22,8 @@ public struct IDRegisterWrite: Sendable, Equatable {
         let old = try backend.systemRegister(register)
         let new = old & ~clear | set
         do { try backend.setSystemRegister(register, new) } catch {
-            return "KVM does not let userspace write \(register.name) 0x\(String(old, radix: 16)) -> 0x\(String(new, radix: 16)) before the first run (\(error)): the feature cannot be hidden from the guest hypervisor on this kernel"
+            return
+                "KVM does not let userspace write \(register.name) 0x\(String(old, radix: 16)) -> 0x\(String(new, radix: 16)) before the first run (\(error)): the feature cannot be hidden from the guest hypervisor on this kernel"
         }
         let back = try backend.systemRegister(register)
         guard back == new else {

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A Linux release as `uname -r` starts it: major.minor.patch (`7.3.4+deb13-arm64` → 7.3.4).
@@ -39,7 +39,8 @@ public struct KernelVersion: Sendable, Codable, Comparable, CustomStringConverti
     public init(from decoder: any Decoder) throws {
         let s = try decoder.singleValueContainer().decode(String.self)
         guard let v = KernelVersion(release: s), v.description == s || "\(v.major).\(v.minor)" == s else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a kernel version M.m[.p]: '\(s)'"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not a kernel version M.m[.p]: '\(s)'"))
         }
         self = v
     }

@@ -1,8 +1,9 @@
 import AArch64
 import KVM
 import Machine
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where a run loop's time goes (benchmarks): inside `Machine.run` (KVM_RUN and the run
@@ -32,12 +33,17 @@ public final class MachineBackend: GuestBackend {
     /// Set to `RunTiming()` to measure; nil costs nothing.
     public var timing: RunTiming? {
         get { meter.pointee.on ? meter.pointee.timing : nil }
-        set { meter.pointee.on = newValue != nil; meter.pointee.timing = newValue ?? RunTiming() }
+        set {
+            meter.pointee.on = newValue != nil
+            meter.pointee.timing = newValue ?? RunTiming()
+        }
     }
     /// The timing state behind a pointer allocated once, so the measuring run loop does plain
     /// loads and stores (as the C baseline's) rather than exclusivity-checked property accesses.
     struct Meter {
-        var on = false; var timing = RunTiming(); var lastReturn: UInt64 = 0
+        var on = false
+        var timing = RunTiming()
+        var lastReturn: UInt64 = 0
         /// `deadline` as the run loop uses it (converted once per deadline, not per exit).
         var deadline = Machine.Deadline(ContinuousClock.now)
     }
@@ -46,7 +52,10 @@ public final class MachineBackend: GuestBackend {
         p.initialize(to: Meter())
         return p
     }()
-    deinit { meter.deinitialize(count: 1); meter.deallocate() }
+    deinit {
+        meter.deinitialize(count: 1)
+        meter.deallocate()
+    }
     /// Another loop drove the vCPU since the last run: don't count that gap as host time.
     public func startTimingGap() { meter.pointee.lastReturn = 0 }
 
@@ -57,10 +66,11 @@ public final class MachineBackend: GuestBackend {
         func region(_ name: String, _ from: UInt64, _ to: UInt64, _ kind: RegionKind) -> MemoryRegion {
             MemoryRegion(name: name, base: PhysicalAddress(from), size: to - from, kind: kind)
         }
-        return try MemoryMap([
-            region("ram", r, r + layout.ramSize, .ram),
-            MemoryRegion(name: "doorbell", base: layout.doorbell, size: 0x1000, kind: .mailbox),
-        ] + MemoryMap.gicRegions(vcpus: vcpus))
+        return try MemoryMap(
+            [
+                region("ram", r, r + layout.ramSize, .ram),
+                MemoryRegion(name: "doorbell", base: layout.doorbell, size: 0x1000, kind: .mailbox),
+            ] + MemoryMap.gicRegions(vcpus: vcpus))
     }
 
     /// `ipaBits`: the VM's IPA size (KVM_VM_TYPE_ARM_IPA_SIZE); nil = KVM's default (40).

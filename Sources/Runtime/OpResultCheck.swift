@@ -15,7 +15,9 @@ public enum OpResultCheck {
                 bad.append("\(name)op \(i) (\(op.kind.cName) at \(hex(op.address))) produced \(hex(r.value)), expected \(hex(v))")
             }
             if op.checkEveryRepetition, r.mismatches != 0 {
-                bad.append("\(name)op \(i) (\(op.kind.cName) at \(hex(op.address))) read a value other than \(hex(op.value)) in \(r.mismatches) of \(r.count) repetition(s), first in repetition \(r.firstMismatch)")
+                bad.append(
+                    "\(name)op \(i) (\(op.kind.cName) at \(hex(op.address))) read a value other than \(hex(op.value)) in \(r.mismatches) of \(r.count) repetition(s), first in repetition \(r.firstMismatch)"
+                )
             }
         }
         return bad

@@ -30,9 +30,11 @@ public struct TestVariant: Sendable {
     public var scenario: @Sendable (HostFacts) throws -> Scenario
     /// Failures of this variant known on some kernels (see `KnownFailure`, `Verdict`).
     public var knownFailures: [KnownFailure]
-    public init(name: String, summary: String, requirements: [Requirement] = [], tags: Set<TestTag> = [],
-                budget: TimeBudget = .standard, knownFailures: [KnownFailure] = [],
-                scenario: @escaping @Sendable (HostFacts) throws -> Scenario) {
+    public init(
+        name: String, summary: String, requirements: [Requirement] = [], tags: Set<TestTag> = [],
+        budget: TimeBudget = .standard, knownFailures: [KnownFailure] = [],
+        scenario: @escaping @Sendable (HostFacts) throws -> Scenario
+    ) {
         self.name = name
         self.summary = summary
         self.requirements = requirements
@@ -120,21 +122,30 @@ public struct VCPUFacts: Sendable, Equatable {
     public func unmet(_ r: Requirement) -> String? {
         switch r {
         case .stage2Granule(let g):
-            supportsStage2(g) ? nil : "the vCPU does not support the \(g) granule at stage 2 (ID_AA64MMFR0_EL1 0x\(String(mmfr0, radix: 16)))"
+            supportsStage2(g)
+                ? nil : "the vCPU does not support the \(g) granule at stage 2 (ID_AA64MMFR0_EL1 0x\(String(mmfr0, radix: 16)))"
         case .physicalAddressBits(let b):
             paBits >= b ? nil : "the vCPU's PARange is \(paBits) bits, the test needs \(b)"
         case .xnx(let want):
-            hasXNX == want ? nil : "the vCPU \(hasXNX ? "has" : "lacks") FEAT_XNX (ID_AA64MMFR1_EL1 0x\(String(mmfr1, radix: 16))); this variant is for a vCPU that \(want ? "has" : "lacks") it"
+            hasXNX == want
+                ? nil
+                : "the vCPU \(hasXNX ? "has" : "lacks") FEAT_XNX (ID_AA64MMFR1_EL1 0x\(String(mmfr1, radix: 16))); this variant is for a vCPU that \(want ? "has" : "lacks") it"
         case .ttl:
             hasTTL ? nil : "FEAT_TTL is not implemented (ID_AA64MMFR2_EL1.TTL = 0): the TTL field is RES0"
         case .vmid16:
-            (mmfr1 >> 4) & 0xF == 0b0010 ? nil : "the vCPU has 8-bit VMIDs (ID_AA64MMFR1_EL1.VMIDBits = \((mmfr1 >> 4) & 0xF)): VMID[15:8] are RES0, nothing can alias"
+            (mmfr1 >> 4) & 0xF == 0b0010
+                ? nil
+                : "the vCPU has 8-bit VMIDs (ID_AA64MMFR1_EL1.VMIDBits = \((mmfr1 >> 4) & 0xF)): VMID[15:8] are RES0, nothing can alias"
         case .cnp:
-            mmfr2 & 0xF != 0 ? nil : "FEAT_TTCNP is not implemented (ID_AA64MMFR2_EL1.CnP = 0, 0x\(String(mmfr2, radix: 16))): VTTBR_EL2.CnP is RES0"
+            mmfr2 & 0xF != 0
+                ? nil : "FEAT_TTCNP is not implemented (ID_AA64MMFR2_EL1.CnP = 0, 0x\(String(mmfr2, radix: 16))): VTTBR_EL2.CnP is RES0"
         case .tlbiRange:
-            hasTLBIRange ? nil : "FEAT_TLBIRANGE is not implemented (ID_AA64ISAR0_EL1.TLB = \((isar0 >> 56) & 0xF), 0x\(String(isar0, radix: 16))): TLBI RIPAS2E1IS is UNDEFINED"
+            hasTLBIRange
+                ? nil
+                : "FEAT_TLBIRANGE is not implemented (ID_AA64ISAR0_EL1.TLB = \((isar0 >> 56) & 0xF), 0x\(String(isar0, radix: 16))): TLBI RIPAS2E1IS is UNDEFINED"
         case .hardwareAccessFlag:
-            hasHardwareAccessFlag ? nil : "FEAT_HAFDBS is not implemented (ID_AA64MMFR1_EL1.HAFDBS = 0, 0x\(String(mmfr1, radix: 16))): VTCR_EL2.HA is RES0"
+            hasHardwareAccessFlag
+                ? nil : "FEAT_HAFDBS is not implemented (ID_AA64MMFR1_EL1.HAFDBS = 0, 0x\(String(mmfr1, radix: 16))): VTCR_EL2.HA is RES0"
         }
     }
 }
@@ -186,8 +197,10 @@ public struct ExpectedFault: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         "op \(opIndex): \(kind) fault L\(level), \(access) at 0x\(String(address, radix: 16))"
     }
-    public init(opIndex: Int, address: UInt64, access: ExpectedAccess, kind: FaultStatus.Kind, level: Int,
-                hpfarValid: Bool? = nil) {
+    public init(
+        opIndex: Int, address: UInt64, access: ExpectedAccess, kind: FaultStatus.Kind, level: Int,
+        hpfarValid: Bool? = nil
+    ) {
         self.opIndex = opIndex
         self.address = address
         self.access = access
@@ -217,7 +230,8 @@ public struct ExpectedEvent: Sendable, CustomStringConvertible {
             case .stage2Fault(let f): "stage-2 fault: \(f)"
             case let .hvc(imm, op): "op \(op): HVC #0x\(String(imm, radix: 16))"
             case let .smc(imm, op): "op \(op): SMC #0x\(String(imm, radix: 16))"
-            case let .mmio(a, n, w, d): "MMIO \(w ? "write" : "read") of \(n) byte(s) at \(a)" + (d.map { " data 0x\(String($0, radix: 16))" } ?? "")
+            case let .mmio(a, n, w, d):
+                "MMIO \(w ? "write" : "read") of \(n) byte(s) at \(a)" + (d.map { " data 0x\(String($0, radix: 16))" } ?? "")
             case let .el1Exception(ec, op): "op \(op): EL1 exception EC 0x\(String(ec, radix: 16))"
             }
         }
@@ -254,8 +268,9 @@ public struct ExpectedEvent: Sendable, CustomStringConvertible {
         /// Map in a table set (nil: the session's tables) with break-before-make; the TLB
         /// maintenance runs in the exit under `tlbiUnder` (nil: the current VTTBR), with the
         /// operations `tlbi` when given (the session's choice otherwise).
-        case mapIn(set: String?, ipa: IPA, pa: PhysicalAddress, size: UInt64, attributes: Stage2Attributes,
-                   tlbiUnder: TableSetVTTBR?, tlbi: [TLBIOperation]?)
+        case mapIn(
+            set: String?, ipa: IPA, pa: PhysicalAddress, size: UInt64, attributes: Stage2Attributes,
+            tlbiUnder: TableSetVTTBR?, tlbi: [TLBIOperation]?)
         /// The reply resumes the guest under this VTTBR_EL2.
         case resumeUnder(TableSetVTTBR)
         /// The harness's walk of a table set (nil: the session's) must translate `ipa` to `pa`

@@ -14,7 +14,12 @@ public enum Outcome: Sendable, Equatable {
     case skip(String)
     case timeout(String)
     public var label: String {
-        switch self { case .pass: "PASS"; case .fail, .callFailed: "FAIL"; case .skip: "SKIP"; case .timeout: "TIMEOUT" }
+        switch self {
+        case .pass: "PASS"
+        case .fail, .callFailed: "FAIL"
+        case .skip: "SKIP"
+        case .timeout: "TIMEOUT"
+        }
     }
     /// The failure text (fail and callFailed), nil otherwise.
     public var failureText: String? {
@@ -40,12 +45,15 @@ public struct ScenarioRunner {
     }
 
     /// `start(pc, x0)` points the vCPU at the payload entry with x0 = config address.
-    public func run(_ scenario: Scenario, requirements: [Requirement], backend: any GuestBackend,
-                    start: (PhysicalAddress, UInt64) throws -> Void) -> (outcome: Outcome, faults: Int) {
+    public func run(
+        _ scenario: Scenario, requirements: [Requirement], backend: any GuestBackend,
+        start: (PhysicalAddress, UInt64) throws -> Void
+    ) -> (outcome: Outcome, faults: Int) {
         var faults = 0
         do {
-            let session = try GuestSession(backend: backend, granule: scenario.granule, ipaBits: scenario.ipaBits,
-                                           vmid: UInt16(scenario.vmid), ops: scenario.ops, verbose: verbose, log: log)
+            let session = try GuestSession(
+                backend: backend, granule: scenario.granule, ipaBits: scenario.ipaBits,
+                vmid: UInt16(scenario.vmid), ops: scenario.ops, verbose: verbose, log: log)
             for m in scenario.initialMappings {
                 try session.map(ipa: m.ipa, pa: m.pa, size: m.size, attributes: m.attributes)
             }
@@ -74,7 +82,11 @@ public struct ScenarioRunner {
             }
             if scenario.nonVHE && facts.e2h {
                 try session.reply(.stop)
-                return (.fail("the vCPU was created with HAS_EL2_E2H0 but HCR_EL2 at vEL2 entry is 0x\(String(facts.hcrAtEntry, radix: 16)) (E2H, bit 34, set)"), 0)
+                return (
+                    .fail(
+                        "the vCPU was created with HAS_EL2_E2H0 but HCR_EL2 at vEL2 entry is 0x\(String(facts.hcrAtEntry, radix: 16)) (E2H, bit 34, set)"
+                    ), 0
+                )
             }
             try session.reply(.resume)
 
@@ -112,10 +124,14 @@ public struct ScenarioRunner {
                     faults += 1
                     log("  " + report.oneLine)
                     guard let want = expected.popFirst() else {
-                        throw SessionError.check("unexpected stage-2 fault (all \(scenario.expectedFaults.count) expected faults already seen) at op \(m.opIndex.map(String.init) ?? "?")")
+                        throw SessionError.check(
+                            "unexpected stage-2 fault (all \(scenario.expectedFaults.count) expected faults already seen) at op \(m.opIndex.map(String.init) ?? "?")"
+                        )
                     }
                     failures += Self.check(m, report: report, against: want, session: session)
-                    for line in UnpinnedFields.lines(esr: m.esr, hpfar: m.hpfar, kind: want.kind, s1ptw: false, opIndex: m.opIndex) { log("  " + line) }
+                    for line in UnpinnedFields.lines(esr: m.esr, hpfar: m.hpfar, kind: want.kind, s1ptw: false, opIndex: m.opIndex) {
+                        log("  " + line)
+                    }
                     if failures.count > 20 { break loop }
                     if case .custom(let handler) = scenario.policy {
                         try handler(FaultEvent(message: m, report: report, index: faults - 1), session)
@@ -159,8 +175,10 @@ public struct ScenarioRunner {
     /// FAR_EL2 and HPFAR_EL2 in D24.2; the fault's type and level from the pseudocode
     /// AArch64.S2Translate / AArch64.S2Walk. Fields the architecture leaves UNKNOWN are
     /// logged by `UnpinnedFields`, not checked here.
-    static func check(_ m: MailboxMessage, report: FaultReport, against want: ExpectedFault,
-                      session: GuestSession) -> [String] {
+    static func check(
+        _ m: MailboxMessage, report: FaultReport, against want: ExpectedFault,
+        session: GuestSession
+    ) -> [String] {
         var bad: [String] = []
         let at = "fault for op \(want.opIndex) (\(want))"
         if m.opIndex != want.opIndex { bad.append("\(at): reported for op \(m.opIndex.map(String.init) ?? "none")") }
@@ -172,7 +190,8 @@ public struct ScenarioRunner {
         }
         if let s = report.status {
             if s.kind != want.kind || s.level != want.level {
-                bad.append("\(at): \(s.kind) fault at level \(s.level.map(String.init) ?? "-"), expected \(want.kind) at level \(want.level)")
+                bad.append(
+                    "\(at): \(s.kind) fault at level \(s.level.map(String.init) ?? "-"), expected \(want.kind) at level \(want.level)")
             }
         } else {
             bad.append("\(at): not an abort")
@@ -182,7 +201,9 @@ public struct ScenarioRunner {
             // general-purpose-register load/store without writeback (ISS.ISV; the payload's
             // ops are exactly such instructions: ldr/str x11/x12/w11/w12, [x10]).
             if d.wnr != write { bad.append("\(at): WnR=\(d.wnr ? 1 : 0)") }
-            if !d.isv { bad.append("\(at): ISV=0, the syndrome should describe the load/store") } else {
+            if !d.isv {
+                bad.append("\(at): ISV=0, the syndrome should describe the load/store")
+            } else {
                 if d.accessBytes != bytes { bad.append("\(at): SAS says \(d.accessBytes) bytes") }
                 if Int(d.srt) != register { bad.append("\(at): SRT=\(d.srt), expected \(register)") }
                 if d.sf != sf { bad.append("\(at): SF=\(d.sf ? 1 : 0)") }
@@ -204,13 +225,19 @@ public struct ScenarioRunner {
         // HPFAR_EL2.FIPA holds IPA[51:12] for stage-2 Translation, Access flag and Address size
         // faults and faults on a stage-1 walk; UNKNOWN for a permission fault (hpfarValid false).
         if want.hpfarValid, report.ipa?.rawValue != want.address {
-            bad.append("\(at): HPFAR_EL2 \(hex(m.hpfar)) + FAR[11:0] names \(report.ipa.map { "\($0)" } ?? "nothing"), expected \(hex(want.address))")
+            bad.append(
+                "\(at): HPFAR_EL2 \(hex(m.hpfar)) + FAR[11:0] names \(report.ipa.map { "\($0)" } ?? "nothing"), expected \(hex(want.address))"
+            )
         }
         // SPSR_EL2.M[3:0] = 0b0101 (EL1h): the state the nested guest's op interpreter runs in.
         if m.spsr & 0xF != 0b0101 { bad.append("\(at): SPSR_EL2.M = \(m.spsr & 0xF), expected EL1h (0b0101)") }
         // The builder's software walk of the same tables must agree with the hardware.
         guard want.checkSoftwareWalk else { return bad }
-        let access: Stage2Access = switch want.access { case .fetch: .fetch; case .data(_, let w, _, _): w ? .write : .read }
+        let access: Stage2Access =
+            switch want.access {
+            case .fetch: .fetch
+            case .data(_, let w, _, _): w ? .write : .read
+            }
         switch session.tables.walk(IPA(want.address), access: access) {
         case .translation(let t):
             bad.append("\(at): the software walk translates it (to \(t.outputAddress)) but the hardware faulted")
@@ -222,8 +249,10 @@ public struct ScenarioRunner {
         return bad
     }
 
-    func handleFault(_ m: MailboxMessage, report: FaultReport, scenario: Scenario, session: GuestSession,
-                     failures: inout [String]) throws {
+    func handleFault(
+        _ m: MailboxMessage, report: FaultReport, scenario: Scenario, session: GuestSession,
+        failures: inout [String]
+    ) throws {
         guard case let .demandMap(blockSize, attributes) = scenario.policy else {
             throw SessionError.check("stage-2 fault with no fault policy: \(report.oneLine)")
         }
@@ -254,7 +283,10 @@ public struct ScenarioRunner {
         for (pa, want) in scenario.expectedMemory {
             let got = try backend.read(pa, count: want.count)
             if got != want { bad.append("guest-physical \(pa) holds \(got), expected \(want)") }
-            if bad.count > 8 { bad.append("…"); break }
+            if bad.count > 8 {
+                bad.append("…")
+                break
+            }
         }
         return bad
     }
@@ -266,8 +298,10 @@ extension ScenarioRunner {
     /// Runs `scenario.events`: each trap, EL1 exception and MMIO exit must be the next
     /// expected event; the event's reactions run, then the reply. Returns the number of
     /// stage-2 faults seen; mismatches go to `failures`.
-    func runEvents(_ scenario: Scenario, session: GuestSession, backend: any GuestBackend,
-                   failures: inout [String]) throws -> Int {
+    func runEvents(
+        _ scenario: Scenario, session: GuestSession, backend: any GuestBackend,
+        failures: inout [String]
+    ) throws -> Int {
         var faults = 0
         var next = 0
         func take(_ what: String) throws -> ExpectedEvent {
@@ -283,7 +317,8 @@ extension ScenarioRunner {
             let t = try LiveTables(name: plan.name, session: session, pool: plan.pool, poolBytes: plan.poolBytes, vmid: plan.vmid)
             for m in plan.mappings { try t.map(m.ipa, m.pa, m.size, m.attributes, tlb: nil) }
             if t.tables.vtcr != session.tables.vtcr {
-                failures.append("table set \(plan.name): VTCR_EL2 \(hex(t.tables.vtcr)) differs from the installed \(hex(session.tables.vtcr))")
+                failures.append(
+                    "table set \(plan.name): VTCR_EL2 \(hex(t.tables.vtcr)) differs from the installed \(hex(session.tables.vtcr))")
             }
             sets[plan.name] = t
         }
@@ -292,9 +327,13 @@ extension ScenarioRunner {
         var memslotsAdded = 0
         for e in scenario.events {
             for case let .backWithMemory(_, _, maxHostPage) in e.reactions {
-                guard let mb = backend as? MachineBackend else { throw SessionError.skip("adding memslots at run time needs the KVM backend") }
+                guard let mb = backend as? MachineBackend else {
+                    throw SessionError.skip("adding memslots at run time needs the KVM backend")
+                }
                 guard mb.hostPageSize <= maxHostPage else {
-                    throw SessionError.skip("host pages of 0x\(String(mb.hostPageSize, radix: 16)) bytes are larger than the test's 0x\(String(maxHostPage, radix: 16))-byte spacing")
+                    throw SessionError.skip(
+                        "host pages of 0x\(String(mb.hostPageSize, radix: 16)) bytes are larger than the test's 0x\(String(maxHostPage, radix: 16))-byte spacing"
+                    )
                 }
             }
         }
@@ -302,7 +341,9 @@ extension ScenarioRunner {
         var mmioFailures: [String] = []
         var saved: [(IPA, Int, UInt64)] = []
         let onMMIO: (PhysicalAddress, Int, Bool, UInt64) throws -> Bool = { address, length, isWrite, data in
-            let what = "MMIO \(isWrite ? "write" : "read") of \(length) byte(s) at \(address)" + (isWrite ? " data 0x\(String(data, radix: 16))" : "")
+            let what =
+                "MMIO \(isWrite ? "write" : "read") of \(length) byte(s) at \(address)"
+                + (isWrite ? " data 0x\(String(data, radix: 16))" : "")
             self.log("  " + what)
             let e = try take(what)
             guard case let .mmio(wantAddress, wantBytes, wantWrite, wantData) = e.kind else {
@@ -315,7 +356,7 @@ extension ScenarioRunner {
                 mmioFailures.append("\(what): data 0x\(String(data, radix: 16)), expected 0x\(String(wantData, radix: 16))")
             }
             for case let .backWithMemory(op, plant, _) in e.reactions {
-                let mb = backend as! MachineBackend   // checked before the run
+                let mb = backend as! MachineBackend  // checked before the run
                 let at = "\(what) for op \(op)"
                 let x19 = try mb.register(.x(19))
                 if x19 != UInt64(op) { mmioFailures.append("\(at): the nested guest's x19 (op index) is \(x19)") }
@@ -330,7 +371,9 @@ extension ScenarioRunner {
                 // against the new memory, the op's result would show it.
                 if !isWrite { try mb.completeMMIORead(0xBAD0_BAD0_BAD0_BAD0) }
                 let (completed, pc, pstate) = try mb.completeMMIOAndRewind(by: 4)
-                if pstate & 0xF != 0b0101 { mmioFailures.append("\(at): PSTATE.M = \(pstate & 0xF) after the exit, expected EL1h (the nested guest)") }
+                if pstate & 0xF != 0b0101 {
+                    mmioFailures.append("\(at): PSTATE.M = \(pstate & 0xF) after the exit, expected EL1h (the nested guest)")
+                }
                 if !session.payloadRange.contains(pc) {
                     mmioFailures.append("\(at): the faulting instruction (PC \(hex(completed)) - 4) is outside the op interpreter")
                 }
@@ -360,10 +403,13 @@ extension ScenarioRunner {
                     log("  " + report.oneLine)
                     event = try take("stage-2 fault: " + report.oneLine)
                     guard case .stage2Fault(let want) = event.kind else {
-                        throw SessionError.check("stage-2 fault \(report.oneLine) at op \(m.opIndex.map(String.init) ?? "?"), expected \(event)")
+                        throw SessionError.check(
+                            "stage-2 fault \(report.oneLine) at op \(m.opIndex.map(String.init) ?? "?"), expected \(event)")
                     }
                     failures += Self.check(m, report: report, against: want, session: session)
-                    for line in UnpinnedFields.lines(esr: m.esr, hpfar: m.hpfar, kind: want.kind, s1ptw: false, opIndex: m.opIndex) { log("  " + line) }
+                    for line in UnpinnedFields.lines(esr: m.esr, hpfar: m.hpfar, kind: want.kind, s1ptw: false, opIndex: m.opIndex) {
+                        log("  " + line)
+                    }
                     faultIPA = IPA(want.address)
                 } else {
                     let esr = ESR(m.esr)
@@ -379,14 +425,16 @@ extension ScenarioRunner {
                 }
                 let got = UInt8((m.gprs[0] >> 26) & 0x3F)
                 if got != ec || m.opIndex != op {
-                    failures.append("EL1 exception EC 0x\(String(got, radix: 16)) at op \(m.opIndex.map(String.init) ?? "?"), expected \(event)")
+                    failures.append(
+                        "EL1 exception EC 0x\(String(got, radix: 16)) at op \(m.opIndex.map(String.init) ?? "?"), expected \(event)")
                 }
             default:
                 throw SessionError.unexpected(session.describe(m))
             }
             if failures.count > 40 { break loop }
-            try react(event, message: m, faultIPA: faultIPA, scenario: scenario, session: session, saved: &saved,
-                      sets: sets, failures: &failures)
+            try react(
+                event, message: m, faultIPA: faultIPA, scenario: scenario, session: session, saved: &saved,
+                sets: sets, failures: &failures)
         }
         failures += mmioFailures
         if next < scenario.events.count {
@@ -399,18 +447,24 @@ extension ScenarioRunner {
     /// preferred return address (Arm ARM D1, "Preferred exception return address": the
     /// instruction after an HVC; the SMC itself when HCR_EL2.TSC traps it), confirmed by
     /// reading the instruction at ELR_EL2 (−4 for HVC) from guest memory.
-    static func checkCall(_ m: MailboxMessage, esr: ESR, against e: ExpectedEvent, backend: any GuestBackend,
-                          session: GuestSession) -> [String] {
+    static func checkCall(
+        _ m: MailboxMessage, esr: ESR, against e: ExpectedEvent, backend: any GuestBackend,
+        session: GuestSession
+    ) -> [String] {
         let at = "trap at op \(m.opIndex.map(String.init) ?? "?") (expected \(e))"
         let (wantEC, imm, op, base): (UInt64, UInt16, Int, UInt32)
         switch e.kind {
-        case let .hvc(i, o): (wantEC, imm, op, base) = (0x16, i, o, 0xD400_0002)   // HVC #imm: C6.2 HVC
-        case let .smc(i, o): (wantEC, imm, op, base) = (0x17, i, o, 0xD400_0003)   // SMC #imm: C6.2 SMC
+        case let .hvc(i, o): (wantEC, imm, op, base) = (0x16, i, o, 0xD400_0002)  // HVC #imm: C6.2 HVC
+        case let .smc(i, o): (wantEC, imm, op, base) = (0x17, i, o, 0xD400_0003)  // SMC #imm: C6.2 SMC
         default: return ["\(at): got EC 0x\(String(esr.ecBits, radix: 16)) \(session.describe(m))"]
         }
         var bad: [String] = []
-        if UInt64(esr.ecBits) != wantEC { bad.append("\(at): EC 0x\(String(esr.ecBits, radix: 16)), expected 0x\(String(wantEC, radix: 16))") }
-        if esr.rawValue & 0xFFFF != UInt64(imm) { bad.append("\(at): ISS imm 0x\(String(esr.rawValue & 0xFFFF, radix: 16)), expected 0x\(String(imm, radix: 16))") }
+        if UInt64(esr.ecBits) != wantEC {
+            bad.append("\(at): EC 0x\(String(esr.ecBits, radix: 16)), expected 0x\(String(wantEC, radix: 16))")
+        }
+        if esr.rawValue & 0xFFFF != UInt64(imm) {
+            bad.append("\(at): ISS imm 0x\(String(esr.rawValue & 0xFFFF, radix: 16)), expected 0x\(String(imm, radix: 16))")
+        }
         if m.opIndex != op { bad.append("\(at): reported for op \(m.opIndex.map(String.init) ?? "none")") }
         let insnAt = wantEC == 0x16 ? m.elr &- 4 : m.elr
         if !session.payloadRange.contains(insnAt) {
@@ -420,7 +474,9 @@ extension ScenarioRunner {
                 let bytes = try backend.read(PhysicalAddress(insnAt), count: 4)
                 let insn = bytes.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
                 if insn != base | UInt32(imm) << 5 {
-                    bad.append("\(at): the instruction at \(hex(insnAt)) is 0x\(String(insn, radix: 16)), expected 0x\(String(base | UInt32(imm) << 5, radix: 16)) (ELR_EL2 \(hex(m.elr)))")
+                    bad.append(
+                        "\(at): the instruction at \(hex(insnAt)) is 0x\(String(insn, radix: 16)), expected 0x\(String(base | UInt32(imm) << 5, radix: 16)) (ELR_EL2 \(hex(m.elr)))"
+                    )
                 }
             } catch {
                 bad.append("\(at): cannot read the instruction at \(hex(insnAt)): \(error)")
@@ -430,9 +486,11 @@ extension ScenarioRunner {
         return bad
     }
 
-    func react(_ e: ExpectedEvent, message m: MailboxMessage, faultIPA: IPA?, scenario: Scenario,
-               session: GuestSession, saved: inout [(IPA, Int, UInt64)], sets: [String: LiveTables] = [:],
-               failures: inout [String]) throws {
+    func react(
+        _ e: ExpectedEvent, message m: MailboxMessage, faultIPA: IPA?, scenario: Scenario,
+        session: GuestSession, saved: inout [(IPA, Int, UInt64)], sets: [String: LiveTables] = [:],
+        failures: inout [String]
+    ) throws {
         func set(_ name: String) throws -> LiveTables {
             guard let t = sets[name] else { throw SessionError.check("no table set named '\(name)'") }
             return t
@@ -441,7 +499,8 @@ extension ScenarioRunner {
             switch tables.walk(ipa) {
             case .translation(let t):
                 if t.outputAddress != pa || t.level != level {
-                    failures.append("\(what): the tables translate \(ipa) to \(t.outputAddress) at level \(t.level), expected \(pa) at level \(level)")
+                    failures.append(
+                        "\(what): the tables translate \(ipa) to \(t.outputAddress) at level \(t.level), expected \(pa) at level \(level)")
                 }
             case .fault(let f):
                 failures.append("\(what): the tables do not translate \(ipa): \(f)")
@@ -474,7 +533,7 @@ extension ScenarioRunner {
                 try session.writeRawDescriptor(ipa: ipa, level: level, value: (old | set) & ~clear)
                 tlbi.append(.ipa(ipa, level: level, granule: scenario.granule))
             case .answerMMIO, .backWithMemory:
-                break   // used while the exit is handled
+                break  // used while the exit is handled
             case .setX0(let v):
                 var regs = Array(m.gprs.prefix(GuestABI.msgGPRCount))
                 regs[0] = v
@@ -502,7 +561,8 @@ extension ScenarioRunner {
             case let .mapIn(name, ipa, pa, size, attributes, under, ops):
                 guard let name else {
                     guard under == nil, ops == nil else {
-                        throw SessionError.check("a map in the session's own tables takes the session's TLB maintenance (no tlbiUnder/tlbi)")
+                        throw SessionError.check(
+                            "a map in the session's own tables takes the session's TLB maintenance (no tlbiUnder/tlbi)")
                     }
                     try session.map(ipa: ipa, pa: pa, size: size, attributes: attributes)
                     break
@@ -510,25 +570,34 @@ extension ScenarioRunner {
                 let t = try set(name)
                 let vttbrForTLBI = try under.map { try set($0.set).vttbr | $0.or }
                 var tlb = VTTBRExitTLB(session: session, vttbr: vttbrForTLBI, translate: ops.map { list in { _ in list } })
-                do { try t.tables.map(ipa: ipa, pa: pa, size: size, attributes: attributes, tlb: &tlb) }
-                catch { throw SessionError.unexpected("table set \(name): map \(ipa) -> \(pa): \(error)") }
+                do { try t.tables.map(ipa: ipa, pa: pa, size: size, attributes: attributes, tlb: &tlb) } catch {
+                    throw SessionError.unexpected("table set \(name): map \(ipa) -> \(pa): \(error)")
+                }
                 if let ops, tlb.performed != ops {
-                    failures.append("table set \(name): TLB maintenance performed \(tlb.performed.map(\.description)), expected \(ops.map(\.description))")
+                    failures.append(
+                        "table set \(name): TLB maintenance performed \(tlb.performed.map(\.description)), expected \(ops.map(\.description))"
+                    )
                 }
             case .resumeUnder(let v):
                 vttbr = try set(v.set).vttbr | v.or
             case let .expectTranslation(name, ipa, pa, level):
-                if let name { expectLeaf(try set(name).tables, ipa, pa, level, "table set \(name)") }
-                else { expectLeaf(session.tables, ipa, pa, level, "the session's tables") }
+                if let name {
+                    expectLeaf(try set(name).tables, ipa, pa, level, "table set \(name)")
+                } else {
+                    expectLeaf(session.tables, ipa, pa, level, "the session's tables")
+                }
             case let .expectDescriptor(ipa, level, set, clear):
                 let d = try session.readDescriptor(ipa: ipa, level: level)
                 if d & set != set || d & clear != 0 {
-                    failures.append("the level-\(level) descriptor for \(ipa) is \(hex(d)): expected bits \(hex(set)) set and \(hex(clear)) clear")
+                    failures.append(
+                        "the level-\(level) descriptor for \(ipa) is \(hex(d)): expected bits \(hex(set)) set and \(hex(clear)) clear")
                 }
             }
         }
         guard let p = session.pending else { throw SessionError.unexpected("no message pending after the reactions") }
-        try session.reply(MailboxReply(seq: p.seq, action: e.resume == .skip ? .skip : .resume,
-                                       tlbi: extra + session.payloadOperations(for: tlbi), vttbr: vttbr, vtcr: vtcr, gprs: gprs))
+        try session.reply(
+            MailboxReply(
+                seq: p.seq, action: e.resume == .skip ? .skip : .resume,
+                tlbi: extra + session.payloadOperations(for: tlbi), vttbr: vttbr, vtcr: vtcr, gprs: gprs))
     }
 }

@@ -69,12 +69,17 @@ public struct SessionLayout: Sendable, Equatable {
         for (n, a) in [("payload", payload), ("nested", nested), ("table pool", tablePool), ("data pool", dataPool)] {
             guard a.isAligned(to: 0x10000) else { throw .layout("\(n) is not 64 KiB aligned") }
         }
-        let spans = [(payload, payloadWindow), (config, UInt64(0x1000)), (message, UInt64(0x1000)),
-                     (nested, nestedSize), (tablePool, tablePoolSize), (dataPool, dataPoolSize)]
-        for i in spans.indices { for j in spans.indices where i < j {
-            let (a, s) = spans[i], (b, t) = spans[j]
-            if a.rawValue < b.rawValue + t && b.rawValue < a.rawValue + s { throw .layout("regions at \(a) and \(b) overlap") }
-        } }
+        let spans = [
+            (payload, payloadWindow), (config, UInt64(0x1000)), (message, UInt64(0x1000)),
+            (nested, nestedSize), (tablePool, tablePoolSize), (dataPool, dataPoolSize),
+        ]
+        for i in spans.indices {
+            for j in spans.indices where i < j {
+                let (a, s) = spans[i]
+                let (b, t) = spans[j]
+                if a.rawValue < b.rawValue + t && b.rawValue < a.rawValue + s { throw .layout("regions at \(a) and \(b) overlap") }
+            }
+        }
         guard doorbell.rawValue + 0x1000 <= ramBase.rawValue || doorbell.rawValue >= ramEnd else {
             throw .layout("doorbell \(doorbell) lies in RAM")
         }

@@ -17,11 +17,14 @@ public enum Stage2FaultModel {
     /// covering the whole span means the IPA is mapped (block or full table below).
     /// (Arm ARM D8.2 "Translation tables and the translation process"; independent of the
     /// builder's own code so it can check it.)
-    public static func translationFaultLevel(ipa: UInt64, mapped: [(start: UInt64, size: UInt64)],
-                                             granule: Granule, startLevel: Int) -> Int? {
+    public static func translationFaultLevel(
+        ipa: UInt64, mapped: [(start: UInt64, size: UInt64)],
+        granule: Granule, startLevel: Int
+    ) -> Int? {
         for level in startLevel...3 {
             let span: UInt64 = 1 << UInt64(granule.entryShift(atLevel: level))
-            let lo = ipa & ~(span - 1), hi = lo + span
+            let lo = ipa & ~(span - 1)
+            let hi = lo + span
             let hits = mapped.filter { $0.start < hi && lo < $0.start + $0.size }
             if hits.isEmpty { return level }
             if hits.contains(where: { $0.start <= lo && $0.start + $0.size >= hi }) { return nil }

@@ -1,7 +1,8 @@
 /// A label on a test or variant; `--group NAME` selects every variant carrying it (as
 /// kvm-unit-tests' `groups =` in unittests.cfg). Names are lower-case words joined by `-`.
 public struct TestTag: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible,
-    ExpressibleByStringLiteral {
+    ExpressibleByStringLiteral
+{
     public let rawValue: String
 
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -10,9 +11,10 @@ public struct TestTag: RawRepresentable, Hashable, Comparable, Sendable, CustomS
     /// Whether `name` is a well-formed tag name (`[a-z0-9]+(-[a-z0-9]+)*`).
     public static func isValidName(_ name: String) -> Bool {
         let parts = name.split(separator: "-", omittingEmptySubsequences: false)
-        return !parts.isEmpty && parts.allSatisfy { p in
-            !p.isEmpty && p.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) }
-        }
+        return !parts.isEmpty
+            && parts.allSatisfy { p in
+                !p.isEmpty && p.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) }
+            }
     }
 
     public var description: String { rawValue }

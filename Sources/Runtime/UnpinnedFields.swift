@@ -15,12 +15,16 @@ enum UnpinnedFields {
             // faulted at stage 2; WnR reports the instruction's access, not the walker's, and
             // Linux treats every S1PTW fault as a write without reading it (commit 60e21a0ef54c,
             // kvm_vcpu_dabt_iswrite). Arm ARM D24.2 ESR_EL2, Data Abort ISS: WnR, S1PTW.
-            out.append("\(at): WnR=\(d.wnr ? 1 : 0) on a stage-2 fault during the stage-1 walk: logged, not checked (WnR describes the instruction, not the walker's access; Arm ARM D24.2 ESR_EL2 ISS.WnR with S1PTW=1)")
+            out.append(
+                "\(at): WnR=\(d.wnr ? 1 : 0) on a stage-2 fault during the stage-1 walk: logged, not checked (WnR describes the instruction, not the walker's access; Arm ARM D24.2 ESR_EL2 ISS.WnR with S1PTW=1)"
+            )
         }
         if kind == .permission {
             // Arm ARM D24.2 HPFAR_EL2: FIPA is valid for Translation, Access flag and Address
             // size faults at stage 2 and for faults on a stage-1 walk; otherwise UNKNOWN.
-            out.append("\(at): HPFAR_EL2 0x\(String(hpfar, radix: 16)) on a stage-2 permission fault: logged, not checked (UNKNOWN for a permission fault outside a stage-1 walk; Arm ARM D24.2 HPFAR_EL2)")
+            out.append(
+                "\(at): HPFAR_EL2 0x\(String(hpfar, radix: 16)) on a stage-2 permission fault: logged, not checked (UNKNOWN for a permission fault outside a stage-1 walk; Arm ARM D24.2 HPFAR_EL2)"
+            )
         }
         return out
     }

@@ -21,7 +21,10 @@ public enum Verdict: Sendable, Equatable {
         switch outcome {
         case .pass:
             if strict {
-                return .plain(.fail("XPASS (--strict): passed although a known-failure record says it fails on this kernel: \(first.summary); retire the record"))
+                return .plain(
+                    .fail(
+                        "XPASS (--strict): passed although a known-failure record says it fails on this kernel: \(first.summary); retire the record"
+                    ))
             }
             return .unexpectedPass(record: first)
         case .fail(let m):

@@ -1,8 +1,9 @@
 import AArch64
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The `harness bench stage2` cases, run inside this module so the generic table code is
@@ -70,7 +71,10 @@ public enum Stage2Benchmark {
         if blocks {
             for l in geometry.startLevel...3 where g.blockAllowed(atLevel: l) {
                 let span: UInt64 = 1 << UInt64(g.entryShift(atLevel: l))
-                if span <= gigabyte && pa % span == 0 { leaf = l; break }
+                if span <= gigabyte && pa % span == 0 {
+                    leaf = l
+                    break
+                }
             }
         }
         var pages = geometry.concatenatedTables
@@ -86,8 +90,9 @@ public enum Stage2Benchmark {
         let pages = UInt64(tablePages(g, ipaBits: ipaBits, pa: pa, blocks: blocks))
         let base = PhysicalAddress(0x4000_0000)
         let memory = ByteBufferTableMemory(base: base, size: pages * g.bytes)
-        return try! Stage2Tables(configuration: Stage2Configuration(granule: g, ipaBits: ipaBits, vmid: 1, blocks: blocks),
-                                 memory: memory, poolBase: base, poolBytes: pages * g.bytes)
+        return try! Stage2Tables(
+            configuration: Stage2Configuration(granule: g, ipaBits: ipaBits, vmid: 1, blocks: blocks),
+            memory: memory, poolBase: base, poolBytes: pages * g.bytes)
     }
 
     /// Table sets built per timed region: the block cases write a handful of descriptors,
@@ -104,8 +109,9 @@ public enum Stage2Benchmark {
             try! sets[i].map(ipa: IPA(0), pa: PhysicalAddress(pa), size: gigabyte, attributes: .normalRWX, tlb: &tlb)
         }
         let ns = nowNanoseconds() - start
-        return Sample(nanoseconds: Double(ns) / Double(n), operations: Int(gigabyte / g.bytes), tableBytes: sets[0].tableBytesInUse,
-                      hostBytes: sets[0].memory.size + UInt64(sets[0].bookkeepingBytes), invalidations: tlb.invalidationCount)
+        return Sample(
+            nanoseconds: Double(ns) / Double(n), operations: Int(gigabyte / g.bytes), tableBytes: sets[0].tableBytesInUse,
+            hostBytes: sets[0].memory.size + UInt64(sets[0].bookkeepingBytes), invalidations: tlb.invalidationCount)
     }
 
     static func unmapCase(ipaBits: Int) -> Sample {
@@ -122,15 +128,18 @@ public enum Stage2Benchmark {
         }
         let ns = nowNanoseconds() - start
         precondition(t.tablePages == t.geometry.concatenatedTables, "unmap left tables behind")
-        return Sample(nanoseconds: Double(ns), operations: Int(gigabyte / 4096), tableBytes: tableBytes,
-                      hostBytes: t.memory.size + UInt64(t.bookkeepingBytes), invalidations: tlb.invalidationCount)
+        return Sample(
+            nanoseconds: Double(ns), operations: Int(gigabyte / 4096), tableBytes: tableBytes,
+            hostBytes: t.memory.size + UInt64(t.bookkeepingBytes), invalidations: tlb.invalidationCount)
     }
 
     /// The random IPAs both walk cases use (xorshift64, same seed on both sides).
     public static let walkIPAs: [UInt64] = {
         var rng: UInt64 = 0x2545_F491_4F6C_DD1D
         return (0..<walkCount).map { _ in
-            rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17
+            rng ^= rng << 13
+            rng ^= rng >> 7
+            rng ^= rng << 17
             return rng & (gigabyte - 1)
         }
     }()
@@ -147,8 +156,9 @@ public enum Stage2Benchmark {
         }
         let ns = nowNanoseconds() - start
         precondition(sum != 0)
-        return Sample(nanoseconds: Double(ns), operations: walkCount, tableBytes: t.tableBytesInUse,
-                      hostBytes: t.memory.size + UInt64(t.bookkeepingBytes), invalidations: 0)
+        return Sample(
+            nanoseconds: Double(ns), operations: walkCount, tableBytes: t.tableBytesInUse,
+            hostBytes: t.memory.size + UInt64(t.bookkeepingBytes), invalidations: 0)
     }
 }
 

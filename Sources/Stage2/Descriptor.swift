@@ -20,7 +20,12 @@ public struct Stage2Permissions: OptionSet, Sendable, Hashable, CustomStringConv
         var p: Self = []
         for c in letters {
             let bit: Self
-            switch c { case "r": bit = .read; case "w": bit = .write; case "x": bit = .execute; default: return nil }
+            switch c {
+            case "r": bit = .read
+            case "w": bit = .write
+            case "x": bit = .execute
+            default: return nil
+            }
             if p.contains(bit) { return nil }
             p.formUnion(bit)
         }
@@ -45,9 +50,9 @@ public struct Stage2Permissions: OptionSet, Sendable, Hashable, CustomStringConv
 /// 0b00xx Device (0b0000 nGnRnE, 0b0001 nGnRE, 0b0010 nGRE, 0b0011 GRE); otherwise Normal with
 /// [3:2] outer and [1:0] inner (0b01 Non-cacheable, 0b10 Write-Through, 0b11 Write-Back).
 public enum Stage2MemoryType: Sendable, Hashable, CustomStringConvertible {
-    case normal          // 0b1111: Normal, outer and inner Write-Back
-    case deviceNGnRE     // 0b0001
-    case deviceNGnRnE    // 0b0000
+    case normal  // 0b1111: Normal, outer and inner Write-Back
+    case deviceNGnRE  // 0b0001
+    case deviceNGnRnE  // 0b0000
     case memAttr(UInt8)  // any other MemAttr value, kept verbatim
 
     public var memAttr: UInt64 {
@@ -78,9 +83,17 @@ public enum Stage2MemoryType: Sendable, Hashable, CustomStringConvertible {
 
 /// SH[1:0], descriptor bits [9:8] (Arm ARM D8.5.3): 0b00 non, 0b01 reserved, 0b10 outer, 0b11 inner.
 public enum Stage2Shareability: UInt64, Sendable, Hashable, CustomStringConvertible {
-    case nonShareable = 0b00, reserved = 0b01, outerShareable = 0b10, innerShareable = 0b11
+    case nonShareable = 0b00
+    case reserved = 0b01
+    case outerShareable = 0b10
+    case innerShareable = 0b11
     public var description: String {
-        switch self { case .nonShareable: "non-sh"; case .reserved: "sh=01"; case .outerShareable: "outer-sh"; case .innerShareable: "inner-sh" }
+        switch self {
+        case .nonShareable: "non-sh"
+        case .reserved: "sh=01"
+        case .outerShareable: "outer-sh"
+        case .innerShareable: "inner-sh"
+        }
     }
 }
 
@@ -94,8 +107,10 @@ public struct Stage2Attributes: Sendable, Hashable, CustomStringConvertible {
     /// Contiguous hint, bit 52. `map` sets it only on whole, aligned groups it writes.
     public var contiguous: Bool
 
-    public init(permissions: Stage2Permissions = .rwx, memory: Stage2MemoryType = .normal,
-                shareability: Stage2Shareability? = nil, accessFlag: Bool = true, contiguous: Bool = false) {
+    public init(
+        permissions: Stage2Permissions = .rwx, memory: Stage2MemoryType = .normal,
+        shareability: Stage2Shareability? = nil, accessFlag: Bool = true, contiguous: Bool = false
+    ) {
         self.permissions = permissions
         self.memory = memory
         // Device memory is treated as outer shareable whatever SH says; inner for normal (as KVM).

@@ -33,52 +33,74 @@ public struct Stage2Dump {
         guard parameters.consistent else { return }
         var visited = 0
         let root = Stage2Geometry(uncheckedGranule: parameters.granule, ipaBits: parameters.ipaBits, startLevel: parameters.startLevel)
-        dumpTable(parameters.root.rawValue, level: parameters.startLevel, ipa: 0, entryCount: root.rootEntries,
-                  memory: memory, visited: &visited, limit: limit)
+        dumpTable(
+            parameters.root.rawValue, level: parameters.startLevel, ipa: 0, entryCount: root.rootEntries,
+            memory: memory, visited: &visited, limit: limit)
     }
 
-    private mutating func dumpTable<M: TableMemory>(_ table: UInt64, level: Int, ipa: UInt64, entryCount: Int, memory: M,
-                                                    visited: inout Int, limit: Int) {
+    private mutating func dumpTable<M: TableMemory>(
+        _ table: UInt64, level: Int, ipa: UInt64, entryCount: Int, memory: M,
+        visited: inout Int, limit: Int
+    ) {
         let g = parameters.granule
         let shift = g.entryShift(atLevel: level)
         let size: UInt64 = 1 << UInt64(shift)
         let mask = Stage2Descriptor.addressMask(g)
         let depth = level - parameters.startLevel
         var run: Stage2DumpEntry? = nil
-        func flushRun(_ e: inout [Stage2DumpEntry], _ r: inout Stage2DumpEntry?) { if let x = r { e.append(x) }; r = nil }
+        func flushRun(_ e: inout [Stage2DumpEntry], _ r: inout Stage2DumpEntry?) {
+            if let x = r { e.append(x) }
+            r = nil
+        }
         for i in 0..<entryCount {
             visited += 1
-            if visited > limit { truncated = true; break }
+            if visited > limit {
+                truncated = true
+                break
+            }
             let at = PhysicalAddress(table + UInt64(i) * 8)
             guard memory.isBacked(at) else { break }
             let d = memory.readDescriptor(at: at)
             let a = ipa + UInt64(i) << UInt64(shift)
-            guard Stage2Descriptor.isValid(d) else { flushRun(&entries, &run); continue }
+            guard Stage2Descriptor.isValid(d) else {
+                flushRun(&entries, &run)
+                continue
+            }
             if Stage2Descriptor.isTable(d, level: level) {
                 flushRun(&entries, &run)
                 let next = d & mask
                 let backed = memory.isBacked(PhysicalAddress(next))
-                entries.append(Stage2DumpEntry(kind: .table, level: level, depth: depth, index: i, count: 1, ipa: a, size: size,
-                                               address: next, descriptor: d, attributes: nil, backed: backed))
-                if backed { dumpTable(next, level: level + 1, ipa: a, entryCount: g.entriesPerTable, memory: memory, visited: &visited, limit: limit) }
+                entries.append(
+                    Stage2DumpEntry(
+                        kind: .table, level: level, depth: depth, index: i, count: 1, ipa: a, size: size,
+                        address: next, descriptor: d, attributes: nil, backed: backed))
+                if backed {
+                    dumpTable(
+                        next, level: level + 1, ipa: a, entryCount: g.entriesPerTable, memory: memory, visited: &visited, limit: limit)
+                }
                 if truncated { return }
                 continue
             }
             let legal = level == 3 ? Stage2Descriptor.hasTableOrPageBit(d) : g.blockAllowed(atLevel: level)
             guard legal else {
                 flushRun(&entries, &run)
-                entries.append(Stage2DumpEntry(kind: .reserved, level: level, depth: depth, index: i, count: 1, ipa: a, size: size,
-                                               address: 0, descriptor: d, attributes: nil, backed: true))
+                entries.append(
+                    Stage2DumpEntry(
+                        kind: .reserved, level: level, depth: depth, index: i, count: 1, ipa: a, size: size,
+                        address: 0, descriptor: d, attributes: nil, backed: true))
                 continue
             }
             let oa = d & mask & ~(size - 1)
             if var r = run, r.descriptor & ~mask == d & ~mask, r.address + r.size == oa {
-                r.count += 1; r.size += size; run = r
+                r.count += 1
+                r.size += size
+                run = r
                 continue
             }
             flushRun(&entries, &run)
-            run = Stage2DumpEntry(kind: level == 3 ? .page : .block, level: level, depth: depth, index: i, count: 1, ipa: a,
-                                  size: size, address: oa, descriptor: d, attributes: Stage2Attributes(descriptor: d), backed: true)
+            run = Stage2DumpEntry(
+                kind: level == 3 ? .page : .block, level: level, depth: depth, index: i, count: 1, ipa: a,
+                size: size, address: oa, descriptor: d, attributes: Stage2Attributes(descriptor: d), backed: true)
         }
         flushRun(&entries, &run)
     }
@@ -90,7 +112,8 @@ public struct Stage2Dump {
         var out = VTCR(rawValue: vtcr).description + "\n"
         out += VTTBR(rawValue: vttbr, vmid16: VTCR(rawValue: vtcr).vs).description + "\n"
         guard p.consistent else { return out + "(no walk: start level inconsistent with T0SZ)\n" }
-        out += "root @\(hex(p.root.rawValue)): level \(p.startLevel), \(geometry.concatenatedTables) table\(geometry.concatenatedTables == 1 ? "" : "s") (\(geometry.rootEntries) entries), \(p.granule) granule\n"
+        out +=
+            "root @\(hex(p.root.rawValue)): level \(p.startLevel), \(geometry.concatenatedTables) table\(geometry.concatenatedTables == 1 ? "" : "s") (\(geometry.rootEntries) entries), \(p.granule) granule\n"
         for e in entries {
             let indent = String(repeating: "  ", count: e.depth + 1)
             let idx = e.count == 1 ? "L\(e.level)[\(e.index)]" : "L\(e.level)[\(e.index)..\(e.index + e.count - 1)]"
@@ -154,14 +177,21 @@ extension Stage2Permissions {
 extension Stage2MemoryType {
     public var jsonName: String {
         switch self {
-        case .normal: "normal"; case .deviceNGnRE: "device"; case .deviceNGnRnE: "device-nGnRnE"
+        case .normal: "normal"
+        case .deviceNGnRE: "device"
+        case .deviceNGnRnE: "device-nGnRnE"
         case .memAttr(let v): "memattr-0x" + String(v, radix: 16)
         }
     }
 }
 extension Stage2Shareability {
     public var jsonName: String {
-        switch self { case .nonShareable: "non"; case .reserved: "reserved"; case .outerShareable: "outer"; case .innerShareable: "inner" }
+        switch self {
+        case .nonShareable: "non"
+        case .reserved: "reserved"
+        case .outerShareable: "outer"
+        case .innerShareable: "inner"
+        }
     }
 }
 

@@ -44,7 +44,9 @@ extension Stage2Tables {
 
     @inline(__always)
     func isLegalLeaf(_ d: UInt64, level: Int) -> Bool {
-        Stage2Descriptor.isValid(d) && (level == 3 ? Stage2Descriptor.hasTableOrPageBit(d) : (!Stage2Descriptor.hasTableOrPageBit(d) && g.blockAllowed(atLevel: level)))
+        Stage2Descriptor.isValid(d)
+            && (level == 3
+                ? Stage2Descriptor.hasTableOrPageBit(d) : (!Stage2Descriptor.hasTableOrPageBit(d) && g.blockAllowed(atLevel: level)))
     }
 
     func decide(_ op: Operation, _ d: UInt64, level: Int, index i: Int, tableIPA: UInt64, shift: Int, isRoot: Bool) -> EntryAction {
@@ -87,7 +89,8 @@ extension Stage2Tables {
                 v = (d & (Stage2Descriptor.addressMask(g) | Stage2Descriptor.typeMask | Stage2Descriptor.contiguousBit)) | op.bits
             }
             if v & Stage2Descriptor.contiguousBit != 0
-                && groupCovered(op, level: level, index: i, tableIPA: tableIPA, shift: shift, isRoot: isRoot) == nil {
+                && groupCovered(op, level: level, index: i, tableIPA: tableIPA, shift: shift, isRoot: isRoot) == nil
+            {
                 v &= ~Stage2Descriptor.contiguousBit
             }
             return v == d ? .none : .write(v)
@@ -107,7 +110,11 @@ extension Stage2Tables {
 
     // MARK: Counting pass (reads only; validates table pointers)
 
-    enum Content { case live(UInt64), empty, split(UInt64) }
+    enum Content {
+        case live(UInt64)
+        case empty
+        case split(UInt64)
+    }
 
     func countNeeded(_ op: Operation, _ content: Content, level: Int, tableIPA: UInt64, isRoot: Bool) throws(Stage2Error) -> Int {
         if level == 3 { return 0 }
@@ -124,7 +131,8 @@ extension Stage2Tables {
             let lastPartial = i1 != i0 && op.end < lastBase + size
             if firstPartial { n += 1 + (try countNeeded(op, .empty, level: level + 1, tableIPA: firstBase, isRoot: false)) }
             if lastPartial { n += 1 + (try countNeeded(op, .empty, level: level + 1, tableIPA: lastBase, isRoot: false)) }
-            let fullFirst = i0 + (firstPartial ? 1 : 0), fullLast = i1 - (lastPartial ? 1 : 0)
+            let fullFirst = i0 + (firstPartial ? 1 : 0)
+            let fullLast = i1 - (lastPartial ? 1 : 0)
             if fullFirst <= fullLast {
                 let cb = tableIPA + UInt64(fullFirst) << UInt64(shift)
                 let oa = op.pa &+ (cb &- op.start)
@@ -135,7 +143,7 @@ extension Stage2Tables {
             }
             return n
         }
-        var memo: Int? = nil   // for fully covered children of empty content, all alike
+        var memo: Int? = nil  // for fully covered children of empty content, all alike
         for i in i0...i1 {
             let d: UInt64
             switch content {
@@ -155,7 +163,10 @@ extension Stage2Tables {
                 } else {
                     let size: UInt64 = 1 << UInt64(shift)
                     let full = op.start <= cb && cb + size <= op.end
-                    if full, let m = memo { n += m; continue }
+                    if full, let m = memo {
+                        n += m
+                        continue
+                    }
                     let m = 1 + (try countNeeded(op, .empty, level: level + 1, tableIPA: cb, isRoot: false))
                     if full { memo = m }
                     n += m
@@ -174,8 +185,9 @@ extension Stage2Tables {
         for i in 0..<g.entriesPerTable {
             let d = memory.readDescriptor(at: PhysicalAddress(table + UInt64(i) * 8))
             if Stage2Descriptor.isTable(d, level: level) {
-                try checkSubtree(d & Stage2Descriptor.addressMask(g), level: level + 1,
-                                 ipa: ipa + UInt64(i) << UInt64(shift), parentLevel: level)
+                try checkSubtree(
+                    d & Stage2Descriptor.addressMask(g), level: level + 1,
+                    ipa: ipa + UInt64(i) << UInt64(shift), parentLevel: level)
             }
         }
     }
@@ -193,24 +205,32 @@ extension Stage2Tables {
         var indexMask = cachedWalkParameters.derived.rootIndexMask
         var table = rootAddress.rawValue
         // Entry addresses along the path, by level.
-        var e0: UInt64 = 0, e1: UInt64 = 0, e2: UInt64 = 0
+        var e0: UInt64 = 0
+        var e1: UInt64 = 0
+        var e2: UInt64 = 0
         var d: UInt64
         var ea: UInt64
         // Pool facts for the "is this one of our table pages" check, hoisted.
-        let poolBase = pool.base, pageShift = UInt64(pool.pageShift), pageCount = UInt64(pool.pageCount)
+        let poolBase = pool.base
+        let pageShift = UInt64(pool.pageShift)
+        let pageCount = UInt64(pool.pageCount)
         let state = pool.state.p
         while true {
             ea = table &+ ((ipa &>> shift) & indexMask) &* 8
             d = memory.readDescriptor(at: PhysicalAddress(ea))
-            if !Stage2Descriptor.isValid(d) { return true }          // nothing mapped: nothing to do
+            if !Stage2Descriptor.isValid(d) { return true }  // nothing mapped: nothing to do
             if level == 3 { break }
-            if !Stage2Descriptor.hasTableOrPageBit(d) { return false }         // a block: split needed
+            if !Stage2Descriptor.hasTableOrPageBit(d) { return false }  // a block: split needed
             let next = d & mask
             let o = next &- poolBase
             guard o & (g.bytes &- 1) == 0, o &>> pageShift < pageCount, state[Int(truncatingIfNeeded: o &>> pageShift)] == 1 else {
                 return false
             }
-            switch level { case 0: e0 = ea; case 1: e1 = ea; default: e2 = ea }
+            switch level {
+            case 0: e0 = ea
+            case 1: e1 = ea
+            default: e2 = ea
+            }
             table = next
             level &+= 1
             shift &-= stride
@@ -251,7 +271,9 @@ extension Stage2Tables {
         var shift = cachedWalkParameters.derived.rootShift
         var indexMask = cachedWalkParameters.derived.rootIndexMask
         var table = rootAddress.rawValue
-        let poolBase = pool.base, pageShift = UInt64(pool.pageShift), pageCount = UInt64(pool.pageCount)
+        let poolBase = pool.base
+        let pageShift = UInt64(pool.pageShift)
+        let pageCount = UInt64(pool.pageCount)
         let state = pool.state.p
         while true {
             let ea = table &+ ((ipa &>> shift) & indexMask) &* 8
@@ -262,7 +284,7 @@ extension Stage2Tables {
                 pool.adjustCount(entry: ea, old: d, new: leaf)
                 return true
             }
-            guard Stage2Descriptor.isTable(d, level: level) else { return false }     // no table here (hole or block)
+            guard Stage2Descriptor.isTable(d, level: level) else { return false }  // no table here (hole or block)
             let next = d & mask
             let o = next &- poolBase
             guard o & (g.bytes &- 1) == 0, o &>> pageShift < pageCount, state[Int(truncatingIfNeeded: o &>> pageShift)] == 1 else {
@@ -397,10 +419,11 @@ extension Stage2Tables {
                 continue
             } else {
                 let t = newTable(split: nil, level: level + 1)
-                applyFreshMap(op, table: t, level: level + 1, tableIPA: cb,
-                              i0: indexRange(op, level: level + 1, tableIPA: cb, isRoot: false).0,
-                              i1: indexRange(op, level: level + 1, tableIPA: cb, isRoot: false).1,
-                              shift: shift - g.stride)
+                applyFreshMap(
+                    op, table: t, level: level + 1, tableIPA: cb,
+                    i0: indexRange(op, level: level + 1, tableIPA: cb, isRoot: false).0,
+                    i1: indexRange(op, level: level + 1, tableIPA: cb, isRoot: false).1,
+                    shift: shift - g.stride)
                 memory.writeDescriptor(Stage2Descriptor.table(PhysicalAddress(t)), at: PhysicalAddress(ea))
             }
             written += 1
@@ -411,8 +434,10 @@ extension Stage2Tables {
 
     /// An operation that cuts a contiguous group must take the hint off the group's other
     /// entries too (each change to a contiguous group is break-before-make on all of it).
-    mutating func breakContiguousEdges(_ op: Operation, table: UInt64, level: Int, tableIPA: UInt64, isRoot: Bool,
-                                       i0: Int, i1: Int, shift: Int, n: Int) {
+    mutating func breakContiguousEdges(
+        _ op: Operation, table: UInt64, level: Int, tableIPA: UInt64, isRoot: Bool,
+        i0: Int, i1: Int, shift: Int, n: Int
+    ) {
         let entries = entryCount(isRoot: isRoot)
         for k in 0..<(i0 == i1 ? 1 : 2) {
             let e = k == 0 ? i0 : i1
@@ -424,8 +449,9 @@ extension Stage2Tables {
                 let ea = table + UInt64(j) * 8
                 let dj = memory.readDescriptor(at: PhysicalAddress(ea))
                 if Stage2Descriptor.isValid(dj) && dj & Stage2Descriptor.contiguousBit != 0 {
-                    writeEntry(ea, old: dj, new: dj & ~Stage2Descriptor.contiguousBit, live: true,
-                               ipa: tableIPA + UInt64(j) << UInt64(shift), level: level)
+                    writeEntry(
+                        ea, old: dj, new: dj & ~Stage2Descriptor.contiguousBit, live: true,
+                        ipa: tableIPA + UInt64(j) << UInt64(shift), level: level)
                 }
             }
         }
@@ -461,7 +487,7 @@ extension Stage2Tables {
     /// Hand the recorded invalidations to `tlb`, then write the deferred entries and free pages.
     mutating func flush(tlb: inout some TLBMaintenance) throws(Stage2Error) {
         if pending.isEmpty {
-            for f in pending.frees { pool.release(f) }   // only unlinked fresh pages (none in practice)
+            for f in pending.frees { pool.release(f) }  // only unlinked fresh pages (none in practice)
             pending.frees.removeAll(keepingCapacity: true)
             return
         }

@@ -25,7 +25,8 @@ public enum Stage2Error: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .ipaBitsOutOfRange(let b): "IPA size \(b) bits is outside 32...48"
-        case let .inconsistentStartLevel(l, g, b): "start level \(l) is not valid/consistent for a \(g) granule with a \(b)-bit IPA (AArch64.S2InvalidSL/S2InconsistentSL)"
+        case let .inconsistentStartLevel(l, g, b):
+            "start level \(l) is not valid/consistent for a \(g) granule with a \(b)-bit IPA (AArch64.S2InvalidSL/S2InconsistentSL)"
         case .invalidOutputBits(let b): "output size \(b) bits is not a VTCR_EL2.PS size (32, 36, 40, 42, 44, 48)"
         case let .vmidOutOfRange(v, bits): "VMID \(v) does not fit in \(bits) bits"
         case let .poolMisaligned(pa, g): "table pool base \(pa) is not aligned to the \(g) granule"

@@ -13,7 +13,8 @@ public struct Stage2Geometry: Equatable, Sendable, CustomStringConvertible {
         }
         let level = startLevel ?? Self.defaultStartLevel(granule: granule, ipaBits: ipaBits)
         guard Self.isValidStartLevel(level, granule: granule),
-              Self.isConsistent(granule: granule, ipaBits: ipaBits, startLevel: level) else {
+            Self.isConsistent(granule: granule, ipaBits: ipaBits, startLevel: level)
+        else {
             throw .inconsistentStartLevel(level: level, granule: granule, ipaBits: ipaBits)
         }
         self.granule = granule
@@ -23,7 +24,9 @@ public struct Stage2Geometry: Equatable, Sendable, CustomStringConvertible {
 
     /// Unchecked; used by the walker to describe a (possibly inconsistent) VTCR.
     init(uncheckedGranule granule: Granule, ipaBits: Int, startLevel: Int) {
-        self.granule = granule; self.ipaBits = ipaBits; self.startLevel = startLevel
+        self.granule = granule
+        self.ipaBits = ipaBits
+        self.startLevel = startLevel
     }
 
     public static let minimumIPABits = 32
@@ -80,9 +83,9 @@ public struct Stage2Geometry: Equatable, Sendable, CustomStringConvertible {
     }
     public static func startLevel(sl0: UInt64, granule: Granule) -> Int? {
         switch granule {
-        case .k4: sl0 <= 2 ? 2 - Int(sl0) : nil            // 0b11: level 3 only with FEAT_TTST
-        case .k16: sl0 <= 2 ? 3 - Int(sl0) : nil           // 0b11: level 0 only with DS=1
-        case .k64: sl0 <= 2 ? 3 - Int(sl0) : nil           // 0b11: reserved
+        case .k4: sl0 <= 2 ? 2 - Int(sl0) : nil  // 0b11: level 3 only with FEAT_TTST
+        case .k16: sl0 <= 2 ? 3 - Int(sl0) : nil  // 0b11: level 0 only with DS=1
+        case .k64: sl0 <= 2 ? 3 - Int(sl0) : nil  // 0b11: reserved
         }
     }
 

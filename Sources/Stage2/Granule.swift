@@ -6,7 +6,11 @@ public enum Granule: Sendable, Hashable, CaseIterable, CustomStringConvertible {
 
     /// log2 of the granule size: 12, 14 or 16.
     @inlinable public var pageShift: Int {
-        switch self { case .k4: 12; case .k16: 14; case .k64: 16 }
+        switch self {
+        case .k4: 12
+        case .k16: 14
+        case .k64: 16
+        }
     }
     @inlinable public var bytes: UInt64 { 1 << UInt64(pageShift) }
     /// Bits resolved per level: granule bits − log2(8-byte descriptor) (Arm pseudocode `stride`).
@@ -15,10 +19,19 @@ public enum Granule: Sendable, Hashable, CaseIterable, CustomStringConvertible {
 
     /// VTCR_EL2.TG0 encoding (Arm ARM, VTCR_EL2.TG0: 0b00 4KB, 0b01 64KB, 0b10 16KB).
     public var tg0: UInt64 {
-        switch self { case .k4: 0b00; case .k64: 0b01; case .k16: 0b10 }
+        switch self {
+        case .k4: 0b00
+        case .k64: 0b01
+        case .k16: 0b10
+        }
     }
     public init?(tg0: UInt64) {
-        switch tg0 { case 0b00: self = .k4; case 0b01: self = .k64; case 0b10: self = .k16; default: return nil }
+        switch tg0 {
+        case 0b00: self = .k4
+        case 0b01: self = .k64
+        case 0b10: self = .k16
+        default: return nil
+        }
     }
 
     /// Levels at which a stage-2 *block* descriptor is legal without FEAT_LPA/LPA2
@@ -52,13 +65,26 @@ public enum Granule: Sendable, Hashable, CaseIterable, CustomStringConvertible {
     @inlinable public func entryShift(atLevel level: Int) -> Int { pageShift + (3 - level) * stride }
 
     public var description: String {
-        switch self { case .k4: "4K"; case .k16: "16K"; case .k64: "64K" }
+        switch self {
+        case .k4: "4K"
+        case .k16: "16K"
+        case .k64: "64K"
+        }
     }
     /// Name as used in specs: "4k", "16k", "64k".
     public var specName: String {
-        switch self { case .k4: "4k"; case .k16: "16k"; case .k64: "64k" }
+        switch self {
+        case .k4: "4k"
+        case .k16: "16k"
+        case .k64: "64k"
+        }
     }
     public init?(specName: String) {
-        switch specName { case "4k": self = .k4; case "16k": self = .k16; case "64k": self = .k64; default: return nil }
+        switch specName {
+        case "4k": self = .k4
+        case "16k": self = .k16
+        case "64k": self = .k64
+        default: return nil
+        }
     }
 }

@@ -1,6 +1,7 @@
 import AArch64
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The memory seam: where table pages live (a byte buffer in tests, guest memory in the
@@ -34,7 +35,10 @@ extension TableMemory {
     }
     public func zero(at pa: PhysicalAddress, bytes: UInt64) {
         var o: UInt64 = 0
-        while o < bytes { writeDescriptor(0, at: pa.advanced(by: o)); o += 8 }
+        while o < bytes {
+            writeDescriptor(0, at: pa.advanced(by: o))
+            o += 8
+        }
     }
 }
 
@@ -65,7 +69,7 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
         let huge = 2 << 20
         let p = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: bytes >= huge ? huge : 4096)
         #if canImport(Glibc)
-        if bytes >= huge { _ = madvise(p, bytes & ~(huge - 1), Int32(MADV_HUGEPAGE)) }
+            if bytes >= huge { _ = madvise(p, bytes & ~(huge - 1), Int32(MADV_HUGEPAGE)) }
         #endif
         return p
     }

@@ -20,17 +20,17 @@ public enum PhysicalAddressSize {
 /// `init(rawValue:)`; bits this type doesn't name are kept in `otherBits` so a decode/encode
 /// round trip is exact.
 public struct VTCR: Equatable, Sendable, CustomStringConvertible {
-    public var t0sz: UInt64      // [5:0]   IPA size = 64 − T0SZ
-    public var sl0: UInt64       // [7:6]   start level (granule dependent)
-    public var irgn0: UInt64     // [9:8]   inner cacheability of table walks (0b01 WB RA WA)
-    public var orgn0: UInt64     // [11:10] outer cacheability of table walks
-    public var sh0: UInt64       // [13:12] shareability of table walks (0b11 inner)
-    public var tg0: UInt64       // [15:14] granule
-    public var ps: UInt64        // [18:16] output address size
-    public var vs: Bool          // [19]    16-bit VMID
-    public var ha: Bool          // [21]    hardware access flag
-    public var hd: Bool          // [22]    hardware dirty state
-    public var res1Bit31: Bool   // [31]    RES1
+    public var t0sz: UInt64  // [5:0]   IPA size = 64 − T0SZ
+    public var sl0: UInt64  // [7:6]   start level (granule dependent)
+    public var irgn0: UInt64  // [9:8]   inner cacheability of table walks (0b01 WB RA WA)
+    public var orgn0: UInt64  // [11:10] outer cacheability of table walks
+    public var sh0: UInt64  // [13:12] shareability of table walks (0b11 inner)
+    public var tg0: UInt64  // [15:14] granule
+    public var ps: UInt64  // [18:16] output address size
+    public var vs: Bool  // [19]    16-bit VMID
+    public var ha: Bool  // [21]    hardware access flag
+    public var hd: Bool  // [22]    hardware dirty state
+    public var res1Bit31: Bool  // [31]    RES1
     public var otherBits: UInt64
 
     // Bits [18:0], 19, 21, 22 and 31 (the fields above). Kept as two typed halves: Debian's
@@ -40,9 +40,16 @@ public struct VTCR: Equatable, Sendable, CustomStringConvertible {
     static let namedMask: UInt64 = namedLow | namedHigh
 
     public init(rawValue v: UInt64) {
-        t0sz = v & 0x3F; sl0 = (v >> 6) & 3; irgn0 = (v >> 8) & 3; orgn0 = (v >> 10) & 3
-        sh0 = (v >> 12) & 3; tg0 = (v >> 14) & 3; ps = (v >> 16) & 7
-        vs = (v >> 19) & 1 == 1; ha = (v >> 21) & 1 == 1; hd = (v >> 22) & 1 == 1
+        t0sz = v & 0x3F
+        sl0 = (v >> 6) & 3
+        irgn0 = (v >> 8) & 3
+        orgn0 = (v >> 10) & 3
+        sh0 = (v >> 12) & 3
+        tg0 = (v >> 14) & 3
+        ps = (v >> 16) & 7
+        vs = (v >> 19) & 1 == 1
+        ha = (v >> 21) & 1 == 1
+        hd = (v >> 22) & 1 == 1
         res1Bit31 = (v >> 31) & 1 == 1
         otherBits = v & ~Self.namedMask
     }
@@ -50,11 +57,18 @@ public struct VTCR: Equatable, Sendable, CustomStringConvertible {
     /// The value this library programs: walks inner-shareable, write-back read/write-allocate
     /// (IRGN0 = ORGN0 = 0b01, SH0 = 0b11, as KVM does), RES1 bit 31 set.
     public init(geometry: Stage2Geometry, outputBits: Int, vmid16: Bool) {
-        t0sz = geometry.t0sz; sl0 = geometry.sl0
-        irgn0 = 0b01; orgn0 = 0b01; sh0 = 0b11
+        t0sz = geometry.t0sz
+        sl0 = geometry.sl0
+        irgn0 = 0b01
+        orgn0 = 0b01
+        sh0 = 0b11
         tg0 = geometry.granule.tg0
         ps = PhysicalAddressSize.encoding(bits: outputBits) ?? 0b101
-        vs = vmid16; ha = false; hd = false; res1Bit31 = true; otherBits = 0
+        vs = vmid16
+        ha = false
+        hd = false
+        res1Bit31 = true
+        otherBits = 0
     }
 
     public var rawValue: UInt64 {
@@ -83,7 +97,8 @@ public struct VTCR: Equatable, Sendable, CustomStringConvertible {
         let g = granule.map { "\($0)" } ?? "reserved TG0=\(tg0)"
         let l = startLevel.map { "start level \($0)" } ?? "reserved SL0"
         let p = outputBits.map { "PS=\($0)-bit" } ?? "reserved PS=\(ps)"
-        var s = "VTCR_EL2 0x\(String(rawValue, radix: 16)): T0SZ=\(t0sz) (\(ipaBits)-bit IPA), SL0=\(sl0) (\(l)), TG0=\(tg0) (\(g)), \(p), SH0=\(sh0) IRGN0=\(irgn0) ORGN0=\(orgn0), VS=\(vs ? 1 : 0)"
+        var s =
+            "VTCR_EL2 0x\(String(rawValue, radix: 16)): T0SZ=\(t0sz) (\(ipaBits)-bit IPA), SL0=\(sl0) (\(l)), TG0=\(tg0) (\(g)), \(p), SH0=\(sh0) IRGN0=\(irgn0) ORGN0=\(orgn0), VS=\(vs ? 1 : 0)"
         if ha { s += ", HA" }
         if hd { s += ", HD" }
         s += res1Bit31 ? ", RES1[31]=1" : ", RES1[31]=0 (should be 1)"
@@ -103,13 +118,21 @@ public struct VTTBR: Equatable, Sendable, CustomStringConvertible {
     public var upperBits: UInt64
 
     public init(baseAddress: PhysicalAddress, vmid: UInt16, commonNotPrivate: Bool = false) {
-        self.baseAddress = baseAddress; self.vmid = vmid; self.commonNotPrivate = commonNotPrivate; upperBits = 0
+        self.baseAddress = baseAddress
+        self.vmid = vmid
+        self.commonNotPrivate = commonNotPrivate
+        upperBits = 0
     }
     public init(rawValue v: UInt64, vmid16: Bool) {
         baseAddress = PhysicalAddress(v & 0x0000_FFFF_FFFF_FFFE)
         commonNotPrivate = v & 1 == 1
-        if vmid16 { vmid = UInt16(truncatingIfNeeded: v >> 48); upperBits = 0 }
-        else { vmid = UInt16(truncatingIfNeeded: (v >> 48) & 0xFF); upperBits = v >> 56 }
+        if vmid16 {
+            vmid = UInt16(truncatingIfNeeded: v >> 48)
+            upperBits = 0
+        } else {
+            vmid = UInt16(truncatingIfNeeded: (v >> 48) & 0xFF)
+            upperBits = v >> 56
+        }
     }
     public var rawValue: UInt64 {
         baseAddress.rawValue | UInt64(vmid) << 48 | upperBits << 56 | (commonNotPrivate ? 1 : 0)

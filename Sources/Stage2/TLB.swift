@@ -16,7 +16,12 @@ public enum TLBInvalidation: Equatable, Sendable, CustomStringConvertible {
         guard case let .ipa(ipa, level, granule) = self else { return nil }
         var x = (ipa.rawValue >> 12) & 0xF_FFFF_FFFF
         if ttl, let level, (1...3).contains(level) {
-            let tg: UInt64 = switch granule { case .k4: 0b01; case .k16: 0b10; case .k64: 0b11 }
+            let tg: UInt64 =
+                switch granule {
+                case .k4: 0b01
+                case .k16: 0b10
+                case .k64: 0b11
+                }
             x |= (tg << 2 | UInt64(level)) << 44
         }
         return x
@@ -52,6 +57,7 @@ public struct CountingTLB: TLBMaintenance, Sendable {
     public var invalidationCount = 0
     public init() {}
     @inlinable public mutating func invalidate(_ batch: [TLBInvalidation]) throws {
-        batchCount += 1; invalidationCount += batch.count
+        batchCount += 1
+        invalidationCount += batch.count
     }
 }

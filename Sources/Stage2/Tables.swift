@@ -18,10 +18,17 @@ public struct Stage2Configuration: Sendable, Equatable {
     /// VTTBR_EL2.CnP.
     public var commonNotPrivate: Bool
 
-    public init(granule: Granule, ipaBits: Int, vmid: UInt16 = 0, vmid16: Bool = false, startLevel: Int? = nil,
-                outputBits: Int? = nil, blocks: Bool = true, commonNotPrivate: Bool = false) {
-        self.granule = granule; self.ipaBits = ipaBits; self.vmid = vmid; self.vmid16 = vmid16
-        self.startLevel = startLevel; self.outputBits = outputBits; self.blocks = blocks
+    public init(
+        granule: Granule, ipaBits: Int, vmid: UInt16 = 0, vmid16: Bool = false, startLevel: Int? = nil,
+        outputBits: Int? = nil, blocks: Bool = true, commonNotPrivate: Bool = false
+    ) {
+        self.granule = granule
+        self.ipaBits = ipaBits
+        self.vmid = vmid
+        self.vmid16 = vmid16
+        self.startLevel = startLevel
+        self.outputBits = outputBits
+        self.blocks = blocks
         self.commonNotPrivate = commonNotPrivate
     }
 }
@@ -56,8 +63,10 @@ public struct Stage2Tables<Memory: TableMemory> {
     /// More single-IPA invalidations than this in one batch become one `.allForVMID`.
     public static var maximumIPAInvalidationsPerBatch: Int { 512 }
 
-    public init(configuration: Stage2Configuration, memory: Memory, poolBase: PhysicalAddress,
-                poolBytes: UInt64) throws(Stage2Error) {
+    public init(
+        configuration: Stage2Configuration, memory: Memory, poolBase: PhysicalAddress,
+        poolBytes: UInt64
+    ) throws(Stage2Error) {
         let g = configuration.granule
         let geometry = try Stage2Geometry(granule: g, ipaBits: configuration.ipaBits, startLevel: configuration.startLevel)
         let vmidBits = configuration.vmid16 ? 16 : 8
@@ -74,8 +83,11 @@ public struct Stage2Tables<Memory: TableMemory> {
         guard !overflow, end <= outputLimit else {
             throw .poolBeyondOutputSize(end: end, outputBits: configuration.outputBits ?? 48)
         }
-        guard let pool = TablePool(base: poolBase.rawValue, bytes: poolBytes, pageShift: g.pageShift,
-                                   rootBytes: geometry.rootBytes) else {
+        guard
+            let pool = TablePool(
+                base: poolBase.rawValue, bytes: poolBytes, pageShift: g.pageShift,
+                rootBytes: geometry.rootBytes)
+        else {
             throw .poolExhausted(needed: geometry.concatenatedTables, available: Int(poolBytes >> UInt64(g.pageShift)))
         }
         self.configuration = configuration
@@ -86,8 +98,9 @@ public struct Stage2Tables<Memory: TableMemory> {
         self.pool = pool
         let root = PhysicalAddress(pool.address(ofPage: pool.rootPage))
         self.rootAddress = root
-        cachedWalkParameters = Stage2WalkParameters(granule: g, ipaBits: geometry.ipaBits, startLevel: geometry.startLevel,
-                                                    root: root, outputBits: 48)
+        cachedWalkParameters = Stage2WalkParameters(
+            granule: g, ipaBits: geometry.ipaBits, startLevel: geometry.startLevel,
+            root: root, outputBits: 48)
         memory.zero(at: root, bytes: geometry.rootBytes)
         updateOutputBits()
         cachedWalkParameters.outputBits = currentOutputBits
@@ -99,7 +112,8 @@ public struct Stage2Tables<Memory: TableMemory> {
     public var outputBits: Int { currentOutputBits }
     @usableFromInline var currentOutputBits: Int = 48
     mutating func updateOutputBits() {
-        currentOutputBits = configuration.outputBits
+        currentOutputBits =
+            configuration.outputBits
             ?? PhysicalAddressSize.smallestBits(holding: max(maxOutputAddress, poolBase.rawValue + poolBytes - 1)) ?? 48
     }
     public var vtcrFields: VTCR { VTCR(geometry: geometry, outputBits: outputBits, vmid16: configuration.vmid16) }
@@ -133,19 +147,23 @@ public struct Stage2Tables<Memory: TableMemory> {
 
     /// Map [ipa, ipa+size) to [pa, pa+size), replacing whatever is mapped there, with the
     /// largest blocks alignment allows (when `configuration.blocks`), pages otherwise.
-    public mutating func map(ipa: IPA, pa: PhysicalAddress, size: UInt64, attributes: Stage2Attributes,
-                             tlb: inout some TLBMaintenance) throws(Stage2Error) {
+    public mutating func map(
+        ipa: IPA, pa: PhysicalAddress, size: UInt64, attributes: Stage2Attributes,
+        tlb: inout some TLBMaintenance
+    ) throws(Stage2Error) {
         try checkRange(ipa: ipa, size: size)
         try checkOutput(pa: pa, size: size)
         var bits = attributes.descriptorBits & ~Stage2Descriptor.contiguousBit
         bits &= ~Stage2Descriptor.typeMask
         if size == geometry.granule.bytes && !attributes.contiguous
-            && mapSinglePage(ipa.rawValue, leaf: pa.rawValue | bits | Stage2Descriptor.leafType(level: 3)) {
+            && mapSinglePage(ipa.rawValue, leaf: pa.rawValue | bits | Stage2Descriptor.leafType(level: 3))
+        {
             // One fresh page in an existing last-level table: nothing to invalidate.
             try flush(tlb: &tlb)
         } else {
-            let op = Operation(kind: .map, start: ipa.rawValue, end: ipa.rawValue + size, pa: pa.rawValue,
-                               bits: bits, permissionsOnly: false, contiguous: attributes.contiguous)
+            let op = Operation(
+                kind: .map, start: ipa.rawValue, end: ipa.rawValue + size, pa: pa.rawValue,
+                bits: bits, permissionsOnly: false, contiguous: attributes.contiguous)
             try perform(op, tlb: &tlb)
         }
         if pa.rawValue + size - 1 > maxOutputAddress {
@@ -163,30 +181,37 @@ public struct Stage2Tables<Memory: TableMemory> {
             try flush(tlb: &tlb)
             return
         }
-        let op = Operation(kind: .unmap, start: ipa.rawValue, end: ipa.rawValue + size, pa: 0, bits: 0,
-                           permissionsOnly: false, contiguous: false)
+        let op = Operation(
+            kind: .unmap, start: ipa.rawValue, end: ipa.rawValue + size, pa: 0, bits: 0,
+            permissionsOnly: false, contiguous: false)
         try perform(op, tlb: &tlb)
     }
 
     /// Give every mapped page in [ipa, ipa+size) these attributes (output addresses kept;
     /// unmapped pages stay unmapped). Contiguous hints of groups wholly inside the range are
     /// kept, groups cut by the range lose theirs; `attributes.contiguous` must be false.
-    public mutating func protect(ipa: IPA, size: UInt64, attributes: Stage2Attributes,
-                                 tlb: inout some TLBMaintenance) throws(Stage2Error) {
+    public mutating func protect(
+        ipa: IPA, size: UInt64, attributes: Stage2Attributes,
+        tlb: inout some TLBMaintenance
+    ) throws(Stage2Error) {
         guard !attributes.contiguous else { throw .contiguousInProtect }
         try checkRange(ipa: ipa, size: size)
-        let op = Operation(kind: .protect, start: ipa.rawValue, end: ipa.rawValue + size, pa: 0,
-                           bits: attributes.descriptorBits & ~Stage2Descriptor.typeMask, permissionsOnly: false, contiguous: false)
+        let op = Operation(
+            kind: .protect, start: ipa.rawValue, end: ipa.rawValue + size, pa: 0,
+            bits: attributes.descriptorBits & ~Stage2Descriptor.typeMask, permissionsOnly: false, contiguous: false)
         try perform(op, tlb: &tlb)
     }
 
     /// Change only the permissions (S2AP, XN) of every mapped page in the range.
-    public mutating func protect(ipa: IPA, size: UInt64, permissions: Stage2Permissions,
-                                 tlb: inout some TLBMaintenance) throws(Stage2Error) {
+    public mutating func protect(
+        ipa: IPA, size: UInt64, permissions: Stage2Permissions,
+        tlb: inout some TLBMaintenance
+    ) throws(Stage2Error) {
         try checkRange(ipa: ipa, size: size)
         let bits = Stage2Attributes(permissions: permissions).descriptorBits & Stage2Descriptor.permissionMask
-        let op = Operation(kind: .protect, start: ipa.rawValue, end: ipa.rawValue + size, pa: 0,
-                           bits: bits, permissionsOnly: true, contiguous: false)
+        let op = Operation(
+            kind: .protect, start: ipa.rawValue, end: ipa.rawValue + size, pa: 0,
+            bits: bits, permissionsOnly: true, contiguous: false)
         try perform(op, tlb: &tlb)
     }
 
@@ -206,7 +231,9 @@ public struct Stage2Tables<Memory: TableMemory> {
             guard Stage2Descriptor.isTable(d, level: l) else { throw .noTable(ipa: ipa, level: l + 1) }
             let next = d & Stage2Descriptor.addressMask(g)
             guard pool.isTablePage(next) else { throw .foreignTable(ipa: ipa, level: l, address: PhysicalAddress(next)) }
-            table = next; l += 1; shift -= g.stride
+            table = next
+            l += 1
+            shift -= g.stride
             index = (ipa.rawValue >> UInt64(shift)) & UInt64(g.entriesPerTable - 1)
         }
         return PhysicalAddress(table + index * 8)
@@ -306,7 +333,12 @@ public struct Stage2Tables<Memory: TableMemory> {
     /// Caller has checked `available`.
     @inlinable mutating func allocate() -> UInt64 {
         let p: Int
-        if let f = free.popLast() { p = Int(f) } else { p = nextFresh; nextFresh += 1 }
+        if let f = free.popLast() {
+            p = Int(f)
+        } else {
+            p = nextFresh
+            nextFresh += 1
+        }
         state[p] = 1
         counts[p] = 0
         return address(ofPage: p)
@@ -366,7 +398,10 @@ public struct Stage2Tables<Memory: TableMemory> {
         counts = .allocate(capacity: max(1, pages))
         counts.initialize(repeating: 0, count: max(1, pages))
     }
-    deinit { state.deallocate(); counts.deallocate() }
+    deinit {
+        state.deallocate()
+        counts.deallocate()
+    }
 }
 
 @usableFromInline struct PagePointer<T> {

@@ -7,7 +7,12 @@ public enum Stage2Access: Sendable, Hashable, CustomStringConvertible {
     case fetchEL1, fetchEL0
     public static let fetch = Stage2Access.fetchEL1
     public var description: String {
-        switch self { case .read: "read"; case .write: "write"; case .fetchEL1: "fetch (EL1)"; case .fetchEL0: "fetch (EL0)" }
+        switch self {
+        case .read: "read"
+        case .write: "write"
+        case .fetchEL1: "fetch (EL1)"
+        case .fetchEL0: "fetch (EL0)"
+        }
     }
 }
 
@@ -25,10 +30,17 @@ public struct Stage2Translation: Equatable, Sendable {
     public var xnx: Bool
 
     @inlinable
-    public init(ipa: IPA, outputAddress: PhysicalAddress, level: Int, blockSize: UInt64,
-                descriptor: UInt64, descriptorAddress: PhysicalAddress, xnx: Bool = true) {
-        self.ipa = ipa; self.outputAddress = outputAddress; self.level = level; self.blockSize = blockSize
-        self.descriptor = descriptor; self.descriptorAddress = descriptorAddress; self.xnx = xnx
+    public init(
+        ipa: IPA, outputAddress: PhysicalAddress, level: Int, blockSize: UInt64,
+        descriptor: UInt64, descriptorAddress: PhysicalAddress, xnx: Bool = true
+    ) {
+        self.ipa = ipa
+        self.outputAddress = outputAddress
+        self.level = level
+        self.blockSize = blockSize
+        self.descriptor = descriptor
+        self.descriptorAddress = descriptorAddress
+        self.xnx = xnx
     }
 
     /// The descriptor's attributes (decoded on demand; without FEAT_XNX only XN[1] counts).
@@ -57,22 +69,33 @@ public struct Stage2Fault: Equatable, Sendable, CustomStringConvertible {
     public var descriptor: UInt64
 
     public init(kind: Kind, level: Int, ipa: IPA, access: Stage2Access, descriptor: UInt64 = 0) {
-        self.kind = kind; self.level = level; self.ipa = ipa; self.access = access; self.descriptor = descriptor
+        self.kind = kind
+        self.level = level
+        self.ipa = ipa
+        self.access = access
+        self.descriptor = descriptor
     }
 
     public var statusCode: UInt8 {
-        let base: UInt8 = switch kind {
-        case .addressSize: 0x00; case .translation: 0x04; case .accessFlag: 0x08
-        case .permission: 0x0C; case .externalAbortOnWalk: 0x14
-        }
+        let base: UInt8 =
+            switch kind {
+            case .addressSize: 0x00
+            case .translation: 0x04
+            case .accessFlag: 0x08
+            case .permission: 0x0C
+            case .externalAbortOnWalk: 0x14
+            }
         return base + UInt8(level & 3)
     }
     public var description: String {
-        let k = switch kind {
-        case .addressSize: "address-size fault"; case .translation: "translation fault"
-        case .accessFlag: "access-flag fault"; case .permission: "permission fault"
-        case .externalAbortOnWalk: "synchronous external abort on table walk"
-        }
+        let k =
+            switch kind {
+            case .addressSize: "address-size fault"
+            case .translation: "translation fault"
+            case .accessFlag: "access-flag fault"
+            case .permission: "permission fault"
+            case .externalAbortOnWalk: "synchronous external abort on table walk"
+            }
         return "\(k), level \(level) (FSC 0x\(String(statusCode, radix: 16, uppercase: false).leftPadded(2))) for \(access) of IPA \(ipa)"
     }
 }
@@ -156,11 +179,18 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         derived = d
     }
 
-    public init(granule: Granule, ipaBits: Int, startLevel: Int, root: PhysicalAddress, outputBits: Int,
-                consistent: Bool = true, hardwareAccessFlag: Bool = false, xnx: Bool = true) {
-        self.granule = granule; self.ipaBits = ipaBits; self.startLevel = startLevel; self.root = root
-        self.outputBits = outputBits; self.consistent = consistent
-        self.hardwareAccessFlag = hardwareAccessFlag; self.xnx = xnx
+    public init(
+        granule: Granule, ipaBits: Int, startLevel: Int, root: PhysicalAddress, outputBits: Int,
+        consistent: Bool = true, hardwareAccessFlag: Bool = false, xnx: Bool = true
+    ) {
+        self.granule = granule
+        self.ipaBits = ipaBits
+        self.startLevel = startLevel
+        self.root = root
+        self.outputBits = outputBits
+        self.consistent = consistent
+        self.hardwareAccessFlag = hardwareAccessFlag
+        self.xnx = xnx
         derive()
     }
 
@@ -177,8 +207,9 @@ public struct Stage2WalkParameters: Sendable, Equatable {
             let geometry = Stage2Geometry(uncheckedGranule: g, ipaBits: vtcr.ipaBits, startLevel: level)
             root &= ~(geometry.rootBytes - 1)
         }
-        self.init(granule: g, ipaBits: vtcr.ipaBits, startLevel: level, root: PhysicalAddress(root),
-                  outputBits: ps, consistent: vtcr.isConsistent, hardwareAccessFlag: vtcr.ha, xnx: xnx)
+        self.init(
+            granule: g, ipaBits: vtcr.ipaBits, startLevel: level, root: PhysicalAddress(root),
+            outputBits: ps, consistent: vtcr.isConsistent, hardwareAccessFlag: vtcr.ha, xnx: xnx)
     }
 
     /// Translate `ipa` for `access` exactly as a stage-2-only hardware walk would
@@ -218,11 +249,14 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         // Loads and stores: AF (bit 10, unless VTCR_EL2.HA) and S2AP[0]/S2AP[1] (bits 6/7) in
         // one test; which fault it is (access flag before permission) only on failure.
         if access == .read || access == .write {
-            let need = (access == .read ? Stage2Descriptor.s2apReadBit : Stage2Descriptor.s2apWriteBit) | (hardwareAccessFlag ? 0 : Stage2Descriptor.afBit)
+            let need =
+                (access == .read ? Stage2Descriptor.s2apReadBit : Stage2Descriptor.s2apWriteBit)
+                | (hardwareAccessFlag ? 0 : Stage2Descriptor.afBit)
             if d & need == need {
-                return .translation(Stage2Translation(
-                    ipa: ipa, outputAddress: PhysicalAddress(base | (ipa.rawValue & (size &- 1))), level: level,
-                    blockSize: size, descriptor: d, descriptorAddress: at, xnx: xnx))
+                return .translation(
+                    Stage2Translation(
+                        ipa: ipa, outputAddress: PhysicalAddress(base | (ipa.rawValue & (size &- 1))), level: level,
+                        blockSize: size, descriptor: d, descriptorAddress: at, xnx: xnx))
             }
         }
         if d & Stage2Descriptor.afBit == 0 && !hardwareAccessFlag { return walkFault(.accessFlag, level, d, ipa, access) }
@@ -232,14 +266,19 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         case .write: allowed = d & Stage2Descriptor.s2apWriteBit != 0
         case .fetchEL1, .fetchEL0:
             let xn = (d &>> 53) & 3
-            if !xnx { allowed = xn & 0b10 == 0 }
-            else if access == .fetchEL1 { allowed = xn == 0b00 || xn == 0b11 }
-            else { allowed = xn == 0b00 || xn == 0b01 }
+            if !xnx {
+                allowed = xn & 0b10 == 0
+            } else if access == .fetchEL1 {
+                allowed = xn == 0b00 || xn == 0b11
+            } else {
+                allowed = xn == 0b00 || xn == 0b01
+            }
         }
         if !allowed { return walkFault(.permission, level, d, ipa, access) }
-        return .translation(Stage2Translation(
-            ipa: ipa, outputAddress: PhysicalAddress(base | (ipa.rawValue & (size &- 1))), level: level,
-            blockSize: size, descriptor: d, descriptorAddress: at, xnx: xnx))
+        return .translation(
+            Stage2Translation(
+                ipa: ipa, outputAddress: PhysicalAddress(base | (ipa.rawValue & (size &- 1))), level: level,
+                blockSize: size, descriptor: d, descriptorAddress: at, xnx: xnx))
     }
 
     @usableFromInline

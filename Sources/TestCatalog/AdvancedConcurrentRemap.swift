@@ -1,8 +1,8 @@
-import Runtime
 import AArch64
 import Glibc
 import GuestProtocol
 import Machine
+import Runtime
 import Stage2
 import Synchronization
 
@@ -18,17 +18,26 @@ import Synchronization
 extension Advanced {
     public static let concurrentRemap = CatalogTest(
         name: "concurrent-remap",
-        summary: "vCPUs on their own host threads load from a page while vCPU 1 remaps it at its vEL2 with break-before-make and a broadcast TLBI: old-then-new values only, never the old one after the DSB, no stray fault",
+        summary:
+            "vCPUs on their own host threads load from a page while vCPU 1 remaps it at its vEL2 with break-before-make and a broadcast TLBI: old-then-new values only, never the old one after the DSB, no stray fault",
         tags: [.multiVCPU, .tlbi],
         variants: [
-            TestVariant(name: "ipas2e1is", summary: "2 vCPUs, TLBI IPAS2E1IS + VMALLE1IS on vCPU 1 while vCPU 0 loads",
-                        requirements: [.stage2Granule(.k4)]) { _ in concurrentRemapScenario(RemapPlan(vcpus: 2, tlbi: .ipas2e1is)) },
-            TestVariant(name: "vmalls12e1is", summary: "2 vCPUs, TLBI VMALLS12E1IS on vCPU 1 while vCPU 0 loads",
-                        requirements: [.stage2Granule(.k4)]) { _ in concurrentRemapScenario(RemapPlan(vcpus: 2, tlbi: .vmalls12e1is)) },
-            TestVariant(name: "4vcpu-ipas2e1is", summary: "4 vCPUs, TLBI IPAS2E1IS + VMALLE1IS on vCPU 1 while vCPUs 0, 2, 3 load",
-                        requirements: [.stage2Granule(.k4)]) { _ in concurrentRemapScenario(RemapPlan(vcpus: 4, tlbi: .ipas2e1is)) },
-            TestVariant(name: "4vcpu-vmalls12e1is", summary: "4 vCPUs, TLBI VMALLS12E1IS on vCPU 1 while vCPUs 0, 2, 3 load",
-                        requirements: [.stage2Granule(.k4)]) { _ in concurrentRemapScenario(RemapPlan(vcpus: 4, tlbi: .vmalls12e1is)) },
+            TestVariant(
+                name: "ipas2e1is", summary: "2 vCPUs, TLBI IPAS2E1IS + VMALLE1IS on vCPU 1 while vCPU 0 loads",
+                requirements: [.stage2Granule(.k4)]
+            ) { _ in concurrentRemapScenario(RemapPlan(vcpus: 2, tlbi: .ipas2e1is)) },
+            TestVariant(
+                name: "vmalls12e1is", summary: "2 vCPUs, TLBI VMALLS12E1IS on vCPU 1 while vCPU 0 loads",
+                requirements: [.stage2Granule(.k4)]
+            ) { _ in concurrentRemapScenario(RemapPlan(vcpus: 2, tlbi: .vmalls12e1is)) },
+            TestVariant(
+                name: "4vcpu-ipas2e1is", summary: "4 vCPUs, TLBI IPAS2E1IS + VMALLE1IS on vCPU 1 while vCPUs 0, 2, 3 load",
+                requirements: [.stage2Granule(.k4)]
+            ) { _ in concurrentRemapScenario(RemapPlan(vcpus: 4, tlbi: .ipas2e1is)) },
+            TestVariant(
+                name: "4vcpu-vmalls12e1is", summary: "4 vCPUs, TLBI VMALLS12E1IS on vCPU 1 while vCPUs 0, 2, 3 load",
+                requirements: [.stage2Granule(.k4)]
+            ) { _ in concurrentRemapScenario(RemapPlan(vcpus: 4, tlbi: .vmalls12e1is)) },
         ])
 
     /// The plan of a concurrent remap (pure; unit-tested): per-vCPU op lists and the values.
@@ -56,7 +65,8 @@ extension Advanced {
         }
         func remapperPlan() -> LivePlan {
             var p = LivePlan()
-            p.hostCall("break: invalidate x's entry, \(tlbi == .ipas2e1is ? "TLBI IPAS2E1IS + VMALLE1IS" : "TLBI VMALLS12E1IS") + DSB at vEL2")
+            p.hostCall(
+                "break: invalidate x's entry, \(tlbi == .ipas2e1is ? "TLBI IPAS2E1IS + VMALLE1IS" : "TLBI VMALLS12E1IS") + DSB at vEL2")
             p.store(Self.flag, 1)
             p.hostCall("make: x -> \(hex(newPA))")
             p.barrier()
@@ -88,7 +98,9 @@ extension Advanced {
 
     static func concurrentRemapScenario(_ plan: RemapPlan) -> Scenario {
         var s = Scenario(granule: granule, ipaBits: ipaBits, ops: [])
-        s.notes = ["a second VM with \(plan.vcpus) EL2 vCPUs is created inside the test, each vCPU run from its own host thread; tables in vCPU 1's session"]
+        s.notes = [
+            "a second VM with \(plan.vcpus) EL2 vCPUs is created inside the test, each vCPU run from its own host thread; tables in vCPU 1's session"
+        ]
         s.script = { ctx in try runConcurrentRemap(ctx, plan) }
         return s
     }
@@ -152,14 +164,16 @@ extension Advanced {
             let lines = LineLog()
             let p = k == plan.remapper ? plan.remapperPlan() : plan.watcherPlan(k)
             let tag = "  [vCPU \(k)] "
-            sessions.append(try GuestSession(backend: backends[k], layout: layout, granule: granule, ipaBits: ipaBits, vmid: 1,
-                                             ops: p.ops, verbose: ctx.verbose,
-                                             log: { line in
-                                                 let l = tag + line.drop(while: { $0 == " " })
-                                                 lines.lines.append(l)
-                                                 // --verbose: also straight to stderr, so a hang shows where each vCPU got to.
-                                                 if verbose { _ = (l + "\n").utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) } }
-                                             }))
+            sessions.append(
+                try GuestSession(
+                    backend: backends[k], layout: layout, granule: granule, ipaBits: ipaBits, vmid: 1,
+                    ops: p.ops, verbose: ctx.verbose,
+                    log: { line in
+                        let l = tag + line.drop(while: { $0 == " " })
+                        lines.lines.append(l)
+                        // --verbose: also straight to stderr, so a hang shows where each vCPU got to.
+                        if verbose { _ = (l + "\n").utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) } }
+                    }))
             logs.append(lines)
             plans.append(p)
         }
@@ -190,7 +204,9 @@ extension Advanced {
             return { watch(allSessions[k], vcpu: k, allPlans[k], plan, shared: shared, state: state) }
         }
         let cpus = sysconf(Int32(_SC_NPROCESSORS_ONLN))
-        ctx.log("  \(n) vCPU threads on a host with \(cpus) online CPU(s)\(cpus < n ? " (fewer CPUs than vCPUs: the threads also take turns)" : "")")
+        ctx.log(
+            "  \(n) vCPU threads on a host with \(cpus) online CPU(s)\(cpus < n ? " (fewer CPUs than vCPUs: the threads also take turns)" : "")"
+        )
         let results = try VCPUThreads.run(bodies)
 
         var outcome = ScriptOutcome()
@@ -217,8 +233,10 @@ extension Advanced {
     /// vCPU 1's thread: waits until every watcher is in its loop, breaks (invalid entry, TLBI
     /// at its vEL2), lets its guest set the flag to 1, makes (new entry), and its guest sets
     /// the flag to 2 after a DSB.
-    static func remap(_ s: GuestSession, _ p: LivePlan, _ plan: RemapPlan, shared: UInt64, state: RemapShared,
-                      deadline: ContinuousClock.Instant) -> VCPUReport {
+    static func remap(
+        _ s: GuestSession, _ p: LivePlan, _ plan: RemapPlan, shared: UInt64, state: RemapShared,
+        deadline: ContinuousClock.Instant
+    ) -> VCPUReport {
         var report = VCPUReport(vcpu: plan.remapper)
         let hvc = LivePlan.hvcSyndrome(immediate: GuestABI.hvcOp)
         do {
@@ -230,14 +248,20 @@ extension Advanced {
                 }
                 return true
             }
-            guard try expect(.hello, op: nil, "HELLO") else { abandon(s, state); return report }
+            guard try expect(.hello, op: nil, "HELLO") else {
+                abandon(s, state)
+                return report
+            }
             guard state.allSaidHello() else {
                 report.failures.append("not every vCPU reported HELLO in time")
                 abandon(s, state)
                 return report
             }
             try s.reply(MailboxReply(seq: s.pending!.seq, action: .resume, vttbr: shared))
-            guard try expect(.trap, op: p.hostCalls[0].opIndex, esr: hvc, "host call 0 (break)") else { abandon(s, state); return report }
+            guard try expect(.trap, op: p.hostCalls[0].opIndex, esr: hvc, "host call 0 (break)") else {
+                abandon(s, state)
+                return report
+            }
             // Every watcher has made its first read (its record's READS is set) and is looping.
             for w in plan.watchers {
                 let at = PhysicalAddress(RemapPlan.record(w) + UInt64(GuestABI.watchOffReads))
@@ -270,15 +294,24 @@ extension Advanced {
                     report.failures.append("TLB maintenance performed: \(tlb.performed.map(\.description)), expected VMALLS12E1IS")
                 }
             }
-            if case .translation(let t) = s.tables.walk(IPA(x)) { report.failures.append("x still translates to \(t.outputAddress) after the break") }
-            report.log.append("break done (\(plan.tlbi == .ipas2e1is ? "IPAS2E1IS + VMALLE1IS" : "VMALLS12E1IS") + DSB at vEL2); flag = 1 next")
+            if case .translation(let t) = s.tables.walk(IPA(x)) {
+                report.failures.append("x still translates to \(t.outputAddress) after the break")
+            }
+            report.log.append(
+                "break done (\(plan.tlbi == .ipas2e1is ? "IPAS2E1IS + VMALLE1IS" : "VMALLS12E1IS") + DSB at vEL2); flag = 1 next")
             try s.reply(.resume)
-            guard try expect(.trap, op: p.hostCalls[1].opIndex, esr: hvc, "host call 1 (make)") else { abandon(s, state); return report }
+            guard try expect(.trap, op: p.hostCalls[1].opIndex, esr: hvc, "host call 1 (make)") else {
+                abandon(s, state)
+                return report
+            }
             // Make: invalid -> valid needs no TLB maintenance.
             try s.map(ipa: IPA(x), pa: PhysicalAddress(plan.newPA), size: page, attributes: rw)
             state.phase.store(2, ordering: .sequentiallyConsistent)
             try s.reply(.resume)
-            guard try expect(.done, op: p.ops.count, "DONE") else { abandon(s, state); return report }
+            guard try expect(.done, op: p.ops.count, "DONE") else {
+                abandon(s, state)
+                return report
+            }
             report.failures += resultMismatches(s, p)
         } catch {
             report.failures.append("\(error)")
@@ -289,11 +322,14 @@ extension Advanced {
 
     /// A watcher's thread: HELLO, then answers its faults (only level-3 translation faults on
     /// x while the entry is invalid: retried) until DONE; then checks its watch record.
-    static func watch(_ s: GuestSession, vcpu: Int, _ p: LivePlan, _ plan: RemapPlan, shared: UInt64,
-                      state: RemapShared) -> VCPUReport {
+    static func watch(
+        _ s: GuestSession, vcpu: Int, _ p: LivePlan, _ plan: RemapPlan, shared: UInt64,
+        state: RemapShared
+    ) -> VCPUReport {
         var report = VCPUReport(vcpu: vcpu)
-        let want = ExpectedFault(opIndex: 0, address: x, access: .data(bytes: 8, write: false, register: 11, sixtyFourBit: true),
-                                 kind: .translation, level: 3)
+        let want = ExpectedFault(
+            opIndex: 0, address: x, access: .data(bytes: 8, write: false, register: 11, sixtyFourBit: true),
+            kind: .translation, level: 3)
         do {
             var m = try s.nextMessage()
             guard m.kind == .hello else {
@@ -310,7 +346,9 @@ extension Advanced {
             while true {
                 m = try s.nextMessage()
                 if m.kind == .done {
-                    if m.opIndex != p.ops.count { report.failures.append("DONE at op \(m.opIndex.map(String.init) ?? "none"), expected \(p.ops.count)") }
+                    if m.opIndex != p.ops.count {
+                        report.failures.append("DONE at op \(m.opIndex.map(String.init) ?? "none"), expected \(p.ops.count)")
+                    }
                     break
                 }
                 let fault = FaultReport(esr: m.esr, far: m.far, hpfar: m.hpfar)
@@ -326,19 +364,24 @@ extension Advanced {
                 let flagSeen = m.gprs[14]
                 let phase = state.phase.load(ordering: .sequentiallyConsistent)
                 if phase == 0 { bad.append("stray fault before the break: " + fault.oneLine) }
-                if flagSeen >= 2 { bad.append("stray fault after the flag read \(flagSeen) (the new entry was in place): " + fault.oneLine) }
+                if flagSeen >= 2 {
+                    bad.append("stray fault after the flag read \(flagSeen) (the new entry was in place): " + fault.oneLine)
+                }
                 if !bad.isEmpty {
                     report.failures += bad
                     try s.reply(.stop)
                     abandon(s, state)
                     return report
                 }
-                if report.faults <= 3 { report.log.append("fault while the entry is invalid (flag \(flagSeen)): " + fault.oneLine + "; retried") }
+                if report.faults <= 3 {
+                    report.log.append("fault while the entry is invalid (flag \(flagSeen)): " + fault.oneLine + "; retried")
+                }
                 try s.reply(.resume)
             }
             let bytes = try s.backend.read(PhysicalAddress(RemapPlan.record(vcpu)), count: GuestABI.watchSize)
             let record = try WatchRecord(bytes: bytes)
-            report.log.append("\(record.reads) reads, \(record.flagged) after the flag, \(record.changes) change(s), \(report.faults) fault(s) retried")
+            report.log.append(
+                "\(record.reads) reads, \(record.flagged) after the flag, \(record.changes) change(s), \(report.faults) fault(s) retried")
             report.failures += watchMismatches(record, plan)
             report.failures += resultMismatches(s, p)
         } catch {
@@ -354,9 +397,16 @@ extension Advanced {
         var bad: [String] = []
         if r.first != plan.old { bad.append("first read \(hex(r.first)), expected the old page's \(hex(plan.old))") }
         if r.changes == 0 { bad.append("the value never changed from \(hex(r.first)): the new mapping was never seen") }
-        if r.changes > 1 { bad.append("the value changed \(r.changes) times (old-then-new is one change): a read went back or saw another value") }
-        if r.changes >= 1 && r.second != plan.new { bad.append("the first change was to \(hex(r.second)), expected the new page's \(hex(plan.new))") }
-        if r.stale != 0 { bad.append("\(r.stale) read(s) of the old value after the flag said the broadcast TLBI and its DSB had completed (stale translation)") }
+        if r.changes > 1 {
+            bad.append("the value changed \(r.changes) times (old-then-new is one change): a read went back or saw another value")
+        }
+        if r.changes >= 1 && r.second != plan.new {
+            bad.append("the first change was to \(hex(r.second)), expected the new page's \(hex(plan.new))")
+        }
+        if r.stale != 0 {
+            bad.append(
+                "\(r.stale) read(s) of the old value after the flag said the broadcast TLBI and its DSB had completed (stale translation)")
+        }
         if r.flagged < UInt64(plan.tail) { bad.append("only \(r.flagged) read(s) after the flag, expected at least \(plan.tail)") }
         return bad
     }

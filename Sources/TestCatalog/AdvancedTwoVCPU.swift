@@ -1,6 +1,6 @@
-import Runtime
 import AArch64
 import GuestProtocol
+import Runtime
 import Stage2
 
 /// Two EL2 vCPUs sharing one set of stage-2 tables (one VTTBR_EL2): vCPU 1 unmaps a page
@@ -12,27 +12,34 @@ import Stage2
 extension Advanced {
     public static let twoVCPUs = CatalogTest(
         name: "two-vcpus",
-        summary: "a broadcast TLBI IPAS2E1IS after an unmap, issued at vCPU 1's vEL2, takes effect for vCPU 0: its next access to the page is a level-3 translation fault, then it reads the new page",
+        summary:
+            "a broadcast TLBI IPAS2E1IS after an unmap, issued at vCPU 1's vEL2, takes effect for vCPU 0: its next access to the page is a level-3 translation fault, then it reads the new page",
         tags: [.multiVCPU, .tlbi],
         variants: [
-            TestVariant(name: "tlbi-is-unmap", summary: "4K granule, 40-bit IPA, shared tables, unmap on vCPU 1, fault on vCPU 0",
-                        requirements: [.stage2Granule(.k4)], tags: [.slow], budget: .long) { _ in twoVCPUScenario() },
-            TestVariant(name: "same-vmid-vmalls12", summary: "one VMID, a different BADDR on each vCPU: each sees its own tables; TLBI VMALLS12E1IS on vCPU 1 after a remap in vCPU 0's tables reaches vCPU 0",
-                        requirements: [.stage2Granule(.k4)], tags: [.slow], budget: .long) { _ in sameVMIDScenario() },
+            TestVariant(
+                name: "tlbi-is-unmap", summary: "4K granule, 40-bit IPA, shared tables, unmap on vCPU 1, fault on vCPU 0",
+                requirements: [.stage2Granule(.k4)], tags: [.slow], budget: .long
+            ) { _ in twoVCPUScenario() },
+            TestVariant(
+                name: "same-vmid-vmalls12",
+                summary:
+                    "one VMID, a different BADDR on each vCPU: each sees its own tables; TLBI VMALLS12E1IS on vCPU 1 after a remap in vCPU 0's tables reaches vCPU 0",
+                requirements: [.stage2Granule(.k4)], tags: [.slow], budget: .long
+            ) { _ in sameVMIDScenario() },
         ])
 
     /// vCPU 1's layout: everything per-vCPU moved beside vCPU 0's; its own (unused) table
     /// pool at the end of the data pool (GuestSession builds one per session).
     static func secondLayout(_ l: SessionLayout) -> SessionLayout {
         var s = l
-        s.config = l.config.advanced(by: 0x1_0000)            // 0x4011_0000
-        s.message = l.message.advanced(by: 0x1_0000)          // 0x4011_1000
+        s.config = l.config.advanced(by: 0x1_0000)  // 0x4011_0000
+        s.message = l.message.advanced(by: 0x1_0000)  // 0x4011_1000
         s.el2StackTop = l.el2StackTop.advanced(by: 0x1_0000)  // 0x4012_0000
-        s.ops = l.ops.advanced(by: 0x8_0000)                  // 0x4028_0000
-        s.results = l.results.advanced(by: 0x8_0000)          // 0x4038_0000
-        s.nestedStackTop = l.ops.advanced(by: 0x8_0000)       // grows down into unused op space
+        s.ops = l.ops.advanced(by: 0x8_0000)  // 0x4028_0000
+        s.results = l.results.advanced(by: 0x8_0000)  // 0x4038_0000
+        s.nestedStackTop = l.ops.advanced(by: 0x8_0000)  // grows down into unused op space
         s.dataPoolSize = l.dataPoolSize - 0x40_0000
-        s.tablePool = l.dataPool.advanced(by: s.dataPoolSize) // 0x4380_0000
+        s.tablePool = l.dataPool.advanced(by: s.dataPoolSize)  // 0x4380_0000
         s.tablePoolSize = 0x40_0000
         return s
     }
@@ -59,14 +66,17 @@ extension Advanced {
     /// level 3 (the level-3 table stays, its entry is invalid; Arm ARM D8.3 / ESR_EL2 DFSC
     /// 0b000111).
     static func twoVCPUExpectedFault(op: Int) -> ExpectedFault {
-        ExpectedFault(opIndex: op, address: x, access: .data(bytes: 8, write: false, register: 11, sixtyFourBit: true),
-                      kind: .translation, level: 3)
+        ExpectedFault(
+            opIndex: op, address: x, access: .data(bytes: 8, write: false, register: 11, sixtyFourBit: true),
+            kind: .translation, level: 3)
     }
 
     static func twoVCPUScenario() -> Scenario {
         // The runner's own VM (one vCPU) only says HELLO; the test builds a two-vCPU VM.
         var s = Scenario(granule: granule, ipaBits: ipaBits, ops: [])
-        s.notes = ["a second VM with two EL2 vCPUs is created inside the test (the runner's VM has one); tables in vCPU 1's session, installed on vCPU 0 by VTTBR_EL2 in its HELLO reply"]
+        s.notes = [
+            "a second VM with two EL2 vCPUs is created inside the test (the runner's VM has one); tables in vCPU 1's session, installed on vCPU 0 by VTTBR_EL2 in its HELLO reply"
+        ]
         s.script = { ctx in try runTwoVCPUs(ctx) }
         return s
     }
@@ -74,20 +84,26 @@ extension Advanced {
     /// A second VM with two EL2 vCPUs (the guest hypervisor in the same VHE/non-VHE mode as the
     /// runner's), and one session per vCPU, each with its own config block, message page and
     /// stacks (`secondLayout`). Its log lines are tagged with the vCPU.
-    static func twoVCPUSessions(_ ctx: ScriptContext, ops0: [GuestOp], ops1: [GuestOp])
-        throws -> (vm: MachineBackend, cpu1: MachineBackend, s0: GuestSession, s1: GuestSession) {
+    static func twoVCPUSessions(
+        _ ctx: ScriptContext, ops0: [GuestOp], ops1: [GuestOp]
+    )
+        throws -> (vm: MachineBackend, cpu1: MachineBackend, s0: GuestSession, s1: GuestSession)
+    {
         guard let outer = ctx.backend as? MachineBackend, let facts = ctx.session.facts else {
             throw SessionError.skip("the two-vCPU test needs the KVM backend")
         }
-        let layout0 = SessionLayout.standard, layout1 = secondLayout(.standard)
+        let layout0 = SessionLayout.standard
+        let layout1 = secondLayout(.standard)
         try layout1.validate(imageBytes: 0)
         let vm = try MachineBackend(layout: layout0, e2h0: !facts.e2h, timeout: outer.timeout, vcpuCount: 2)
         let cpu1 = try MachineBackend(sharing: vm, vcpu: 1)
         func tagged(_ t: String) -> (String) -> Void { { ctx.log("  [\(t)] " + $0.drop(while: { $0 == " " })) } }
-        let s0 = try GuestSession(backend: vm, layout: layout0, granule: granule, ipaBits: ipaBits, vmid: 1, ops: ops0,
-                                  verbose: ctx.verbose, log: tagged("vCPU 0"))
-        let s1 = try GuestSession(backend: cpu1, layout: layout1, granule: granule, ipaBits: ipaBits, vmid: 1, ops: ops1,
-                                  verbose: ctx.verbose, log: tagged("vCPU 1"))
+        let s0 = try GuestSession(
+            backend: vm, layout: layout0, granule: granule, ipaBits: ipaBits, vmid: 1, ops: ops0,
+            verbose: ctx.verbose, log: tagged("vCPU 0"))
+        let s1 = try GuestSession(
+            backend: cpu1, layout: layout1, granule: granule, ipaBits: ipaBits, vmid: 1, ops: ops1,
+            verbose: ctx.verbose, log: tagged("vCPU 1"))
         return (vm, cpu1, s0, s1)
     }
 
@@ -143,7 +159,8 @@ extension Advanced {
         let m = try s0.nextMessage()
         let report = FaultReport(esr: m.esr, far: m.far, hpfar: m.hpfar)
         guard m.kind == .trap, report.isStage2Abort else {
-            failures.append("vCPU 0 after the unmap: expected \(want), got " + s0.describe(m) + " (a stale translation survived the broadcast TLBI)")
+            failures.append(
+                "vCPU 0 after the unmap: expected \(want), got " + s0.describe(m) + " (a stale translation survived the broadcast TLBI)")
             return try stopBoth()
         }
         faults += 1
@@ -155,25 +172,32 @@ extension Advanced {
         guard try expect(s0, .done, op: plan0.ops.count, "vCPU 0 DONE") != nil else { return try stopBoth() }
 
         for (name, s, plan) in [("vCPU 0", s0, plan0), ("vCPU 1", s1, plan1)] {
-            failures += OpResultCheck.failures(ops: plan.ops, results: try s.readResults(), expected: plan.expectedResults, name: name + " ")
+            failures += OpResultCheck.failures(
+                ops: plan.ops, results: try s.readResults(), expected: plan.expectedResults, name: name + " ")
         }
         return ScriptOutcome(failures: failures, faults: faults)
     }
 
     /// The fault's syndrome against the expectation (Arm ARM D24.2.43 ESR_EL2 ISS for data
     /// aborts: ISV, SAS, SRT, SF, WnR, DFSC; FAR_EL2 and HPFAR_EL2.FIPA).
-    static func twoVCPUCheck(_ m: MailboxMessage, report: FaultReport, against want: ExpectedFault,
-                             payload: Range<UInt64>, who: String = "vCPU 0") -> [String] {
+    static func twoVCPUCheck(
+        _ m: MailboxMessage, report: FaultReport, against want: ExpectedFault,
+        payload: Range<UInt64>, who: String = "vCPU 0"
+    ) -> [String] {
         var bad: [String] = []
         let at = "\(who) fault (\(want))"
         if m.opIndex != want.opIndex { bad.append("\(at): reported for op \(m.opIndex.map(String.init) ?? "none")") }
-        if report.esr.exceptionClass != .dataAbortLowerEL { bad.append("\(at): EC 0x\(String(report.esr.ecBits, radix: 16)), expected 0x24") }
+        if report.esr.exceptionClass != .dataAbortLowerEL {
+            bad.append("\(at): EC 0x\(String(report.esr.ecBits, radix: 16)), expected 0x24")
+        }
         if report.status?.kind != want.kind || report.status?.level != want.level {
             bad.append("\(at): \(report.status.map { "\($0.kind) at level \($0.level.map(String.init) ?? "-")" } ?? "no fault status")")
         }
         if case let .data(bytes, write, register, sf) = want.access, let d = report.esr.dataAbort {
             if d.wnr != write { bad.append("\(at): WnR=\(d.wnr ? 1 : 0)") }
-            if !d.isv { bad.append("\(at): ISV=0") } else {
+            if !d.isv {
+                bad.append("\(at): ISV=0")
+            } else {
                 if d.accessBytes != bytes { bad.append("\(at): SAS says \(d.accessBytes) bytes") }
                 if Int(d.srt) != register { bad.append("\(at): SRT=\(d.srt)") }
                 if d.sf != sf { bad.append("\(at): SF=\(d.sf ? 1 : 0)") }
@@ -181,7 +205,9 @@ extension Advanced {
             if d.s1ptw { bad.append("\(at): S1PTW set with the nested stage 1 off") }
         }
         if m.far != want.address { bad.append("\(at): FAR_EL2 \(hex(m.far))") }
-        if report.ipa?.rawValue != want.address { bad.append("\(at): HPFAR_EL2 \(hex(m.hpfar)) names \(report.ipa.map { "\($0)" } ?? "nothing")") }
+        if report.ipa?.rawValue != want.address {
+            bad.append("\(at): HPFAR_EL2 \(hex(m.hpfar)) names \(report.ipa.map { "\($0)" } ?? "nothing")")
+        }
         if !payload.contains(m.elr) { bad.append("\(at): ELR_EL2 \(hex(m.elr)) outside the op interpreter") }
         return bad
     }
@@ -251,15 +277,17 @@ extension Advanced {
         try s1.reply(MailboxReply(seq: s1.pending!.seq, action: .resume, vttbr: t1.vttbr))
         guard try expect(s1, .trap, op: plan1.hostCalls[0].opIndex, esr: hvc, "vCPU 1 host call") else { return stopBoth() }
         var tlb = VTTBRExitTLB(session: s1, vttbr: nil, translate: { _ in [.vmalls12e1is] })
-        do { try t0.tables.map(ipa: IPA(x), pa: PhysicalAddress(pagePA(3)), size: page, attributes: rw, tlb: &tlb) }
-        catch { throw SessionError.unexpected("remap in T0: \(error)") }
+        do { try t0.tables.map(ipa: IPA(x), pa: PhysicalAddress(pagePA(3)), size: page, attributes: rw, tlb: &tlb) } catch {
+            throw SessionError.unexpected("remap in T0: \(error)")
+        }
         if tlb.performed != [.vmalls12e1is] { failures.append("TLB maintenance performed: \(tlb.performed.map(\.description))") }
         try s1.reply(.resume)
         guard try expect(s1, .done, op: plan1.ops.count, "vCPU 1 DONE") else { return stopBoth() }
         try s0.reply(.resume)
         guard try expect(s0, .done, op: plan0.ops.count, "vCPU 0 DONE") else { return stopBoth() }
         for (name, s, plan) in [("vCPU 0", s0, plan0), ("vCPU 1", s1, plan1)] {
-            failures += OpResultCheck.failures(ops: plan.ops, results: try s.readResults(), expected: plan.expectedResults, name: name + " ")
+            failures += OpResultCheck.failures(
+                ops: plan.ops, results: try s.readResults(), expected: plan.expectedResults, name: name + " ")
         }
         return ScriptOutcome(failures: failures)
     }

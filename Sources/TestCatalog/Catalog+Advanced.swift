@@ -1,6 +1,6 @@
-import Runtime
 import AArch64
 import GuestProtocol
+import Runtime
 import Stage2
 
 /// Tests that drive the session with scripts (VMID isolation, two vCPUs, nested stage 1,
@@ -21,11 +21,11 @@ public enum Advanced {
     static let granule = Granule.k4
     static let ipaBits = 40
     static let page: UInt64 = 0x1000
-    static let block: UInt64 = 0x20_0000               // 4K granule, level-2 block (Arm ARM D8.2)
+    static let block: UInt64 = 0x20_0000  // 4K granule, level-2 block (Arm ARM D8.2)
     static let ipaBase: UInt64 = 1 << 39
-    static let x = ipaBase                              // a 4K page
-    static let y = ipaBase + 0x20_0000                  // a 2 MiB block
-    static var blockPA: UInt64 { SessionLayout.standard.dataPool.rawValue }   // 2 MiB aligned
+    static let x = ipaBase  // a 4K page
+    static let y = ipaBase + 0x20_0000  // a 2 MiB block
+    static var blockPA: UInt64 { SessionLayout.standard.dataPool.rawValue }  // 2 MiB aligned
     static func pagePA(_ k: UInt64) -> UInt64 { SessionLayout.standard.dataPool.rawValue + 0x20_0000 + k * page }
     static func poolPA(_ k: UInt64) -> PhysicalAddress {
         PhysicalAddress(SessionLayout.standard.dataPool.rawValue + 0x80_0000 + k * 0x10_0000)

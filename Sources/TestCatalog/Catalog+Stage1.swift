@@ -1,10 +1,11 @@
-import Runtime
 import AArch64
 import GuestProtocol
 import KVM
+import Runtime
 import Stage2
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Issue-6 tests with the nested stage 1 on, dirty logging and two-level demand paging.
@@ -16,18 +17,27 @@ extension Catalog {
 
     public static let nestedStage1 = CatalogTest(
         name: "stage1-on",
-        summary: "the nested guest turns its own stage-1 MMU on; stage-1 tables at IPAs stage 2 does not map raise stage-2 faults with S1PTW=1 at the right level and HPFAR; atomics work with both stages on",
+        summary:
+            "the nested guest turns its own stage-1 MMU on; stage-1 tables at IPAs stage 2 does not map raise stage-2 faults with S1PTW=1 at the right level and HPFAR; atomics work with both stages on",
         tags: [.stage1, .stage2Faults],
         variants: [
-            TestVariant(name: "s1ptw", summary: "S1PTW translation faults at stage-2 levels 1, 2 and 3 (loads, a store, a fetch), then the data faults; LDADD/CAS/loads checked by hand",
-                        requirements: [.stage2Granule(.k4), .physicalAddressBits(40)]) { _ in
+            TestVariant(
+                name: "s1ptw",
+                summary:
+                    "S1PTW translation faults at stage-2 levels 1, 2 and 3 (loads, a store, a fetch), then the data faults; LDADD/CAS/loads checked by hand",
+                requirements: [.stage2Granule(.k4), .physicalAddressBits(40)]
+            ) { _ in
                 let plan = try NestedStage1.plan(permissionVariant: false)
                 var s = plan.scenario
                 s.script = stage1Script(plan)
                 return s
             },
-            TestVariant(name: "s1ptw-permission", summary: "FEAT_HAFDBS: the walk's Access-flag write to a read-only stage-2 table page → stage-2 permission fault with S1PTW=1; host makes it writable; AF set",
-                        requirements: [.stage2Granule(.k4), .physicalAddressBits(40)]) { _ in
+            TestVariant(
+                name: "s1ptw-permission",
+                summary:
+                    "FEAT_HAFDBS: the walk's Access-flag write to a read-only stage-2 table page → stage-2 permission fault with S1PTW=1; host makes it writable; AF set",
+                requirements: [.stage2Granule(.k4), .physicalAddressBits(40)]
+            ) { _ in
                 let plan = try NestedStage1.plan(permissionVariant: true)
                 var s = plan.scenario
                 s.script = stage1Script(plan)
@@ -37,25 +47,31 @@ extension Catalog {
 
     public static let dirtyLogging = CatalogTest(
         name: "dirty-log",
-        summary: "KVM_GET_DIRTY_LOG on a memslot with KVM_MEM_LOG_DIRTY_PAGES holds exactly the pages the nested guest wrote (not those it only read), per round",
+        summary:
+            "KVM_GET_DIRTY_LOG on a memslot with KVM_MEM_LOG_DIRTY_PAGES holds exactly the pages the nested guest wrote (not those it only read), per round",
         tags: [.stage1, .liveEdit],
         variants: [
-            TestVariant(name: "4k", summary: "8 host pages in their own logged memslot; two rounds split by an HVC checkpoint",
-                        requirements: [.stage2Granule(.k4)]) { _ in
+            TestVariant(
+                name: "4k", summary: "8 host pages in their own logged memslot; two rounds split by an HVC checkpoint",
+                requirements: [.stage2Granule(.k4)]
+            ) { _ in
                 let plan = try DirtyLog.plan(pageSize: UInt64(sysconf(Int32(_SC_PAGESIZE))))
                 var s = plan.scenario
                 s.script = dirtyLogScript(plan)
                 return s
             },
-            TestVariant(name: "4k-ram-slot", summary: "the same on the RAM memslot (logging turned on after HELLO): test pages + exactly the payload's message, vEL2-stack and results pages",
-                        requirements: [.stage2Granule(.k4)]) { _ in
+            TestVariant(
+                name: "4k-ram-slot",
+                summary:
+                    "the same on the RAM memslot (logging turned on after HELLO): test pages + exactly the payload's message, vEL2-stack and results pages",
+                requirements: [.stage2Granule(.k4)]
+            ) { _ in
                 let plan = try DirtyLog.plan(pageSize: UInt64(sysconf(Int32(_SC_PAGESIZE))), slot: .ram)
                 var s = plan.scenario
                 s.script = dirtyLogScript(plan)
                 return s
             },
         ])
-
 
     // MARK: scripts
 
@@ -76,13 +92,18 @@ extension Catalog {
                 // ID_AA64MMFR1_EL1.HAFDBS, bits [3:0] (Arm ARM D24.2): 0 = no hardware
                 // Access flag update, so a stage-1 walk never writes a descriptor and a
                 // read-only stage-2 table page cannot cause an S1PTW permission fault.
-                throw SessionError.skip("the vCPU does not implement FEAT_HAFDBS (ID_AA64MMFR1_EL1 0x\(String(facts.mmfr1, radix: 16)), HAFDBS = 0): a stage-1 walk never writes its tables, so it cannot take a permission fault on a read-only stage-2 page")
+                throw SessionError.skip(
+                    "the vCPU does not implement FEAT_HAFDBS (ID_AA64MMFR1_EL1 0x\(String(facts.mmfr1, radix: 16)), HAFDBS = 0): a stage-1 walk never writes its tables, so it cannot take a permission fault on a read-only stage-2 page"
+                )
             }
             if !plan.needsHardwareAccessFlag {
-                guard let mb = ctx.backend as? MachineBackend else { throw SessionError.skip("needs a KVM backend to read ID_AA64ISAR0_EL1") }
+                guard let mb = ctx.backend as? MachineBackend else {
+                    throw SessionError.skip("needs a KVM backend to read ID_AA64ISAR0_EL1")
+                }
                 let isar0 = try mb.systemRegister(idAA64ISAR0)
                 if (isar0 >> 20) & 0xF < 0b0010 {
-                    throw SessionError.skip("the vCPU has no FEAT_LSE (ID_AA64ISAR0_EL1.Atomic = \((isar0 >> 20) & 0xF)): LDADD/CAS would be undefined")
+                    throw SessionError.skip(
+                        "the vCPU has no FEAT_LSE (ID_AA64ISAR0_EL1.Atomic = \((isar0 >> 20) & 0xF)): LDADD/CAS would be undefined")
                 }
             }
             var failures: [String] = []
@@ -99,24 +120,33 @@ extension Catalog {
                     faults += 1
                     ctx.log("  " + report.oneLine)
                     guard let want = expected.popFirst() else {
-                        throw SessionError.check("unexpected stage-2 fault (all \(plan.faults.count) expected faults already seen): \(report.oneLine)")
+                        throw SessionError.check(
+                            "unexpected stage-2 fault (all \(plan.faults.count) expected faults already seen): \(report.oneLine)")
                     }
-                    failures += want.mismatches(esr: m.esr, far: m.far, hpfar: m.hpfar, elr: m.elr, spsr: m.spsr,
-                                                opIndex: m.opIndex, interpreter: session.payloadRange)
+                    failures += want.mismatches(
+                        esr: m.esr, far: m.far, hpfar: m.hpfar, elr: m.elr, spsr: m.spsr,
+                        opIndex: m.opIndex, interpreter: session.payloadRange)
                     // The builder's software walk of the same tables must agree (stage 2 only).
-                    let walkAccess: Stage2Access = want.s1ptw ? (want.kind == .permission ? .write : .read)
+                    let walkAccess: Stage2Access =
+                        want.s1ptw
+                        ? (want.kind == .permission ? .write : .read)
                         : (want.access == .fetch ? .fetch : (want.access.isWrite ? .write : .read))
                     if case .fault(let f) = session.tables.walk(IPA(want.ipa), access: walkAccess), f.statusCode != report.status?.code {
-                        failures.append("fault for \(want): software walk says \(f), hardware FSC 0x\(String(report.status?.code ?? 0, radix: 16))")
+                        failures.append(
+                            "fault for \(want): software walk says \(f), hardware FSC 0x\(String(report.status?.code ?? 0, radix: 16))")
                     }
                     let page = HPFAR(m.hpfar).pageIPA.rawValue
                     let rw = Stage2Attributes(permissions: [.read, .write])
                     switch report.status?.kind {
                     case .translation?:
-                        guard let pa = plan.backing[page] else { throw SessionError.check("stage-2 fault at IPA page \(hex(page)), which the test never maps: \(report.oneLine)") }
+                        guard let pa = plan.backing[page] else {
+                            throw SessionError.check("stage-2 fault at IPA page \(hex(page)), which the test never maps: \(report.oneLine)")
+                        }
                         // Read/write/execute: the fetch case executes from a page mapped here.
                         try session.map(ipa: IPA(page), pa: pa, size: 0x1000, attributes: .normalRWX)
-                        guard case .translation(let t) = session.tables.walk(IPA(page)) else { throw SessionError.unexpected("stage-2 builder did not map \(hex(page))") }
+                        guard case .translation(let t) = session.tables.walk(IPA(page)) else {
+                            throw SessionError.unexpected("stage-2 builder did not map \(hex(page))")
+                        }
                         try session.reply(.resume, tlbi: session.payloadOperations(for: [.ipa(IPA(page), level: t.level, granule: .k4)]))
                     case .permission? where plan.protectOnPermission:
                         // protect() does break-before-make with the payload's TLBIs itself.
@@ -133,7 +163,9 @@ extension Catalog {
             for pa in plan.accessFlagSetAt {
                 let d = try ctx.backend.read64(pa)
                 if d & Stage1.afBit == 0 {
-                    failures.append("stage-1 descriptor at PA \(pa) = \(hex(d)): AF still 0 after the access (hardware update expected, TCR_EL1.HA = 1)")
+                    failures.append(
+                        "stage-1 descriptor at PA \(pa) = \(hex(d)): AF still 0 after the access (hardware update expected, TCR_EL1.HA = 1)"
+                    )
                 } else {
                     ctx.log("     stage-1 descriptor at PA \(pa) now \(hex(d)) (AF set by the walker)")
                 }
@@ -147,7 +179,8 @@ extension Catalog {
             let session = ctx.session
             guard let mb = ctx.backend as? MachineBackend else { throw SessionError.skip("dirty logging needs the KVM backend") }
             guard mb.hostPageSize == plan.pageSize else {
-                throw SessionError.unexpected("plan built for 0x\(String(plan.pageSize, radix: 16))-byte pages, host has 0x\(String(mb.hostPageSize, radix: 16))")
+                throw SessionError.unexpected(
+                    "plan built for 0x\(String(plan.pageSize, radix: 16))-byte pages, host has 0x\(String(mb.hostPageSize, radix: 16))")
             }
             switch plan.slot {
             case .own:
@@ -185,7 +218,7 @@ extension Catalog {
                     compare(got, plan.dirtyAtCheckpoint, "at the HVC checkpoint")
                     var regs = m.gprs
                     regs[0] = UInt64(got.filter { testPages.contains($0) }.count)
-                    try session.reply(.resume, gprs: regs)   // HVC: ELR_EL2 is already past it
+                    try session.reply(.resume, gprs: regs)  // HVC: ELR_EL2 is already past it
                 case .trap:
                     throw SessionError.check("unexpected trap (stage 2 maps the whole region up front): " + session.describe(m))
                 default:

@@ -31,8 +31,10 @@ public enum Catalog {
     /// name (`test/variant`) some filter matches, in catalog order. A variant selected twice
     /// runs once. Throws when a name is unknown, when a filter matches nothing, when `--all` is
     /// combined with a narrower selection, or when nothing was asked for.
-    public static func selection(names: [String], filters: [(pattern: String, matches: (String) -> Bool)],
-                                 all: Bool, from tests: [CatalogTest] = Catalog.tests) throws(SelectionError) -> [Selected] {
+    public static func selection(
+        names: [String], filters: [(pattern: String, matches: (String) -> Bool)],
+        all: Bool, from tests: [CatalogTest] = Catalog.tests
+    ) throws(SelectionError) -> [Selected] {
         if all && !(names.isEmpty && filters.isEmpty) { throw .allWithOthers }
         let everything = tests.flatMap { t in t.variants.map { Selected(test: t, variant: $0) } }
         if all { return everything }
@@ -107,7 +109,8 @@ public enum Catalog {
             case .excludedEverything:
                 "--exclude left nothing to run"
             case let .onlyUnsafe(names):
-                "everything selected is tagged unsafe (known to WARN, crash or wedge some hosts) and left out: " + names.joined(separator: ", ") + "; add --unsafe or name them with --test"
+                "everything selected is tagged unsafe (known to WARN, crash or wedge some hosts) and left out: "
+                    + names.joined(separator: ", ") + "; add --unsafe or name them with --test"
             }
         }
     }

@@ -18,10 +18,16 @@ public struct CatalogSelection: Sendable {
         guard !leftOut.isEmpty else { return nil }
         var byReason: [(reason: String, names: [String])] = []
         for l in leftOut {
-            if let i = byReason.firstIndex(where: { $0.reason == l.reason }) { byReason[i].names.append(l.name) }
-            else { byReason.append((l.reason, [l.name])) }
+            if let i = byReason.firstIndex(where: { $0.reason == l.reason }) {
+                byReason[i].names.append(l.name)
+            } else {
+                byReason.append((l.reason, [l.name]))
+            }
         }
-        return "left out " + byReason.map { "\($0.names.count) variant\($0.names.count == 1 ? "" : "s") (\($0.reason)): " + $0.names.joined(separator: ", ") }
+        return "left out "
+            + byReason.map {
+                "\($0.names.count) variant\($0.names.count == 1 ? "" : "s") (\($0.reason)): " + $0.names.joined(separator: ", ")
+            }
             .joined(separator: "; ")
     }
 }
@@ -38,7 +44,9 @@ extension Catalog {
     /// Throws (a usage error, before anything runs) when a name, group or filter reaches
     /// nothing, an exclude matches nothing reached, `--all` is combined with a narrower
     /// selection, nothing was asked for, or nothing is left to run.
-    public static func select(_ request: SelectionRequest, from tests: [CatalogTest] = Catalog.tests) throws(SelectionError) -> CatalogSelection {
+    public static func select(
+        _ request: SelectionRequest, from tests: [CatalogTest] = Catalog.tests
+    ) throws(SelectionError) -> CatalogSelection {
         let hasNarrow = !(request.names.isEmpty && request.filters.isEmpty && request.groups.isEmpty)
         if request.all && hasNarrow { throw .allWithOthers }
         if !request.all && !hasNarrow { throw .nothingSelected }

@@ -17,10 +17,12 @@ public struct SelectionRequest: Sendable {
     /// `--unsafe`: keep `unsafe` variants that `--all`, `--group` or `--filter` reached.
     public var includeUnsafe = false
 
-    public init(names: [String] = [], filters: [(pattern: String, matches: @Sendable (String) -> Bool)] = [],
-                groups: [TestTag] = [], all: Bool = false,
-                excludes: [(pattern: String, matches: @Sendable (String) -> Bool)] = [],
-                includeUnsafe: Bool = false) {
+    public init(
+        names: [String] = [], filters: [(pattern: String, matches: @Sendable (String) -> Bool)] = [],
+        groups: [TestTag] = [], all: Bool = false,
+        excludes: [(pattern: String, matches: @Sendable (String) -> Bool)] = [],
+        includeUnsafe: Bool = false
+    ) {
         self.names = names
         self.filters = filters
         self.groups = groups

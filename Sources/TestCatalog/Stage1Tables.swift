@@ -27,8 +27,10 @@ public enum Stage1 {
         public var pxn: Bool
         public var uxn: Bool
 
-        public init(attrIndex: UInt64 = 0, ap: UInt64 = 0, shareability: UInt64 = 0b11, accessFlag: Bool = true,
-                    pxn: Bool = true, uxn: Bool = true) {
+        public init(
+            attrIndex: UInt64 = 0, ap: UInt64 = 0, shareability: UInt64 = 0b11, accessFlag: Bool = true,
+            pxn: Bool = true, uxn: Bool = true
+        ) {
             self.attrIndex = attrIndex
             self.ap = ap
             self.shareability = shareability
@@ -93,22 +95,23 @@ public enum Stage1 {
     /// [31:30], IPS [34:32] from the IPA size, HA [39] (hardware Access flag updates).
     public static func tcr(vaBits: Int, ipaBits: Int, hardwareAccessFlag: Bool = false) -> UInt64 {
         let tsz = UInt64(64 - vaBits)
-        let ips: UInt64 = switch ipaBits {
-        case ...32: 0b000
-        case 33...36: 0b001
-        case 37...40: 0b010
-        case 41...42: 0b011
-        case 43...44: 0b100
-        case 45...48: 0b101
-        default: 0b110
-        }
+        let ips: UInt64 =
+            switch ipaBits {
+            case ...32: 0b000
+            case 33...36: 0b001
+            case 37...40: 0b010
+            case 41...42: 0b011
+            case 43...44: 0b100
+            case 45...48: 0b101
+            default: 0b110
+            }
         var v: UInt64 = tsz
-        v |= UInt64(0b01) << 8      // IRGN0
-        v |= UInt64(0b01) << 10     // ORGN0
-        v |= UInt64(0b11) << 12     // SH0; TG0 [15:14] = 0b00
-        v |= tsz << 16              // T1SZ
-        v |= UInt64(1) << 23        // EPD1
-        v |= UInt64(0b10) << 30     // TG1
+        v |= UInt64(0b01) << 8  // IRGN0
+        v |= UInt64(0b01) << 10  // ORGN0
+        v |= UInt64(0b11) << 12  // SH0; TG0 [15:14] = 0b00
+        v |= tsz << 16  // T1SZ
+        v |= UInt64(1) << 23  // EPD1
+        v |= UInt64(0b10) << 30  // TG1
         v |= ips << 32
         if hardwareAccessFlag { v |= 1 << 39 }
         return v
@@ -152,8 +155,10 @@ public struct Stage1Tables: Sendable {
     /// Maps `size` bytes (4 KiB pages at level 3, or one 2 MiB level-2 / 1 GiB level-1 block
     /// when `size` is that) at `va` to `output`. `tableAt(level, vaBase)` gives the IPA for a
     /// table the mapping needs and that does not exist yet.
-    public mutating func map(va: UInt64, output: UInt64, size: UInt64, attributes: Stage1.Attributes,
-                             tableAt: (Int, UInt64) -> UInt64) throws(SessionError) {
+    public mutating func map(
+        va: UInt64, output: UInt64, size: UInt64, attributes: Stage1.Attributes,
+        tableAt: (Int, UInt64) -> UInt64
+    ) throws(SessionError) {
         guard va >> UInt64(vaBits) == 0, (va &+ size &- 1) >> UInt64(vaBits) == 0 else {
             throw .layout("VA 0x\(String(va, radix: 16)) + 0x\(String(size, radix: 16)) exceeds the \(vaBits)-bit stage-1 range")
         }
@@ -162,7 +167,9 @@ public struct Stage1Tables: Sendable {
         case 1 << 30: leafLevel = 1
         case 2 << 20: leafLevel = 2
         default:
-            guard size > 0, size % 0x1000 == 0 else { throw .layout("stage-1 mapping size 0x\(String(size, radix: 16)) is not pages or one block") }
+            guard size > 0, size % 0x1000 == 0 else {
+                throw .layout("stage-1 mapping size 0x\(String(size, radix: 16)) is not pages or one block")
+            }
             leafLevel = 3
         }
         guard leafLevel >= startLevel else { throw .layout("no level-\(leafLevel) blocks with a level-\(startLevel) start") }
@@ -192,8 +199,10 @@ public struct Stage1Tables: Sendable {
             let i = Stage1.index(of: v, level: leafLevel)
             guard tables[table]![i] == nil else { throw .layout("VA 0x\(String(v, radix: 16)) is already mapped") }
             let out = output + offset
-            tables[table]![i] = leafLevel == 3 ? Stage1.pageDescriptor(output: out, attributes: attributes)
-                                               : Stage1.blockDescriptor(output: out, attributes: attributes)
+            tables[table]![i] =
+                leafLevel == 3
+                ? Stage1.pageDescriptor(output: out, attributes: attributes)
+                : Stage1.blockDescriptor(output: out, attributes: attributes)
             offset += unit
         }
     }
@@ -223,7 +232,7 @@ public struct Stage1Tables: Sendable {
             let isTable = d & 2 != 0 && level < 3
             if !isTable {
                 if level < 3 && d & 2 != 0 { return nil }
-                if level == 3 && d & 2 == 0 { return nil }   // 0b01 at level 3 is reserved (invalid)
+                if level == 3 && d & 2 == 0 { return nil }  // 0b01 at level 3 is reserved (invalid)
                 let mask: UInt64 = (1 << Stage1.shift(level: level)) - 1
                 return ((d & Stage1.addressMask & ~mask) | (va & mask), level)
             }

@@ -4,11 +4,12 @@ import CExitBaseline
 import GuestProtocol
 import KVM
 import Machine
-import Stage2
 import Runtime
+import Stage2
 import TestCatalog
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `harness bench exits`: the run loop's cost, Swift against a minimal C loop, side by side
@@ -19,26 +20,34 @@ struct BenchExitsCommand: ParsableCommand {
         commandName: "exits",
         abstract: "MMIO exit and demand-fault round trips: Swift run loop vs a minimal C loop.",
         discussion: """
-        MMIO: the nested guest stores to an IPA that stage 2 maps to an unbacked PA, so every
-        store is a KVM_EXIT_MMIO straight to the host, which re-enters (Swift: Machine.run with
-        its watchdog; C: a bare KVM_RUN loop on its own mapping of the same vCPU's kvm_run).
-        Demand faults: the nested guest loads from successive unmapped pages; each fault goes
-        to the vEL2 payload, through the mailbox to the host, which maps the page (Swift: the
-        Stage2 builder + GuestSession; C: the same checks, ONE_REG cross-check, table walk and
-        descriptor write) and replies RESUME with TLBI IPAS2E1IS + VMALLE1IS. Round trip = time
-        between consecutive fault messages.
-        """)
+            MMIO: the nested guest stores to an IPA that stage 2 maps to an unbacked PA, so every
+            store is a KVM_EXIT_MMIO straight to the host, which re-enters (Swift: Machine.run with
+            its watchdog; C: a bare KVM_RUN loop on its own mapping of the same vCPU's kvm_run).
+            Demand faults: the nested guest loads from successive unmapped pages; each fault goes
+            to the vEL2 payload, through the mailbox to the host, which maps the page (Swift: the
+            Stage2 builder + GuestSession; C: the same checks, ONE_REG cross-check, table walk and
+            descriptor write) and replies RESUME with TLBI IPAS2E1IS + VMALLE1IS. Round trip = time
+            between consecutive fault messages.
+            """)
 
     @Option(help: "MMIO exits per batch.") var exits = 200
     @Option(help: "Demand faults per batch.") var faults = 40
     @Option(help: "Batches per loop (alternating Swift / C).") var rounds = 5
     @Option(help: "Watchdog timeout for the whole benchmark, seconds.") var timeout: Double = 900
-    @Option(name: .customLong("cross-check"), help: "Demand faults: cross-check each TRAP's ESR/FAR/HPFAR with KVM_GET_ONE_REG on both sides (as tests do).")
+    @Option(
+        name: .customLong("cross-check"),
+        help: "Demand faults: cross-check each TRAP's ESR/FAR/HPFAR with KVM_GET_ONE_REG on both sides (as tests do).")
     var crossCheck = true
-    @Flag(help: "Demand faults: also time the parts of the Swift host work (adds clock reads to the Swift side; diagnostics, not for the ratio).")
+    @Flag(
+        help:
+            "Demand faults: also time the parts of the Swift host work (adds clock reads to the Swift side; diagnostics, not for the ratio)."
+    )
     var breakdown = false
 
-    @Flag(help: "Only the run loop, on this host's own KVM without nesting (x86_64: a real-mode guest storing to an MMIO address in a loop). Low-noise numbers for Machine.run vs VCPU.run vs C.")
+    @Flag(
+        help:
+            "Only the run loop, on this host's own KVM without nesting (x86_64: a real-mode guest storing to an MMIO address in a loop). Low-noise numbers for Machine.run vs VCPU.run vs C."
+    )
     var runLoopOnly = false
 
     func validate() throws {
@@ -55,7 +64,10 @@ struct BenchExitsCommand: ParsableCommand {
             print("SKIP bench exits: \(reason)")
             throw ExitCode(77)
         }
-        guard cexit_supported() != 0 else { print("SKIP bench exits: C baseline built without arm64 KVM"); throw ExitCode(77) }
+        guard cexit_supported() != 0 else {
+            print("SKIP bench exits: C baseline built without arm64 KVM")
+            throw ExitCode(77)
+        }
         let limit = Duration.milliseconds(Int64(timeout * 1000))
         do {
             try mmioBenchmark(timeout: limit)
@@ -73,62 +85,71 @@ struct BenchExitsCommand: ParsableCommand {
     /// `jmp short -7` (EB F9); 0x1000 is unbacked, so every store is a KVM_EXIT_MMIO.
     func runLoopBenchmark() throws {
         #if arch(x86_64)
-        let mmio = PhysicalAddress(0x1000)
-        let map = try MemoryMap([
-            MemoryRegion(name: "reset", base: PhysicalAddress(0xFFFF_0000), size: 0x10000, kind: .ram),
-            MemoryRegion(name: "device", base: mmio, size: 0x1000, kind: .mmio),
-        ])
-        let machine: Machine
-        do { machine = try Machine(MachineConfiguration(map: map, mode: .resetState)) } catch {
-            print("SKIP bench exits --run-loop-only: \(error)")
-            throw ExitCode(error.suggestedExitCode == 77 ? 77 : 1)
-        }
-        try machine.memory.write(bytes: [0xC6, 0x06, 0x00, 0x10, 0x5A, 0xEB, 0xF9], at: PhysicalAddress(0xFFFF_FFF0))
-        var c = try mapC(machine)
-        defer { cexit_unmap(&c) }
-        // As MachineBackend (every test's session) runs it: the deadline converted once.
-        let deadline = Machine.Deadline(ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout * 1000))))
-        let n = exits * 50
-        func machineBatch() throws -> [UInt64] {
-            var t = [UInt64](); t.reserveCapacity(n)
-            while t.count < n {
-                guard case .mmio(mmio, 1, true, _) = try machine.run(deadline: deadline) else { throw ValidationError("unexpected exit") }
-                t.append(nowNanoseconds())
+            let mmio = PhysicalAddress(0x1000)
+            let map = try MemoryMap([
+                MemoryRegion(name: "reset", base: PhysicalAddress(0xFFFF_0000), size: 0x10000, kind: .ram),
+                MemoryRegion(name: "device", base: mmio, size: 0x1000, kind: .mmio),
+            ])
+            let machine: Machine
+            do { machine = try Machine(MachineConfiguration(map: map, mode: .resetState)) } catch {
+                print("SKIP bench exits --run-loop-only: \(error)")
+                throw ExitCode(error.suggestedExitCode == 77 ? 77 : 1)
             }
-            return t
-        }
-        func bareBatch() throws -> [UInt64] {
-            var t = [UInt64](); t.reserveCapacity(n)
-            try machine.withVCPU(0) { vcpu in
+            try machine.memory.write(bytes: [0xC6, 0x06, 0x00, 0x10, 0x5A, 0xEB, 0xF9], at: PhysicalAddress(0xFFFF_FFF0))
+            var c = try mapC(machine)
+            defer { cexit_unmap(&c) }
+            // As MachineBackend (every test's session) runs it: the deadline converted once.
+            let deadline = Machine.Deadline(ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout * 1000))))
+            let n = exits * 50
+            func machineBatch() throws -> [UInt64] {
+                var t = [UInt64]()
+                t.reserveCapacity(n)
                 while t.count < n {
-                    guard case .mmio(mmio, 1, true, _) = try vcpu.run() else { throw ValidationError("unexpected exit") }
+                    guard case .mmio(mmio, 1, true, _) = try machine.run(deadline: deadline) else {
+                        throw ValidationError("unexpected exit")
+                    }
                     t.append(nowNanoseconds())
                 }
+                return t
             }
-            return t
-        }
-        func cBatch() throws -> [UInt64] {
-            var t = [UInt64](repeating: 0, count: n)
-            let r = cexit_mmio_loop(&c, mmio.rawValue, n, &t, nil)
-            guard r == n else { throw ValidationError("C loop failed: \(r)") }
-            return t
-        }
-        _ = try machineBatch(); _ = try bareBatch(); _ = try cBatch()
-        var swift = Samples(), bare = Samples(), cLoop = Samples()
-        for _ in 0..<rounds {
-            swift.add(batch: try machineBatch())
-            bare.add(batch: try bareBatch())
-            cLoop.add(batch: try cBatch())
-        }
-        print("Run loop on this host's KVM (x86_64 real-mode store loop -> KVM_EXIT_MMIO), \(rounds) x \(n) exits each:")
-        print("  Swift Machine.run  : " + swift.summary)
-        print("  Swift bare VCPU.run: " + bare.summary)
-        print("  C KVM_RUN loop     : " + cLoop.summary)
-        print("  ratio Swift/C by median: Machine.run " + fixed(Double(cLoop.percentile(0.5)) / Double(swift.percentile(0.5)), 3)
-              + ", bare VCPU.run " + fixed(Double(cLoop.percentile(0.5)) / Double(bare.percentile(0.5)), 3) + " (goal >= 0.95)")
+            func bareBatch() throws -> [UInt64] {
+                var t = [UInt64]()
+                t.reserveCapacity(n)
+                try machine.withVCPU(0) { vcpu in
+                    while t.count < n {
+                        guard case .mmio(mmio, 1, true, _) = try vcpu.run() else { throw ValidationError("unexpected exit") }
+                        t.append(nowNanoseconds())
+                    }
+                }
+                return t
+            }
+            func cBatch() throws -> [UInt64] {
+                var t = [UInt64](repeating: 0, count: n)
+                let r = cexit_mmio_loop(&c, mmio.rawValue, n, &t, nil)
+                guard r == n else { throw ValidationError("C loop failed: \(r)") }
+                return t
+            }
+            _ = try machineBatch()
+            _ = try bareBatch()
+            _ = try cBatch()
+            var swift = Samples()
+            var bare = Samples()
+            var cLoop = Samples()
+            for _ in 0..<rounds {
+                swift.add(batch: try machineBatch())
+                bare.add(batch: try bareBatch())
+                cLoop.add(batch: try cBatch())
+            }
+            print("Run loop on this host's KVM (x86_64 real-mode store loop -> KVM_EXIT_MMIO), \(rounds) x \(n) exits each:")
+            print("  Swift Machine.run  : " + swift.summary)
+            print("  Swift bare VCPU.run: " + bare.summary)
+            print("  C KVM_RUN loop     : " + cLoop.summary)
+            print(
+                "  ratio Swift/C by median: Machine.run " + fixed(Double(cLoop.percentile(0.5)) / Double(swift.percentile(0.5)), 3)
+                    + ", bare VCPU.run " + fixed(Double(cLoop.percentile(0.5)) / Double(bare.percentile(0.5)), 3) + " (goal >= 0.95)")
         #else
-        print("SKIP bench exits --run-loop-only: implemented for x86_64 hosts (on arm64 run the default, nested benchmark)")
-        throw ExitCode(77)
+            print("SKIP bench exits --run-loop-only: implemented for x86_64 hosts (on arm64 run the default, nested benchmark)")
+            throw ExitCode(77)
         #endif
     }
 
@@ -141,15 +162,18 @@ struct BenchExitsCommand: ParsableCommand {
     }
 
     func mmioBenchmark(timeout: Duration) throws {
-        let mmioIPA = IPA(0x9000_0000), mmioPA = PhysicalAddress(0x0B00_0000)
-        let total = UInt32(4 * rounds * exits + 2 * exits)   // + warm-up
+        let mmioIPA = IPA(0x9000_0000)
+        let mmioPA = PhysicalAddress(0x0B00_0000)
+        let total = UInt32(4 * rounds * exits + 2 * exits)  // + warm-up
         let backend = try MachineBackend(layout: .standard, timeout: timeout)
-        let session = try GuestSession(backend: backend, granule: .k4, ipaBits: 40,
-                                       ops: [GuestOp(.store64, address: mmioIPA.rawValue, value: 1, repeatCount: total)],
-                                       log: { print($0) })
+        let session = try GuestSession(
+            backend: backend, granule: .k4, ipaBits: 40,
+            ops: [GuestOp(.store64, address: mmioIPA.rawValue, value: 1, repeatCount: total)],
+            log: { print($0) })
         session.crossCheckRegisters = false
-        try session.map(ipa: mmioIPA, pa: mmioPA, size: 0x1000,
-                        attributes: Stage2Attributes(permissions: [.read, .write], memory: .deviceNGnRE))
+        try session.map(
+            ipa: mmioIPA, pa: mmioPA, size: 0x1000,
+            attributes: Stage2Attributes(permissions: [.read, .write], memory: .deviceNGnRE))
         try session.configure { pc, x0 in try backend.start(pc: pc, x0: x0) }
         guard try session.nextMessage().kind == .hello else { throw ValidationError("payload did not say HELLO") }
         try session.reply(.resume)
@@ -158,7 +182,8 @@ struct BenchExitsCommand: ParsableCommand {
         var cTiming = cexit_timing()
 
         func swiftBatch(_ n: Int) throws -> [UInt64] {
-            var t = [UInt64](); t.reserveCapacity(n)
+            var t = [UInt64]()
+            t.reserveCapacity(n)
             backend.startTimingGap()
             while t.count < n {
                 switch try backend.run() {
@@ -176,7 +201,8 @@ struct BenchExitsCommand: ParsableCommand {
         }
         /// Where the Swift time goes: the bare `VCPU.run` (no watchdog, no exit history).
         func vcpuBatch(_ n: Int) throws -> [UInt64] {
-            var t = [UInt64](); t.reserveCapacity(n)
+            var t = [UInt64]()
+            t.reserveCapacity(n)
             try backend.machine.withVCPU(0) { vcpu in
                 while t.count < n {
                     switch try vcpu.run() {
@@ -190,7 +216,8 @@ struct BenchExitsCommand: ParsableCommand {
         /// Where the Swift time goes: `Machine.run` without the `MachineBackend` layer.
         let machineDeadline = Machine.Deadline(backend.deadline, budget: backend.timeout)
         func machineBatch(_ n: Int) throws -> [UInt64] {
-            var t = [UInt64](); t.reserveCapacity(n)
+            var t = [UInt64]()
+            t.reserveCapacity(n)
             while t.count < n {
                 switch try backend.machine.run(vcpu: 0, deadline: machineDeadline) {
                 case .mmio(mmioPA, 8, true, _): t.append(nowNanoseconds())
@@ -199,9 +226,14 @@ struct BenchExitsCommand: ParsableCommand {
             }
             return t
         }
-        _ = try swiftBatch(exits / 2); _ = try cBatch(exits / 2)   // warm-up
-        backend.timing = RunTiming(); cTiming = cexit_timing()
-        var swift = Samples(), cLoop = Samples(), bare = Samples(), direct = Samples()
+        _ = try swiftBatch(exits / 2)
+        _ = try cBatch(exits / 2)  // warm-up
+        backend.timing = RunTiming()
+        cTiming = cexit_timing()
+        var swift = Samples()
+        var cLoop = Samples()
+        var bare = Samples()
+        var direct = Samples()
         for _ in 0..<rounds {
             swift.add(batch: try swiftBatch(exits))
             cLoop.add(batch: try cBatch(exits))
@@ -211,13 +243,16 @@ struct BenchExitsCommand: ParsableCommand {
         print("MMIO exit round trip (nested EL1 store -> KVM_EXIT_MMIO -> host -> KVM_RUN), \(rounds) x \(exits) exits each:")
         print("  Swift Machine.run          : " + swift.summary)
         print("  C KVM_RUN loop (baseline)  : " + cLoop.summary)
-        print("  ratio Swift/C exits per second: " + fixed(swift.perSecond / cLoop.perSecond, 3) + " by mean, "
-              + fixed(Double(cLoop.percentile(0.5)) / Double(swift.percentile(0.5)), 3) + " by median (goal >= 0.95)")
+        print(
+            "  ratio Swift/C exits per second: " + fixed(swift.perSecond / cLoop.perSecond, 3) + " by mean, "
+                + fixed(Double(cLoop.percentile(0.5)) / Double(swift.percentile(0.5)), 3) + " by median (goal >= 0.95)")
         print(timingLine(swift: backend.timing!, c: cTiming))
-        print("  breakdown: bare VCPU.run (no watchdog, no history): " + bare.summary
-              + " (ratio to C by median " + fixed(Double(cLoop.percentile(0.5)) / Double(bare.percentile(0.5)), 3) + ")")
-        print("  breakdown: Machine.run without MachineBackend: " + direct.summary
-              + " (ratio to C by median " + fixed(Double(cLoop.percentile(0.5)) / Double(direct.percentile(0.5)), 3) + ")")
+        print(
+            "  breakdown: bare VCPU.run (no watchdog, no history): " + bare.summary
+                + " (ratio to C by median " + fixed(Double(cLoop.percentile(0.5)) / Double(bare.percentile(0.5)), 3) + ")")
+        print(
+            "  breakdown: Machine.run without MachineBackend: " + direct.summary
+                + " (ratio to C by median " + fixed(Double(cLoop.percentile(0.5)) / Double(direct.percentile(0.5)), 3) + ")")
     }
 
     func faultBenchmark(timeout: Duration) throws {
@@ -246,8 +281,10 @@ struct BenchExitsCommand: ParsableCommand {
         let messageHost = (ram.host + Int(layout.message.offset(from: ram.region.base))).assumingMemoryBound(to: UInt8.self)
         let poolHost = (ram.host + Int(session.tables.poolBase.offset(from: ram.region.base))).assumingMemoryBound(to: UInt8.self)
         let leafAttributes = Stage2Descriptor.leaf(output: PhysicalAddress(0), attributes: .normalRWX, level: 3) & ~UInt64(0b11)
-        let registerIDs = [SystemRegister.ESR_EL2.kvmRegisterID, SystemRegister.FAR_EL2.kvmRegisterID,
-                           SystemRegister.HPFAR_EL2.kvmRegisterID]
+        let registerIDs = [
+            SystemRegister.ESR_EL2.kvmRegisterID, SystemRegister.FAR_EL2.kvmRegisterID,
+            SystemRegister.HPFAR_EL2.kvmRegisterID,
+        ]
         var c = try mapC(backend.machine)
         defer { cexit_unmap(&c) }
         var cTiming = cexit_timing()
@@ -255,7 +292,8 @@ struct BenchExitsCommand: ParsableCommand {
 
         var parts = [UInt64](repeating: 0, count: 5)
         func swiftBatch(_ n: Int) throws -> [UInt64] {
-            var t = [UInt64](); t.reserveCapacity(n)
+            var t = [UInt64]()
+            t.reserveCapacity(n)
             backend.startTimingGap()
             while t.count < n {
                 let m = try session.nextMessage()
@@ -274,7 +312,11 @@ struct BenchExitsCommand: ParsableCommand {
                 try session.reply(.resume, tlbi: ops)
                 if breakdown {
                     let t4 = nowNanoseconds()
-                    parts[0] += t1 - t.last!; parts[1] += t2 - t1; parts[2] += t3 - t2; parts[3] += t4 - t3; parts[4] += 1
+                    parts[0] += t1 - t.last!
+                    parts[1] += t2 - t1
+                    parts[2] += t3 - t2
+                    parts[3] += t4 - t3
+                    parts[4] += 1
                 }
             }
             return t
@@ -282,36 +324,43 @@ struct BenchExitsCommand: ParsableCommand {
         func cBatch(_ n: Int) throws -> [UInt64] {
             var t = [UInt64](repeating: 0, count: n)
             let r = registerIDs.withUnsafeBufferPointer { ids in
-                var ctx = cexit_fault_ctx(message: messageHost, doorbell: layout.doorbell.rawValue, seq: session.seq,
-                                          op_count: UInt64(count), ipa_base: base.rawValue, pages: count + 1,
-                                          root: session.tables.rootAddress.rawValue,
-                                          start_level: Int32(session.tables.geometry.startLevel),
-                                          ipa_bits: UInt32(session.tables.geometry.ipaBits), page_shift: UInt32(granule.pageShift),
-                                          pool_base: session.tables.poolBase.rawValue, pool_size: session.tables.poolBytes,
-                                          pool_host: poolHost, output_pa: backing.rawValue, leaf_attributes: leafAttributes,
-                                          ttl_bits: ttl ? (0b01 << 2 | 3) << 44 : 0,
-                                          reg_ids: crossCheck ? ids.baseAddress : nil)
+                var ctx = cexit_fault_ctx(
+                    message: messageHost, doorbell: layout.doorbell.rawValue, seq: session.seq,
+                    op_count: UInt64(count), ipa_base: base.rawValue, pages: count + 1,
+                    root: session.tables.rootAddress.rawValue,
+                    start_level: Int32(session.tables.geometry.startLevel),
+                    ipa_bits: UInt32(session.tables.geometry.ipaBits), page_shift: UInt32(granule.pageShift),
+                    pool_base: session.tables.poolBase.rawValue, pool_size: session.tables.poolBytes,
+                    pool_host: poolHost, output_pa: backing.rawValue, leaf_attributes: leafAttributes,
+                    ttl_bits: ttl ? (0b01 << 2 | 3) << 44 : 0,
+                    reg_ids: crossCheck ? ids.baseAddress : nil)
                 return cexit_fault_loop(&c, &ctx, n, &t, &cTiming)
             }
             guard r == n else { throw ValidationError("C fault loop failed: \(r)") }
             session.accountForMessagesHandledElsewhere(n)
             return t
         }
-        var swift = Samples(), cLoop = Samples()
+        var swift = Samples()
+        var cLoop = Samples()
         for _ in 0..<rounds {
             swift.add(batch: try swiftBatch(faults))
             cLoop.add(batch: try cBatch(faults))
         }
-        print("Demand-fault round trip (nested load -> stage-2 fault at vEL2 -> mailbox -> host maps -> TLBI -> retry -> next fault), \(rounds) x \(faults) faults each, ONE_REG cross-check \(crossCheck ? "on" : "off") on both sides:")
+        print(
+            "Demand-fault round trip (nested load -> stage-2 fault at vEL2 -> mailbox -> host maps -> TLBI -> retry -> next fault), \(rounds) x \(faults) faults each, ONE_REG cross-check \(crossCheck ? "on" : "off") on both sides:"
+        )
         print("  Swift (Stage2 builder + GuestSession): " + swift.summary)
         print("  C (same checks, walk and writes)     : " + cLoop.summary)
-        print("  ratio Swift/C round trips per second: " + fixed(swift.perSecond / cLoop.perSecond, 3) + " by mean, "
-              + fixed(Double(cLoop.percentile(0.5)) / Double(swift.percentile(0.5)), 3) + " by median (goal >= 0.95)")
+        print(
+            "  ratio Swift/C round trips per second: " + fixed(swift.perSecond / cLoop.perSecond, 3) + " by mean, "
+                + fixed(Double(cLoop.percentile(0.5)) / Double(swift.percentile(0.5)), 3) + " by median (goal >= 0.95)")
         print(timingLine(swift: backend.timing!, c: cTiming))
         if breakdown, parts[4] > 0 {
             let n = Double(parts[4])
-            print("  Swift host work per fault, mean: decode \(us(Double(parts[0]) / n)) us, stage-2 map \(us(Double(parts[1]) / n)) us,"
-                  + " TLBI list \(us(Double(parts[2]) / n)) us, reply \(us(Double(parts[3]) / n)) us (extra clock reads: diagnostics only)")
+            print(
+                "  Swift host work per fault, mean: decode \(us(Double(parts[0]) / n)) us, stage-2 map \(us(Double(parts[1]) / n)) us,"
+                    + " TLBI list \(us(Double(parts[2]) / n)) us, reply \(us(Double(parts[3]) / n)) us (extra clock reads: diagnostics only)"
+            )
         }
     }
 

@@ -1,15 +1,16 @@
 import ArgumentParser
+import Stage2
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
-import Stage2
 
 /// `harness bench stage2 [--json]`: the Swift builder against the seed's algorithm in C,
 /// side by side on this machine, on the same geometry.
@@ -18,18 +19,19 @@ struct BenchStage2Command: ParsableCommand {
         commandName: "stage2",
         abstract: "Stage-2 builder benchmark (ns per page/call/walk; ratio to the seed's C algorithm on the same geometry).",
         discussion: """
-        Cases: map-4k (1 GiB of 4K pages, blocks off, IPA 0 → PA 0x80000000), map-4k-blocks
-        (blocks on: one 1 GiB block), map-4k-2m-blocks (PA 0x80200000: 512 2 MiB blocks),
-        map-64k (1 GiB of 64K pages), unmap-4k (that 1 GiB unmapped one page per call),
-        walk-4k (1,000,000 random walks). Both sides run on the seed's geometry (48-bit IPA:
-        4K from level 0, 64K from level 1) with a pool of exactly the table pages the case
-        needs, allocated and zeroed before the clock starts; the Swift builder also runs at
-        its own default (40-bit IPA). Each repetition runs every side once, the order rotating
-        from one repetition to the next; min and median of each side are reported.
-        Build with -c release for meaningful numbers.
-        """
+            Cases: map-4k (1 GiB of 4K pages, blocks off, IPA 0 → PA 0x80000000), map-4k-blocks
+            (blocks on: one 1 GiB block), map-4k-2m-blocks (PA 0x80200000: 512 2 MiB blocks),
+            map-64k (1 GiB of 64K pages), unmap-4k (that 1 GiB unmapped one page per call),
+            walk-4k (1,000,000 random walks). Both sides run on the seed's geometry (48-bit IPA:
+            4K from level 0, 64K from level 1) with a pool of exactly the table pages the case
+            needs, allocated and zeroed before the clock starts; the Swift builder also runs at
+            its own default (40-bit IPA). Each repetition runs every side once, the order rotating
+            from one repetition to the next; min and median of each side are reported.
+            Build with -c release for meaningful numbers.
+            """
     )
-    @Flag(help: "Print a JSON array of {case, geometry, swift: {minNs, medianNs, ...}, baseline: {...}, speedupMin, speedupMedian}.") var json = false
+    @Flag(help: "Print a JSON array of {case, geometry, swift: {minNs, medianNs, ...}, baseline: {...}, speedupMin, speedupMedian}.")
+    var json = false
     @Option(help: "Repetitions per side and case.") var repetitions = 7
     @Flag(help: "Skip the seed baseline.") var noBaseline = false
     @Option(name: .customLong("case"), help: "Run only this case (repeatable).") var cases: [String] = []
@@ -57,7 +59,8 @@ struct BenchStage2Command: ParsableCommand {
         guard repetitions >= 1 else { throw stage2Fail("--repetitions must be at least 1") }
         var results: [(name: String, same: Side, seed: Side?, own: Side)] = []
         for name in names {
-            var same = Side(), own = Side()
+            var same = Side()
+            var own = Side()
             var seed: Side? = noBaseline ? nil : Side()
             // Rotate the order each repetition so drift and warm-up hit every side alike.
             var order = noBaseline ? [0, 2] : [0, 1, 2]
@@ -97,8 +100,9 @@ struct BenchStage2Command: ParsableCommand {
         print("The Swift builder at its default geometry (40-bit IPA: 4K from a concatenated level-1 root, 3 levels):")
         print("case              Swift min   median   table bytes   host bytes")
         for r in results {
-            print(pad(r.name, 16) + lpad(fmt(r.own.min), 11) + lpad(fmt(r.own.median), 10)
-                  + lpad("\(r.own.samples[0].tableBytes)", 14) + lpad("\(r.own.samples[0].hostBytes)", 13))
+            print(
+                pad(r.name, 16) + lpad(fmt(r.own.min), 11) + lpad(fmt(r.own.median), 10)
+                    + lpad("\(r.own.samples[0].tableBytes)", 14) + lpad("\(r.own.samples[0].hostBytes)", 13))
         }
     }
 
@@ -110,12 +114,15 @@ struct BenchStage2Command: ParsableCommand {
         }
         var rows: [String] = []
         for r in results {
-            var o = "{\"case\":\"\(r.name)\",\"geometry\":\"48-bit\",\"ipaBits\":\(Stage2Benchmark.baselineIPABits),\"swift\":\(side(r.same))"
+            var o =
+                "{\"case\":\"\(r.name)\",\"geometry\":\"48-bit\",\"ipaBits\":\(Stage2Benchmark.baselineIPABits),\"swift\":\(side(r.same))"
             if let s = r.seed {
-                o += ",\"baseline\":\(side(s)),\"speedupMin\":\(fmt(s.min / r.same.min)),\"speedupMedian\":\(fmt(s.median / r.same.median)),\"goal\":\(fmt(Self.goal(r.name)))"
+                o +=
+                    ",\"baseline\":\(side(s)),\"speedupMin\":\(fmt(s.min / r.same.min)),\"speedupMedian\":\(fmt(s.median / r.same.median)),\"goal\":\(fmt(Self.goal(r.name)))"
             }
             rows.append(o + "}")
-            rows.append("{\"case\":\"\(r.name)\",\"geometry\":\"default\",\"ipaBits\":\(Stage2Benchmark.defaultIPABits),\"swift\":\(side(r.own))}")
+            rows.append(
+                "{\"case\":\"\(r.name)\",\"geometry\":\"default\",\"ipaBits\":\(Stage2Benchmark.defaultIPABits),\"swift\":\(side(r.own))}")
         }
         print("[" + rows.joined(separator: ",") + "]")
     }
@@ -131,7 +138,8 @@ struct BenchStage2Command: ParsableCommand {
         let scale = (0..<decimals).reduce(1.0) { r, _ in r * 10 }
         let n = (abs(v) * scale).rounded()
         guard n < 1e18 else { return String(v) }
-        let whole = UInt64(n) / UInt64(scale), frac = UInt64(n) % UInt64(scale)
+        let whole = UInt64(n) / UInt64(scale)
+        let frac = UInt64(n) % UInt64(scale)
         let sign = v < 0 && n > 0 ? "-" : ""
         if decimals == 0 { return sign + String(whole) }
         let f = String(frac)

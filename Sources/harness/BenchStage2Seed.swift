@@ -24,16 +24,17 @@ enum SeedBaselineBenchmark {
     }
 
     static func map(_ g: Granule, pageShift: UInt32, pa: UInt64, blocks: Bool) -> Stage2Benchmark.Sample {
-        let n = Stage2Benchmark.batch(blocks: blocks)   // same batching as the Swift cases
+        let n = Stage2Benchmark.batch(blocks: blocks)  // same batching as the Swift cases
         let pages = pool(g, pa: pa, blocks: blocks)
         var sets = [seed_tables](repeating: seed_tables(), count: n)
         for i in 0..<n { precondition(seed_init(&sets[i], pageShift, blocks ? 1 : 0, pages) == 0) }
         let start = nowNanoseconds()
         for i in 0..<n { precondition(seed_map(&sets[i], 0, pa, gigabyte, attributes) == 0) }
         let ns = nowNanoseconds() - start
-        let sample = Stage2Benchmark.Sample(nanoseconds: Double(ns) / Double(n), operations: Int(gigabyte >> UInt64(pageShift)),
-                                            tableBytes: sets[0].table_count << UInt64(pageShift),
-                                            hostBytes: pages << UInt64(pageShift) + pages * 8, invalidations: 0)
+        let sample = Stage2Benchmark.Sample(
+            nanoseconds: Double(ns) / Double(n), operations: Int(gigabyte >> UInt64(pageShift)),
+            tableBytes: sets[0].table_count << UInt64(pageShift),
+            hostBytes: pages << UInt64(pageShift) + pages * 8, invalidations: 0)
         for i in 0..<n { seed_destroy(&sets[i]) }
         return sample
     }
@@ -46,12 +47,16 @@ enum SeedBaselineBenchmark {
         let tableBytes = t.table_count << 12
         let start = nowNanoseconds()
         var ipa: UInt64 = 0
-        while ipa < gigabyte { seed_unmap(&t, ipa, 4096); ipa += 4096 }
+        while ipa < gigabyte {
+            seed_unmap(&t, ipa, 4096)
+            ipa += 4096
+        }
         let ns = nowNanoseconds() - start
         precondition(t.table_count == 1)
         seed_destroy(&t)
-        return Stage2Benchmark.Sample(nanoseconds: Double(ns), operations: Int(gigabyte >> 12), tableBytes: tableBytes,
-                                      hostBytes: pages << 12 + pages * 8, invalidations: 0)
+        return Stage2Benchmark.Sample(
+            nanoseconds: Double(ns), operations: Int(gigabyte >> 12), tableBytes: tableBytes,
+            hostBytes: pages << 12 + pages * 8, invalidations: 0)
     }
 
     static func walk() -> Stage2Benchmark.Sample {
@@ -67,7 +72,8 @@ enum SeedBaselineBenchmark {
         precondition(sum != 0)
         let tableBytes = t.table_count << 12
         seed_destroy(&t)
-        return Stage2Benchmark.Sample(nanoseconds: Double(ns), operations: Stage2Benchmark.walkCount, tableBytes: tableBytes,
-                                      hostBytes: pages << 12 + pages * 8, invalidations: 0)
+        return Stage2Benchmark.Sample(
+            nanoseconds: Double(ns), operations: Stage2Benchmark.walkCount, tableBytes: tableBytes,
+            hostBytes: pages << 12 + pages * 8, invalidations: 0)
     }
 }

@@ -3,11 +3,12 @@ import ArgumentParser
 import GuestProtocol
 import KVM
 import Machine
-import Stage2
 import Runtime
+import Stage2
 import TestCatalog
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `harness bench vm-cycles`: create, run to the first exit and destroy N VMs in a row,
@@ -17,15 +18,15 @@ struct BenchVMCyclesCommand: ParsableCommand {
         commandName: "vm-cycles",
         abstract: "Create, run to the first exit and destroy N VMs; fds, RSS and mappings at start and end.",
         discussion: """
-        On an arm64 host with nested virtualization each cycle is a test's VM: the EL2 vCPU
-        with its vGICv3, guest RAM, the payload loaded and run to its HELLO (the first mailbox
-        exit), then torn down. Elsewhere (x86_64 KVM) the generic part: a VM, its RAM and a
-        vCPU in reset state that runs a short real-mode loop and HLT (the first exit).
-        "start" is measured after --warm-up cycles (first-use allocations of the runtime and
-        the payload are not leaks). Exit 0 when fds and mappings are flat and RSS within 5 %,
-        1 otherwise; 77 when /dev/kvm cannot be used here, 125 when the process ran out of a
-        resource (fds, address space) and could not test; 128+n on SIGINT/SIGTERM.
-        """)
+            On an arm64 host with nested virtualization each cycle is a test's VM: the EL2 vCPU
+            with its vGICv3, guest RAM, the payload loaded and run to its HELLO (the first mailbox
+            exit), then torn down. Elsewhere (x86_64 KVM) the generic part: a VM, its RAM and a
+            vCPU in reset state that runs a short real-mode loop and HLT (the first exit).
+            "start" is measured after --warm-up cycles (first-use allocations of the runtime and
+            the payload are not leaks). Exit 0 when fds and mappings are flat and RSS within 5 %,
+            1 otherwise; 77 when /dev/kvm cannot be used here, 125 when the process ran out of a
+            resource (fds, address space) and could not test; 128+n on SIGINT/SIGTERM.
+            """)
 
     @Option(help: "VM cycles to measure.") var count = 1000
     @Option(help: "Cycles before the start sample.") var warmUp = 5
@@ -42,7 +43,9 @@ struct BenchVMCyclesCommand: ParsableCommand {
         guard (0...1000).contains(warmUp) else { throw ValidationError("--warm-up must be between 0 and 1000, got \(warmUp)") }
         guard (1...65535).contains(spin) else { throw ValidationError("--spin must be between 1 and 65535, got \(spin)") }
         guard (0...4000).contains(ramMib) else { throw ValidationError("--ram-mib must be between 0 and 4000, got \(ramMib)") }
-        guard timeout >= 0.001, timeout <= 3600 else { throw ValidationError("--timeout must be between 0.001 and 3600 seconds, got \(timeout)") }
+        guard timeout >= 0.001, timeout <= 3600 else {
+            throw ValidationError("--timeout must be between 0.001 and 3600 seconds, got \(timeout)")
+        }
     }
 
     enum Kind: String { case el2, generic }
@@ -56,10 +59,10 @@ struct BenchVMCyclesCommand: ParsableCommand {
             kind = .el2
         } else {
             #if arch(x86_64)
-            kind = .generic
+                kind = .generic
             #else
-            ResultOutput.error("bench vm-cycles: \(HostCheck.nestedVirtualizationUnavailable()!) (use --generic for VMs without EL2)")
-            throw ExitCode(77)
+                ResultOutput.error("bench vm-cycles: \(HostCheck.nestedVirtualizationUnavailable()!) (use --generic for VMs without EL2)")
+                throw ExitCode(77)
             #endif
         }
         let budget = Duration.milliseconds(Int64(timeout * 1000))
@@ -80,7 +83,8 @@ struct BenchVMCyclesCommand: ParsableCommand {
             let end = ProcessResources.now()
             let ok = try report(kind, start: start, end: end, times: times)
             if let signal = RunSignals.pending {
-                ResultOutput.error("bench vm-cycles: stopped by \(RunSignals.name(signal)) after \(done) of \(count) cycles; the figures cover those")
+                ResultOutput.error(
+                    "bench vm-cycles: stopped by \(RunSignals.name(signal)) after \(done) of \(count) cycles; the figures cover those")
                 throw ExitCode(128 + signal)
             }
             if !ok { throw ExitCode.failure }
@@ -95,7 +99,10 @@ struct BenchVMCyclesCommand: ParsableCommand {
                 ResultOutput.error("bench vm-cycles: stopped by \(RunSignals.name(signal)) in cycle \(done + 1); its VM was torn down")
                 throw ExitCode(128 + signal)
             }
-            if case .timeout = e { ResultOutput.error("bench vm-cycles: cycle \(done + 1): \(e)"); throw ExitCode(124) }
+            if case .timeout = e {
+                ResultOutput.error("bench vm-cycles: cycle \(done + 1): \(e)")
+                throw ExitCode(124)
+            }
             throw fail(e.description, kvm: nil, done: done, machine: nil)
         }
     }
@@ -108,13 +115,23 @@ struct BenchVMCyclesCommand: ParsableCommand {
             ResultOutput.error("bench vm-cycles: stopped by \(RunSignals.name(signal)) in cycle \(done + 1); its VM was torn down")
             return ExitCode(128 + signal)
         }
-        if let machine, case .timeout = machine { status = 124 }
-        else if let kvm, kvm.operation.hasPrefix("open("), kvm.errno == EACCES || kvm.errno == EPERM || kvm.errno == ENOENT { status = 77 }
+        if let machine, case .timeout = machine {
+            status = 124
+        } else if let kvm, kvm.operation.hasPrefix("open("), kvm.errno == EACCES || kvm.errno == EPERM || kvm.errno == ENOENT {
+            status = 77
+        }
         // The same when the KVM error reaches here wrapped in another error type.
-        else if ["EACCES", "EPERM", "ENOENT"].contains(where: { message.contains("open(/dev/kvm) failed: \($0)") }) { status = 77 }
-        else if let kvm, [EMFILE, ENFILE, ENOMEM].contains(kvm.errno) { status = 125 }
-        else if message.contains("EMFILE") || message.contains("ENOMEM") || message.contains("Cannot allocate memory") || message.contains("Too many open files") { status = 125 }
-        else { status = 1 }
+        else if ["EACCES", "EPERM", "ENOENT"].contains(where: { message.contains("open(/dev/kvm) failed: \($0)") }) {
+            status = 77
+        } else if let kvm, [EMFILE, ENFILE, ENOMEM].contains(kvm.errno) {
+            status = 125
+        } else if message.contains("EMFILE") || message.contains("ENOMEM") || message.contains("Cannot allocate memory")
+            || message.contains("Too many open files")
+        {
+            status = 125
+        } else {
+            status = 1
+        }
         let what = status == 77 ? "cannot run here" : status == 125 ? "could not test (out of a resource)" : "failed"
         ResultOutput.error("bench vm-cycles \(what) in cycle \(done + 1): \(message)")
         return ExitCode(status)
@@ -135,7 +152,8 @@ struct BenchVMCyclesCommand: ParsableCommand {
             if ramMib > 0 { regions.append(MemoryRegion(name: "ram", base: PhysicalAddress(0), size: UInt64(ramMib) << 20, kind: .ram)) }
             let map = try MemoryMap(regions)
             let machine = try Machine(MachineConfiguration(map: map, mode: .resetState))
-            try machine.memory.write(bytes: [0xB9, UInt8(spin & 0xFF), UInt8(spin >> 8), 0xE2, 0xFE, 0xF4], at: PhysicalAddress(0xFFFF_FFF0))
+            try machine.memory.write(
+                bytes: [0xB9, UInt8(spin & 0xFF), UInt8(spin >> 8), 0xE2, 0xFE, 0xF4], at: PhysicalAddress(0xFFFF_FFF0))
             let exit = try machine.run(timeout: budget)
             guard case .halt = exit else { throw ValidationError("first exit was \(exit), expected HLT") }
         }
@@ -157,24 +175,25 @@ struct BenchVMCyclesCommand: ParsableCommand {
         }
         let text: String
         if json {
-            text = "{\"kind\":\"\(kind.rawValue)\",\"cycles\":\(times.count),\"warmUp\":\(warmUp),"
+            text =
+                "{\"kind\":\"\(kind.rawValue)\",\"cycles\":\(times.count),\"warmUp\":\(warmUp),"
                 + "\"start\":{\"fds\":\(start.fileDescriptors),\"rssBytes\":\(start.residentBytes),\"mappings\":\(start.mappings)},"
                 + "\"end\":{\"fds\":\(end.fileDescriptors),\"rssBytes\":\(end.residentBytes),\"mappings\":\(end.mappings)},"
-                + "\"rssGrowth\":\(f(rssGrowth * 100) )," 
+                + "\"rssGrowth\":\(f(rssGrowth * 100) ),"
                 + "\"msPerCycle\":{\"mean\":\(f(mean)),\"p50\":\(f(pct(0.5))),\"p99\":\(f(pct(0.99))),\"max\":\(f(pct(1.0)))},"
                 + "\"kvmRunEINTRRetried\":\(VCPU.spuriousInterruptions),"
                 + "\"fdsFlat\":\(fdsFlat),\"mappingsFlat\":\(mapsFlat),\"rssWithin5Percent\":\(rssOK),\"ok\":\(ok)}\n"
         } else {
             text = """
-            vm-cycles (\(kind == .el2 ? "EL2 vCPU, vGICv3, payload run to HELLO" : "generic: VM, RAM, vCPU run to HLT")): \(times.count) cycles after \(warmUp) warm-up
-              fds       start \(start.fileDescriptors)  end \(end.fileDescriptors)  \(fdsFlat ? "flat" : "CHANGED")
-              mappings  start \(start.mappings)  end \(end.mappings)  \(mapsFlat ? "flat" : "CHANGED")
-              RSS       start \(start.residentBytes / 1024) KiB  end \(end.residentBytes / 1024) KiB  (\(f(rssGrowth * 100)) %, limit 5 %)
-              KVM_RUN interrupted by other signals and retried: \(VCPU.spuriousInterruptions)
-              time per cycle  mean \(f(mean)) ms  p50 \(f(pct(0.5))) ms  p99 \(f(pct(0.99))) ms  max \(f(pct(1.0))) ms
-            \(ok ? "ok" : "LEAK"): fds and mappings \(fdsFlat && mapsFlat ? "flat" : "not flat"), RSS \(rssOK ? "within" : "beyond") 5 %
+                vm-cycles (\(kind == .el2 ? "EL2 vCPU, vGICv3, payload run to HELLO" : "generic: VM, RAM, vCPU run to HLT")): \(times.count) cycles after \(warmUp) warm-up
+                  fds       start \(start.fileDescriptors)  end \(end.fileDescriptors)  \(fdsFlat ? "flat" : "CHANGED")
+                  mappings  start \(start.mappings)  end \(end.mappings)  \(mapsFlat ? "flat" : "CHANGED")
+                  RSS       start \(start.residentBytes / 1024) KiB  end \(end.residentBytes / 1024) KiB  (\(f(rssGrowth * 100)) %, limit 5 %)
+                  KVM_RUN interrupted by other signals and retried: \(VCPU.spuriousInterruptions)
+                  time per cycle  mean \(f(mean)) ms  p50 \(f(pct(0.5))) ms  p99 \(f(pct(0.99))) ms  max \(f(pct(1.0))) ms
+                \(ok ? "ok" : "LEAK"): fds and mappings \(fdsFlat && mapsFlat ? "flat" : "not flat"), RSS \(rssOK ? "within" : "beyond") 5 %
 
-            """
+                """
         }
         try ResultOutput.write(text)
         return ok

@@ -37,7 +37,10 @@ struct CatalogRunner: Sendable {
                 }
                 pool.workerDone()
             }
-            if ok { started += 1; pool.workerStarted() }
+            if ok {
+                started += 1
+                pool.workerStarted()
+            }
         }
         if started == 0 {
             // No thread could be created: run them here, one at a time.
@@ -58,8 +61,9 @@ struct CatalogRunner: Sendable {
     /// One job: markers and health around the test, the result with the host's verdict.
     func runOne(_ job: VariantJob) -> VariantOutcome {
         let s = job.selected
-        let settings = RunSettings(verbose: verbose || keepFullLog, timeout: .milliseconds(Int64(job.timeoutSeconds * 1000)),
-                                   e2h0: e2h0, seed: job.seed)
+        let settings = RunSettings(
+            verbose: verbose || keepFullLog, timeout: .milliseconds(Int64(job.timeoutSeconds * 1000)),
+            e2h0: e2h0, seed: job.seed)
         let window = health?.begin(job.name + (job.repetition.map { " [\($0)]" } ?? ""))
         let run = s.test.run(s.variant, settings: settings) { _ in }
         let findings = window.map { health!.end($0, result: run.outcome.label) }
@@ -68,7 +72,7 @@ struct CatalogRunner: Sendable {
         // The report keeps the decoded exits when asked (--verbose) or when the test did not pass.
         if verbose || !keepFullLog || outcome.status == .fail || outcome.status == .timeout { log += run.log }
         if outcome.status == .xfail, let findings, findings.isUnhealthy {
-            log += findings.logLines   // the WARN the known failure comes with (see reportedOutcome)
+            log += findings.logLines  // the WARN the known failure comes with (see reportedOutcome)
         } else if let findings, let message = findings.failureMessage {
             let own: String
             switch outcome {
@@ -85,9 +89,10 @@ struct CatalogRunner: Sendable {
         if !s.variant.requirements.isEmpty {
             parameters["requires"] = s.variant.requirements.map(\.description).joined(separator: ", ")
         }
-        let result = TestResult(name: s.name, parameters: parameters, outcome: outcome,
-                                duration: .nanoseconds(Int64(run.seconds * 1e9)), faults: run.faultLines,
-                                log: log, repetition: job.repetition)
+        let result = TestResult(
+            name: s.name, parameters: parameters, outcome: outcome,
+            duration: .nanoseconds(Int64(run.seconds * 1e9)), faults: run.faultLines,
+            log: log, repetition: job.repetition)
         return VariantOutcome(result: result, fullLog: run.log, health: findings)
     }
 

@@ -1,14 +1,15 @@
 import AArch64
 import ArgumentParser
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// `harness decode --esr X [--far Y] [--hpfar Z] [--json]`: explain a trap the way a KVM
@@ -18,9 +19,9 @@ struct DecodeCommand: ParsableCommand {
         commandName: "decode",
         abstract: "Explain an ESR_EL2 value, with FAR_EL2 and HPFAR_EL2 if given.",
         discussion: """
-        Numbers may be hex (0x...), binary (0b...) or decimal. Example:
-          harness decode --esr 0x93cb8007 --far 0x50000000 --hpfar 0x8000000000500000
-        """
+            Numbers may be hex (0x...), binary (0b...) or decimal. Example:
+              harness decode --esr 0x93cb8007 --far 0x50000000 --hpfar 0x8000000000500000
+            """
     )
 
     @Option(help: "ESR_EL2 (exception syndrome).") var esr: String
@@ -37,7 +38,9 @@ struct DecodeCommand: ParsableCommand {
     }
 
     func validate() throws {
-        _ = try parse(esr, "esr"); _ = try parse(far, "far"); _ = try parse(hpfar, "hpfar")
+        _ = try parse(esr, "esr")
+        _ = try parse(far, "far")
+        _ = try parse(hpfar, "hpfar")
     }
 
     func run() throws {
@@ -61,19 +64,37 @@ struct DecodeJSON: Encodable {
 
     init(_ r: FaultReport) {
         func h(_ v: some BinaryInteger) -> String { "0x" + String(v, radix: 16) }
-        esr = r.esr.description; ec = h(r.esr.ecBits); ecName = r.esr.exceptionClass?.mnemonic
-        ecSummary = r.esr.exceptionClass?.summary; il = r.esr.il; iss = h(r.esr.iss)
-        fault = r.status.map { $0.kind.rawValue }; faultLevel = r.status?.level; fsc = r.status.map { h($0.code) }
+        esr = r.esr.description
+        ec = h(r.esr.ecBits)
+        ecName = r.esr.exceptionClass?.mnemonic
+        ecSummary = r.esr.exceptionClass?.summary
+        il = r.esr.il
+        iss = h(r.esr.iss)
+        fault = r.status.map { $0.kind.rawValue }
+        faultLevel = r.status?.level
+        fsc = r.status.map { h($0.code) }
         access = r.accessDescription
         if let d = r.esr.dataAbort {
-            isv = d.isv; sas = d.isv ? Int(d.sas) : nil; srt = d.isv ? Int(d.srt) : nil; sf = d.isv ? d.sf : nil
-            wnr = d.wnr; s1ptw = d.s1ptw; fnv = d.fnv; ea = d.ea; cm = d.cm
+            isv = d.isv
+            sas = d.isv ? Int(d.sas) : nil
+            srt = d.isv ? Int(d.srt) : nil
+            sf = d.isv ? d.sf : nil
+            wnr = d.wnr
+            s1ptw = d.s1ptw
+            fnv = d.fnv
+            ea = d.ea
+            cm = d.cm
         } else if let i = r.esr.instructionAbort {
-            s1ptw = i.s1ptw; fnv = i.fnv; ea = i.ea
+            s1ptw = i.s1ptw
+            fnv = i.fnv
+            ea = i.ea
         }
         immediate = r.esr.immediate.map { h($0) }
-        far = r.far.map { h($0) }; farValid = r.esr.farIsValid
-        hpfar = r.hpfar?.description; hpfarNS = r.hpfar?.ns; ipa = r.ipa?.description
+        far = r.far.map { h($0) }
+        farValid = r.esr.farIsValid
+        hpfar = r.hpfar?.description
+        hpfarNS = r.hpfar?.ns
+        ipa = r.ipa?.description
         summary = r.oneLine
     }
 

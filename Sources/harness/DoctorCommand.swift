@@ -1,15 +1,16 @@
 import ArgumentParser
+import Machine
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
-import Machine
 
 /// `harness doctor`: can this host run the nested tests, and if not, why and what to do.
 /// Exit 0 when it can, 77 (skip) otherwise — including on x86_64, where it names the
@@ -19,12 +20,12 @@ struct DoctorCommand: ParsableCommand {
         commandName: "doctor",
         abstract: "Can this host run the nested tests? (exit 0 yes, 77 no, with remedies)",
         discussion: """
-        Checks the CPU architecture, kernel, /dev/kvm (present, accessible, which group to join),
-        the KVM API version, KVM_CAP_ARM_EL2, KVM_CAP_ARM_EL2_E2H0, KVM_CAP_ARM_VM_IPA_SIZE,
-        whether a vGICv3 can be created, and — from a real HAS_EL2 vCPU — the stage-2 granules
-        (ID_AA64MMFR0_EL1 TGran4_2/TGran16_2/TGran64_2) and PARange. --json prints one object
-        with stable keys (see docs/kvm-and-doctor.md).
-        """
+            Checks the CPU architecture, kernel, /dev/kvm (present, accessible, which group to join),
+            the KVM API version, KVM_CAP_ARM_EL2, KVM_CAP_ARM_EL2_E2H0, KVM_CAP_ARM_VM_IPA_SIZE,
+            whether a vGICv3 can be created, and — from a real HAS_EL2 vCPU — the stage-2 granules
+            (ID_AA64MMFR0_EL1 TGran4_2/TGran16_2/TGran64_2) and PARange. --json prints one object
+            with stable keys (see docs/kvm-and-doctor.md).
+            """
     )
 
     @Flag(name: .long, help: "Print one JSON object instead of text.")
@@ -62,7 +63,8 @@ enum DoctorText {
         row(nil, "kernel", r.kernelRelease)
         row(r.kvmPresent, "KVM device present", "\(r.kvmPath): " + (r.kvmPresent ? "yes" : "no"))
         if r.kvmPresent {
-            row(r.kvmAccessible, "KVM device accessible",
+            row(
+                r.kvmAccessible, "KVM device accessible",
                 r.kvmAccessible ? "yes" : "no" + (r.kvmGroup.map { " (owned by group '\($0)')" } ?? ""))
         }
         if let v = r.apiVersion { row(v == 12, "KVM API version", String(v)) }
@@ -86,8 +88,10 @@ enum DoctorText {
         }
         for n in r.notes { lines.append("note: \(n)") }
         for p in r.problems { lines.append("missing: \(p.item) — \(p.remedy)") }
-        lines.append(r.canRunNestedTests ? "result: this host can run the nested tests"
-                                         : "result: this host cannot run the nested tests (exit 77)")
+        lines.append(
+            r.canRunNestedTests
+                ? "result: this host can run the nested tests"
+                : "result: this host cannot run the nested tests (exit 77)")
         return lines.joined(separator: "\n") + "\n"
     }
 }

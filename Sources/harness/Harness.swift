@@ -7,7 +7,10 @@ struct Harness: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "harness",
         abstract: "KVM nested-virtualization (vEL2 + stage-2) test harness for arm64.",
-        subcommands: [RunFilesCommand.self, CheckCommand.self, NewCommand.self, Stage2Command.self, DecodeCommand.self, DoctorCommand.self, BenchCommand.self]
+        subcommands: [
+            RunFilesCommand.self, CheckCommand.self, NewCommand.self, Stage2Command.self, DecodeCommand.self, DoctorCommand.self,
+            BenchCommand.self,
+        ]
     )
 
     @OptionGroup var run: RunOptions

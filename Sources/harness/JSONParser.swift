@@ -55,7 +55,10 @@ struct JSONParser {
             var members: [(String, JSONValue)] = []
             var seen = Set<String>()
             skipSpace()
-            if current == UInt8(ascii: "}") { i += 1; return .object(members) }
+            if current == UInt8(ascii: "}") {
+                i += 1
+                return .object(members)
+            }
             while true {
                 skipSpace()
                 guard current == UInt8(ascii: "\"") else { throw fail("expected a key string, found \(describeCurrent())") }
@@ -69,7 +72,10 @@ struct JSONParser {
                 skipSpace()
                 members.append((key, try value(depth: depth + 1)))
                 skipSpace()
-                if current == UInt8(ascii: ",") { i += 1; continue }
+                if current == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
                 try expect(UInt8(ascii: "}"), "',' or '}'")
                 return .object(members)
             }
@@ -77,19 +83,31 @@ struct JSONParser {
             i += 1
             var items: [JSONValue] = []
             skipSpace()
-            if current == UInt8(ascii: "]") { i += 1; return .array(items) }
+            if current == UInt8(ascii: "]") {
+                i += 1
+                return .array(items)
+            }
             while true {
                 skipSpace()
                 items.append(try value(depth: depth + 1))
                 skipSpace()
-                if current == UInt8(ascii: ",") { i += 1; continue }
+                if current == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
                 try expect(UInt8(ascii: "]"), "',' or ']'")
                 return .array(items)
             }
         case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
         default: throw fail("expected a value, found \(describeCurrent())")
         }
@@ -186,7 +204,9 @@ struct JSONParser {
                         }
                         i += 2
                         let low = try hex4()
-                        guard (0xDC00...0xDFFF).contains(low) else { throw fail("\\u escape of a high surrogate not followed by a low one") }
+                        guard (0xDC00...0xDFFF).contains(low) else {
+                            throw fail("\\u escape of a high surrogate not followed by a low one")
+                        }
                         scalar = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
                     } else if (0xDC00...0xDFFF).contains(unit) {
                         throw fail("\\u escape of a lone low surrogate")
@@ -212,7 +232,8 @@ struct JSONParser {
 
     /// A key that can stand in a field path as it is (`ops[0].perm`): letters, digits, '_', at most 64.
     static func isPlainKey(_ k: String) -> Bool {
-        !k.isEmpty && k.utf8.count <= 64 && k.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x5F }
+        !k.isEmpty && k.utf8.count <= 64
+            && k.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x5F }
     }
 
     static func cut(_ s: String, _ limit: Int = 64) -> String {

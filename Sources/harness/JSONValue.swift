@@ -21,8 +21,12 @@ enum JSONValue: Equatable {
 
     var typeName: String {
         switch self {
-        case .object: "an object"; case .array: "an array"; case .string: "a string"
-        case .number: "a number"; case .bool: "a boolean"; case .null: "null"
+        case .object: "an object"
+        case .array: "an array"
+        case .string: "a string"
+        case .number: "a number"
+        case .bool: "a boolean"
+        case .null: "null"
         }
     }
 }

@@ -16,23 +16,29 @@ final class JobPool: @unchecked Sendable {
     func workerStarted() { condition.withLock { workers += 1 } }
 
     func workerDone() {
-        condition.lock(); defer { condition.unlock() }
+        condition.lock()
+        defer { condition.unlock() }
         workers -= 1
         condition.broadcast()
     }
 
     /// The next job's index, or nil when all are taken or a stop signal arrived.
     func take() -> Int? {
-        condition.lock(); defer { condition.unlock() }
+        condition.lock()
+        defer { condition.unlock() }
         if VCPU.pendingStopSignal != nil { stopped = true }
-        guard !stopped, next < outcomes.count else { condition.broadcast(); return nil }
+        guard !stopped, next < outcomes.count else {
+            condition.broadcast()
+            return nil
+        }
         running += 1
         next += 1
         return next - 1
     }
 
     func put(_ index: Int, _ outcome: VariantOutcome) {
-        condition.lock(); defer { condition.unlock() }
+        condition.lock()
+        defer { condition.unlock() }
         outcomes[index] = outcome
         running -= 1
         condition.broadcast()
@@ -40,7 +46,8 @@ final class JobPool: @unchecked Sendable {
 
     /// Waits for job `index`; nil when it will never run (stopped before it was taken).
     func wait(for index: Int) -> VariantOutcome? {
-        condition.lock(); defer { condition.unlock() }
+        condition.lock()
+        defer { condition.unlock() }
         while outcomes[index] == nil {
             if stopped && index >= next { return nil }
             condition.wait()
@@ -51,7 +58,8 @@ final class JobPool: @unchecked Sendable {
     /// Waits until every worker thread has left (after a stop, the jobs already taken finish
     /// first), so no thread outlives the run.
     func waitForWorkers() {
-        condition.lock(); defer { condition.unlock() }
+        condition.lock()
+        defer { condition.unlock() }
         while workers > 0 || running > 0 { condition.wait() }
     }
 }

@@ -9,8 +9,10 @@ import TestCatalog
 /// (`KnownFailure.hostWarning`) matches only when exactly that WARN came with the failure
 /// (its W taint allowed, nothing else); the splat is then part of the known failure. Any other
 /// splat is left to the caller, which fails the test with it.
-func reportedOutcome(_ outcome: Outcome, variant: TestVariant, strict: Bool, health: HealthFindings? = nil,
-                     kernel: KernelVersion? = KernelVersion.runningRelease().flatMap(KernelVersion.init(release:))) -> TestOutcome {
+func reportedOutcome(
+    _ outcome: Outcome, variant: TestVariant, strict: Bool, health: HealthFindings? = nil,
+    kernel: KernelVersion? = KernelVersion.runningRelease().flatMap(KernelVersion.init(release:))
+) -> TestOutcome {
     switch Verdict.of(outcome, records: variant.knownFailures, kernel: kernel, strict: strict) {
     case .plain(let o):
         return CatalogRunner.testOutcome(o)

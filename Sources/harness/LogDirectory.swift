@@ -1,12 +1,13 @@
 import ArgumentParser
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import HostHealth
 import Machine
 import Reporting
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `--log-dir DIR`: one log per variant (`<test>_<variant>.log`, `.<n>` before `.log` per
 /// repetition) with its outcome, faults, every exit decoded and the kernel-log lines logged
@@ -22,8 +23,9 @@ final class LogDirectory {
         if let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType {
             guard type == .typeDirectory else { throw ValidationError("--log-dir '\(path)' exists and is not a directory") }
         } else {
-            do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false) }
-            catch { throw ValidationError("--log-dir '\(path)': cannot create the directory (does its parent exist?)") }
+            do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false) } catch {
+                throw ValidationError("--log-dir '\(path)': cannot create the directory (does its parent exist?)")
+            }
         }
         guard FileManager.default.isWritableFile(atPath: path) else {
             throw ValidationError("--log-dir '\(path)' is not writable")
@@ -32,9 +34,10 @@ final class LogDirectory {
 
     /// The file name of a variant's log: characters outside [A-Za-z0-9._-] become '_'.
     static func fileName(test name: String, repetition: Int?) -> String {
-        let safe = String(name.map { c -> Character in
-            c.isASCII && (c.isLetter || c.isNumber || c == "." || c == "-") ? c : "_"
-        })
+        let safe = String(
+            name.map { c -> Character in
+                c.isASCII && (c.isLetter || c.isNumber || c == "." || c == "-") ? c : "_"
+            })
         return safe + (repetition.map { ".\($0)" } ?? "") + ".log"
     }
 
@@ -42,7 +45,8 @@ final class LogDirectory {
         let r = outcome.result
         var lines = ["test: \(r.name)"]
         if let rep = r.repetition { lines.append("repetition: \(rep)") }
-        lines.append("outcome: \(r.status.rawValue.uppercased())" + ((r.outcome.failureMessage ?? r.outcome.skipReason).map { ": " + $0 } ?? ""))
+        lines.append(
+            "outcome: \(r.status.rawValue.uppercased())" + ((r.outcome.failureMessage ?? r.outcome.skipReason).map { ": " + $0 } ?? ""))
         lines.append("duration: \(formatSeconds(r.seconds)) s; \(budget)")
         if !r.parameters.isEmpty { lines.append("parameters: " + r.parameterText) }
         lines.append("")
@@ -81,7 +85,8 @@ final class LogDirectory {
 
     private func put(_ name: String, _ lines: [String]) {
         let text = lines.joined(separator: "\n") + "\n"
-        do { try AtomicFile.write(text, to: path + (path.hasSuffix("/") ? "" : "/") + name) }
-        catch { FileDescriptorSink.standardError().write("harness: --log-dir: \(error)\n") }
+        do { try AtomicFile.write(text, to: path + (path.hasSuffix("/") ? "" : "/") + name) } catch {
+            FileDescriptorSink.standardError().write("harness: --log-dir: \(error)\n")
+        }
     }
 }

@@ -2,8 +2,9 @@ import ArgumentParser
 import Reporting
 import Runtime
 import TestCatalog
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `harness new NAME`: writes NAME.json, a commented skeleton that passes `harness check`.

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What this process holds, from /proc/self: open file descriptors, resident memory and
@@ -21,7 +21,7 @@ struct ProcessResources: Equatable {
             let first = withUnsafeBytes(of: e.pointee.d_name) { $0[0] }
             if first != UInt8(ascii: ".") { n += 1 }
         }
-        return n - 1 // the directory stream's own descriptor
+        return n - 1  // the directory stream's own descriptor
     }
 
     /// /proc/self/statm field 2 (resident pages) × page size.

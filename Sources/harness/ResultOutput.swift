@@ -1,9 +1,10 @@
 import ArgumentParser
 import Reporting
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Where a tool's result goes: stdout, with every write checked. A result that cannot be

@@ -2,8 +2,9 @@ import ArgumentParser
 import Reporting
 import Runtime
 import TestCatalog
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `harness run FILE…`: runs scenario files exactly as built-in tests (same runner, formats
@@ -22,7 +23,10 @@ struct RunFilesCommand: AsyncParsableCommand {
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one scenario file") }
-        if run.all { throw ValidationError("--all selects the built-in catalog; `harness run FILE…` runs the files' tests (narrow them with --test/--filter)") }
+        if run.all {
+            throw ValidationError(
+                "--all selects the built-in catalog; `harness run FILE…` runs the files' tests (narrow them with --test/--filter)")
+        }
     }
 
     func run() async throws {

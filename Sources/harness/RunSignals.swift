@@ -1,8 +1,9 @@
 import ArgumentParser
 import KVM
 import Reporting
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// SIGINT/SIGTERM for every run path (the KVM path and the skip path alike): from the start
@@ -25,7 +26,8 @@ enum RunSignals {
 
     /// Says on stderr where the run stopped and exits 128 + signal (after the report is written).
     static func exit(_ signal: Int32, ran: Int, planned: Int) -> ExitCode {
-        FileDescriptorSink.standardError().write("harness: stopped by \(name(signal)) after \(ran) of \(planned) tests; the report covers those\n")
+        FileDescriptorSink.standardError().write(
+            "harness: stopped by \(name(signal)) after \(ran) of \(planned) tests; the report covers those\n")
         return ExitCode(128 + signal)
     }
 }

@@ -2,8 +2,9 @@ import ArgumentParser
 import Reporting
 import Runtime
 import TestCatalog
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Loads the files of `harness run`; any error is a usage error naming the file and place.

@@ -15,9 +15,11 @@ struct Stage2Build {
         let memory = ByteBufferTableMemory(base: PhysicalAddress(s.tableBase), size: s.tableBytes)
         var tables: Stage2Tables<ByteBufferTableMemory>
         do {
-            tables = try Stage2Tables(configuration: Stage2Configuration(granule: s.granule, ipaBits: s.ipaBits, vmid: s.vmid,
-                                                                         startLevel: s.startLevel, outputBits: s.outputBits, blocks: s.blocks),
-                                      memory: memory, poolBase: PhysicalAddress(s.tableBase), poolBytes: s.tableBytes)
+            tables = try Stage2Tables(
+                configuration: Stage2Configuration(
+                    granule: s.granule, ipaBits: s.ipaBits, vmid: s.vmid,
+                    startLevel: s.startLevel, outputBits: s.outputBits, blocks: s.blocks),
+                memory: memory, poolBase: PhysicalAddress(s.tableBase), poolBytes: s.tableBytes)
         } catch .poolExhausted {
             throw Failure(message: "tableBytes: pool of \(stage2Hex(s.tableBytes)) bytes is too small for the root table")
         } catch {
@@ -37,12 +39,15 @@ struct Stage2Build {
                     try tables.protect(ipa: IPA(ipa), size: size, attributes: attributes, tlb: &tlb)
                 }
             } catch let .poolExhausted(needed, available) {
-                throw Failure(message: "tableBytes: pool too small: ops[\(n)] needs \(needed) more table page\(needed == 1 ? "" : "s"), \(available) free")
+                throw Failure(
+                    message:
+                        "tableBytes: pool too small: ops[\(n)] needs \(needed) more table page\(needed == 1 ? "" : "s"), \(available) free")
             } catch {
                 throw Failure(message: "ops[\(n)]: \(error)")
             }
         }
         self.memory = memory
-        result = "{\"vtcr\": \"\(stage2Hex(tables.vtcr))\", \"vttbr\": \"\(stage2Hex(tables.vttbr))\", \"tableBase\": \"\(stage2Hex(s.tableBase))\", \"tableBytes\": \"\(stage2Hex(s.tableBytes))\"}\n"
+        result =
+            "{\"vtcr\": \"\(stage2Hex(tables.vtcr))\", \"vttbr\": \"\(stage2Hex(tables.vttbr))\", \"tableBase\": \"\(stage2Hex(s.tableBase))\", \"tableBytes\": \"\(stage2Hex(s.tableBytes))\"}\n"
     }
 }

@@ -1,16 +1,17 @@
 import ArgumentParser
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Reporting
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Stage2
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// `harness stage2 build|dump|walk`: build a table image from a JSON spec, explain one, walk one.
 struct Stage2Command: ParsableCommand {
@@ -37,10 +38,10 @@ struct Stage2BuildCommand: ParsableCommand {
         commandName: "build",
         abstract: "Build stage-2 tables from SPEC.json into a pool image.",
         discussion: """
-        Prints {"vtcr", "vttbr", "tableBase", "tableBytes"} (hex strings) and writes OUT.bin: the
-        little-endian bytes of the table pool starting at guest-physical tableBase. Any invalid
-        spec exits 1 with a message naming the field; nothing is printed and no file is left.
-        """
+            Prints {"vtcr", "vttbr", "tableBase", "tableBytes"} (hex strings) and writes OUT.bin: the
+            little-endian bytes of the table pool starting at guest-physical tableBase. Any invalid
+            spec exits 1 with a message naming the field; nothing is printed and no file is left.
+            """
     )
     @Argument(help: "The JSON spec.") var spec: String
     @Option(name: .customLong("image"), help: "Output image path.") var image: String
@@ -50,7 +51,8 @@ struct Stage2BuildCommand: ParsableCommand {
         guard let data = FileManager.default.contents(atPath: spec) else { throw stage2Fail("cannot read spec \(spec)") }
         let built: Stage2Build
         do { built = try Stage2Build(spec: Array(data)) } catch { throw stage2Fail("\(spec): \(error.message)") }
-        let memory = built.memory, result = built.result
+        let memory = built.memory
+        let result = built.result
         do {
             // The result is printed before the image is renamed into place: no image without its registers.
             try memory.withUnsafeBytes { b in try AtomicFile.write(bytes: b, to: image) { try ResultOutput.write(result) } }
@@ -93,13 +95,14 @@ struct Stage2DumpCommand: ParsableCommand {
         commandName: "dump",
         abstract: "Print the tables of an image as a tree (merged runs of like pages), or as JSON.",
         discussion: """
-        A walk that visits more descriptors than the image holds reaches a table twice (a table
-        that points back at itself, or tables shared between entries); the dump then stops at
-        --max-entries descriptors and says so ("truncated": true in JSON).
-        """)
+            A walk that visits more descriptors than the image holds reaches a table twice (a table
+            that points back at itself, or tables shared between entries); the dump then stops at
+            --max-entries descriptors and says so ("truncated": true in JSON).
+            """)
     @OptionGroup var options: Stage2ImageOptions
     @Flag(help: "Print JSON.") var json = false
-    @Option(help: ArgumentHelp("Stop after visiting N descriptors (default: as many as the image holds, plus the root table).", valueName: "n"))
+    @Option(
+        help: ArgumentHelp("Stop after visiting N descriptors (default: as many as the image holds, plus the root table).", valueName: "n"))
     var maxEntries: Int?
 
     func validate() throws {
@@ -112,7 +115,8 @@ struct Stage2DumpCommand: ParsableCommand {
         let dump = Stage2Dump(parameters: parameters, memory: memory, limit: limit)
         var text = json ? dump.json(vtcr: vtcr, vttbr: vttbr) + "\n" : dump.text(vtcr: vtcr, vttbr: vttbr)
         if dump.truncated && !json {
-            text += "(stopped after \(limit) descriptors: more than the image holds, so a table is reached twice; --max-entries raises the limit)\n"
+            text +=
+                "(stopped after \(limit) descriptors: more than the image holds, so a table is reached twice; --max-entries raises the limit)\n"
         }
         try ResultOutput.write(text)
         if dump.truncated { ResultOutput.error("dump truncated after \(limit) descriptors (see --max-entries)") }
@@ -124,13 +128,15 @@ struct Stage2WalkCommand: ParsableCommand {
         commandName: "walk",
         abstract: "Translate IPAs through an image as the hardware would, or name the fault.",
         discussion: """
-        IPAs come from the arguments or, for many of them, from --ipas FILE (or - for stdin):
-        numbers separated by white space, one per line for example.
-        """)
+            IPAs come from the arguments or, for many of them, from --ipas FILE (or - for stdin):
+            numbers separated by white space, one per line for example.
+            """)
     @OptionGroup var options: Stage2ImageOptions
     @Option(help: "Access to check: r (read), w (write), x (fetch at EL1), x0 (fetch at EL0).") var access = "r"
     @Flag(help: "Print a JSON array.") var json = false
-    @Option(name: .customLong("ipas"), help: ArgumentHelp("Read IPAs from FILE, or from stdin with -, separated by white space.", valueName: "file"))
+    @Option(
+        name: .customLong("ipas"),
+        help: ArgumentHelp("Read IPAs from FILE, or from stdin with -, separated by white space.", valueName: "file"))
     var ipaFile: String?
     @Argument(help: "IPAs to walk.") var ipas: [String] = []
 
@@ -159,7 +165,10 @@ struct Stage2WalkCommand: ParsableCommand {
     func run() throws {
         let a: Stage2Access
         switch access {
-        case "r": a = .read; case "w": a = .write; case "x", "x1": a = .fetchEL1; case "x0": a = .fetchEL0
+        case "r": a = .read
+        case "w": a = .write
+        case "x", "x1": a = .fetchEL1
+        case "x0": a = .fetchEL0
         default: throw stage2Fail("--access: '\(JSONParser.cut(access))' is not r, w, x or x0")
         }
         var texts = ipas.map { Substring($0) }
@@ -175,13 +184,21 @@ struct Stage2WalkCommand: ParsableCommand {
                 switch r {
                 case .translation(let t):
                     let at = t.attributes
-                    objects.append("{\"ipa\":\"\(stage2Hex(v))\",\"pa\":\"\(stage2Hex(t.outputAddress.rawValue))\",\"level\":\(t.level),\"size\":\"\(stage2Hex(t.blockSize))\",\"perm\":\"\(at.permissions.letters)\",\"memory\":\"\(at.memory.jsonName)\",\"shareability\":\"\(at.shareability.jsonName)\",\"af\":\(at.accessFlag),\"contiguous\":\(at.contiguous),\"descriptor\":\"\(stage2Hex(t.descriptor))\"}")
+                    objects.append(
+                        "{\"ipa\":\"\(stage2Hex(v))\",\"pa\":\"\(stage2Hex(t.outputAddress.rawValue))\",\"level\":\(t.level),\"size\":\"\(stage2Hex(t.blockSize))\",\"perm\":\"\(at.permissions.letters)\",\"memory\":\"\(at.memory.jsonName)\",\"shareability\":\"\(at.shareability.jsonName)\",\"af\":\(at.accessFlag),\"contiguous\":\(at.contiguous),\"descriptor\":\"\(stage2Hex(t.descriptor))\"}"
+                    )
                 case .fault(let f):
-                    let kind = switch f.kind {
-                    case .translation: "translation"; case .addressSize: "addressSize"; case .accessFlag: "accessFlag"
-                    case .permission: "permission"; case .externalAbortOnWalk: "externalAbortOnWalk"
-                    }
-                    objects.append("{\"ipa\":\"\(stage2Hex(v))\",\"fault\":\"\(kind)\",\"level\":\(f.level),\"fsc\":\"\(stage2Hex(UInt64(f.statusCode)))\",\"access\":\"\(access)\"}")
+                    let kind =
+                        switch f.kind {
+                        case .translation: "translation"
+                        case .addressSize: "addressSize"
+                        case .accessFlag: "accessFlag"
+                        case .permission: "permission"
+                        case .externalAbortOnWalk: "externalAbortOnWalk"
+                        }
+                    objects.append(
+                        "{\"ipa\":\"\(stage2Hex(v))\",\"fault\":\"\(kind)\",\"level\":\(f.level),\"fsc\":\"\(stage2Hex(UInt64(f.statusCode)))\",\"access\":\"\(access)\"}"
+                    )
                 }
             } else {
                 lines += r.description + "\n"

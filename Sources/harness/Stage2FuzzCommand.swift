@@ -1,8 +1,9 @@
 import ArgumentParser
 import Reporting
 import Stage2
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `harness stage2 fuzz`: hostile specs and images through the code of `stage2 build`,
@@ -12,16 +13,16 @@ struct Stage2FuzzCommand: ParsableCommand {
         commandName: "fuzz",
         abstract: "Feed mutated specs and corrupted images through build/dump/walk; print the reliability figures.",
         discussion: """
-        Specs: valid seeds mutated (bytes flipped, cut, duplicated, JSON tokens and extreme
-        numbers spliced in); each goes through the spec reader and the table builder, and an
-        accepted one is written with the atomic writer into a scratch directory. Figures: crashes
-        (the process would die), hangs (an input taking more than --hang-seconds of CPU time), bytes a refused spec
-        would have printed, files left in the scratch directory after a refusal.
-        Images: valid images corrupted (random descriptors, bit flips, tables pointing back into
-        the pool, random VTCR fields, truncation); each is dumped (capped as `stage2 dump` caps)
-        and walked at mapped and random IPAs with every access type.
-        Deterministic for a --seed. Exit 0 when every figure is 0.
-        """)
+            Specs: valid seeds mutated (bytes flipped, cut, duplicated, JSON tokens and extreme
+            numbers spliced in); each goes through the spec reader and the table builder, and an
+            accepted one is written with the atomic writer into a scratch directory. Figures: crashes
+            (the process would die), hangs (an input taking more than --hang-seconds of CPU time), bytes a refused spec
+            would have printed, files left in the scratch directory after a refusal.
+            Images: valid images corrupted (random descriptors, bit flips, tables pointing back into
+            the pool, random VTCR fields, truncation); each is dumped (capped as `stage2 dump` caps)
+            and walked at mapped and random IPAs with every access type.
+            Deterministic for a --seed. Exit 0 when every figure is 0.
+            """)
 
     @Option(help: "Mutated specs.") var specs = 10_000
     @Option(help: "Corrupted images.") var images = 1_000
@@ -41,12 +42,22 @@ struct Stage2FuzzCommand: ParsableCommand {
         #"{"granule": "16k", "ipaBits": 36, "tableBase": "0x80000000", "tableBytes": "0x40000", "ops": [{"op": "map", "ipa": "0x4000", "pa": "0x100000", "size": "0x8000", "perm": "rw", "memory": "device", "af": false}]}"#,
         #"{"granule": "64k", "ipaBits": 42, "startLevel": 2, "outputBits": 44, "tableBase": "0x40000000", "tableBytes": "0x100000", "blocks": false, "ops": [{"op": "map", "ipa": "0x20000000", "pa": "0x30000000", "size": "0x40000", "perm": "x", "contiguous": true}, {"op": "protect", "ipa": "0x20010000", "size": "0x10000", "perm": "r", "memory": "device-nGnRnE"}]}"#,
     ]
-    static let tokens: [String] = ["\"", "{", "}", "[", "]", ",", ":", "-", "+", "0", "00", "1e999", "-0", "0x", "\"0x\"",
-                                   "\"0x-1\"", "\\u", "\\ud800", "\\u0000", "\u{1b}[2J", "99999999999999999999", "18446744073709551616",
-                                   "\"ops\": []", "\"granule\": \"4k\"", "null", "true", "[[[[[[[[", "\"\": 1", "1.5", "\u{0}"]
+    static let tokens: [String] = [
+        "\"", "{", "}", "[", "]", ",", ":", "-", "+", "0", "00", "1e999", "-0", "0x", "\"0x\"",
+        "\"0x-1\"", "\\u", "\\ud800", "\\u0000", "\u{1b}[2J", "99999999999999999999", "18446744073709551616",
+        "\"ops\": []", "\"granule\": \"4k\"", "null", "true", "[[[[[[[[", "\"\": 1", "1.5", "\u{0}",
+    ]
 
-    struct Rng { var s: UInt64; mutating func next() -> UInt64 { s ^= s >> 12; s ^= s << 25; s ^= s >> 27; return s &* 0x2545_F491_4F6C_DD1D }
-        mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) } }
+    struct Rng {
+        var s: UInt64
+        mutating func next() -> UInt64 {
+            s ^= s >> 12
+            s ^= s << 25
+            s ^= s >> 27
+            return s &* 0x2545_F491_4F6C_DD1D
+        }
+        mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
+    }
 
     func mutate(_ input: [UInt8], _ r: inout Rng) -> [UInt8] {
         var b = input
@@ -55,14 +66,20 @@ struct Stage2FuzzCommand: ParsableCommand {
             let at = r.below(b.count + 1)
             switch r.below(6) {
             case 0: if !b.isEmpty { b[min(at, b.count - 1)] = UInt8(truncatingIfNeeded: r.next()) }
-            case 1: let n = r.below(16); b.removeSubrange(at..<min(b.count, at + n))
+            case 1:
+                let n = r.below(16)
+                b.removeSubrange(at..<min(b.count, at + n))
             case 2: b.insert(contentsOf: Array(Self.tokens[r.below(Self.tokens.count)].utf8), at: at)
-            case 3: let n = r.below(32); let chunk = Array(b[at..<min(b.count, at + n)]); b.insert(contentsOf: chunk, at: min(b.count, at + r.below(64)))
+            case 3:
+                let n = r.below(32)
+                let chunk = Array(b[at..<min(b.count, at + n)])
+                b.insert(contentsOf: chunk, at: min(b.count, at + r.below(64)))
             case 4: if !b.isEmpty { b[min(at, b.count - 1)] ^= UInt8(1) << UInt8(r.below(8)) }
             default:
                 // Replace a run of digits/hex with an extreme number.
                 if let i = b[at...].firstIndex(where: { (0x30...0x39).contains($0) }) {
-                    var j = i; while j < b.count, (0x30...0x39).contains(b[j]) || (0x61...0x66).contains(b[j]) || b[j] == 0x78 { j += 1 }
+                    var j = i
+                    while j < b.count, (0x30...0x39).contains(b[j]) || (0x61...0x66).contains(b[j]) || b[j] == 0x78 { j += 1 }
                     let extreme = ["0", "18446744073709551615", "0xffffffffffffffff", "4096", "-1", "0x1000"][r.below(6)]
                     b.replaceSubrange(i..<j, with: Array(extreme.utf8))
                 }
@@ -79,7 +96,11 @@ struct Stage2FuzzCommand: ParsableCommand {
         let dir = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         defer { rmdir(dir) }
         var r = Rng(s: seed | 1)
-        var accepted = 0, refused = 0, hangs = 0, bytesOnFailure = 0, filesLeft = 0
+        var accepted = 0
+        var refused = 0
+        var hangs = 0
+        var bytesOnFailure = 0
+        var filesLeft = 0
         var slowest = 0.0
         var slowestInput = ""
         var notWritten = 0
@@ -116,12 +137,18 @@ struct Stage2FuzzCommand: ParsableCommand {
                 for f in left { unlink(dir + "/" + f) }
             }
             let dt = now() - t0
-            if dt > slowest { slowest = dt; slowestInput = String(decoding: input, as: UTF8.self) }
+            if dt > slowest {
+                slowest = dt
+                slowestInput = String(decoding: input, as: UTF8.self)
+            }
             if dt > hangSeconds { hangs += 1 }
         }
         // Images: built from the seeds, then corrupted.
         let bases = seedBytes.compactMap { try? Stage2Build(spec: $0) }
-        var imageFailures = 0, walks = 0, dumpsCapped = 0, registerRefusals = 0
+        var imageFailures = 0
+        var walks = 0
+        var dumpsCapped = 0
+        var registerRefusals = 0
         for _ in 0..<images {
             let base = bases[r.below(bases.count)]
             var bytes = base.memory.withUnsafeBytes { Array($0) }
@@ -133,7 +160,7 @@ struct Stage2FuzzCommand: ParsableCommand {
                 var d: UInt64
                 switch r.below(4) {
                 case 0: d = r.next()
-                case 1: d = (poolBase + UInt64(r.below(bytes.count / 4096)) * 4096) | 3   // a table inside the pool (loops)
+                case 1: d = (poolBase + UInt64(r.below(bytes.count / 4096)) * 4096) | 3  // a table inside the pool (loops)
                 case 2: d = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[slot + $1]) << (8 * UInt64($1)) } ^ (1 << UInt64(r.below(64)))
                 default: d = 0
                 }
@@ -170,17 +197,18 @@ struct Stage2FuzzCommand: ParsableCommand {
         let slowestMs = (slowest * 10000).rounded() / 10
         let text: String
         if json {
-            text = "{\"specs\":\(specs),\"accepted\":\(accepted),\"acceptedNotWritten\":\(notWritten),\"refused\":\(refused),\"images\":\(images),\"registersRefused\":\(registerRefusals),"
+            text =
+                "{\"specs\":\(specs),\"accepted\":\(accepted),\"acceptedNotWritten\":\(notWritten),\"refused\":\(refused),\"images\":\(images),\"registersRefused\":\(registerRefusals),"
                 + "\"dumpsCapped\":\(dumpsCapped),\"walks\":\(walks),\"crashes\":0,\"hangs\":\(hangs),\"slowestMs\":\(slowestMs),"
                 + "\"bytesOnStdoutOnFailure\":\(bytesOnFailure),\"filesLeft\":\(filesLeft),\"oversizedDumps\":\(imageFailures),\"seed\":\(seed),\"ok\":\(ok)}\n"
         } else {
             text = """
-            stage2 fuzz (seed \(seed)): \(specs) mutated specs (\(accepted) built, \(notWritten) of them over 16 MiB not written; \(refused) refused), \(images) corrupted images (\(registerRefusals) refused at VTCR/VTTBR, \(dumpsCapped) dumps capped, \(walks) walks)
-              crashes 0 (this process finished), hangs \(hangs) (slowest input \(slowestMs) ms of CPU, limit \(hangSeconds) s)
-              bytes on stdout on failure \(bytesOnFailure), files left on failure \(filesLeft), oversized dumps \(imageFailures)
-            \(ok ? "ok" : "FAILED")
+                stage2 fuzz (seed \(seed)): \(specs) mutated specs (\(accepted) built, \(notWritten) of them over 16 MiB not written; \(refused) refused), \(images) corrupted images (\(registerRefusals) refused at VTCR/VTTBR, \(dumpsCapped) dumps capped, \(walks) walks)
+                  crashes 0 (this process finished), hangs \(hangs) (slowest input \(slowestMs) ms of CPU, limit \(hangSeconds) s)
+                  bytes on stdout on failure \(bytesOnFailure), files left on failure \(filesLeft), oversized dumps \(imageFailures)
+                \(ok ? "ok" : "FAILED")
 
-            """
+                """
         }
         try ResultOutput.write(text)
         if hangs > 0 { ResultOutput.error("stage2 fuzz: slowest spec (\(slowestMs) ms): \(JSONParser.cut(slowestInput, 400))") }

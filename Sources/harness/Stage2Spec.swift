@@ -32,9 +32,13 @@ struct Stage2BuildSpec {
     init(json bytes: [UInt8]) throws {
         let root: JSONValue
         do { root = try JSONParser.parse(bytes) } catch { throw SpecError(field: "", problem: error.description) }
-        guard case .object(let top) = root else { throw SpecError(field: "", problem: "the spec must be a JSON object, not \(root.typeName)") }
+        guard case .object(let top) = root else {
+            throw SpecError(field: "", problem: "the spec must be a JSON object, not \(root.typeName)")
+        }
         for (k, _) in top where !Self.topKeys.contains(k) {
-            throw SpecError(field: JSONParser.isPlainKey(k) ? k : "", problem: "unknown key \(JSONParser.quoted(k)) (known: \(Self.topKeys.joined(separator: ", ")))")
+            throw SpecError(
+                field: JSONParser.isPlainKey(k) ? k : "",
+                problem: "unknown key \(JSONParser.quoted(k)) (known: \(Self.topKeys.joined(separator: ", ")))")
         }
         func field(_ k: String) -> JSONValue? { top.first { $0.0 == k }?.1 }
         func require(_ k: String) throws -> JSONValue {
@@ -42,16 +46,21 @@ struct Stage2BuildSpec {
             return v
         }
 
-        guard case .string(let g) = try require("granule") else { throw SpecError(field: "granule", problem: "must be a string: \"4k\", \"16k\" or \"64k\"") }
-        guard let granule = Granule(specName: g) else { throw SpecError(field: "granule", problem: "\(JSONParser.quoted(g)) is not one of \"4k\", \"16k\", \"64k\"") }
+        guard case .string(let g) = try require("granule") else {
+            throw SpecError(field: "granule", problem: "must be a string: \"4k\", \"16k\" or \"64k\"")
+        }
+        guard let granule = Granule(specName: g) else {
+            throw SpecError(field: "granule", problem: "\(JSONParser.quoted(g)) is not one of \"4k\", \"16k\", \"64k\"")
+        }
         self.granule = granule
 
         ipaBits = try Self.integer(try require("ipaBits"), "ipaBits", 32...48)
         vmid = UInt16(try field("vmid").map { try Self.integer($0, "vmid", 0...255) } ?? 0)
-        blocks = try field("blocks").map { v -> Bool in
-            guard case .bool(let b) = v else { throw SpecError(field: "blocks", problem: "must be true or false, not \(v.typeName)") }
-            return b
-        } ?? true
+        blocks =
+            try field("blocks").map { v -> Bool in
+                guard case .bool(let b) = v else { throw SpecError(field: "blocks", problem: "must be true or false, not \(v.typeName)") }
+                return b
+            } ?? true
         startLevel = try field("startLevel").map { try Self.integer($0, "startLevel", 0...3) }
         outputBits = try field("outputBits").map { v in
             let b = try Self.integer(v, "outputBits", 32...48)
@@ -62,8 +71,12 @@ struct Stage2BuildSpec {
         }
         if let l = startLevel {
             guard Stage2Geometry.isValidStartLevel(l, granule: granule),
-                  Stage2Geometry.isConsistent(granule: granule, ipaBits: ipaBits, startLevel: l) else {
-                throw SpecError(field: "startLevel", problem: "level \(l) is not valid for a \(granule) granule with a \(ipaBits)-bit IPA (AArch64.S2InvalidSL/S2InconsistentSL)")
+                Stage2Geometry.isConsistent(granule: granule, ipaBits: ipaBits, startLevel: l)
+            else {
+                throw SpecError(
+                    field: "startLevel",
+                    problem:
+                        "level \(l) is not valid for a \(granule) granule with a \(ipaBits)-bit IPA (AArch64.S2InvalidSL/S2InconsistentSL)")
             }
         }
         let outputLimit: UInt64 = 1 << UInt64(outputBits ?? 48)
@@ -78,10 +91,13 @@ struct Stage2BuildSpec {
             throw SpecError(field: "tableBytes", problem: "\(stage2Hex(tableBytes)) is not a multiple of the \(granule) granule")
         }
         guard tableBytes <= Self.maximumTableBytes else {
-            throw SpecError(field: "tableBytes", problem: "\(stage2Hex(tableBytes)) exceeds this tool's limit of \(stage2Hex(Self.maximumTableBytes))")
+            throw SpecError(
+                field: "tableBytes", problem: "\(stage2Hex(tableBytes)) exceeds this tool's limit of \(stage2Hex(Self.maximumTableBytes))")
         }
         guard tableBase <= outputLimit - tableBytes else {
-            throw SpecError(field: "tableBase", problem: "the pool \(stage2Hex(tableBase))+\(stage2Hex(tableBytes)) ends beyond the \(outputBits ?? 48)-bit output size")
+            throw SpecError(
+                field: "tableBase",
+                problem: "the pool \(stage2Hex(tableBase))+\(stage2Hex(tableBytes)) ends beyond the \(outputBits ?? 48)-bit output size")
         }
 
         guard case .array(let items) = try require("ops") else { throw SpecError(field: "ops", problem: "must be an array") }
@@ -95,16 +111,21 @@ struct Stage2BuildSpec {
                 guard let v = f(k) else { throw SpecError(field: "\(name).\(k)", problem: "missing") }
                 return v
             }
-            guard case .string(let kind) = try req("op") else { throw SpecError(field: "\(name).op", problem: "must be \"map\", \"unmap\" or \"protect\"") }
+            guard case .string(let kind) = try req("op") else {
+                throw SpecError(field: "\(name).op", problem: "must be \"map\", \"unmap\" or \"protect\"")
+            }
             let allowed: [String]
             switch kind {
             case "map": allowed = ["op", "ipa", "pa", "size", "perm", "memory", "af", "contiguous"]
             case "unmap": allowed = ["op", "ipa", "size"]
             case "protect": allowed = ["op", "ipa", "size", "perm", "memory", "af"]
-            default: throw SpecError(field: "\(name).op", problem: "\(JSONParser.quoted(kind)) is not one of \"map\", \"unmap\", \"protect\"")
+            default:
+                throw SpecError(field: "\(name).op", problem: "\(JSONParser.quoted(kind)) is not one of \"map\", \"unmap\", \"protect\"")
             }
             for (k, _) in o where !allowed.contains(k) {
-                throw SpecError(field: JSONParser.isPlainKey(k) ? "\(name).\(k)" : name, problem: "unknown key \(JSONParser.quoted(k)) for \"\(kind)\" (known: \(allowed.joined(separator: ", ")))")
+                throw SpecError(
+                    field: JSONParser.isPlainKey(k) ? "\(name).\(k)" : name,
+                    problem: "unknown key \(JSONParser.quoted(k)) for \"\(kind)\" (known: \(allowed.joined(separator: ", ")))")
             }
             let ipa = try Self.address(try req("ipa"), "\(name).ipa")
             let size = try Self.address(try req("size"), "\(name).size")
@@ -116,14 +137,17 @@ struct Stage2BuildSpec {
                 throw SpecError(field: "\(name).ipa", problem: "\(stage2Hex(ipa)) is not aligned to the \(granule) granule")
             }
             guard ipa < ipaLimit, size <= ipaLimit - ipa else {
-                throw SpecError(field: "\(name).ipa", problem: "\(stage2Hex(ipa))+\(stage2Hex(size)) is beyond the \(ipaBits)-bit IPA space")
+                throw SpecError(
+                    field: "\(name).ipa", problem: "\(stage2Hex(ipa))+\(stage2Hex(size)) is beyond the \(ipaBits)-bit IPA space")
             }
             func permissions() throws -> Stage2Permissions {
                 guard case .string(let letters) = try req("perm") else {
                     throw SpecError(field: "\(name).perm", problem: "must be a string of the letters r, w, x")
                 }
                 guard let p = Stage2Permissions(letters: letters) else {
-                    throw SpecError(field: "\(name).perm", problem: "\(JSONParser.quoted(letters)) is not a subset of \"rwx\" (each letter at most once)")
+                    throw SpecError(
+                        field: "\(name).perm",
+                        problem: "\(JSONParser.quoted(letters)) is not a subset of \"rwx\" (each letter at most once)")
                 }
                 return p
             }
@@ -134,7 +158,9 @@ struct Stage2BuildSpec {
                 case "normal": return .normal
                 case "device", "device-nGnRE": return .deviceNGnRE
                 case "device-nGnRnE": return .deviceNGnRnE
-                default: throw SpecError(field: "\(name).memory", problem: "\(JSONParser.quoted(m)) is not \"normal\" or \"device\" (or \"device-nGnRnE\")")
+                default:
+                    throw SpecError(
+                        field: "\(name).memory", problem: "\(JSONParser.quoted(m)) is not \"normal\" or \"device\" (or \"device-nGnRnE\")")
                 }
             }
             func flag(_ k: String, _ d: Bool) throws -> Bool {
@@ -151,16 +177,20 @@ struct Stage2BuildSpec {
                 guard pa < outputLimit, size <= outputLimit - pa else {
                     throw SpecError(field: "\(name).pa", problem: "\(stage2Hex(pa))+\(stage2Hex(size)) is beyond \(outputBits ?? 48) bits")
                 }
-                let a = Stage2Attributes(permissions: try permissions(), memory: try memory(), accessFlag: try flag("af", true),
-                                         contiguous: try flag("contiguous", false))
+                let a = Stage2Attributes(
+                    permissions: try permissions(), memory: try memory(), accessFlag: try flag("af", true),
+                    contiguous: try flag("contiguous", false))
                 ops.append(.map(ipa: ipa, pa: pa, size: size, attributes: a))
             case "unmap":
                 ops.append(.unmap(ipa: ipa, size: size))
             default:
                 let p = try permissions()
                 if f("memory") != nil || f("af") != nil {
-                    ops.append(.protectAttributes(ipa: ipa, size: size, attributes: Stage2Attributes(
-                        permissions: p, memory: try memory(), accessFlag: try flag("af", true))))
+                    ops.append(
+                        .protectAttributes(
+                            ipa: ipa, size: size,
+                            attributes: Stage2Attributes(
+                                permissions: p, memory: try memory(), accessFlag: try flag("af", true))))
                 } else {
                     ops.append(.protectPermissions(ipa: ipa, size: size, permissions: p))
                 }
@@ -184,8 +214,13 @@ struct Stage2BuildSpec {
         case .string(let s):
             let digits = s.utf8.dropFirst(2)
             guard s.hasPrefix("0x") || s.hasPrefix("0X"), !digits.isEmpty,
-                  digits.allSatisfy({ UInt8(ascii: "0") <= $0 && $0 <= UInt8(ascii: "9") || UInt8(ascii: "a") <= $0 && $0 <= UInt8(ascii: "f") || UInt8(ascii: "A") <= $0 && $0 <= UInt8(ascii: "F") }) else {
-                throw SpecError(field: field, problem: "\(JSONParser.quoted(s)) is not a hex number like \"0x1000\" (0x and hex digits only)")
+                digits.allSatisfy({
+                    UInt8(ascii: "0") <= $0 && $0 <= UInt8(ascii: "9") || UInt8(ascii: "a") <= $0 && $0 <= UInt8(ascii: "f")
+                        || UInt8(ascii: "A") <= $0 && $0 <= UInt8(ascii: "F")
+                })
+            else {
+                throw SpecError(
+                    field: field, problem: "\(JSONParser.quoted(s)) is not a hex number like \"0x1000\" (0x and hex digits only)")
             }
             guard let n = UInt64(String(decoding: digits, as: UTF8.self), radix: 16) else {
                 throw SpecError(field: field, problem: "\(JSONParser.quoted(s)) does not fit in 64 bits")

@@ -1,10 +1,11 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Runtime
 import TestCatalog
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `--list`: the selected variants with their tags, budgets and requirements; `--names` prints
 /// only full names (one per line, for shell loops and CI sharding); `--format json` prints one
@@ -25,9 +26,10 @@ enum TestListing {
 
     static func entries(_ selected: [Catalog.Selected]) -> [Entry] {
         selected.map { s in
-            Entry(name: s.name, test: s.test.name, variant: s.variant.name, summary: s.variant.summary,
-                  tags: s.tags.sorted().map(\.rawValue), budgetSeconds: s.budget.seconds,
-                  requirements: s.variant.requirements.map(\.description), unsafe: s.tags.contains(.unsafe))
+            Entry(
+                name: s.name, test: s.test.name, variant: s.variant.name, summary: s.variant.summary,
+                tags: s.tags.sorted().map(\.rawValue), budgetSeconds: s.budget.seconds,
+                requirements: s.variant.requirements.map(\.description), unsafe: s.tags.contains(.unsafe))
         }
     }
 
@@ -51,7 +53,9 @@ enum TestListing {
                 out += "\(s.test.name)  \(s.test.summary)  [tags: \(s.test.tags.sorted().map(\.rawValue).joined(separator: ", "))]\n"
                 lastTest = s.test.name
             }
-            let req = s.variant.requirements.isEmpty ? "needs: nothing beyond nested virtualization"
+            let req =
+                s.variant.requirements.isEmpty
+                ? "needs: nothing beyond nested virtualization"
                 : "needs: " + s.variant.requirements.map(\.description).joined(separator: ", ")
             let own = s.variant.tags.isEmpty ? "" : "; also: " + s.variant.tags.sorted().map(\.rawValue).joined(separator: ", ")
             out += "  \(s.name)  \(s.variant.summary)  [\(req); budget \(s.budget)\(own)]\n"

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AArch64
 
 /// Every EC and every DFSC/IFSC value against the Arm ARM (DDI 0487, D24.2 ESR_EL2: the EC
@@ -10,64 +11,64 @@ import Testing
     /// Immediates: SVC/HVC from AArch32 and AArch64, SMC from AArch64 (imm16), BKPT/BRK (comment).
     /// SMC from AArch32 (0x13) has CV/COND/CCKNOWNPASS and no immediate.
     static let ecTable: [UInt8: Bool?] = [
-        0x00: false, // Unknown reason
-        0x01: false, // Trapped WF* instruction
+        0x00: false,  // Unknown reason
+        0x01: false,  // Trapped WF* instruction
         0x02: nil,
-        0x03: false, // Trapped MCR or MRC access with coproc=0b1111
-        0x04: false, // Trapped MCRR or MRRC access with coproc=0b1111
-        0x05: false, // Trapped MCR or MRC access with coproc=0b1110
-        0x06: false, // Trapped LDC or STC access
-        0x07: false, // Access to SME, SVE, Advanced SIMD or floating-point functionality trapped
-        0x08: false, // Trapped VMRS access (ID group)
-        0x09: false, // Trapped use of a Pointer authentication instruction
-        0x0A: false, // Exception from an LD64B or ST64B* instruction (FEAT_LS64)
+        0x03: false,  // Trapped MCR or MRC access with coproc=0b1111
+        0x04: false,  // Trapped MCRR or MRRC access with coproc=0b1111
+        0x05: false,  // Trapped MCR or MRC access with coproc=0b1110
+        0x06: false,  // Trapped LDC or STC access
+        0x07: false,  // Access to SME, SVE, Advanced SIMD or floating-point functionality trapped
+        0x08: false,  // Trapped VMRS access (ID group)
+        0x09: false,  // Trapped use of a Pointer authentication instruction
+        0x0A: false,  // Exception from an LD64B or ST64B* instruction (FEAT_LS64)
         0x0B: nil,
-        0x0C: false, // Trapped MRRC access with coproc=0b1110
-        0x0D: false, // Branch Target Exception (FEAT_BTI)
-        0x0E: false, // Illegal Execution state
+        0x0C: false,  // Trapped MRRC access with coproc=0b1110
+        0x0D: false,  // Branch Target Exception (FEAT_BTI)
+        0x0E: false,  // Illegal Execution state
         0x0F: nil, 0x10: nil,
         0x11: true,  // SVC instruction execution in AArch32 state (imm16)
         0x12: true,  // HVC instruction execution in AArch32 state (imm16)
-        0x13: false, // SMC instruction execution in AArch32 state (CV, COND, CCKNOWNPASS)
-        0x14: false, // Trapped MSRR, MRRS or System instruction execution (FEAT_SYSREG128)
+        0x13: false,  // SMC instruction execution in AArch32 state (CV, COND, CCKNOWNPASS)
+        0x14: false,  // Trapped MSRR, MRRS or System instruction execution (FEAT_SYSREG128)
         0x15: true,  // SVC instruction execution in AArch64 state
         0x16: true,  // HVC instruction execution in AArch64 state
         0x17: true,  // SMC instruction execution in AArch64 state
-        0x18: false, // Trapped MSR, MRS or System instruction execution in AArch64 state
-        0x19: false, // Access to SVE functionality trapped
-        0x1A: false, // Trapped ERET, ERETAA or ERETAB (FEAT_NV)
-        0x1B: false, // Exception from TSTART (FEAT_TME)
-        0x1C: false, // Exception from a PAC Fail (FEAT_FPAC)
-        0x1D: false, // Access to SME functionality trapped
-        0x1E: false, // Exception from a Granule Protection Check (FEAT_RME)
-        0x1F: false, // IMPLEMENTATION DEFINED exception to EL3
-        0x20: false, // Instruction Abort from a lower Exception level
-        0x21: false, // Instruction Abort taken without a change in Exception level
-        0x22: false, // PC alignment fault exception
+        0x18: false,  // Trapped MSR, MRS or System instruction execution in AArch64 state
+        0x19: false,  // Access to SVE functionality trapped
+        0x1A: false,  // Trapped ERET, ERETAA or ERETAB (FEAT_NV)
+        0x1B: false,  // Exception from TSTART (FEAT_TME)
+        0x1C: false,  // Exception from a PAC Fail (FEAT_FPAC)
+        0x1D: false,  // Access to SME functionality trapped
+        0x1E: false,  // Exception from a Granule Protection Check (FEAT_RME)
+        0x1F: false,  // IMPLEMENTATION DEFINED exception to EL3
+        0x20: false,  // Instruction Abort from a lower Exception level
+        0x21: false,  // Instruction Abort taken without a change in Exception level
+        0x22: false,  // PC alignment fault exception
         0x23: nil,
-        0x24: false, // Data Abort exception from a lower Exception level
-        0x25: false, // Data Abort exception without a change in Exception level
-        0x26: false, // SP alignment fault exception
-        0x27: false, // Memory Operation Exception (FEAT_MOPS)
-        0x28: false, // Trapped floating-point exception taken from AArch32 state
+        0x24: false,  // Data Abort exception from a lower Exception level
+        0x25: false,  // Data Abort exception without a change in Exception level
+        0x26: false,  // SP alignment fault exception
+        0x27: false,  // Memory Operation Exception (FEAT_MOPS)
+        0x28: false,  // Trapped floating-point exception taken from AArch32 state
         0x29: nil, 0x2A: nil, 0x2B: nil,
-        0x2C: false, // Trapped floating-point exception taken from AArch64 state
-        0x2D: false, // GCS exception (FEAT_GCS)
+        0x2C: false,  // Trapped floating-point exception taken from AArch64 state
+        0x2D: false,  // GCS exception (FEAT_GCS)
         0x2E: nil,
-        0x2F: false, // SError exception
-        0x30: false, // Breakpoint exception from a lower Exception level
-        0x31: false, // Breakpoint exception taken without a change in Exception level
-        0x32: false, // Software Step exception from a lower Exception level
-        0x33: false, // Software Step exception taken without a change in Exception level
-        0x34: false, // Watchpoint exception from a lower Exception level
-        0x35: false, // Watchpoint exception taken without a change in Exception level
+        0x2F: false,  // SError exception
+        0x30: false,  // Breakpoint exception from a lower Exception level
+        0x31: false,  // Breakpoint exception taken without a change in Exception level
+        0x32: false,  // Software Step exception from a lower Exception level
+        0x33: false,  // Software Step exception taken without a change in Exception level
+        0x34: false,  // Watchpoint exception from a lower Exception level
+        0x35: false,  // Watchpoint exception taken without a change in Exception level
         0x36: nil, 0x37: nil,
         0x38: true,  // BKPT instruction execution in AArch32 state (comment)
         0x39: nil,
-        0x3A: false, // Vector Catch exception from AArch32 state
+        0x3A: false,  // Vector Catch exception from AArch32 state
         0x3B: nil,
         0x3C: true,  // BRK instruction execution in AArch64 state (comment)
-        0x3D: false, // Profiling exception (FEAT_SPE_EXC / FEAT_TRBE_EXC)
+        0x3D: false,  // Profiling exception (FEAT_SPE_EXC / FEAT_TRBE_EXC)
         0x3E: nil, 0x3F: nil,
     ]
 
@@ -78,27 +79,27 @@ import Testing
         0x04: (.translation, 0), 0x05: (.translation, 1), 0x06: (.translation, 2), 0x07: (.translation, 3),
         0x08: (.accessFlag, 0), 0x09: (.accessFlag, 1), 0x0A: (.accessFlag, 2), 0x0B: (.accessFlag, 3),
         0x0C: (.permission, 0), 0x0D: (.permission, 1), 0x0E: (.permission, 2), 0x0F: (.permission, 3),
-        0x10: (.synchronousExternal, nil),          // SEA, not on a walk or hardware update
-        0x11: (.tagCheck, nil),                     // Synchronous Tag Check Fault (FEAT_MTE2)
-        0x12: (.synchronousExternalOnWalk, -2),     // SEA on walk, level -2 (FEAT_D128)
-        0x13: (.synchronousExternalOnWalk, -1),     // SEA on walk, level -1 (FEAT_LPA2)
+        0x10: (.synchronousExternal, nil),  // SEA, not on a walk or hardware update
+        0x11: (.tagCheck, nil),  // Synchronous Tag Check Fault (FEAT_MTE2)
+        0x12: (.synchronousExternalOnWalk, -2),  // SEA on walk, level -2 (FEAT_D128)
+        0x13: (.synchronousExternalOnWalk, -1),  // SEA on walk, level -1 (FEAT_LPA2)
         0x14: (.synchronousExternalOnWalk, 0), 0x15: (.synchronousExternalOnWalk, 1),
         0x16: (.synchronousExternalOnWalk, 2), 0x17: (.synchronousExternalOnWalk, 3),
-        0x18: (.parityOrECC, nil),                  // without FEAT_RAS
+        0x18: (.parityOrECC, nil),  // without FEAT_RAS
         0x1B: (.parityOrECCOnWalk, -1),
         0x1C: (.parityOrECCOnWalk, 0), 0x1D: (.parityOrECCOnWalk, 1), 0x1E: (.parityOrECCOnWalk, 2), 0x1F: (.parityOrECCOnWalk, 3),
         0x21: (.alignment, nil),
-        0x22: (.granuleProtectionOnWalk, -2),       // GPF on walk, level -2 (FEAT_RME, FEAT_D128)
-        0x23: (.granuleProtectionOnWalk, -1),       // GPF on walk, level -1 (FEAT_RME, FEAT_LPA2)
+        0x22: (.granuleProtectionOnWalk, -2),  // GPF on walk, level -2 (FEAT_RME, FEAT_D128)
+        0x23: (.granuleProtectionOnWalk, -1),  // GPF on walk, level -1 (FEAT_RME, FEAT_LPA2)
         0x24: (.granuleProtectionOnWalk, 0), 0x25: (.granuleProtectionOnWalk, 1),
         0x26: (.granuleProtectionOnWalk, 2), 0x27: (.granuleProtectionOnWalk, 3),
-        0x28: (.granuleProtection, nil),            // GPF, not on a walk or hardware update
-        0x29: (.addressSize, -1),                   // FEAT_LPA2
-        0x2A: (.translation, -2),                   // FEAT_D128
-        0x2B: (.translation, -1),                   // FEAT_LPA2
-        0x2C: (.addressSize, -2),                   // FEAT_D128
+        0x28: (.granuleProtection, nil),  // GPF, not on a walk or hardware update
+        0x29: (.addressSize, -1),  // FEAT_LPA2
+        0x2A: (.translation, -2),  // FEAT_D128
+        0x2B: (.translation, -1),  // FEAT_LPA2
+        0x2C: (.addressSize, -2),  // FEAT_D128
         0x30: (.tlbConflict, nil),
-        0x31: (.unsupportedAtomicUpdate, nil),      // FEAT_HAFDBS
+        0x31: (.unsupportedAtomicUpdate, nil),  // FEAT_HAFDBS
         0x34: (.implementationDefinedLockdown, nil),
         0x35: (.implementationDefinedAtomic, nil),
     ]

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AArch64
 
 /// Expected values are worked out by hand from the Arm ARM (DDI 0487, D24.2 ESR_EL2 and
@@ -7,14 +8,17 @@ import Testing
 @Suite struct FaultDecodingTests {
     @Test func observedStage2TranslationFaultLevel3() {
         // EC=0x24 (bits 31:26 = 100100), IL=1, ISV=1, SAS=0b11, SRT=11, SF=1, WnR=0, DFSC=0b000111.
-        let r = FaultReport(esr: 0x93cb8007, far: 0x5000_0000, hpfar: 0x8000_0000_0050_0000)
+        let r = FaultReport(esr: 0x93cb_8007, far: 0x5000_0000, hpfar: 0x8000_0000_0050_0000)
         #expect(r.esr.exceptionClass == .dataAbortLowerEL)
         let d = try! #require(r.esr.dataAbort)
         #expect(d.isv && d.sas == 3 && d.srt == 11 && d.sf && !d.wnr && !d.s1ptw && !d.fnv)
         #expect(d.status.kind == .translation && d.status.level == 3)
         #expect(r.hpfar?.ns == true)
         #expect(r.ipa == IPA(0x5000_0000))
-        #expect(r.oneLine == "stage-2 fault: translation L3, read (64-bit into x11), IPA 0x50000000 (HPFAR 0x8000000000500000) FAR 0x50000000 ESR 0x93cb8007 [DABT_LOW IL ISV SAS=3 SRT=11 SF DFSC=0x07]")
+        #expect(
+            r.oneLine
+                == "stage-2 fault: translation L3, read (64-bit into x11), IPA 0x50000000 (HPFAR 0x8000000000500000) FAR 0x50000000 ESR 0x93cb8007 [DABT_LOW IL ISV SAS=3 SRT=11 SF DFSC=0x07]"
+        )
     }
 
     @Test func writePermissionFaultFromW12() {
@@ -35,7 +39,10 @@ import Testing
         let r = FaultReport(esr: 0x8200_0006, far: 0x4020_0000, hpfar: 0x40_2000)
         #expect(r.esr.exceptionClass == .instructionAbortLowerEL)
         #expect(r.status?.kind == .translation && r.status?.level == 2)
-        #expect(r.oneLine == "stage-2 fault: translation L2, instruction fetch, IPA 0x40200000 (HPFAR 0x402000) FAR 0x40200000 ESR 0x82000006 [IABT_LOW IL IFSC=0x06]")
+        #expect(
+            r.oneLine
+                == "stage-2 fault: translation L2, instruction fetch, IPA 0x40200000 (HPFAR 0x402000) FAR 0x40200000 ESR 0x82000006 [IABT_LOW IL IFSC=0x06]"
+        )
     }
 
     @Test func stage1WalkFaultAndFnV() {
@@ -57,7 +64,10 @@ import Testing
         let r = FaultReport(esr: 0x9200_0085, far: 0x20_0000_0010, hpfar: 0x8000_0000_8040_0000)
         #expect(r.esr.farIsValid)
         #expect(r.ipa == IPA(0x80_4000_0000))
-        #expect(r.oneLine == "stage-2 fault on stage-1 walk: translation L1, read, IPA 0x8040000000 (HPFAR 0x8000000080400000) FAR 0x2000000010 ESR 0x92000085 [DABT_LOW IL S1PTW DFSC=0x05]")
+        #expect(
+            r.oneLine
+                == "stage-2 fault on stage-1 walk: translation L1, read, IPA 0x8040000000 (HPFAR 0x8000000080400000) FAR 0x2000000010 ESR 0x92000085 [DABT_LOW IL S1PTW DFSC=0x05]"
+        )
     }
 
     @Test func hvcImmediate() {
@@ -78,10 +88,12 @@ import Testing
 
     @Test func everyAllocatedExceptionClassHasAName() {
         // Allocated EC values in the Arm ARM's ESR_EL2.EC table (DDI 0487 K.a and later).
-        let allocated: [UInt8] = [0x00, 0x01, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0C, 0x0D,
-                                  0x0E, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x1B,
-                                  0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x21, 0x22, 0x24, 0x25, 0x26, 0x27, 0x28,
-                                  0x2C, 0x2D, 0x2F, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x38, 0x3A, 0x3C, 0x3D]
+        let allocated: [UInt8] = [
+            0x00, 0x01, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0C, 0x0D,
+            0x0E, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x1B,
+            0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x21, 0x22, 0x24, 0x25, 0x26, 0x27, 0x28,
+            0x2C, 0x2D, 0x2F, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x38, 0x3A, 0x3C, 0x3D,
+        ]
         for ec in UInt8(0)...0x3F {
             let decoded = ESR(UInt64(ec) << 26).exceptionClass
             #expect((decoded != nil) == allocated.contains(ec), "EC 0x\(String(ec, radix: 16))")
@@ -91,19 +103,20 @@ import Testing
         #expect(FaultReport(esr: 0x0B << 26).oneLine.hasPrefix("unallocated EC 0x0b"))
     }
 
-    @Test(arguments: [
-        // (code, kind, level) from the DFSC table.
-        (UInt8(0x00), FaultStatus.Kind.addressSize, Optional(0)), (0x03, .addressSize, 3),
-        (0x04, .translation, 0), (0x07, .translation, 3), (0x08, .accessFlag, 0), (0x0B, .accessFlag, 3),
-        (0x0C, .permission, 0), (0x0D, .permission, 1), (0x0F, .permission, 3),
-        (0x10, .synchronousExternal, nil), (0x11, .tagCheck, nil),
-        (0x13, .synchronousExternalOnWalk, -1), (0x14, .synchronousExternalOnWalk, 0),
-        (0x17, .synchronousExternalOnWalk, 3), (0x18, .parityOrECC, nil), (0x1C, .parityOrECCOnWalk, 0),
-        (0x21, .alignment, nil), (0x28, .granuleProtection, nil), (0x29, .addressSize, -1),
-        (0x2A, .translation, -2), (0x2B, .translation, -1), (0x2C, .addressSize, -2),
-        (0x30, .tlbConflict, nil), (0x31, .unsupportedAtomicUpdate, nil),
-        (0x12, .synchronousExternalOnWalk, -2), (0x3F, .reserved, nil), (0x20, .reserved, nil),
-    ] as [(UInt8, FaultStatus.Kind, Int?)])
+    @Test(
+        arguments: [
+            // (code, kind, level) from the DFSC table.
+            (UInt8(0x00), FaultStatus.Kind.addressSize, Optional(0)), (0x03, .addressSize, 3),
+            (0x04, .translation, 0), (0x07, .translation, 3), (0x08, .accessFlag, 0), (0x0B, .accessFlag, 3),
+            (0x0C, .permission, 0), (0x0D, .permission, 1), (0x0F, .permission, 3),
+            (0x10, .synchronousExternal, nil), (0x11, .tagCheck, nil),
+            (0x13, .synchronousExternalOnWalk, -1), (0x14, .synchronousExternalOnWalk, 0),
+            (0x17, .synchronousExternalOnWalk, 3), (0x18, .parityOrECC, nil), (0x1C, .parityOrECCOnWalk, 0),
+            (0x21, .alignment, nil), (0x28, .granuleProtection, nil), (0x29, .addressSize, -1),
+            (0x2A, .translation, -2), (0x2B, .translation, -1), (0x2C, .addressSize, -2),
+            (0x30, .tlbConflict, nil), (0x31, .unsupportedAtomicUpdate, nil),
+            (0x12, .synchronousExternalOnWalk, -2), (0x3F, .reserved, nil), (0x20, .reserved, nil),
+        ] as [(UInt8, FaultStatus.Kind, Int?)])
     func faultStatusCodes(code: UInt8, kind: FaultStatus.Kind, level: Int?) {
         let s = FaultStatus(code: code)
         #expect(s.kind == kind)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GuestPayload
 @testable import GuestProtocol
 
@@ -30,7 +31,9 @@ private func headerDefines() throws -> [String: UInt64] {
         let defines = try headerDefines()
         #expect(defines.count > 80)
         for (name, value) in GuestABI.headerConstants {
-            #expect(defines[name] == value, "\(name): header \(defines[name].map { String($0, radix: 16) } ?? "missing"), Swift \(String(value, radix: 16))")
+            #expect(
+                defines[name] == value,
+                "\(name): header \(defines[name].map { String($0, radix: 16) } ?? "missing"), Swift \(String(value, radix: 16))")
         }
     }
 
@@ -52,8 +55,10 @@ private func headerDefines() throws -> [String: UInt64] {
         #expect(GuestABI.opFlagCheck == 1 << 16 && GuestABI.opKindMask & GuestABI.opFlagCheck == 0)
         #expect(UInt32(OpKind.allCases.count) <= GuestABI.opKindMask)
         // Every 64-bit field is 8-byte aligned (vEL2 runs with the MMU off: Device memory).
-        for off in [GuestABI.msgOffSeq, GuestABI.msgOffESR, GuestABI.msgOffGPRs, GuestABI.rplOffSeq,
-                    GuestABI.rplOffTLBICount, GuestABI.rplOffTLBI, GuestABI.cfgOffResults, GuestABI.opOffAddress] {
+        for off in [
+            GuestABI.msgOffSeq, GuestABI.msgOffESR, GuestABI.msgOffGPRs, GuestABI.rplOffSeq,
+            GuestABI.rplOffTLBICount, GuestABI.rplOffTLBI, GuestABI.cfgOffResults, GuestABI.opOffAddress,
+        ] {
             #expect(off % 8 == 0)
         }
         // "VNHPAYLD" read as bytes from the image.
@@ -78,7 +83,8 @@ private func headerDefines() throws -> [String: UInt64] {
         let n = Int(header.nestedEntry)
         let adr = UInt32(image[n]) | UInt32(image[n + 1]) << 8 | UInt32(image[n + 2]) << 16 | UInt32(image[n + 3]) << 24
         #expect(adr & 0x9F00_001F == 0x1000_0009)
-        let immlo = UInt64((adr >> 29) & 3), immhi = UInt64((adr >> 5) & 0x7FFFF)
+        let immlo = UInt64((adr >> 29) & 3)
+        let immhi = UInt64((adr >> 5) & 0x7FFFF)
         #expect(header.nestedEntry + (immhi << 2 | immlo) == header.el1Vectors)
     }
 
@@ -95,8 +101,9 @@ private func headerDefines() throws -> [String: UInt64] {
 
 @Suite struct MailboxMessageValidation {
     func sample(_ kind: MessageKind = .trap, seq: UInt64 = 3, opIndex: Int? = 1) -> MailboxMessage {
-        MailboxMessage(kind: kind, seq: seq, esr: 0x93CB_8007, far: 0x5000_0000, hpfar: 0x8000_0000_0050_0000,
-                       elr: 0x4000_1234, spsr: 0x3C5, opIndex: opIndex, gprs: (0..<31).map { UInt64($0) * 3 })
+        MailboxMessage(
+            kind: kind, seq: seq, esr: 0x93CB_8007, far: 0x5000_0000, hpfar: 0x8000_0000_0050_0000,
+            elr: 0x4000_1234, spsr: 0x3C5, opIndex: opIndex, gprs: (0..<31).map { UInt64($0) * 3 })
     }
 
     @Test func roundTrip() throws {
@@ -111,14 +118,26 @@ private func headerDefines() throws -> [String: UInt64] {
             for i in 0..<bytes { b[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * i)) }
             return b
         }
-        #expect(throws: GuestProtocolError.badMagic(0x1234)) { try MailboxMessage(bytes: corrupt(0, 0x1234, 4), expectedSeq: 3, opCount: 4) }
-        #expect(throws: GuestProtocolError.badKind(99)) { try MailboxMessage(bytes: corrupt(GuestABI.msgOffKind, 99, 4), expectedSeq: 3, opCount: 4) }
+        #expect(throws: GuestProtocolError.badMagic(0x1234)) {
+            try MailboxMessage(bytes: corrupt(0, 0x1234, 4), expectedSeq: 3, opCount: 4)
+        }
+        #expect(throws: GuestProtocolError.badKind(99)) {
+            try MailboxMessage(bytes: corrupt(GuestABI.msgOffKind, 99, 4), expectedSeq: 3, opCount: 4)
+        }
         #expect(throws: GuestProtocolError.badSequence(3, expected: 4)) { try MailboxMessage(bytes: good, expectedSeq: 4, opCount: 4) }
-        #expect(throws: GuestProtocolError.badOpIndex(7, opCount: 4)) { try MailboxMessage(bytes: corrupt(GuestABI.msgOffOpIndex, 7, 8), expectedSeq: 3, opCount: 4) }
-        #expect(throws: GuestProtocolError.badVector(16)) { try MailboxMessage(bytes: corrupt(GuestABI.msgOffVector, 16, 4), expectedSeq: 3, opCount: 4) }
-        #expect(throws: GuestProtocolError.truncated(100, expected: GuestABI.messageSize)) { try MailboxMessage(bytes: Array(good.prefix(100)), expectedSeq: 3, opCount: 4) }
+        #expect(throws: GuestProtocolError.badOpIndex(7, opCount: 4)) {
+            try MailboxMessage(bytes: corrupt(GuestABI.msgOffOpIndex, 7, 8), expectedSeq: 3, opCount: 4)
+        }
+        #expect(throws: GuestProtocolError.badVector(16)) {
+            try MailboxMessage(bytes: corrupt(GuestABI.msgOffVector, 16, 4), expectedSeq: 3, opCount: 4)
+        }
+        #expect(throws: GuestProtocolError.truncated(100, expected: GuestABI.messageSize)) {
+            try MailboxMessage(bytes: Array(good.prefix(100)), expectedSeq: 3, opCount: 4)
+        }
         // DONE may name one past the last op, a TRAP may not.
-        #expect(throws: GuestProtocolError.badOpIndex(4, opCount: 4)) { try MailboxMessage(bytes: corrupt(GuestABI.msgOffOpIndex, 4, 8), expectedSeq: 3, opCount: 4) }
+        #expect(throws: GuestProtocolError.badOpIndex(4, opCount: 4)) {
+            try MailboxMessage(bytes: corrupt(GuestABI.msgOffOpIndex, 4, 8), expectedSeq: 3, opCount: 4)
+        }
         #expect((try? MailboxMessage(bytes: sample(.done, opIndex: 4).encoded, expectedSeq: 3, opCount: 4))?.opIndex == 4)
     }
 
@@ -144,15 +163,17 @@ private func headerDefines() throws -> [String: UInt64] {
         let b = op.encoded
         #expect(b.count == 32)
         #expect(b.loadLE(UInt32.self, at: 0) == 13 && b.loadLE(UInt32.self, at: 4) == 3)
-        #expect(b.loadLE(UInt64.self, at: 8) == 0x5000_0000 && b.loadLE(UInt64.self, at: 16) == 0xAABB && b.loadLE(UInt64.self, at: 24) == 7)
+        #expect(
+            b.loadLE(UInt64.self, at: 8) == 0x5000_0000 && b.loadLE(UInt64.self, at: 16) == 0xAABB && b.loadLE(UInt64.self, at: 24) == 7)
     }
 }
 
 @Suite struct ReplyAreaEncoding {
     /// The one-write encoding and the field-by-field one put the same bytes in the page.
     @Test func replyAreaMatchesFieldWrites() throws {
-        let reply = MailboxReply(seq: 77, action: .setELR, tlbi: [.ripas2e1is(0x1234), .alle1is, .ipas2e1(9)],
-                                 elr: 0x4000_0040, vttbr: 0x1_0000_0000_5000, vtcr: 0x8002_3559, hcr: 0x8000_0001)
+        let reply = MailboxReply(
+            seq: 77, action: .setELR, tlbi: [.ripas2e1is(0x1234), .alle1is, .ipas2e1(9)],
+            elr: 0x4000_0040, vttbr: 0x1_0000_0000_5000, vtcr: 0x8002_3559, hcr: 0x8000_0001)
         var page = [UInt8](repeating: 0, count: GuestABI.messageSize)
         try reply.write { off, value, n in for i in 0..<n { page[off + i] = UInt8(truncatingIfNeeded: value >> (8 * i)) } }
         let area = try reply.encodedReplyArea()

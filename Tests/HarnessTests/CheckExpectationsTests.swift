@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TestCatalog
 
 /// scripts/check-expectations (the CI gate on every variant's outcome) run as CI runs it, on
@@ -40,14 +41,18 @@ import Testing
     static func check(_ results: [String]) throws -> (Int32, String) {
         let dir = try RunCLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let e = dir.appendingPathComponent("expectations"), r = dir.appendingPathComponent("r.json")
+        let e = dir.appendingPathComponent("expectations")
+        let r = dir.appendingPathComponent("r.json")
         try expectations.write(to: e, atomically: true, encoding: .utf8)
-        try (["{\"type\":\"run\"}"] + results + ["{\"type\":\"summary\"}"]).joined(separator: "\n").write(to: r, atomically: true, encoding: .utf8)
+        try (["{\"type\":\"run\"}"] + results + ["{\"type\":\"summary\"}"]).joined(separator: "\n").write(
+            to: r, atomically: true, encoding: .utf8)
         return try run([e.path, r.path])
     }
 
-    static let good = [record("a/pass", "pass", nil), record("b/skip", "skip", "the vCPU lacks FEAT_X (ID 0x10)"),
-                       record("c/known", "xfail", "KVM_RUN failed: EFAULT")]
+    static let good = [
+        record("a/pass", "pass", nil), record("b/skip", "skip", "the vCPU lacks FEAT_X (ID 0x10)"),
+        record("c/known", "xfail", "KVM_RUN failed: EFAULT"),
+    ]
 
     @Test func matchingRunPasses() throws {
         let (status, out) = try Self.check(Self.good)
@@ -55,14 +60,15 @@ import Testing
         #expect(out.contains("all 3 variants as expected (1 pass, 1 skip, 1 xfail)"))
     }
 
-    @Test(arguments: [
-        (0, record("a/pass", "skip", "no"), "a/pass: expected pass, got skip: no"),                 // a pass became a skip
-        (0, record("a/pass", "fail", "FAR_EL2 0x8"), "a/pass: expected pass, got fail: FAR_EL2 0x8"),
-        (1, record("b/skip", "skip", "other"), "b/skip: skipped for another reason"),             // a skip for a new reason
-        (1, record("b/skip", "pass", nil), "b/skip: expected skip (the vCPU lacks FEAT_X (ID 0x10)), got pass"),
-        (2, record("c/known", "xpass", nil), "c/known: expected xfail, got xpass"),                // a known failure now passes
-        (2, record("c/known", "fail", "KVM_RUN failed: EINVAL"), "c/known: expected xfail, got fail"),  // fails differently
-    ] as [(Int, String, String)])
+    @Test(
+        arguments: [
+            (0, record("a/pass", "skip", "no"), "a/pass: expected pass, got skip: no"),  // a pass became a skip
+            (0, record("a/pass", "fail", "FAR_EL2 0x8"), "a/pass: expected pass, got fail: FAR_EL2 0x8"),
+            (1, record("b/skip", "skip", "other"), "b/skip: skipped for another reason"),  // a skip for a new reason
+            (1, record("b/skip", "pass", nil), "b/skip: expected skip (the vCPU lacks FEAT_X (ID 0x10)), got pass"),
+            (2, record("c/known", "xpass", nil), "c/known: expected xfail, got xpass"),  // a known failure now passes
+            (2, record("c/known", "fail", "KVM_RUN failed: EINVAL"), "c/known: expected xfail, got fail"),  // fails differently
+        ] as [(Int, String, String)])
     func eachDifferenceFails(index: Int, replacement: String, says: String) throws {
         var results = Self.good
         results[index] = replacement

@@ -8,7 +8,10 @@ import Testing
         let r = try RunCLITests.run(["decode", "--esr", "0x93cb8007", "--far", "0x50000000", "--hpfar", "0x8000000000500000"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("DFSC  0x07  (translation fault, level 3)"))
-        #expect(r.stdout.contains("summary: stage-2 fault: translation L3, read (64-bit into x11), IPA 0x50000000 (HPFAR 0x8000000000500000) FAR 0x50000000 ESR 0x93cb8007 [DABT_LOW IL ISV SAS=3 SRT=11 SF DFSC=0x07]"))
+        #expect(
+            r.stdout.contains(
+                "summary: stage-2 fault: translation L3, read (64-bit into x11), IPA 0x50000000 (HPFAR 0x8000000000500000) FAR 0x50000000 ESR 0x93cb8007 [DABT_LOW IL ISV SAS=3 SRT=11 SF DFSC=0x07]"
+            ))
     }
 
     @Test func jsonIsOneObject() throws {

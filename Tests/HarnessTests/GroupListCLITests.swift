@@ -67,8 +67,10 @@ import Testing
         let files = try FileManager.default.contentsOfDirectory(atPath: logs).sorted()
         #expect(files == ["SUMMARY", "demand-paging_16k.log", "demand-paging_4k.log", "demand-paging_64k.log"])
         let summary = try String(contentsOfFile: logs + "/SUMMARY", encoding: .utf8)
-        for key in ["harness: nvharness, built from commit ", "command: ", "seed: 7", "kernel release: ", "kernel command line: ",
-                    "qemu: ", "kvm capabilities: ", "vCPU ID registers", "results: 0 passed, 0 failed, 3 skipped", "exit status: 77"] {
+        for key in [
+            "harness: nvharness, built from commit ", "command: ", "seed: 7", "kernel release: ", "kernel command line: ",
+            "qemu: ", "kvm capabilities: ", "vCPU ID registers", "results: 0 passed, 0 failed, 3 skipped", "exit status: 77",
+        ] {
             #expect(summary.contains(key), "SUMMARY lacks '\(key)'")
         }
         let log = try String(contentsOfFile: logs + "/demand-paging_4k.log", encoding: .utf8)

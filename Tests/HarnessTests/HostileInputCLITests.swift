@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Hostile input to `harness stage2 …`, `decode` and the runner's options, as a subprocess:
@@ -23,7 +24,8 @@ import Glibc
     // minutes. With a hash set the parse is linear; the 20 s deadline is a hang guard only.
     @Test func aSpecWithManyKeysIsParsedInLinearTime() throws {
         let keys = (0..<80_000).map { "\"k\($0)\": 1" }.joined(separator: ",")
-        let spec = #"{ "granule": "4k", "ipaBits": 40, "tableBase": "0x40000000", "tableBytes": "0x10000", "ops": [], "#
+        let spec =
+            #"{ "granule": "4k", "ipaBits": 40, "tableBase": "0x40000000", "tableBytes": "0x10000", "ops": [], "#
             + keys + "}"
         #expect(spec.utf8.count > 800_000)
         let (r, left) = try Self.build(spec, timeout: 20)
@@ -65,7 +67,7 @@ import Glibc
 
     @Test func invalidUTF8InAStringIsRefused() throws {
         var bytes = Array((Self.header + "}").utf8)
-        bytes[bytes.firstIndex(of: UInt8(ascii: "k"))!] = 0xFF // "4k" → "4\xFF"
+        bytes[bytes.firstIndex(of: UInt8(ascii: "k"))!] = 0xFF  // "4k" → "4\xFF"
         let dir = try RunCLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("spec.json").path
@@ -163,8 +165,10 @@ import Glibc
         let regs = try #require(try JSONSerialization.jsonObject(with: Data(b.stdout)) as? [String: String])
         let ipas = (0..<20_000).map { "0x" + String($0 * 0x1000 % 0x20_0000, radix: 16) }.joined(separator: "\n") + "\n"
         FileManager.default.createFile(atPath: dir.path + "/ipas", contents: Data(ipas.utf8))
-        let common = ["stage2", "walk", "--image", dir.path + "/i.bin", "--table-base", regs["tableBase"]!,
-                      "--vtcr", regs["vtcr"]!, "--vttbr", regs["vttbr"]!]
+        let common = [
+            "stage2", "walk", "--image", dir.path + "/i.bin", "--table-base", regs["tableBase"]!,
+            "--vtcr", regs["vtcr"]!, "--vttbr", regs["vttbr"]!,
+        ]
         let f = try Subprocess.run(common + ["--ipas", dir.path + "/ipas"], timeout: 30)
         #expect(f.status == 0 && !f.timedOut, "\(f.stderr)")
         let lines = f.stdoutText.split(separator: "\n")
@@ -195,8 +199,11 @@ import Glibc
         FileManager.default.createFile(atPath: dir.path + "/loop.bin", contents: Data(bytes))
         // VTCR: T0SZ 16 (48-bit IPA), SL0 0b10 (start level 0, 4K), TG0 4K, PS 48-bit.
         let vtcr = "0x" + String(16 | 0b10 << 6 | 0b101 << 16 | 1 << 31, radix: 16)
-        let r = try Subprocess.run(["stage2", "dump", "--image", dir.path + "/loop.bin", "--table-base", "0x40000000",
-                                    "--vtcr", vtcr, "--vttbr", "0x40000000"], timeout: 60)
+        let r = try Subprocess.run(
+            [
+                "stage2", "dump", "--image", dir.path + "/loop.bin", "--table-base", "0x40000000",
+                "--vtcr", vtcr, "--vttbr", "0x40000000",
+            ], timeout: 60)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.count < 20_000_000, "\(r.stdout.count) bytes of dump")
         #expect(r.stdoutText.contains("stopped after") && r.stderr.contains("dump truncated"), "\(r.stderr)")

@@ -24,9 +24,11 @@ import Testing
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: stub.path)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = [repo.appendingPathComponent("lava/nvharness.sh").path, "-b", stub.path,
-                       "-o", dir.appendingPathComponent("out").path, "-a", "--test demand-paging/*"]
-        p.environment = ["PATH": "/usr/bin:/bin"]     // no lava-test-case: the script prints the cases
+        p.arguments = [
+            repo.appendingPathComponent("lava/nvharness.sh").path, "-b", stub.path,
+            "-o", dir.appendingPathComponent("out").path, "-a", "--test demand-paging/*",
+        ]
+        p.environment = ["PATH": "/usr/bin:/bin"]  // no lava-test-case: the script prints the cases
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = FileHandle.nullDevice
@@ -38,45 +40,46 @@ import Testing
     }
 
     static let report = """
-    KTAP version 1
-    1..2
-    # nvharness seed 1 on host (h)
-      KTAP version 1
-      # Subtest: demand-paging
-      1..3
-      # fault: stage-2 fault ... # SKIP not a directive here
-      ok 1 demand-paging_4k
-      ok 2 demand-paging_16k # SKIP 16K granule not supported at stage 2
-      not ok 3 demand-paging_64k # TIMEOUT watchdog: no exit for 10 s
-    not ok 1 demand-paging
-      KTAP version 1
-      # Subtest: bbm
-      1..3
-      # failed: expected WnR=1
-      not ok 1 bbm_remap
-      ok 2 bad/id
-      ok 3 bbm_vs0 # XFAIL VMID 0x0102 does not alias 0x0002 (known KVM NV finding)
-    not ok 2 bbm
-    # Totals: pass:1 fail:2 xfail:0 xpass:0 skip:1 error:0
+        KTAP version 1
+        1..2
+        # nvharness seed 1 on host (h)
+          KTAP version 1
+          # Subtest: demand-paging
+          1..3
+          # fault: stage-2 fault ... # SKIP not a directive here
+          ok 1 demand-paging_4k
+          ok 2 demand-paging_16k # SKIP 16K granule not supported at stage 2
+          not ok 3 demand-paging_64k # TIMEOUT watchdog: no exit for 10 s
+        not ok 1 demand-paging
+          KTAP version 1
+          # Subtest: bbm
+          1..3
+          # failed: expected WnR=1
+          not ok 1 bbm_remap
+          ok 2 bad/id
+          ok 3 bbm_vs0 # XFAIL VMID 0x0102 does not alias 0x0002 (known KVM NV finding)
+        not ok 2 bbm
+        # Totals: pass:1 fail:2 xfail:0 xpass:0 skip:1 error:0
 
-    """
+        """
 
     @Test func everyVariantBecomesOneCaseInItsTestSet() throws {
         let r = try Self.run(ktap: Self.report, status: 124)
-        #expect(r.status == 0)     // the verdicts are LAVA's cases, not the script's status
-        #expect(r.lines == [
-            "nvharness-lava: set start demand-paging",
-            "nvharness-lava: case demand-paging_4k pass",
-            "nvharness-lava: case demand-paging_16k skip",
-            "nvharness-lava: case demand-paging_64k fail",
-            "nvharness-lava: set stop",
-            "nvharness-lava: set start bbm",
-            "nvharness-lava: case bbm_remap fail",
-            // `bad/id` is not a stable id: never handed to LAVA. A known failure is ok: pass.
-            "nvharness-lava: case bbm_vs0 pass",
-            "nvharness-lava: set stop",
-            "nvharness-lava: case nvharness-report pass",
-        ])
+        #expect(r.status == 0)  // the verdicts are LAVA's cases, not the script's status
+        #expect(
+            r.lines == [
+                "nvharness-lava: set start demand-paging",
+                "nvharness-lava: case demand-paging_4k pass",
+                "nvharness-lava: case demand-paging_16k skip",
+                "nvharness-lava: case demand-paging_64k fail",
+                "nvharness-lava: set stop",
+                "nvharness-lava: set start bbm",
+                "nvharness-lava: case bbm_remap fail",
+                // `bad/id` is not a stable id: never handed to LAVA. A known failure is ok: pass.
+                "nvharness-lava: case bbm_vs0 pass",
+                "nvharness-lava: set stop",
+                "nvharness-lava: case nvharness-report pass",
+            ])
     }
 
     @Test func aReportWithoutTotalsIsIncomplete() throws {

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The harness when the host or the process runs short: /dev/kvm not accessible, too few file
@@ -19,8 +20,9 @@ struct ResourceExhaustionCLITests {
         let copy = dir.appendingPathComponent("harness").path
         try FileManager.default.copyItem(atPath: try RunCLITests.harnessPath(), toPath: copy)
         chmod(copy, 0o755)
-        let r = try Subprocess.run(["--reuid=65534", "--regid=65534", "--clear-groups", copy, "bench", "vm-cycles", "--count", "2"],
-                                   executable: "/usr/bin/setpriv")
+        let r = try Subprocess.run(
+            ["--reuid=65534", "--regid=65534", "--clear-groups", copy, "bench", "vm-cycles", "--count", "2"],
+            executable: "/usr/bin/setpriv")
         #expect(r.status == 77, "\(r.status) \(r.stderr)")
         #expect(r.stderr.contains("open(/dev/kvm) failed: EACCES"), "\(r.stderr)")
         #expect(r.stderr.contains("group 'kvm'"), "\(r.stderr)")
@@ -40,8 +42,9 @@ struct ResourceExhaustionCLITests {
         var emfile = 0
         for k in 3...14 {
             let hold = (3...k).map { "\($0)</dev/null" }.joined(separator: " ")
-            let r = try Subprocess.run(["-c", "exec \(hold); exec /usr/bin/prlimit --nofile=16 '\(harness)' bench vm-cycles --generic --count 2"],
-                                       executable: "/bin/bash")
+            let r = try Subprocess.run(
+                ["-c", "exec \(hold); exec /usr/bin/prlimit --nofile=16 '\(harness)' bench vm-cycles --generic --count 2"],
+                executable: "/bin/bash")
             #expect(!r.signaled && !r.timedOut && [0, 125].contains(r.status), "K=\(k): \(r.status) \(r.stderr)")
             if r.status == 125 {
                 #expect(r.stderr.contains("Too many open files") || r.stderr.contains("RLIMIT_NOFILE"), "K=\(k): \(r.stderr)")
@@ -55,10 +58,12 @@ struct ResourceExhaustionCLITests {
     }
 
     @Test func guestMemoryBeyondTheAddressSpaceLimitIsCouldNotTest() throws {
-        let r = try Subprocess.run(["bench", "vm-cycles", "--count", "2", "--generic", "--ram-mib", "2048"],
-                                   rlimits: [(Int32(RLIMIT_AS.rawValue), 1 << 30)])
+        let r = try Subprocess.run(
+            ["bench", "vm-cycles", "--count", "2", "--generic", "--ram-mib", "2048"],
+            rlimits: [(Int32(RLIMIT_AS.rawValue), 1 << 30)])
         #expect(r.status == 125 && !r.signaled, "\(r.status) \(r.stderr)")
-        #expect(r.stderr.contains("cannot map 2147483648 bytes of guest memory") && r.stderr.contains("Cannot allocate memory"), "\(r.stderr)")
+        #expect(
+            r.stderr.contains("cannot map 2147483648 bytes of guest memory") && r.stderr.contains("Cannot allocate memory"), "\(r.stderr)")
     }
 
     // A storm of signals the harness handles (its watchdog's own signal number, sent from
@@ -75,26 +80,33 @@ struct ResourceExhaustionCLITests {
         let stormer = Process()
         let countFile = dir.appendingPathComponent("sent").path
         stormer.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        let r = try Subprocess.run(["bench", "vm-cycles", "--generic", "--count", "40", "--spin", "3000"], stdoutPath: out, timeout: 300,
-                                   onRunning: ({ SignalCLITests.size(out) > 0 }, { pid in
-            stormer.arguments = ["-c", """
-            import ctypes, os, time
-            libc = ctypes.CDLL(None, use_errno=True)
-            pid, sig, sent = \(pid), \(watchdogSignal), 0
-            try:
-                while os.path.exists(f"/proc/{pid}/task"):
-                    tids = os.listdir(f"/proc/{pid}/task")
-                    for t in tids:
-                        if libc.syscall(234, pid, int(t), sig) == 0: sent += 1
-                    time.sleep(0.0002)
-                    if open(f"/proc/{pid}/stat").read().split(")")[1].split()[0] == "Z": break
-            except OSError:
-                pass   # the harness exited between two looks at /proc
-            finally:
-                open("\(countFile)", "w").write(str(sent))
-            """]
-            try? stormer.run()
-        }))
+        let r = try Subprocess.run(
+            ["bench", "vm-cycles", "--generic", "--count", "40", "--spin", "3000"], stdoutPath: out, timeout: 300,
+            onRunning: (
+                { SignalCLITests.size(out) > 0 },
+                { pid in
+                    stormer.arguments = [
+                        "-c",
+                        """
+                        import ctypes, os, time
+                        libc = ctypes.CDLL(None, use_errno=True)
+                        pid, sig, sent = \(pid), \(watchdogSignal), 0
+                        try:
+                            while os.path.exists(f"/proc/{pid}/task"):
+                                tids = os.listdir(f"/proc/{pid}/task")
+                                for t in tids:
+                                    if libc.syscall(234, pid, int(t), sig) == 0: sent += 1
+                                time.sleep(0.0002)
+                                if open(f"/proc/{pid}/stat").read().split(")")[1].split()[0] == "Z": break
+                        except OSError:
+                            pass   # the harness exited between two looks at /proc
+                        finally:
+                            open("\(countFile)", "w").write(str(sent))
+                        """,
+                    ]
+                    try? stormer.run()
+                }
+            ))
         stormer.waitUntilExit()
         let sent = Int((try? String(contentsOfFile: countFile, encoding: .utf8)) ?? "") ?? 0
         #expect(!r.timedOut && !r.signaled && r.status == 0, "\(r.status) \(r.stderr)")

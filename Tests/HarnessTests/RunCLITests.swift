@@ -1,14 +1,19 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 import Testing
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
 
 /// The runner (`harness --list/--test/--filter/--all/--repeat/--seed/--format/--output`) run
 /// as a subprocess, as a user or CI would. On a host that cannot run nested tests (this x86_64
 /// build machine) every selected test must come out SKIPPED with the reason, exit 77.
 @Suite struct RunCLITests {
-    struct Run { var status: Int32; var stdout: String; var stderr: String }
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
     struct CLIError: Error { var message: String }
 
     static func harnessPath() throws -> String {
@@ -34,19 +39,23 @@ import Testing
         // Files, not pipes: nothing can block on a full pipe while the other is unread.
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err")
+        let outURL = dir.appendingPathComponent("out")
+        let errURL = dir.appendingPathComponent("err")
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        let out = try FileHandle(forWritingTo: outURL)
+        let err = try FileHandle(forWritingTo: errURL)
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
         try p.run()
         p.waitUntilExit()
-        try out.close(); try err.close()
-        return Run(status: p.terminationStatus,
-                   stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-                   stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+        try out.close()
+        try err.close()
+        return Run(
+            status: p.terminationStatus,
+            stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+            stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
     }
 
     static func tempDir() throws -> URL {
@@ -65,9 +74,9 @@ import Testing
 
     static let onX86 = {
         #if arch(x86_64)
-        true
+            true
         #else
-        false
+            false
         #endif
     }()
 
@@ -91,16 +100,21 @@ import Testing
     @Test func filterAndTestSelectInOrder() throws {
         #expect(try Self.listed(["--filter", "demand-paging/4k*"]) == ["demand-paging/4k", "demand-paging/4k-2m-blocks"])
         // `*` crosses everything, so "*4k*" also takes 64k.
-        #expect(try Self.listed(["--filter", "demand-paging/*4k*"]) == ["demand-paging/4k", "demand-paging/64k", "demand-paging/4k-2m-blocks"])
+        #expect(
+            try Self.listed(["--filter", "demand-paging/*4k*"]) == ["demand-paging/4k", "demand-paging/64k", "demand-paging/4k-2m-blocks"])
         #expect(try Self.listed(["--filter", "demand-paging/[16]?k"]) == ["demand-paging/16k", "demand-paging/64k"])
-        #expect(try Self.listed(["--test", "demand-paging/64k", "--filter", "demand-paging/?k", "--test", "demand-paging/64k"])
+        #expect(
+            try Self.listed(["--test", "demand-paging/64k", "--filter", "demand-paging/?k", "--test", "demand-paging/64k"])
                 == ["demand-paging/64k", "demand-paging/4k"])
         // A test name selects all its variants; no selection lists everything, --all what
         // --all runs (the unsafe variants only with --unsafe).
         let all = try Self.listed()
         #expect(try Self.listed(["--all", "--unsafe"]) == all)
         #expect(try Self.listed(["--all"]) == all.filter { !$0.hasPrefix("illegal-vtcr/") })
-        #expect(Array(try Self.listed(["--test", "demand-paging"]).prefix(4)) == ["demand-paging/4k", "demand-paging/16k", "demand-paging/64k", "demand-paging/4k-2m-blocks"])
+        #expect(
+            Array(try Self.listed(["--test", "demand-paging"]).prefix(4)) == [
+                "demand-paging/4k", "demand-paging/16k", "demand-paging/64k", "demand-paging/4k-2m-blocks",
+            ])
     }
 
     @Test func excludeLeavesOutMatchingVariantsAfterSelection() throws {
@@ -230,7 +244,8 @@ import Testing
         #expect(Array(lines.prefix(2)) == ["KTAP version 1", "1..\(Set(names.map { $0.split(separator: "/")[0] }).count)"])
         // Every variant, in catalog order, as a nested result named by its id (unique, lab-safe).
         let leaves = lines.filter { $0.hasPrefix("  ok ") || $0.hasPrefix("  not ok ") }.map { $0.dropFirst(2) }
-        let ids = leaves.compactMap { $0.wholeMatch(of: /ok [0-9]+ ([A-Za-z0-9_-]+) # SKIP not an arm64 host.*/)?.output.1 }.map(String.init)
+        let ids = leaves.compactMap { $0.wholeMatch(of: /ok [0-9]+ ([A-Za-z0-9_-]+) # SKIP not an arm64 host.*/)?.output.1 }.map(
+            String.init)
         #expect(ids.count == leaves.count)
         #expect(ids == names.map { $0.replacingOccurrences(of: "/", with: "_") })
         #expect(Set(ids).count == ids.count)
@@ -239,7 +254,10 @@ import Testing
 
     @Test(.enabled(if: onX86, "an x86_64 host is certain not to run arm64 nested tests"))
     func repeatAndSeedAreReported() throws {
-        let r = try Self.run(["--test", "demand-paging/64k", "--test", "demand-paging/4k", "--repeat", "3", "--seed", "18446744073709551615", "--format", "json"])
+        let r = try Self.run([
+            "--test", "demand-paging/64k", "--test", "demand-paging/4k", "--repeat", "3", "--seed", "18446744073709551615", "--format",
+            "json",
+        ])
         #expect(r.status == 77, "\(r.stderr)")
         let records = try r.stdout.split(separator: "\n").map {
             try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
@@ -247,11 +265,17 @@ import Testing
         #expect(records.first?["type"] as? String == "run")
         #expect(records.first?["seed"] as? String == "18446744073709551615")
         let tests = records.filter { $0["type"] as? String == "test" }
-        #expect(tests.map { $0["name"] as? String } == ["demand-paging/64k", "demand-paging/64k", "demand-paging/64k",
-                                                       "demand-paging/4k", "demand-paging/4k", "demand-paging/4k"])
+        #expect(
+            tests.map { $0["name"] as? String } == [
+                "demand-paging/64k", "demand-paging/64k", "demand-paging/64k",
+                "demand-paging/4k", "demand-paging/4k", "demand-paging/4k",
+            ])
         #expect(tests.map { $0["repetition"] as? Int } == [1, 2, 3, 1, 2, 3])
-        #expect(tests.map { $0["id"] as? String } == ["demand-paging_64k-rep1", "demand-paging_64k-rep2", "demand-paging_64k-rep3",
-                                                     "demand-paging_4k-rep1", "demand-paging_4k-rep2", "demand-paging_4k-rep3"])
+        #expect(
+            tests.map { $0["id"] as? String } == [
+                "demand-paging_64k-rep1", "demand-paging_64k-rep2", "demand-paging_64k-rep3",
+                "demand-paging_4k-rep1", "demand-paging_4k-rep2", "demand-paging_4k-rep3",
+            ])
         #expect(tests.allSatisfy { $0["status"] as? String == "skip" })
         let summary = records.last
         #expect(summary?["type"] as? String == "summary")
@@ -267,7 +291,8 @@ import Testing
             let run = try #require(try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any])
             return try #require(run["seed"] as? String)
         }
-        let a = try seed(), b = try seed()
+        let a = try seed()
+        let b = try seed()
         #expect(UInt64(a) != nil && UInt64(b) != nil)
         // Two independent 64-bit draws collide with probability 2^-64.
         #expect(a != b)

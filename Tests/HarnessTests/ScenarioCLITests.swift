@@ -66,6 +66,7 @@ import Testing
         let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("docs/catalog.md")
         let committed = try String(contentsOf: docs, encoding: .utf8)
-        #expect(r.stdout == committed, "docs/catalog.md is stale: regenerate it with `swift run harness --list --markdown > docs/catalog.md`")
+        #expect(
+            r.stdout == committed, "docs/catalog.md is stale: regenerate it with `swift run harness --list --markdown > docs/catalog.md`")
     }
 }

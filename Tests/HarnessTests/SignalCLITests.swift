@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Real SIGINT/SIGTERM sent to a running `harness`: it stops, writes the report of what ran
@@ -12,15 +13,19 @@ import Glibc
         return stat(path, &st) == 0 ? Int(st.st_size) : 0
     }
 
-    @Test(.enabled(if: RunCLITests.onX86, "the skip path: an x86_64 host cannot run the nested tests"),
-          arguments: [SIGINT, SIGTERM])
+    @Test(
+        .enabled(if: RunCLITests.onX86, "the skip path: an x86_64 host cannot run the nested tests"),
+        arguments: [SIGINT, SIGTERM])
     func aSignalDuringASkippingRunWritesThePartialReport(signal: Int32) throws {
         let dir = try RunCLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("stdout").path
-        let r = try Subprocess.run(["--all", "--repeat", "100000", "--format", "tap", "--output", dir.path + "/r.tap",
-                                    "--junit", dir.path + "/r.xml"],
-                                   stdoutPath: out, timeout: 120, signal: (signal, { Self.size(out) > 10_000 }))
+        let r = try Subprocess.run(
+            [
+                "--all", "--repeat", "100000", "--format", "tap", "--output", dir.path + "/r.tap",
+                "--junit", dir.path + "/r.xml",
+            ],
+            stdoutPath: out, timeout: 120, signal: (signal, { Self.size(out) > 10_000 }))
         #expect(!r.timedOut && !r.signaled, "killed by the signal instead of stopping: \(r.stderr)")
         #expect(r.status == 128 + signal, "\(r.stderr)")
         #expect(r.stderr.contains("stopped by \(signal == SIGINT ? "SIGINT" : "SIGTERM") after"), "\(r.stderr)")
@@ -41,14 +46,17 @@ import Glibc
         let dir = try RunCLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("stdout").path
-        let r = try Subprocess.run(["--all", "--repeat", "100000", "--format", format], stdoutPath: out, timeout: 120,
-                                   signal: (SIGTERM, { Self.size(out) > 10_000 }))
+        let r = try Subprocess.run(
+            ["--all", "--repeat", "100000", "--format", format], stdoutPath: out, timeout: 120,
+            signal: (SIGTERM, { Self.size(out) > 10_000 }))
         #expect(r.status == 143 && !r.signaled, "\(r.stderr)")
         let text = try String(contentsOfFile: out, encoding: .utf8)
         #expect(text.hasSuffix("\n"))
         if format == "json" {
             // JSON lines: every line a whole object (none cut mid-stream).
-            for line in text.split(separator: "\n") { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(line)") }
+            for line in text.split(separator: "\n") {
+                #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(line)")
+            }
         } else {
             #expect(text.contains(" skipped, 0 xfail\n"))
         }
@@ -59,14 +67,20 @@ import Glibc
         let dir = try RunCLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let spec = dir.appendingPathComponent("spec.json").path
-        FileManager.default.createFile(atPath: spec, contents: Data(#"{ "granule": "4k", "ipaBits": 40, "tableBase": "0x40000000", "tableBytes": "0x40000000", "ops": [] }"#.utf8))
+        FileManager.default.createFile(
+            atPath: spec,
+            contents: Data(#"{ "granule": "4k", "ipaBits": 40, "tableBase": "0x40000000", "tableBytes": "0x40000000", "ops": [] }"#.utf8))
         var sawTemporary = false
-        let r = try Subprocess.run(["stage2", "build", spec, "--image", dir.path + "/out.bin"], timeout: 120,
-                                   signal: (SIGTERM, {
-                                       let found = Subprocess.files(dir).contains { $0.hasPrefix(".out.bin.tmp") }
-                                       if found { sawTemporary = true }
-                                       return found
-                                   }))
+        let r = try Subprocess.run(
+            ["stage2", "build", spec, "--image", dir.path + "/out.bin"], timeout: 120,
+            signal: (
+                SIGTERM,
+                {
+                    let found = Subprocess.files(dir).contains { $0.hasPrefix(".out.bin.tmp") }
+                    if found { sawTemporary = true }
+                    return found
+                }
+            ))
         #expect(sawTemporary, "the write finished before the signal could be sent")
         #expect(r.status == 143 && !r.signaled, "\(r.status) \(r.stderr)")
         #expect(Subprocess.files(dir) == ["spec.json"], "left: \(Subprocess.files(dir))")

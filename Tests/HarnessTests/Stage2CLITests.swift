@@ -20,17 +20,18 @@ struct Stage2CLITests {
     }
 
     static let validSpec = """
-    { "granule": "4k", "ipaBits": 40, "vmid": 1, "tableBase": "0x40000000", "tableBytes": "0x10000", "blocks": true,
-      "ops": [
-        {"op": "map", "ipa": "0x0", "pa": "0x80000000", "size": "0x200000", "perm": "rwx", "memory": "normal"},
-        {"op": "unmap", "ipa": "0x1000", "size": "0x1000"},
-        {"op": "protect", "ipa": "0x0", "size": "0x1000", "perm": "r"} ] }
-    """
+        { "granule": "4k", "ipaBits": 40, "vmid": 1, "tableBase": "0x40000000", "tableBytes": "0x10000", "blocks": true,
+          "ops": [
+            {"op": "map", "ipa": "0x0", "pa": "0x80000000", "size": "0x200000", "perm": "rwx", "memory": "normal"},
+            {"op": "unmap", "ipa": "0x1000", "size": "0x1000"},
+            {"op": "protect", "ipa": "0x0", "size": "0x1000", "perm": "r"} ] }
+        """
 
     @Test func buildWritesTheArchitecturalBytes() throws {
         let dir = try Self.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let spec = dir.appendingPathComponent("spec.json"), image = dir.appendingPathComponent("out.bin")
+        let spec = dir.appendingPathComponent("spec.json")
+        let image = dir.appendingPathComponent("out.bin")
         try Self.validSpec.write(to: spec, atomically: true, encoding: .utf8)
         let r = try Self.run(["stage2", "build", spec.path, "--image", image.path])
         #expect(r.status == 0, "\(r.stderr)")
@@ -79,8 +80,10 @@ struct Stage2CLITests {
 
     /// (name, spec, the field the message must name)
     static let invalid: [(String, String, String)] = {
-        func spec(top: String = "", granule: String = "\"4k\"", ipaBits: String = "40", base: String = "\"0x40000000\"",
-                  bytes: String = "\"0x10000\"", op: String = #"{"op": "map", "ipa": "0x0", "pa": "0x80000000", "size": "0x1000", "perm": "rw"}"#) -> String {
+        func spec(
+            top: String = "", granule: String = "\"4k\"", ipaBits: String = "40", base: String = "\"0x40000000\"",
+            bytes: String = "\"0x10000\"", op: String = #"{"op": "map", "ipa": "0x0", "pa": "0x80000000", "size": "0x1000", "perm": "rw"}"#
+        ) -> String {
             #"{"granule": \#(granule), "ipaBits": \#(ipaBits), "vmid": 1, "tableBase": \#(base), "tableBytes": \#(bytes)\#(top), "ops": [\#(op)]}"#
         }
         func op(_ body: String) -> String { spec(op: body) }
@@ -97,9 +100,15 @@ struct Stage2CLITests {
             ("unknown op", op(#"{"op": "remap", "ipa": "0x0", "size": "0x1000"}"#), "ops[0].op"),
             ("bad permission letter", op(#"{"op": "map", "ipa": "0x0", "pa": "0x0", "size": "0x1000", "perm": "rwq"}"#), "ops[0].perm"),
             ("repeated permission letter", op(#"{"op": "protect", "ipa": "0x0", "size": "0x1000", "perm": "rr"}"#), "ops[0].perm"),
-            ("bad memory", op(#"{"op": "map", "ipa": "0x0", "pa": "0x0", "size": "0x1000", "perm": "r", "memory": "cached"}"#), "ops[0].memory"),
+            (
+                "bad memory", op(#"{"op": "map", "ipa": "0x0", "pa": "0x0", "size": "0x1000", "perm": "r", "memory": "cached"}"#),
+                "ops[0].memory"
+            ),
             ("bad granule", spec(granule: "\"8k\""), "granule"),
-            ("vmid > 255", #"{"granule": "4k", "ipaBits": 40, "vmid": 256, "tableBase": "0x40000000", "tableBytes": "0x10000", "ops": []}"#, "vmid"),
+            (
+                "vmid > 255",
+                #"{"granule": "4k", "ipaBits": 40, "vmid": 256, "tableBase": "0x40000000", "tableBytes": "0x10000", "ops": []}"#, "vmid"
+            ),
             ("ipaBits 31", spec(ipaBits: "31"), "ipaBits"),
             ("ipaBits 49", spec(ipaBits: "49"), "ipaBits"),
             ("ipaBits not an integer", spec(ipaBits: "40.5"), "ipaBits"),
@@ -111,12 +120,20 @@ struct Stage2CLITests {
             ("blocks not a boolean", spec(top: #", "blocks": "yes""#), "blocks"),
             ("hex without 0x", op(#"{"op": "unmap", "ipa": "1000", "size": "0x1000"}"#), "ops[0].ipa"),
             ("missing perm", op(#"{"op": "map", "ipa": "0x0", "pa": "0x0", "size": "0x1000"}"#), "ops[0].perm"),
-            ("duplicate key", #"{"granule": "4k", "granule": "16k", "ipaBits": 40, "tableBase": "0x0", "tableBytes": "0x10000", "ops": []}"#, "duplicate key \"granule\""),
+            (
+                "duplicate key",
+                #"{"granule": "4k", "granule": "16k", "ipaBits": 40, "tableBase": "0x0", "tableBytes": "0x10000", "ops": []}"#,
+                "duplicate key \"granule\""
+            ),
             ("not JSON", "{granule: 4k", "invalid JSON"),
             ("start level inconsistent with ipaBits", spec(top: #", "startLevel": 2"#), "startLevel"),
             ("outputBits not a PS size", spec(top: #", "outputBits": 41"#), "outputBits"),
-            ("map beyond forced outputBits", spec(top: #", "outputBits": 32"#,
-                                                  op: #"{"op": "map", "ipa": "0x0", "pa": "0x100000000", "size": "0x1000", "perm": "r"}"#), "ops[0].pa"),
+            (
+                "map beyond forced outputBits",
+                spec(
+                    top: #", "outputBits": 32"#,
+                    op: #"{"op": "map", "ipa": "0x0", "pa": "0x100000000", "size": "0x1000", "perm": "r"}"#), "ops[0].pa"
+            ),
         ]
     }()
 
@@ -125,7 +142,8 @@ struct Stage2CLITests {
         let (name, text, field) = Self.invalid[i]
         let dir = try Self.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let spec = dir.appendingPathComponent("spec.json"), image = dir.appendingPathComponent("out.bin")
+        let spec = dir.appendingPathComponent("spec.json")
+        let image = dir.appendingPathComponent("out.bin")
         try text.write(to: spec, atomically: true, encoding: .utf8)
         let r = try Self.run(["stage2", "build", spec.path, "--image", image.path])
         #expect(r.status == 1, "\(name): exit \(r.status), stderr \(r.stderr)")
@@ -137,7 +155,9 @@ struct Stage2CLITests {
     }
 
     @Test func walkAndDumpRejectBadInput() throws {
-        let r = try Self.run(["stage2", "walk", "--image", "/nonexistent", "--table-base", "0x0", "--vtcr", "0x80023558", "--vttbr", "0", "0x0"])
+        let r = try Self.run([
+            "stage2", "walk", "--image", "/nonexistent", "--table-base", "0x0", "--vtcr", "0x80023558", "--vttbr", "0", "0x0",
+        ])
         #expect(r.status == 1 && r.stdout.isEmpty && r.stderr.contains("/nonexistent"))
         let dir = try Self.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -146,7 +166,9 @@ struct Stage2CLITests {
         // Reserved TG0 (0b11).
         let t = try Self.run(["stage2", "dump", "--image", image.path, "--table-base", "0x0", "--vtcr", "0x8002F558", "--vttbr", "0"])
         #expect(t.status == 1 && t.stderr.contains("TG0"))
-        let a = try Self.run(["stage2", "walk", "--image", image.path, "--table-base", "0x0", "--vtcr", "0x80023558", "--vttbr", "0", "--access", "q", "0x0"])
+        let a = try Self.run([
+            "stage2", "walk", "--image", image.path, "--table-base", "0x0", "--vtcr", "0x80023558", "--vttbr", "0", "--access", "q", "0x0",
+        ])
         #expect(a.status == 1 && a.stderr.contains("--access"))
     }
 
@@ -157,7 +179,8 @@ struct Stage2CLITests {
         let rows = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]]
         // One row per case and geometry: the seed's 48-bit layout for both sides, then ours at
         // its default (40-bit) alone.
-        #expect(rows?.map { "\($0["case"] as? String ?? "?")@\($0["geometry"] as? String ?? "?")" }
+        #expect(
+            rows?.map { "\($0["case"] as? String ?? "?")@\($0["geometry"] as? String ?? "?")" }
                 == ["map-4k-2m-blocks@48-bit", "map-4k-2m-blocks@default", "map-4k-blocks@48-bit", "map-4k-blocks@default"])
         for row in rows ?? [] {
             let sides = row["geometry"] as? String == "48-bit" ? ["swift", "baseline"] : ["swift"]

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `harness` as a subprocess with a deadline (it is killed with SIGKILL when it passes: a hang
@@ -17,11 +18,13 @@ struct Subprocess {
         var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
     }
 
-    static func run(_ arguments: [String], stdin: [UInt8]? = nil, stdoutPath: String? = nil,
-                    timeout: Double = 60, environment: [String: String] = [:],
-                    signal: (number: Int32, when: () -> Bool)? = nil,
-                    onRunning: (when: () -> Bool, start: (Int32) -> Void)? = nil,
-                    rlimits: [(resource: Int32, value: UInt64)] = [], executable: String? = nil) throws -> Result {
+    static func run(
+        _ arguments: [String], stdin: [UInt8]? = nil, stdoutPath: String? = nil,
+        timeout: Double = 60, environment: [String: String] = [:],
+        signal: (number: Int32, when: () -> Bool)? = nil,
+        onRunning: (when: () -> Bool, start: (Int32) -> Void)? = nil,
+        rlimits: [(resource: Int32, value: UInt64)] = [], executable: String? = nil
+    ) throws -> Result {
         let dir = try RunCLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let outPath = stdoutPath ?? dir.appendingPathComponent("out").path
@@ -55,8 +58,14 @@ struct Subprocess {
         var timedOut = false
         var started = false
         while p.isRunning {
-            if !sent, let s = signal, s.when() { kill(p.processIdentifier, s.number); sent = true }
-            if !started, let o = onRunning, o.when() { o.start(p.processIdentifier); started = true }
+            if !sent, let s = signal, s.when() {
+                kill(p.processIdentifier, s.number)
+                sent = true
+            }
+            if !started, let o = onRunning, o.when() {
+                o.start(p.processIdentifier)
+                started = true
+            }
             if Date().timeIntervalSince(start) > timeout {
                 kill(p.processIdentifier, SIGKILL)
                 timedOut = true
@@ -65,10 +74,12 @@ struct Subprocess {
             usleep(sent ? 5_000 : 500)
         }
         p.waitUntilExit()
-        try out.close(); try err.close()
+        try out.close()
+        try err.close()
         let stdout = stdoutPath == nil ? Array(try Data(contentsOf: URL(fileURLWithPath: outPath))) : []
-        return Result(status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal, timedOut: timedOut,
-                      stdout: stdout, stderr: String(decoding: try Data(contentsOf: URL(fileURLWithPath: errPath)), as: UTF8.self))
+        return Result(
+            status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal, timedOut: timedOut,
+            stdout: stdout, stderr: String(decoding: try Data(contentsOf: URL(fileURLWithPath: errPath)), as: UTF8.self))
     }
 
     static func prlimitName(_ resource: Int32) -> String {

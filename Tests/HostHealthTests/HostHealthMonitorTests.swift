@@ -1,8 +1,10 @@
-import Testing
-@testable import HostHealth
 import Machine
+import Testing
+
+@testable import HostHealth
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `HostHealthMonitor` against this machine's own /dev/kmsg: a WARN-shaped line written into

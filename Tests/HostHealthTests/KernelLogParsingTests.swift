@@ -1,10 +1,12 @@
 import Testing
+
 @testable import HostHealth
 
 /// /dev/kmsg records, taint bits and the splat detector on kernel-log text.
 @Suite struct KernelLogParsingTests {
     @Test func recordFields() throws {
-        let r = try #require(KernelLogRecord(raw: "4,1234,56789012,-;WARNING: CPU: 1 PID: 7 at x.c:1 f+0x0/0x4\n SUBSYSTEM=cpu\n DEVICE=+cpu:1\n"))
+        let r = try #require(
+            KernelLogRecord(raw: "4,1234,56789012,-;WARNING: CPU: 1 PID: 7 at x.c:1 f+0x0/0x4\n SUBSYSTEM=cpu\n DEVICE=+cpu:1\n"))
         #expect(r.priority == 4 && r.level == 4)
         #expect(r.sequence == 1234)
         #expect(r.microseconds == 56_789_012)
@@ -26,10 +28,14 @@ import Testing
     @Test func taintBits() throws {
         let t = try #require(TaintFlags(procText: "512\n"))
         #expect(t.descriptions == ["W (bit 9: kernel issued a warning)"])
-        let before = try #require(TaintFlags(procText: "4097"))     // P + O? no: bits 0 and 12
-        #expect(before.descriptions == ["P (bit 0: proprietary module loaded)", "O (bit 12: externally-built (out-of-tree) module loaded)"])
+        let before = try #require(TaintFlags(procText: "4097"))  // P + O? no: bits 0 and 12
+        #expect(
+            before.descriptions == ["P (bit 0: proprietary module loaded)", "O (bit 12: externally-built (out-of-tree) module loaded)"])
         let after = TaintFlags(rawValue: 4097 | 512 | 128)
-        #expect(after.added(since: before).descriptions == ["D (bit 7: kernel died recently (OOPS or BUG))", "W (bit 9: kernel issued a warning)"])
+        #expect(
+            after.added(since: before).descriptions == [
+                "D (bit 7: kernel died recently (OOPS or BUG))", "W (bit 9: kernel issued a warning)",
+            ])
         #expect(TaintFlags(procText: "0")?.descriptions == [])
         #expect(TaintFlags(rawValue: 1 << 40).descriptions == ["bit 40"])
         #expect(TaintFlags(procText: "abc") == nil)
@@ -47,7 +53,7 @@ import Testing
         let s = try #require(splats.first)
         #expect(s.kind == .warning)
         #expect(s.headline == "WARNING: arch/arm64/kvm/nested.c:288 at kvm_walk_nested_s2+0x3dc/0x688, CPU#0: harness/107")
-        #expect(s.sequence == 101)   // the line after "[ cut here ]"
+        #expect(s.sequence == 101)  // the line after "[ cut here ]"
         // Up to and including the end-of-trace line, not the lines after it.
         #expect(s.lines.last?.contains("---[ end trace") == true)
     }
@@ -70,10 +76,12 @@ import Testing
     }
 
     @Test func ordinaryLinesAreNotSplats() {
-        let quiet = ["kvm [1]: VHE+NV2 mode initialized successfully", "Run /init as init process",
-                     "nvharness: START demand-paging/4k (run 1)", "random: crng init done",
-                     "WARNING: unsupported firmware version, the lock-free path is used",
-                     "audit: type=1400 BUG-free", "  BUGS: none"]
+        let quiet = [
+            "kvm [1]: VHE+NV2 mode initialized successfully", "Run /init as init process",
+            "nvharness: START demand-paging/4k (run 1)", "random: crng init done",
+            "WARNING: unsupported firmware version, the lock-free path is used",
+            "audit: type=1400 BUG-free", "  BUGS: none",
+        ]
         #expect(SplatDetector.splats(in: Self.records(quiet)).isEmpty)
     }
 
@@ -86,7 +94,9 @@ import Testing
     }
 
     @Test func aBoundaryRecordEndsAnOpenSplat() {
-        let recs = Self.records(["WARNING: CPU: 0 PID: 1 at a.c:1 f+0x0/0x4", "Modules linked in:", "nvharness: END x (run 1) FAIL", "later line"])
+        let recs = Self.records([
+            "WARNING: CPU: 0 PID: 1 at a.c:1 f+0x0/0x4", "Modules linked in:", "nvharness: END x (run 1) FAIL", "later line",
+        ])
         let splats = SplatDetector.splats(in: recs) { $0.text.hasPrefix("nvharness: ") }
         #expect(splats.count == 1)
         #expect(splats[0].lines.count == 2)
@@ -99,14 +109,21 @@ import Testing
     }
 
     @Test func findingsMessage() {
-        let splat = Splat(kind: .warning, headline: "WARNING: CPU: 0 PID: 93 at arch/arm64/kvm/nested.c:1 kvm_walk_nested_s2+0x1/0x2", sequence: 1, lines: ["[    1.000000] WARNING: ..."])
+        let splat = Splat(
+            kind: .warning, headline: "WARNING: CPU: 0 PID: 93 at arch/arm64/kvm/nested.c:1 kvm_walk_nested_s2+0x1/0x2", sequence: 1,
+            lines: ["[    1.000000] WARNING: ..."])
         var f = HealthFindings(splats: [splat], newTaint: TaintFlags(rawValue: 512))
         #expect(f.isUnhealthy)
-        #expect(f.failureMessage == "host kernel warning: WARNING: CPU: 0 PID: 93 at arch/arm64/kvm/nested.c:1 kvm_walk_nested_s2+0x1/0x2; new taint: W (bit 9: kernel issued a warning)")
+        #expect(
+            f.failureMessage
+                == "host kernel warning: WARNING: CPU: 0 PID: 93 at arch/arm64/kvm/nested.c:1 kvm_walk_nested_s2+0x1/0x2; new taint: W (bit 9: kernel issued a warning)"
+        )
         #expect(f.logLines == ["host kernel warning splat:", "  [    1.000000] WARNING: ..."])
         f.sharedWindow = true
         #expect(f.failureMessage?.hasSuffix("; other tests ran at the same time (--jobs)") == true)
-        #expect(HealthFindings(newTaint: TaintFlags(rawValue: 128)).failureMessage == "new taint: D (bit 7: kernel died recently (OOPS or BUG))")
+        #expect(
+            HealthFindings(newTaint: TaintFlags(rawValue: 128)).failureMessage == "new taint: D (bit 7: kernel died recently (OOPS or BUG))"
+        )
         #expect(HealthFindings(kernelLog: ["[ 1.0] hello"]).failureMessage == nil)
     }
 }

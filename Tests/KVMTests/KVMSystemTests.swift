@@ -13,14 +13,16 @@ struct KVMSystemTests {
 
     @Test("KVM_GET_API_VERSION on /dev/kvm returns KVM_API_VERSION", .enabled(if: kvmUsable, "no accessible /dev/kvm"))
     func apiVersion() throws {
-        let lock = KVMTestLock(); defer { lock.release() }
+        let lock = KVMTestLock()
+        defer { lock.release() }
         let kvm = try KVMSystem()
         #expect(try kvm.apiVersion() == kvmHeaderAPIVersion)
     }
 
     @Test("capabilities every KVM since 2.6.x/4.11 has are reported present", .enabled(if: kvmUsable, "no accessible /dev/kvm"))
     func capabilities() throws {
-        let lock = KVMTestLock(); defer { lock.release() }
+        let lock = KVMTestLock()
+        defer { lock.release() }
         let kvm = try KVMSystem()
         #expect(try kvm.checkExtension(.userMemory) > 0)
         #expect(try kvm.checkExtension(.immediateExit) > 0)
@@ -29,7 +31,8 @@ struct KVMSystemTests {
 
     @Test("vCPU mmap size covers at least one page and is page-granular", .enabled(if: kvmUsable, "no accessible /dev/kvm"))
     func mmapSize() throws {
-        let lock = KVMTestLock(); defer { lock.release() }
+        let lock = KVMTestLock()
+        defer { lock.release() }
         let kvm = try KVMSystem()
         let size = try kvm.vcpuMmapSize()
         let page = sysconf(Int32(_SC_PAGESIZE))
@@ -39,7 +42,8 @@ struct KVMSystemTests {
 
     @Test("a VM with a memslot and a vCPU whose kvm_run is mapped", .enabled(if: kvmUsable, "no accessible /dev/kvm"))
     func vmMemslotVCPU() throws {
-        let lock = KVMTestLock(); defer { lock.release() }
+        let lock = KVMTestLock()
+        defer { lock.release() }
         let kvm = try KVMSystem()
         let vm = try kvm.createVM()
         #expect(try vm.checkExtension(.userMemory) > 0)
@@ -52,7 +56,8 @@ struct KVMSystemTests {
 
     @Test("an overlapping memslot error names the ioctl and EEXIST", .enabled(if: kvmUsable, "no accessible /dev/kvm"))
     func overlappingMemslot() throws {
-        let lock = KVMTestLock(); defer { lock.release() }
+        let lock = KVMTestLock()
+        defer { lock.release() }
         let kvm = try KVMSystem()
         let vm = try kvm.createVM()
         let pages = HostPages(size: 0x4000)
@@ -69,7 +74,8 @@ struct KVMSystemTests {
 
     @Test("a misaligned memslot is EINVAL with a hint about alignment", .enabled(if: kvmUsable, "no accessible /dev/kvm"))
     func misalignedMemslot() throws {
-        let lock = KVMTestLock(); defer { lock.release() }
+        let lock = KVMTestLock()
+        defer { lock.release() }
         let kvm = try KVMSystem()
         let vm = try kvm.createVM()
         let pages = HostPages(size: 0x2000)
@@ -84,22 +90,27 @@ struct KVMSystemTests {
 
     @Test("dirty logging: KVM_GET_DIRTY_LOG on a logging slot returns one bit per page", .enabled(if: kvmUsable, "no accessible /dev/kvm"))
     func dirtyLog() throws {
-        let lock = KVMTestLock(); defer { lock.release() }
+        let lock = KVMTestLock()
+        defer { lock.release() }
         let kvm = try KVMSystem()
         let vm = try kvm.createVM()
         let pages = HostPages(size: 0x10000)
-        try vm.setUserMemoryRegion(slot: 0, guestAddress: PhysicalAddress(0x40_0000), size: 0x10000,
-                                   hostAddress: pages.pointer, flags: .logDirtyPages)
+        try vm.setUserMemoryRegion(
+            slot: 0, guestAddress: PhysicalAddress(0x40_0000), size: 0x10000,
+            hostAddress: pages.pointer, flags: .logDirtyPages)
         let bitmap = try vm.dirtyLog(slot: 0, pages: 16)
-        #expect(bitmap == [0]) // no guest has run: nothing dirty
+        #expect(bitmap == [0])  // no guest has run: nothing dirty
         // A slot without logging has no dirty bitmap: ENOENT (api.rst, KVM_GET_DIRTY_LOG).
         try vm.setUserMemoryRegion(slot: 1, guestAddress: PhysicalAddress(0x50_0000), size: 0x10000, hostAddress: pages.pointer)
         #expect(throws: KVMError.self) { _ = try vm.dirtyLog(slot: 1, pages: 16) }
     }
 
-    @Test("creating a vGICv3 on a non-arm64 KVM fails naming KVM_CREATE_DEVICE", .enabled(if: kvmUsable && !kvmHasARM64, "needs an x86 /dev/kvm"))
+    @Test(
+        "creating a vGICv3 on a non-arm64 KVM fails naming KVM_CREATE_DEVICE",
+        .enabled(if: kvmUsable && !kvmHasARM64, "needs an x86 /dev/kvm"))
     func vgicOnX86() throws {
-        let lock = KVMTestLock(); defer { lock.release() }
+        let lock = KVMTestLock()
+        defer { lock.release() }
         let kvm = try KVMSystem()
         let vm = try kvm.createVM()
         do {
@@ -113,7 +124,8 @@ struct KVMSystemTests {
 
     @Test("arm64-only calls report 'not an arm64 host' elsewhere", .enabled(if: kvmUsable && !kvmHasARM64, "needs an x86 /dev/kvm"))
     func arm64OnlyCalls() throws {
-        let lock = KVMTestLock(); defer { lock.release() }
+        let lock = KVMTestLock()
+        defer { lock.release() }
         let kvm = try KVMSystem()
         let vm = try kvm.createVM()
         #expect(throws: KVMError.notArm64Host("KVM_ARM_PREFERRED_TARGET")) { _ = try vm.armPreferredTarget() }
@@ -154,7 +166,7 @@ struct BadFileDescriptorTests {
     func closedFD() {
         let kvm = KVMSystem(adoptingFileDescriptor: -1)
         #expect(throws: KVMError(operation: "KVM_GET_VCPU_MMAP_SIZE", errno: EBADF)) { _ = try kvm.vcpuMmapSize() }
-        #expect(throws: KVMError(operation: "KVM_GET_VCPU_MMAP_SIZE", errno: EBADF)) { _ = try kvm.createVM() } // asked first
+        #expect(throws: KVMError(operation: "KVM_GET_VCPU_MMAP_SIZE", errno: EBADF)) { _ = try kvm.createVM() }  // asked first
         let vm = VirtualMachine(adoptingFileDescriptor: -1, vcpuMmapSize: 4096)
         #expect(throws: KVMError(operation: "KVM_CREATE_VCPU", errno: EBADF)) { _ = try vm.createVCPU(id: 0) }
         #expect(throws: KVMError(operation: "KVM_SET_USER_MEMORY_REGION", errno: EBADF)) {
@@ -172,7 +184,8 @@ struct BadFileDescriptorTests {
         #expect(e.description.contains("kvm-arm.mode=nested"))
         #expect(KVMError(operation: "KVM_RUN", errno: EAGAIN).hint?.contains("vGICv3") == true)
         // Without a specific hint, a KVM ioctl's error points at its entry in api.rst.
-        #expect(KVMError(operation: "KVM_GET_DEVICE_ATTR(vGICv3: x)", errno: ENXIO).hint
+        #expect(
+            KVMError(operation: "KVM_GET_DEVICE_ATTR(vGICv3: x)", errno: ENXIO).hint
                 == "see KVM_GET_DEVICE_ATTR in Documentation/virt/kvm/api.rst for what ENXIO means there")
     }
 }
@@ -197,7 +210,7 @@ struct HandleLifetimeTests {
         #expect(isOpen(w))
         handle.close()
         var byte: UInt8 = 0
-        #expect(read(r, &byte, 1) == 0) // EOF: the only write end is closed
+        #expect(read(r, &byte, 1) == 0)  // EOF: the only write end is closed
     }
 
     @Test("dropping the handle closes the fd")
@@ -231,7 +244,7 @@ struct HandleLifetimeTests {
         }
         let reused = closeThroughHandle()
         try #require(reused == w)
-        #expect(isOpen(w)) // still open: the consumed handle did not close it a second time
+        #expect(isOpen(w))  // still open: the consumed handle did not close it a second time
         close(w)
     }
 }

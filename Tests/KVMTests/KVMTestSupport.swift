@@ -35,5 +35,8 @@ final class KVMTestLock {
         precondition(fd >= 0, "cannot open the test lock file")
         flock(fd, LOCK_EX)
     }
-    func release() { flock(fd, LOCK_UN); close(fd) }
+    func release() {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
 }

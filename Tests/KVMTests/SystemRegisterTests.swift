@@ -7,14 +7,16 @@ import Testing
 /// llvm-objdump), i.e. an encoder independent of ours, and against the Arm ARM fields.
 @Suite("SystemRegister encodings and KVM ids")
 struct SystemRegisterTests {
-    @Test("MRS/MSR words match the assembler's", arguments: [
-        (SystemRegister.ESR_EL2, true, UInt8(0), UInt32(0xd53c5200)),   // mrs x0, ESR_EL2
-        (SystemRegister.HPFAR_EL2, true, 1, 0xd53c6081),               // mrs x1, HPFAR_EL2
-        (SystemRegister.FAR_EL2, true, 2, 0xd53c6002),                 // mrs x2, FAR_EL2
-        (SystemRegister.VTTBR_EL2, false, 3, 0xd51c2103),              // msr VTTBR_EL2, x3
-        (SystemRegister.ID_AA64MMFR0_EL1, true, 4, 0xd5380704),        // mrs x4, ID_AA64MMFR0_EL1
-        (SystemRegister.SP_EL2, false, 5, 0xd51e4105),                 // msr SP_EL2, x5
-    ])
+    @Test(
+        "MRS/MSR words match the assembler's",
+        arguments: [
+            (SystemRegister.ESR_EL2, true, UInt8(0), UInt32(0xd53c_5200)),  // mrs x0, ESR_EL2
+            (SystemRegister.HPFAR_EL2, true, 1, 0xd53c_6081),  // mrs x1, HPFAR_EL2
+            (SystemRegister.FAR_EL2, true, 2, 0xd53c_6002),  // mrs x2, FAR_EL2
+            (SystemRegister.VTTBR_EL2, false, 3, 0xd51c_2103),  // msr VTTBR_EL2, x3
+            (SystemRegister.ID_AA64MMFR0_EL1, true, 4, 0xd538_0704),  // mrs x4, ID_AA64MMFR0_EL1
+            (SystemRegister.SP_EL2, false, 5, 0xd51e_4105),  // msr SP_EL2, x5
+        ])
     func instructionWords(register: SystemRegister, isRead: Bool, rt: UInt8, word: UInt32) {
         #expect((isRead ? register.mrs(rt: rt) : register.msr(rt: rt)) == word)
     }
@@ -25,7 +27,7 @@ struct SystemRegisterTests {
         #expect(SystemRegister(named: "S3_4_C5_C2_0")?.name == "ESR_EL2")
         #expect(SystemRegister(named: "S3_4_C2_C1_2")?.name == "VTCR_EL2")
         #expect(SystemRegister(named: "S3_7_C15_C15_7")?.name == "S3_7_C15_C15_7")
-        #expect(SystemRegister(named: "S4_0_C0_C0_0") == nil) // op0 is 2 bits
+        #expect(SystemRegister(named: "S4_0_C0_C0_0") == nil)  // op0 is 2 bits
         #expect(SystemRegister(named: "NOT_A_REG") == nil)
         #expect(SystemRegister.HPFAR_EL2.genericName == "S3_4_C6_C0_4")
     }

@@ -37,7 +37,9 @@ struct VCPURunTests {
             RealModeGuest.load(RealModeGuest.mmioThenHalt, into: pages)
             try vm.setUserMemoryRegion(slot: 0, guestAddress: RealModeGuest.base, size: UInt64(pages.size), hostAddress: pages.pointer)
             let vcpu = try vm.createVCPU(id: 0)
-            #expect(try vcpu.run(timeoutNanoseconds: 5_000_000_000) == .mmio(address: PhysicalAddress(0x1000), length: 1, isWrite: true, data: 0x5a))
+            #expect(
+                try vcpu.run(timeoutNanoseconds: 5_000_000_000)
+                    == .mmio(address: PhysicalAddress(0x1000), length: 1, isWrite: true, data: 0x5a))
             #expect(try vcpu.run(timeoutNanoseconds: 5_000_000_000) == .halt)
         }
     }
@@ -52,13 +54,17 @@ struct VCPURunTests {
             try vm.setUserMemoryRegion(slot: 0, guestAddress: RealModeGuest.base, size: UInt64(pages.size), hostAddress: pages.pointer)
             let vcpu = try vm.createVCPU(id: 0)
             let early = vcpu.completeMMIORead(value: 1)
-            #expect(!early) // no exit yet: refused
-            #expect(try vcpu.run(timeoutNanoseconds: 5_000_000_000) == .mmio(address: PhysicalAddress(0x2000), length: 1, isWrite: false, data: 0))
+            #expect(!early)  // no exit yet: refused
+            #expect(
+                try vcpu.run(timeoutNanoseconds: 5_000_000_000)
+                    == .mmio(address: PhysicalAddress(0x2000), length: 1, isWrite: false, data: 0))
             let supplied = vcpu.completeMMIORead(value: 0xC3)
             #expect(supplied)
-            #expect(try vcpu.run(timeoutNanoseconds: 5_000_000_000) == .mmio(address: PhysicalAddress(0x1000), length: 1, isWrite: true, data: 0xC3))
+            #expect(
+                try vcpu.run(timeoutNanoseconds: 5_000_000_000)
+                    == .mmio(address: PhysicalAddress(0x1000), length: 1, isWrite: true, data: 0xC3))
             let onWrite = vcpu.completeMMIORead(value: 1)
-            #expect(!onWrite) // a write exit: refused
+            #expect(!onWrite)  // a write exit: refused
             #expect(try vcpu.run(timeoutNanoseconds: 5_000_000_000) == .halt)
         }
     }

@@ -18,8 +18,10 @@ struct AddedRegionTests {
             try m.memory.write(bytes: [0xC6, 0x06, 0x10, 0x30, 0x5A, 0xC6, 0x06, 0x20, 0x30, 0x66, 0xF4], at: PhysicalAddress(0xFFFF_FFF0))
             #expect(try m.run(timeout: .seconds(5)) == .mmio(address: PhysicalAddress(0x3010), length: 1, isWrite: true, data: 0x5A))
             let page = m.hostPageSize
-            let slot = try m.addRegion(MemoryRegion(name: "lazy", base: PhysicalAddress(0x3000 / page * page), size: page,
-                                                    kind: .ram, logDirtyPages: true))
+            let slot = try m.addRegion(
+                MemoryRegion(
+                    name: "lazy", base: PhysicalAddress(0x3000 / page * page), size: page,
+                    kind: .ram, logDirtyPages: true))
             #expect(slot == 1)
             #expect(m.memslots["lazy"] == 1)
             try m.completePendingExit()

@@ -9,16 +9,19 @@ import Testing
 @Suite("ID_AA64MMFR0_EL1 decoding")
 struct IDAA64MMFR0Tests {
     /// Build a register value from the fields (positions per the Arm ARM).
-    static func value(paRange: UInt64 = 0, tgran4: UInt64 = 0, tgran16: UInt64 = 0, tgran64: UInt64 = 0,
-                      tgran4_2: UInt64 = 0, tgran16_2: UInt64 = 0, tgran64_2: UInt64 = 0) -> IDAA64MMFR0 {
-        IDAA64MMFR0(rawValue: paRange | tgran16 << 20 | tgran64 << 24 | tgran4 << 28
-                    | tgran16_2 << 32 | tgran64_2 << 36 | tgran4_2 << 40)
+    static func value(
+        paRange: UInt64 = 0, tgran4: UInt64 = 0, tgran16: UInt64 = 0, tgran64: UInt64 = 0,
+        tgran4_2: UInt64 = 0, tgran16_2: UInt64 = 0, tgran64_2: UInt64 = 0
+    ) -> IDAA64MMFR0 {
+        IDAA64MMFR0(
+            rawValue: paRange | tgran16 << 20 | tgran64 << 24 | tgran4 << 28
+                | tgran16_2 << 32 | tgran64_2 << 36 | tgran4_2 << 40)
     }
 
     @Test("TGran<N>_2 = 0b0010 supported, 0b0001 not supported, 0b0011 supported with 52-bit")
     func explicitStage2Fields() {
         let r = Self.value(tgran4: 0b1111, tgran16: 0b0000, tgran64: 0b1111, tgran4_2: 0b0010, tgran16_2: 0b0011, tgran64_2: 0b0001)
-        #expect(r.stage2(.k4) == .supported)       // stage 1 says no 4K, stage 2 field overrides
+        #expect(r.stage2(.k4) == .supported)  // stage 1 says no 4K, stage 2 field overrides
         #expect(r.stage2(.k16) == .supported52Bit)
         #expect(r.stage2(.k64) == .notSupported)
         #expect(r.stage2Field(.k4) == 0b0010)
@@ -50,9 +53,11 @@ struct IDAA64MMFR0Tests {
         #expect(Self.value(paRange: 0b1000).physicalAddressBits == nil)
     }
 
-    @Test("PARange: 0b0000 32 … 0b0101 48, 0b0110 52 bits", arguments: [
-        (UInt64(0b0000), 32), (0b0001, 36), (0b0010, 40), (0b0011, 42), (0b0100, 44), (0b0101, 48), (0b0110, 52),
-    ])
+    @Test(
+        "PARange: 0b0000 32 … 0b0101 48, 0b0110 52 bits",
+        arguments: [
+            (UInt64(0b0000), 32), (0b0001, 36), (0b0010, 40), (0b0011, 42), (0b0100, 44), (0b0101, 48), (0b0110, 52),
+        ])
     func paRange(field: UInt64, bits: Int) {
         #expect(Self.value(paRange: field).physicalAddressBits == bits)
     }
@@ -82,9 +87,12 @@ struct HostReportTests {
         }
         let data = try JSONEncoder().encode(r)
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        for key in ["architecture", "kernelRelease", "isARM64Host", "kvmPath", "kvmPresent", "kvmAccessible", "kvmGroup",
-                    "apiVersion", "capArmEL2", "armEL2Available", "capArmEL2E2H0", "maxIPABits", "vgicV3Creatable",
-                    "el2VCPUCreated", "el2E2H0VCPUCreated", "idAA64MMFR0", "stage2Granules", "paRangeBits", "el2GuestRuns", "el2GuestDetail", "canRunNestedTests", "problems", "notes"] {
+        for key in [
+            "architecture", "kernelRelease", "isARM64Host", "kvmPath", "kvmPresent", "kvmAccessible", "kvmGroup",
+            "apiVersion", "capArmEL2", "armEL2Available", "capArmEL2E2H0", "maxIPABits", "vgicV3Creatable",
+            "el2VCPUCreated", "el2E2H0VCPUCreated", "idAA64MMFR0", "stage2Granules", "paRangeBits", "el2GuestRuns", "el2GuestDetail",
+            "canRunNestedTests", "problems", "notes",
+        ] {
             #expect(object[key] != nil, "missing key \(key)")
         }
         #expect(try JSONDecoder().decode(HostReport.self, from: data) == r)

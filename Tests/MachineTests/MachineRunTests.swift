@@ -54,10 +54,13 @@ struct MachineRunTests {
             } catch let error as MachineError {
                 let elapsed = ContinuousClock.now - start
                 #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(5))
-                guard case let .timeout(vcpu, after, pc, lastExits) = error else { Issue.record("\(error)"); return }
+                guard case let .timeout(vcpu, after, pc, lastExits) = error else {
+                    Issue.record("\(error)")
+                    return
+                }
                 #expect(vcpu == 0)
                 #expect(after == .milliseconds(300))
-                #expect(pc == nil) // x86 has no ONE_REG PC; arm64 reports it
+                #expect(pc == nil)  // x86 has no ONE_REG PC; arm64 reports it
                 // historyLength 4: the last three MMIO writes and the watchdog interruption.
                 #expect(lastExits.map(\.sequence) == [3, 4, 5, 6])
                 #expect(lastExits.last?.exit == .interrupted(.watchdog))
@@ -73,19 +76,23 @@ struct MachineRunTests {
         try withKVMTestLock {
             // 1000 MMIO writes (mov [0x1000], al; dec cx; jnz) then jmp $: B9 E8 03 / A2 00 10 / 49 / 75 FA / EB FE
             let body: [UInt8] = [0xB9, 0xE8, 0x03, 0xA2, 0x00, 0x10, 0x49, 0x75, 0xFA, 0xEB, 0xFE]
-            let m = try Self.machine(code: [0xEB, 0x8E]) // jmp short to 0xFF80
+            let m = try Self.machine(code: [0xEB, 0x8E])  // jmp short to 0xFF80
             try m.memory.write(bytes: body, at: PhysicalAddress(0xFFFF_FF80))
             let deadline = ContinuousClock.now.advanced(by: .milliseconds(1500))
             var exits = 0
             do {
                 while true {
                     guard case .mmio(PhysicalAddress(0x1000), 1, true, _) = try m.run(deadline: deadline) else {
-                        Issue.record("unexpected exit"); return
+                        Issue.record("unexpected exit")
+                        return
                     }
                     exits += 1
                 }
             } catch let error as MachineError {
-                guard case let .timeout(_, after, _, _) = error else { Issue.record("\(error)"); return }
+                guard case let .timeout(_, after, _, _) = error else {
+                    Issue.record("\(error)")
+                    return
+                }
                 #expect(exits == 1000)
                 // The report names the deadline's whole budget, not what was left at the last call.
                 #expect(after > .milliseconds(1400) && after <= .milliseconds(1500))
@@ -103,7 +110,7 @@ struct MachineRunTests {
             var code: [UInt8] = []
             for v in UInt8(1)...3 { code += [0xC6, 0x06, 0x00, 0x10, v] }
             code += [0xF4]
-            let m = try Self.machine(code: [0xEB, 0x8E]) // jmp short to 0xFF80
+            let m = try Self.machine(code: [0xEB, 0x8E])  // jmp short to 0xFF80
             try m.memory.write(bytes: code, at: PhysicalAddress(0xFFFF_FF80))
             for form in 0..<2 {
                 let budget = Duration.milliseconds(200)
@@ -120,7 +127,10 @@ struct MachineRunTests {
                     let exit = try run()
                     Issue.record("ran past the deadline (form \(form)): \(exit)")
                 } catch let error as MachineError {
-                    guard case .timeout = error else { Issue.record("\(error)"); return }
+                    guard case .timeout = error else {
+                        Issue.record("\(error)")
+                        return
+                    }
                     #expect(m.lastExits().last?.exit == .interrupted(.watchdog))
                 }
             }
@@ -138,17 +148,18 @@ struct MachineRunTests {
             ])
             let m = try Machine(MachineConfiguration(map: map, mode: .resetState))
             // mov byte [0x2345], 0x11 ; mov byte [0x7000], 0x22 ; hlt  (DS.base = 0 at reset)
-            try m.memory.write(bytes: [0xC6, 0x06, 0x45, 0x23, 0x11, 0xC6, 0x06, 0x00, 0x70, 0x22, 0xF4],
-                               at: PhysicalAddress(0xFFFF_FFF0 - 0x10))
-            try m.memory.write(bytes: [0xEB, 0xEE], at: PhysicalAddress(0xFFFF_FFF0)) // jmp short -0x12 → 0xFFE0
+            try m.memory.write(
+                bytes: [0xC6, 0x06, 0x45, 0x23, 0x11, 0xC6, 0x06, 0x00, 0x70, 0x22, 0xF4],
+                at: PhysicalAddress(0xFFFF_FFF0 - 0x10))
+            try m.memory.write(bytes: [0xEB, 0xEE], at: PhysicalAddress(0xFFFF_FFF0))  // jmp short -0x12 → 0xFFE0
             #expect(try m.dirtyPages(region: "data") == [])
             #expect(try m.run(timeout: .seconds(5)) == .halt)
             #expect(try m.memory.read(UInt8.self, at: PhysicalAddress(0x2345)) == 0x11)
             #expect(try m.memory.read(UInt8.self, at: PhysicalAddress(0x7000)) == 0x22)
             let page = m.hostPageSize
             #expect(try m.dirtyPages(region: "data") == [PhysicalAddress(0x2345 / page * page), PhysicalAddress(0x7000 / page * page)])
-            #expect(try m.dirtyPages(region: "data") == []) // reading the log clears it
-            #expect(throws: MachineError.self) { _ = try m.dirtyPages(region: "reset") } // not logging
+            #expect(try m.dirtyPages(region: "data") == [])  // reading the log clears it
+            #expect(throws: MachineError.self) { _ = try m.dirtyPages(region: "reset") }  // not logging
         }
     }
 
@@ -162,13 +173,19 @@ struct MachineRunTests {
                 #expect(Self.kvmVMFileDescriptors().count == before.count + 1)
                 // Process-directed, like `kill PID`: some thread that does not block SIGTERM takes it
                 // and the handler forwards it to the thread in KVM_RUN.
-                let sender = Thread { usleep(100_000); kill(getpid(), SIGTERM) }
+                let sender = Thread {
+                    usleep(100_000)
+                    kill(getpid(), SIGTERM)
+                }
                 sender.start()
                 do {
                     _ = try m.run(timeout: .seconds(10))
                     Issue.record("spinning guest returned")
                 } catch let error as MachineError {
-                    guard case let .stopped(signal, _) = error else { Issue.record("\(error)"); return }
+                    guard case let .stopped(signal, _) = error else {
+                        Issue.record("\(error)")
+                        return
+                    }
                     #expect(signal == SIGTERM)
                     #expect(error.suggestedExitCode == 128 + SIGTERM)
                 }
@@ -208,15 +225,17 @@ struct MachineRunTests {
 /// The arm64 path for real: an EL2 vCPU with the in-kernel vGICv3 runs four instructions at
 /// vEL2 (EL2SmokeGuest) — an MMIO exit, ONE_REG reads, the watchdog. Runs on arm64 KVM hosts
 /// with nested virtualization (e.g. inside scripts/emu-host); `harness doctor` runs the same.
-@Suite("EL2 machine on arm64 KVM", .serialized,
-       .enabled(if: kvmUsable && kvmHasARM64, "needs arm64 KVM (run in the emulated host: scripts/emu-host)"))
+@Suite(
+    "EL2 machine on arm64 KVM", .serialized,
+    .enabled(if: kvmUsable && kvmHasARM64, "needs arm64 KVM (run in the emulated host: scripts/emu-host)"))
 struct EL2MachineTests {
     @Test("a vEL2 guest makes the expected MMIO exit and its registers read back")
     func smoke() throws {
         try withKVMTestLock {
-            let map = try MemoryMap(MemoryMap.gicRegions(vcpus: 1) + [
-                MemoryRegion(name: "ram", base: PhysicalAddress(0x4000_0000), size: 0x20_0000, kind: .ram),
-            ])
+            let map = try MemoryMap(
+                MemoryMap.gicRegions(vcpus: 1) + [
+                    MemoryRegion(name: "ram", base: PhysicalAddress(0x4000_0000), size: 0x20_0000, kind: .ram)
+                ])
             let machine = try Machine(MachineConfiguration(map: map, mode: .el2(e2h0: false)))
             let regs = try machine.registerList()
             #expect(regs.contains(SystemRegister.VTTBR_EL2.kvmRegisterID))
@@ -228,11 +247,12 @@ struct EL2MachineTests {
 
     /// Two EL2 vCPUs spinning at vEL2 (`b .`), each run from its own thread.
     static func spinners() throws -> Machine {
-        let map = try MemoryMap(MemoryMap.gicRegions(vcpus: 2) + [
-            MemoryRegion(name: "ram", base: PhysicalAddress(0x4000_0000), size: 0x20_0000, kind: .ram),
-        ])
+        let map = try MemoryMap(
+            MemoryMap.gicRegions(vcpus: 2) + [
+                MemoryRegion(name: "ram", base: PhysicalAddress(0x4000_0000), size: 0x20_0000, kind: .ram)
+            ])
         let machine = try Machine(MachineConfiguration(map: map, vcpuCount: 2, mode: .el2(e2h0: false)))
-        try machine.memory.write(UInt32(0x1400_0000), at: PhysicalAddress(0x4000_0000)) // b . (A64 B, imm26 = 0)
+        try machine.memory.write(UInt32(0x1400_0000), at: PhysicalAddress(0x4000_0000))  // b . (A64 B, imm26 = 0)
         for k in 0..<2 { try machine.setEntry(vcpu: k, pc: PhysicalAddress(0x4000_0000)) }
         return machine
     }
@@ -242,12 +262,19 @@ struct EL2MachineTests {
         try withKVMTestLock {
             let machine = try Self.spinners()
             let start = ContinuousClock.now
-            let results = try VCPUThreads.run((0..<2).map { k in { () throws -> VCPUExit in try machine.run(vcpu: k, timeout: .milliseconds(400 + 400 * k)) } })
+            let results = try VCPUThreads.run(
+                (0..<2).map { k in { () throws -> VCPUExit in try machine.run(vcpu: k, timeout: .milliseconds(400 + 400 * k)) } })
             // Both ran at once: the whole took about the longer budget, not the sum.
             #expect(ContinuousClock.now - start < .milliseconds(800 + 350))
             for (k, r) in results.enumerated() {
-                do { _ = try r.get(); Issue.record("vCPU \(k) returned from a spin") } catch let error as MachineError {
-                    guard case let .timeout(vcpu, after, _, _) = error else { Issue.record("\(error)"); continue }
+                do {
+                    _ = try r.get()
+                    Issue.record("vCPU \(k) returned from a spin")
+                } catch let error as MachineError {
+                    guard case let .timeout(vcpu, after, _, _) = error else {
+                        Issue.record("\(error)")
+                        continue
+                    }
                     #expect(vcpu == k && after == .milliseconds(400 + 400 * k))
                 } catch { Issue.record("\(error)") }
             }
@@ -259,12 +286,22 @@ struct EL2MachineTests {
         try withKVMTestLock {
             defer { ckvm_reset_stop_signal() }
             let machine = try Self.spinners()
-            let sender = Thread { usleep(300_000); kill(getpid(), SIGTERM) }
+            let sender = Thread {
+                usleep(300_000)
+                kill(getpid(), SIGTERM)
+            }
             sender.start()
-            let results = try VCPUThreads.run((0..<2).map { k in { () throws -> VCPUExit in try machine.run(vcpu: k, timeout: .seconds(20)) } })
+            let results = try VCPUThreads.run(
+                (0..<2).map { k in { () throws -> VCPUExit in try machine.run(vcpu: k, timeout: .seconds(20)) } })
             for (k, r) in results.enumerated() {
-                do { _ = try r.get(); Issue.record("vCPU \(k) returned from a spin") } catch let error as MachineError {
-                    guard case let .stopped(signal, _) = error else { Issue.record("vCPU \(k): \(error)"); continue }
+                do {
+                    _ = try r.get()
+                    Issue.record("vCPU \(k) returned from a spin")
+                } catch let error as MachineError {
+                    guard case let .stopped(signal, _) = error else {
+                        Issue.record("vCPU \(k): \(error)")
+                        continue
+                    }
                     #expect(signal == SIGTERM)
                 } catch { Issue.record("\(error)") }
             }

@@ -14,7 +14,6 @@ func withKVMTestLock<R>(_ body: () throws -> R) rethrows -> R {
     return try body()
 }
 
-
 /// The same lock, held from init until release() (for tests that create VMs without running them).
 final class KVMTestLock {
     let fd: Int32
@@ -23,5 +22,8 @@ final class KVMTestLock {
         precondition(fd >= 0, "cannot open the test lock file")
         flock(fd, LOCK_EX)
     }
-    func release() { flock(fd, LOCK_UN); close(fd) }
+    func release() {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
 }

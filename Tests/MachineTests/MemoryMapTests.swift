@@ -15,7 +15,7 @@ struct MemoryMapTests {
         #expect(map.regions.map(\.name) == ["mailbox", "ram", "pool"])
         #expect(try map.region(named: "pool") == pool)
         #expect(map.region(containing: PhysicalAddress(0x40FF_FFF8), length: 8) == ram)
-        #expect(map.region(containing: PhysicalAddress(0x40FF_FFFC), length: 8) == nil) // straddles ram|pool
+        #expect(map.region(containing: PhysicalAddress(0x40FF_FFFC), length: 8) == nil)  // straddles ram|pool
     }
 
     @Test("an overlap names both regions")
@@ -126,7 +126,10 @@ struct GuestMemoryTests {
             _ = try GuestMemory(map: map)
             Issue.record("mapped 4 EiB")
         } catch {
-            guard case let .mapFailed(region, bytes, _) = error else { Issue.record("\(error)"); return }
+            guard case let .mapFailed(region, bytes, _) = error else {
+                Issue.record("\(error)")
+                return
+            }
             #expect(region == "huge")
             #expect(bytes == 1 << 62)
             #expect(error.description.contains("cannot map"))

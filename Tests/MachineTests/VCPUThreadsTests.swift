@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+
 @testable import Machine
 
 @Suite struct VCPUThreadsTests {
@@ -10,16 +11,17 @@ import Testing
     @Test func bodiesRunAtTheSameTime() throws {
         let started = Atomic<Int>(0)
         let n = 4
-        let results = try VCPUThreads.run((0..<n).map { k in
-            { () throws -> Int in
-                started.add(1, ordering: .sequentiallyConsistent)
-                let limit = ContinuousClock.now.advanced(by: .seconds(10))
-                while started.load(ordering: .sequentiallyConsistent) < n {
-                    if ContinuousClock.now > limit { throw Boom(k: k) }
+        let results = try VCPUThreads.run(
+            (0..<n).map { k in
+                { () throws -> Int in
+                    started.add(1, ordering: .sequentiallyConsistent)
+                    let limit = ContinuousClock.now.advanced(by: .seconds(10))
+                    while started.load(ordering: .sequentiallyConsistent) < n {
+                        if ContinuousClock.now > limit { throw Boom(k: k) }
+                    }
+                    return k * 10
                 }
-                return k * 10
-            }
-        })
+            })
         #expect(results.map { try? $0.get() } == [0, 10, 20, 30])
     }
 

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Reporting
 
 /// `--bisect`: what `git bisect run` gets for every way a run ends (git-bisect(1): 0 good,
@@ -7,12 +8,12 @@ import Testing
     @Test func mapping() {
         #expect(BisectExit.status(forExitStatus: 0) == 0)
         #expect(BisectExit.status(forExitStatus: 1) == 1)
-        #expect(BisectExit.status(forExitStatus: 124) == 1)     // a hang is a bad commit
-        #expect(BisectExit.status(forExitStatus: 77) == 125)    // nothing could run: skip
-        #expect(BisectExit.status(forExitStatus: 64) == 125)    // usage error
-        #expect(BisectExit.status(forExitStatus: 74) == 125)    // report not written
+        #expect(BisectExit.status(forExitStatus: 124) == 1)  // a hang is a bad commit
+        #expect(BisectExit.status(forExitStatus: 77) == 125)  // nothing could run: skip
+        #expect(BisectExit.status(forExitStatus: 64) == 125)  // usage error
+        #expect(BisectExit.status(forExitStatus: 74) == 125)  // report not written
         #expect(BisectExit.status(forExitStatus: 125) == 125)
-        #expect(BisectExit.status(forExitStatus: 130) == 130)   // SIGINT stops the bisection
+        #expect(BisectExit.status(forExitStatus: 130) == 130)  // SIGINT stops the bisection
         #expect(BisectExit.status(forExitStatus: 143) == 143)
     }
 
@@ -28,8 +29,9 @@ import Testing
 
 /// Run notes (tests left out, a host check not done) appear once in every format.
 @Suite struct RunNotesTests {
-    let run = RunInfo(startTime: .init(timeIntervalSince1970: 0), hostname: "h", hostDescription: "d", seed: 1,
-                      notes: ["left out 1 variant (unsafe): x/y", "host health check not done: permission denied reading /dev/kmsg"])
+    let run = RunInfo(
+        startTime: .init(timeIntervalSince1970: 0), hostname: "h", hostDescription: "d", seed: 1,
+        notes: ["left out 1 variant (unsafe): x/y", "host health check not done: permission denied reading /dev/kmsg"])
 
     @Test func everyFormatStatesEachNoteOnce() {
         for format in OutputFormat.allCases {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Reporting
 
 @Suite struct ExitPolicyTests {
@@ -7,12 +8,13 @@ import Testing
 
     /// The policy table from the brief (0 all passed, skips allowed; 1 any failure; 77 all
     /// skipped or nothing ran; 124 any timeout, which takes precedence over 1).
-    @Test(arguments: [
-        ([pass], 0), ([pass, pass], 0), ([pass, skip], 0), ([skip, pass, skip], 0),
-        ([fail], 1), ([pass, fail], 1), ([fail, skip], 1), ([pass, fail, skip], 1),
-        ([skip], 77), ([skip, skip], 77), ([], 77),
-        ([tout], 124), ([pass, tout], 124), ([skip, tout], 124), ([fail, tout], 124), ([tout, fail, pass, skip], 124),
-    ] as [([TestResult], Int32)])
+    @Test(
+        arguments: [
+            ([pass], 0), ([pass, pass], 0), ([pass, skip], 0), ([skip, pass, skip], 0),
+            ([fail], 1), ([pass, fail], 1), ([fail, skip], 1), ([pass, fail, skip], 1),
+            ([skip], 77), ([skip, skip], 77), ([], 77),
+            ([tout], 124), ([pass, tout], 124), ([skip, tout], 124), ([fail, tout], 124), ([tout, fail, pass, skip], 124),
+        ] as [([TestResult], Int32)])
     func table(results: [TestResult], expected: Int32) {
         #expect(ExitPolicy.status(results) == expected)
         #expect(Summary(results).exitStatus == expected)

@@ -1,37 +1,41 @@
 import Foundation
 import Testing
+
 @testable import Reporting
 
 @Suite struct GlobTests {
-    static let names = ["demand-paging/4k", "demand-paging/16k", "demand-paging/64k", "demand-paging/2m-block",
-                        "permission/write-ro", "translation/l0", "translation/l3", "vmid-isolation", "e2h0/demand-paging/4k"]
+    static let names = [
+        "demand-paging/4k", "demand-paging/16k", "demand-paging/64k", "demand-paging/2m-block",
+        "permission/write-ro", "translation/l0", "translation/l3", "vmid-isolation", "e2h0/demand-paging/4k",
+    ]
 
     static func select(_ p: String) throws -> [String] {
         let g = try GlobPattern(p)
         return names.filter { g.matches($0) }
     }
 
-    @Test(arguments: [
-        ("demand-paging/4k", ["demand-paging/4k"]),
-        ("demand-paging/*", ["demand-paging/4k", "demand-paging/16k", "demand-paging/64k", "demand-paging/2m-block"]),
-        ("demand*", ["demand-paging/4k", "demand-paging/16k", "demand-paging/64k", "demand-paging/2m-block"]),
-        ("*/4k", ["demand-paging/4k", "e2h0/demand-paging/4k"]),
-        ("*demand-paging/4k", ["demand-paging/4k", "e2h0/demand-paging/4k"]),
-        ("demand-paging/?k", ["demand-paging/4k"]),
-        ("demand-paging/??k", ["demand-paging/16k", "demand-paging/64k"]),
-        ("translation/l[0-2]", ["translation/l0"]),
-        ("translation/l[!0-2]", ["translation/l3"]),
-        ("translation/l[^0]", ["translation/l3"]),
-        ("demand-paging/[16]*k", ["demand-paging/16k", "demand-paging/64k"]),   // '1' or '6' first
-        ("demand-paging/[1]*k", ["demand-paging/16k"]),
-        ("*", names),
-        ("**", names),
-        ("", []),
-        ("vmid", []),                       // whole-name match, not substring
-        ("*isolation", ["vmid-isolation"]),
-        ("permission/write-r[o]", ["permission/write-ro"]),
-        ("*-*-*", ["demand-paging/2m-block"]),
-    ] as [(String, [String])])
+    @Test(
+        arguments: [
+            ("demand-paging/4k", ["demand-paging/4k"]),
+            ("demand-paging/*", ["demand-paging/4k", "demand-paging/16k", "demand-paging/64k", "demand-paging/2m-block"]),
+            ("demand*", ["demand-paging/4k", "demand-paging/16k", "demand-paging/64k", "demand-paging/2m-block"]),
+            ("*/4k", ["demand-paging/4k", "e2h0/demand-paging/4k"]),
+            ("*demand-paging/4k", ["demand-paging/4k", "e2h0/demand-paging/4k"]),
+            ("demand-paging/?k", ["demand-paging/4k"]),
+            ("demand-paging/??k", ["demand-paging/16k", "demand-paging/64k"]),
+            ("translation/l[0-2]", ["translation/l0"]),
+            ("translation/l[!0-2]", ["translation/l3"]),
+            ("translation/l[^0]", ["translation/l3"]),
+            ("demand-paging/[16]*k", ["demand-paging/16k", "demand-paging/64k"]),  // '1' or '6' first
+            ("demand-paging/[1]*k", ["demand-paging/16k"]),
+            ("*", names),
+            ("**", names),
+            ("", []),
+            ("vmid", []),  // whole-name match, not substring
+            ("*isolation", ["vmid-isolation"]),
+            ("permission/write-r[o]", ["permission/write-ro"]),
+            ("*-*-*", ["demand-paging/2m-block"]),
+        ] as [(String, [String])])
     func selects(pattern: String, expected: [String]) throws {
         #expect(try Self.select(pattern) == expected)
     }
@@ -56,7 +60,8 @@ import Testing
     ])
     func malformedPatternsAreRejected(pattern: String, problem: String) {
         #expect(throws: GlobPattern.ParseError(pattern: pattern, problem: problem)) { try GlobPattern(pattern) }
-        #expect(GlobPattern.ParseError(pattern: pattern, problem: problem).description == "invalid --filter pattern '\(pattern)': \(problem)")
+        #expect(
+            GlobPattern.ParseError(pattern: pattern, problem: problem).description == "invalid --filter pattern '\(pattern)': \(problem)")
     }
 
     @Test func pathologicalPatternIsFast() throws {

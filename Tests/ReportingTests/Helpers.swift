@@ -6,7 +6,8 @@ func runProgram(_ path: String, _ args: [String], input: String) -> (Int32, Stri
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
-    let inPipe = Pipe(), outPipe = Pipe()
+    let inPipe = Pipe()
+    let outPipe = Pipe()
     p.standardInput = inPipe
     p.standardOutput = outPipe
     p.standardError = FileHandle.nullDevice

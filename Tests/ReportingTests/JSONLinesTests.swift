@@ -1,9 +1,13 @@
 import Foundation
 import Testing
+
 @testable import Reporting
 
 @Suite struct JSONLinesTests {
-    static let text = { var f = JSONLinesFormatter(); return f.render(Fixture.run, results: Fixture.results) }()
+    static let text = {
+        var f = JSONLinesFormatter()
+        return f.render(Fixture.run, results: Fixture.results)
+    }()
 
     static func objects(_ text: String) throws -> [[String: Any]] {
         #expect(text.hasSuffix("\n"))
@@ -30,8 +34,14 @@ import Testing
 
     @Test func testRecordsFieldByField() throws {
         let tests = try Self.objects(Self.text).filter { $0["type"] as? String == "test" }
-        #expect(tests.map { $0["name"] as? String } == ["demand-paging/4k", "permission/write-ro", "demand-paging/16k", "bbm/live", "demand-paging/4k"])
-        #expect(tests.map { $0["id"] as? String } == ["demand-paging_4k", "permission_write-ro", "demand-paging_16k", "bbm_live", "demand-paging_4k-rep2"])
+        #expect(
+            tests.map { $0["name"] as? String } == [
+                "demand-paging/4k", "permission/write-ro", "demand-paging/16k", "bbm/live", "demand-paging/4k",
+            ])
+        #expect(
+            tests.map { $0["id"] as? String } == [
+                "demand-paging_4k", "permission_write-ro", "demand-paging_16k", "bbm_live", "demand-paging_4k-rep2",
+            ])
         #expect(tests.map { $0["number"] as? Int } == [1, 2, 3, 4, 5])
         #expect(tests.map { $0["status"] as? String } == ["pass", "fail", "skip", "timeout", "pass"])
         #expect(tests.map { ($0["duration"] as? NSNumber)?.doubleValue } == [0.85, 0.12, 0, 10, 0.0012])

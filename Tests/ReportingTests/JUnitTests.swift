@@ -1,9 +1,11 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 import Testing
+
 @testable import Reporting
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
 
 /// The JUnit output is parsed with a real XML parser (Foundation's XMLDocument, libxml2 on
 /// Linux) and checked field by field against values worked out by hand from the fixture.
@@ -14,7 +16,10 @@ import Testing
 /// junit5 5.9.2 ships only `org/junit/platform/reporting/open/xml/junit.xsd`, the schema of
 /// the different "Open Test Reporting" format. So the structure is checked here instead.
 @Suite struct JUnitTests {
-    static let xml = { var f = JUnitFormatter(); return f.render(Fixture.run, results: Fixture.results) }()
+    static let xml = {
+        var f = JUnitFormatter()
+        return f.render(Fixture.run, results: Fixture.results)
+    }()
 
     static func parse(_ text: String) throws -> XMLDocument {
         try XMLDocument(xmlString: text, options: [])
@@ -29,11 +34,16 @@ import Testing
         var out = ""
         for u in s.unicodeScalars {
             let v = u.value
-            let allowed = v == 9 || v == 10 || v == 13 || (0x20...0xD7FF).contains(v)
+            let allowed =
+                v == 9 || v == 10 || v == 13 || (0x20...0xD7FF).contains(v)
                 || (0xE000...0xFFFD).contains(v) || (0x10000...0x10FFFF).contains(v)
-            if allowed { out.unicodeScalars.append(u) }
-            else if v <= 0xFF { out += String(format: "\\x%02X", v) }
-            else { out += String(format: "\\u%04X", v) }
+            if allowed {
+                out.unicodeScalars.append(u)
+            } else if v <= 0xFF {
+                out += String(format: "\\x%02X", v)
+            } else {
+                out += String(format: "\\u%04X", v)
+            }
         }
         return out
     }
@@ -68,13 +78,20 @@ import Testing
         let suite = try #require(doc.rootElement()?.elements(forName: "testsuite").first)
         let cases = suite.elements(forName: "testcase")
         #expect(cases.count == 5)
-        #expect(cases.map { Self.attr($0, "name") } == ["demand-paging_4k", "permission_write-ro", "demand-paging_16k", "bbm_live", "demand-paging_4k-rep2"])
-        #expect(cases.map { Self.attr($0, "classname") } == ["nvharness.demand-paging", "nvharness.permission", "nvharness.demand-paging", "nvharness.bbm", "nvharness.demand-paging"])
+        #expect(
+            cases.map { Self.attr($0, "name") } == [
+                "demand-paging_4k", "permission_write-ro", "demand-paging_16k", "bbm_live", "demand-paging_4k-rep2",
+            ])
+        #expect(
+            cases.map { Self.attr($0, "classname") } == [
+                "nvharness.demand-paging", "nvharness.permission", "nvharness.demand-paging", "nvharness.bbm", "nvharness.demand-paging",
+            ])
         #expect(cases.map { Self.attr($0, "time") } == ["0.850", "0.120", "0.000", "10.000", "0.001"])
 
         // 1: pass with a fault log -> no failure/skipped, fault in system-out.
         #expect(cases[0].elements(forName: "failure").isEmpty && cases[0].elements(forName: "skipped").isEmpty)
-        #expect(cases[0].elements(forName: "system-out").first?.stringValue
+        #expect(
+            cases[0].elements(forName: "system-out").first?.stringValue
                 == "parameters: granule=4K ipaBits=40\nfaults:\n\(Fixture.fault1)\n")
 
         // 2: failure with untrusted text in message and body.
@@ -83,9 +100,13 @@ import Testing
         #expect(Self.attr(failure, "type") == "failure")
         #expect(Self.attr(failure, "message") == Self.visible(message))
         // Spelled out once by hand, so the test does not only trust `visible`:
-        #expect(Self.attr(failure, "message") == "expected WnR=1, got 0; guest said <b>&\"quoted\" 'x'</b> \\x00\\x1B[31mred\\x0B \\uFFFE # SKIP not really \\ end\nsecond line é\r\tcr-tab")
+        #expect(
+            Self.attr(failure, "message")
+                == "expected WnR=1, got 0; guest said <b>&\"quoted\" 'x'</b> \\x00\\x1B[31mred\\x0B \\uFFFE # SKIP not really \\ end\nsecond line é\r\tcr-tab"
+        )
         #expect(failure.stringValue == Self.visible(message + "\n\nfaults:\n" + Fixture.fault2 + "\nraw " + Fixture.nasty))
-        #expect(cases[1].elements(forName: "system-out").first?.stringValue
+        #expect(
+            cases[1].elements(forName: "system-out").first?.stringValue
                 == Self.visible("faults:\n\(Fixture.fault2)\nraw \(Fixture.nasty)\n"))
 
         // 3: skipped with its reason; nothing else.
@@ -97,7 +118,9 @@ import Testing
         let timeout = try #require(cases[3].elements(forName: "failure").first)
         #expect(Self.attr(timeout, "type") == "timeout")
         #expect(Self.attr(timeout, "message") == "timed out: watchdog: no exit for 10 s")
-        #expect(timeout.stringValue == "timed out: watchdog: no exit for 10 s\n\nlast exits:\nMMIO write 0x9000000 len 4 data 0x41\nKVM_EXIT_INTR")
+        #expect(
+            timeout.stringValue
+                == "timed out: watchdog: no exit for 10 s\n\nlast exits:\nMMIO write 0x9000000 len 4 data 0x41\nKVM_EXIT_INTR")
 
         // 5: a plain pass is an empty element.
         #expect(cases[4].childCount == 0)
@@ -106,8 +129,8 @@ import Testing
     @Test func rawTextIsEscapedAndHasNoForbiddenCharacters() {
         let x = Self.xml
         #expect(x.hasPrefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites "))
-        #expect(x.contains("guest said &lt;b&gt;&amp;&quot;quoted&quot; &apos;x&apos;&lt;/b&gt;"))   // attribute
-        #expect(x.contains("guest said &lt;b&gt;&amp;\"quoted\" 'x'&lt;/b&gt;"))                   // element text
+        #expect(x.contains("guest said &lt;b&gt;&amp;&quot;quoted&quot; &apos;x&apos;&lt;/b&gt;"))  // attribute
+        #expect(x.contains("guest said &lt;b&gt;&amp;\"quoted\" 'x'&lt;/b&gt;"))  // element text
         for u in x.unicodeScalars {
             #expect(u.value >= 0x20 || u.value == 0x0A || u.value == 0x09, "raw U+\(String(u.value, radix: 16)) in the XML")
             #expect(u.value != 0xFFFE && u.value != 0xFFFF)
@@ -118,7 +141,7 @@ import Testing
         #expect(Escape.xmlAttribute("<&>\"'") == "&lt;&amp;&gt;&quot;&apos;")
         #expect(Escape.xmlText("<&>\"'") == "&lt;&amp;&gt;\"'")
         #expect(Escape.xmlText("]]>") == "]]&gt;")
-        #expect(Escape.xmlText("a\u{0}b\u{1F}c\u{7F}d") == "a\\x00b\\x1Fc\u{7F}d")   // DEL is allowed in XML 1.0
+        #expect(Escape.xmlText("a\u{0}b\u{1F}c\u{7F}d") == "a\\x00b\\x1Fc\u{7F}d")  // DEL is allowed in XML 1.0
         #expect(Escape.xmlAttribute("a\tb\nc\rd") == "a&#9;b&#10;c&#13;d")
         #expect(Escape.xmlText("\u{FFFF}\u{FFFD}\u{10FFFF}") == "\\uFFFF\u{FFFD}\u{10FFFF}")
     }
@@ -131,16 +154,19 @@ import Testing
             var s = ""
             for _ in 0..<Int(rng.next(below: 40)) {
                 let pick = rng.next(below: 4)
-                let v: UInt32 = switch pick {
-                case 0: UInt32(rng.next(below: 0x80))                    // ASCII incl. controls
-                case 1: [0x26, 0x3C, 0x3E, 0x22, 0x27, 0x5D, 0xFFFE, 0xFFFF, 0x0D][Int(rng.next(below: 9))]
-                case 2: UInt32(rng.next(below: 0xD800))
-                default: 0xE000 + UInt32(rng.next(below: 0x10FFFF - 0xE000 + 1))
-                }
+                let v: UInt32 =
+                    switch pick {
+                    case 0: UInt32(rng.next(below: 0x80))  // ASCII incl. controls
+                    case 1: [0x26, 0x3C, 0x3E, 0x22, 0x27, 0x5D, 0xFFFE, 0xFFFF, 0x0D][Int(rng.next(below: 9))]
+                    case 2: UInt32(rng.next(below: 0xD800))
+                    default: 0xE000 + UInt32(rng.next(below: 0x10FFFF - 0xE000 + 1))
+                    }
                 s.unicodeScalars.append(Unicode.Scalar(v)!)
             }
-            let results = [TestResult(name: s, outcome: .failed(s), faults: [s]),
-                           TestResult(name: "x", outcome: .skipped(reason: s))]
+            let results = [
+                TestResult(name: s, outcome: .failed(s), faults: [s]),
+                TestResult(name: "x", outcome: .skipped(reason: s)),
+            ]
             let run = RunInfo(startTime: Fixture.start, hostname: s, hostDescription: s, seed: 1)
             var f = JUnitFormatter()
             let doc = try Self.parse(f.render(run, results: results))

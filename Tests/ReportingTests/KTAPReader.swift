@@ -38,13 +38,18 @@ struct KTAPReader {
         var pre: [String] = []
         if r.lines.last == "" { r.lines.removeLast() } else { pre.append("output does not end with a newline") }
         let block = r.block(indent: 0)
-        var doc = Document(plan: block.plan, tests: block.tests, diagnostics: block.diagnostics, totals: nil,
-                           problems: pre + r.problems)
+        var doc = Document(
+            plan: block.plan, tests: block.tests, diagnostics: block.diagnostics, totals: nil,
+            problems: pre + r.problems)
         if r.i < r.lines.count { doc.problems.append("line \(r.i + 1) after the end of the top-level block: '\(r.lines[r.i])'") }
         // Totals: the last diagnostic of the top level.
-        if let last = block.trailing.last, let m = last.wholeMatch(of: /Totals: pass:([0-9]+) fail:([0-9]+) xfail:([0-9]+) xpass:([0-9]+) skip:([0-9]+) error:([0-9]+)/) {
-            doc.totals = ["pass": Int(m.output.1)!, "fail": Int(m.output.2)!, "xfail": Int(m.output.3)!,
-                          "xpass": Int(m.output.4)!, "skip": Int(m.output.5)!, "error": Int(m.output.6)!]
+        if let last = block.trailing.last,
+            let m = last.wholeMatch(of: /Totals: pass:([0-9]+) fail:([0-9]+) xfail:([0-9]+) xpass:([0-9]+) skip:([0-9]+) error:([0-9]+)/)
+        {
+            doc.totals = [
+                "pass": Int(m.output.1)!, "fail": Int(m.output.2)!, "xfail": Int(m.output.3)!,
+                "xpass": Int(m.output.4)!, "skip": Int(m.output.5)!, "error": Int(m.output.6)!,
+            ]
         } else {
             doc.problems.append("the last line is not '# Totals: pass:N fail:N xfail:N xpass:N skip:N error:N'")
         }
@@ -74,16 +79,20 @@ struct KTAPReader {
         while i < lines.count {
             let l = lines[i]
             let lead = l.prefix { $0 == " " }.count
-            if lead < indent { break }     // the parent's result line
+            if lead < indent { break }  // the parent's result line
             if lead > indent {
                 if lead == indent + 2, l.dropFirst(lead) == "KTAP version 1" {
-                    if pendingChildren != nil { problems.append("line \(i + 1): nested block follows a nested block without a result line") }
+                    if pendingChildren != nil {
+                        problems.append("line \(i + 1): nested block follows a nested block without a result line")
+                    }
                     let child = block(indent: indent + 2)
                     if child.plan == nil { problems.append("nested block '\(child.subtest ?? "?")' has no plan") }
                     pendingChildren = (child.subtest, child.tests)
                     continue
                 }
-                problems.append("line \(i + 1): indented by \(lead), expected \(indent): '\(l)'"); i += 1; continue
+                problems.append("line \(i + 1): indented by \(lead), expected \(indent): '\(l)'")
+                i += 1
+                continue
             }
             let body = String(l.dropFirst(indent))
             if let m = body.wholeMatch(of: /1\.\.([0-9]+)/) {
@@ -95,8 +104,9 @@ struct KTAPReader {
                 let d = String(body.dropFirst(2))
                 if d.hasPrefix("Subtest: ") { b.subtest = String(d.dropFirst("Subtest: ".count)) } else { pending.append(d) }
             } else if let m = body.wholeMatch(of: /(ok|not ok) ([0-9]+) ([^#]*?)(?: # (.*))?/) {
-                var n = Node(number: Int(m.output.2)!, ok: m.output.1 == "ok", name: String(m.output.3),
-                             directive: nil, data: nil, diagnostics: pending, subtest: nil, children: nil)
+                var n = Node(
+                    number: Int(m.output.2)!, ok: m.output.1 == "ok", name: String(m.output.3),
+                    directive: nil, data: nil, diagnostics: pending, subtest: nil, children: nil)
                 pending = []
                 if let after = m.output.4 {
                     let word = after.prefix { $0 != " " }
@@ -111,16 +121,24 @@ struct KTAPReader {
                 if !n.name.wholeMatch(of: /[A-Za-z0-9_-]+/).map({ _ in true }).orFalse {
                     problems.append("line \(i + 1): description '\(n.name)' is not a stable id [A-Za-z0-9_-]+")
                 }
-                if n.number != b.tests.count + 1 { problems.append("line \(i + 1): test number \(n.number), expected \(b.tests.count + 1)") }
+                if n.number != b.tests.count + 1 {
+                    problems.append("line \(i + 1): test number \(n.number), expected \(b.tests.count + 1)")
+                }
                 if n.directive == "SKIP" && !n.ok { problems.append("line \(i + 1): SKIP on a 'not ok' line") }
                 if n.directive == "TIMEOUT" && n.ok { problems.append("line \(i + 1): TIMEOUT on an 'ok' line") }
                 if n.directive == "TODO" { problems.append("line \(i + 1): TODO is not recognised by KTAP") }
                 if let (name, children) = pendingChildren {
                     n.subtest = name
                     n.children = children
-                    if name != n.name { problems.append("line \(i + 1): result '\(n.name)' closes the block '# Subtest: \(name ?? "(none)")'") }
+                    if name != n.name {
+                        problems.append("line \(i + 1): result '\(n.name)' closes the block '# Subtest: \(name ?? "(none)")'")
+                    }
                     let failed = children.contains { !$0.ok }
-                    if failed == n.ok { problems.append("line \(i + 1): '\(n.name)' is \(n.ok ? "ok" : "not ok") but its subtests \(failed ? "include" : "have no") failures") }
+                    if failed == n.ok {
+                        problems.append(
+                            "line \(i + 1): '\(n.name)' is \(n.ok ? "ok" : "not ok") but its subtests \(failed ? "include" : "have no") failures"
+                        )
+                    }
                     pendingChildren = nil
                 }
                 b.tests.append(n)

@@ -1,11 +1,15 @@
 import Foundation
 import Testing
+
 @testable import Reporting
 
 /// KTAP output read back with the strict `KTAPReader` and checked field by field against values
 /// worked out by hand from ktap.rst and the fixture.
 @Suite struct KTAPTests {
-    static let ktap = { var f = KTAPFormatter(); return f.render(Fixture.run, results: Fixture.results) }()
+    static let ktap = {
+        var f = KTAPFormatter()
+        return f.render(Fixture.run, results: Fixture.results)
+    }()
 
     /// Three tests with several variants each: a passing, a failing and an all-skipped test.
     static let grouped: [TestResult] = [
@@ -54,7 +58,7 @@ import Testing
         let skip = try #require(leaves[2].first)
         #expect(skip.ok && skip.name == "demand-paging_16k" && skip.directive == "SKIP")
         #expect(skip.data == "ID_AA64MMFR0_EL1.TGran16_2 = 0b0001: 16K granule not supported at stage 2")
-        #expect(doc.tests[2].data == skip.data)   // the parent is skipped with its only reason
+        #expect(doc.tests[2].data == skip.data)  // the parent is skipped with its only reason
         let timeout = try #require(leaves[3].first)
         #expect(!timeout.ok && timeout.name == "bbm_live" && timeout.directive == "TIMEOUT")
         #expect(timeout.data == "watchdog: no exit for 10 s")
@@ -77,9 +81,12 @@ import Testing
         #expect(doc.tests.map(\.directive) == [nil, nil, "SKIP"])
         #expect(doc.tests[2].data == "no FEAT_XNX")
         let kids = doc.tests.map { ($0.children ?? []).map(\.name) }
-        #expect(kids == [["demand-paging_4k", "demand-paging_16k", "demand-paging_64k"],
-                         ["permission-faults_4k", "permission-faults_64k", "permission-faults_16k"],
-                         ["execute-never_xnx", "execute-never_no-xnx"]])
+        #expect(
+            kids == [
+                ["demand-paging_4k", "demand-paging_16k", "demand-paging_64k"],
+                ["permission-faults_4k", "permission-faults_64k", "permission-faults_16k"],
+                ["execute-never_xnx", "execute-never_no-xnx"],
+            ])
         let pf = doc.tests[1].children!
         #expect(pf.map(\.ok) == [false, false, true])
         #expect(pf.map(\.directive) == [nil, "TIMEOUT", nil])
@@ -87,18 +94,20 @@ import Testing
         #expect(doc.totals == ["pass": 3, "fail": 2, "xfail": 0, "xpass": 0, "skip": 3, "error": 0])
         // The exact text of one block, as ktap.rst lays it out.
         let lines = text.split(separator: "\n").map(String.init)
-        #expect(Array(lines[0...2]) == ["KTAP version 1", "1..3", "# nvharness seed 18446744073709551557 on Linux 6.16.0 aarch64 (ci-host)"])
-        #expect(Array(lines[3...11]) == [
-            "  KTAP version 1",
-            "  # Subtest: demand-paging",
-            "  1..3",
-            "  # parameters: granule=4K",
-            "  # fault: " + Fixture.fault1,
-            "  ok 1 demand-paging_4k",
-            "  ok 2 demand-paging_16k # SKIP 16K granule not supported at stage 2",
-            "  ok 3 demand-paging_64k",
-            "ok 1 demand-paging",
-        ])
+        #expect(
+            Array(lines[0...2]) == ["KTAP version 1", "1..3", "# nvharness seed 18446744073709551557 on Linux 6.16.0 aarch64 (ci-host)"])
+        #expect(
+            Array(lines[3...11]) == [
+                "  KTAP version 1",
+                "  # Subtest: demand-paging",
+                "  1..3",
+                "  # parameters: granule=4K",
+                "  # fault: " + Fixture.fault1,
+                "  ok 1 demand-paging_4k",
+                "  ok 2 demand-paging_16k # SKIP 16K granule not supported at stage 2",
+                "  ok 3 demand-paging_64k",
+                "ok 1 demand-paging",
+            ])
         #expect(lines.last == "# Totals: pass:3 fail:2 xfail:0 xpass:0 skip:3 error:0")
     }
 
@@ -171,7 +180,8 @@ import Testing
     @Test func reporterStreamsKTAP() throws {
         var run = Fixture.run
         run.plannedNames = Self.grouped.map(\.name)
-        let out = StringSink(), err = StringSink()
+        let out = StringSink()
+        let err = StringSink()
         let rep = try Reporter(format: .ktap, run: run, planned: 8, color: .never, stdout: out, stderr: err, environment: [:])
         rep.begin()
         for r in Self.grouped { rep.record(r) }

@@ -1,9 +1,11 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 import Testing
+
 @testable import Reporting
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
 
 /// Known failures (xfail) and known failures that passed (xpass) in every format, the summary
 /// line and the exit status. Expected texts are written from the formats' own rules (TAP 13
@@ -12,10 +14,12 @@ import Testing
     static let known = "KVM_RUN fails with EFAULT instead of a level-0 translation fault (kvm-nv-findings 3)"
     static let results: [TestResult] = [
         TestResult(name: "demand-paging/4k", outcome: .passed, duration: .milliseconds(10)),
-        TestResult(name: "illegal-vtcr/sl0-reserved", outcome: .knownFailure("KVM_RUN: errno 14 (Bad address)", known: known),
-                   duration: .milliseconds(20)),
-        TestResult(name: "address-size/ipa-above-t0sz", outcome: .unexpectedPass(known: "IPA above T0SZ not faulted"),
-                   duration: .milliseconds(30)),
+        TestResult(
+            name: "illegal-vtcr/sl0-reserved", outcome: .knownFailure("KVM_RUN: errno 14 (Bad address)", known: known),
+            duration: .milliseconds(20)),
+        TestResult(
+            name: "address-size/ipa-above-t0sz", outcome: .unexpectedPass(known: "IPA above T0SZ not faulted"),
+            duration: .milliseconds(30)),
         TestResult(name: "permission/write-ro", outcome: .failed("WnR=0"), duration: .milliseconds(40)),
         TestResult(name: "demand-paging/16k", outcome: .skipped(reason: "no 16K"), duration: .zero),
     ]
@@ -42,10 +46,11 @@ import Testing
     /// A known failure ran and ended as recorded: it does not fail the run, and a run of only
     /// known failures is not "everything skipped". An XPASS alone is exit 0 (--strict reports
     /// it as failed before it gets here).
-    @Test(arguments: [
-        ([xf], 0), ([xf, skip], 0), ([xf, pass], 0), ([xp], 0), ([xp, skip], 0),
-        ([xf, fail], 1), ([xp, fail], 1), ([xf, tout], 124), ([skip], 77),
-    ] as [([TestResult], Int32)])
+    @Test(
+        arguments: [
+            ([xf], 0), ([xf, skip], 0), ([xf, pass], 0), ([xp], 0), ([xp, skip], 0),
+            ([xf, fail], 1), ([xp, fail], 1), ([xf, tout], 124), ([skip], 77),
+        ] as [([TestResult], Int32)])
     func exitPolicy(results: [TestResult], expected: Int32) {
         #expect(ExitPolicy.status(results) == expected)
     }
@@ -73,13 +78,13 @@ import Testing
         var f = TAPFormatter()
         let tap = f.render(Fixture.run, results: Self.results)
         let script = #"""
-        use strict; use warnings; use TAP::Parser;
-        my $tap = do { local $/; <STDIN> };
-        my $p = TAP::Parser->new({ tap => $tap });
-        while (my $r = $p->next) {}
-        printf "failed=%s todo=%s todo_passed=%s parse_errors=%d\n", join(',', $p->failed), join(',', $p->todo),
-            join(',', $p->todo_passed), scalar($p->parse_errors);
-        """#
+            use strict; use warnings; use TAP::Parser;
+            my $tap = do { local $/; <STDIN> };
+            my $p = TAP::Parser->new({ tap => $tap });
+            while (my $r = $p->next) {}
+            printf "failed=%s todo=%s todo_passed=%s parse_errors=%d\n", join(',', $p->failed), join(',', $p->todo),
+                join(',', $p->todo_passed), scalar($p->parse_errors);
+            """#
         let (status, out) = try #require(runProgram("/usr/bin/perl", ["-e", script], input: tap))
         #expect(status == 0)
         #expect(out == "failed=4 todo=2,3 todo_passed=3 parse_errors=0\n")

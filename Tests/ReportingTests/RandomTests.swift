@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Reporting
 
 /// Reference outputs. Each was computed by a small Python transcription of the published
@@ -13,30 +14,36 @@ import Testing
 @Suite struct RandomTests {
     @Test func splitMix64Seed1234567() {
         var g = SplitMix64(seed: 1_234_567)
-        #expect((0..<5).map { _ in g.next() } == [
-            6457827717110365317, 3203168211198807973, 9817491932198370423,
-            4593380528125082431, 16408922859458223821,
-        ])
+        #expect(
+            (0..<5).map { _ in g.next() } == [
+                6_457_827_717_110_365_317, 3_203_168_211_198_807_973, 9_817_491_932_198_370_423,
+                4_593_380_528_125_082_431, 16_408_922_859_458_223_821,
+            ])
     }
 
     @Test func splitMix64Seed0() {
         var g = SplitMix64(seed: 0)
-        #expect((0..<4).map { _ in g.next() } == [0xE220_A839_7B1D_CDAF, 0x6E78_9E6A_A1B9_65F4, 0x06C4_5D18_8009_454F, 0xF88B_B8A8_724C_81EC])
+        #expect(
+            (0..<4).map { _ in g.next() } == [0xE220_A839_7B1D_CDAF, 0x6E78_9E6A_A1B9_65F4, 0x06C4_5D18_8009_454F, 0xF88B_B8A8_724C_81EC])
     }
 
     @Test func xoshiro256StarStarReferenceVector() {
         var g = Xoshiro256StarStar(state: (1, 2, 3, 4))
-        #expect((0..<10).map { _ in g.next() } == [
-            11520, 0, 1509978240, 1215971899390074240, 1216172134540287360,
-            607988272756665600, 16172922978634559625, 8476171486693032832,
-            10595114339597558777, 2904607092377533576,
-        ])
+        #expect(
+            (0..<10).map { _ in g.next() } == [
+                11520, 0, 1_509_978_240, 1_215_971_899_390_074_240, 1_216_172_134_540_287_360,
+                607_988_272_756_665_600, 16_172_922_978_634_559_625, 8_476_171_486_693_032_832,
+                10_595_114_339_597_558_777, 2_904_607_092_377_533_576,
+            ])
     }
 
     @Test func xoshiroSeededThroughSplitMix() {
         var g = Xoshiro256StarStar(seed: 42)
         #expect(g.state == (0xBDD7_3226_2FEB_6E95, 0x28EF_E333_B266_F103, 0x4752_6757_130F_9F52, 0x581C_E1FF_0E4A_E394))
-        #expect((0..<5).map { _ in g.next() } == [0x1578_0B2E_0C2E_C716, 0x6104_D986_6D11_3A7E, 0xAE17_5332_39E4_99A1, 0xECB8_AD47_03B3_60A1, 0xFDE6_DC7F_E2EC_5E64])
+        #expect(
+            (0..<5).map { _ in g.next() } == [
+                0x1578_0B2E_0C2E_C716, 0x6104_D986_6D11_3A7E, 0xAE17_5332_39E4_99A1, 0xECB8_AD47_03B3_60A1, 0xFDE6_DC7F_E2EC_5E64,
+            ])
     }
 
     @Test func boundedDrawsAreFixed() {
@@ -54,7 +61,7 @@ import Testing
             mutating func next() -> UInt64 { values.removeFirst() }
         }
         var s = Scripted(values: [0, UInt64.max])
-        #expect(s.next(below: 3) == 2)        // 0 rejected; (2^64-1)*3 >> 64 = 2
+        #expect(s.next(below: 3) == 2)  // 0 rejected; (2^64-1)*3 >> 64 = 2
         #expect(s.values.isEmpty)
         var g = SplitMix64(seed: 9)
         for bound in [1, 2, 7, 1000, UInt64.max] as [UInt64] {
@@ -63,9 +70,12 @@ import Testing
     }
 
     @Test func shuffleIsAPermutationAndDeterministic() {
-        var a = Array(0..<20), b = Array(0..<20)
-        var g1 = Xoshiro256StarStar(seed: 5), g2 = Xoshiro256StarStar(seed: 5)
-        g1.shuffle(&a); g2.shuffle(&b)
+        var a = Array(0..<20)
+        var b = Array(0..<20)
+        var g1 = Xoshiro256StarStar(seed: 5)
+        var g2 = Xoshiro256StarStar(seed: 5)
+        g1.shuffle(&a)
+        g2.shuffle(&b)
         #expect(a == b)
         #expect(a.sorted() == Array(0..<20))
         #expect(a != Array(0..<20))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Reporting
 
 @Suite(.serialized) struct ReporterTests {
@@ -16,7 +17,8 @@ import Testing
 
     @Test(arguments: [OutputFormat.tap, .json, .junit])
     func machineFormatOnStdoutSummaryOnStderr(format: OutputFormat) throws {
-        let out = StringSink(), err = StringSink()
+        let out = StringSink()
+        let err = StringSink()
         let r = try Reporter(format: format, run: Fixture.run, planned: 5, stdout: out, stderr: err, environment: [:])
         #expect(try Self.runAll(r) == 124)
         var f = format.formatter()
@@ -26,7 +28,8 @@ import Testing
 
     @Test func humanOnStdoutColouredOnlyOnATerminal() throws {
         for tty in [false, true] {
-            let out = StringSink(isTerminal: tty), err = StringSink()
+            let out = StringSink(isTerminal: tty)
+            let err = StringSink()
             let r = try Reporter(format: .human, run: Fixture.run, planned: 5, stdout: out, stderr: err, environment: ["TERM": "xterm"])
             _ = try Self.runAll(r)
             var f = HumanFormatter(color: tty)
@@ -37,7 +40,8 @@ import Testing
     }
 
     @Test func streamsEachResultAsItIsRecorded() throws {
-        let out = StringSink(), err = StringSink()
+        let out = StringSink()
+        let err = StringSink()
         let r = try Reporter(format: .tap, run: Fixture.run, planned: 2, stdout: out, stderr: err, environment: [:])
         r.record(TestResult(name: "a", outcome: .passed))
         #expect(out.text.hasSuffix("ok 1 - a\n"))
@@ -51,12 +55,13 @@ import Testing
         let dir = try Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/results.xml"
-        let out = StringSink(), err = StringSink()
+        let out = StringSink()
+        let err = StringSink()
         let old = umask(0o022)
         defer { umask(old) }
         let r = try Reporter(format: .junit, outputPath: path, run: Fixture.run, planned: 5, stdout: out, stderr: err, environment: [:])
         r.record(Fixture.results[0])
-        #expect(!FileManager.default.fileExists(atPath: path))        // nothing before finish
+        #expect(!FileManager.default.fileExists(atPath: path))  // nothing before finish
         for res in Fixture.results.dropFirst() { r.record(res) }
         #expect(try r.finish() == 124)
         var j = JUnitFormatter()
@@ -128,7 +133,10 @@ import Testing
         #expect(FileDescriptorSink(fd: master).isTerminal)
         var fds: [Int32] = [0, 0]
         try #require(pipe(&fds) == 0)
-        defer { close(fds[0]); close(fds[1]) }
+        defer {
+            close(fds[0])
+            close(fds[1])
+        }
         #expect(!FileDescriptorSink(fd: fds[1]).isTerminal)
         // And what is written to the sink arrives intact.
         FileDescriptorSink(fd: fds[1]).write("ok 1 - é\n")

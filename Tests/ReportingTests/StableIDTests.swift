@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Reporting
 
 @Suite struct StableIDTests {
@@ -6,7 +7,7 @@ import Testing
         ("demand-paging/4k", "demand-paging_4k"),
         ("translation-levels/64k-52bit", "translation-levels_64k-52bit"),
         ("a b/c.d", "a_b_c_d"),
-        ("é#[x]", "___x_"),          // one `_` per character (é is one code point here)
+        ("é#[x]", "___x_"),  // one `_` per character (é is one code point here)
         ("", "_"),
         ("ok_Z-9", "ok_Z-9"),
     ])

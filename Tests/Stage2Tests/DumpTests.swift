@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Stage2
 
 struct DumpTests {
@@ -7,11 +8,14 @@ struct DumpTests {
         var t = try makeTables(.k4, ipaBits: 40)
         var tlb = RecordingTLB()
         try t.map(ipa: IPA(0), pa: PhysicalAddress(0x8000_0000), size: 0x4000, attributes: .normalRWX, tlb: &tlb)
-        try t.map(ipa: IPA(0x5000), pa: PhysicalAddress(0x8000_5000), size: 0x1000, attributes: Stage2Attributes(permissions: [.read]), tlb: &tlb)
+        try t.map(
+            ipa: IPA(0x5000), pa: PhysicalAddress(0x8000_5000), size: 0x1000, attributes: Stage2Attributes(permissions: [.read]), tlb: &tlb)
         // Not contiguous in PA: a new run even with equal attributes.
-        try t.map(ipa: IPA(0x6000), pa: PhysicalAddress(0x9000_0000), size: 0x1000, attributes: Stage2Attributes(permissions: [.read]), tlb: &tlb)
-        try t.map(ipa: IPA(0x4000_0000), pa: PhysicalAddress(0x4000_0000), size: 0x4000_0000,
-                  attributes: Stage2Attributes(memory: .deviceNGnRnE, accessFlag: false), tlb: &tlb)
+        try t.map(
+            ipa: IPA(0x6000), pa: PhysicalAddress(0x9000_0000), size: 0x1000, attributes: Stage2Attributes(permissions: [.read]), tlb: &tlb)
+        try t.map(
+            ipa: IPA(0x4000_0000), pa: PhysicalAddress(0x4000_0000), size: 0x4000_0000,
+            attributes: Stage2Attributes(memory: .deviceNGnRnE, accessFlag: false), tlb: &tlb)
         let lines = t.dump().split(separator: "\n").map(String.init)
         #expect(lines[0].hasPrefix("VTCR_EL2 0x"))
         #expect(lines[1] == "VTTBR_EL2 0x1000040000000: BADDR 0x40000000, VMID 1, CnP 0")
@@ -21,10 +25,12 @@ struct DumpTests {
         #expect(lines.contains("  L1[1] IPA 0x40000000-0x7fffffff → PA 0x40000000-0x7fffffff 1G block rwx device-nGnRnE inner-sh AF=0"))
         let json = try JSONSerialization.jsonObject(with: Data(t.dumpJSON().utf8)) as? [String: Any]
         let entries = try #require(json?["entries"] as? [[String: Any]])
-        #expect(entries.count == 6)   // L1 table, L2 table, 3 runs, 1 block
+        #expect(entries.count == 6)  // L1 table, L2 table, 3 runs, 1 block
         #expect(json?["startLevel"] as? Int == 1 && json?["rootTables"] as? Int == 2 && json?["granule"] as? String == "4k")
         let run = try #require(entries.first { $0["kind"] as? String == "page" })
-        #expect(run["count"] as? Int == 4 && run["pa"] as? String == "0x80000000" && run["size"] as? String == "0x4000" && run["perm"] as? String == "rwx")
+        #expect(
+            run["count"] as? Int == 4 && run["pa"] as? String == "0x80000000" && run["size"] as? String == "0x4000"
+                && run["perm"] as? String == "rwx")
         let block = try #require(entries.first { $0["kind"] as? String == "block" })
         #expect(block["af"] as? Bool == false && block["memory"] as? String == "device-nGnRnE" && block["level"] as? Int == 1)
     }
@@ -33,10 +39,12 @@ struct DumpTests {
         var t = try makeTables(.k16, ipaBits: 40, poolPages: 32)
         var tlb = RecordingTLB()
         try t.map(ipa: IPA(0), pa: PhysicalAddress(0x8000_0000), size: 0x8000, attributes: .normalRWX, tlb: &tlb)
-        try t.writeRawDescriptor(ipa: IPA(0x4000), level: 3, value: 0x8000_4001)       // bit 1 clear at level 3
+        try t.writeRawDescriptor(ipa: IPA(0x4000), level: 3, value: 0x8000_4001)  // bit 1 clear at level 3
         let text = t.dump()
         #expect(text.contains("L3[1] IPA 0x4000-0x7fff reserved descriptor 0x80004001 (translation fault)"))
-        #expect(t.walk(IPA(0x4000)).fault == Stage2Fault(kind: .translation, level: 3, ipa: IPA(0x4000), access: .read, descriptor: 0x8000_4001))
+        #expect(
+            t.walk(IPA(0x4000)).fault == Stage2Fault(kind: .translation, level: 3, ipa: IPA(0x4000), access: .read, descriptor: 0x8000_4001)
+        )
         try t.writeRawDescriptor(ipa: IPA(0), level: 2, value: 0x7000_0003)
         #expect(t.dump().contains("table @0x70000000 (unbacked: walks abort)"))
     }
@@ -51,6 +59,8 @@ struct DumpTests {
         #expect(Stage2Descriptor.addressMask(.k64) == 0x0000_FFFF_FFFF_0000)
         #expect(Stage2Descriptor.addressMask(.k16) == 0x0000_FFFF_FFFF_C000)
         // Contiguous bit 52.
-        #expect(Stage2Descriptor.leaf(output: PhysicalAddress(0), attributes: Stage2Attributes(contiguous: true), level: 3) == 0x0010_0000_0000_07FF)
+        #expect(
+            Stage2Descriptor.leaf(output: PhysicalAddress(0), attributes: Stage2Attributes(contiguous: true), level: 3)
+                == 0x0010_0000_0000_07FF)
     }
 }

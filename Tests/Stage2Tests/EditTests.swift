@@ -1,5 +1,6 @@
 import AArch64
 import Testing
+
 @testable import Stage2
 
 /// Break-before-make, TLB batches, splitting, freeing and failure atomicity.
@@ -8,7 +9,7 @@ struct EditTests {
         var (t, checker) = try makeCheckedTables(.k4, ipaBits: 40)
         var tlb = CheckedTLB(checker: checker)
         try t.map(ipa: IPA(0x20_0000), pa: PhysicalAddress(0x8020_0000), size: 0x20_0000, attributes: .normalRWX, tlb: &tlb)
-        #expect(checker.batches.isEmpty)   // nothing valid was replaced
+        #expect(checker.batches.isEmpty)  // nothing valid was replaced
         #expect(t.walk(IPA(0x20_1000)).translation?.level == 2)
         try t.unmap(ipa: IPA(0x20_1000), size: 0x1000, tlb: &tlb)
         // The block entry was broken, invalidated by IPA with its level, then replaced by a table.
@@ -29,19 +30,20 @@ struct EditTests {
         var (t, checker) = try makeCheckedTables(.k4, ipaBits: 40)
         var tlb = CheckedTLB(checker: checker)
         try t.map(ipa: IPA(0x1000), pa: PhysicalAddress(0x8000_1000), size: 0x1000, attributes: .normalRWX, tlb: &tlb)
-        #expect(t.tablePages == 4)   // root (2 pages) + L2 + L3
+        #expect(t.tablePages == 4)  // root (2 pages) + L2 + L3
         for k: UInt64 in [2, 5, 511] {
-            try t.map(ipa: IPA(k << 12), pa: PhysicalAddress(0x8000_0000 + (k << 12)), size: 0x1000,
-                      attributes: Stage2Attributes(permissions: [.read]), tlb: &tlb)
+            try t.map(
+                ipa: IPA(k << 12), pa: PhysicalAddress(0x8000_0000 + (k << 12)), size: 0x1000,
+                attributes: Stage2Attributes(permissions: [.read]), tlb: &tlb)
             let tr = t.walk(IPA(k << 12 | 0x18))
             #expect(tr.translation?.outputAddress.rawValue == 0x8000_0018 + (k << 12))
             #expect(tr.translation?.level == 3)
             #expect(t.walk(IPA(k << 12), access: .write).fault?.kind == .permission)
         }
-        #expect(checker.batches.isEmpty)   // invalid -> valid only
+        #expect(checker.batches.isEmpty)  // invalid -> valid only
         #expect(t.tablePages == 4)
         for k: UInt64 in [1, 2, 5] { try t.unmap(ipa: IPA(k << 12), size: 0x1000, tlb: &tlb) }
-        #expect(t.tablePages == 4)   // page 511 still holds the L3 table
+        #expect(t.tablePages == 4)  // page 511 still holds the L3 table
         try t.unmap(ipa: IPA(511 << 12), size: 0x1000, tlb: &tlb)
         #expect(t.tablePages == 2)
         #expect(checker.violations == [])
@@ -51,15 +53,18 @@ struct EditTests {
         var (t, checker) = try makeCheckedTables(.k4, ipaBits: 40)
         var tlb = CheckedTLB(checker: checker)
         try t.map(ipa: IPA(0x1000), pa: PhysicalAddress(0x8000_0000), size: 0x2000, attributes: .normalRWX, tlb: &tlb)
-        #expect(t.tablePages == 2 + 2)   // root (2 pages) + L2 + L3
+        #expect(t.tablePages == 2 + 2)  // root (2 pages) + L2 + L3
         try t.unmap(ipa: IPA(0x1000), size: 0x1000, tlb: &tlb)
         #expect(t.tablePages == 4)
         try t.unmap(ipa: IPA(0x2000), size: 0x1000, tlb: &tlb)
         // Last page gone: the L3 table, then the L2 table emptied; both links broken, and one
         // invalidation without a level hint for each removed table (walk caches).
-        #expect(checker.batches.last == [.ipa(IPA(0x2000), level: 3, granule: .k4),
-                                         .ipa(IPA(0), level: nil, granule: .k4),
-                                         .ipa(IPA(0), level: nil, granule: .k4)])
+        #expect(
+            checker.batches.last == [
+                .ipa(IPA(0x2000), level: 3, granule: .k4),
+                .ipa(IPA(0), level: nil, granule: .k4),
+                .ipa(IPA(0), level: nil, granule: .k4),
+            ])
         #expect(t.tablePages == 2)
         #expect(checker.violations == [])
     }
@@ -68,7 +73,8 @@ struct EditTests {
         var (t, checker) = try makeCheckedTables(.k4, ipaBits: 40)
         var tlb = CheckedTLB(checker: checker)
         try t.map(ipa: IPA(0), pa: PhysicalAddress(0x8000_0000), size: 0x4000, attributes: .normalRWX, tlb: &tlb)
-        try t.map(ipa: IPA(0x1000), pa: PhysicalAddress(0x9000_0000), size: 0x1000, attributes: Stage2Attributes(permissions: [.read]), tlb: &tlb)
+        try t.map(
+            ipa: IPA(0x1000), pa: PhysicalAddress(0x9000_0000), size: 0x1000, attributes: Stage2Attributes(permissions: [.read]), tlb: &tlb)
         #expect(checker.batches == [[.ipa(IPA(0x1000), level: 3, granule: .k4)]])
         #expect(t.walk(IPA(0x1000)).translation?.outputAddress.rawValue == 0x9000_0000)
         #expect(t.walk(IPA(0x1000), access: .write).fault?.kind == .permission)
@@ -88,7 +94,7 @@ struct EditTests {
         var (t, checker) = try makeCheckedTables(.k64, ipaBits: 42, poolPages: 16)
         var tlb = CheckedTLB(checker: checker)
         try t.map(ipa: IPA(0x2000_0000), pa: PhysicalAddress(0x1_0000_0000), size: 0x2000_0000, attributes: .normalRWX, tlb: &tlb)
-        #expect(t.walk(IPA(0x2000_0000)).translation?.level == 2)   // 512M block
+        #expect(t.walk(IPA(0x2000_0000)).translation?.level == 2)  // 512M block
         try t.protect(ipa: IPA(0x2001_0000), size: 0x1_0000, permissions: [.read], tlb: &tlb)
         #expect(t.walk(IPA(0x2001_0000), access: .write).fault?.kind == .permission)
         #expect(t.walk(IPA(0x2001_0000)).translation?.outputAddress.rawValue == 0x1_0001_0000)
@@ -131,7 +137,7 @@ struct EditTests {
         var t = try makeTables(.k4, ipaBits: 40, blocks: false, poolPages: 64)
         var tlb = RecordingTLB()
         try t.map(ipa: IPA(0), pa: PhysicalAddress(0x8000_0000), size: 0x40_0000, attributes: .normalRWX, tlb: &tlb)
-        try t.unmap(ipa: IPA(0), size: 0x40_0000, tlb: &tlb)   // 1024 pages
+        try t.unmap(ipa: IPA(0), size: 0x40_0000, tlb: &tlb)  // 1024 pages
         #expect(tlb.batches == [[.allForVMID]])
         #expect(t.tablePages == 2)
     }
@@ -173,7 +179,7 @@ struct EditTests {
     }
 
     @Test func gigabyteBlockSplitNeedsTwoPages() throws {
-        var t = try makeTables(.k4, ipaBits: 40, poolPages: 3)   // 2 root pages + 1
+        var t = try makeTables(.k4, ipaBits: 40, poolPages: 3)  // 2 root pages + 1
         var tlb = RecordingTLB()
         try t.map(ipa: IPA(0x4000_0000), pa: PhysicalAddress(0x4000_0000), size: 0x4000_0000, attributes: .normalRWX, tlb: &tlb)
         #expect(t.freePages == 1)
@@ -195,7 +201,9 @@ struct EditTests {
         #expect(throws: Stage2Error.misaligned(what: "size", value: 0x1000, granule: .k16)) {
             try t.map(ipa: IPA(0), pa: PhysicalAddress(0), size: 0x1000, attributes: a, tlb: &tlb)
         }
-        #expect(throws: Stage2Error.misaligned(what: "IPA", value: 0x1000, granule: .k16)) { try t.unmap(ipa: IPA(0x1000), size: 0x4000, tlb: &tlb) }
+        #expect(throws: Stage2Error.misaligned(what: "IPA", value: 0x1000, granule: .k16)) {
+            try t.unmap(ipa: IPA(0x1000), size: 0x4000, tlb: &tlb)
+        }
         #expect(throws: Stage2Error.misaligned(what: "PA", value: 0x2000, granule: .k16)) {
             try t.map(ipa: IPA(0), pa: PhysicalAddress(0x2000), size: 0x4000, attributes: a, tlb: &tlb)
         }
@@ -207,12 +215,14 @@ struct EditTests {
         }
         let memory = ByteBufferTableMemory(base: PhysicalAddress(0x1000), size: 0x10000)
         #expect(throws: Stage2Error.poolMisaligned(PhysicalAddress(0x1000), granule: .k16)) {
-            _ = try Stage2Tables(configuration: Stage2Configuration(granule: .k16, ipaBits: 36), memory: memory,
-                                 poolBase: PhysicalAddress(0x1000), poolBytes: 0x8000)
+            _ = try Stage2Tables(
+                configuration: Stage2Configuration(granule: .k16, ipaBits: 36), memory: memory,
+                poolBase: PhysicalAddress(0x1000), poolBytes: 0x8000)
         }
         #expect(throws: Stage2Error.poolSizeInvalid(0x6000, granule: .k16)) {
-            _ = try Stage2Tables(configuration: Stage2Configuration(granule: .k16, ipaBits: 36), memory: memory,
-                                 poolBase: PhysicalAddress(0x4000), poolBytes: 0x6000)
+            _ = try Stage2Tables(
+                configuration: Stage2Configuration(granule: .k16, ipaBits: 36), memory: memory,
+                poolBase: PhysicalAddress(0x4000), poolBytes: 0x6000)
         }
         // A foreign table pointer (raw-written) is refused before anything changes.
         try t.map(ipa: IPA(0), pa: PhysicalAddress(0x8000_0000), size: 0x4000, attributes: a, tlb: &tlb)

@@ -1,5 +1,6 @@
 import AArch64
 import Testing
+
 @testable import Stage2
 
 /// Random operations on a pool too small for many of them: every refused operation must leave
@@ -18,7 +19,8 @@ struct ExhaustionPropertyTests {
         var model = IntervalModel()
         let block = UInt64(1) << UInt64(g.entryShift(atLevel: 2))
         let window = block * 8
-        var refused = 0, done = 0
+        var refused = 0
+        var done = 0
         for step in 0..<150 {
             var start = (rng.next() % (window / g.bytes)) * g.bytes
             if rng.next() % 2 == 0 { start &= ~(block - 1) }

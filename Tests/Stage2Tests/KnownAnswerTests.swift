@@ -1,5 +1,6 @@
 import AArch64
 import Testing
+
 @testable import Stage2
 
 /// Values worked out by hand from the Arm ARM (DDI 0487), field by field.
@@ -31,7 +32,7 @@ struct KnownAnswerTests {
         // PS 40: 0x8000_0000 + 0x20000 + 0x3500 + 0x40 + 0x20 = 0x80023560.
         let t = try makeTables(.k4, ipaBits: 32, startLevel: 1, outputBits: 40)
         #expect(t.vtcr == 0x8002_3560)
-        #expect(t.geometry.rootEntries == 4)     // IPA[31:30]
+        #expect(t.geometry.rootEntries == 4)  // IPA[31:30]
         #expect(t.geometry.concatenatedTables == 1)
     }
 
@@ -66,11 +67,11 @@ struct KnownAnswerTests {
     }
 
     @Test func automaticPSFollowsOutputsAndPool() throws {
-        var t = try makeTables(.k4, ipaBits: 40)      // pool at 1 GiB: 32-bit PS suffices
+        var t = try makeTables(.k4, ipaBits: 40)  // pool at 1 GiB: 32-bit PS suffices
         #expect(VTCR(rawValue: t.vtcr).outputBits == 32)
         var tlb = RecordingTLB()
         try t.map(ipa: IPA(0), pa: PhysicalAddress(0x10_0000_0000), size: 0x1000, attributes: .normalRWX, tlb: &tlb)
-        #expect(VTCR(rawValue: t.vtcr).outputBits == 40)   // 0x10_0000_0000 needs 37 bits → 40
+        #expect(VTCR(rawValue: t.vtcr).outputBits == 40)  // 0x10_0000_0000 needs 37 bits → 40
         try t.map(ipa: IPA(0x1000), pa: PhysicalAddress(0x8000_0000_0000), size: 0x1000, attributes: .normalRWX, tlb: &tlb)
         #expect(VTCR(rawValue: t.vtcr).outputBits == 48)
         #expect(throws: Stage2Error.self) {
@@ -89,9 +90,11 @@ struct KnownAnswerTests {
     @Test func sixteenBitVMIDAndCnP() throws {
         // VS = 1 → bit 19 (0x80000); VMID 0x1234 in VTTBR[63:48]; CnP = bit 0.
         let memory = ByteBufferTableMemory(base: PhysicalAddress(0x4000_0000), size: 0x4000)
-        let t = try Stage2Tables(configuration: Stage2Configuration(granule: .k4, ipaBits: 40, vmid: 0x1234, vmid16: true,
-                                                                    outputBits: 40, commonNotPrivate: true),
-                                 memory: memory, poolBase: PhysicalAddress(0x4000_0000), poolBytes: 0x4000)
+        let t = try Stage2Tables(
+            configuration: Stage2Configuration(
+                granule: .k4, ipaBits: 40, vmid: 0x1234, vmid16: true,
+                outputBits: 40, commonNotPrivate: true),
+            memory: memory, poolBase: PhysicalAddress(0x4000_0000), poolBytes: 0x4000)
         #expect(t.vtcr == 0x8002_3558 | 0x80000)
         #expect(t.vttbr == 0x1234_0000_4000_0001)
         let d = VTTBR(rawValue: t.vttbr, vmid16: true)
@@ -101,8 +104,9 @@ struct KnownAnswerTests {
         #expect(d8.vmid == 0x34 && d8.upperBits == 0x12 && d8.rawValue == t.vttbr)
         // An 8-bit configuration refuses VMID 256.
         #expect(throws: Stage2Error.vmidOutOfRange(256, bits: 8)) {
-            _ = try Stage2Tables(configuration: Stage2Configuration(granule: .k4, ipaBits: 40, vmid: 256),
-                                 memory: memory, poolBase: PhysicalAddress(0x4000_0000), poolBytes: 0x4000)
+            _ = try Stage2Tables(
+                configuration: Stage2Configuration(granule: .k4, ipaBits: 40, vmid: 256),
+                memory: memory, poolBase: PhysicalAddress(0x4000_0000), poolBytes: 0x4000)
         }
     }
 
@@ -132,8 +136,8 @@ struct KnownAnswerTests {
             #expect(geometry?.startLevel == level && geometry?.concatenatedTables == tables, "\(g) \(bits)-bit")
         }
         // Forced start levels the architecture forbids.
-        #expect(throws: Stage2Error.self) { _ = try Stage2Geometry(granule: .k4, ipaBits: 40, startLevel: 2) }   // max 34
-        #expect(throws: Stage2Error.self) { _ = try Stage2Geometry(granule: .k4, ipaBits: 32, startLevel: 0) }   // min 40
+        #expect(throws: Stage2Error.self) { _ = try Stage2Geometry(granule: .k4, ipaBits: 40, startLevel: 2) }  // max 34
+        #expect(throws: Stage2Error.self) { _ = try Stage2Geometry(granule: .k4, ipaBits: 32, startLevel: 0) }  // min 40
         #expect(throws: Stage2Error.self) { _ = try Stage2Geometry(granule: .k16, ipaBits: 48, startLevel: 0) }  // needs DS
         #expect(throws: Stage2Error.self) { _ = try Stage2Geometry(granule: .k64, ipaBits: 48, startLevel: 0) }  // reserved
         #expect(throws: Stage2Error.ipaBitsOutOfRange(49)) { _ = try Stage2Geometry(granule: .k4, ipaBits: 49) }
@@ -185,16 +189,23 @@ struct KnownAnswerTests {
         let perms: [Stage2Permissions] = (0..<16).map { Stage2Permissions(rawValue: UInt8($0)) }
         let memories: [Stage2MemoryType] = [.normal, .deviceNGnRE, .deviceNGnRnE, .memAttr(0b0101)]
         for g in Granule.allCases {
-            for p in perms { for m in memories { for sh in [Stage2Shareability.nonShareable, .outerShareable, .innerShareable] {
-                for af in [true, false] { for contiguous in [true, false] {
-                    let a = Stage2Attributes(permissions: p, memory: m, shareability: sh, accessFlag: af, contiguous: contiguous)
-                    let level = 3
-                    let oa = PhysicalAddress(0x1234 << UInt64(g.pageShift))
-                    let d = Stage2Descriptor.leaf(output: oa, attributes: a, level: level)
-                    #expect(Stage2Descriptor.decode(d, level: level, granule: g) == .page(oa, a))
-                    #expect(Stage2Attributes(descriptor: d).descriptorBits | (d & 3) | oa.rawValue == d)
-                }}
-            }}}
+            for p in perms {
+                for m in memories {
+                    for sh in [Stage2Shareability.nonShareable, .outerShareable, .innerShareable] {
+                        for af in [true, false] {
+                            for contiguous in [true, false] {
+                                let a = Stage2Attributes(
+                                    permissions: p, memory: m, shareability: sh, accessFlag: af, contiguous: contiguous)
+                                let level = 3
+                                let oa = PhysicalAddress(0x1234 << UInt64(g.pageShift))
+                                let d = Stage2Descriptor.leaf(output: oa, attributes: a, level: level)
+                                #expect(Stage2Descriptor.decode(d, level: level, granule: g) == .page(oa, a))
+                                #expect(Stage2Attributes(descriptor: d).descriptorBits | (d & 3) | oa.rawValue == d)
+                            }
+                        }
+                    }
+                }
+            }
         }
         // Reserved encodings: level-3 with bit 1 clear; a 16K level-1 block; a 4K level-0 block.
         #expect(Stage2Descriptor.decode(0x8000_0001, level: 3, granule: .k4) == .reserved)

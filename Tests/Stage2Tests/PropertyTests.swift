@@ -1,5 +1,6 @@
 import AArch64
 import Testing
+
 @testable import Stage2
 
 /// Random op sequences, checked page by page against `IntervalModel`.
@@ -7,7 +8,10 @@ struct PropertyTests {
     static let seed: UInt64 = 0x5EED_0005_7A6E_0002
 
     struct Case: CustomStringConvertible, Sendable {
-        var granule: Granule; var ipaBits: Int; var blocks: Bool; var startLevel: Int?
+        var granule: Granule
+        var ipaBits: Int
+        var blocks: Bool
+        var startLevel: Int?
         var description: String { "\(granule) \(ipaBits)-bit blocks=\(blocks) start=\(startLevel.map(String.init) ?? "default")" }
     }
     static let cases: [Case] = [
@@ -38,12 +42,14 @@ struct PropertyTests {
         var units: [UInt64] = [g.bytes, g.bytes * 16, 1 << UInt64(g.entryShift(atLevel: 2))]
         if g == .k4 { units.append(1 << 30) }
         let window: UInt64 = min(limit, units.max()! * 4)
-        let permissionsChoices: [Stage2Permissions] = [.rwx, [.read], [.read, .write], [], [.execute], [.read, .executeEL1], [.write, .executeEL0]]
+        let permissionsChoices: [Stage2Permissions] = [
+            .rwx, [.read], [.read, .write], [], [.execute], [.read, .executeEL1], [.write, .executeEL0],
+        ]
         let memories: [Stage2MemoryType] = [.normal, .deviceNGnRE, .deviceNGnRnE]
         var opsDone = 0
         for step in 0..<70 {
             let unit = units[Int(rng.next() % UInt64(units.count))]
-            let top = rng.next() % 5 == 0   // sometimes near the top of the IPA space
+            let top = rng.next() % 5 == 0  // sometimes near the top of the IPA space
             let base: UInt64 = top ? limit - window : 0
             var start = base + (rng.next() % (window / unit)) * unit
             if rng.next() % 3 == 0 { start += (rng.next() % 8) * g.bytes }
@@ -53,29 +59,33 @@ struct PropertyTests {
             if start >= limit { start = limit - g.bytes }
             size = min(size, limit - start)
             let kind = rng.next() % 10
-            let attributes = Stage2Attributes(permissions: permissionsChoices[Int(rng.next() % UInt64(permissionsChoices.count))],
-                                              memory: memories[Int(rng.next() % 3)], accessFlag: rng.next() % 8 != 0,
-                                              contiguous: rng.next() % 3 == 0)
+            let attributes = Stage2Attributes(
+                permissions: permissionsChoices[Int(rng.next() % UInt64(permissionsChoices.count))],
+                memory: memories[Int(rng.next() % 3)], accessFlag: rng.next() % 8 != 0,
+                contiguous: rng.next() % 3 == 0)
             do {
                 if kind < 5 {
                     var pa = (rng.next() % 64) * units.max()! + 0x8000_0000
-                    if rng.next() % 2 == 0 { pa += (start % units.max()!) } // same alignment as the IPA: blocks possible
+                    if rng.next() % 2 == 0 { pa += (start % units.max()!) }  // same alignment as the IPA: blocks possible
                     if rng.next() % 3 == 0 { pa += (rng.next() % 4) * g.bytes }
                     try tables.map(ipa: IPA(start), pa: PhysicalAddress(pa), size: size, attributes: attributes, tlb: &tlb)
-                    var a = attributes; a.contiguous = false
+                    var a = attributes
+                    a.contiguous = false
                     model.map(start, start + size, pa: pa, a)
                 } else if kind < 8 {
                     try tables.unmap(ipa: IPA(start), size: size, tlb: &tlb)
                     model.remove(start, start + size)
                 } else if kind == 8 {
-                    var a = attributes; a.contiguous = false
+                    var a = attributes
+                    a.contiguous = false
                     try tables.protect(ipa: IPA(start), size: size, attributes: a, tlb: &tlb)
                     model.protect(start, start + size, a)
                 } else {
                     let p = attributes.permissions
                     try tables.protect(ipa: IPA(start), size: size, permissions: p, tlb: &tlb)
                     for s in model.remove(start, start + size) {
-                        var a = s.attributes; a.permissions = p
+                        var a = s.attributes
+                        a.permissions = p
                         model.map(s.start, s.end, pa: s.pa, a)
                     }
                 }
@@ -95,26 +105,35 @@ struct PropertyTests {
                 case (.fault(let f), nil):
                     #expect(f.kind == .translation, "\(c) step \(step) IPA 0x\(String(ipa, radix: 16)): \(f)")
                 case (.translation(let tr), let e?):
-                    var got = tr.attributes; got.contiguous = false
-                    #expect(tr.outputAddress.rawValue == e.pa && got == e.attributes,
-                            "\(c) step \(step) IPA 0x\(String(ipa, radix: 16)): walker \(tr.outputAddress) \(got), model 0x\(String(e.pa, radix: 16)) \(e.attributes)")
+                    var got = tr.attributes
+                    got.contiguous = false
+                    #expect(
+                        tr.outputAddress.rawValue == e.pa && got == e.attributes,
+                        "\(c) step \(step) IPA 0x\(String(ipa, radix: 16)): walker \(tr.outputAddress) \(got), model 0x\(String(e.pa, radix: 16)) \(e.attributes)"
+                    )
                     // Every access kind is allowed exactly when the model's permissions say so.
                     let kinds: [(Stage2Access, Stage2Permissions)] = [(.write, .write), (.fetchEL1, .executeEL1), (.fetchEL0, .executeEL0)]
                     for (access, bit) in kinds {
                         let allowed = tables.walk(IPA(ipa), access: access).translation != nil
-                        #expect(allowed == e.attributes.permissions.contains(bit), "\(c) step \(step) IPA 0x\(String(ipa, radix: 16)) \(access)")
+                        #expect(
+                            allowed == e.attributes.permissions.contains(bit), "\(c) step \(step) IPA 0x\(String(ipa, radix: 16)) \(access)"
+                        )
                     }
                 case (.fault(let f), let e?):
                     // Faults the attributes themselves provoke (AF = 0, no read permission) are right.
-                    let ok = (f.kind == .accessFlag && !e.attributes.accessFlag)
+                    let ok =
+                        (f.kind == .accessFlag && !e.attributes.accessFlag)
                         || (f.kind == .permission && e.attributes.accessFlag && !e.attributes.permissions.contains(.read))
                     #expect(ok, "\(c) step \(step) IPA 0x\(String(ipa, radix: 16)): walker \(f), model mapped 0x\(String(e.pa, radix: 16))")
                     if e.attributes.accessFlag {
-                        let kinds: [(Stage2Access, Stage2Permissions)] = [(.write, .write), (.fetchEL1, .executeEL1), (.fetchEL0, .executeEL0)]
+                        let kinds: [(Stage2Access, Stage2Permissions)] = [
+                            (.write, .write), (.fetchEL1, .executeEL1), (.fetchEL0, .executeEL0),
+                        ]
                         for (access, bit) in kinds {
                             let r = tables.walk(IPA(ipa), access: access)
-                            #expect((r.translation?.outputAddress.rawValue == e.pa) == e.attributes.permissions.contains(bit),
-                                    "\(c) step \(step) IPA 0x\(String(ipa, radix: 16)) \(access): \(r)")
+                            #expect(
+                                (r.translation?.outputAddress.rawValue == e.pa) == e.attributes.permissions.contains(bit),
+                                "\(c) step \(step) IPA 0x\(String(ipa, radix: 16)) \(access): \(r)")
                         }
                     }
                 case (.translation(let tr), nil):

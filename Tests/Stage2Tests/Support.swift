@@ -1,4 +1,5 @@
 import AArch64
+
 @testable import Stage2
 
 /// SplitMix64: a small deterministic generator so a failing seed replays exactly.
@@ -17,18 +18,28 @@ struct SplitMix64: RandomNumberGenerator {
 /// The independent model: a plain sorted list of non-overlapping IPA intervals, each mapped
 /// linearly to output addresses with one set of attributes.
 struct IntervalModel {
-    struct Segment: Equatable { var start: UInt64; var end: UInt64; var pa: UInt64; var attributes: Stage2Attributes }
+    struct Segment: Equatable {
+        var start: UInt64
+        var end: UInt64
+        var pa: UInt64
+        var attributes: Stage2Attributes
+    }
     var segments: [Segment] = []
 
     /// Remove [s, e) and return the removed pieces.
     @discardableResult
     mutating func remove(_ s: UInt64, _ e: UInt64) -> [Segment] {
-        var kept: [Segment] = [], removed: [Segment] = []
+        var kept: [Segment] = []
+        var removed: [Segment] = []
         for seg in segments {
-            if seg.end <= s || seg.start >= e { kept.append(seg); continue }
+            if seg.end <= s || seg.start >= e {
+                kept.append(seg)
+                continue
+            }
             if seg.start < s { kept.append(Segment(start: seg.start, end: s, pa: seg.pa, attributes: seg.attributes)) }
             if seg.end > e { kept.append(Segment(start: e, end: seg.end, pa: seg.pa + (e - seg.start), attributes: seg.attributes)) }
-            let a = max(s, seg.start), b = min(e, seg.end)
+            let a = max(s, seg.start)
+            let b = min(e, seg.end)
             removed.append(Segment(start: a, end: b, pa: seg.pa + (a - seg.start), attributes: seg.attributes))
         }
         segments = kept.sorted { $0.start < $1.start }
@@ -41,7 +52,10 @@ struct IntervalModel {
     }
     mutating func protect(_ s: UInt64, _ e: UInt64, _ a: Stage2Attributes) {
         let pieces = remove(s, e)
-        for var p in pieces { p.attributes = a; segments.append(p) }
+        for var p in pieces {
+            p.attributes = a
+            segments.append(p)
+        }
         segments.sort { $0.start < $1.start }
     }
     func lookup(_ ipa: UInt64) -> (pa: UInt64, attributes: Stage2Attributes)? {
@@ -50,13 +64,17 @@ struct IntervalModel {
     }
 }
 
-func makeTables(_ granule: Granule, ipaBits: Int, blocks: Bool = true, startLevel: Int? = nil, outputBits: Int? = nil,
-                poolBase: UInt64 = 0x4000_0000, poolPages: Int = 256, vmid: UInt16 = 1) throws -> Stage2Tables<ByteBufferTableMemory> {
+func makeTables(
+    _ granule: Granule, ipaBits: Int, blocks: Bool = true, startLevel: Int? = nil, outputBits: Int? = nil,
+    poolBase: UInt64 = 0x4000_0000, poolPages: Int = 256, vmid: UInt16 = 1
+) throws -> Stage2Tables<ByteBufferTableMemory> {
     let bytes = UInt64(poolPages) * granule.bytes
     let memory = ByteBufferTableMemory(base: PhysicalAddress(poolBase), size: bytes)
-    return try Stage2Tables(configuration: Stage2Configuration(granule: granule, ipaBits: ipaBits, vmid: vmid, startLevel: startLevel,
-                                                               outputBits: outputBits, blocks: blocks),
-                            memory: memory, poolBase: PhysicalAddress(poolBase), poolBytes: bytes)
+    return try Stage2Tables(
+        configuration: Stage2Configuration(
+            granule: granule, ipaBits: ipaBits, vmid: vmid, startLevel: startLevel,
+            outputBits: outputBits, blocks: blocks),
+        memory: memory, poolBase: PhysicalAddress(poolBase), poolBytes: bytes)
 }
 
 /// Checks break-before-make online, as the writes happen. It tracks which table pages are
@@ -67,7 +85,7 @@ func makeTables(_ granule: Granule, ipaBits: Int, blocks: Bool = true, startLeve
 /// batch; (4) batches are never empty.
 final class BBMChecker {
     let granule: Granule
-    var linked: [UInt64: Int] = [:]      // page → level
+    var linked: [UInt64: Int] = [:]  // page → level
     var broken = Set<UInt64>()
     var unlinkedPending = Set<UInt64>()
     var violations: [String] = []
@@ -77,7 +95,10 @@ final class BBMChecker {
     init(granule: Granule, root: UInt64, rootBytes: UInt64, startLevel: Int) {
         self.granule = granule
         var p = root
-        while p < root + rootBytes { linked[p] = startLevel; p += granule.bytes }
+        while p < root + rootBytes {
+            linked[p] = startLevel
+            p += granule.bytes
+        }
     }
     func note(_ s: String) { if violations.count < 20 { violations.append(s) } }
     func page(_ a: UInt64) -> UInt64 { a & ~(granule.bytes - 1) }
@@ -119,7 +140,8 @@ final class BBMChecker {
     func invalidate(_ batch: [TLBInvalidation]) {
         if batch.isEmpty { note("empty invalidation batch") }
         batches.append(batch)
-        broken.removeAll(); unlinkedPending.removeAll()
+        broken.removeAll()
+        unlinkedPending.removeAll()
     }
 }
 
@@ -141,14 +163,18 @@ struct CheckedTLB: TLBMaintenance {
 }
 
 /// Tables over a `CheckedMemory` with the checker attached after the root exists.
-func makeCheckedTables(_ granule: Granule, ipaBits: Int, blocks: Bool = true, startLevel: Int? = nil,
-                       poolPages: Int = 256) throws -> (Stage2Tables<CheckedMemory>, BBMChecker) {
+func makeCheckedTables(
+    _ granule: Granule, ipaBits: Int, blocks: Bool = true, startLevel: Int? = nil,
+    poolPages: Int = 256
+) throws -> (Stage2Tables<CheckedMemory>, BBMChecker) {
     let base: UInt64 = 0x4000_0000
     let bytes = UInt64(poolPages) * granule.bytes
     let memory = CheckedMemory(inner: ByteBufferTableMemory(base: PhysicalAddress(base), size: bytes))
-    let t = try Stage2Tables(configuration: Stage2Configuration(granule: granule, ipaBits: ipaBits, vmid: 1, startLevel: startLevel, blocks: blocks),
-                             memory: memory, poolBase: PhysicalAddress(base), poolBytes: bytes)
-    let checker = BBMChecker(granule: granule, root: t.rootAddress.rawValue, rootBytes: t.geometry.rootBytes, startLevel: t.geometry.startLevel)
+    let t = try Stage2Tables(
+        configuration: Stage2Configuration(granule: granule, ipaBits: ipaBits, vmid: 1, startLevel: startLevel, blocks: blocks),
+        memory: memory, poolBase: PhysicalAddress(base), poolBytes: bytes)
+    let checker = BBMChecker(
+        granule: granule, root: t.rootAddress.rawValue, rootBytes: t.geometry.rootBytes, startLevel: t.geometry.startLevel)
     memory.checker = checker
     return (t, checker)
 }

@@ -1,5 +1,6 @@
 import AArch64
 import Testing
+
 @testable import Stage2
 
 struct WalkerTests {
@@ -9,8 +10,9 @@ struct WalkerTests {
         var t = try makeTables(.k4, ipaBits: 40)
         try t.map(ipa: IPA(0x4000_0000), pa: PhysicalAddress(0x8000_0000), size: 0x4000_0000, attributes: .normalRWX, tlb: &tlb)
         try t.map(ipa: IPA(0x20_0000), pa: PhysicalAddress(0x9000_0000), size: 0x20_0000, attributes: .normalRWX, tlb: &tlb)
-        try t.map(ipa: IPA(0x1000), pa: PhysicalAddress(0xA000_0000), size: 0x1000,
-                  attributes: Stage2Attributes(permissions: [.read], memory: .deviceNGnRE), tlb: &tlb)
+        try t.map(
+            ipa: IPA(0x1000), pa: PhysicalAddress(0xA000_0000), size: 0x1000,
+            attributes: Stage2Attributes(permissions: [.read], memory: .deviceNGnRE), tlb: &tlb)
         let g1 = try #require(t.walk(IPA(0x4123_4567)).translation)
         #expect(g1.level == 1 && g1.blockSize == 1 << 30 && g1.outputAddress.rawValue == 0x8123_4567)
         let m2 = try #require(t.walk(IPA(0x2F_FFFF)).translation)
@@ -29,13 +31,17 @@ struct WalkerTests {
 
     @Test mutating func permissionAndAccessFlagFaults() throws {
         var t = try makeTables(.k4, ipaBits: 40)
-        try t.map(ipa: IPA(0x1000), pa: PhysicalAddress(0x8000_1000), size: 0x1000,
-                  attributes: Stage2Attributes(permissions: [.read]), tlb: &tlb)
-        try t.map(ipa: IPA(0x2000), pa: PhysicalAddress(0x8000_2000), size: 0x1000,
-                  attributes: Stage2Attributes(permissions: [.write]), tlb: &tlb)
-        try t.map(ipa: IPA(0x3000), pa: PhysicalAddress(0x8000_3000), size: 0x1000,
-                  attributes: Stage2Attributes(accessFlag: false), tlb: &tlb)
-        try t.map(ipa: IPA(0x4000), pa: PhysicalAddress(0x8000_4000), size: 0x1000, attributes: Stage2Attributes(permissions: []), tlb: &tlb)
+        try t.map(
+            ipa: IPA(0x1000), pa: PhysicalAddress(0x8000_1000), size: 0x1000,
+            attributes: Stage2Attributes(permissions: [.read]), tlb: &tlb)
+        try t.map(
+            ipa: IPA(0x2000), pa: PhysicalAddress(0x8000_2000), size: 0x1000,
+            attributes: Stage2Attributes(permissions: [.write]), tlb: &tlb)
+        try t.map(
+            ipa: IPA(0x3000), pa: PhysicalAddress(0x8000_3000), size: 0x1000,
+            attributes: Stage2Attributes(accessFlag: false), tlb: &tlb)
+        try t.map(
+            ipa: IPA(0x4000), pa: PhysicalAddress(0x8000_4000), size: 0x1000, attributes: Stage2Attributes(permissions: []), tlb: &tlb)
         #expect(t.walk(IPA(0x1000), access: .read).translation != nil)
         let w = try #require(t.walk(IPA(0x1000), access: .write).fault)
         #expect(w.kind == .permission && w.level == 3 && w.statusCode == 0x0F)
@@ -112,7 +118,9 @@ struct WalkerTests {
         #expect(!p.consistent)
         #expect(p.walk(IPA(0), memory: t.memory).fault == Stage2Fault(kind: .translation, level: 0, ipa: IPA(0), access: .read))
         // Reserved TG0 cannot be walked.
-        #expect(throws: Stage2RegisterError.reservedGranule(3)) { _ = try Stage2WalkParameters(vtcr: VTCR(rawValue: 0x8002_F558), vttbr: 0) }
+        #expect(throws: Stage2RegisterError.reservedGranule(3)) {
+            _ = try Stage2WalkParameters(vtcr: VTCR(rawValue: 0x8002_F558), vttbr: 0)
+        }
     }
 
     @Test mutating func walkerFromRegistersMatchesTables() throws {
@@ -122,7 +130,7 @@ struct WalkerTests {
         for ipa: UInt64 in [0, 0x200_0000, 0x3FF_C000, 0x400_0000, 0x400_3FFF, 0x400_4000] {
             #expect(p.walk(IPA(ipa), memory: t.memory) == t.walk(IPA(ipa)))
         }
-        #expect(t.walk(IPA(0x200_0000)).translation?.level == 2)   // 32M block
+        #expect(t.walk(IPA(0x200_0000)).translation?.level == 2)  // 32M block
         #expect(t.walk(IPA(0x400_0000)).translation?.level == 3)
     }
 
@@ -131,13 +139,16 @@ struct WalkerTests {
         // The level-2 table has 2^(30−21) = 512 entries; map IPA 0x3FE0_0000 (entry 511) as a
         // 2M block by hand and walk it.
         let memory = ByteBufferTableMemory(base: PhysicalAddress(0x1000), size: 0x1000)
-        memory.writeDescriptor(Stage2Descriptor.leaf(output: PhysicalAddress(0x8000_0000), attributes: .normalRWX, level: 2),
-                               at: PhysicalAddress(0x1000 + 511 * 8))
+        memory.writeDescriptor(
+            Stage2Descriptor.leaf(output: PhysicalAddress(0x8000_0000), attributes: .normalRWX, level: 2),
+            at: PhysicalAddress(0x1000 + 511 * 8))
         let vtcr = VTCR(rawValue: 0x8000_3500 | 34)
         #expect(vtcr.isConsistent && vtcr.ipaBits == 30 && vtcr.startLevel == 2)
         let p = try Stage2WalkParameters(vtcr: vtcr, vttbr: 0x1000)
         #expect(p.walk(IPA(0x3FE1_2345), memory: memory).translation?.outputAddress.rawValue == 0x8001_2345)
-        #expect(p.walk(IPA(0x4000_0000), memory: memory).fault == Stage2Fault(kind: .translation, level: 0, ipa: IPA(0x4000_0000), access: .read))
+        #expect(
+            p.walk(IPA(0x4000_0000), memory: memory).fault
+                == Stage2Fault(kind: .translation, level: 0, ipa: IPA(0x4000_0000), access: .read))
         // T0SZ 40 (24 bits) is beyond the architectural range: every walk faults at level 0.
         #expect(!VTCR(rawValue: 0x8000_3500 | 40).isConsistent)
     }

@@ -1,6 +1,7 @@
 import AArch64
 import Stage2
 import Testing
+
 @testable import GuestProtocol
 @testable import Runtime
 @testable import TestCatalog
@@ -50,9 +51,11 @@ import Testing
     @Test func scopeOperandsFromTheArmARM() {
         let ipa = IPA(0x80_0000_2000)
         // Xt: IPA[47:12] = 0x800_0002; TTL [47:44] = TG 0b01 (4KB) << 2 | level 3 = 0b0111.
-        #expect(Advanced.scopeOperations([.ipa(ipa, level: 3, granule: .k4)], hint: true)
+        #expect(
+            Advanced.scopeOperations([.ipa(ipa, level: 3, granule: .k4)], hint: true)
                 == [.ipas2e1(0x7000_0800_0002), .vmalle1is])
-        #expect(Advanced.scopeOperations([.ipa(ipa, level: 3, granule: .k4)], hint: false)
+        #expect(
+            Advanced.scopeOperations([.ipa(ipa, level: 3, granule: .k4)], hint: false)
                 == [.ipas2e1(0x800_0002), .vmalle1is])
     }
 
@@ -74,7 +77,12 @@ import Testing
 
 /// The script engine against a scripted payload: what it writes into the reply area.
 @Suite struct AdvancedScriptProtocol {
-    struct Reply { var action: UInt32; var flags: UInt32; var vttbr: UInt64; var tlbi: [(UInt64, UInt64)] }
+    struct Reply {
+        var action: UInt32
+        var flags: UInt32
+        var vttbr: UInt64
+        var tlbi: [(UInt64, UInt64)]
+    }
     static func reply(_ b: ScriptedBackend) throws -> Reply {
         let r = try b.read(b.layout.message, count: GuestABI.messageSize)
         let n = Int(r.loadLE(UInt64.self, at: GuestABI.rplOffTLBICount))
@@ -82,8 +90,9 @@ import Testing
             let e = GuestABI.rplOffTLBI + i * GuestABI.rplTLBIEntrySize
             return (r.loadLE(UInt64.self, at: e), r.loadLE(UInt64.self, at: e + 8))
         }
-        return Reply(action: r.loadLE(UInt32.self, at: GuestABI.rplOffAction), flags: r.loadLE(UInt32.self, at: GuestABI.rplOffFlags),
-                     vttbr: r.loadLE(UInt64.self, at: GuestABI.rplOffVTTBR), tlbi: ops)
+        return Reply(
+            action: r.loadLE(UInt32.self, at: GuestABI.rplOffAction), flags: r.loadLE(UInt32.self, at: GuestABI.rplOffFlags),
+            vttbr: r.loadLE(UInt64.self, at: GuestABI.rplOffVTTBR), tlbi: ops)
     }
     static func hvc(seq: UInt64, op: Int) -> (ScriptedBackend) throws -> BackendExit {
         ScriptedBackend.send(MailboxMessage(kind: .trap, seq: seq, esr: 0x5A00_0001, elr: 0x4000_1000, spsr: 0x3C5, opIndex: op))
@@ -97,21 +106,41 @@ import Testing
     @Test func switchesVTTBRAndTLBIsUnderTheNamedVMID() throws {
         // Set A: VMID 2, pool 0x4100_0000; B: VMID 3, pool 0x4110_0000. 4K/40-bit: the root is
         // two concatenated level-1 tables (8 KiB, aligned) at the pool base (Arm ARM D8.2).
-        let vttbrA: UInt64 = 0x0002_0000_4100_0000, vttbrB: UInt64 = 0x0003_0000_4110_0000
+        let vttbrA: UInt64 = 0x0002_0000_4100_0000
+        let vttbrB: UInt64 = 0x0003_0000_4110_0000
         var replies: [Reply] = []
         let capture: (ScriptedBackend) throws -> Void = { replies.append(try Self.reply($0)) }
-        let (outcome, backend) = run(Advanced.vmidSwitchScenario(), [
-            ScriptedBackend.hello,
-            Self.hvc(seq: 2, op: 0),
-            { b in try capture(b); return try Self.hvc(seq: 3, op: 2)(b) },
-            { b in try capture(b); return try Self.hvc(seq: 4, op: 4)(b) },
-            { b in try capture(b); return try Self.hvc(seq: 5, op: 6)(b) },
-            // The remap in B: the host asks for TLB maintenance under B's VTTBR first.
-            { b in try capture(b); return try ScriptedBackend.send(MailboxMessage(kind: .ack, seq: 6, opIndex: nil))(b) },
-            { b in try capture(b); return try ScriptedBackend.send(MailboxMessage(kind: .trap, seq: 7, esr: 0x9200_0007, far: 0x80_0000_0000,
-                                                                                   hpfar: 0x800_0000 << 4, opIndex: 7))(b) },
-            { _ in throw BackendError.timeout(seconds: 1, lastExits: []) },
-        ])
+        let (outcome, backend) = run(
+            Advanced.vmidSwitchScenario(),
+            [
+                ScriptedBackend.hello,
+                Self.hvc(seq: 2, op: 0),
+                { b in
+                    try capture(b)
+                    return try Self.hvc(seq: 3, op: 2)(b)
+                },
+                { b in
+                    try capture(b)
+                    return try Self.hvc(seq: 4, op: 4)(b)
+                },
+                { b in
+                    try capture(b)
+                    return try Self.hvc(seq: 5, op: 6)(b)
+                },
+                // The remap in B: the host asks for TLB maintenance under B's VTTBR first.
+                { b in
+                    try capture(b)
+                    return try ScriptedBackend.send(MailboxMessage(kind: .ack, seq: 6, opIndex: nil))(b)
+                },
+                { b in
+                    try capture(b)
+                    return try ScriptedBackend.send(
+                        MailboxMessage(
+                            kind: .trap, seq: 7, esr: 0x9200_0007, far: 0x80_0000_0000,
+                            hpfar: 0x800_0000 << 4, opIndex: 7))(b)
+                },
+                { _ in throw BackendError.timeout(seconds: 1, lastExits: []) },
+            ])
         try capture(backend)
         try #require(replies.count == 6)
         let resume = ReplyAction.resume.rawValue
@@ -126,15 +155,25 @@ import Testing
         #expect(replies[4].action == resume && replies[4].vttbr == vttbrA)
         // A stage-2 fault where none is expected stops the guest and fails the test.
         #expect(replies[5].action == ReplyAction.stop.rawValue)
-        guard case .fail(let m) = outcome else { Issue.record("expected a failure, got \(outcome)"); return }
+        guard case .fail(let m) = outcome else {
+            Issue.record("expected a failure, got \(outcome)")
+            return
+        }
         #expect(m.contains("unexpected stage-2 fault at op 7"))
     }
 
     @Test func wrongHostCallIsAFailure() {
         // The plan's first host call is op 1 (after a load loop); one at op 0 is wrong.
-        let (outcome, _) = run(Advanced.bbmScenario(), [ScriptedBackend.hello, Self.hvc(seq: 2, op: 0),
-                                                   { _ in throw BackendError.timeout(seconds: 1, lastExits: []) }])
-        guard case .fail(let m) = outcome else { Issue.record("expected a failure, got \(outcome)"); return }
+        let (outcome, _) = run(
+            Advanced.bbmScenario(),
+            [
+                ScriptedBackend.hello, Self.hvc(seq: 2, op: 0),
+                { _ in throw BackendError.timeout(seconds: 1, lastExits: []) },
+            ])
+        guard case .fail(let m) = outcome else {
+            Issue.record("expected a failure, got \(outcome)")
+            return
+        }
         #expect(m.contains("expected hvc #0x1 at op 1"))
     }
 }
@@ -163,7 +202,8 @@ import Testing
     }
 
     @Test func secondLayoutIsValidAndDisjoint() throws {
-        let l0 = SessionLayout.standard, l1 = Advanced.secondLayout(.standard)
+        let l0 = SessionLayout.standard
+        let l1 = Advanced.secondLayout(.standard)
         try l1.validate(imageBytes: 4096)
         // Per-vCPU areas differ; the payload and the identity-mapped nested region are shared.
         #expect(l1.config != l0.config && l1.message != l0.message && l1.el2StackTop != l0.el2StackTop)

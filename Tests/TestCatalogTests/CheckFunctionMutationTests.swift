@@ -1,5 +1,6 @@
 import AArch64
 import Testing
+
 @testable import GuestProtocol
 @testable import Runtime
 @testable import TestCatalog
@@ -16,11 +17,13 @@ import Testing
 
     /// vCPU 0's load64 x11 from 0x80_0000_0000 (4K, 40-bit: level-1 entry 2 of the root),
     /// unmapped by vCPU 1 → translation fault, level 3 here (the tables above still exist).
-    static let twoWant = ExpectedFault(opIndex: 2, address: 0x80_0000_0000,
-                                       access: .data(bytes: 8, write: false, register: 11, sixtyFourBit: true),
-                                       kind: .translation, level: 3)
-    static let twoGood = MailboxMessage(kind: .trap, seq: 5, esr: 0x93CB_8007, far: 0x80_0000_0000,
-                                        hpfar: (0x80_0000_0000 >> 12) << 4, elr: interp, spsr: 0x3C5, opIndex: 2)
+    static let twoWant = ExpectedFault(
+        opIndex: 2, address: 0x80_0000_0000,
+        access: .data(bytes: 8, write: false, register: 11, sixtyFourBit: true),
+        kind: .translation, level: 3)
+    static let twoGood = MailboxMessage(
+        kind: .trap, seq: 5, esr: 0x93CB_8007, far: 0x80_0000_0000,
+        hpfar: (0x80_0000_0000 >> 12) << 4, elr: interp, spsr: 0x3C5, opIndex: 2)
 
     static func two(_ m: MailboxMessage) -> [String] {
         Advanced.twoVCPUCheck(m, report: FaultReport(esr: m.esr, far: m.far, hpfar: m.hpfar), against: twoWant, payload: payload)
@@ -30,21 +33,22 @@ import Testing
         #expect(Self.two(Self.twoGood).isEmpty)
     }
 
-    @Test(arguments: [
-        ("op index", { @Sendable (m: inout MailboxMessage) in m.opIndex = 3 }, "reported for op 3"),
-        ("EC", { $0.esr = $0.esr & ~(0x3F << 26) | 0x25 << 26 }, "EC 0x25, expected 0x24"),
-        ("FSC kind", { $0.esr = $0.esr & ~0x3F | 0x0B }, "accessFlag at level 3"),
-        ("level", { $0.esr = $0.esr & ~0x3F | 0x06 }, "translation at level 2"),
-        ("WnR", { $0.esr |= 1 << 6 }, "WnR=1"),
-        ("ISV", { $0.esr &= ~(1 << 24) }, "ISV=0"),
-        ("SAS", { $0.esr = $0.esr & ~(3 << 22) }, "SAS says 1 bytes"),
-        ("SRT", { $0.esr = $0.esr & ~(0x1F << 16) | 12 << 16 }, "SRT=12"),
-        ("SF", { $0.esr &= ~(1 << 15) }, "SF=0"),
-        ("S1PTW", { $0.esr |= 1 << 7 }, "S1PTW set"),
-        ("FAR", { $0.far += 0x10 }, "FAR_EL2 0x8000000010"),
-        ("HPFAR", { $0.hpfar = (0x80_0000_1000 >> 12) << 4 }, "HPFAR_EL2 0x80000010"),
-        ("ELR", { $0.elr = 0x1000 }, "ELR_EL2 0x1000 outside the op interpreter"),
-    ] as [(String, @Sendable (inout MailboxMessage) -> Void, String)])
+    @Test(
+        arguments: [
+            ("op index", { @Sendable (m: inout MailboxMessage) in m.opIndex = 3 }, "reported for op 3"),
+            ("EC", { $0.esr = $0.esr & ~(0x3F << 26) | 0x25 << 26 }, "EC 0x25, expected 0x24"),
+            ("FSC kind", { $0.esr = $0.esr & ~0x3F | 0x0B }, "accessFlag at level 3"),
+            ("level", { $0.esr = $0.esr & ~0x3F | 0x06 }, "translation at level 2"),
+            ("WnR", { $0.esr |= 1 << 6 }, "WnR=1"),
+            ("ISV", { $0.esr &= ~(1 << 24) }, "ISV=0"),
+            ("SAS", { $0.esr = $0.esr & ~(3 << 22) }, "SAS says 1 bytes"),
+            ("SRT", { $0.esr = $0.esr & ~(0x1F << 16) | 12 << 16 }, "SRT=12"),
+            ("SF", { $0.esr &= ~(1 << 15) }, "SF=0"),
+            ("S1PTW", { $0.esr |= 1 << 7 }, "S1PTW set"),
+            ("FAR", { $0.far += 0x10 }, "FAR_EL2 0x8000000010"),
+            ("HPFAR", { $0.hpfar = (0x80_0000_1000 >> 12) << 4 }, "HPFAR_EL2 0x80000010"),
+            ("ELR", { $0.elr = 0x1000 }, "ELR_EL2 0x1000 outside the op interpreter"),
+        ] as [(String, @Sendable (inout MailboxMessage) -> Void, String)])
     func twoVCPUOneWrongField(field: String, change: @Sendable (inout MailboxMessage) -> Void, names: String) {
         var m = Self.twoGood
         change(&m)
@@ -57,16 +61,19 @@ import Testing
     /// A load64 x11 from VA 0x1_0000_2010 whose stage-1 walk reads a descriptor at IPA
     /// 0x5000_3000 that stage 2 does not map: S1PTW = 1, translation fault level 3, FAR = the
     /// VA, HPFAR = the descriptor's IPA page; the syndrome describes the walk (ISV = 0).
-    static let s1Walk = Stage2FaultExpectation(opIndex: 4, far: 0x1_0000_2010, ipa: 0x5000_3000, s1ptw: true,
-                                               kind: .translation, level: 3,
-                                               access: .data(bytes: 8, write: false, register: 11, sixtyFourBit: true))
+    static let s1Walk = Stage2FaultExpectation(
+        opIndex: 4, far: 0x1_0000_2010, ipa: 0x5000_3000, s1ptw: true,
+        kind: .translation, level: 3,
+        access: .data(bytes: 8, write: false, register: 11, sixtyFourBit: true))
     /// The data access itself faulting at stage 2 (S1PTW = 0): a full ISV syndrome.
-    static let s1Data = Stage2FaultExpectation(opIndex: 5, far: 0x1_0000_4008, ipa: 0x6000_1008, s1ptw: false,
-                                               kind: .translation, level: 3,
-                                               access: .data(bytes: 4, write: true, register: 12, sixtyFourBit: false))
+    static let s1Data = Stage2FaultExpectation(
+        opIndex: 5, far: 0x1_0000_4008, ipa: 0x6000_1008, s1ptw: false,
+        kind: .translation, level: 3,
+        access: .data(bytes: 4, write: true, register: 12, sixtyFourBit: false))
     /// An instruction fetch at VA 0x2_0000_0000 faulting on its own IPA.
-    static let s1Fetch = Stage2FaultExpectation(opIndex: 6, far: 0x2_0000_0000, ipa: 0x7000_0000, s1ptw: false,
-                                                kind: .translation, level: 2, access: .fetch)
+    static let s1Fetch = Stage2FaultExpectation(
+        opIndex: 6, far: 0x2_0000_0000, ipa: 0x7000_0000, s1ptw: false,
+        kind: .translation, level: 2, access: .fetch)
 
     struct Syndrome: Sendable { var esr: UInt64, far: UInt64, hpfar: UInt64, elr: UInt64, spsr: UInt64 = 0x3C5, op: Int }
     static let good: [Syndrome] = [
@@ -89,32 +96,34 @@ import Testing
         var w = Self.good[0]
         w.esr |= 1 << 6
         #expect(Self.s1(0, w).isEmpty)
-        #expect(UnpinnedFields.lines(esr: w.esr, hpfar: w.hpfar, kind: .translation, s1ptw: true, opIndex: 4)
-            .contains { $0.hasPrefix("op 4: WnR=1 on a stage-2 fault during the stage-1 walk: logged, not checked") })
+        #expect(
+            UnpinnedFields.lines(esr: w.esr, hpfar: w.hpfar, kind: .translation, s1ptw: true, opIndex: 4)
+                .contains { $0.hasPrefix("op 4: WnR=1 on a stage-2 fault during the stage-1 walk: logged, not checked") })
     }
 
-    @Test(arguments: [
-        ("op index", 0, { @Sendable (s: inout Syndrome) in s.op = 3 }, "reported for op 3"),
-        ("EC", 0, { $0.esr = $0.esr & ~(0x3F << 26) | 0x20 << 26 }, "EC 0x20, expected 0x24"),
-        ("FSC kind", 0, { $0.esr = $0.esr & ~0x3F | 0x0B }, "accessFlag fault at level 3, expected translation"),
-        ("level", 0, { $0.esr = $0.esr & ~0x3F | 0x06 }, "translation fault at level 2, expected translation at level 3"),
-        ("S1PTW (walk)", 0, { $0.esr &= ~(1 << 7) }, "S1PTW=0, expected 1"),
-        ("S1PTW (data)", 1, { $0.esr |= 1 << 7 }, "S1PTW=1, expected 0"),
-        ("FnV", 1, { $0.esr |= 1 << 10 }, "FnV set"),
-        ("EA", 1, { $0.esr |= 1 << 9 }, "EA set"),
-        ("CM", 1, { $0.esr |= 1 << 8 }, "CM set"),
-        ("WnR", 1, { $0.esr &= ~(1 << 6) }, "WnR=0"),
-        ("ISV", 1, { $0.esr &= ~(1 << 24) }, "ISV=0"),
-        ("SAS", 1, { $0.esr = $0.esr & ~(3 << 22) | 3 << 22 }, "SAS says 8 bytes"),
-        ("SRT", 1, { $0.esr = $0.esr & ~(0x1F << 16) | 11 << 16 }, "SRT=11, expected 12"),
-        ("SF", 1, { $0.esr |= 1 << 15 }, "SF=1"),
-        ("FnV (fetch)", 2, { $0.esr |= 1 << 10 }, "FnV set"),
-        ("FAR", 1, { $0.far += 8 }, "FAR_EL2 0x100004010, expected the VA 0x100004008"),
-        ("HPFAR (walk)", 0, { $0.hpfar = (0x5000_4000 >> 12) << 4 }, "names IPA page 0x50004000, expected 0x50003000"),
-        ("ELR (fetch)", 2, { $0.elr += 4 }, "expected the fetched address"),
-        ("ELR (data)", 1, { $0.elr = 0x1000 }, "ELR_EL2 0x1000 is outside the op interpreter"),
-        ("SPSR", 1, { $0.spsr = 0x3C9 }, "SPSR_EL2.M = 9"),
-    ] as [(String, Int, @Sendable (inout Syndrome) -> Void, String)])
+    @Test(
+        arguments: [
+            ("op index", 0, { @Sendable (s: inout Syndrome) in s.op = 3 }, "reported for op 3"),
+            ("EC", 0, { $0.esr = $0.esr & ~(0x3F << 26) | 0x20 << 26 }, "EC 0x20, expected 0x24"),
+            ("FSC kind", 0, { $0.esr = $0.esr & ~0x3F | 0x0B }, "accessFlag fault at level 3, expected translation"),
+            ("level", 0, { $0.esr = $0.esr & ~0x3F | 0x06 }, "translation fault at level 2, expected translation at level 3"),
+            ("S1PTW (walk)", 0, { $0.esr &= ~(1 << 7) }, "S1PTW=0, expected 1"),
+            ("S1PTW (data)", 1, { $0.esr |= 1 << 7 }, "S1PTW=1, expected 0"),
+            ("FnV", 1, { $0.esr |= 1 << 10 }, "FnV set"),
+            ("EA", 1, { $0.esr |= 1 << 9 }, "EA set"),
+            ("CM", 1, { $0.esr |= 1 << 8 }, "CM set"),
+            ("WnR", 1, { $0.esr &= ~(1 << 6) }, "WnR=0"),
+            ("ISV", 1, { $0.esr &= ~(1 << 24) }, "ISV=0"),
+            ("SAS", 1, { $0.esr = $0.esr & ~(3 << 22) | 3 << 22 }, "SAS says 8 bytes"),
+            ("SRT", 1, { $0.esr = $0.esr & ~(0x1F << 16) | 11 << 16 }, "SRT=11, expected 12"),
+            ("SF", 1, { $0.esr |= 1 << 15 }, "SF=1"),
+            ("FnV (fetch)", 2, { $0.esr |= 1 << 10 }, "FnV set"),
+            ("FAR", 1, { $0.far += 8 }, "FAR_EL2 0x100004010, expected the VA 0x100004008"),
+            ("HPFAR (walk)", 0, { $0.hpfar = (0x5000_4000 >> 12) << 4 }, "names IPA page 0x50004000, expected 0x50003000"),
+            ("ELR (fetch)", 2, { $0.elr += 4 }, "expected the fetched address"),
+            ("ELR (data)", 1, { $0.elr = 0x1000 }, "ELR_EL2 0x1000 is outside the op interpreter"),
+            ("SPSR", 1, { $0.spsr = 0x3C9 }, "SPSR_EL2.M = 9"),
+        ] as [(String, Int, @Sendable (inout Syndrome) -> Void, String)])
     func stage1OneWrongField(field: String, index: Int, change: @Sendable (inout Syndrome) -> Void, names: String) {
         var s = Self.good[index]
         change(&s)

@@ -1,6 +1,7 @@
 import AArch64
 import Stage2
 import Testing
+
 @testable import GuestProtocol
 @testable import TestCatalog
 
@@ -12,8 +13,12 @@ import Testing
     @Test func plansSayWhoDoesWhat() {
         #expect(plan.watchers == [0, 2, 3])
         let w = plan.watcherPlan(2)
-        #expect(w.ops == [GuestOp(.watch64, address: Advanced.x, value: Advanced.RemapPlan.flag,
-                                  aux: Advanced.RemapPlan.record(2), repeatCount: plan.tail)])
+        #expect(
+            w.ops == [
+                GuestOp(
+                    .watch64, address: Advanced.x, value: Advanced.RemapPlan.flag,
+                    aux: Advanced.RemapPlan.record(2), repeatCount: plan.tail)
+            ])
         #expect(w.expectedResults[0] == Advanced.pagePattern(2))
         let r = plan.remapperPlan()
         // host call (break), flag = 1, host call (make), DSB, flag = 2, DONE at op 5.
@@ -34,7 +39,9 @@ import Testing
         // The flag and the records: inside the identity-mapped region, clear of every result slot.
         let l0 = layouts[0]
         #expect(Advanced.RemapPlan.flag >= l0.nested.rawValue && Advanced.RemapPlan.record(3) + 48 <= l0.nested.rawValue + l0.nestedSize)
-        #expect(Advanced.RemapPlan.flag >= l0.results.rawValue + 0x1000 && Advanced.RemapPlan.record(3) + 48 <= l0.nestedStackTop.rawValue - 0x1_0000)
+        #expect(
+            Advanced.RemapPlan.flag >= l0.results.rawValue + 0x1000
+                && Advanced.RemapPlan.record(3) + 48 <= l0.nestedStackTop.rawValue - 0x1_0000)
         // The data pages stay inside the shrunk data pool, below the extra table pools.
         #expect(Advanced.pagePA(2) + 0x1000 <= l0.dataPool.rawValue + l0.dataPoolSize)
         #expect(layouts[1].tablePool.rawValue == l0.dataPool.rawValue + l0.dataPoolSize)
@@ -69,7 +76,9 @@ import Testing
         switch field {
         case "first": r.first = Advanced.pagePattern(3)
         case "second": r.second = Advanced.pagePattern(3)
-        case "never": r.changes = 0; r.second = 0
+        case "never":
+            r.changes = 0
+            r.second = 0
         case "twice": r.changes = 2
         case "stale": r.stale = 1
         default: r.flagged = UInt64(plan.tail) - 1

@@ -2,6 +2,7 @@ import AArch64
 import GuestProtocol
 import Stage2
 import Testing
+
 @testable import Runtime
 @testable import TestCatalog
 
@@ -27,8 +28,9 @@ import Testing
         }
         same("planted", bytes(a.planted), bytes(b.planted))
         same("expectedMemory", bytes(a.expectedMemory), bytes(b.expectedMemory))
-        same("initialMappings", a.initialMappings.map { "\($0.ipa) \($0.pa) \($0.size) \($0.attributes)" },
-             b.initialMappings.map { "\($0.ipa) \($0.pa) \($0.size) \($0.attributes)" })
+        same(
+            "initialMappings", a.initialMappings.map { "\($0.ipa) \($0.pa) \($0.size) \($0.attributes)" },
+            b.initialMappings.map { "\($0.ipa) \($0.pa) \($0.size) \($0.attributes)" })
         same("backing", a.backing, b.backing)
         if b.events.isEmpty {
             // A Swift scenario with expectedFaults + a demand-map policy: one event per fault.
@@ -38,24 +40,30 @@ import Testing
             if case let .demandMap(blockSize, attributes) = b.policy {
                 for e in a.events {
                     guard case let .demandMap(unit, attr)? = e.reactions.first, e.reactions.count == 1 else {
-                        bad.append("\(e): reactions \(e.reactions), expected one demandMap"); continue
+                        bad.append("\(e): reactions \(e.reactions), expected one demandMap")
+                        continue
                     }
                     same("demand-map unit", unit, blockSize ?? b.granule.bytes)
                     same("demand-map attributes", attr, attributes)
                 }
-            } else { bad.append("the Swift scenario has no demand-map policy") }
+            } else {
+                bad.append("the Swift scenario has no demand-map policy")
+            }
         } else {
             same("events", a.events.map(\.description), b.events.map(\.description))
-            same("faults", a.events.compactMap { e -> ExpectedFault? in if case .stage2Fault(let f) = e.kind { f } else { nil } },
-                 b.events.compactMap { e -> ExpectedFault? in if case .stage2Fault(let f) = e.kind { f } else { nil } })
+            same(
+                "faults", a.events.compactMap { e -> ExpectedFault? in if case .stage2Fault(let f) = e.kind { f } else { nil } },
+                b.events.compactMap { e -> ExpectedFault? in if case .stage2Fault(let f) = e.kind { f } else { nil } })
             same("reactions", a.events.map { "\($0.reactions)" }, b.events.map { "\($0.reactions)" })
             same("resume", a.events.map { "\($0.resume)" }, b.events.map { "\($0.resume)" })
         }
         return bad
     }
 
-    static func check(_ name: String, _ variant: String, host: HostFacts = HostFacts(vmIPABits: 48),
-                      _ swift: () throws -> Scenario) throws {
+    static func check(
+        _ name: String, _ variant: String, host: HostFacts = HostFacts(vmIPABits: 48),
+        _ swift: () throws -> Scenario
+    ) throws {
         let test = try #require(Catalog.test(named: name), "\(name) is in the catalog")
         let v = try #require(test.variants.first { $0.name == variant }, "\(name)/\(variant)")
         let diff = differences(file: try v.scenario(host), swift: try swift())
@@ -106,7 +114,8 @@ import Testing
         // pool is smaller), the same region in both.
         try Self.check("block-split", "64k-512m") { try Stage2Faults.blockSplit(granule: .k64) }
         let v = try #require(Catalog.test(named: "block-split")?.variants.first { $0.name == "64k-512m" })
-        let file = try v.scenario(HostFacts(vmIPABits: 48)), swift = try Stage2Faults.blockSplit(granule: .k64)
+        let file = try v.scenario(HostFacts(vmIPABits: 48))
+        let swift = try Stage2Faults.blockSplit(granule: .k64)
         #expect(file.extraRAM.count == 1 && file.extraRAM == swift.extraRAM)
         #expect(file.extraRAM.first.map { $0.size == 512 << 20 && $0.base.rawValue % (512 << 20) == 0 } == true)
     }
@@ -138,9 +147,11 @@ import Testing
         #expect(bytes(a.planted) == bytes(swift.planted), "\(name)/\(variant) planted")
         let mine = bytes(a.expectedMemory)
         for (k, x) in bytes(swift.expectedMemory) { #expect(mine[k] == x, "\(name)/\(variant) memory at 0x\(String(k, radix: 16))") }
-        #expect(a.initialMappings.map { "\($0.ipa) \($0.pa) \($0.size) \($0.attributes)" }
+        #expect(
+            a.initialMappings.map { "\($0.ipa) \($0.pa) \($0.size) \($0.attributes)" }
                 == swift.initialMappings.map { "\($0.ipa) \($0.pa) \($0.size) \($0.attributes)" })
-        #expect(a.events.map(\.description) == plan.hostCalls.map { ExpectedEvent(.hvc(imm: GuestABI.hvcOp, opIndex: $0.opIndex)).description })
+        #expect(
+            a.events.map(\.description) == plan.hostCalls.map { ExpectedEvent(.hvc(imm: GuestABI.hvcOp, opIndex: $0.opIndex)).description })
     }
 
     @Test func liveEdits() throws {
@@ -178,13 +189,20 @@ import Testing
         for (e, want) in zip(a.events, plan.events) {
             switch (e.kind, want) {
             case let (.stage2Fault(f), .stage2Fault(w)):
-                #expect(f.opIndex == w.opIndex && f.address == w.far && f.address == w.ipa && f.kind == w.kind
+                #expect(
+                    f.opIndex == w.opIndex && f.address == w.far && f.address == w.ipa && f.kind == w.kind
                         && f.level == w.level && f.access == w.access && f.hpfarValid, "\(f) vs \(w)")
-                guard case .map(let ipa, let pa, 0x1000, let attr)? = e.reactions.first else { Issue.record("\(e.reactions)"); continue }
+                guard case .map(let ipa, let pa, 0x1000, let attr)? = e.reactions.first else {
+                    Issue.record("\(e.reactions)")
+                    continue
+                }
                 #expect(plan.backing[ipa.rawValue] == pa && attr == Stage2Attributes(permissions: [.read, .write]))
             case let (.mmio(address, bytes, write, data), .hostFault(op, wantAddress, n, w, d)):
                 #expect(address.rawValue == wantAddress && bytes == n && write == w && (data ?? 0) == d, "\(e) vs \(want)")
-                guard case let .backWithMemory(opIndex, plant, maxHostPage)? = e.reactions.first else { Issue.record("\(e.reactions)"); continue }
+                guard case let .backWithMemory(opIndex, plant, maxHostPage)? = e.reactions.first else {
+                    Issue.record("\(e.reactions)")
+                    continue
+                }
                 #expect(opIndex == op && maxHostPage == TwoLevel.stride)
                 let wantPlant = plan.plantOnAdd.filter { $0.0.rawValue & ~(TwoLevel.stride - 1) == wantAddress & ~(TwoLevel.stride - 1) }
                 #expect(plant.map { "\($0.0) \($0.1)" } == wantPlant.map { "\($0.0) \($0.1)" })

@@ -2,6 +2,7 @@ import AArch64
 import GuestProtocol
 import Stage2
 import Testing
+
 @testable import Runtime
 @testable import TestCatalog
 
@@ -18,10 +19,10 @@ import Testing
         // Nothing under the 1 GiB level-1 entry of 0x80_0000_0000: the walk stops at level 1.
         #expect(level(0x80_0000_0010, identity) == 1)
         let one = identity + [(0x80_0000_0000, 0x1000)]
-        #expect(level(0x80_0000_0010, one) == nil)          // now mapped
-        #expect(level(0x80_0000_1020, one) == 3)            // same level-3 table, empty entry
-        #expect(level(0x80_0020_0001, one) == 2)            // next 2 MiB: no level-3 table there
-        #expect(level(0x80_4000_0006, one) == 1)            // next 1 GiB
+        #expect(level(0x80_0000_0010, one) == nil)  // now mapped
+        #expect(level(0x80_0000_1020, one) == 3)  // same level-3 table, empty entry
+        #expect(level(0x80_0020_0001, one) == 2)  // next 2 MiB: no level-3 table there
+        #expect(level(0x80_4000_0006, one) == 1)  // next 1 GiB
         // The identity-mapped payload is mapped.
         #expect(level(0x4000_0123, identity) == nil)
         // A 2 MiB block covers its whole level-2 entry.
@@ -104,7 +105,7 @@ import Testing
         let f = VCPUFacts(currentEL: 8, hcrAtEntry: 0, mmfr0: mmfr0, mmfr1: 0, mmfr2: 0)
         #expect(!f.supportsStage2(.k16))
         #expect(!f.supportsStage2(.k64))
-        #expect(f.supportsStage2(.k4))   // TGran4_2 = 0 and TGran4 = 0 → supported
+        #expect(f.supportsStage2(.k4))  // TGran4_2 = 0 and TGran4 = 0 → supported
         #expect(f.unmet(.stage2Granule(.k16)) != nil)
         #expect(!f.hasTTL)
     }

@@ -1,6 +1,7 @@
 import AArch64
 import GuestProtocol
 import Testing
+
 @testable import Runtime
 @testable import TestCatalog
 
@@ -22,8 +23,11 @@ import Testing
         // Stage 2 maps all 8 pages up front: no faults expected.
         #expect(p.scenario.initialMappings.count == 1 && p.scenario.initialMappings[0].size == 8 * pageSize)
         // Page 3: a 4-byte read of the planted 0x93939393, then 0xBEEF stored at +2.
-        #expect(p.scenario.expectedMemory.contains { $0.0 == PhysicalAddress(DirtyLog.regionBase + 3 * pageSize + 0x40) && $0.1 == [0x93, 0x93, 0xEF, 0xBE] })
-        #expect(p.scenario.expectedResults[6] == 3)   // the host's answer: 3 dirty pages
+        #expect(
+            p.scenario.expectedMemory.contains {
+                $0.0 == PhysicalAddress(DirtyLog.regionBase + 3 * pageSize + 0x40) && $0.1 == [0x93, 0x93, 0xEF, 0xBE]
+            })
+        #expect(p.scenario.expectedResults[6] == 3)  // the host's answer: 3 dirty pages
     }
 
     @Test func refusesOddPageSizes() {

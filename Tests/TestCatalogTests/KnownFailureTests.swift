@@ -1,6 +1,7 @@
 import Foundation
 import KVM
 import Testing
+
 @testable import Runtime
 @testable import TestCatalog
 
@@ -8,10 +9,12 @@ import Testing
 /// kernels they name), XPASS, --strict, and the record as a plain Codable value.
 @Suite struct KnownFailureTests {
     static let range = KernelRange(introduced: KernelVersion(6, 16), fixedIn: KernelVersion(7, 4))
-    static let checkRecord = KnownFailure(signature: .check("fault for op 1: no fault, expected translation at level 0"),
-                                          reason: "IPA above T0SZ is not a translation fault", reference: "notes §2", kernels: range)
-    static let ioctlRecord = KnownFailure(signature: .ioctl(operation: "KVM_RUN", errno: "EFAULT"),
-                                          reason: "KVM_RUN fails with EFAULT", reference: "notes §3", kernels: range)
+    static let checkRecord = KnownFailure(
+        signature: .check("fault for op 1: no fault, expected translation at level 0"),
+        reason: "IPA above T0SZ is not a translation fault", reference: "notes §2", kernels: range)
+    static let ioctlRecord = KnownFailure(
+        signature: .ioctl(operation: "KVM_RUN", errno: "EFAULT"),
+        reason: "KVM_RUN fails with EFAULT", reference: "notes §3", kernels: range)
     static let k734 = KernelVersion(7, 3, 4)
 
     @Test func kernelVersionParsesReleaseStrings() {
@@ -32,14 +35,20 @@ import Testing
     }
 
     @Test func exactCheckSignatureIsXFAIL() {
-        let v = Verdict.of(.fail("fault for op 1: no fault, expected translation at level 0"), records: [Self.checkRecord], kernel: Self.k734, strict: false)
+        let v = Verdict.of(
+            .fail("fault for op 1: no fault, expected translation at level 0"), records: [Self.checkRecord], kernel: Self.k734,
+            strict: false)
         #expect(v == .knownFailure(observed: "fault for op 1: no fault, expected translation at level 0", record: Self.checkRecord))
     }
 
     @Test func exactIoctlSignatureIsXFAIL() {
         let e = KVMError(operation: "KVM_RUN", errno: EFAULT)
-        guard case .knownFailure(let observed, let r) = Verdict.of(.callFailed(e), records: [Self.ioctlRecord], kernel: Self.k734, strict: false) else {
-            Issue.record("KVM_RUN EFAULT did not match its record"); return
+        guard
+            case .knownFailure(let observed, let r) = Verdict.of(
+                .callFailed(e), records: [Self.ioctlRecord], kernel: Self.k734, strict: false)
+        else {
+            Issue.record("KVM_RUN EFAULT did not match its record")
+            return
         }
         #expect(r == Self.ioctlRecord && observed.hasPrefix("KVM_RUN failed: EFAULT"))
     }
@@ -53,14 +62,19 @@ import Testing
     ])
     func differentFailureIsFAIL(_ outcome: Outcome) {
         let v = Verdict.of(outcome, records: [Self.checkRecord, Self.ioctlRecord], kernel: Self.k734, strict: false)
-        guard case .plain(.fail(let m)) = v else { Issue.record("\(outcome) → \(v), expected a FAIL"); return }
+        guard case .plain(.fail(let m)) = v else {
+            Issue.record("\(outcome) → \(v), expected a FAIL")
+            return
+        }
         #expect(m.hasPrefix(outcome.failureText!) && m.contains("not the known failure recorded for this variant"))
     }
 
     @Test func passWithRecordIsXPASSAndStrictFailsIt() {
-        #expect(Verdict.of(.pass, records: [Self.ioctlRecord], kernel: Self.k734, strict: false) == .unexpectedPass(record: Self.ioctlRecord))
+        #expect(
+            Verdict.of(.pass, records: [Self.ioctlRecord], kernel: Self.k734, strict: false) == .unexpectedPass(record: Self.ioctlRecord))
         guard case .plain(.fail(let m)) = Verdict.of(.pass, records: [Self.ioctlRecord], kernel: Self.k734, strict: true) else {
-            Issue.record("XPASS under --strict is not a failure"); return
+            Issue.record("XPASS under --strict is not a failure")
+            return
         }
         #expect(m.hasPrefix("XPASS (--strict)"))
     }
@@ -72,7 +86,9 @@ import Testing
 
     @Test func recordOutsideItsKernelsDoesNotApply() {
         let e = KVMError(operation: "KVM_RUN", errno: EFAULT)
-        #expect(Verdict.of(.callFailed(e), records: [Self.ioctlRecord], kernel: KernelVersion(7, 4, 1), strict: false) == .plain(.callFailed(e)))
+        #expect(
+            Verdict.of(.callFailed(e), records: [Self.ioctlRecord], kernel: KernelVersion(7, 4, 1), strict: false) == .plain(.callFailed(e))
+        )
         #expect(Verdict.of(.callFailed(e), records: [Self.ioctlRecord], kernel: nil, strict: false) == .plain(.callFailed(e)))
         #expect(Verdict.of(.pass, records: [Self.ioctlRecord], kernel: KernelVersion(7, 4), strict: false) == .plain(.pass))
     }

@@ -1,12 +1,14 @@
 import AArch64
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
 @testable import GuestProtocol
 @testable import Runtime
 @testable import TestCatalog
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A scripted guest with sparse memory (4 KiB pages made on first write), so a fuzz run can
 /// afford a fresh backend per message. The script is the scripted backend's: HELLO, then the
@@ -39,7 +41,8 @@ final class SparseScriptedBackend: GuestBackend {
             var done = 0
             while done < count {
                 let a = address.rawValue + UInt64(done)
-                let inPage = Int(a & 0xFFF), n = min(4096 - inPage, count - done)
+                let inPage = Int(a & 0xFFF)
+                let n = min(4096 - inPage, count - done)
                 if let p = pages[a >> 12] { (dst.baseAddress! + done).copyMemory(from: p + inPage, byteCount: n) }
                 done += n
             }
@@ -52,7 +55,8 @@ final class SparseScriptedBackend: GuestBackend {
             var done = 0
             while done < bytes.count {
                 let a = address.rawValue + UInt64(done)
-                let inPage = Int(a & 0xFFF), n = min(4096 - inPage, bytes.count - done)
+                let inPage = Int(a & 0xFFF)
+                let n = min(4096 - inPage, bytes.count - done)
                 // Zeros into a page never written stay implicit (the table pool is cleared on setup).
                 if pages[a >> 12] != nil || memcmp(src.baseAddress! + done, zeroPage, n) != 0 {
                     (page(a >> 12) + inPage).copyMemory(from: src.baseAddress! + done, byteCount: n)
@@ -101,13 +105,17 @@ final class SparseScriptedBackend: GuestBackend {
     struct Generator: RandomNumberGenerator {
         var state: UInt64
         mutating func next() -> UInt64 {
-            state ^= state >> 12; state ^= state << 25; state ^= state >> 27
+            state ^= state >> 12
+            state ^= state << 25
+            state ^= state >> 27
             return state &* 0x2545_F491_4F6C_DD1D
         }
     }
 
-    static let hello = MailboxMessage(kind: .hello, seq: 1, opIndex: nil,
-                                      gprs: [8, 0x4_8000_0000, 0x1100_0222_0010_0125, 0, 0] + Array(repeating: 0, count: 26)).encoded
+    static let hello = MailboxMessage(
+        kind: .hello, seq: 1, opIndex: nil,
+        gprs: [8, 0x4_8000_0000, 0x1100_0222_0010_0125, 0, 0] + Array(repeating: 0, count: 26)
+    ).encoded
 
     /// One field made invalid on purpose, and the words the failure must contain.
     enum Corruption: CaseIterable {
@@ -115,8 +123,10 @@ final class SparseScriptedBackend: GuestBackend {
     }
 
     static func outcome(_ message: [UInt8], doorbell: UInt64, scenario: Scenario) -> Outcome {
-        let backend = SparseScriptedBackend([SparseScriptedBackend.send(hello, doorbell: 1),
-                                             SparseScriptedBackend.send(message, doorbell: doorbell)])
+        let backend = SparseScriptedBackend([
+            SparseScriptedBackend.send(hello, doorbell: 1),
+            SparseScriptedBackend.send(message, doorbell: doorbell),
+        ])
         return ScenarioRunner(log: { _ in }).run(scenario, requirements: [], backend: backend) { _, _ in }.outcome
     }
 
@@ -131,8 +141,10 @@ final class SparseScriptedBackend: GuestBackend {
             // A valid TRAP for op 0 with random registers, then one field broken.
             var gprs = (0..<31).map { _ in rng.next() }
             gprs[0] = rng.next()
-            var bytes = MailboxMessage(kind: .trap, seq: 2, esr: rng.next(), far: rng.next(), hpfar: rng.next(),
-                                       elr: rng.next(), spsr: rng.next(), opIndex: 0, gprs: gprs).encoded
+            var bytes = MailboxMessage(
+                kind: .trap, seq: 2, esr: rng.next(), far: rng.next(), hpfar: rng.next(),
+                elr: rng.next(), spsr: rng.next(), opIndex: 0, gprs: gprs
+            ).encoded
             var doorbell: UInt64 = 2
             let expect: [String]
             switch corruption {
@@ -192,6 +204,8 @@ final class SparseScriptedBackend: GuestBackend {
             counts["\(corruption)", default: 0] += 1
         }
         #expect(counts.values.reduce(0, +) == total)
-        print("mailbox fuzz: \(total) hostile messages, \(total) clean failures naming the field; by kind: \(counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
+        print(
+            "mailbox fuzz: \(total) hostile messages, \(total) clean failures naming the field; by kind: \(counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))"
+        )
     }
 }

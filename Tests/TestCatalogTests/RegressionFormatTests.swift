@@ -1,6 +1,7 @@
 import AArch64
 import Stage2
 import Testing
+
 @testable import GuestProtocol
 @testable import Runtime
 @testable import TestCatalog
@@ -10,18 +11,18 @@ import Testing
 /// when the descriptor in guest memory does not hold the bits.
 @Suite struct RegressionFormat {
     static let file = #"""
-    {
-      "format": 1, "name": "t", "summary": "s", "granule": "4k",
-      "let": {"base": "1 << 39"},
-      "memory": [{"name": "pg", "ipa": "base", "size": "page", "access": "rw", "accessFlag": false}],
-      "vtcrSet": "1 << 21",
-      "idRegisters": [{"register": "ID_AA64MMFR1_EL1", "clear": "0xF << 28"}],
-      "requires": {"tlbiRange": true, "hardwareAccessFlag": true},
-      "ops": [{"op": "hvc", "value": "0x4856_0000", "raises": [{"hvc": "hvcImm",
-               "host": [{"expectDescriptor": {"ipa": "pg", "level": 3, "set": "afBit"}}]}]}],
-      "variants": [{"name": "v", "summary": "v"}]
-    }
-    """#
+        {
+          "format": 1, "name": "t", "summary": "s", "granule": "4k",
+          "let": {"base": "1 << 39"},
+          "memory": [{"name": "pg", "ipa": "base", "size": "page", "access": "rw", "accessFlag": false}],
+          "vtcrSet": "1 << 21",
+          "idRegisters": [{"register": "ID_AA64MMFR1_EL1", "clear": "0xF << 28"}],
+          "requires": {"tlbiRange": true, "hardwareAccessFlag": true},
+          "ops": [{"op": "hvc", "value": "0x4856_0000", "raises": [{"hvc": "hvcImm",
+                   "host": [{"expectDescriptor": {"ipa": "pg", "level": 3, "set": "afBit"}}]}]}],
+          "variants": [{"name": "v", "summary": "v"}]
+        }
+        """#
 
     static func scenario() throws -> (CatalogTest, Scenario) {
         let t = try ScenarioLoader.load(Array(file.utf8), file: "t.json")
@@ -34,7 +35,8 @@ import Testing
         #expect(s.idRegisterWrites == [IDRegisterWrite(register: .ID_AA64MMFR1_EL1, clear: 0xF << 28, set: 0)])
         #expect(t.variants[0].requirements == [.stage2Granule(.k4), .tlbiRange, .hardwareAccessFlag])
         guard case .expectDescriptor(let ipa, let level, let set, let clear)? = s.events.first?.reactions.first else {
-            Issue.record("expected an expectDescriptor reaction, got \(String(describing: s.events.first?.reactions))"); return
+            Issue.record("expected an expectDescriptor reaction, got \(String(describing: s.events.first?.reactions))")
+            return
         }
         #expect(ipa == IPA(1 << 39) && level == 3 && set == 1 << 10 && clear == 0)
     }
@@ -44,12 +46,18 @@ import Testing
             (#""tlbiRange": true"#, #""tlbiRange": false"#, "only `true`"),
             (#""level": 3, "set": "afBit""#, #""level": 3"#, "expectDescriptor needs"),
             (#""set": "afBit"}"#, #""set": "afBit", "value": 1}"#, "expectDescriptor needs"),
-            (#""register": "ID_AA64MMFR1_EL1""#, #""register": "ID_AA64PFR0_EL1""#, "expected one of: ID_AA64MMFR0_EL1, ID_AA64MMFR1_EL1, ID_AA64MMFR2_EL1"),
+            (
+                #""register": "ID_AA64MMFR1_EL1""#, #""register": "ID_AA64PFR0_EL1""#,
+                "expected one of: ID_AA64MMFR0_EL1, ID_AA64MMFR1_EL1, ID_AA64MMFR2_EL1"
+            ),
             (#""clear": "0xF << 28"}"#, #""clear": "0xF << 28", "value": 0}"#, "unknown key 'value'"),
         ] {
             let text = Self.file.replacing(old, with: new)
             #expect(text != Self.file)
-            do { _ = try ScenarioLoader.load(Array(text.utf8), file: "t.json"); Issue.record("\(new) loaded") } catch {
+            do {
+                _ = try ScenarioLoader.load(Array(text.utf8), file: "t.json")
+                Issue.record("\(new) loaded")
+            } catch {
                 #expect(error.description.contains(says), "\(error.description)")
             }
         }
@@ -75,8 +83,10 @@ import Testing
         let (t, s) = try Self.scenario()
         let hvcAt = try #require(ScenarioBuilder.payloadInstruction(0xD400_0002 | UInt32(GuestABI.hvcOp) << 5))
         let layout = SessionLayout.standard
-        let hello = ScriptedBackend.send(MailboxMessage(kind: .hello, seq: 1, opIndex: nil,
-            gprs: [8, 0x4_8000_0000, 0x1100_0222_0010_0125, 0x1, 0, 0, 0b0010 << 56] + Array(repeating: 0, count: 24)))
+        let hello = ScriptedBackend.send(
+            MailboxMessage(
+                kind: .hello, seq: 1, opIndex: nil,
+                gprs: [8, 0x4_8000_0000, 0x1100_0222_0010_0125, 0x1, 0, 0, 0b0010 << 56] + Array(repeating: 0, count: 24)))
         let trap: (ScriptedBackend) throws -> BackendExit = { b in
             if setAF {
                 // Find the level-3 descriptor for the page in the table pool by its output address.
@@ -90,8 +100,10 @@ import Testing
             }
             var gprs = Array(repeating: UInt64(0), count: 31)
             gprs[0] = 0x4856_0000
-            return try ScriptedBackend.send(MailboxMessage(kind: .trap, seq: 2, esr: 0x5A00_0000 | UInt64(GuestABI.hvcOp),
-                                                           elr: layout.payload.rawValue + hvcAt + 4, spsr: 0x3C5, opIndex: 0, gprs: gprs))(b)
+            return try ScriptedBackend.send(
+                MailboxMessage(
+                    kind: .trap, seq: 2, esr: 0x5A00_0000 | UInt64(GuestABI.hvcOp),
+                    elr: layout.payload.rawValue + hvcAt + 4, spsr: 0x3C5, opIndex: 0, gprs: gprs))(b)
         }
         let backend = ScriptedBackend([hello, trap, ScriptedBackend.send(MailboxMessage(kind: .done, seq: 3, opIndex: 1))])
         let (outcome, _) = ScenarioRunner(log: { _ in }).run(s, requirements: t.variants[0].requirements, backend: backend) { _, _ in }
@@ -100,7 +112,10 @@ import Testing
 
     @Test func expectDescriptorFailsWithoutTheBitAndPassesWithIt() throws {
         let (without, b) = try run(setAF: false)
-        guard case .fail(let m) = without else { Issue.record("expected a failure, got \(without)"); return }
+        guard case .fail(let m) = without else {
+            Issue.record("expected a failure, got \(without)")
+            return
+        }
         #expect(m.contains("expected bits 0x400 set"), "\(m)")
         let vtcr = try b.read64(PhysicalAddress(SessionLayout.standard.config.rawValue + UInt64(GuestABI.cfgOffVTCR)))
         #expect(vtcr & 1 << 21 != 0, "VTCR_EL2 in the config block 0x\(String(vtcr, radix: 16)) lacks HA")

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Runtime
 @testable import TestCatalog
 
@@ -8,14 +9,17 @@ import Testing
 @Suite struct RunnerSelectionTests {
     struct NotBuilt: Error {}
     static func test(_ name: String, _ variants: [String]) -> CatalogTest {
-        CatalogTest(name: name, summary: "\(name) test", variants: variants.map { v in
-            TestVariant(name: v, summary: v) { _ in throw NotBuilt() }
-        })
+        CatalogTest(
+            name: name, summary: "\(name) test",
+            variants: variants.map { v in
+                TestVariant(name: v, summary: v) { _ in throw NotBuilt() }
+            })
     }
     let catalog = [test("alpha", ["a1", "a2"]), test("beta", ["b1"]), test("gamma", ["g1", "g2", "g3"])]
     let every = ["alpha/a1", "alpha/a2", "beta/b1", "gamma/g1", "gamma/g2", "gamma/g3"]
 
-    func names(_ t: [String] = [], filters: [(String, (String) -> Bool)] = [], all: Bool = false) throws(Catalog.SelectionError) -> [String] {
+    func names(_ t: [String] = [], filters: [(String, (String) -> Bool)] = [], all: Bool = false) throws(Catalog.SelectionError) -> [String]
+    {
         try Catalog.selection(names: t, filters: filters.map { (pattern: $0.0, matches: $0.1) }, all: all, from: catalog).map(\.name)
     }
 
@@ -29,8 +33,9 @@ import Testing
     }
 
     @Test func testsRunInTheOrderGivenThenFilterHitsInCatalogOrderWithoutDuplicates() throws {
-        let got = try names(["gamma/g3", "alpha/a2", "gamma/g3"],
-                            filters: [("*2", { $0.hasSuffix("2") }), ("beta*", { $0.hasPrefix("beta") })])
+        let got = try names(
+            ["gamma/g3", "alpha/a2", "gamma/g3"],
+            filters: [("*2", { $0.hasSuffix("2") }), ("beta*", { $0.hasPrefix("beta") })])
         // --test order first (g3, a2; the repeated g3 once), then the filters' new hits:
         // "*2" adds gamma/g2 (alpha/a2 already in), "beta*" adds beta/b1.
         #expect(got == ["gamma/g3", "alpha/a2", "gamma/g2", "beta/b1"])
@@ -39,7 +44,15 @@ import Testing
     @Test func filterMatchesWholeNamesGivenByThePredicate() throws {
         // The predicate sees the full test/variant name.
         var seen: [String] = []
-        _ = try? names(filters: [("x", { seen.append($0); return false })])
+        _ = try? names(filters: [
+            (
+                "x",
+                {
+                    seen.append($0)
+                    return false
+                }
+            )
+        ])
         #expect(seen == every)
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import GuestProtocol
 import Stage2
 import Testing
+
 @testable import Runtime
 @testable import TestCatalog
 
@@ -11,24 +12,24 @@ import Testing
 @Suite struct ScenarioFileTests {
     /// A small valid file; `edit` changes its text before loading.
     static let valid = #"""
-    {
-      "format": 1,
-      "name": "t",
-      "summary": "s",
-      "granule": "4k",
-      "let": {"base": "1 << 39"},
-      "memory": [{"name": "ro", "ipa": "base", "size": "page", "access": "r"},
-                 {"name": "lazy", "ipa": "base + block", "size": "block", "unit": "page"}],
-      "ops": [
-        {"op": "store", "bytes": 8, "value": "0x1234", "at": "ro + 0x18",
-         "raises": [{"fault": "permission", "level": 3, "host": [{"protect": {"region": "ro", "access": "rw"}}]}]},
-        {"op": "load", "bytes": 8, "at": "ro + 0x18"},
-        {"op": "load", "bytes": 4, "at": "lazy + 0x40",
-         "raises": [{"fault": "translation", "level": "derive", "host": [{"demandMap": "lazy"}]}]}
-      ],
-      "variants": [{"name": "4k", "summary": "v"}]
-    }
-    """#
+        {
+          "format": 1,
+          "name": "t",
+          "summary": "s",
+          "granule": "4k",
+          "let": {"base": "1 << 39"},
+          "memory": [{"name": "ro", "ipa": "base", "size": "page", "access": "r"},
+                     {"name": "lazy", "ipa": "base + block", "size": "block", "unit": "page"}],
+          "ops": [
+            {"op": "store", "bytes": 8, "value": "0x1234", "at": "ro + 0x18",
+             "raises": [{"fault": "permission", "level": 3, "host": [{"protect": {"region": "ro", "access": "rw"}}]}]},
+            {"op": "load", "bytes": 8, "at": "ro + 0x18"},
+            {"op": "load", "bytes": 4, "at": "lazy + 0x40",
+             "raises": [{"fault": "translation", "level": "derive", "host": [{"demandMap": "lazy"}]}]}
+          ],
+          "variants": [{"name": "4k", "summary": "v"}]
+        }
+        """#
 
     static func load(_ text: String) throws(ScenarioFileError) -> CatalogTest {
         try ScenarioLoader.load(Array(text.utf8), file: "x.json")
@@ -56,9 +57,12 @@ import Testing
         #expect(s.expectedResults[0] == 0 && s.expectedResults[1] == 0x1234)
         #expect(s.expectedResults[2] == (0xA500_0000_0000_0000 | 2 << 40 | (base + 0x20_0000 + 0x40) & 0xFF_FFFF_FFFF) & 0xFFFF_FFFF)
         guard s.events.count == 2, case .stage2Fault(let p) = s.events[0].kind, case .stage2Fault(let t2) = s.events[1].kind else {
-            Issue.record("events: \(s.events)"); return
+            Issue.record("events: \(s.events)")
+            return
         }
-        #expect(p.kind == .permission && p.level == 3 && !p.hpfarValid && p.access == .data(bytes: 8, write: true, register: 12, sixtyFourBit: true))
+        #expect(
+            p.kind == .permission && p.level == 3 && !p.hpfarValid
+                && p.access == .data(bytes: 8, write: true, register: 12, sixtyFourBit: true))
         // 4K, 40-bit IPA: start level 1; base's level-1 entry is valid (ro), the level-2
         // entry for base + 2 MiB is not: the walk stops at level 2 (Arm ARM D8.2).
         #expect(t2.kind == .translation && t2.level == 2 && t2.hpfarValid)
@@ -76,18 +80,27 @@ import Testing
             (#""level": 3"#, #""level": 5"#, "$.ops[0].raises[0].level", "expected a level 0 to 3, or \"derive\""),
             (#""op": "load", "bytes": 8"#, #""op": "lod", "bytes": 8"#, "$.ops[1].op", "op 'lod'; expected one of"),
             (#""access": "r"}"#, #""access": "wr"}"#, "$.memory[0].access", "access 'wr'"),
-            (#""fault": "permission""#, #""fault": "permission", "hvc": 1"#, "$.ops[0].raises[0]", "has fault and hvc; give exactly one of"),
+            (
+                #""fault": "permission""#, #""fault": "permission", "hvc": 1"#, "$.ops[0].raises[0]",
+                "has fault and hvc; give exactly one of"
+            ),
             (#"{"demandMap": "lazy"}"#, #"{"demandMap": "lzy"}"#, "$.ops[2].raises[0].host[0].demandMap", "no region named 'lzy'"),
             (#""level": "derive""#, #""level": "derive", "address": "ro""#, "$.ops[2].raises[0].level", "is mapped at this point"),
             (#""format": 1"#, #""format": 2"#, "$.format", "format 2 is not one this harness reads; expected 1"),
-            (#"[{"name": "4k", "summary": "v"}]"#, #"[{"name": "4k", "summary": "v"}, {"name": "4k", "summary": "w"}]"#, "$.variants[1].name", "a second variant named '4k'"),
+            (
+                #"[{"name": "4k", "summary": "v"}]"#, #"[{"name": "4k", "summary": "v"}, {"name": "4k", "summary": "w"}]"#,
+                "$.variants[1].name", "a second variant named '4k'"
+            ),
             (#""value": "0x1234""#, #""value": "0x1_0000_0000_0000_0000""#, "$.ops[0].value", "is not a number"),
             (#""value": "0x1234""#, #""value": "(1 << 63) * 2""#, "$.ops[0].value", "overflows 64 bits"),
             (#""format": 1,"#, #""format": 1, "bogus": true,"#, "$.bogus", "unknown key 'bogus'"),
             (#""summary": "v"}"#, #""summary": "v", "opz": []}"#, "$.variants[0].opz", "unknown key 'opz'"),
             (#""unit": "page"}"#, #""unit": "page", "acess": "r"}"#, "$.memory[1].acess", "unknown key 'acess'"),
             (#""at": "ro + 0x18"}"#, #""at": "ro + 0x18", "rezult": 1}"#, "$.ops[1].rezult", "unknown key 'rezult'"),
-            (#"{"protect": {"region": "ro", "access": "rw"}}"#, #"{"protect": {"region": "ro", "acces": "rw"}}"#, "$.ops[0].raises[0].host[0].protect.acces", "unknown key 'acces'"),
+            (
+                #"{"protect": {"region": "ro", "access": "rw"}}"#, #"{"protect": {"region": "ro", "acces": "rw"}}"#,
+                "$.ops[0].raises[0].host[0].protect.acces", "unknown key 'acces'"
+            ),
             (#"{"demandMap": "lazy"}"#, #"{"demandMap": "lazy", "map": "ro"}"#, "$.ops[2].raises[0].host[0]", "has demandMap and map"),
         ]
         for (old, new, path, message) in cases {
@@ -109,7 +122,7 @@ import Testing
         let names: [String: UInt64] = ["page": 0x1000, "base": 1 << 39]
         func v(_ s: String) throws -> UInt64 { try Expression(s).evaluate(names) }
         #expect(try v("base + 2*page + 0x30") == (1 << 39) + 0x2030)
-        #expect(try v("1 << 4 + 1") == 17)          // << binds like *, tighter than +
+        #expect(try v("1 << 4 + 1") == 17)  // << binds like *, tighter than +
         #expect(try v("(1 + 1) << 4") == 32)
         #expect(try v("0b1010 + 0x1_0 + 1_000") == 1026)
         #expect(try v("page / 2 - 1") == 0x7FF)
@@ -146,13 +159,14 @@ import Testing
     /// A syntax error is reported with its line and column. JSONDecoder alone cannot: its
     /// error names no place (this is why the loader keeps a small syntax scanner).
     @Test func syntaxErrorsNameTheLineAndColumn() throws {
-        let text = Self.valid.replacing(#""summary": "s","#, with: #""summary": "s""#)   // a missing comma, line 4
+        let text = Self.valid.replacing(#""summary": "s","#, with: #""summary": "s""#)  // a missing comma, line 4
         do {
             _ = try JSONDecoder().decode(ScenarioFile.self, from: Data(text.utf8))
             Issue.record("decoded")
         } catch let DecodingError.dataCorrupted(ctx) {
-            #expect(ctx.codingPath.isEmpty && !ctx.debugDescription.contains("line") && ctx.underlyingError == nil,
-                    "JSONDecoder now says where: \(ctx) (the scanner may be unnecessary)")
+            #expect(
+                ctx.codingPath.isEmpty && !ctx.debugDescription.contains("line") && ctx.underlyingError == nil,
+                "JSONDecoder now says where: \(ctx) (the scanner may be unnecessary)")
         }
         do {
             _ = try Self.load(text)
@@ -179,30 +193,45 @@ import Testing
 
     /// Tags, budgets and known-failure records are fields of the file.
     @Test func tagsBudgetsAndKnownFailures() throws {
-        let text = Self.valid.replacing(#""variants": [{"name": "4k", "summary": "v"}]"#, with: #"""
-            "tags": ["stage2-faults"], "budget": 45,
-            "variants": [{"name": "4k", "summary": "v", "tags": ["smoke"], "budget": 5,
-              "knownFailures": [{"signature": {"ioctl": {"operation": "KVM_RUN", "errno": "EFAULT"}}, "reason": "r", "reference": "ref",
-                                 "kernels": {"introduced": "6.16", "fixedIn": "7.5.1", "fixedBy": "abc"}}]},
-              {"name": "64k", "summary": "w", "granule": "64k",
-               "knownFailures": [{"signature": {"check": "op 1 produced 0x1, expected 0x2"}, "reason": "r2", "reference": "ref2"}]}]
-            """#)
+        let text = Self.valid.replacing(
+            #""variants": [{"name": "4k", "summary": "v"}]"#,
+            with: #"""
+                "tags": ["stage2-faults"], "budget": 45,
+                "variants": [{"name": "4k", "summary": "v", "tags": ["smoke"], "budget": 5,
+                  "knownFailures": [{"signature": {"ioctl": {"operation": "KVM_RUN", "errno": "EFAULT"}}, "reason": "r", "reference": "ref",
+                                     "kernels": {"introduced": "6.16", "fixedIn": "7.5.1", "fixedBy": "abc"}}]},
+                  {"name": "64k", "summary": "w", "granule": "64k",
+                   "knownFailures": [{"signature": {"check": "op 1 produced 0x1, expected 0x2"}, "reason": "r2", "reference": "ref2"}]}]
+                """#)
         let t = try Self.load(text)
         #expect(t.tags == ["stage2-faults"])
         #expect(t.variants[0].tags == ["smoke"] && t.variants[0].budget.seconds == 5 && t.variants[1].budget.seconds == 45)
-        #expect(t.variants[0].knownFailures == [KnownFailure(signature: .ioctl(operation: "KVM_RUN", errno: "EFAULT"), reason: "r", reference: "ref",
-                                                             kernels: KernelRange(introduced: KernelVersion(6, 16), fixedIn: KernelVersion(7, 5, 1), fixedBy: "abc"))])
-        #expect(t.variants[1].knownFailures == [KnownFailure(signature: .check("op 1 produced 0x1, expected 0x2"), reason: "r2", reference: "ref2", kernels: KernelRange())])
+        #expect(
+            t.variants[0].knownFailures == [
+                KnownFailure(
+                    signature: .ioctl(operation: "KVM_RUN", errno: "EFAULT"), reason: "r", reference: "ref",
+                    kernels: KernelRange(introduced: KernelVersion(6, 16), fixedIn: KernelVersion(7, 5, 1), fixedBy: "abc"))
+            ])
+        #expect(
+            t.variants[1].knownFailures == [
+                KnownFailure(signature: .check("op 1 produced 0x1, expected 0x2"), reason: "r2", reference: "ref2", kernels: KernelRange())
+            ])
         // The built-in records are where the findings are (illegal-vtcr: every variant).
         let vs0 = try #require(Catalog.test(named: "vmid-isolation")?.variants.first { $0.name == "vs0-alias" })
         #expect(vs0.knownFailures.count == 1 && vs0.knownFailures[0].kernels.introduced == KernelVersion(6, 16))
         #expect(Catalog.test(named: "illegal-vtcr")?.variants.allSatisfy { $0.knownFailures.count == 1 } == true)
         #expect(Catalog.test(named: "illegal-vtcr")?.tags.contains(.unsafe) == true)
         for (old, new, path, message) in [
-            (#""errno": "EFAULT""#, #""errno": "EFAULT", "errnum": 14"#, "$.variants[0].knownFailures[0].signature.ioctl.errnum", "unknown key 'errnum'"),
+            (
+                #""errno": "EFAULT""#, #""errno": "EFAULT", "errnum": 14"#, "$.variants[0].knownFailures[0].signature.ioctl.errnum",
+                "unknown key 'errnum'"
+            ),
             (#""fixedIn": "7.5.1""#, #""fixedIn": "seven""#, "$.variants[0].knownFailures[0].kernels.fixedIn", "not a kernel version"),
             (#""tags": ["smoke"]"#, #""tags": ["Smoke Test"]"#, "$.variants[0].tags", "not a tag name"),
-            (#"{"check": "op 1 produced 0x1, expected 0x2"}"#, #"{}"#, "$.variants[1].knownFailures[0].signature", "needs one of the keys: check, ioctl"),
+            (
+                #"{"check": "op 1 produced 0x1, expected 0x2"}"#, #"{}"#, "$.variants[1].knownFailures[0].signature",
+                "needs one of the keys: check, ioctl"
+            ),
         ] {
             do {
                 _ = try Self.load(text.replacing(old, with: new))

@@ -1,6 +1,7 @@
 import AArch64
 import Stage2
 import Testing
+
 @testable import GuestProtocol
 @testable import Runtime
 @testable import TestCatalog
@@ -22,10 +23,12 @@ final class ScriptedBackend: GuestBackend {
         return Int(o)
     }
     func read(_ address: PhysicalAddress, count: Int) throws -> [UInt8] {
-        let o = try offset(address, count); return Array(ram[o..<(o + count)])
+        let o = try offset(address, count)
+        return Array(ram[o..<(o + count)])
     }
     func write(_ bytes: [UInt8], at address: PhysicalAddress) throws {
-        let o = try offset(address, bytes.count); ram.replaceSubrange(o..<(o + bytes.count), with: bytes)
+        let o = try offset(address, bytes.count)
+        ram.replaceSubrange(o..<(o + bytes.count), with: bytes)
     }
     func read64(_ address: PhysicalAddress) throws -> UInt64 { try read(address, count: 8).loadLE(UInt64.self, at: 0) }
     func write64(_ value: UInt64, at address: PhysicalAddress) throws {
@@ -41,8 +44,11 @@ final class ScriptedBackend: GuestBackend {
     var recentExits: [String] { [] }
 
     /// A step that writes `message` and rings the doorbell with `doorbellValue` (default: its seq).
-    static func send(_ message: MailboxMessage, doorbellValue: UInt64? = nil, corrupt: ((inout [UInt8]) -> Void)? = nil)
-        -> (ScriptedBackend) throws -> BackendExit {
+    static func send(
+        _ message: MailboxMessage, doorbellValue: UInt64? = nil, corrupt: ((inout [UInt8]) -> Void)? = nil
+    )
+        -> (ScriptedBackend) throws -> BackendExit
+    {
         { b in
             var bytes = message.encoded
             corrupt?(&bytes)
@@ -50,8 +56,12 @@ final class ScriptedBackend: GuestBackend {
             return .mmio(address: b.layout.doorbell, length: 8, isWrite: true, data: doorbellValue ?? message.seq)
         }
     }
-    static var hello: (ScriptedBackend) throws -> BackendExit { send(MailboxMessage(kind: .hello, seq: 1, opIndex: nil,
-                                           gprs: [8, 0x4_8000_0000, 0x1100_0222_0010_0125, 0, 0] + Array(repeating: 0, count: 26))) }
+    static var hello: (ScriptedBackend) throws -> BackendExit {
+        send(
+            MailboxMessage(
+                kind: .hello, seq: 1, opIndex: nil,
+                gprs: [8, 0x4_8000_0000, 0x1100_0222_0010_0125, 0, 0] + Array(repeating: 0, count: 26)))
+    }
 }
 
 @Suite struct SessionProtocol {
@@ -65,14 +75,18 @@ final class ScriptedBackend: GuestBackend {
     func failure(_ o: Outcome) -> String? { if case .fail(let m) = o { m } else { nil } }
 
     @Test func corruptMagicFailsClearly() throws {
-        let (o, _) = try run([ScriptedBackend.hello,
-                              ScriptedBackend.send(MailboxMessage(kind: .trap, seq: 2, opIndex: 0)) { $0[0] = 0x58 }])
+        let (o, _) = try run([
+            ScriptedBackend.hello,
+            ScriptedBackend.send(MailboxMessage(kind: .trap, seq: 2, opIndex: 0)) { $0[0] = 0x58 },
+        ])
         #expect(failure(o)?.contains("bad magic") == true)
     }
 
     @Test func unknownKindFails() throws {
-        let (o, _) = try run([ScriptedBackend.hello,
-                              ScriptedBackend.send(MailboxMessage(kind: .trap, seq: 2, opIndex: 0)) { $0[GuestABI.msgOffKind] = 42 }])
+        let (o, _) = try run([
+            ScriptedBackend.hello,
+            ScriptedBackend.send(MailboxMessage(kind: .trap, seq: 2, opIndex: 0)) { $0[GuestABI.msgOffKind] = 42 },
+        ])
         #expect(failure(o)?.contains("unknown kind 42") == true)
     }
 
@@ -82,8 +96,10 @@ final class ScriptedBackend: GuestBackend {
     }
 
     @Test func wrongDoorbellSequenceFails() throws {
-        let (o, _) = try run([ScriptedBackend.hello,
-                              ScriptedBackend.send(MailboxMessage(kind: .trap, seq: 2, opIndex: 0), doorbellValue: 7)])
+        let (o, _) = try run([
+            ScriptedBackend.hello,
+            ScriptedBackend.send(MailboxMessage(kind: .trap, seq: 2, opIndex: 0), doorbellValue: 7),
+        ])
         #expect(failure(o)?.contains("doorbell carried sequence number 7, expected 2") == true)
     }
 
@@ -93,7 +109,9 @@ final class ScriptedBackend: GuestBackend {
     }
 
     @Test func unexpectedMMIOAndExitsFail() throws {
-        let (o1, _) = try run([ScriptedBackend.hello, { _ in .mmio(address: PhysicalAddress(0x0C00_0000), length: 4, isWrite: false, data: 0) }])
+        let (o1, _) = try run([
+            ScriptedBackend.hello, { _ in .mmio(address: PhysicalAddress(0x0C00_0000), length: 4, isWrite: false, data: 0) },
+        ])
         #expect(failure(o1)?.contains("unexpected MMIO read of 4 bytes at 0xc000000") == true)
         let (o2, _) = try run([ScriptedBackend.hello, { _ in .other("KVM_EXIT_INTERNAL_ERROR") }])
         #expect(failure(o2)?.contains("KVM_EXIT_INTERNAL_ERROR") == true)
@@ -101,7 +119,10 @@ final class ScriptedBackend: GuestBackend {
 
     @Test func hangBecomesTimeout() throws {
         let (o, _) = try run([ScriptedBackend.hello])
-        guard case .timeout(let why) = o else { Issue.record("expected a timeout, got \(o)"); return }
+        guard case .timeout(let why) = o else {
+            Issue.record("expected a timeout, got \(o)")
+            return
+        }
         #expect(why.contains("script ended"))
     }
 
@@ -123,15 +144,19 @@ final class ScriptedBackend: GuestBackend {
 
     @Test func wrongFaultIsReported() throws {
         // Op 0 is a 64-bit load of 0x8000000010 expected to fault at level 1; report level 3 and a wrong FAR.
-        let trap = MailboxMessage(kind: .trap, seq: 2, esr: 0x93CB_8007, far: 0x80_0000_0018,
-                                  hpfar: 0x8000_0000_8000_0000, elr: 0x4000_1230, spsr: 0x3C5, opIndex: 0)
+        let trap = MailboxMessage(
+            kind: .trap, seq: 2, esr: 0x93CB_8007, far: 0x80_0000_0018,
+            hpfar: 0x8000_0000_8000_0000, elr: 0x4000_1230, spsr: 0x3C5, opIndex: 0)
         var reply: [UInt8] = []
         let done = ScriptedBackend.send(MailboxMessage(kind: .done, seq: 3, opIndex: 13))
-        let (o, _) = try run([ScriptedBackend.hello, ScriptedBackend.send(trap), { b in
-            // What the payload would read when the doorbell store completes.
-            reply = try b.read(b.layout.message, count: GuestABI.messageSize)
-            return try done(b)
-        }])
+        let (o, _) = try run([
+            ScriptedBackend.hello, ScriptedBackend.send(trap),
+            { b in
+                // What the payload would read when the doorbell store completes.
+                reply = try b.read(b.layout.message, count: GuestABI.messageSize)
+                return try done(b)
+            },
+        ])
         let m = failure(o) ?? ""
         #expect(m.contains("translation fault at level 3, expected translation at level 1"))
         #expect(m.contains("FAR_EL2 0x8000000018, expected 0x8000000010"))
@@ -148,8 +173,9 @@ final class ScriptedBackend: GuestBackend {
 @Suite struct CustomFaultPolicy {
     /// The trap op 0 of the 4K demand-paging scenario raises (64-bit load of 0x8000000010,
     /// translation fault at level 1: ESR 0x93cb8005, HPFAR page 0x8000000000).
-    static let trap = MailboxMessage(kind: .trap, seq: 2, esr: 0x93CB_8005, far: 0x80_0000_0010,
-                                     hpfar: 0x8000_0000_8000_0000, elr: 0x4000_1230, spsr: 0x3C5, opIndex: 0)
+    static let trap = MailboxMessage(
+        kind: .trap, seq: 2, esr: 0x93CB_8005, far: 0x80_0000_0010,
+        hpfar: 0x8000_0000_8000_0000, elr: 0x4000_1230, spsr: 0x3C5, opIndex: 0)
 
     func run(_ policy: FaultPolicy, _ afterTrap: @escaping (ScriptedBackend) throws -> BackendExit) throws -> Outcome {
         var scenario = try DemandPaging.scenario(granule: .k4, ipaBits: 40)
@@ -161,24 +187,32 @@ final class ScriptedBackend: GuestBackend {
     @Test func handlerDecidesTheReply() throws {
         nonisolated(unsafe) var seen: [Int] = []
         var replyAction: UInt32 = 0
-        let outcome = try run(.custom { event, session in
-            seen.append(event.index)
-            #expect(event.report.status?.level == 1)
-            try session.reply(.skip)
-        }) { b in
+        let outcome = try run(
+            .custom { event, session in
+                seen.append(event.index)
+                #expect(event.report.status?.level == 1)
+                try session.reply(.skip)
+            }
+        ) { b in
             replyAction = try b.read(b.layout.message, count: GuestABI.messageSize).loadLE(UInt32.self, at: GuestABI.rplOffAction)
             return try ScriptedBackend.send(MailboxMessage(kind: .done, seq: 3, opIndex: 13))(b)
         }
         #expect(seen == [0])
         #expect(replyAction == ReplyAction.skip.rawValue)
         // The scripted guest ran no ops, so the run still fails — on the results, not the handler.
-        guard case .fail(let why) = outcome else { Issue.record("expected a failure, got \(outcome)"); return }
+        guard case .fail(let why) = outcome else {
+            Issue.record("expected a failure, got \(outcome)")
+            return
+        }
         #expect(!why.contains("did not answer"))
     }
 
     @Test func handlerThatDoesNotAnswerFails() throws {
         let outcome = try run(.custom { _, _ in }) { _ in .other("unreachable") }
-        guard case .fail(let why) = outcome else { Issue.record("expected a failure, got \(outcome)"); return }
+        guard case .fail(let why) = outcome else {
+            Issue.record("expected a failure, got \(outcome)")
+            return
+        }
         #expect(why.contains("did not answer fault 0"))
     }
 }
@@ -189,20 +223,28 @@ final class ScriptedBackend: GuestBackend {
     func outcome(helloHCR: UInt64) throws -> Outcome {
         var scenario = try DemandPaging.scenario(granule: .k4, ipaBits: 40)
         scenario.nonVHE = true
-        let hello = ScriptedBackend.send(MailboxMessage(kind: .hello, seq: 1, opIndex: nil,
-            gprs: [8, helloHCR, 0x1100_0222_0010_0125, 0, 0] + Array(repeating: 0, count: 26)))
+        let hello = ScriptedBackend.send(
+            MailboxMessage(
+                kind: .hello, seq: 1, opIndex: nil,
+                gprs: [8, helloHCR, 0x1100_0222_0010_0125, 0, 0] + Array(repeating: 0, count: 26)))
         let backend = ScriptedBackend([hello, ScriptedBackend.send(MailboxMessage(kind: .done, seq: 2, opIndex: 13))])
         return ScenarioRunner(log: { _ in }).run(scenario, requirements: [.stage2Granule(.k4)], backend: backend) { _, _ in }.outcome
     }
 
     @Test func e2hSetAtEntryFailsTheNonVHEVariant() throws {
-        guard case .fail(let m) = try outcome(helloHCR: 0x4_8000_0000) else { Issue.record("expected a failure"); return }
+        guard case .fail(let m) = try outcome(helloHCR: 0x4_8000_0000) else {
+            Issue.record("expected a failure")
+            return
+        }
         #expect(m.contains("HAS_EL2_E2H0") && m.contains("E2H, bit 34, set"))
     }
 
     @Test func e2hClearProceedsToTheFaultChecks() throws {
         // E2H clear: the run goes on (and then fails only because the script ends early).
-        guard case .fail(let m) = try outcome(helloHCR: 0x8000_0000) else { Issue.record("expected the early-DONE failure"); return }
+        guard case .fail(let m) = try outcome(helloHCR: 0x8000_0000) else {
+            Issue.record("expected the early-DONE failure")
+            return
+        }
         #expect(!m.contains("E2H, bit 34"))
         #expect(m.contains("expected fault(s) never happened"))
     }

@@ -2,6 +2,7 @@ import AArch64
 import GuestProtocol
 import Stage2
 import Testing
+
 @testable import Runtime
 @testable import TestCatalog
 
@@ -55,7 +56,10 @@ import Testing
     @Test func builderPlacesTablesWhereAsked() throws {
         var t = try Stage1Tables(vaBits: 39, root: 0x10_0000)
         var next: UInt64 = 0x20_0000
-        let at: (Int, UInt64) -> UInt64 = { _, _ in defer { next += 0x1000 }; return next }
+        let at: (Int, UInt64) -> UInt64 = { _, _ in
+            defer { next += 0x1000 }
+            return next
+        }
         try t.map(va: 0x20_0000_3000, output: 0xC0_0000_5000, size: 0x2000, attributes: .normalData, tableAt: at)
         // Level-2 table at 0x20_0000, level-3 at 0x20_1000.
         #expect(t.tables[0x10_0000]![128] == 0x20_0003)
@@ -97,10 +101,16 @@ import Testing
         #expect(f.count == 8)
         #expect(f.map(\.s1ptw) == [true, false, true, false, true, false, true, false])
         #expect(f.map(\.level) == [1, 1, 3, 3, 2, 3, 3, 3])
-        #expect(f.map(\.ipaPage) == [0x80_4000_0000, 0xC0_0000_0000, 0x80_0000_5000, 0xC0_0000_1000,
-                                     0x80_0020_0000, 0xC0_0000_3000, 0x80_0000_7000, 0xC0_0000_4000])
-        #expect(f.map(\.far) == [0x20_0000_0010, 0x20_0000_0010, 0x20_0020_0008, 0x20_0020_0008,
-                                 0x20_0060_0020, 0x20_0060_0020, 0x20_0080_0040, 0x20_0080_0040])
+        #expect(
+            f.map(\.ipaPage) == [
+                0x80_4000_0000, 0xC0_0000_0000, 0x80_0000_5000, 0xC0_0000_1000,
+                0x80_0020_0000, 0xC0_0000_3000, 0x80_0000_7000, 0xC0_0000_4000,
+            ])
+        #expect(
+            f.map(\.far) == [
+                0x20_0000_0010, 0x20_0000_0010, 0x20_0020_0008, 0x20_0020_0008,
+                0x20_0060_0020, 0x20_0060_0020, 0x20_0080_0040, 0x20_0080_0040,
+            ])
         #expect(f.map(\.opIndex) == [5, 5, 6, 6, 12, 12, 13, 13])
         #expect(f[6].access == .fetch && f[7].access == .fetch)
         #expect(p.scenario.expectedResults[13] == 0x51E1)
@@ -111,7 +121,10 @@ import Testing
         #expect(p.scenario.expectedResults[8] == 0xB2B2_0000_0000_0010)
         #expect(p.scenario.expectedResults[9] == 0xB2B2_0000_0000_0020)
         #expect(p.scenario.expectedMemory.contains { $0.0 == PhysicalAddress(0x4090_0018) && $0.1 == [0x67, 0, 0, 0, 0, 0, 0, 0x10] })
-        #expect(p.scenario.expectedMemory.contains { $0.0 == PhysicalAddress(0x4090_1010) && $0.1 == [0x50, 0xCA, 0xA5, 0x5C, 0xCA, 0xA5, 0x5C, 0xCA] })
+        #expect(
+            p.scenario.expectedMemory.contains {
+                $0.0 == PhysicalAddress(0x4090_1010) && $0.1 == [0x50, 0xCA, 0xA5, 0x5C, 0xCA, 0xA5, 0x5C, 0xCA]
+            })
         // Every table the builder made is planted; the root is at the data pool's start.
         #expect(p.scenario.planted.contains { $0.0 == PhysicalAddress(0x4080_0000) && $0.1.count == 4096 })
     }
@@ -123,43 +136,53 @@ import Testing
         #expect(f.s1ptw && f.kind == .permission && f.level == 3 && f.ipaPage == 0x80_0000_6000 && f.far == 0x20_0040_0010)
         // The descriptor for VA 0x20_0040_0000 is entry 0 of the table at PA 0x4080_6000.
         #expect(p.accessFlagSetAt == [PhysicalAddress(0x4080_6000)])
-        #expect(p.scenario.ops[1].value == 0x82_8099_3519)   // TCR with HA
+        #expect(p.scenario.ops[1].value == 0x82_8099_3519)  // TCR with HA
         #expect(p.scenario.initialMappings.contains { $0.ipa == IPA(0x80_0000_6000) && $0.attributes.permissions == [.read] })
     }
 
     @Test func faultCheckerCatchesEachField() {
-        let want = Stage2FaultExpectation(opIndex: 5, far: 0x20_0000_0010, ipa: 0x80_4000_0000, s1ptw: true, kind: .translation,
-                                          level: 1, access: .data(bytes: 8, write: false, register: 11, sixtyFourBit: true))
+        let want = Stage2FaultExpectation(
+            opIndex: 5, far: 0x20_0000_0010, ipa: 0x80_4000_0000, s1ptw: true, kind: .translation,
+            level: 1, access: .data(bytes: 8, write: false, register: 11, sixtyFourBit: true))
         // ESR: EC 0x24 << 26 | IL | S1PTW (bit 7) | DFSC 0b000101 (translation, level 1).
         let esr: UInt64 = 0x24 << 26 | 1 << 25 | 1 << 7 | 0x05
         // HPFAR_EL2.FIPA [43:4] = IPA[51:12].
         let hpfar: UInt64 = (0x80_4000_0000 >> 12) << 4
-        let good = want.mismatches(esr: esr, far: 0x20_0000_0010, hpfar: hpfar, elr: 0x4000_1230, spsr: 0x3C5,
-                                   opIndex: 5, interpreter: 0x4000_0000..<0x4000_2000)
+        let good = want.mismatches(
+            esr: esr, far: 0x20_0000_0010, hpfar: hpfar, elr: 0x4000_1230, spsr: 0x3C5,
+            opIndex: 5, interpreter: 0x4000_0000..<0x4000_2000)
         #expect(good == [])
-        func bad(esr e: UInt64 = esr, far: UInt64 = 0x20_0000_0010, hpfar h: UInt64 = hpfar, elr: UInt64 = 0x4000_1230,
-                 spsr: UInt64 = 0x3C5, op: Int? = 5) -> Int {
+        func bad(
+            esr e: UInt64 = esr, far: UInt64 = 0x20_0000_0010, hpfar h: UInt64 = hpfar, elr: UInt64 = 0x4000_1230,
+            spsr: UInt64 = 0x3C5, op: Int? = 5
+        ) -> Int {
             want.mismatches(esr: e, far: far, hpfar: h, elr: elr, spsr: spsr, opIndex: op, interpreter: 0x4000_0000..<0x4000_2000).count
         }
-        #expect(bad(esr: esr & ~(1 << 7)) == 1)                  // S1PTW clear
-        #expect(bad(esr: (esr & ~0x3F) | 0x07) == 1)             // level 3
-        #expect(bad(esr: (esr & ~0x3F) | 0x0D) == 1)             // permission fault
-        #expect(bad(esr: (esr & ~(0x3F << 26)) | 0x20 << 26) == 1) // instruction abort
-        #expect(bad(far: 0x80_4000_0000) == 1)                   // FAR holds the IPA, not the VA
-        #expect(bad(hpfar: hpfar + 0x10) == 1)                   // next page
+        #expect(bad(esr: esr & ~(1 << 7)) == 1)  // S1PTW clear
+        #expect(bad(esr: (esr & ~0x3F) | 0x07) == 1)  // level 3
+        #expect(bad(esr: (esr & ~0x3F) | 0x0D) == 1)  // permission fault
+        #expect(bad(esr: (esr & ~(0x3F << 26)) | 0x20 << 26) == 1)  // instruction abort
+        #expect(bad(far: 0x80_4000_0000) == 1)  // FAR holds the IPA, not the VA
+        #expect(bad(hpfar: hpfar + 0x10) == 1)  // next page
         #expect(bad(elr: 0x5000_0000) == 1)
         #expect(bad(spsr: 0x3C9) == 1)
         #expect(bad(op: 6) == 1)
         // Data abort with the nested stage 1 off: ISV/SAS/SRT/SF/WnR are checked.
-        let data = Stage2FaultExpectation(opIndex: 0, far: 0x80_0000_0008, ipa: 0x80_0000_0008, s1ptw: false, kind: .translation,
-                                          level: 1, access: .data(bytes: 8, write: true, register: 12, sixtyFourBit: true))
+        let data = Stage2FaultExpectation(
+            opIndex: 0, far: 0x80_0000_0008, ipa: 0x80_0000_0008, s1ptw: false, kind: .translation,
+            level: 1, access: .data(bytes: 8, write: true, register: 12, sixtyFourBit: true))
         // ISV (24) | SAS 0b11 (23:22) | SRT 12 (20:16) | SF (15) | WnR (6) | DFSC 0x05.
         let dEsr: UInt64 = 0x24 << 26 | 1 << 25 | 1 << 24 | 3 << 22 | 12 << 16 | 1 << 15 | 1 << 6 | 0x05
         #expect(dEsr == 0x93CC_8045)
         let dHpfar: UInt64 = (0x80_0000_0008 >> 12) << 4
-        #expect(data.mismatches(esr: dEsr, far: 0x80_0000_0008, hpfar: dHpfar, elr: 0x4000_1250, spsr: 0x3C5, opIndex: 0,
-                                interpreter: 0x4000_0000..<0x4000_2000) == [])
-        #expect(data.mismatches(esr: dEsr & ~(1 << 6), far: 0x80_0000_0008, hpfar: dHpfar, elr: 0x4000_1250, spsr: 0x3C5,
-                                opIndex: 0, interpreter: 0x4000_0000..<0x4000_2000).count == 1)
+        #expect(
+            data.mismatches(
+                esr: dEsr, far: 0x80_0000_0008, hpfar: dHpfar, elr: 0x4000_1250, spsr: 0x3C5, opIndex: 0,
+                interpreter: 0x4000_0000..<0x4000_2000) == [])
+        #expect(
+            data.mismatches(
+                esr: dEsr & ~(1 << 6), far: 0x80_0000_0008, hpfar: dHpfar, elr: 0x4000_1250, spsr: 0x3C5,
+                opIndex: 0, interpreter: 0x4000_0000..<0x4000_2000
+            ).count == 1)
     }
 }

@@ -2,6 +2,7 @@ import AArch64
 import GuestProtocol
 import Stage2
 import Testing
+
 @testable import Runtime
 @testable import TestCatalog
 
@@ -29,7 +30,12 @@ import Testing
             #expect(vtcr & 0x3F == UInt64(64 - bits), "\(g) \(bits)-bit T0SZ")
             let sl0: UInt64 = g == .k4 ? UInt64(2 - level) : UInt64(3 - level)
             #expect((vtcr >> 6) & 3 == sl0, "\(g) \(bits)-bit SL0")
-            let tg0: UInt64 = switch g { case .k4: 0b00; case .k64: 0b01; case .k16: 0b10 }
+            let tg0: UInt64 =
+                switch g {
+                case .k4: 0b00
+                case .k64: 0b01
+                case .k16: 0b10
+                }
             #expect((vtcr >> 14) & 3 == tg0, "\(g) \(bits)-bit TG0")
             #expect(vtcr & (1 << 21) == 0, "HA must be 0 (access-flag faults rely on it)")
         }
@@ -58,10 +64,14 @@ import Testing
     /// The 6-bit FSC for a fault (D24.2 ESR_EL2 DFSC): translation 0b0001ll, access flag
     /// 0b0010ll, permission 0b0011ll, address size 0b0000ll.
     func fsc(_ f: ExpectedFault) -> UInt8 {
-        let base: UInt8 = switch f.kind {
-        case .addressSize: 0x00; case .translation: 0x04; case .accessFlag: 0x08; case .permission: 0x0C
-        default: 0xFF
-        }
+        let base: UInt8 =
+            switch f.kind {
+            case .addressSize: 0x00
+            case .translation: 0x04
+            case .accessFlag: 0x08
+            case .permission: 0x0C
+            default: 0xFF
+            }
         return base + UInt8(f.level)
     }
 
@@ -71,14 +81,15 @@ import Testing
         let f = faults(s)
         #expect(f.count == 5)
         #expect(f.map(fsc) == [0x0F, 0x0F, 0x0F, 0x0F, 0x0F])
-        #expect(f.map(\.access) == [
-            .data(bytes: 8, write: true, register: 12, sixtyFourBit: true),
-            .data(bytes: 8, write: false, register: 11, sixtyFourBit: true),
-            .data(bytes: 4, write: false, register: 11, sixtyFourBit: false),
-            .data(bytes: 4, write: true, register: 12, sixtyFourBit: false),
-            .fetch,
-        ])
-        #expect(f.allSatisfy { !$0.hpfarValid })   // HPFAR_EL2 UNKNOWN for permission faults
+        #expect(
+            f.map(\.access) == [
+                .data(bytes: 8, write: true, register: 12, sixtyFourBit: true),
+                .data(bytes: 8, write: false, register: 11, sixtyFourBit: true),
+                .data(bytes: 4, write: false, register: 11, sixtyFourBit: false),
+                .data(bytes: 4, write: true, register: 12, sixtyFourBit: false),
+                .fetch,
+            ])
+        #expect(f.allSatisfy { !$0.hpfarValid })  // HPFAR_EL2 UNKNOWN for permission faults
         // The mappings: r, w, none, rw with XN (S2AP [7:6], XN [54:53] = 0b10).
         let mask: UInt64 = 0b11 << 6 | 0b11 << 53
         let bits: [UInt64] = s.initialMappings.map { $0.attributes.descriptorBits & mask }
@@ -88,7 +99,8 @@ import Testing
         // Each fault's reaction grants what the access needs.
         for e in s.events {
             guard case .stage2Fault(let want) = e.kind, case .protect(_, _, let a)? = e.reactions.first else {
-                Issue.record("permission fault without a protect reaction"); continue
+                Issue.record("permission fault without a protect reaction")
+                continue
             }
             switch want.access {
             case .fetch: #expect(a.permissions.contains(.executeEL1))
@@ -100,13 +112,17 @@ import Testing
     @Test func accessFlag() throws {
         let s = try Stage2Faults.accessFlag(granule: .k4, withBlock: true)
         let f = faults(s)
-        #expect(f.map(fsc) == [0x0B, 0x0A])           // page (L3), 2 MiB block (L2)
+        #expect(f.map(fsc) == [0x0B, 0x0A])  // page (L3), 2 MiB block (L2)
         #expect(f.allSatisfy { $0.hpfarValid })
         #expect(s.initialMappings.allSatisfy { $0.attributes.descriptorBits & (1 << 10) == 0 })
         #expect(s.initialMappings.map(\.size) == [0x1000, 0x20_0000])
         for e in s.events {
             guard case .editDescriptor(_, let level, let set, _)? = e.reactions.first,
-                  case .stage2Fault(let want) = e.kind else { Issue.record("no AF edit"); continue }
+                case .stage2Fault(let want) = e.kind
+            else {
+                Issue.record("no AF edit")
+                continue
+            }
             #expect(set == 1 << 10)
             #expect(level == want.level)
         }
@@ -142,7 +158,8 @@ import Testing
         let b = faults(s)
         #expect(b.count == 1 && fsc(b[0]) == 0x00 && b[0].access == .fetch)
         guard case .hvc(1, 0) = s.events[0].kind, case .setVTTBRBits(let bad)? = s.events[0].reactions.first else {
-            Issue.record("first event must be the hvc installing the bad VTTBR"); return
+            Issue.record("first event must be the hvc installing the bad VTTBR")
+            return
         }
         #expect(bad == 1 << 40)
     }
@@ -182,17 +199,18 @@ import Testing
 
     @Test func hvcSmcAndMMIO() throws {
         let s = try Stage2Faults.hvcSmc()
-        #expect(s.hcrSet == 1 << 19)   // HCR_EL2.TSC
+        #expect(s.hcrSet == 1 << 19)  // HCR_EL2.TSC
         #expect(s.events.map(\.kind) == [.hvc(imm: 1, opIndex: 0), .smc(imm: 0, opIndex: 1), .hvc(imm: 1, opIndex: 2)])
         #expect(s.events.map { $0.resume == .skip } == [false, true, false])
         let m = try Stage2Faults.mmio(granule: .k4)
-        #expect(m.events.map(\.kind) == [
-            .mmio(address: PhysicalAddress(0x0900_0010), bytes: 4, write: true, data: 0xDEAD_BEEF),
-            .mmio(address: PhysicalAddress(0x0900_0018), bytes: 8, write: false, data: nil),
-            .mmio(address: PhysicalAddress(0x0900_0003), bytes: 1, write: true, data: 0x5C),
-            .mmio(address: PhysicalAddress(0x0900_0006), bytes: 2, write: false, data: nil),
-            .mmio(address: PhysicalAddress(0x0900_0020), bytes: 8, write: true, data: 0x0123_4567_89AB_CDEF),
-        ])
+        #expect(
+            m.events.map(\.kind) == [
+                .mmio(address: PhysicalAddress(0x0900_0010), bytes: 4, write: true, data: 0xDEAD_BEEF),
+                .mmio(address: PhysicalAddress(0x0900_0018), bytes: 8, write: false, data: nil),
+                .mmio(address: PhysicalAddress(0x0900_0003), bytes: 1, write: true, data: 0x5C),
+                .mmio(address: PhysicalAddress(0x0900_0006), bytes: 2, write: false, data: nil),
+                .mmio(address: PhysicalAddress(0x0900_0020), bytes: 8, write: true, data: 0x0123_4567_89AB_CDEF),
+            ])
         #expect(m.expectedResults[1] == 0xFEED_FACE_CAFE_BEEF && m.expectedResults[3] == 0x7A11)
     }
 
@@ -215,9 +233,10 @@ import Testing
         #expect(f.count == 1 && f[0].kind == .synchronousExternalOnWalk && f[0].level == 3)
         #expect(FaultStatus(code: 0x17).kind == .synchronousExternalOnWalk && FaultStatus(code: 0x17).level == 3)
         guard case .swapDescriptor(_, 2, let v)? = s.events.first?.reactions.first else {
-            Issue.record("the hvc must swap the level-2 entry"); return
+            Issue.record("the hvc must swap the level-2 entry")
+            return
         }
-        #expect(v == 0x0900_0003)   // table descriptor (bits[1:0] = 0b11) → PA 0x0900_0000
+        #expect(v == 0x0900_0003)  // table descriptor (bits[1:0] = 0b11) → PA 0x0900_0000
     }
 
     @Test func xnxRequirement() {
@@ -231,14 +250,16 @@ import Testing
     /// computed here from the pseudocode's formula, not the builder's code.
     @Test func illegalVTCRCasesAreIllegal() throws {
         for c in Stage2Faults.illegalVTCRCases {
-            let granuleBits = c.granule.pageShift, stride = granuleBits - 3
+            let granuleBits = c.granule.pageShift
+            let stride = granuleBits - 3
             let t0sz = c.t0sz ?? UInt64(64 - c.ipaBits)
             let sl0 = c.sl0!
             let iasize = 64 - Int(t0sz)
-            let start: Int? = switch c.granule {
-            case .k4: sl0 == 0b11 ? 3 : 2 - Int(sl0)      // 0b11: level 3 only with FEAT_TTST
-            default: sl0 == 0b11 ? nil : 3 - Int(sl0)     // 16K 0b11 needs DS; 64K 0b11 reserved
-            }
+            let start: Int? =
+                switch c.granule {
+                case .k4: sl0 == 0b11 ? 3 : 2 - Int(sl0)  // 0b11: level 3 only with FEAT_TTST
+                default: sl0 == 0b11 ? nil : 3 - Int(sl0)  // 16K 0b11 needs DS; 64K 0b11 reserved
+                }
             if let start {
                 let slMin = (3 - start) * stride + granuleBits + 1
                 let slMax = slMin + stride - 1 + 4

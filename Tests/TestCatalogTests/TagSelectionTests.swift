@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Runtime
 @testable import TestCatalog
 
@@ -163,7 +164,9 @@ import Testing
         #expect(try TimeoutPolicy.multiplier(option: nil, environment: [:]) == 1)
         #expect(try TimeoutPolicy.multiplier(option: nil, environment: ["NVH_TIMEOUT_MULTIPLIER": ""]) == 1)
         for bad in ["0", "-1", "x", "inf", "1e9"] {
-            #expect(throws: TimeoutPolicyError.self) { try TimeoutPolicy.multiplier(option: nil, environment: ["NVH_TIMEOUT_MULTIPLIER": bad]) }
+            #expect(throws: TimeoutPolicyError.self) {
+                try TimeoutPolicy.multiplier(option: nil, environment: ["NVH_TIMEOUT_MULTIPLIER": bad])
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 import AArch64
 import GuestProtocol
 import Testing
+
 @testable import Runtime
 @testable import TestCatalog
 
@@ -12,8 +13,9 @@ import Testing
         // PA stage 2 now maps it to (0x6000_0000 + k * 64 KiB + offset).
         #expect(p.events.count == 6)
         guard case .stage2Fault(let f0) = p.events[0], case .hostFault(0, 0x6000_0008, 8, true, 0x2222_0000_0000_0008) = p.events[1],
-              case .stage2Fault(let f1) = p.events[2], case .hostFault(1, 0x6001_0010, 8, false, 0) = p.events[3],
-              case .stage2Fault(let f2) = p.events[4], case .hostFault(2, 0x6002_0020, 4, true, 0x2020_2020) = p.events[5] else {
+            case .stage2Fault(let f1) = p.events[2], case .hostFault(1, 0x6001_0010, 8, false, 0) = p.events[3],
+            case .stage2Fault(let f2) = p.events[4], case .hostFault(2, 0x6002_0020, 4, true, 0x2020_2020) = p.events[5]
+        else {
             Issue.record("event order: \(p.events)")
             return
         }

@@ -46,8 +46,7 @@ static void halt_after(u64 msg, u64 cfg, u32 kind);
 
 /* Sends the message (kind) and waits for the reply; returns the validated action
  * after applying its register writes and TLB maintenance. */
-static u32 exchange(u64 cfg, u64 msg, u32 kind)
-{
+static u32 exchange(u64 cfg, u64 msg, u32 kind) {
     u64 seq = U64(msg, NVH_MSG_OFF_SEQ) + 1;
     U32(msg, NVH_MSG_OFF_MAGIC) = NVH_MSG_MAGIC;
     U32(msg, NVH_MSG_OFF_VERSION) = NVH_MSG_VERSION;
@@ -64,26 +63,21 @@ static u32 exchange(u64 cfg, u64 msg, u32 kind)
     u32 action = U32(msg, NVH_RPL_OFF_ACTION);
     u32 flags = U32(msg, NVH_RPL_OFF_FLAGS);
     u64 count = U64(msg, NVH_RPL_OFF_TLBI_COUNT);
-    if (U64(msg, NVH_RPL_OFF_SEQ) != seq || action < NVH_ACTION_RESUME ||
-        action > NVH_ACTION_TLBI_THEN_ACK || count > NVH_RPL_TLBI_MAX ||
-        (flags & ~(u32)(NVH_RPL_FLAG_VTTBR | NVH_RPL_FLAG_VTCR | NVH_RPL_FLAG_HCR |
-                        NVH_RPL_FLAG_GPRS)) != 0)
+    if (U64(msg, NVH_RPL_OFF_SEQ) != seq || action < NVH_ACTION_RESUME || action > NVH_ACTION_TLBI_THEN_ACK ||
+        count > NVH_RPL_TLBI_MAX ||
+        (flags & ~(u32)(NVH_RPL_FLAG_VTTBR | NVH_RPL_FLAG_VTCR | NVH_RPL_FLAG_HCR | NVH_RPL_FLAG_GPRS)) != 0)
         halt_after(msg, cfg, NVH_KIND_BAD_REPLY);
 
     /* Register writes first, so TLBIs that act on "the current VMID" see the new one. */
-    if (flags & NVH_RPL_FLAG_VTCR)
-        nvh_write_vtcr_el2(U64(msg, NVH_RPL_OFF_VTCR));
-    if (flags & NVH_RPL_FLAG_VTTBR)
-        nvh_write_vttbr_el2(U64(msg, NVH_RPL_OFF_VTTBR));
-    if (flags & NVH_RPL_FLAG_HCR)
-        nvh_write_hcr_el2(U64(msg, NVH_RPL_OFF_HCR));
+    if (flags & NVH_RPL_FLAG_VTCR) nvh_write_vtcr_el2(U64(msg, NVH_RPL_OFF_VTCR));
+    if (flags & NVH_RPL_FLAG_VTTBR) nvh_write_vttbr_el2(U64(msg, NVH_RPL_OFF_VTTBR));
+    if (flags & NVH_RPL_FLAG_HCR) nvh_write_hcr_el2(U64(msg, NVH_RPL_OFF_HCR));
 
     if (count != 0) {
         nvh_tlbi_begin();
         for (u64 i = 0; i < count; i++) {
             u64 entry = msg + NVH_RPL_OFF_TLBI + i * NVH_RPL_TLBI_ENTRY_SIZE;
-            if (nvh_tlbi(U64(entry, 0), U64(entry, 8)) != 0)
-                halt_after(msg, cfg, NVH_KIND_BAD_REPLY);
+            if (nvh_tlbi(U64(entry, 0), U64(entry, 8)) != 0) halt_after(msg, cfg, NVH_KIND_BAD_REPLY);
         }
         nvh_tlbi_end();
     }
@@ -91,8 +85,7 @@ static u32 exchange(u64 cfg, u64 msg, u32 kind)
 }
 
 /* Report kind (no reply expected to be acted on) and stop at vEL2. */
-static void halt_after(u64 msg, u64 cfg, u32 kind)
-{
+static void halt_after(u64 msg, u64 cfg, u32 kind) {
     u64 seq = U64(msg, NVH_MSG_OFF_SEQ) + 1;
     U32(msg, NVH_MSG_OFF_MAGIC) = NVH_MSG_MAGIC;
     U32(msg, NVH_MSG_OFF_VERSION) = NVH_MSG_VERSION;
@@ -102,8 +95,7 @@ static void halt_after(u64 msg, u64 cfg, u32 kind)
     nvh_halt();
 }
 
-static void fill_state(u64 msg, u32 vector, const u64 *frame)
-{
+static void fill_state(u64 msg, u32 vector, const u64 *frame) {
     U32(msg, NVH_MSG_OFF_VECTOR) = vector;
     U64(msg, NVH_MSG_OFF_ESR) = nvh_read_esr_el2();
     U64(msg, NVH_MSG_OFF_FAR) = nvh_read_far_el2();
@@ -116,8 +108,7 @@ static void fill_state(u64 msg, u32 vector, const u64 *frame)
 }
 
 /* Called from nvh_el2_entry with the (validated) config; returns it. */
-u64 nvh_el2_start(u64 cfg)
-{
+u64 nvh_el2_start(u64 cfg) {
     u64 msg = U64(cfg, NVH_CFG_OFF_MESSAGE);
     u64 hcr_before = nvh_read_hcr_el2();
     u64 hcr = (hcr_before | U64(cfg, NVH_CFG_OFF_HCR_SET)) & ~U64(cfg, NVH_CFG_OFF_HCR_CLEAR);
@@ -147,20 +138,17 @@ u64 nvh_el2_start(u64 cfg)
         u32 action = exchange(cfg, msg, NVH_KIND_HELLO);
         while (action == NVH_ACTION_TLBI_THEN_ACK)
             action = exchange(cfg, msg, NVH_KIND_ACK);
-        if (action == NVH_ACTION_STOP)
-            nvh_halt();
+        if (action == NVH_ACTION_STOP) nvh_halt();
     }
     return cfg;
 }
 
-void nvh_el2_bad_config(u64 cfg)
-{
+void nvh_el2_bad_config(u64 cfg) {
     (void)cfg; /* nothing in it can be trusted, not even the doorbell address */
 }
 
 /* Every vEL2 exception. frame = x0..x30 of the interrupted context (restored on return). */
-void nvh_el2_exception(u64 vector, u64 *frame)
-{
+void nvh_el2_exception(u64 vector, u64 *frame) {
     u64 cfg = nvh_read_tpidr_el2();
     u64 msg = U64(cfg, NVH_CFG_OFF_MESSAGE);
     u64 esr = nvh_read_esr_el2();
@@ -182,8 +170,7 @@ void nvh_el2_exception(u64 vector, u64 *frame)
     }
 
     fill_state(msg, (u32)vector, frame);
-    if (kind == NVH_KIND_PANIC)
-        halt_after(msg, cfg, kind);
+    if (kind == NVH_KIND_PANIC) halt_after(msg, cfg, kind);
 
     u32 action = exchange(cfg, msg, kind);
     while (action == NVH_ACTION_TLBI_THEN_ACK)
@@ -209,16 +196,14 @@ void nvh_el2_exception(u64 vector, u64 *frame)
 
 /* The compiler may emit calls to these for aggregate copies; keep them byte-wise and
  * volatile so they cannot turn into calls to themselves. */
-void *memset(void *d, int c, unsigned long n)
-{
+void *memset(void *d, int c, unsigned long n) {
     volatile unsigned char *p = d;
     while (n--)
         *p++ = (unsigned char)c;
     return d;
 }
 
-void *memcpy(void *d, const void *s, unsigned long n)
-{
+void *memcpy(void *d, const void *s, unsigned long n) {
     volatile unsigned char *p = d;
     const volatile unsigned char *q = s;
     while (n--)

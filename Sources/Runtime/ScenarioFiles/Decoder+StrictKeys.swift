@@ -6,9 +6,10 @@ extension Decoder {
         let container = try self.container(keyedBy: AnyCodingKey.self)
         let allowed = Keys.allCases.map(\.stringValue)
         for key in container.allKeys where !allowed.contains(key.stringValue) && !key.stringValue.hasPrefix("//") {
-            throw DecodingError.dataCorrupted(DecodingError.Context(
-                codingPath: codingPath + [key],
-                debugDescription: "unknown key '\(key.stringValue)'; expected one of: " + allowed.joined(separator: ", ")))
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(
+                    codingPath: codingPath + [key],
+                    debugDescription: "unknown key '\(key.stringValue)'; expected one of: " + allowed.joined(separator: ", ")))
         }
     }
 
@@ -19,11 +20,12 @@ extension Decoder {
         let present = kinds.filter { k in container.allKeys.contains { $0.stringValue == k.stringValue } }
         guard present.count == 1 else {
             let names = kinds.map(\.stringValue).joined(separator: ", ")
-            throw DecodingError.dataCorrupted(DecodingError.Context(
-                codingPath: codingPath,
-                debugDescription: present.isEmpty
-                    ? "\(what) needs one of the keys: \(names)"
-                    : "\(what) has \(present.map(\.stringValue).joined(separator: " and ")); give exactly one of: \(names)"))
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(
+                    codingPath: codingPath,
+                    debugDescription: present.isEmpty
+                        ? "\(what) needs one of the keys: \(names)"
+                        : "\(what) has \(present.map(\.stringValue).joined(separator: " and ")); give exactly one of: \(names)"))
         }
         return present[0]
     }

@@ -46,20 +46,24 @@ public struct EventSpec: Decodable, Sendable {
         case .fault:
             let k = try c.decode(String.self, forKey: .fault)
             guard Self.faultKinds.contains(k) else {
-                throw DecodingError.dataCorruptedError(forKey: .fault, in: c,
+                throw DecodingError.dataCorruptedError(
+                    forKey: .fault, in: c,
                     debugDescription: "fault '\(k)'; expected one of: " + Self.faultKinds.joined(separator: ", "))
             }
             kind = .fault(k)
             guard c.contains(.level) else {
-                throw DecodingError.keyNotFound(CodingKeys.level, DecodingError.Context(
-                    codingPath: c.codingPath, debugDescription: "a fault needs 'level': 0 to 3, or \"derive\""))
+                throw DecodingError.keyNotFound(
+                    CodingKeys.level,
+                    DecodingError.Context(
+                        codingPath: c.codingPath, debugDescription: "a fault needs 'level': 0 to 3, or \"derive\""))
             }
         case .hvc: kind = .hvc(try c.decode(Expression.self, forKey: .hvc))
         case .smc: kind = .smc(try c.decode(Expression.self, forKey: .smc))
         case .mmio:
             let d = try c.decode(String.self, forKey: .mmio)
             guard d == "read" || d == "write" else {
-                throw DecodingError.dataCorruptedError(forKey: .mmio, in: c, debugDescription: "mmio '\(d)'; expected \"read\" or \"write\"")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .mmio, in: c, debugDescription: "mmio '\(d)'; expected \"read\" or \"write\"")
             }
             kind = .mmio(d)
         default: kind = .el1Exception(try c.decode(Expression.self, forKey: .el1Exception))
@@ -82,11 +86,13 @@ public struct EventSpec: Decodable, Sendable {
         address = try c.decodeIfPresent(Expression.self, forKey: .address)
         access = try c.decodeIfPresent(String.self, forKey: .access)
         if let access, access != "fetch" && access != "data" {
-            throw DecodingError.dataCorruptedError(forKey: .access, in: c, debugDescription: "access '\(access)'; expected \"fetch\" or \"data\"")
+            throw DecodingError.dataCorruptedError(
+                forKey: .access, in: c, debugDescription: "access '\(access)'; expected \"fetch\" or \"data\"")
         }
         hpfar = try c.decodeIfPresent(String.self, forKey: .hpfar)
         if let hpfar, hpfar != "checked" && hpfar != "unknown" {
-            throw DecodingError.dataCorruptedError(forKey: .hpfar, in: c, debugDescription: "hpfar '\(hpfar)'; expected \"checked\" or \"unknown\"")
+            throw DecodingError.dataCorruptedError(
+                forKey: .hpfar, in: c, debugDescription: "hpfar '\(hpfar)'; expected \"checked\" or \"unknown\"")
         }
         softwareWalk = try c.decodeIfPresent(Bool.self, forKey: .softwareWalk)
         bytes = try c.decodeIfPresent(Int.self, forKey: .bytes)
@@ -97,7 +103,8 @@ public struct EventSpec: Decodable, Sendable {
         host = try c.decodeIfPresent([HostStep].self, forKey: .host) ?? []
         resume = try c.decodeIfPresent(String.self, forKey: .resume)
         if let resume, resume != "retry" && resume != "skip" {
-            throw DecodingError.dataCorruptedError(forKey: .resume, in: c, debugDescription: "resume '\(resume)'; expected \"retry\" or \"skip\"")
+            throw DecodingError.dataCorruptedError(
+                forKey: .resume, in: c, debugDescription: "resume '\(resume)'; expected \"retry\" or \"skip\"")
         }
         reference = try c.decodeIfPresent(String.self, forKey: .reference)
         why = try c.decodeIfPresent(String.self, forKey: .why)

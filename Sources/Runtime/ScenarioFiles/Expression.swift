@@ -18,9 +18,11 @@ public struct Expression: Decodable, Sendable, Equatable, CustomStringConvertibl
         } else if let s = try? c.decode(String.self) {
             text = s
         } else {
-            throw DecodingError.typeMismatch(Expression.self, DecodingError.Context(
-                codingPath: decoder.codingPath,
-                debugDescription: "expected a non-negative integer or a string with an expression (e.g. \"base + 0x10\")"))
+            throw DecodingError.typeMismatch(
+                Expression.self,
+                DecodingError.Context(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "expected a non-negative integer or a string with an expression (e.g. \"base + 0x10\")"))
         }
     }
 
@@ -63,7 +65,9 @@ public struct Expression: Decodable, Sendable, Equatable, CustomStringConvertibl
                     let (r, o) = v.subtractingReportingOverflow(try product())
                     if o { throw ExpressionError("\"\(source)\" goes below zero") }
                     v = r
-                } else { return v }
+                } else {
+                    return v
+                }
             }
         }
         mutating func product() throws(ExpressionError) -> UInt64 {
@@ -84,7 +88,9 @@ public struct Expression: Decodable, Sendable, Equatable, CustomStringConvertibl
                     let s = try atom()
                     if s >= 64 || (s > 0 && v >> (64 - s) != 0) { throw ExpressionError("\"\(source)\" overflows 64 bits") }
                     v <<= s
-                } else { return v }
+                } else {
+                    return v
+                }
             }
         }
         mutating func atom() throws(ExpressionError) -> UInt64 {
@@ -100,14 +106,20 @@ public struct Expression: Decodable, Sendable, Equatable, CustomStringConvertibl
             }
             let word = String(String.UnicodeScalarView(text[start..<at]))
             guard let first = word.unicodeScalars.first else {
-                throw ExpressionError(at < text.count ? "unexpected '\(text[at])' in \"\(source)\"" : "\"\(source)\" ends where a number or name was expected")
+                throw ExpressionError(
+                    at < text.count ? "unexpected '\(text[at])' in \"\(source)\"" : "\"\(source)\" ends where a number or name was expected"
+                )
             }
             if ("0"..."9").contains(first) {
                 let digits = String(word.filter { $0 != "_" })
                 let parsed: UInt64?
-                if digits.hasPrefix("0x") { parsed = UInt64(digits.dropFirst(2), radix: 16) }
-                else if digits.hasPrefix("0b") { parsed = UInt64(digits.dropFirst(2), radix: 2) }
-                else { parsed = UInt64(digits, radix: 10) }
+                if digits.hasPrefix("0x") {
+                    parsed = UInt64(digits.dropFirst(2), radix: 16)
+                } else if digits.hasPrefix("0b") {
+                    parsed = UInt64(digits.dropFirst(2), radix: 2)
+                } else {
+                    parsed = UInt64(digits, radix: 10)
+                }
                 guard let parsed else { throw ExpressionError("'\(word)' is not a number (decimal, 0x hex or 0b binary, at most 64 bits)") }
                 return parsed
             }

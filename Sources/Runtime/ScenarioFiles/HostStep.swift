@@ -39,7 +39,8 @@ public enum HostStep: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case demandMap, map, unmap, protect, editDescriptor, answer, setX0, setVTTBR, setVTTBRBits
-        case swapDescriptor, restoreDescriptors, patchVTCR, restoreVTCR, tlbi, resumeUnder, expectTranslation, expectDescriptor, backWithMemory
+        case swapDescriptor, restoreDescriptors, patchVTCR, restoreVTCR, tlbi, resumeUnder, expectTranslation, expectDescriptor,
+            backWithMemory
     }
 
     public init(from decoder: any Decoder) throws {
@@ -48,7 +49,9 @@ public enum HostStep: Decodable, Sendable {
         switch try decoder.discriminator(among: CodingKeys.allCases, what: "a host step") {
         case .demandMap: self = .demandMap(region: try c.decode(String.self, forKey: .demandMap))
         case .map:
-            if let region = try? c.decode(String.self, forKey: .map) { self = .map(region: region) } else {
+            if let region = try? c.decode(String.self, forKey: .map) {
+                self = .map(region: region)
+            } else {
                 self = .mapping(try c.decode(MappingSpec.self, forKey: .map))
             }
         case .resumeUnder: self = .resumeUnder(try c.decode(VTTBRSpec.self, forKey: .resumeUnder))
@@ -56,8 +59,10 @@ public enum HostStep: Decodable, Sendable {
         case .expectDescriptor:
             let e = try c.decode(DescriptorEditSpec.self, forKey: .expectDescriptor)
             guard let level = e.level, e.value == nil, e.set != nil || e.clear != nil else {
-                throw DecodingError.dataCorrupted(DecodingError.Context(
-                    codingPath: c.codingPath + [CodingKeys.expectDescriptor], debugDescription: "expectDescriptor needs 'ipa', 'level' and 'set' and/or 'clear' (no 'value')"))
+                throw DecodingError.dataCorrupted(
+                    DecodingError.Context(
+                        codingPath: c.codingPath + [CodingKeys.expectDescriptor],
+                        debugDescription: "expectDescriptor needs 'ipa', 'level' and 'set' and/or 'clear' (no 'value')"))
             }
             self = .expectDescriptor(ipa: e.ipa, level: level, set: e.set ?? Expression("0"), clear: e.clear ?? Expression("0"))
         case .backWithMemory: self = .backWithMemory(try c.decode(BackingSpec.self, forKey: .backWithMemory))
@@ -68,8 +73,10 @@ public enum HostStep: Decodable, Sendable {
         case .editDescriptor:
             let e = try c.decode(DescriptorEditSpec.self, forKey: .editDescriptor)
             guard let level = e.level else {
-                throw DecodingError.keyNotFound(DescriptorEditSpec.CodingKeys.level, DecodingError.Context(
-                    codingPath: c.codingPath + [CodingKeys.editDescriptor], debugDescription: "editDescriptor needs 'level'"))
+                throw DecodingError.keyNotFound(
+                    DescriptorEditSpec.CodingKeys.level,
+                    DecodingError.Context(
+                        codingPath: c.codingPath + [CodingKeys.editDescriptor], debugDescription: "editDescriptor needs 'level'"))
             }
             self = .editDescriptor(ipa: e.ipa, level: level, set: e.set ?? Expression("0"), clear: e.clear ?? Expression("0"))
         case .answer: self = .answer(try c.decode(Expression.self, forKey: .answer))
@@ -79,8 +86,11 @@ public enum HostStep: Decodable, Sendable {
         case .swapDescriptor:
             let e = try c.decode(DescriptorEditSpec.self, forKey: .swapDescriptor)
             guard let level = e.level, let value = e.value else {
-                throw DecodingError.keyNotFound(DescriptorEditSpec.CodingKeys.value, DecodingError.Context(
-                    codingPath: c.codingPath + [CodingKeys.swapDescriptor], debugDescription: "swapDescriptor needs 'level' and 'value'"))
+                throw DecodingError.keyNotFound(
+                    DescriptorEditSpec.CodingKeys.value,
+                    DecodingError.Context(
+                        codingPath: c.codingPath + [CodingKeys.swapDescriptor], debugDescription: "swapDescriptor needs 'level' and 'value'"
+                    ))
             }
             self = .swapDescriptor(ipa: e.ipa, level: level, value: value)
         case .restoreDescriptors:

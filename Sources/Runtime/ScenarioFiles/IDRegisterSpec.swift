@@ -14,8 +14,10 @@ public struct IDRegisterSpec: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let name = try c.decode(String.self, forKey: .register)
         guard let r = IDRegisterWrite.writable.first(where: { $0.name == name }) else {
-            throw DecodingError.dataCorruptedError(forKey: .register, in: c, debugDescription:
-                "register '\(name)'; expected one of: " + IDRegisterWrite.writable.map(\.name).joined(separator: ", "))
+            throw DecodingError.dataCorruptedError(
+                forKey: .register, in: c,
+                debugDescription:
+                    "register '\(name)'; expected one of: " + IDRegisterWrite.writable.map(\.name).joined(separator: ", "))
         }
         register = r
         clear = try c.decodeIfPresent(Expression.self, forKey: .clear) ?? Expression("0")

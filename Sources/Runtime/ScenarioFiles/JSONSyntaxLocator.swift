@@ -16,9 +16,15 @@ struct JSONSyntaxLocator {
             if s.at < bytes.count { throw Problem(expected: "the end of the file after the top-level value") }
             return nil
         } catch {
-            var line = 1, column = 1
+            var line = 1
+            var column = 1
             for b in bytes[..<min(s.at, bytes.count)] {
-                if b == UInt8(ascii: "\n") { line += 1; column = 1 } else if b & 0xC0 != 0x80 { column += 1 }
+                if b == UInt8(ascii: "\n") {
+                    line += 1
+                    column = 1
+                } else if b & 0xC0 != 0x80 {
+                    column += 1
+                }
             }
             return (line, column, error.expected)
         }
@@ -44,7 +50,10 @@ struct JSONSyntaxLocator {
         case UInt8(ascii: "{"):
             at += 1
             space()
-            if peek == UInt8(ascii: "}") { at += 1; return }
+            if peek == UInt8(ascii: "}") {
+                at += 1
+                return
+            }
             while true {
                 space()
                 guard peek == UInt8(ascii: "\"") else { throw Problem(expected: "a key in double quotes") }
@@ -52,18 +61,27 @@ struct JSONSyntaxLocator {
                 try expect(":", "':' after the key")
                 try value()
                 space()
-                if peek == UInt8(ascii: ",") { at += 1; continue }
+                if peek == UInt8(ascii: ",") {
+                    at += 1
+                    continue
+                }
                 try expect("}", "',' or '}' after a value in an object")
                 return
             }
         case UInt8(ascii: "["):
             at += 1
             space()
-            if peek == UInt8(ascii: "]") { at += 1; return }
+            if peek == UInt8(ascii: "]") {
+                at += 1
+                return
+            }
             while true {
                 try value()
                 space()
-                if peek == UInt8(ascii: ",") { at += 1; continue }
+                if peek == UInt8(ascii: ",") {
+                    at += 1
+                    continue
+                }
                 try expect("]", "',' or ']' after a value in a list")
                 return
             }
@@ -87,17 +105,24 @@ struct JSONSyntaxLocator {
     }
 
     mutating func string() throws(Problem) {
-        at += 1   // the opening quote
+        at += 1  // the opening quote
         while let c = peek {
             at += 1
             if c == UInt8(ascii: "\"") { return }
-            if c < 0x20 { at -= 1; throw Problem(expected: "no control character inside a string (write \\n or \\t)") }
+            if c < 0x20 {
+                at -= 1
+                throw Problem(expected: "no control character inside a string (write \\n or \\t)")
+            }
             if c == UInt8(ascii: "\\") {
-                guard let e = peek, "\"\\/bfnrtu".utf8.contains(e) else { throw Problem(expected: "an escape: \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX") }
+                guard let e = peek, "\"\\/bfnrtu".utf8.contains(e) else {
+                    throw Problem(expected: "an escape: \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX")
+                }
                 at += 1
                 if e == UInt8(ascii: "u") {
                     for _ in 0..<4 {
-                        guard let h = peek, "0123456789abcdefABCDEF".utf8.contains(h) else { throw Problem(expected: "four hex digits after \\u") }
+                        guard let h = peek, "0123456789abcdefABCDEF".utf8.contains(h) else {
+                            throw Problem(expected: "four hex digits after \\u")
+                        }
                         at += 1
                     }
                 }
@@ -109,7 +134,10 @@ struct JSONSyntaxLocator {
     mutating func number() throws(Problem) {
         func digits() -> Int {
             var n = 0
-            while let c = peek, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) { at += 1; n += 1 }
+            while let c = peek, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) {
+                at += 1
+                n += 1
+            }
             return n
         }
         if peek == UInt8(ascii: "-") { at += 1 }

@@ -34,15 +34,18 @@ public struct KnownFailureSpec: Decodable, Sendable {
             func version(_ key: KernelKeys) throws -> KernelVersion? {
                 guard let text = try k.decodeIfPresent(String.self, forKey: key) else { return nil }
                 guard let v = KernelVersion(release: text), text.allSatisfy({ $0.isNumber || $0 == "." }) else {
-                    throw DecodingError.dataCorruptedError(forKey: key, in: k, debugDescription: "'\(text)' is not a kernel version; expected e.g. \"6.16\" or \"7.3.4\"")
+                    throw DecodingError.dataCorruptedError(
+                        forKey: key, in: k, debugDescription: "'\(text)' is not a kernel version; expected e.g. \"6.16\" or \"7.3.4\"")
                 }
                 return v
             }
-            kernels = KernelRange(introduced: try version(.introduced), fixedIn: try version(.fixedIn),
-                                  fixedBy: try k.decodeIfPresent(String.self, forKey: .fixedBy))
+            kernels = KernelRange(
+                introduced: try version(.introduced), fixedIn: try version(.fixedIn),
+                fixedBy: try k.decodeIfPresent(String.self, forKey: .fixedBy))
         }
-        record = KnownFailure(signature: signature, reason: try c.decode(String.self, forKey: .reason),
-                              reference: try c.decode(String.self, forKey: .reference), kernels: kernels,
-                              hostWarning: try c.decodeIfPresent(String.self, forKey: .hostWarning))
+        record = KnownFailure(
+            signature: signature, reason: try c.decode(String.self, forKey: .reason),
+            reference: try c.decode(String.self, forKey: .reference), kernels: kernels,
+            hostWarning: try c.decodeIfPresent(String.self, forKey: .hostWarning))
     }
 }

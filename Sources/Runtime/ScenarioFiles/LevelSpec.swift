@@ -5,9 +5,16 @@ public enum LevelSpec: Decodable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let n = try? c.decode(Int.self), (0...3).contains(n) { self = .level(n); return }
-        if let s = try? c.decode(String.self), s == "derive" { self = .derive; return }
-        throw DecodingError.dataCorrupted(DecodingError.Context(
-            codingPath: decoder.codingPath, debugDescription: "expected a level 0 to 3, or \"derive\""))
+        if let n = try? c.decode(Int.self), (0...3).contains(n) {
+            self = .level(n)
+            return
+        }
+        if let s = try? c.decode(String.self), s == "derive" {
+            self = .derive
+            return
+        }
+        throw DecodingError.dataCorrupted(
+            DecodingError.Context(
+                codingPath: decoder.codingPath, debugDescription: "expected a level 0 to 3, or \"derive\""))
     }
 }

@@ -31,13 +31,15 @@ public struct OpSpec: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         op = try c.decode(String.self, forKey: .op)
         guard Self.opNames.contains(op) else {
-            throw DecodingError.dataCorruptedError(forKey: .op, in: c,
+            throw DecodingError.dataCorruptedError(
+                forKey: .op, in: c,
                 debugDescription: "op '\(op)'; expected one of: " + Self.opNames.joined(separator: ", "))
         }
         bytes = try c.decodeIfPresent(Int.self, forKey: .bytes)
         if op == "load" || op == "store" {
             guard let bytes, [1, 2, 4, 8].contains(bytes) else {
-                throw DecodingError.dataCorruptedError(forKey: .bytes, in: c,
+                throw DecodingError.dataCorruptedError(
+                    forKey: .bytes, in: c,
                     debugDescription: "a \(op) needs 'bytes': 1, 2, 4 or 8" + (bytes.map { " (got \($0))" } ?? ""))
             }
         } else if bytes != nil {
@@ -45,13 +47,17 @@ public struct OpSpec: Decodable, Sendable {
         }
         at = try c.decodeIfPresent(Expression.self, forKey: .at)
         if at == nil, ["load", "store", "exec", "ldar", "ldadd", "cas"].contains(op) {
-            throw DecodingError.keyNotFound(CodingKeys.at, DecodingError.Context(
-                codingPath: c.codingPath, debugDescription: "a \(op) needs 'at': the address it accesses"))
+            throw DecodingError.keyNotFound(
+                CodingKeys.at,
+                DecodingError.Context(
+                    codingPath: c.codingPath, debugDescription: "a \(op) needs 'at': the address it accesses"))
         }
         value = try c.decodeIfPresent(Expression.self, forKey: .value)
         if value == nil, op == "store" {
-            throw DecodingError.keyNotFound(CodingKeys.value, DecodingError.Context(
-                codingPath: c.codingPath, debugDescription: "a store needs 'value'"))
+            throw DecodingError.keyNotFound(
+                CodingKeys.value,
+                DecodingError.Context(
+                    codingPath: c.codingPath, debugDescription: "a store needs 'value'"))
         }
         aux = try c.decodeIfPresent(Expression.self, forKey: .aux)
         self.repeat = try c.decodeIfPresent(Int.self, forKey: .repeat)

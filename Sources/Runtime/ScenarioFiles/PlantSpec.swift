@@ -19,8 +19,10 @@ public struct PlantSpec: Decodable, Sendable {
         at = try c.decodeIfPresent(Expression.self, forKey: .at)
         pa = try c.decodeIfPresent(Expression.self, forKey: .pa)
         guard (at == nil) != (pa == nil) else {
-            throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: decoder.codingPath,
-                debugDescription: "give either 'at' (an IPA inside a region) or 'pa' (a guest-physical address)"))
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "give either 'at' (an IPA inside a region) or 'pa' (a guest-physical address)"))
         }
         bytes = try c.decode(Int.self, forKey: .bytes)
         guard (1...8).contains(bytes) else {
@@ -34,8 +36,11 @@ public struct PlantSpec: Decodable, Sendable {
         stride = try c.decodeIfPresent(Expression.self, forKey: .stride)
         step = try c.decodeIfPresent(Expression.self, forKey: .step)
         if count > 1 && stride == nil {
-            throw DecodingError.keyNotFound(CodingKeys.stride, DecodingError.Context(codingPath: c.codingPath,
-                debugDescription: "a repeated entry (count > 1) needs 'stride'"))
+            throw DecodingError.keyNotFound(
+                CodingKeys.stride,
+                DecodingError.Context(
+                    codingPath: c.codingPath,
+                    debugDescription: "a repeated entry (count > 1) needs 'stride'"))
         }
     }
 }

@@ -16,8 +16,9 @@ struct ProtectSpec: Decodable {
             throw DecodingError.dataCorruptedError(forKey: .access, in: c, debugDescription: StageTwoAccess.expected(access))
         }
         guard (region != nil) != (ipa != nil || size != nil), region != nil || (ipa != nil && size != nil) else {
-            throw DecodingError.dataCorrupted(DecodingError.Context(
-                codingPath: decoder.codingPath, debugDescription: "protect needs either 'region', or both 'ipa' and 'size'"))
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(
+                    codingPath: decoder.codingPath, debugDescription: "protect needs either 'region', or both 'ipa' and 'size'"))
         }
     }
 }

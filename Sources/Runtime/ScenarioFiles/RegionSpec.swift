@@ -27,9 +27,12 @@ public struct RegionSpec: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         guard let first = name.unicodeScalars.first, first.properties.isAlphabetic,
-              name.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" }) else {
-            throw DecodingError.dataCorruptedError(forKey: .name, in: c,
-                debugDescription: "'\(name)' cannot name a region; expected a letter, then letters, digits or '_' (it is used in expressions)")
+            name.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" })
+        else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .name, in: c,
+                debugDescription:
+                    "'\(name)' cannot name a region; expected a letter, then letters, digits or '_' (it is used in expressions)")
         }
         ipa = try c.decode(Expression.self, forKey: .ipa)
         size = try c.decode(Expression.self, forKey: .size)
@@ -40,7 +43,8 @@ public struct RegionSpec: Decodable, Sendable {
         pa = try c.decodeIfPresent(Expression.self, forKey: .pa)
         align = try c.decodeIfPresent(Expression.self, forKey: .align)
         if unit != nil && (c.contains(.mapped) || pa != nil) {
-            throw DecodingError.dataCorruptedError(forKey: .unit, in: c,
+            throw DecodingError.dataCorruptedError(
+                forKey: .unit, in: c,
                 debugDescription: "a region backed unit by unit is never mapped up front and has no fixed pa; leave out 'mapped' and 'pa'")
         }
     }

@@ -27,8 +27,11 @@ public struct RequirementSpec: Decodable, Sendable, Equatable {
         cnp = try c.decodeIfPresent(Bool.self, forKey: .cnp)
         tlbiRange = try c.decodeIfPresent(Bool.self, forKey: .tlbiRange)
         hardwareAccessFlag = try c.decodeIfPresent(Bool.self, forKey: .hardwareAccessFlag)
-        for (key, v) in [(CodingKeys.ttl, ttl), (.vmid16, vmid16), (.cnp, cnp), (.tlbiRange, tlbiRange), (.hardwareAccessFlag, hardwareAccessFlag)] where v == false {
-            throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "only `true` (require it) is supported; leave it out otherwise")
+        for (key, v) in [
+            (CodingKeys.ttl, ttl), (.vmid16, vmid16), (.cnp, cnp), (.tlbiRange, tlbiRange), (.hardwareAccessFlag, hardwareAccessFlag),
+        ] where v == false {
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: c, debugDescription: "only `true` (require it) is supported; leave it out otherwise")
         }
     }
 }

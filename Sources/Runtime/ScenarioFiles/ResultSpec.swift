@@ -7,7 +7,10 @@ public enum ResultSpec: Decodable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let s = try? c.decode(String.self), s == "unchecked" { self = .unchecked; return }
+        if let s = try? c.decode(String.self), s == "unchecked" {
+            self = .unchecked
+            return
+        }
         self = .value(try Expression(from: decoder))
     }
 }

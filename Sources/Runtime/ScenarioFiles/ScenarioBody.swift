@@ -32,7 +32,8 @@ public struct ScenarioBody: Sendable {
         let c = try decoder.container(keyedBy: ScenarioFile.CodingKeys.self)
         granule = try c.decodeIfPresent(String.self, forKey: .granule)
         if let granule, !["4k", "16k", "64k"].contains(granule) {
-            throw DecodingError.dataCorruptedError(forKey: .granule, in: c, debugDescription: "granule '\(granule)'; expected \"4k\", \"16k\" or \"64k\"")
+            throw DecodingError.dataCorruptedError(
+                forKey: .granule, in: c, debugDescription: "granule '\(granule)'; expected \"4k\", \"16k\" or \"64k\"")
         }
         ipaBits = try c.decodeIfPresent(Int.self, forKey: .ipaBits)
         if let ipaBits, !(32...48).contains(ipaBits) {

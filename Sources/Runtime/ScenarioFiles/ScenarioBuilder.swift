@@ -40,11 +40,14 @@ struct ScenarioBuilder {
             let requirements = try b.requirements()
             let v = spec.variants[i]
             let budget = (v.budget ?? spec.budget).map { TimeBudget(seconds: $0) } ?? .standard
-            variants.append(TestVariant(name: v.name, summary: v.summary, requirements: requirements,
-                                        tags: Set(v.tags.map(TestTag.init(rawValue:))), budget: budget,
-                                        knownFailures: (b.body.knownFailures ?? []).map(\.record)) { host in
-                try ScenarioBuilder(spec: spec, variant: i, file: file).build(host: host)
-            })
+            variants.append(
+                TestVariant(
+                    name: v.name, summary: v.summary, requirements: requirements,
+                    tags: Set(v.tags.map(TestTag.init(rawValue:))), budget: budget,
+                    knownFailures: (b.body.knownFailures ?? []).map(\.record)
+                ) { host in
+                    try ScenarioBuilder(spec: spec, variant: i, file: file).build(host: host)
+                })
         }
         return CatalogTest(name: spec.name, summary: spec.summary, tags: Set(spec.tags.map(TestTag.init(rawValue:))), variants: variants)
     }
@@ -97,7 +100,8 @@ struct ScenarioBuilder {
         if let vmBits, vmBits > 40 {
             s.vmIPABits = vmBits
             if host.vmIPABits < vmBits {
-                throw SessionError.skip("KVM_CAP_ARM_VM_IPA_SIZE is \(host.vmIPABits) bits; a \(vmBits)-bit nested IPA space needs a VM that large")
+                throw SessionError.skip(
+                    "KVM_CAP_ARM_VM_IPA_SIZE is \(host.vmIPABits) bits; a \(vmBits)-bit nested IPA space needs a VM that large")
             }
         }
         s.nonVHE = body.nonVHE ?? false
@@ -120,8 +124,10 @@ struct ScenarioBuilder {
         if let v = body.vtcrSet { s.vtcrSet = try eval(v, names, path("vtcrSet", set: variant.body.vtcrSet != nil)) }
         for (i, w) in (body.idRegisters ?? []).enumerated() {
             let p = "\(path("idRegisters", set: variant.body.idRegisters != nil))[\(i)]"
-            s.idRegisterWrites.append(IDRegisterWrite(register: w.register, clear: try eval(w.clear, names, "\(p).clear"),
-                                                      set: try eval(w.set, names, "\(p).set")))
+            s.idRegisterWrites.append(
+                IDRegisterWrite(
+                    register: w.register, clear: try eval(w.clear, names, "\(p).clear"),
+                    set: try eval(w.set, names, "\(p).set")))
         }
 
         // Regions, in order: the pool is handed out as they are declared.
@@ -141,7 +147,9 @@ struct ScenarioBuilder {
                     s.extraRAM.append(ExtraRAM(name: "block-\(s.extraRAM.count)", base: PhysicalAddress(base), size: size))
                     return base
                 }
-                throw SessionError.layout("the session's data pool (0x\(String(layout.dataPoolSize, radix: 16)) bytes) cannot hold 0x\(String(size, radix: 16)) bytes aligned to 0x\(String(a, radix: 16))")
+                throw SessionError.layout(
+                    "the session's data pool (0x\(String(layout.dataPoolSize, radix: 16)) bytes) cannot hold 0x\(String(size, radix: 16)) bytes aligned to 0x\(String(a, radix: 16))"
+                )
             }
             nextPA = pa + size
             return pa
@@ -156,8 +164,9 @@ struct ScenarioBuilder {
             let ipa = try eval(r.ipa, names, "\(p).ipa")
             let size = try eval(r.size, names, "\(p).size")
             guard size > 0 else { throw fail("\(p).size", "a region needs a size above 0") }
-            var attributes = Stage2Attributes(permissions: StageTwoAccess.permissions(r.access)!,
-                                              memory: StageTwoAccess.memoryType(r.memory)!)
+            var attributes = Stage2Attributes(
+                permissions: StageTwoAccess.permissions(r.access)!,
+                memory: StageTwoAccess.memoryType(r.memory)!)
             attributes.accessFlag = r.accessFlag
             var region = Region(spec: r, path: p, ipa: ipa, size: size, attributes: attributes, pa: nil, unit: nil, modelled: true)
             if let u = r.unit {
@@ -224,7 +233,9 @@ struct ScenarioBuilder {
                 if let at = pl.at {
                     let ipa = try eval(at, names, "\(p).at")
                     guard let (r, pa) = try resolve(ipa), r.modelled else {
-                        throw fail("\(p).at", "no region with pool memory holds 0x\(String(ipa, radix: 16)); give 'pa' for a guest-physical address")
+                        throw fail(
+                            "\(p).at",
+                            "no region with pool memory holds 0x\(String(ipa, radix: 16)); give 'pa' for a guest-physical address")
                     }
                     start = pa
                 } else {
@@ -254,8 +265,10 @@ struct ScenarioBuilder {
                 }
                 mappings.append(try mapping(m, "\(p).map[\(k)]"))
             }
-            s.tableSets.append(TableSetPlan(name: t.name, vmid: UInt16(t.vmid), pool: PhysicalAddress(try eval(t.pool, names, "\(p).pool")),
-                                            poolBytes: try eval(t.poolBytes, names, "\(p).poolBytes"), mappings: mappings))
+            s.tableSets.append(
+                TableSetPlan(
+                    name: t.name, vmid: UInt16(t.vmid), pool: PhysicalAddress(try eval(t.pool, names, "\(p).pool")),
+                    poolBytes: try eval(t.poolBytes, names, "\(p).poolBytes"), mappings: mappings))
         }
         func setName(_ n: String?, _ p: String) throws -> String? {
             guard let n else { return nil }
@@ -265,33 +278,37 @@ struct ScenarioBuilder {
             return n
         }
         func mapping(_ m: MappingSpec, _ p: String) throws -> Stage2Mapping {
-            Stage2Mapping(ipa: IPA(try eval(m.ipa, names, "\(p).ipa")), pa: PhysicalAddress(try eval(m.pa, names, "\(p).pa")),
-                          size: try eval(m.size, names, "\(p).size"),
-                          attributes: Stage2Attributes(permissions: StageTwoAccess.permissions(m.access)!, memory: StageTwoAccess.memoryType(m.memory)!))
+            Stage2Mapping(
+                ipa: IPA(try eval(m.ipa, names, "\(p).ipa")), pa: PhysicalAddress(try eval(m.pa, names, "\(p).pa")),
+                size: try eval(m.size, names, "\(p).size"),
+                attributes: Stage2Attributes(
+                    permissions: StageTwoAccess.permissions(m.access)!, memory: StageTwoAccess.memoryType(m.memory)!))
         }
         func tlbiList(_ list: [TLBISpec], _ p: String) throws -> [TLBIOperation] {
             var tlbi: [TLBIOperation] = []
             for (t, op) in list.enumerated() {
                 let x = try op.operand.map { try eval($0, names, "\(p)[\(t)].operand") } ?? 0
-                let operation: TLBIOperation = switch op.op {
-                case "vmalls12e1is": .vmalls12e1is
-                case "vmalle1is": .vmalle1is
-                case "vmalls12e1": .vmalls12e1
-                case "alle1is": .alle1is
-                case "ipas2e1is": .ipas2e1is(x)
-                case "ipas2le1is": .ipas2le1is(x)
-                case "ipas2e1": .ipas2e1(x)
-                default: .ripas2e1is(x)
-                }
+                let operation: TLBIOperation =
+                    switch op.op {
+                    case "vmalls12e1is": .vmalls12e1is
+                    case "vmalle1is": .vmalle1is
+                    case "vmalls12e1": .vmalls12e1
+                    case "alle1is": .alle1is
+                    case "ipas2e1is": .ipas2e1is(x)
+                    case "ipas2le1is": .ipas2le1is(x)
+                    case "ipas2e1": .ipas2e1(x)
+                    default: .ripas2e1is(x)
+                    }
                 tlbi.append(operation)
             }
             return tlbi
         }
 
         // What stage 2 maps so far, for derived fault levels.
-        var mapped: [(start: UInt64, size: UInt64)] = [
-            (layout.payload.rawValue, layout.payloadWindow), (layout.nested.rawValue, layout.nestedSize),
-        ] + s.initialMappings.map { ($0.ipa.rawValue, $0.size) }
+        var mapped: [(start: UInt64, size: UInt64)] =
+            [
+                (layout.payload.rawValue, layout.payloadWindow), (layout.nested.rawValue, layout.nestedSize),
+            ] + s.initialMappings.map { ($0.ipa.rawValue, $0.size) }
 
         let opsPath = path("ops", set: variant.body.ops != nil)
         guard let ops = body.ops, !ops.isEmpty else { throw fail(opsPath, "a variant needs at least one op") }
@@ -322,13 +339,21 @@ struct ScenarioBuilder {
             switch kind {
             case .exec:
                 guard let (r, pa) = backing, r.modelled else {
-                    throw fail("\(p).at", "an exec needs pool memory at 0x\(String(address, radix: 16)) to plant its code in (a region without 'pa')")
+                    throw fail(
+                        "\(p).at",
+                        "an exec needs pool memory at 0x\(String(address, radix: 16)) to plant its code in (a region without 'pa')")
                 }
                 _ = r
-                if let imm = code[pa] { result = UInt64(imm) } else {
+                if let imm = code[pa] {
+                    result = UInt64(imm)
+                } else {
                     // `movz x0, #imm; ret`: MOVZ (64-bit) 0xD2800000 | imm16 << 5, Arm ARM C6.2 MOVZ; RET 0xD65F03C0.
                     let imm = UInt16(truncatingIfNeeded: 0x6A00 + index)
-                    plant(pa, [0xD280_0000 | UInt32(imm) << 5, 0xD65F_03C0].flatMap { w in (0..<4).map { UInt8(truncatingIfNeeded: w >> (8 * $0)) } })
+                    plant(
+                        pa,
+                        [0xD280_0000 | UInt32(imm) << 5, 0xD65F_03C0].flatMap { w in
+                            (0..<4).map { UInt8(truncatingIfNeeded: w >> (8 * $0)) }
+                        })
                     code[pa] = imm
                     result = UInt64(imm)
                 }
@@ -353,7 +378,13 @@ struct ScenarioBuilder {
             case .ldadd64, .cas64:
                 if let (r, pa) = backing, r.modelled {
                     if modelValue(pa, 8) == nil {
-                        plant(pa, (0..<8).map { UInt8(truncatingIfNeeded: (0xA500_0000_0000_0000 | UInt64(index) << 40 | (address & 0xFF_FFFF_FFFF)) >> (8 * UInt64($0))) })
+                        plant(
+                            pa,
+                            (0..<8).map {
+                                UInt8(
+                                    truncatingIfNeeded: (0xA500_0000_0000_0000 | UInt64(index) << 40 | (address & 0xFF_FFFF_FFFF))
+                                        >> (8 * UInt64($0)))
+                            })
                     }
                     let old = modelValue(pa, 8)!
                     if kind == .ldadd64 { store(pa, old &+ value, 8) } else if old == aux { store(pa, value, 8) }
@@ -367,7 +398,10 @@ struct ScenarioBuilder {
             case .unchecked?: result = nil
             case nil:
                 if result == nil {
-                    throw fail(p, "the result of this \(o.op) cannot be derived (no modelled memory at its address); give \"result\": a value, or \"unchecked\"")
+                    throw fail(
+                        p,
+                        "the result of this \(o.op) cannot be derived (no modelled memory at its address); give \"result\": a value, or \"unchecked\""
+                    )
                 }
             }
             if let result { s.expectedResults[index] = result }
@@ -388,19 +422,24 @@ struct ScenarioBuilder {
                     let at = try ev.address.map { try eval($0, names, "\(ep).address") } ?? address
                     let fetch = ev.access.map { $0 == "fetch" } ?? (kind == .exec)
                     let access: ExpectedAccess
-                    if fetch { access = .fetch } else {
-                        guard let n = kind.accessBytes, let reg = kind.transferRegister ?? (kind == .ldadd64 || kind == .cas64 ? 12 : nil) else {
-                            throw fail("\(ep).access", "a \(o.op) makes no data access; say \"access\": \"fetch\" for the fetch that faults")
+                    if fetch {
+                        access = .fetch
+                    } else {
+                        guard let n = kind.accessBytes, let reg = kind.transferRegister ?? (kind == .ldadd64 || kind == .cas64 ? 12 : nil)
+                        else {
+                            throw fail(
+                                "\(ep).access", "a \(o.op) makes no data access; say \"access\": \"fetch\" for the fetch that faults")
                         }
                         access = .data(bytes: n, write: kind.isStore, register: reg, sixtyFourBit: n == 8)
                     }
-                    let faultKind: FaultStatus.Kind = switch k {
-                    case "translation": .translation
-                    case "accessFlag": .accessFlag
-                    case "permission": .permission
-                    case "addressSize": .addressSize
-                    default: .synchronousExternalOnWalk
-                    }
+                    let faultKind: FaultStatus.Kind =
+                        switch k {
+                        case "translation": .translation
+                        case "accessFlag": .accessFlag
+                        case "permission": .permission
+                        case "addressSize": .addressSize
+                        default: .synchronousExternalOnWalk
+                        }
                     let level: Int
                     switch ev.level! {
                     case .level(let n): level = n
@@ -408,23 +447,33 @@ struct ScenarioBuilder {
                         guard faultKind == .translation else {
                             throw fail("\(ep).level", "\"derive\" works out translation-fault levels only; give the level of a \(k) fault")
                         }
-                        guard let d = Self.translationFaultLevel(ipa: at, mapped: mapped, granule: g, startLevel: geometry.startLevel) else {
-                            throw fail("\(ep).level", "\"derive\": 0x\(String(at, radix: 16)) is mapped at this point, so no translation fault can happen")
+                        guard let d = Self.translationFaultLevel(ipa: at, mapped: mapped, granule: g, startLevel: geometry.startLevel)
+                        else {
+                            throw fail(
+                                "\(ep).level",
+                                "\"derive\": 0x\(String(at, radix: 16)) is mapped at this point, so no translation fault can happen")
                         }
                         level = d
                     }
-                    var f = ExpectedFault(opIndex: index, address: at, access: access, kind: faultKind, level: level,
-                                          hpfarValid: ev.hpfar.map { $0 == "checked" })
+                    var f = ExpectedFault(
+                        opIndex: index, address: at, access: access, kind: faultKind, level: level,
+                        hpfarValid: ev.hpfar.map { $0 == "checked" })
                     f.checkSoftwareWalk = ev.softwareWalk ?? true
                     eventKind = .stage2Fault(f)
                     faultIPA = at
                 case .hvc(let imm), .smc(let imm):
                     let v = try eval(imm, names, "\(ep).\(kind == .smc ? "smc" : "hvc")")
                     guard v <= 0xFFFF else { throw fail(ep, "immediate 0x\(String(v, radix: 16)) does not fit 16 bits") }
-                    if case .hvc = ev.kind { eventKind = .hvc(imm: UInt16(v), opIndex: index) } else { eventKind = .smc(imm: UInt16(v), opIndex: index) }
+                    if case .hvc = ev.kind {
+                        eventKind = .hvc(imm: UInt16(v), opIndex: index)
+                    } else {
+                        eventKind = .smc(imm: UInt16(v), opIndex: index)
+                    }
                 case .mmio(let dir):
                     let pa: UInt64
-                    if let a = ev.address { pa = try eval(a, names, "\(ep).address") } else {
+                    if let a = ev.address {
+                        pa = try eval(a, names, "\(ep).address")
+                    } else {
                         guard let (_, b) = backing else {
                             throw fail(ep, "no region holds 0x\(String(address, radix: 16)); give the MMIO \"address\" (a PA)")
                         }
@@ -445,7 +494,11 @@ struct ScenarioBuilder {
                     switch step {
                     case .demandMap(let name):
                         let r = try region(named: name, "\(hp).demandMap")
-                        guard let unit = r.unit else { throw fail("\(hp).demandMap", "region '\(name)' has no 'unit': demandMap maps one unit of a lazily backed region; use map") }
+                        guard let unit = r.unit else {
+                            throw fail(
+                                "\(hp).demandMap",
+                                "region '\(name)' has no 'unit': demandMap maps one unit of a lazily backed region; use map")
+                        }
                         guard let at = faultIPA, r.contains(at) else {
                             throw fail("\(hp).demandMap", "demandMap answers a fault inside region '\(name)'")
                         }
@@ -472,22 +525,30 @@ struct ScenarioBuilder {
                         }
                         reactions.append(.protect(ipa: IPA(at), size: n, attributes: attributes))
                     case let .editDescriptor(ipa, level, set, clear):
-                        reactions.append(.editDescriptor(ipa: IPA(try eval(ipa, names, "\(hp).editDescriptor.ipa")), level: level,
-                                                         set: try eval(set, names, "\(hp).editDescriptor.set"),
-                                                         clear: try eval(clear, names, "\(hp).editDescriptor.clear")))
+                        reactions.append(
+                            .editDescriptor(
+                                ipa: IPA(try eval(ipa, names, "\(hp).editDescriptor.ipa")), level: level,
+                                set: try eval(set, names, "\(hp).editDescriptor.set"),
+                                clear: try eval(clear, names, "\(hp).editDescriptor.clear")))
                     case .answer(let v):
-                        guard case .mmio("read") = ev.kind else { throw fail("\(hp).answer", "answer is the value of an MMIO read; this event is not one") }
+                        guard case .mmio("read") = ev.kind else {
+                            throw fail("\(hp).answer", "answer is the value of an MMIO read; this event is not one")
+                        }
                         reactions.append(.answerMMIO(try eval(v, names, "\(hp).answer")))
                     case .setX0(let v): reactions.append(.setX0(try eval(v, names, "\(hp).setX0")))
                     case .setVTTBR(let v): reactions.append(.setVTTBR(try eval(v, names, "\(hp).setVTTBR")))
                     case .setVTTBRBits(let v): reactions.append(.setVTTBRBits(try eval(v, names, "\(hp).setVTTBRBits")))
                     case let .swapDescriptor(ipa, level, value):
-                        reactions.append(.swapDescriptor(ipa: IPA(try eval(ipa, names, "\(hp).swapDescriptor.ipa")), level: level,
-                                                         value: try eval(value, names, "\(hp).swapDescriptor.value")))
+                        reactions.append(
+                            .swapDescriptor(
+                                ipa: IPA(try eval(ipa, names, "\(hp).swapDescriptor.ipa")), level: level,
+                                value: try eval(value, names, "\(hp).swapDescriptor.value")))
                     case .restoreDescriptors: reactions.append(.restoreDescriptors)
                     case let .patchVTCR(sl0, t0sz):
-                        reactions.append(.patchVTCR(sl0: try sl0.map { try eval($0, names, "\(hp).patchVTCR.sl0") },
-                                                    t0sz: try t0sz.map { try eval($0, names, "\(hp).patchVTCR.t0sz") }))
+                        reactions.append(
+                            .patchVTCR(
+                                sl0: try sl0.map { try eval($0, names, "\(hp).patchVTCR.sl0") },
+                                t0sz: try t0sz.map { try eval($0, names, "\(hp).patchVTCR.t0sz") }))
                     case .restoreVTCR: reactions.append(.patchVTCR(sl0: nil, t0sz: nil))
                     case .tlbi(let list):
                         reactions.append(.tlbi(try tlbiList(list, "\(hp).tlbi")))
@@ -495,35 +556,51 @@ struct ScenarioBuilder {
                         let mp = "\(hp).map"
                         let set = try setName(m.tables, "\(mp).tables")
                         let under = try m.tlbiUnder.map { u in
-                            TableSetVTTBR(set: try setName(u.tables, "\(mp).tlbiUnder.tables")!,
-                                          or: try u.or.map { try eval($0, names, "\(mp).tlbiUnder.or") } ?? 0)
+                            TableSetVTTBR(
+                                set: try setName(u.tables, "\(mp).tlbiUnder.tables")!,
+                                or: try u.or.map { try eval($0, names, "\(mp).tlbiUnder.or") } ?? 0)
                         }
                         if set == nil, under != nil || m.tlbi != nil {
-                            throw fail(mp, "tlbiUnder and tlbi apply to a table set's mapping ('tables'); the session's own takes its own TLB maintenance")
+                            throw fail(
+                                mp,
+                                "tlbiUnder and tlbi apply to a table set's mapping ('tables'); the session's own takes its own TLB maintenance"
+                            )
                         }
                         let mm = try mapping(m, mp)
-                        reactions.append(.mapIn(set: set, ipa: mm.ipa, pa: mm.pa, size: mm.size, attributes: mm.attributes,
-                                                tlbiUnder: under, tlbi: try m.tlbi.map { try tlbiList($0, "\(mp).tlbi") }))
+                        reactions.append(
+                            .mapIn(
+                                set: set, ipa: mm.ipa, pa: mm.pa, size: mm.size, attributes: mm.attributes,
+                                tlbiUnder: under, tlbi: try m.tlbi.map { try tlbiList($0, "\(mp).tlbi") }))
                         if set == nil { mapped.append((mm.ipa.rawValue, mm.size)) }
                     case .resumeUnder(let v):
-                        reactions.append(.resumeUnder(TableSetVTTBR(set: try setName(v.tables, "\(hp).resumeUnder.tables")!,
-                                                                    or: try v.or.map { try eval($0, names, "\(hp).resumeUnder.or") } ?? 0)))
+                        reactions.append(
+                            .resumeUnder(
+                                TableSetVTTBR(
+                                    set: try setName(v.tables, "\(hp).resumeUnder.tables")!,
+                                    or: try v.or.map { try eval($0, names, "\(hp).resumeUnder.or") } ?? 0)))
                     case let .expectDescriptor(ipa, level, set, clear):
-                        reactions.append(.expectDescriptor(ipa: IPA(try eval(ipa, names, "\(hp).expectDescriptor.ipa")), level: level,
-                                                           set: try eval(set, names, "\(hp).expectDescriptor.set"),
-                                                           clear: try eval(clear, names, "\(hp).expectDescriptor.clear")))
+                        reactions.append(
+                            .expectDescriptor(
+                                ipa: IPA(try eval(ipa, names, "\(hp).expectDescriptor.ipa")), level: level,
+                                set: try eval(set, names, "\(hp).expectDescriptor.set"),
+                                clear: try eval(clear, names, "\(hp).expectDescriptor.clear")))
                     case .backWithMemory(let b):
                         guard case .mmio = ev.kind else { throw fail("\(hp).backWithMemory", "backWithMemory answers an mmio event") }
                         if b.plant.contains(where: { $0.at != nil }) {
                             throw fail("\(hp).backWithMemory.plant", "memory added at run time has no region: give 'pa'")
                         }
-                        reactions.append(.backWithMemory(opIndex: index, plant: try expand(b.plant, "\(hp).backWithMemory.plant").map { (PhysicalAddress($0.0), $0.1) },
-                                                         maxHostPage: try eval(b.maxHostPage, names, "\(hp).backWithMemory.maxHostPage")))
+                        reactions.append(
+                            .backWithMemory(
+                                opIndex: index,
+                                plant: try expand(b.plant, "\(hp).backWithMemory.plant").map { (PhysicalAddress($0.0), $0.1) },
+                                maxHostPage: try eval(b.maxHostPage, names, "\(hp).backWithMemory.maxHostPage")))
                     case .expectTranslation(let t):
                         let tp = "\(hp).expectTranslation"
-                        reactions.append(.expectTranslation(set: try setName(t.tables, "\(tp).tables"),
-                                                            ipa: IPA(try eval(t.ipa, names, "\(tp).ipa")),
-                                                            pa: PhysicalAddress(try eval(t.pa, names, "\(tp).pa")), level: t.level))
+                        reactions.append(
+                            .expectTranslation(
+                                set: try setName(t.tables, "\(tp).tables"),
+                                ipa: IPA(try eval(t.ipa, names, "\(tp).ipa")),
+                                pa: PhysicalAddress(try eval(t.pa, names, "\(tp).pa")), level: t.level))
                     }
                 }
                 let event = ExpectedEvent(eventKind, reactions: reactions, resume: ev.resume == "skip" ? .skip : .retry)
@@ -553,7 +630,12 @@ struct ScenarioBuilder {
             var progress = false
             var left: [(key: String, value: Expression)] = []
             for (k, e) in pending {
-                if let v = try? e.evaluate(names) { names[k] = v; progress = true } else { left.append((k, e)) }
+                if let v = try? e.evaluate(names) {
+                    names[k] = v
+                    progress = true
+                } else {
+                    left.append((k, e))
+                }
             }
             if !progress {
                 let (k, e) = left[0]
@@ -575,8 +657,10 @@ struct ScenarioBuilder {
     /// covering the whole span means the IPA is mapped (block or full table below).
     /// (Arm ARM D8.2 "Translation tables and the translation process"; independent of the
     /// builder's own code so it can check it.)
-    static func translationFaultLevel(ipa: UInt64, mapped: [(start: UInt64, size: UInt64)],
-                                      granule: Granule, startLevel: Int) -> Int? {
+    static func translationFaultLevel(
+        ipa: UInt64, mapped: [(start: UInt64, size: UInt64)],
+        granule: Granule, startLevel: Int
+    ) -> Int? {
         Stage2FaultModel.translationFaultLevel(ipa: ipa, mapped: mapped, granule: granule, startLevel: startLevel)
     }
 

@@ -17,7 +17,8 @@ public struct ScenarioFile: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case format, name, summary, tags, budget, reference, why
-        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, vtcrSet, idRegisters, requires, `let`, memory, plant, tableSets, ops, expectMemory, notes, knownFailures
+        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, vtcrSet, idRegisters, requires, `let`, memory, plant, tableSets, ops,
+            expectMemory, notes, knownFailures
         case variants
     }
 
@@ -29,7 +30,8 @@ public struct ScenarioFile: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let format = try c.decode(Int.self, forKey: .format)
         guard format == Self.formatVersion else {
-            throw DecodingError.dataCorruptedError(forKey: .format, in: c,
+            throw DecodingError.dataCorruptedError(
+                forKey: .format, in: c,
                 debugDescription: "format \(format) is not one this harness reads; expected \(Self.formatVersion)")
         }
         let h = try SpecHeader(from: decoder, kind: "test")
@@ -41,9 +43,10 @@ public struct ScenarioFile: Decodable, Sendable {
         }
         var seen = Set<String>()
         for (i, v) in variants.enumerated() where !seen.insert(v.name).inserted {
-            throw DecodingError.dataCorrupted(DecodingError.Context(
-                codingPath: c.codingPath + [CodingKeys.variants, AnyCodingKey(stringValue: "[\(i)]"), VariantSpec.CodingKeys.name],
-                debugDescription: "a second variant named '\(v.name)'; variant names must differ"))
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(
+                    codingPath: c.codingPath + [CodingKeys.variants, AnyCodingKey(stringValue: "[\(i)]"), VariantSpec.CodingKeys.name],
+                    debugDescription: "a second variant named '\(v.name)'; variant names must differ"))
         }
     }
 
@@ -51,7 +54,8 @@ public struct ScenarioFile: Decodable, Sendable {
     static func tags<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> [String] {
         let tags = try c.decodeIfPresent([String].self, forKey: key) ?? []
         for t in tags where !TestTag.isValidName(t) {
-            throw DecodingError.dataCorruptedError(forKey: key, in: c,
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: c,
                 debugDescription: "'\(t)' is not a tag name; expected lower-case words joined by '-' (e.g. stage2-faults)")
         }
         return tags

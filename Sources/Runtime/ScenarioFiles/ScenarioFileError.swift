@@ -18,10 +18,15 @@ public struct ScenarioFileError: Error, CustomStringConvertible, Equatable {
     static func jsonPath(_ keys: [any CodingKey]) -> String {
         var s = "$"
         for k in keys {
-            if let i = k.intValue { s += "[\(i)]" }
-            else if k.stringValue.hasPrefix("[") { s += k.stringValue }
-            else if k.stringValue.hasPrefix("Index ") { s += "[\(k.stringValue.dropFirst(6))]" }
-            else { s += "." + k.stringValue }
+            if let i = k.intValue {
+                s += "[\(i)]"
+            } else if k.stringValue.hasPrefix("[") {
+                s += k.stringValue
+            } else if k.stringValue.hasPrefix("Index ") {
+                s += "[\(k.stringValue.dropFirst(6))]"
+            } else {
+                s += "." + k.stringValue
+            }
         }
         return s
     }
@@ -32,12 +37,14 @@ public struct ScenarioFileError: Error, CustomStringConvertible, Equatable {
         switch error {
         case .keyNotFound(let key, let ctx):
             path = Self.jsonPath(ctx.codingPath + [key])
-            message = ctx.debugDescription.hasPrefix("No value associated")
+            message =
+                ctx.debugDescription.hasPrefix("No value associated")
                 ? "missing required key '\(key.stringValue)'"
                 : ctx.debugDescription
         case .typeMismatch(let type, let ctx):
             path = Self.jsonPath(ctx.codingPath)
-            message = ctx.debugDescription.hasPrefix("Expected to decode") || ctx.debugDescription.isEmpty
+            message =
+                ctx.debugDescription.hasPrefix("Expected to decode") || ctx.debugDescription.isEmpty
                 ? "expected \(Self.describe(type))" + Self.underlying(ctx)
                 : ctx.debugDescription
         case .valueNotFound(let type, let ctx):
@@ -63,7 +70,8 @@ public struct ScenarioFileError: Error, CustomStringConvertible, Equatable {
         case is Double.Type: "a number"
         case is Bool.Type: "true or false"
         default:
-            String(describing: type).hasPrefix("Array") ? "a list" : String(describing: type).hasPrefix("Dictionary") ? "an object" : "\(type)"
+            String(describing: type).hasPrefix("Array")
+                ? "a list" : String(describing: type).hasPrefix("Dictionary") ? "an object" : "\(type)"
         }
     }
 }

@@ -1,10 +1,10 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reads scenario files: JSON decoded with Foundation's JSONDecoder, every object checked
@@ -18,8 +18,9 @@ public enum ScenarioLoader {
             spec = try JSONDecoder().decode(ScenarioFile.self, from: Data(bytes))
         } catch let e as DecodingError {
             if case .dataCorrupted(let ctx) = e, ctx.codingPath.isEmpty, let bad = JSONSyntaxLocator.firstError(in: bytes) {
-                throw ScenarioFileError(file: file, path: "line \(bad.line), column \(bad.column)",
-                                        message: "not valid JSON: expected \(bad.expected)")
+                throw ScenarioFileError(
+                    file: file, path: "line \(bad.line), column \(bad.column)",
+                    message: "not valid JSON: expected \(bad.expected)")
             }
             throw ScenarioFileError(file: file, decoding: e)
         } catch {
@@ -33,7 +34,7 @@ public enum ScenarioLoader {
             } catch let e as ScenarioFileError {
                 throw e
             } catch SessionError.skip {
-                continue   // the validation host lacks something this variant needs: decided at run time
+                continue  // the validation host lacks something this variant needs: decided at run time
             } catch {
                 throw ScenarioFileError(file: file, path: "$.variants[\(i)]", message: "variant '\(v.name)': \(error)")
             }

@@ -16,14 +16,16 @@ struct SpecHeader {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         guard ScenarioFile.isValidName(name) else {
-            throw DecodingError.dataCorruptedError(forKey: .name, in: c,
+            throw DecodingError.dataCorruptedError(
+                forKey: .name, in: c,
                 debugDescription: "'\(name)' is not a \(kind) name; expected lower-case letters, digits and '-'")
         }
         summary = try c.decode(String.self, forKey: .summary)
         tags = try ScenarioFile.tags(c, .tags)
         budget = try c.decodeIfPresent(Double.self, forKey: .budget)
         if let budget, !(budget > 0 && budget <= 86_400) {
-            throw DecodingError.dataCorruptedError(forKey: .budget, in: c,
+            throw DecodingError.dataCorruptedError(
+                forKey: .budget, in: c,
                 debugDescription: "budget \(budget) is not a number of seconds in (0, 86400]")
         }
         reference = try c.decodeIfPresent(String.self, forKey: .reference)

@@ -9,8 +9,14 @@ enum StageTwoAccess {
     static func permissions(_ s: String) -> Stage2Permissions? {
         var rest = Substring(s)
         var p: Stage2Permissions = []
-        if rest.hasPrefix("r") { p.insert(.read); rest = rest.dropFirst() }
-        if rest.hasPrefix("w") { p.insert(.write); rest = rest.dropFirst() }
+        if rest.hasPrefix("r") {
+            p.insert(.read)
+            rest = rest.dropFirst()
+        }
+        if rest.hasPrefix("w") {
+            p.insert(.write)
+            rest = rest.dropFirst()
+        }
         switch rest {
         case "": break
         case "x": p.formUnion(.execute)
@@ -43,7 +49,8 @@ enum StageTwoAccess {
         }
         let m = try c.decodeIfPresent(String.self, forKey: memory) ?? "normal"
         guard memoryType(m) != nil else {
-            throw DecodingError.dataCorruptedError(forKey: memory, in: c,
+            throw DecodingError.dataCorruptedError(
+                forKey: memory, in: c,
                 debugDescription: "memory '\(m)'; expected \"normal\", \"device-nGnRE\" or \"device-nGnRnE\"")
         }
         return (a, m)

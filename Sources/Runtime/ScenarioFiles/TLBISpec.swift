@@ -10,8 +10,12 @@ public struct TLBISpec: Decodable, Sendable {
     public init(from decoder: any Decoder) throws {
         if let s = try? decoder.singleValueContainer().decode(String.self) {
             guard Self.plain.contains(s) else {
-                throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: decoder.codingPath,
-                    debugDescription: "TLBI '\(s)'; expected one of: \(Self.plain.joined(separator: ", ")), or {\"op\": one of \(Self.withOperand.joined(separator: ", ")), \"operand\": ...}"))
+                throw DecodingError.dataCorrupted(
+                    DecodingError.Context(
+                        codingPath: decoder.codingPath,
+                        debugDescription:
+                            "TLBI '\(s)'; expected one of: \(Self.plain.joined(separator: ", ")), or {\"op\": one of \(Self.withOperand.joined(separator: ", ")), \"operand\": ...}"
+                    ))
             }
             op = s
             return
@@ -20,7 +24,9 @@ public struct TLBISpec: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         op = try c.decode(String.self, forKey: .op)
         guard Self.withOperand.contains(op) else {
-            throw DecodingError.dataCorruptedError(forKey: .op, in: c, debugDescription: "TLBI op '\(op)' with an operand; expected one of: " + Self.withOperand.joined(separator: ", "))
+            throw DecodingError.dataCorruptedError(
+                forKey: .op, in: c,
+                debugDescription: "TLBI op '\(op)' with an operand; expected one of: " + Self.withOperand.joined(separator: ", "))
         }
         operand = try c.decode(Expression.self, forKey: .operand)
     }

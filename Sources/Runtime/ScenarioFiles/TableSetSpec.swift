@@ -17,7 +17,8 @@ public struct TableSetSpec: Decodable, Sendable {
         name = try c.decode(String.self, forKey: .name)
         vmid = try c.decode(Int.self, forKey: .vmid)
         guard (1...0xFFFF).contains(vmid) else {
-            throw DecodingError.dataCorruptedError(forKey: .vmid, in: c, debugDescription: "vmid \(vmid); expected 1 to 65535 (0 and 1 name the session's own)")
+            throw DecodingError.dataCorruptedError(
+                forKey: .vmid, in: c, debugDescription: "vmid \(vmid); expected 1 to 65535 (0 and 1 name the session's own)")
         }
         pool = try c.decode(Expression.self, forKey: .pool)
         poolBytes = try c.decode(Expression.self, forKey: .poolBytes)

@@ -9,8 +9,10 @@ struct VTCRPatchSpec: Decodable {
         sl0 = try c.decodeIfPresent(Expression.self, forKey: .sl0)
         t0sz = try c.decodeIfPresent(Expression.self, forKey: .t0sz)
         if sl0 == nil && t0sz == nil {
-            throw DecodingError.dataCorrupted(DecodingError.Context(
-                codingPath: decoder.codingPath, debugDescription: "patchVTCR needs 'sl0' and/or 't0sz' (restoreVTCR puts the tables' own VTCR back)"))
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "patchVTCR needs 'sl0' and/or 't0sz' (restoreVTCR puts the tables' own VTCR back)"))
         }
     }
 }

@@ -1,8 +1,9 @@
 import AArch64
-@testable import Runtime
-@testable import TestCatalog
 import GuestProtocol
 import Stage2
+
+@testable import Runtime
+@testable import TestCatalog
 
 /// The Swift builder catalog/demand-paging*.json were converted from, kept as the reference
 /// ConversionTests compare the files with. The demand-paging scenario: stage 2 starts with only what the nested guest needs to run
@@ -26,14 +27,16 @@ public enum DemandPaging {
 
     /// Builds the scenario. `blockSize` nil demand-maps granule-sized pages; a size maps
     /// blocks of that size (a 4K-granule 2 MiB block is a level-2 block).
-    public static func scenario(granule: Granule, ipaBits: Int, blockSize: UInt64? = nil,
-                                layout: SessionLayout = .standard) throws -> Scenario {
+    public static func scenario(
+        granule: Granule, ipaBits: Int, blockSize: UInt64? = nil,
+        layout: SessionLayout = .standard
+    ) throws -> Scenario {
         let geometry = try Stage2Geometry(granule: granule, ipaBits: ipaBits)
         let page = granule.bytes
         let unit = blockSize ?? page
         let entries = UInt64(granule.entriesPerTable)
-        let l3Span = page * entries          // what one last-level table maps
-        let l2Span = l3Span * entries        // what one level-2 table maps
+        let l3Span = page * entries  // what one last-level table maps
+        let l2Span = l3Span * entries  // what one level-2 table maps
         let b = base(ipaBits: ipaBits)
         let limit: UInt64 = 1 << UInt64(ipaBits)
 
@@ -48,8 +51,10 @@ public enum DemandPaging {
             ]
             if b + l3Span * entries + 4 * blockSize <= limit {
                 // l3Span * entries with 4K = 1 GiB: a new level-2 table.
-                touches += [Touch(kind: .load64, offset: l2Span + 0x8),
-                            Touch(kind: .exec, offset: l2Span + 3 * blockSize + 0x80)]
+                touches += [
+                    Touch(kind: .load64, offset: l2Span + 0x8),
+                    Touch(kind: .exec, offset: l2Span + 3 * blockSize + 0x80),
+                ]
             }
         } else {
             touches = [
@@ -59,19 +64,23 @@ public enum DemandPaging {
                 Touch(kind: .load8, offset: page + 0x20),
                 Touch(kind: .exec, offset: 5 * page + 0x40),
                 Touch(kind: .ldar64, offset: 3 * page + 0x30),
-                Touch(kind: .load16, offset: l3Span - page + 0x2),   // last page of the first L3 table
-                Touch(kind: .store8, offset: l3Span + 0x1, value: 0xE7), // first page of the next one
+                Touch(kind: .load16, offset: l3Span - page + 0x2),  // last page of the first L3 table
+                Touch(kind: .store8, offset: l3Span + 0x1, value: 0xE7),  // first page of the next one
                 Touch(kind: .load32, offset: l3Span + 0x4),
-                Touch(kind: .exec, offset: l3Span + 0x100),           // page first mapped by a write
+                Touch(kind: .exec, offset: l3Span + 0x100),  // page first mapped by a write
             ]
             if b + l2Span + page <= limit {
-                touches += [Touch(kind: .store16, offset: l2Span + 0x6, value: 0xBEEF),
-                            Touch(kind: .load64, offset: l2Span + 0x8)]
+                touches += [
+                    Touch(kind: .store16, offset: l2Span + 0x6, value: 0xBEEF),
+                    Touch(kind: .load64, offset: l2Span + 0x8),
+                ]
             } else {
-                touches += [Touch(kind: .store16, offset: 2 * l3Span + 0x6, value: 0xBEEF),
-                            Touch(kind: .load64, offset: 2 * l3Span + 0x8)]
+                touches += [
+                    Touch(kind: .store16, offset: 2 * l3Span + 0x6, value: 0xBEEF),
+                    Touch(kind: .load64, offset: 2 * l3Span + 0x8),
+                ]
             }
-            touches.append(Touch(kind: .load64, offset: 0x10))        // mapped long ago: no fault
+            touches.append(Touch(kind: .load64, offset: 0x10))  // mapped long ago: no fault
         }
 
         var scenario = Scenario(granule: granule, ipaBits: ipaBits, ops: [])
@@ -137,15 +146,23 @@ public enum DemandPaging {
             let unitBase = ipa & ~(unit - 1)
             if !faulted.contains(unitBase) {
                 faulted.insert(unitBase)
-                guard let level = translationFaultLevel(ipa: ipa, mapped: mapped, granule: granule,
-                                                        startLevel: geometry.startLevel) else {
+                guard
+                    let level = translationFaultLevel(
+                        ipa: ipa, mapped: mapped, granule: granule,
+                        startLevel: geometry.startLevel)
+                else {
                     throw SessionError.layout("touch of 0x\(String(ipa, radix: 16)) would not fault: it overlaps the identity maps")
                 }
-                let access: ExpectedAccess = t.kind == .exec ? .fetch
-                    : .data(bytes: t.kind.accessBytes!, write: t.kind.isStore,
-                            register: t.kind.transferRegister!, sixtyFourBit: t.kind.accessBytes == 8)
-                scenario.expectedFaults.append(ExpectedFault(opIndex: index, address: ipa, access: access,
-                                                             kind: .translation, level: level))
+                let access: ExpectedAccess =
+                    t.kind == .exec
+                    ? .fetch
+                    : .data(
+                        bytes: t.kind.accessBytes!, write: t.kind.isStore,
+                        register: t.kind.transferRegister!, sixtyFourBit: t.kind.accessBytes == 8)
+                scenario.expectedFaults.append(
+                    ExpectedFault(
+                        opIndex: index, address: ipa, access: access,
+                        kind: .translation, level: level))
                 mapped.append((unitBase, unit))
             }
         }
@@ -159,8 +176,10 @@ public enum DemandPaging {
         return scenario
     }
 
-    public static func translationFaultLevel(ipa: UInt64, mapped: [(start: UInt64, size: UInt64)],
-                                             granule: Granule, startLevel: Int) -> Int? {
+    public static func translationFaultLevel(
+        ipa: UInt64, mapped: [(start: UInt64, size: UInt64)],
+        granule: Granule, startLevel: Int
+    ) -> Int? {
         Stage2FaultModel.translationFaultLevel(ipa: ipa, mapped: mapped, granule: granule, startLevel: startLevel)
     }
 }

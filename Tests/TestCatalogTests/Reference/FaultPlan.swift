@@ -1,8 +1,9 @@
 import AArch64
-@testable import Runtime
-@testable import TestCatalog
 import GuestProtocol
 import Stage2
+
+@testable import Runtime
+@testable import TestCatalog
 
 /// The Swift builder the stage-2 fault tests were written with before they became files
 /// (reference for ConversionTests). A small builder for event-driven scenarios: allocates backing pages from the data pool,
@@ -12,8 +13,8 @@ struct FaultPlan {
     var scenario: Scenario
     let layout: SessionLayout
     var nextPA: UInt64
-    var model: [UInt64: UInt8] = [:]   // PA → byte
-    var code: [UInt64: UInt16] = [:]   // PA → the immediate of the code planted there
+    var model: [UInt64: UInt8] = [:]  // PA → byte
+    var code: [UInt64: UInt16] = [:]  // PA → the immediate of the code planted there
 
     init(granule: Granule, ipaBits: Int, layout: SessionLayout = .standard) {
         scenario = Scenario(granule: granule, ipaBits: ipaBits, ops: [])
@@ -30,7 +31,9 @@ struct FaultPlan {
         let pa = (nextPA + a - 1) & ~(a - 1)
         guard pa + size <= layout.dataPool.rawValue + layout.dataPoolSize else {
             // The scenario asked for more than the layout gives it: our mistake, not the host's.
-            throw SessionError.layout("the session's data pool (0x\(String(layout.dataPoolSize, radix: 16)) bytes) cannot hold 0x\(String(size, radix: 16)) bytes aligned to 0x\(String(a, radix: 16)); give the scenario ExtraRAM")
+            throw SessionError.layout(
+                "the session's data pool (0x\(String(layout.dataPoolSize, radix: 16)) bytes) cannot hold 0x\(String(size, radix: 16)) bytes aligned to 0x\(String(a, radix: 16)); give the scenario ExtraRAM"
+            )
         }
         nextPA = pa + size
         return PhysicalAddress(pa)
@@ -91,7 +94,7 @@ struct FaultPlan {
         let index = scenario.ops.count
         let imm: UInt16
         if let planted = code[pa.rawValue] {
-            imm = planted   // executing the same code again
+            imm = planted  // executing the same code again
         } else {
             imm = UInt16(0x6A00 + index)
             let bytes = DemandPaging.plantedCode(returning: imm)
@@ -107,14 +110,19 @@ struct FaultPlan {
     /// The fault an op raises, with the access its syndrome must describe.
     func fault(op index: Int, _ kind: FaultStatus.Kind, level: Int, address: UInt64? = nil) -> ExpectedFault {
         let op = scenario.ops[index]
-        let access: ExpectedAccess = op.kind == .exec ? .fetch
-            : .data(bytes: op.kind.accessBytes!, write: op.kind.isStore, register: op.kind.transferRegister!,
-                    sixtyFourBit: op.kind.accessBytes == 8)
+        let access: ExpectedAccess =
+            op.kind == .exec
+            ? .fetch
+            : .data(
+                bytes: op.kind.accessBytes!, write: op.kind.isStore, register: op.kind.transferRegister!,
+                sixtyFourBit: op.kind.accessBytes == 8)
         return ExpectedFault(opIndex: index, address: address ?? op.address, access: access, kind: kind, level: level)
     }
 
-    mutating func expect(_ kind: ExpectedEvent.Kind, _ reactions: [ExpectedEvent.Reaction] = [],
-                         resume: ExpectedEvent.Resume = .retry) {
+    mutating func expect(
+        _ kind: ExpectedEvent.Kind, _ reactions: [ExpectedEvent.Reaction] = [],
+        resume: ExpectedEvent.Resume = .retry
+    ) {
         scenario.events.append(ExpectedEvent(kind, reactions: reactions, resume: resume))
     }
 

@@ -1,6 +1,7 @@
 import AArch64
 import GuestProtocol
 import Stage2
+
 @testable import Runtime
 @testable import TestCatalog
 
@@ -14,7 +15,8 @@ public enum Stage2Faults {
     /// KVM's shadow stage 2 spans the VM's IPA size: a nested IPA needs a VM at least that big.
     static func requireVMIPA(_ bits: Int, _ host: HostFacts) throws {
         if bits > 40, host.vmIPABits < bits {
-            throw SessionError.skip("KVM_CAP_ARM_VM_IPA_SIZE is \(host.vmIPABits) bits; a \(bits)-bit nested IPA space needs a VM that large")
+            throw SessionError.skip(
+                "KVM_CAP_ARM_VM_IPA_SIZE is \(host.vmIPABits) bits; a \(bits)-bit nested IPA space needs a VM that large")
         }
     }
 
@@ -24,7 +26,7 @@ public enum Stage2Faults {
     static let ro = Stage2Attributes(permissions: [.read])
     static let wo = Stage2Attributes(permissions: [.write])
     static let noAccess = Stage2Attributes(permissions: [])
-    static let rw = Stage2Attributes(permissions: [.read, .write])       // XN = 0b10: never executable
+    static let rw = Stage2Attributes(permissions: [.read, .write])  // XN = 0b10: never executable
     static let rwx = Stage2Attributes.normalRWX
 
     /// Permission faults on last-level pages. Arm ARM D8.4 (stage 2 access permissions):
@@ -45,8 +47,8 @@ public enum Stage2Faults {
         // Write to read-only → fault (write), make it RW, retry.
         let w0 = p.store(8, 0x1111_2222_3333_4444, ipa: base + 0x18, pa: roPA.advanced(by: 0x18))
         p.expect(.stage2Fault(p.fault(op: w0, .permission, level: 3)), [.protect(ipa: IPA(base), size: P, attributes: rw)])
-        p.load(8, ipa: base + 0x18, pa: roPA.advanced(by: 0x18))            // the stored value, no fault
-        p.load(8, ipa: base + 0x10, pa: roPA.advanced(by: 0x10))            // planted, no fault
+        p.load(8, ipa: base + 0x18, pa: roPA.advanced(by: 0x18))  // the stored value, no fault
+        p.load(8, ipa: base + 0x10, pa: roPA.advanced(by: 0x10))  // planted, no fault
         // Read of write-only → fault (read), make it RW.
         let r1 = p.load(8, ipa: base + P + 0x20, pa: woPA.advanced(by: 0x20))
         p.expect(.stage2Fault(p.fault(op: r1, .permission, level: 3)), [.protect(ipa: IPA(base + P), size: P, attributes: rw)])
@@ -59,7 +61,7 @@ public enum Stage2Faults {
         // Fetch from execute-never → instruction abort, permission, make it RWX.
         let x3 = p.exec(ipa: base + 3 * P + 0x40, pa: xnPA.advanced(by: 0x40))
         p.expect(.stage2Fault(p.fault(op: x3, .permission, level: 3)), [.protect(ipa: IPA(base + 3 * P), size: P, attributes: rwx)])
-        p.exec(ipa: base + 3 * P + 0x40, pa: xnPA.advanced(by: 0x40))       // executable now, no fault
+        p.exec(ipa: base + 3 * P + 0x40, pa: xnPA.advanced(by: 0x40))  // executable now, no fault
         return p.finished(notes: ["\(g) pages at 0x\(String(base, radix: 16)): r, w, none, rw (XN) → 5 permission faults at level 3"])
     }
 
@@ -74,18 +76,20 @@ public enum Stage2Faults {
         noAF.accessFlag = false
         let pagePA = try p.mapInitially(base, size: P, noAF)
         let r0 = p.load(8, ipa: base + 0x8, pa: pagePA.advanced(by: 0x8))
-        p.expect(.stage2Fault(p.fault(op: r0, .accessFlag, level: 3)),
-                 [.editDescriptor(ipa: IPA(base), level: 3, set: Stage2Descriptor.afBit, clear: 0)])
+        p.expect(
+            .stage2Fault(p.fault(op: r0, .accessFlag, level: 3)),
+            [.editDescriptor(ipa: IPA(base), level: 3, set: Stage2Descriptor.afBit, clear: 0)])
         p.store(8, 0x0AF0_0AF0_0AF0_0AF0, ipa: base + 0x10, pa: pagePA.advanced(by: 0x10))
         p.exec(ipa: base + 0x100, pa: pagePA.advanced(by: 0x100))
         var notes = ["\(g) page with AF=0 at 0x\(String(base, radix: 16)) → access-flag fault level 3"]
         if withBlock {
-            let block = g.bytes << UInt64(g.stride)   // a level-2 block
+            let block = g.bytes << UInt64(g.stride)  // a level-2 block
             let blockIPA = base + block
             let blockPA = try p.mapInitially(blockIPA, size: block, noAF)
             let w = p.store(4, 0xAF_B10C, ipa: blockIPA + 0x1000, pa: blockPA.advanced(by: 0x1000))
-            p.expect(.stage2Fault(p.fault(op: w, .accessFlag, level: 2)),
-                     [.editDescriptor(ipa: IPA(blockIPA), level: 2, set: Stage2Descriptor.afBit, clear: 0)])
+            p.expect(
+                .stage2Fault(p.fault(op: w, .accessFlag, level: 2)),
+                [.editDescriptor(ipa: IPA(blockIPA), level: 2, set: Stage2Descriptor.afBit, clear: 0)])
             p.load(4, ipa: blockIPA + 0x1000, pa: blockPA.advanced(by: 0x1000))
             p.load(8, ipa: blockIPA + block - 8, pa: blockPA.advanced(by: block - 8))
             notes.append("a 0x\(String(block, radix: 16))-byte block with AF=0 → access-flag fault level 2")
@@ -103,7 +107,7 @@ public enum Stage2Faults {
         var p = FaultPlan(granule: g, ipaBits: ipaBits)
         let P = p.page
         let firstPA = try p.mapInitially(base, size: P, rwx)
-        p.load(8, ipa: base + 0x8, pa: firstPA.advanced(by: 0x8))       // mapped: no fault
+        p.load(8, ipa: base + 0x8, pa: firstPA.advanced(by: 0x8))  // mapped: no fault
         let layout = SessionLayout.standard
         var mapped: [(start: UInt64, size: UInt64)] = [
             (layout.payload.rawValue, layout.payloadWindow), (layout.nested.rawValue, layout.nestedSize), (base, P),
@@ -112,19 +116,21 @@ public enum Stage2Faults {
         for level in stride(from: 3, through: geometry.startLevel, by: -1) {
             let ipa = base + (UInt64(1) << UInt64(g.entryShift(atLevel: level))) + 0x40
             guard ipa < UInt64(1) << UInt64(ipaBits) else { continue }
-            guard let want = DemandPaging.translationFaultLevel(ipa: ipa, mapped: mapped, granule: g, startLevel: geometry.startLevel) else {
+            guard let want = DemandPaging.translationFaultLevel(ipa: ipa, mapped: mapped, granule: g, startLevel: geometry.startLevel)
+            else {
                 throw SessionError.layout("probe 0x\(String(ipa, radix: 16)) would not fault")
             }
             let pa = try p.allocate(P)
             let op = p.load(8, ipa: ipa, pa: pa.advanced(by: 0x40))
-            p.expect(.stage2Fault(p.fault(op: op, .translation, level: want)),
-                     [.map(ipa: IPA(ipa - 0x40), pa: pa, size: P, attributes: rwx)])
-            p.load(8, ipa: ipa, pa: pa.advanced(by: 0x40))                 // mapped now: same value
+            p.expect(
+                .stage2Fault(p.fault(op: op, .translation, level: want)),
+                [.map(ipa: IPA(ipa - 0x40), pa: pa, size: P, attributes: rwx)])
+            p.load(8, ipa: ipa, pa: pa.advanced(by: 0x40))  // mapped now: same value
             mapped.append((ipa - 0x40, P))
             levelsSeen.append(want)
         }
         return p.finished(notes: [
-            geometry.description + ", translation faults at levels " + levelsSeen.map(String.init).joined(separator: ", "),
+            geometry.description + ", translation faults at levels " + levelsSeen.map(String.init).joined(separator: ", ")
         ])
     }
 
@@ -134,7 +140,7 @@ public enum Stage2Faults {
     /// The host answers SKIP (ELR + 4): nothing can map it; the next access still works.
     public static func ipaAboveT0SZ() throws -> Scenario {
         var p = FaultPlan(granule: .k4, ipaBits: 40)
-        p.scenario.vmIPABits = 44   // the nested IPA 2^40 must reach the guest's own stage 2
+        p.scenario.vmIPABits = 44  // the nested IPA 2^40 must reach the guest's own stage 2
         let pa = try p.mapInitially(base, size: p.page, rwx)
         // The IPA with the out-of-range bit dropped is mapped, so a walker that ignores the
         // upper bits would translate the access instead of faulting.
@@ -142,10 +148,12 @@ public enum Stage2Faults {
         p.plant(aliasPA.advanced(by: 0x10), 0xA11A_5A11_A5A1_1A5A, bytes: 8)
         let above: UInt64 = (1 << 40) + 0x10
         let op = p.scenario.ops.count
-        p.scenario.ops.append(.load(8, at: above))        // result not checked: the load is skipped
+        p.scenario.ops.append(.load(8, at: above))  // result not checked: the load is skipped
         p.expect(.stage2Fault(p.fault(op: op, .translation, level: 0)), [], resume: .skip)
         p.load(8, ipa: base + 0x20, pa: pa.advanced(by: 0x20))
-        return p.finished(notes: ["4K granule, 40-bit IPA (T0SZ = 24), load at 0x\(String(above, radix: 16)) → translation fault level 0 (IPA 0x10, its alias below 2^40, is mapped)"])
+        return p.finished(notes: [
+            "4K granule, 40-bit IPA (T0SZ = 24), load at 0x\(String(above, radix: 16)) → translation fault level 0 (IPA 0x10, its alias below 2^40, is mapped)"
+        ])
     }
 
     /// VTTBR_EL2.BADDR with a bit set above VTCR_EL2.PS. Arm ARM AArch64.S2Walk: a base
@@ -167,9 +175,10 @@ public enum Stage2Faults {
         }
         let fetch = SessionLayout.standard.payload.rawValue + hvcAt + 4
         var f = ExpectedFault(opIndex: hvcOp, address: fetch, access: .fetch, kind: .addressSize, level: 0)
-        f.checkSoftwareWalk = false   // the builder's walk uses the good VTTBR
-        p.expect(.stage2Fault(f),
-                 [.setVTTBRBits(0), .tlbi([.vmalls12e1is])])
+        f.checkSoftwareWalk = false  // the builder's walk uses the good VTTBR
+        p.expect(
+            .stage2Fault(f),
+            [.setVTTBRBits(0), .tlbi([.vmalls12e1is])])
         p.load(8, ipa: base + 0x28, pa: pa.advanced(by: 0x28))
         return p.finished(notes: ["VTTBR_EL2.BADDR | 1<<40 with VTCR_EL2.PS = 32 bits → address-size fault level 0 on the next fetch"])
     }
@@ -194,8 +203,9 @@ public enum Stage2Faults {
             let el1Executable = xnx ? (xn == 0b00 || xn == 0b11) : (xn & 0b10 == 0)
             let op = p.exec(ipa: ipa + 0x80, pa: pa.advanced(by: 0x80))
             if !el1Executable {
-                p.expect(.stage2Fault(p.fault(op: op, .permission, level: 3)),
-                         [.protect(ipa: IPA(ipa), size: P, attributes: Stage2Attributes(permissions: [.read, .execute]))])
+                p.expect(
+                    .stage2Fault(p.fault(op: op, .permission, level: 3)),
+                    [.protect(ipa: IPA(ipa), size: P, attributes: Stage2Attributes(permissions: [.read, .execute]))])
             }
         }
         return p.finished(notes: ["XN[1:0] 00/01/10/11 on four pages, \(xnx ? "with" : "without") FEAT_XNX"])
@@ -216,8 +226,9 @@ public enum Stage2Faults {
         let h = p.scenario.ops.count
         p.scenario.ops.append(GuestOp(.hvc, value: 1))
         p.scenario.expectedResults[h] = 1
-        p.expect(.hvc(imm: GuestABI.hvcOp, opIndex: h),
-                 [.swapDescriptor(ipa: IPA(base), level: 2, value: UInt64(0x0900_0000) | 0b11)])
+        p.expect(
+            .hvc(imm: GuestABI.hvcOp, opIndex: h),
+            [.swapDescriptor(ipa: IPA(base), level: 2, value: UInt64(0x0900_0000) | 0b11)])
         let op = p.load(8, ipa: base + 0x10, pa: pa.advanced(by: 0x10))
         var f = p.fault(op: op, .synchronousExternalOnWalk, level: 3)
         f.hpfarValid = false
@@ -240,17 +251,28 @@ public enum Stage2Faults {
     /// sl_min + stride − 1 + 4): every one must give a Translation fault at level 0.
     public static let illegalVTCRCases: [VTCRCase] = [
         // 4K, T0SZ 24 (40 bits), SL0 0b00 = start level 2: sl_max = 22 + 12 = 34 < 40.
-        VTCRCase(name: "4k-40bit-sl0-l2", summary: "4K, 40-bit IPA, SL0=0b00 (level 2: at most 34 bits)", granule: .k4, ipaBits: 40, sl0: 0b00, t0sz: nil),
+        VTCRCase(
+            name: "4k-40bit-sl0-l2", summary: "4K, 40-bit IPA, SL0=0b00 (level 2: at most 34 bits)", granule: .k4, ipaBits: 40, sl0: 0b00,
+            t0sz: nil),
         // 4K, SL0 0b11: level 3 with FEAT_TTST only (sl_max 25 < 40 then), reserved otherwise.
-        VTCRCase(name: "4k-40bit-sl0-11", summary: "4K, 40-bit IPA, SL0=0b11 (reserved / level 3)", granule: .k4, ipaBits: 40, sl0: 0b11, t0sz: nil),
+        VTCRCase(
+            name: "4k-40bit-sl0-11", summary: "4K, 40-bit IPA, SL0=0b11 (reserved / level 3)", granule: .k4, ipaBits: 40, sl0: 0b11,
+            t0sz: nil),
         // 4K, T0SZ 20 (44 bits) with SL0 0b01 = level 1: sl_max = 31 + 12 = 43 < 44.
-        VTCRCase(name: "4k-44bit-sl0-l1", summary: "4K, T0SZ=20 (44-bit) with SL0=0b01 (level 1: at most 43 bits)", granule: .k4, ipaBits: 40, sl0: 0b01, t0sz: 20),
+        VTCRCase(
+            name: "4k-44bit-sl0-l1", summary: "4K, T0SZ=20 (44-bit) with SL0=0b01 (level 1: at most 43 bits)", granule: .k4, ipaBits: 40,
+            sl0: 0b01, t0sz: 20),
         // 64K, SL0 0b11: reserved.
-        VTCRCase(name: "64k-40bit-sl0-11", summary: "64K, 40-bit IPA, SL0=0b11 (reserved)", granule: .k64, ipaBits: 40, sl0: 0b11, t0sz: nil),
+        VTCRCase(
+            name: "64k-40bit-sl0-11", summary: "64K, 40-bit IPA, SL0=0b11 (reserved)", granule: .k64, ipaBits: 40, sl0: 0b11, t0sz: nil),
         // 64K, SL0 0b10 = level 1: sl_min = 2·13 + 16 + 1 = 43 > 40.
-        VTCRCase(name: "64k-40bit-sl0-l1", summary: "64K, 40-bit IPA, SL0=0b10 (level 1: at least 43 bits)", granule: .k64, ipaBits: 40, sl0: 0b10, t0sz: nil),
+        VTCRCase(
+            name: "64k-40bit-sl0-l1", summary: "64K, 40-bit IPA, SL0=0b10 (level 1: at least 43 bits)", granule: .k64, ipaBits: 40,
+            sl0: 0b10, t0sz: nil),
         // 16K, SL0 0b00 = level 3: sl_max = 15 + 10 + 4 = 29 < 40.
-        VTCRCase(name: "16k-40bit-sl0-l3", summary: "16K, 40-bit IPA, SL0=0b00 (level 3: at most 29 bits)", granule: .k16, ipaBits: 40, sl0: 0b00, t0sz: nil),
+        VTCRCase(
+            name: "16k-40bit-sl0-l3", summary: "16K, 40-bit IPA, SL0=0b00 (level 3: at most 29 bits)", granule: .k16, ipaBits: 40,
+            sl0: 0b00, t0sz: nil),
     ]
 
     /// At an hvc the host installs the illegal VTCR_EL2 (+ VMALLS12E1IS); the op
@@ -268,8 +290,9 @@ public enum Stage2Faults {
         guard let hvcAt = payloadInstruction(0xD400_0002 | UInt32(GuestABI.hvcOp) << 5) else {
             throw SessionError.layout("the payload image has no (single) hvc #\(GuestABI.hvcOp)")
         }
-        var f = ExpectedFault(opIndex: h, address: SessionLayout.standard.payload.rawValue + hvcAt + 4,
-                              access: .fetch, kind: .translation, level: 0)
+        var f = ExpectedFault(
+            opIndex: h, address: SessionLayout.standard.payload.rawValue + hvcAt + 4,
+            access: .fetch, kind: .translation, level: 0)
         f.checkSoftwareWalk = false
         p.expect(.stage2Fault(f), [.patchVTCR(sl0: nil, t0sz: nil), .tlbi([.vmalls12e1is])])
         p.load(8, ipa: base + 0x30, pa: pa.advanced(by: 0x30))
@@ -301,12 +324,14 @@ public enum Stage2Faults {
         p.store(8, 0x0B10_C000_0000_0002, ipa: victim - P + 0x10, pa: PhysicalAddress(vpa.rawValue - P + 0x10))
         p.store(8, 0x0B10_C000_0000_0003, ipa: victim + P + 0x18, pa: vpa.advanced(by: P + 0x18))
         p.store(4, 0x0B10_C004, ipa: base + 0x4, pa: blockPA.advanced(by: 0x4))
-        p.load(8, ipa: victim + 0x8, pa: vpa.advanced(by: 0x8))               // read-only still reads
+        p.load(8, ipa: victim + 0x8, pa: vpa.advanced(by: 0x8))  // read-only still reads
         let w = p.store(8, 0x0B10_C000_0000_0006, ipa: victim + 0x20, pa: vpa.advanced(by: 0x20))
         p.expect(.stage2Fault(p.fault(op: w, .permission, level: 3)), [.protect(ipa: IPA(victim), size: P, attributes: rwx)])
         p.load(8, ipa: victim + 0x20, pa: vpa.advanced(by: 0x20))
         p.exec(ipa: base + block - P + 0x100, pa: blockPA.advanced(by: block - P + 0x100))
-        return p.finished(notes: ["\(g): 0x\(String(block, radix: 16))-byte block at 0x\(String(base, radix: 16)); page 0x\(String(victim, radix: 16)) made read-only → one permission fault at level 3"])
+        return p.finished(notes: [
+            "\(g): 0x\(String(block, radix: 16))-byte block at 0x\(String(base, radix: 16)); page 0x\(String(victim, radix: 16)) made read-only → one permission fault at level 3"
+        ])
     }
 
     /// HVC and SMC from the nested guest. Arm ARM D24.2.43 ESR_EL2: EC 0x16 (HVC from
@@ -333,8 +358,10 @@ public enum Stage2Faults {
     public static func mmio(granule g: Granule) throws -> Scenario {
         var p = FaultPlan(granule: g, ipaBits: 40)
         let device = PhysicalAddress(0x0900_0000)
-        p.scenario.initialMappings.append(Stage2Mapping(ipa: IPA(base), pa: device, size: p.page,
-                                                        attributes: Stage2Attributes(permissions: [.read, .write], memory: .deviceNGnRE)))
+        p.scenario.initialMappings.append(
+            Stage2Mapping(
+                ipa: IPA(base), pa: device, size: p.page,
+                attributes: Stage2Attributes(permissions: [.read, .write], memory: .deviceNGnRE)))
         func at(_ o: UInt64) -> PhysicalAddress { device.advanced(by: o) }
         p.scenario.ops = [
             .store(4, 0xDEAD_BEEF, at: base + 0x10), .load(8, at: base + 0x18),
