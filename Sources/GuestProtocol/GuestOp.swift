@@ -156,7 +156,14 @@ public enum TLBIOperation: Equatable, Sendable {
     case ripas2e1is(UInt64)
 
     public enum Code: UInt64, CaseIterable, Sendable {
-        case ipas2e1is = 1, ipas2le1is, ipas2e1, vmalle1is, vmalls12e1is, vmalls12e1, alle1is, ripas2e1is
+        case ipas2e1is = 1
+        case ipas2le1is
+        case ipas2e1
+        case vmalle1is
+        case vmalls12e1is
+        case vmalls12e1
+        case alle1is
+        case ripas2e1is
         public var cName: String {
             switch self {
             case .ipas2e1is: "IPAS2E1IS"

@@ -115,11 +115,6 @@ public struct KVMDevice: ~Copyable {
     public let fileDescriptor: Int32
     public let name: String
 
-    init(fileDescriptor: Int32, name: String) {
-        self.fileDescriptor = fileDescriptor
-        self.name = name
-    }
-
     deinit { closeFD(fileDescriptor) }
 
     /// Closes the fd now (ending the value's lifetime runs deinit, which closes it once).

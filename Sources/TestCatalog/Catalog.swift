@@ -48,7 +48,7 @@ public enum Catalog {
                 throw .unknownTest(spec, known: everything.map(\.name))
             }
             if parts.count == 1 {
-                test.variants.forEach { add(Selected(test: test, variant: $0)) }
+                for v in test.variants { add(Selected(test: test, variant: v)) }
             } else if let v = test.variants.first(where: { $0.name == parts[1] }) {
                 add(Selected(test: test, variant: v))
             } else {

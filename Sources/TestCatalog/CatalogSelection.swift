@@ -66,7 +66,7 @@ extension Catalog {
             seen[s.name] = reached.count
             reached.append((s, explicit))
         }
-        if request.all { everything.forEach { add($0, explicit: false) } }
+        if request.all { for s in everything { add(s, explicit: false) } }
         // Named tests are checked (and run) through the existing resolution.
         if !request.names.isEmpty {
             for s in try selection(names: request.names, filters: [], all: false, from: tests) { add(s, explicit: true) }
@@ -74,11 +74,11 @@ extension Catalog {
         for f in request.filters {
             let hits = everything.filter { f.matches($0.name) }
             if hits.isEmpty { throw .filterMatchesNothing(f.pattern, known: everything.map(\.name)) }
-            hits.forEach { add($0, explicit: false) }
+            for s in hits { add(s, explicit: false) }
         }
         for g in request.groups {
             // Asking for the `unsafe` group by name is asking for them.
-            everything.filter { $0.tags.contains(g) }.forEach { add($0, explicit: g == .unsafe) }
+            for s in everything where s.tags.contains(g) { add(s, explicit: g == .unsafe) }
         }
 
         for e in request.excludes where !reached.contains(where: { e.matches($0.selected.name) }) {

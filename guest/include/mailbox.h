@@ -74,18 +74,18 @@
 #define NVH_MESSAGE_SIZE        640
 
 /* Message kinds */
-#define NVH_KIND_HELLO                                                                                       \
-    1 /* vEL2 up; x0=CurrentEL x1=HCR_EL2 x2=ID_AA64MMFR0_EL1 x3=ID_AA64MMFR1_EL1 x4=ID_AA64MMFR2_EL1        \
-         x5=HCR_EL2 now x6=ID_AA64ISAR0_EL1 */
-#define NVH_KIND_TRAP 2 /* synchronous exception from the nested guest taken to vEL2 */
-#define NVH_KIND_DONE 3 /* nested guest finished its op list (hvc #NVH_HVC_DONE) */
-#define NVH_KIND_EL1_EXCEPTION                                                                               \
-    4 /* nested guest took an exception at EL1; x0=ESR_EL1 x1=FAR_EL1 x2=ELR_EL1 x3=SPSR_EL1 x4=vector */
-#define NVH_KIND_BAD_OP     5 /* op list entry with an unknown kind (x0 = kind) */
-#define NVH_KIND_ACK        6 /* TLBIs of a TLBI_THEN_ACK reply done */
-#define NVH_KIND_PANIC      7 /* exception at vEL2 itself, or a lower-EL IRQ/FIQ/SError */
-#define NVH_KIND_BAD_REPLY  8 /* host reply failed validation; payload halts */
-#define NVH_KIND_BAD_CONFIG 9 /* config magic/version wrong; payload halts */
+/* vEL2 up; x0=CurrentEL x1=HCR_EL2 x2=ID_AA64MMFR0_EL1 x3=ID_AA64MMFR1_EL1 x4=ID_AA64MMFR2_EL1
+ * x5=HCR_EL2 now x6=ID_AA64ISAR0_EL1 */
+#define NVH_KIND_HELLO 1
+#define NVH_KIND_TRAP  2 /* synchronous exception from the nested guest taken to vEL2 */
+#define NVH_KIND_DONE  3 /* nested guest finished its op list (hvc #NVH_HVC_DONE) */
+/* nested guest took an exception at EL1; x0=ESR_EL1 x1=FAR_EL1 x2=ELR_EL1 x3=SPSR_EL1 x4=vector */
+#define NVH_KIND_EL1_EXCEPTION 4
+#define NVH_KIND_BAD_OP        5 /* op list entry with an unknown kind (x0 = kind) */
+#define NVH_KIND_ACK           6 /* TLBIs of a TLBI_THEN_ACK reply done */
+#define NVH_KIND_PANIC         7 /* exception at vEL2 itself, or a lower-EL IRQ/FIQ/SError */
+#define NVH_KIND_BAD_REPLY     8 /* host reply failed validation; payload halts */
+#define NVH_KIND_BAD_CONFIG    9 /* config magic/version wrong; payload halts */
 
 /* Reply actions */
 #define NVH_ACTION_RESUME        1 /* eret with ELR_EL2 as is (retries an abort; continues after hvc) */
@@ -123,8 +123,8 @@
 #define NVH_RESULT_OFF_VALUE      0  /* last value produced by the op */
 #define NVH_RESULT_OFF_COUNT      8  /* repetitions completed */
 #define NVH_RESULT_OFF_MISMATCHES 16 /* NVH_OP_FLAG_CHECK: repetitions whose x11 differed from the value */
-#define NVH_RESULT_OFF_FIRST_MISMATCH                                                                        \
-    24 /* NVH_OP_FLAG_CHECK: 1-based repetition of the first one (0: none) */
+/* NVH_OP_FLAG_CHECK: 1-based repetition of the first one (0: none) */
+#define NVH_RESULT_OFF_FIRST_MISMATCH 24
 
 /* Op kinds. Fixed registers keep ESR_EL2.ISS.SRT predictable:
  * x10 = address, x11 = loaded / compare / result value, x12 = value to store, x13 = aux,
