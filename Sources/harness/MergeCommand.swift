@@ -77,5 +77,6 @@ struct MergeCommand: ParsableCommand {
     private final class Silent: TextSink {
         func write(_ text: String) {}
         var isTerminal: Bool { false }
+        var writeError: Int32? { nil }
     }
 }

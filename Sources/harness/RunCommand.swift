@@ -265,25 +265,31 @@ func runCatalogTests(_ options: RunOptions, tests: [CatalogTest] = Catalog.tests
     throw ExitCode(status)
 }
 
-/// `Reporter.finish`, with a write error of `--output` as a plain error (exit 1 is wrong there:
-/// nothing failed; a usage-style 64 would hide that tests ran, so it is 74, EX_IOERR).
-private func finish(_ reporter: Reporter) throws -> Int32 {
-    do { return try reporter.finish() } catch {
-        FileDescriptorSink.standardError().write("harness: \(error)\n")
-        throw ExitCode(74)
-    }
-}
-
-/// Finishes the extra (`--junit`) reporters first, then the main one, whose status is the run's.
+/// `Reporter.finish` for every reporter (the `--junit` one first, then the main one, whose
+/// status is the run's). A write error of `--output`, `--junit` or stdout is named on stderr and
+/// the exit status is 74, EX_IOERR (1 is wrong there: nothing failed; a usage-style 64 would
+/// hide that tests ran) — unless a signal stopped the run: its 128+n is what the caller throws.
 private func finish(_ reporters: [Reporter]) throws -> Int32 {
-    for extra in reporters.dropFirst() { _ = try finish(extra) }
-    return try finish(reporters[0])
+    var failed = false
+    var status: Int32 = 0
+    for (i, reporter) in reporters.enumerated().reversed() {
+        do {
+            let s = try reporter.finish()
+            if i == 0 { status = s }
+        } catch {
+            FileDescriptorSink.standardError().write("harness: \(error)\n")
+            failed = true
+        }
+    }
+    if failed && RunSignals.pending == nil { throw ExitCode(ResultOutput.ioErrorStatus) }
+    return status
 }
 
 /// Output of the silent `--junit` reporter: it only writes its file.
 private final class DiscardSink: TextSink {
     func write(_ text: String) {}
     var isTerminal: Bool { false }
+    var writeError: Int32? { nil }
 }
 
 /// `--list` (text, `--names` or `--format json`: see `TestListing`).
