@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "AArch64Tests", dependencies: ["AArch64"]),
         .testTarget(name: "Stage2Tests", dependencies: ["Stage2", "AArch64"]),
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM", "AArch64"]),
-        .testTarget(name: "MachineTests", dependencies: ["Machine", "KVM", "Stage2", "AArch64"]),
+        .testTarget(name: "MachineTests", dependencies: ["Machine", "KVM", "Stage2", "AArch64", "GuestProtocol"]),
         .testTarget(name: "GuestProtocolTests", dependencies: ["GuestProtocol", "GuestPayload"]),
         .testTarget(
             name: "TestCatalogTests", dependencies: ["Runtime", "TestCatalog", "CatalogFiles", "GuestProtocol", "Stage2", "AArch64"]),
