@@ -172,7 +172,7 @@ extension Advanced {
                         let l = tag + line.drop(while: { $0 == " " })
                         lines.lines.append(l)
                         // --verbose: also straight to stderr, so a hang shows where each vCPU got to.
-                        if verbose { _ = (l + "\n").utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) } }
+                        if verbose { StandardError.write(l + "\n") }
                     }))
             logs.append(lines)
             plans.append(p)
@@ -359,6 +359,7 @@ extension Advanced {
                     return report
                 }
                 report.faults += 1
+                // No software walk: the remapper edits the tables while this thread checks.
                 var bad = twoVCPUCheck(m, report: fault, against: want, payload: s.payloadRange, who: "the")
                 // x14: the flag the faulting iteration read before the load (WATCH64).
                 let flagSeen = m.gprs[14]
