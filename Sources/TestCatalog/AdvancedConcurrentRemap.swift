@@ -219,7 +219,7 @@ extension Advanced {
                         let l = tag + line.drop(while: { $0 == " " })
                         lines.lines.append(l)
                         // --verbose: also straight to stderr, so a hang shows where each vCPU got to.
-                        if verbose { _ = (l + "\n").utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) } }
+                        if verbose { StandardError.write(l + "\n") }
                     }))
             logs.append(lines)
             plans.append(p)
