@@ -64,6 +64,9 @@ public enum Requirement: Sendable, Equatable, CustomStringConvertible {
     case tlbiRange
     /// FEAT_HAFDBS: ID_AA64MMFR1_EL1.HAFDBS, bits [3:0], non-zero (hardware Access flag).
     case hardwareAccessFlag
+    /// FEAT_LPA2 at stage 2 for this granule: ID_AA64MMFR0_EL1.TGran4_2/TGran16_2 = 0b0011
+    /// (52-bit input and output addresses; VTCR_EL2.DS is RES0 otherwise).
+    case lpa2(Granule)
     public var description: String {
         switch self {
         case .stage2Granule(let g): "\(g) granule at stage 2"
@@ -74,6 +77,7 @@ public enum Requirement: Sendable, Equatable, CustomStringConvertible {
         case .cnp: "FEAT_TTCNP"
         case .tlbiRange: "FEAT_TLBIRANGE"
         case .hardwareAccessFlag: "FEAT_HAFDBS"
+        case .lpa2(let g): "FEAT_LPA2 (\(g) at stage 2)"
         }
     }
 }
@@ -143,6 +147,10 @@ public struct VCPUFacts: Sendable, Equatable {
             hasTLBIRange
                 ? nil
                 : "FEAT_TLBIRANGE is not implemented (ID_AA64ISAR0_EL1.TLB = \((isar0 >> 56) & 0xF), 0x\(String(isar0, radix: 16))): TLBI RIPAS2E1IS is UNDEFINED"
+        case .lpa2(let g):
+            mmfr0Fields.stage2(g) == .supported52Bit
+                ? nil
+                : "the vCPU lacks FEAT_LPA2 for the \(g) granule at stage 2 (ID_AA64MMFR0_EL1 0x\(String(mmfr0, radix: 16)): TGran\(g.pageShift == 12 ? 4 : 16)_2 = 0b\(String(mmfr0Fields.stage2Field(g), radix: 2)), not 0b11): VTCR_EL2.DS is RES0"
         case .hardwareAccessFlag:
             hasHardwareAccessFlag
                 ? nil : "FEAT_HAFDBS is not implemented (ID_AA64MMFR1_EL1.HAFDBS = 0, 0x\(String(mmfr1, radix: 16))): VTCR_EL2.HA is RES0"
@@ -260,9 +268,9 @@ public struct ExpectedEvent: Sendable, CustomStringConvertible {
         case swapDescriptor(ipa: IPA, level: Int, value: UInt64)
         /// Put back every descriptor `.swapDescriptor` replaced (latest first).
         case restoreDescriptors
-        /// VTCR_EL2 = the tables' own VTCR with SL0 [7:6] and/or T0SZ [5:0] replaced (both
-        /// nil: restore it).
-        case patchVTCR(sl0: UInt64?, t0sz: UInt64?)
+        /// VTCR_EL2 = the tables' own VTCR with SL0 [7:6], T0SZ [5:0], PS [18:16] and/or TG0
+        /// [15:14] replaced (all nil: restore it).
+        case patchVTCR(sl0: UInt64?, t0sz: UInt64?, ps: UInt64? = nil, tg0: UInt64? = nil)
         /// Extra TLB operations in the reply (after the register writes).
         case tlbi([TLBIOperation])
         /// Map in a table set (nil: the session's tables) with break-before-make; the TLB
@@ -356,6 +364,10 @@ public struct Scenario: Sendable {
     public var hcrSet: UInt64 = 0
     /// Extra VTCR_EL2 bits the payload installs with the tables' own (e.g. HA, bit 21).
     public var vtcrSet: UInt64 = 0
+    /// VTCR_EL2.PS of the session's tables (nil: the smallest holding every output) and
+    /// VTCR_EL2.DS (FEAT_LPA2): see `Stage2Configuration`.
+    public var outputBits: Int? = nil
+    public var lpa2 = false
     /// ID registers the host writes (KVM_SET_ONE_REG) before the vCPU first runs, e.g. to
     /// hide a feature from the guest hypervisor; KVM refusing the write skips the variant.
     public var idRegisterWrites: [IDRegisterWrite] = []

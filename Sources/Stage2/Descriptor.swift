@@ -150,6 +150,13 @@ public struct Stage2Attributes: Sendable, Hashable, CustomStringConvertible {
         contiguous = d & Stage2Descriptor.contiguousBit != 0
     }
 
+    /// Decodes a block/page descriptor of `format`. With FEAT_LPA2 bits [9:8] are OA[51:50]:
+    /// the shareability is VTCR_EL2.SH0, reported as inner (the value this library programs).
+    public init(descriptor d: UInt64, format: Stage2AddressFormat) {
+        self.init(descriptor: d)
+        if !format.hasShareabilityField { shareability = .innerShareable }
+    }
+
     public var description: String {
         var s = "\(permissions) \(memory) \(shareability)"
         if !accessFlag { s += " AF=0" }
@@ -188,8 +195,11 @@ public enum Stage2Descriptor {
     @inlinable @inline(__always) public static func addressMask(_ g: Granule) -> UInt64 {
         0x0000_FFFF_FFFF_FFFF & ~(g.bytes - 1)
     }
-    /// Bits [51:48]: OA[51:48] with FEAT_LPA; RES0 otherwise, so non-zero means an address
-    /// beyond any 48-bit PS (the walker reports an address-size fault).
+    /// SH[1:0], bits [9:8] (OA[51:50] in the FEAT_LPA2 format).
+    public static let shareabilityMask: UInt64 = 0b11 << 8
+    /// Bits [51:48]: RES0 in the 48-bit format, so non-zero means an address beyond any 48-bit
+    /// PS (the walker reports an address-size fault). With FEAT_LPA, OA[51:48] is in bits
+    /// [15:12]; with FEAT_LPA2, bits [49:48] are OA[49:48] (see `Stage2AddressFormat`).
     public static let highAddressMask: UInt64 = 0xF << 48
 
     @inlinable static func xnField(_ p: Stage2Permissions) -> UInt64 {
@@ -201,13 +211,20 @@ public enum Stage2Descriptor {
         }
     }
 
-    /// A block (level < 3) or page (level 3) descriptor.
-    @inlinable public static func leaf(output: PhysicalAddress, attributes: Stage2Attributes, level: Int) -> UInt64 {
-        output.rawValue | attributes.descriptorBits | leafType(level: level)
+    /// A block (level < 3) or page (level 3) descriptor. In the FEAT_LPA2 format SH is dropped
+    /// (bits [9:8] carry OA[51:50]).
+    @inlinable public static func leaf(
+        output: PhysicalAddress, attributes: Stage2Attributes, level: Int, format: Stage2AddressFormat = .bits48
+    ) -> UInt64 {
+        var bits = attributes.descriptorBits
+        if !format.hasShareabilityField { bits &= ~shareabilityMask }
+        return format.field(output.rawValue) | bits | leafType(level: level)
     }
-    @inlinable public static func table(_ next: PhysicalAddress) -> UInt64 { next.rawValue | typeMask }
+    @inlinable public static func table(_ next: PhysicalAddress, format: Stage2AddressFormat = .bits48) -> UInt64 {
+        format.field(next.rawValue) | typeMask
+    }
 
-    /// What a descriptor at `level` is (architectural meaning, no FEAT_LPA/LPA2).
+    /// What a descriptor at `level` is (architectural meaning in the given format).
     public enum Kind: Equatable, Sendable {
         case invalid
         case table(PhysicalAddress)
@@ -218,16 +235,16 @@ public enum Stage2Descriptor {
         case reserved
     }
 
-    public static func decode(_ d: UInt64, level: Int, granule: Granule) -> Kind {
+    public static func decode(_ d: UInt64, level: Int, granule: Granule, format: Stage2AddressFormat = .bits48) -> Kind {
         guard d & validBit != 0 else { return .invalid }
-        let oa = PhysicalAddress(d & addressMask(granule))
+        let oa = PhysicalAddress(format.address(d, granule))
         if level == 3 {
-            return d & tableOrPageBit != 0 ? .page(oa, Stage2Attributes(descriptor: d)) : .reserved
+            return d & tableOrPageBit != 0 ? .page(oa, Stage2Attributes(descriptor: d, format: format)) : .reserved
         }
         if d & tableOrPageBit != 0 { return .table(oa) }
-        guard granule.blockAllowed(atLevel: level) else { return .reserved }
+        guard format.blockAllowed(granule, atLevel: level) else { return .reserved }
         // A block's OA is aligned to the block size; lower bits of the field are RES0.
-        let blockOA = PhysicalAddress(d & addressMask(granule) & ~((1 << UInt64(granule.entryShift(atLevel: level))) - 1))
-        return .block(blockOA, Stage2Attributes(descriptor: d))
+        let blockOA = PhysicalAddress(oa.rawValue & ~((1 << UInt64(granule.entryShift(atLevel: level))) - 1))
+        return .block(blockOA, Stage2Attributes(descriptor: d, format: format))
     }
 }

@@ -6,6 +6,9 @@
 ///   touch them (for sparse ranges too large to back whole); never mapped up front.
 /// - `"pa"`: a fixed physical address instead of memory from the data pool (e.g. a PA no
 ///   memslot backs, for MMIO); such memory is not modelled (loads need a `result`).
+/// - `"backAt"`: RAM of its own at this guest-physical address (a memslot of its own, e.g.
+///   above 2^48 for a 52-bit output address); modelled like pool memory. The VM's IPA size
+///   (`vmIPABits`) must reach it.
 public struct RegionSpec: Decodable, Sendable {
     public var name: String
     public var ipa: Expression
@@ -17,9 +20,10 @@ public struct RegionSpec: Decodable, Sendable {
     public var unit: Expression?
     public var pa: Expression?
     public var align: Expression?
+    public var backAt: Expression?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, ipa, size, access, memory, accessFlag, mapped, unit, pa, align
+        case name, ipa, size, access, memory, accessFlag, mapped, unit, pa, align, backAt
     }
 
     public init(from decoder: any Decoder) throws {
@@ -42,6 +46,11 @@ public struct RegionSpec: Decodable, Sendable {
         unit = try c.decodeIfPresent(Expression.self, forKey: .unit)
         pa = try c.decodeIfPresent(Expression.self, forKey: .pa)
         align = try c.decodeIfPresent(Expression.self, forKey: .align)
+        backAt = try c.decodeIfPresent(Expression.self, forKey: .backAt)
+        if backAt != nil && (unit != nil || pa != nil || align != nil) {
+            throw DecodingError.dataCorruptedError(
+                forKey: .backAt, in: c, debugDescription: "'backAt' places the region's memory itself; leave out 'unit', 'pa' and 'align'")
+        }
         if unit != nil && (c.contains(.mapped) || pa != nil) {
             throw DecodingError.dataCorruptedError(
                 forKey: .unit, in: c,
