@@ -111,7 +111,9 @@ public struct Stage2Dump {
         let p = parameters
         let geometry = Stage2Geometry(uncheckedGranule: p.granule, ipaBits: p.ipaBits, startLevel: p.startLevel)
         var out = VTCR(rawValue: vtcr).description + "\n"
-        out += VTTBR(rawValue: vttbr, vmid16: VTCR(rawValue: vtcr).vs).description + "\n"
+        // With a 52-bit output size and format, BADDR[51:48] is in VTTBR_EL2[5:2].
+        let wide = p.addressFormat != .bits48 && p.effectiveOutputBits == 52
+        out += VTTBR(rawValue: vttbr, vmid16: VTCR(rawValue: vtcr).vs, wideBase: wide).description + "\n"
         guard p.consistent else { return out + "(no walk: start level inconsistent with T0SZ)\n" }
         out +=
             "root @\(hex(p.root.rawValue)): level \(p.startLevel), \(geometry.concatenatedTables) table\(geometry.concatenatedTables == 1 ? "" : "s") (\(geometry.rootEntries) entries), \(p.granule) granule\n"

@@ -73,6 +73,7 @@ struct LargeOutputAddressTests {
         #expect((t.vttbr >> 48) & 0xFF == 5)
         let p = try Stage2WalkParameters(vtcr: VTCR(rawValue: t.vtcr), vttbr: t.vttbr, paMax: 52)
         #expect(p.root == t.rootAddress)
+        #expect(Stage2Dump(parameters: p, memory: memory).text(vtcr: t.vtcr, vttbr: t.vttbr).contains("BADDR 0x7000040000000"))
         #expect(p.addressFormat == t.addressFormat)
         for o: UInt64 in [0, g.bytes + 8, 3 * g.bytes + 0x40] {
             #expect(p.walk(IPA(o), memory: memory) == t.walk(IPA(o)))
