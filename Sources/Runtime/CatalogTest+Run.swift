@@ -56,7 +56,7 @@ extension CatalogTest {
                 timeout: settings.timeout,
                 ipaBits: scenario.vmIPABits)
             if settings.verbose { log("  VM created in \(milliseconds(since: started)) ms") }
-            for r in scenario.extraRAM { try backend!.addRAM(name: r.name, base: r.base, size: r.size) }
+            for r in scenario.extraRAM { try backend!.addRAM(name: r.name, base: r.base, size: r.size, logDirtyPages: r.logDirtyPages) }
             for w in scenario.idRegisterWrites {
                 if let why = try w.apply(backend!) { return finished(.skip(why), faults: 0, notes: scenario.notes) }
                 if settings.verbose { log("  \(w.register.name) written before the first run") }

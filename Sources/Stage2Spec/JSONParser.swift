@@ -113,10 +113,9 @@ public struct JSONParser {
         }
     }
 
-    private mutating func literal(_ word: StaticString) throws(Failure) {
-        let n = word.utf8CodeUnitCount
-        let w = UnsafeBufferPointer(start: word.utf8Start, count: n)
-        guard i + n <= bytes.count, bytes[i..<i + n].elementsEqual(w) else { throw fail("expected \(word)") }
+    private mutating func literal(_ word: String) throws(Failure) {
+        let n = word.utf8.count
+        guard i + n <= bytes.count, bytes[i..<i + n].elementsEqual(word.utf8) else { throw fail("expected \(word)") }
         i += n
     }
 

@@ -74,6 +74,12 @@ struct RunOptions: ParsableArguments {
         name: .long, parsing: .unconditional,
         help: ArgumentHelp("Run N variants at once, each in its own VM (results still reported in catalog order).", valueName: "n"))
     var jobs: Int = 1
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: ArgumentHelp(
+            "Run only shard K of N of the selection: every Nth variant from the Kth, in catalog order (each host of a sharded run takes one; `harness merge` recombines their JSON reports).",
+            valueName: "k/n"))
+    var shard: String?
     @Flag(
         name: .long,
         help: "Exit as `git bisect run` expects: 0 all selected passed, 1 a failure (a host splat included), 125 could not test.")
@@ -121,6 +127,7 @@ struct RunOptions: ParsableArguments {
         if let f = timeoutMultiplier, !(f > 0 && f <= 1000) { throw ValidationError("--timeout-multiplier must be in (0, 1000], got \(f)") }
         guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 64, got \(jobs)") }
         guard (1...100_000).contains(`repeat`) else { throw ValidationError("--repeat must be between 1 and 100000, got \(`repeat`)") }
+        _ = try shardNumbers()
         // The selection and --output are checked in `runCatalog`, not here: ArgumentParser
         // also validates these root options when a subcommand (stage2, doctor, …) runs.
     }
@@ -159,7 +166,7 @@ struct RunOptions: ParsableArguments {
 func runCatalogTests(_ options: RunOptions, tests: [CatalogTest] = Catalog.tests, everythingByDefault: Bool = false) async throws {
     if !options.list { try RunSignals.install() }
     let selection = try options.checkRun(from: tests, everythingByDefault: everythingByDefault)
-    let selected = selection.selected
+    let selected = try options.shardOf(selection.selected)
     if options.list {
         if options.markdown {
             print(CatalogTable.markdown(selected), terminator: "")
