@@ -1,4 +1,5 @@
 import AArch64
+import GuestProtocol
 import KVM
 import Machine
 
@@ -60,7 +61,10 @@ extension CatalogTest {
                 if let why = try w.apply(backend!) { return finished(.skip(why), faults: 0, notes: scenario.notes) }
                 if settings.verbose { log("  \(w.register.name) written before the first run") }
             }
-            let runner = ScenarioRunner(verbose: settings.verbose, log: log)
+            var runner = ScenarioRunner(verbose: settings.verbose, log: log)
+            if let seed = settings.garbageMailboxSeed {
+                runner.configFlags |= GuestABI.cfgFlagGarbage | UInt64(seed) << UInt64(GuestABI.cfgGarbageSeedShift)
+            }
             (outcome, faults) = runner.run(scenario, requirements: variant.requirements, backend: backend!) { pc, x0 in
                 try backend!.start(pc: pc, x0: x0)
             }

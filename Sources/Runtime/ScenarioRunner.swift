@@ -11,6 +11,8 @@ public struct ScenarioRunner {
     public var log: (String) -> Void
     /// Called with (message kind, op index) as each message arrives (benchmarks use it).
     public var onMessage: ((MailboxMessage) -> Void)? = nil
+    /// The payload's config flags (HELLO; the garbage-mailbox self-test adds its own).
+    public var configFlags: UInt64 = GuestABI.cfgFlagHello
 
     public init(verbose: Bool = false, log: @escaping (String) -> Void) {
         self.verbose = verbose
@@ -26,7 +28,7 @@ public struct ScenarioRunner {
         do {
             let session = try GuestSession(
                 backend: backend, granule: scenario.granule, ipaBits: scenario.ipaBits,
-                vmid: UInt16(scenario.vmid), ops: scenario.ops, verbose: verbose, log: log)
+                vmid: UInt16(scenario.vmid), ops: scenario.ops, flags: configFlags, verbose: verbose, log: log)
             for m in scenario.initialMappings {
                 try session.map(ipa: m.ipa, pa: m.pa, size: m.size, attributes: m.attributes)
             }

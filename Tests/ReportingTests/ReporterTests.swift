@@ -6,8 +6,9 @@ import Testing
 @Suite(.serialized) struct ReporterTests {
     static func tempDir() throws -> String {
         var t = Array((NSTemporaryDirectory() + "/reporting-test-XXXXXX").utf8CString)
-        let p = try #require(t.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) })
-        return String(cString: p)
+        // The path is read while the buffer is alive (mkdtemp returns a pointer into it).
+        let path = t.withUnsafeMutableBufferPointer { b in mkdtemp(b.baseAddress!).map { String(cString: $0) } }
+        return try #require(path)
     }
 
     static func runAll(_ r: Reporter) throws -> Int32 {
