@@ -413,7 +413,8 @@ extension Stage2Tables {
                 // A run of whole blocks: every following fully covered entry is alike.
                 var n = 1
                 while i + n <= i1 && tableIPA + UInt64(i + n + 1) << UInt64(shift) <= op.end { n += 1 }
-                memory.writeDescriptorRun(first: oa | op.bits | 0b01, step: size, count: n, at: PhysicalAddress(ea))
+                memory.writeDescriptorRun(
+                    first: oa | op.bits | Stage2Descriptor.leafType(level: level), step: size, count: n, at: PhysicalAddress(ea))
                 written += n
                 i += n
                 continue
