@@ -78,6 +78,10 @@ public struct ExpectedEvent: Sendable, CustomStringConvertible {
         /// guest and the PC moved back one instruction, so op `opIndex`'s access runs again
         /// against memory. Needs the KVM backend and host pages of at most `maxHostPage` bytes.
         case backWithMemory(opIndex: Int, plant: [(PhysicalAddress, [UInt8])], maxHostPage: UInt64)
+        /// KVM_GET_DIRTY_LOG of the scenario's `dirtyLog` memslot (reading clears it) must hold
+        /// exactly these pages of the region, plus the payload's pages when `payload` and the
+        /// memslot is the RAM one; otherwise the test fails.
+        case expectDirty(pages: [Int], payload: Bool)
     }
     /// How the reply resumes the guest: RESUME (retry a fault; after an hvc, the next
     /// instruction) or SKIP (ELR+4: past a trapped SMC, whose ELR is the SMC itself).

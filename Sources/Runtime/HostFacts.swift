@@ -9,5 +9,10 @@ public struct HostFacts: Sendable {
     public var vmIPABits: Int
     /// Seed for randomized tests (`--seed`, derived per test and repetition by the runner).
     public var seed: UInt64 = 0
-    public init(vmIPABits: Int = 40) { self.vmIPABits = vmIPABits }
+    /// The host page size: memslot and dirty-log granularity.
+    public var hostPageSize: UInt64
+    public init(vmIPABits: Int = 40, hostPageSize: UInt64 = 0x1000) {
+        self.vmIPABits = vmIPABits
+        self.hostPageSize = hostPageSize
+    }
 }

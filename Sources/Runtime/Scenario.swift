@@ -52,6 +52,10 @@ public struct Scenario: Sendable {
     public var nonVHE = false
     /// RAM beyond the session layout's, backed before the run (`ExtraRAM`).
     public var extraRAM: [ExtraRAM] = []
+    /// Dirty-logged memory (`expectDirty` reactions read its log).
+    public var dirtyLog: DirtyLogPlan? = nil
+    /// Checks made after DONE (only the `expect…` reactions).
+    public var atDone: [ExpectedEvent.Reaction] = []
 
     public init(granule: Granule, ipaBits: Int, ops: [GuestOp]) {
         self.granule = granule

@@ -11,6 +11,8 @@ public struct ScenarioRunner {
     public var log: (String) -> Void
     /// Called with (message kind, op index) as each message arrives (benchmarks use it).
     public var onMessage: ((MailboxMessage) -> Void)? = nil
+    /// The payload's config flags (HELLO; the garbage-mailbox self-test adds its own).
+    public var configFlags: UInt64 = GuestABI.cfgFlagHello
 
     public init(verbose: Bool = false, log: @escaping (String) -> Void) {
         self.verbose = verbose
@@ -26,7 +28,7 @@ public struct ScenarioRunner {
         do {
             let session = try GuestSession(
                 backend: backend, granule: scenario.granule, ipaBits: scenario.ipaBits,
-                vmid: UInt16(scenario.vmid), ops: scenario.ops, verbose: verbose, log: log)
+                vmid: UInt16(scenario.vmid), ops: scenario.ops, flags: configFlags, verbose: verbose, log: log)
             for m in scenario.initialMappings {
                 try session.map(ipa: m.ipa, pa: m.pa, size: m.size, attributes: m.attributes)
             }
@@ -227,6 +229,17 @@ extension ScenarioRunner {
             }
             sets[plan.name] = t
         }
+        // Dirty logging: the log must be empty before the guest runs (host writes go through the
+        // host's mapping, never the log).
+        if let d = scenario.dirtyLog {
+            guard let mb = backend as? MachineBackend else { throw SessionError.skip("dirty logging needs the KVM backend") }
+            guard mb.hostPageSize == d.pageSize else {
+                throw SessionError.unexpected(
+                    "scenario built for 0x\(String(d.pageSize, radix: 16))-byte pages, host has 0x\(String(mb.hostPageSize, radix: 16))")
+            }
+            if d.ramSlot { try mb.setDirtyLogging(true, region: d.memslot) }
+            if let bad = try checkDirty(d, pages: [], payload: false, when: "before the guest ran", backend: mb) { failures.append(bad) }
+        }
         // Events that back an unbacked PA with a new memslot need the KVM backend, and host
         // pages that fit the test's spacing.
         var memslotsAdded = 0
@@ -342,10 +355,25 @@ extension ScenarioRunner {
                 sets: sets, failures: &failures)
         }
         failures += mmioFailures
+        if let d = scenario.dirtyLog, let mb = backend as? MachineBackend {
+            for (k, r) in scenario.atDone.enumerated() {
+                guard case let .expectDirty(pages, payload) = r else { throw SessionError.check("atDone takes expectDirty only") }
+                let when = scenario.atDone.count > 1 ? "at DONE (read \(k + 1))" : "at DONE"
+                if let bad = try checkDirty(d, pages: pages, payload: payload, when: when, backend: mb) { failures.append(bad) }
+            }
+            if d.ramSlot { try mb.setDirtyLogging(false, region: d.memslot) }
+        }
         if next < scenario.events.count {
             failures.append("\(scenario.events.count - next) expected event(s) never happened, first: \(scenario.events[next])")
         }
         return faults
+    }
+
+    /// Reads the dirty log (clearing it), logs it and compares it with `pages`; the mismatch or nil.
+    func checkDirty(_ d: DirtyLogPlan, pages: [Int], payload: Bool, when: String, backend mb: MachineBackend) throws -> String? {
+        let got = try mb.dirtyPages(region: d.memslot).map(\.rawValue).sorted()
+        log("     dirty log \(when): [\(d.describe(got))] (expected [\(d.describe(d.expected(pages: pages, payload: payload)))])")
+        return d.mismatch(got: got, pages: pages, payload: payload, when: when)
     }
 
     /// Checks an HVC/SMC trap against its expectation: EC, immediate, op index, and the
@@ -491,6 +519,11 @@ extension ScenarioRunner {
                 } else {
                     expectLeaf(session.tables, ipa, pa, level, "the session's tables")
                 }
+            case let .expectDirty(pages, payload):
+                guard let d = scenario.dirtyLog, let mb = session.backend as? MachineBackend else {
+                    throw SessionError.check("expectDirty without a dirty-logged region")
+                }
+                if let bad = try checkDirty(d, pages: pages, payload: payload, when: "after \(e)", backend: mb) { failures.append(bad) }
             case let .expectDescriptor(ipa, level, set, clear):
                 let d = try session.readDescriptor(ipa: ipa, level: level)
                 if d & set != set || d & clear != 0 {

@@ -109,6 +109,12 @@ struct RunOptions: ParsableArguments {
     var color: ColorMode = .auto
     @Flag(name: .long, help: "Create the vCPU with HAS_EL2_E2H0 (non-VHE guest hypervisor).")
     var e2h0 = false
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Self-test of the host side: the payload writes pseudo-random words (xorshift32 from SEED) over its message page instead of HELLO and halts; every scenario test must FAIL naming the bad field and tear its VM down (exit 1).",
+            valueName: "seed"))
+    var garbageMailbox: UInt32?
     @Flag(name: .long, help: "Ignore the known-failure records: every test must pass (a known failure is a FAIL, an XPASS too).")
     var strict = false
     @Flag(name: .long, help: "With --list: print the catalog as a Markdown table (docs/catalog.md is generated this way).")
@@ -252,7 +258,8 @@ func runCatalogTests(_ options: RunOptions, tests: [CatalogTest] = Catalog.tests
     }
     let runner = CatalogRunner(
         jobs: options.jobs, verbose: options.verbose, keepFullLog: logDir != nil,
-        e2h0: options.e2h0, strict: options.strict, health: health?.unavailableReason == nil ? health : nil)
+        e2h0: options.e2h0, garbageMailboxSeed: options.garbageMailbox, strict: options.strict,
+        health: health?.unavailableReason == nil ? health : nil)
     let stoppedBy = runner.run(jobs) { job, outcome in
         for rep in reporters { rep.record(outcome.result) }
         logDir?.write(outcome, budget: policy.describe(job.selected.budget))

@@ -1,4 +1,5 @@
 import Reporting
+import Stage2Spec
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials

@@ -36,11 +36,14 @@ public enum HostStep: Decodable, Sendable {
     case restoreVTCR
     /// Extra TLB maintenance in the reply.
     case tlbi([TLBISpec])
+    /// Reads the dirty log (KVM_GET_DIRTY_LOG, which clears it) of a `dirtyLog` region: it must
+    /// hold exactly these host pages of the region (and, for a "ramSlot" region, the payload's).
+    case expectDirty(DirtyPagesSpec)
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case demandMap, map, unmap, protect, editDescriptor, answer, setX0, setVTTBR, setVTTBRBits
         case swapDescriptor, restoreDescriptors, patchVTCR, restoreVTCR, tlbi, resumeUnder, expectTranslation, expectDescriptor,
-            backWithMemory
+            backWithMemory, expectDirty
     }
 
     public init(from decoder: any Decoder) throws {
@@ -103,6 +106,7 @@ public enum HostStep: Decodable, Sendable {
             _ = try c.decode(Bool.self, forKey: .restoreVTCR)
             self = .restoreVTCR
         case .tlbi: self = .tlbi(try c.decode([TLBISpec].self, forKey: .tlbi))
+        case .expectDirty: self = .expectDirty(try c.decode(DirtyPagesSpec.self, forKey: .expectDirty))
         }
     }
 }

@@ -110,7 +110,7 @@ struct ScenarioBuilder {
         var names: [String: UInt64] = [
             "page": g.bytes, "entries": UInt64(g.entriesPerTable), "ipaLimit": geometry.ipaLimit,
             "startLevel": UInt64(geometry.startLevel), "hvcImm": UInt64(GuestABI.hvcOp),
-            "afBit": Stage2Descriptor.afBit, "dataPool": layout.dataPool.rawValue,
+            "afBit": Stage2Descriptor.afBit, "dataPool": layout.dataPool.rawValue, "hostPage": host.hostPageSize,
         ]
         for level in 0...3 where g.entryShift(atLevel: level) < 64 {
             names["span\(level)"] = 1 << UInt64(g.entryShift(atLevel: level))
@@ -177,9 +177,31 @@ struct ScenarioBuilder {
                 region.unit = unit
             } else if let fixed = r.pa {
                 region.pa = try eval(fixed, names, "\(p).pa")
-                region.modelled = false
+                // A memslot of its own is fresh memory only the guest writes: modelled.
+                region.modelled = r.dirtyLog == "ownSlot"
             } else {
                 region.pa = try allocate(size, align: try r.align.map { try eval($0, names, "\(p).align") } ?? size)
+            }
+            if let kind = r.dirtyLog {
+                guard s.dirtyLog == nil else { throw fail("\(p).dirtyLog", "a second dirty-logged region; a scenario logs one") }
+                let hp = host.hostPageSize
+                guard region.pa! % hp == 0, size % hp == 0 else {
+                    throw fail(
+                        "\(p).dirtyLog",
+                        "a dirty-logged region must start and end on a host page (0x\(String(hp, radix: 16)) bytes): PA 0x\(String(region.pa!, radix: 16)), size 0x\(String(size, radix: 16))"
+                    )
+                }
+                let ram = kind == "ramSlot"
+                if !ram { s.extraRAM.append(ExtraRAM(name: r.name, base: PhysicalAddress(region.pa!), size: size, logDirtyPages: true)) }
+                // What the payload writes on every exit: the message (vEL2 fills it), the vEL2
+                // stack (the exception frame, in the page below its top) and the op results.
+                let payload =
+                    ram
+                    ? Set([layout.message.rawValue, layout.el2StackTop.rawValue - 1, layout.results.rawValue].map { $0 & ~(hp - 1) })
+                        .sorted() : []
+                s.dirtyLog = DirtyLogPlan(
+                    memslot: ram ? "ram" : r.name, ramSlot: ram, base: PhysicalAddress(region.pa!), size: size, pageSize: hp,
+                    payloadPages: payload)
             }
             if region.unit == nil && r.mapped {
                 s.initialMappings.append(Stage2Mapping(ipa: IPA(ipa), pa: PhysicalAddress(region.pa!), size: size, attributes: attributes))
@@ -302,6 +324,17 @@ struct ScenarioBuilder {
                 tlbi.append(operation)
             }
             return tlbi
+        }
+
+        func dirtyCheck(_ d: DirtyPagesSpec, _ p: String) throws -> ExpectedEvent.Reaction {
+            guard let plan = s.dirtyLog, regions.contains(where: { $0.spec.name == d.region && $0.spec.dirtyLog != nil }) else {
+                throw fail("\(p).region", "'\(d.region)' is not a region with \"dirtyLog\"")
+            }
+            let count = Int(plan.size / plan.pageSize)
+            if let bad = d.pages.first(where: { $0 >= count }) {
+                throw fail("\(p).pages", "page \(bad) is outside the region's \(count) host pages")
+            }
+            return .expectDirty(pages: d.pages.sorted(), payload: d.payloadPages)
         }
 
         // What stage 2 maps so far, for derived fault levels.
@@ -594,6 +627,8 @@ struct ScenarioBuilder {
                                 opIndex: index,
                                 plant: try expand(b.plant, "\(hp).backWithMemory.plant").map { (PhysicalAddress($0.0), $0.1) },
                                 maxHostPage: try eval(b.maxHostPage, names, "\(hp).backWithMemory.maxHostPage")))
+                    case .expectDirty(let d):
+                        reactions.append(try dirtyCheck(d, "\(hp).expectDirty"))
                     case .expectTranslation(let t):
                         let tp = "\(hp).expectTranslation"
                         reactions.append(
@@ -609,6 +644,11 @@ struct ScenarioBuilder {
                     notes.append("\(event): \(why)" + (ev.why != nil && ev.reference != nil ? " (\(ev.reference!))" : ""))
                 }
             }
+        }
+        for (i, step) in (body.atDone ?? []).enumerated() {
+            let p = "\(path("atDone", set: variant.body.atDone != nil))[\(i)]"
+            guard case .expectDirty(let d) = step else { throw fail(p, "atDone takes expectDirty steps (checks after DONE)") }
+            s.atDone.append(try dirtyCheck(d, "\(p).expectDirty"))
         }
         s.expectedMemory = model.keys.sorted().map { (PhysicalAddress($0), [model[$0]!]) }
         s.expectedMemory += try expand(body.expectMemory ?? [], path("expectMemory", set: variant.body.expectMemory != nil))
