@@ -431,7 +431,7 @@ extension Stage2Tables {
                 // A run of whole blocks: every following fully covered entry is alike.
                 var n = 1
                 while i + n <= i1 && tableIPA + UInt64(i + n + 1) << UInt64(shift) <= op.end { n += 1 }
-                writeLeafRun(oa: oa, bits: op.bits | 0b01, step: size, count: n, at: ea)
+                writeLeafRun(oa: oa, bits: op.bits | Stage2Descriptor.leafType(level: level), step: size, count: n, at: ea)
                 written += n
                 i += n
                 continue

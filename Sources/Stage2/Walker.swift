@@ -51,7 +51,7 @@ public struct Stage2Translation: Equatable, Sendable {
         var a = Stage2Attributes(descriptor: descriptor, format: format)
         if !xnx {
             a.permissions.subtract(.execute)
-            if descriptor & (1 << 54) == 0 { a.permissions.formUnion(.execute) }
+            if descriptor & Stage2Descriptor.xn1Bit == 0 { a.permissions.formUnion(.execute) }
         }
         return a
     }
@@ -294,7 +294,7 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         case .read: allowed = d & Stage2Descriptor.s2apReadBit != 0
         case .write: allowed = d & Stage2Descriptor.s2apWriteBit != 0
         case .fetchEL1, .fetchEL0:
-            let xn = (d &>> 53) & 3
+            let xn = Stage2Descriptor.xn(d)
             if !xnx {
                 allowed = xn & 0b10 == 0
             } else if access == .fetchEL1 {
