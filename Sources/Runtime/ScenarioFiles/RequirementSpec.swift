@@ -11,8 +11,10 @@ public struct RequirementSpec: Decodable, Sendable, Equatable {
     /// FEAT_TLBIRANGE (TLBI RIPAS2E1IS and the other range forms), FEAT_HAFDBS (VTCR_EL2.HA).
     public var tlbiRange: Bool?
     public var hardwareAccessFlag: Bool?
+    /// FEAT_LPA2 at stage 2 for the variant's granule (TGran4_2/TGran16_2 = 0b0011).
+    public var lpa2: Bool?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case paBits, xnx, ttl, vmid16, cnp, tlbiRange, hardwareAccessFlag }
+    enum CodingKeys: String, CodingKey, CaseIterable { case paBits, xnx, ttl, vmid16, cnp, tlbiRange, hardwareAccessFlag, lpa2 }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -27,8 +29,10 @@ public struct RequirementSpec: Decodable, Sendable, Equatable {
         cnp = try c.decodeIfPresent(Bool.self, forKey: .cnp)
         tlbiRange = try c.decodeIfPresent(Bool.self, forKey: .tlbiRange)
         hardwareAccessFlag = try c.decodeIfPresent(Bool.self, forKey: .hardwareAccessFlag)
+        lpa2 = try c.decodeIfPresent(Bool.self, forKey: .lpa2)
         for (key, v) in [
             (CodingKeys.ttl, ttl), (.vmid16, vmid16), (.cnp, cnp), (.tlbiRange, tlbiRange), (.hardwareAccessFlag, hardwareAccessFlag),
+            (.lpa2, lpa2),
         ] where v == false {
             throw DecodingError.dataCorruptedError(
                 forKey: key, in: c, debugDescription: "only `true` (require it) is supported; leave it out otherwise")
