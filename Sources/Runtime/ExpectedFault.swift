@@ -20,8 +20,19 @@ public struct ExpectedFault: Sendable, Equatable, CustomStringConvertible {
     /// registers the reply changed, e.g. a corrupted VTTBR_EL2, which the builder's walk
     /// does not see).
     public var checkSoftwareWalk: Bool = true
+    /// With the nested stage 1 on: the IPA stage 2 could not translate (nil: `address`, the
+    /// nested stage 1 is off). For a fault on the stage-1 walk, the descriptor's IPA.
+    public var ipa: UInt64? = nil
+    /// ESR_EL2.ISS.S1PTW: the fault is on the stage-2 translation of a stage-1 table walk.
+    public var s1ptw = false
+    /// The IPA stage 2 faulted on.
+    public var faultIPA: UInt64 { ipa ?? address }
     public var description: String {
-        "op \(opIndex): \(kind) fault L\(level), \(access) at 0x\(String(address, radix: 16))"
+        let on =
+            s1ptw
+            ? " on the stage-1 walk (descriptor IPA 0x\(String(faultIPA, radix: 16)))"
+            : (ipa.map { " (IPA 0x\(String($0, radix: 16)))" } ?? "")
+        return "op \(opIndex): \(kind) fault L\(level), \(access) at 0x\(String(address, radix: 16))" + on
     }
     public init(
         opIndex: Int, address: UInt64, access: ExpectedAccess, kind: FaultStatus.Kind, level: Int,

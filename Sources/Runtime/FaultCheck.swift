@@ -32,7 +32,15 @@ public enum FaultCheck {
         } else {
             bad.append("\(at): not an abort")
         }
-        if case let .data(bytes, write, register, sf) = want.access, let d = report.esr.dataAbort {
+        if let d = report.esr.dataAbort {
+            // ISS.EA is 0 for any abort but an External abort; ISS.CM is 0 for anything but
+            // a cache maintenance instruction (ESR_EL2, Data Abort ISS).
+            if d.ea && want.kind != .synchronousExternalOnWalk { bad.append("\(at): EA set") }
+            if d.cm { bad.append("\(at): CM set") }
+            if let m = s1ptwMismatch(d.s1ptw, want) { bad.append("\(at): \(m)") }
+            if d.fnv { bad.append("\(at): FnV set (FAR not valid)") }
+        }
+        if !want.s1ptw, case let .data(bytes, write, register, sf) = want.access, let d = report.esr.dataAbort {
             // ISV = 1 with SAS/SRT/SF describing the access: a stage-2 abort on a single
             // general-purpose-register load/store without writeback (ISS.ISV; the payload's
             // ops are exactly such instructions: ldr/str x11/x12/w11/w12, [x10]).
@@ -44,13 +52,11 @@ public enum FaultCheck {
                 if Int(d.srt) != register { bad.append("\(at): SRT=\(d.srt), expected \(register)") }
                 if d.sf != sf { bad.append("\(at): SF=\(d.sf ? 1 : 0)") }
             }
-            // S1PTW = 0: with SCTLR_EL1.M = 0 there is no stage-1 walk to fault on.
-            if d.s1ptw { bad.append("\(at): S1PTW set with the nested stage 1 off") }
-            if d.fnv { bad.append("\(at): FnV set (FAR not valid)") }
         }
         if let i = report.esr.instructionAbort, want.access == .fetch {
             if i.fnv { bad.append("\(at): FnV set (FAR not valid)") }
-            if i.s1ptw { bad.append("\(at): S1PTW set with the nested stage 1 off") }
+            if i.ea && want.kind != .synchronousExternalOnWalk { bad.append("\(at): EA set") }
+            if let m = s1ptwMismatch(i.s1ptw, want) { bad.append("\(at): \(m)") }
             // Preferred return address of a synchronous abort is the faulting instruction
             // (Arm ARM D1, "Preferred exception return address"); for a fetch, its address.
             if m.elr != want.address { bad.append("\(at): ELR_EL2 \(hex(m.elr)), expected the fetched address") }
@@ -60,21 +66,29 @@ public enum FaultCheck {
         if m.far != want.address { bad.append("\(at): FAR_EL2 \(hex(m.far)), expected \(hex(want.address))") }
         // HPFAR_EL2.FIPA holds IPA[51:12] for stage-2 Translation, Access flag and Address size
         // faults and faults on a stage-1 walk; UNKNOWN for a permission fault (hpfarValid false).
-        if want.hpfarValid, report.ipa?.rawValue != want.address {
+        // On a stage-1 walk HPFAR names the descriptor's page; FAR[11:0] belongs to the VA.
+        if want.s1ptw {
+            let page = HPFAR(m.hpfar).pageIPA.rawValue
+            if page != want.faultIPA & ~0xFFF {
+                bad.append("\(at): HPFAR_EL2 \(hex(m.hpfar)) names IPA page \(hex(page)), expected \(hex(want.faultIPA & ~0xFFF))")
+            }
+        } else if want.hpfarValid, report.ipa?.rawValue != want.faultIPA {
             bad.append(
-                "\(at): HPFAR_EL2 \(hex(m.hpfar)) + FAR[11:0] names \(report.ipa.map { "\($0)" } ?? "nothing"), expected \(hex(want.address))"
+                "\(at): HPFAR_EL2 \(hex(m.hpfar)) + FAR[11:0] names \(report.ipa.map { "\($0)" } ?? "nothing"), expected \(hex(want.faultIPA))"
             )
         }
         // SPSR_EL2.M[3:0] = 0b0101 (EL1h): the state the nested guest's op interpreter runs in.
         if m.spsr & 0xF != 0b0101 { bad.append("\(at): SPSR_EL2.M = \(m.spsr & 0xF), expected EL1h (0b0101)") }
         // The harness's software walk of the same tables must agree with the hardware.
         guard want.checkSoftwareWalk, let walk else { return bad }
+        // A stage-1 walk reads its descriptor; a hardware Access-flag update writes it (D8.5).
         let access: Stage2Access =
             switch want.access {
+            case _ where want.s1ptw: want.kind == .permission ? .write : .read
             case .fetch: .fetch
             case .data(_, let w, _, _): w ? .write : .read
             }
-        switch walk(IPA(want.address), access) {
+        switch walk(IPA(want.faultIPA), access) {
         case .translation(let t):
             bad.append("\(at): the software walk translates it (to \(t.outputAddress)) but the hardware faulted")
         case .fault(let f):
@@ -83,5 +97,14 @@ public enum FaultCheck {
             }
         }
         return bad
+    }
+
+    /// ESR_EL2.ISS.S1PTW against the expectation (nil: as expected).
+    static func s1ptwMismatch(_ got: Bool, _ want: ExpectedFault) -> String? {
+        switch (got, want.s1ptw) {
+        case (true, false): "S1PTW set, expected a fault on the access itself (no stage-1 walk)"
+        case (false, true): "S1PTW=0, expected a fault on the stage-1 walk"
+        default: nil
+        }
     }
 }

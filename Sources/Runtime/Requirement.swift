@@ -25,6 +25,10 @@ public enum Requirement: Sendable, Equatable, CustomStringConvertible {
     /// FEAT_LPA2 at stage 2 for this granule: ID_AA64MMFR0_EL1.TGran4_2/TGran16_2 = 0b0011
     /// (52-bit input and output addresses; VTCR_EL2.DS is RES0 otherwise).
     case lpa2(Granule)
+    /// FEAT_LSE (LDADD, CAS, …): ID_AA64ISAR0_EL1.Atomic, bits [23:20], >= 0b0010.
+    case lse
+    /// The 4 KB granule at stage 1: ID_AA64MMFR0_EL1.TGran4, bits [31:28], not 0b1111.
+    case stage1Granule4K
     public var description: String {
         switch self {
         case .stage2Granule(let g): "\(g) granule at stage 2"
@@ -36,6 +40,8 @@ public enum Requirement: Sendable, Equatable, CustomStringConvertible {
         case .tlbiRange: "FEAT_TLBIRANGE"
         case .hardwareAccessFlag: "FEAT_HAFDBS"
         case .lpa2(let g): "FEAT_LPA2 (\(g) at stage 2)"
+        case .lse: "FEAT_LSE"
+        case .stage1Granule4K: "4K granule at stage 1"
         }
     }
 }

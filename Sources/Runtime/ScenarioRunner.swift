@@ -326,10 +326,10 @@ extension ScenarioRunner {
                             "stage-2 fault \(report.oneLine) at op \(m.opIndex.map(String.init) ?? "?"), expected \(event)")
                     }
                     failures += Self.check(m, report: report, against: want, session: session)
-                    for line in UnpinnedFields.lines(esr: m.esr, hpfar: m.hpfar, kind: want.kind, s1ptw: false, opIndex: m.opIndex) {
+                    for line in UnpinnedFields.lines(esr: m.esr, hpfar: m.hpfar, kind: want.kind, s1ptw: want.s1ptw, opIndex: m.opIndex) {
                         log("  " + line)
                     }
-                    faultIPA = IPA(want.address)
+                    faultIPA = IPA(want.faultIPA)
                 } else {
                     let esr = ESR(m.esr)
                     log("  trap: " + session.describe(m))

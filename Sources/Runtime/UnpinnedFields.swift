@@ -19,7 +19,7 @@ enum UnpinnedFields {
                 "\(at): WnR=\(d.wnr ? 1 : 0) on a stage-2 fault during the stage-1 walk: logged, not checked (WnR describes the instruction, not the walker's access; Arm ARM D24.2 ESR_EL2 ISS.WnR with S1PTW=1)"
             )
         }
-        if kind == .permission {
+        if kind == .permission && !s1ptw {
             // Arm ARM D24.2 HPFAR_EL2: FIPA is valid for Translation, Access flag and Address
             // size faults at stage 2 and for faults on a stage-1 walk; otherwise UNKNOWN.
             out.append(

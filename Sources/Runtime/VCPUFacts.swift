@@ -63,6 +63,14 @@ public struct VCPUFacts: Sendable, Equatable {
             mmfr0Fields.stage2(g) == .supported52Bit
                 ? nil
                 : "the vCPU lacks FEAT_LPA2 for the \(g) granule at stage 2 (ID_AA64MMFR0_EL1 0x\(String(mmfr0, radix: 16)): TGran\(g.pageShift == 12 ? 4 : 16)_2 = 0b\(String(mmfr0Fields.stage2Field(g), radix: 2)), not 0b11): VTCR_EL2.DS is RES0"
+        case .lse:
+            (isar0 >> 20) & 0xF >= 0b0010
+                ? nil
+                : "the vCPU has no FEAT_LSE (ID_AA64ISAR0_EL1.Atomic = \((isar0 >> 20) & 0xF), 0x\(String(isar0, radix: 16))): LDADD/CAS are UNDEFINED"
+        case .stage1Granule4K:
+            (mmfr0 >> 28) & 0xF != 0xF
+                ? nil
+                : "the vCPU does not support the 4K granule at stage 1 (ID_AA64MMFR0_EL1.TGran4 = 0b1111, 0x\(String(mmfr0, radix: 16)))"
         case .hardwareAccessFlag:
             hasHardwareAccessFlag
                 ? nil : "FEAT_HAFDBS is not implemented (ID_AA64MMFR1_EL1.HAFDBS = 0, 0x\(String(mmfr1, radix: 16))): VTCR_EL2.HA is RES0"

@@ -7,7 +7,7 @@ import Testing
 @testable import TestCatalog
 
 /// The other fault checkers, field by field: the two-vCPU check (`Advanced.twoVCPUCheck`) and
-/// the stage-1-on check (`Stage2FaultExpectation.mismatches`). A correct syndrome (written
+/// the runner's `FaultCheck` with the nested stage 1 on (S1PTW, FAR = the VA, HPFAR = the IPA). A correct syndrome (written
 /// from Arm ARM D24.2 ESR_EL2 / HPFAR_EL2, see `FieldMutationTests`) gives no mismatch; each
 /// one-field change gives a mismatch that names the field.
 @Suite struct CheckFunctionMutationTests {
@@ -78,19 +78,28 @@ import Testing
     /// A load64 x11 from VA 0x1_0000_2010 whose stage-1 walk reads a descriptor at IPA
     /// 0x5000_3000 that stage 2 does not map: S1PTW = 1, translation fault level 3, FAR = the
     /// VA, HPFAR = the descriptor's IPA page; the syndrome describes the walk (ISV = 0).
-    static let s1Walk = Stage2FaultExpectation(
-        opIndex: 4, far: 0x1_0000_2010, ipa: 0x5000_3000, s1ptw: true,
-        kind: .translation, level: 3,
-        access: .data(bytes: 8, write: false, register: 11, sixtyFourBit: true))
+    static let s1Walk: ExpectedFault = {
+        var f = ExpectedFault(
+            opIndex: 4, address: 0x1_0000_2010, access: .data(bytes: 8, write: false, register: 11, sixtyFourBit: true),
+            kind: .translation, level: 3, hpfarValid: true)
+        f.ipa = 0x5000_3000
+        f.s1ptw = true
+        return f
+    }()
     /// The data access itself faulting at stage 2 (S1PTW = 0): a full ISV syndrome.
-    static let s1Data = Stage2FaultExpectation(
-        opIndex: 5, far: 0x1_0000_4008, ipa: 0x6000_1008, s1ptw: false,
-        kind: .translation, level: 3,
-        access: .data(bytes: 4, write: true, register: 12, sixtyFourBit: false))
+    static let s1Data: ExpectedFault = {
+        var f = ExpectedFault(
+            opIndex: 5, address: 0x1_0000_4008, access: .data(bytes: 4, write: true, register: 12, sixtyFourBit: false),
+            kind: .translation, level: 3)
+        f.ipa = 0x6000_1008
+        return f
+    }()
     /// An instruction fetch at VA 0x2_0000_0000 faulting on its own IPA.
-    static let s1Fetch = Stage2FaultExpectation(
-        opIndex: 6, far: 0x2_0000_0000, ipa: 0x7000_0000, s1ptw: false,
-        kind: .translation, level: 2, access: .fetch)
+    static let s1Fetch: ExpectedFault = {
+        var f = ExpectedFault(opIndex: 6, address: 0x2_0000_0000, access: .fetch, kind: .translation, level: 2)
+        f.ipa = 0x7000_0000
+        return f
+    }()
 
     struct Syndrome: Sendable { var esr: UInt64, far: UInt64, hpfar: UInt64, elr: UInt64, spsr: UInt64 = 0x3C5, op: Int }
     static let good: [Syndrome] = [
@@ -103,8 +112,10 @@ import Testing
     ]
     static let expectations = [s1Walk, s1Data, s1Fetch]
 
-    static func s1(_ i: Int, _ s: Syndrome) -> [String] {
-        expectations[i].mismatches(esr: s.esr, far: s.far, hpfar: s.hpfar, elr: s.elr, spsr: s.spsr, opIndex: s.op, interpreter: payload)
+    static func s1(_ i: Int, _ s: Syndrome, walk: ((IPA, Stage2Access) -> Stage2WalkResult)? = nil) -> [String] {
+        let m = MailboxMessage(kind: .trap, seq: 1, esr: s.esr, far: s.far, hpfar: s.hpfar, elr: s.elr, spsr: s.spsr, opIndex: s.op)
+        return FaultCheck.mismatches(
+            m, report: FaultReport(esr: s.esr, far: s.far, hpfar: s.hpfar), against: expectations[i], payload: payload, walk: walk)
     }
 
     @Test func stage1CorrectSyndromesPass() {
@@ -124,8 +135,8 @@ import Testing
             ("EC", 0, { $0.esr = $0.esr & ~(0x3F << 26) | 0x20 << 26 }, "EC 0x20, expected 0x24"),
             ("FSC kind", 0, { $0.esr = $0.esr & ~0x3F | 0x0B }, "accessFlag fault at level 3, expected translation"),
             ("level", 0, { $0.esr = $0.esr & ~0x3F | 0x06 }, "translation fault at level 2, expected translation at level 3"),
-            ("S1PTW (walk)", 0, { $0.esr &= ~(1 << 7) }, "S1PTW=0, expected 1"),
-            ("S1PTW (data)", 1, { $0.esr |= 1 << 7 }, "S1PTW=1, expected 0"),
+            ("S1PTW (walk)", 0, { $0.esr &= ~(1 << 7) }, "S1PTW=0, expected a fault on the stage-1 walk"),
+            ("S1PTW (data)", 1, { $0.esr |= 1 << 7 }, "S1PTW set, expected a fault on the access itself"),
             ("FnV", 1, { $0.esr |= 1 << 10 }, "FnV set"),
             ("EA", 1, { $0.esr |= 1 << 9 }, "EA set"),
             ("CM", 1, { $0.esr |= 1 << 8 }, "CM set"),
@@ -135,7 +146,7 @@ import Testing
             ("SRT", 1, { $0.esr = $0.esr & ~(0x1F << 16) | 11 << 16 }, "SRT=11, expected 12"),
             ("SF", 1, { $0.esr |= 1 << 15 }, "SF=1"),
             ("FnV (fetch)", 2, { $0.esr |= 1 << 10 }, "FnV set"),
-            ("FAR", 1, { $0.far += 8 }, "FAR_EL2 0x100004010, expected the VA 0x100004008"),
+            ("FAR", 1, { $0.far += 8 }, "FAR_EL2 0x100004010, expected 0x100004008"),
             ("HPFAR (walk)", 0, { $0.hpfar = (0x5000_4000 >> 12) << 4 }, "names IPA page 0x50004000, expected 0x50003000"),
             ("ELR (fetch)", 2, { $0.elr += 4 }, "expected the fetched address"),
             ("ELR (data)", 1, { $0.elr = 0x1000 }, "ELR_EL2 0x1000 is outside the op interpreter"),
@@ -146,5 +157,27 @@ import Testing
         change(&s)
         let bad = Self.s1(index, s)
         #expect(bad.contains { $0.contains(names) }, "\(field): \(bad)")
+    }
+
+    /// Also with the stage 1 on: EA on an instruction abort, HPFAR + FAR[11:0] for the data
+    /// fault (the data IPA, not the VA), and the software walk at the IPA stage 2 faulted on:
+    /// for a fault on the walk the descriptor's IPA, read (a hardware Access-flag update: write).
+    @Test func stage1HPFARAndSoftwareWalk() {
+        var fetchEA = Self.good[2]
+        fetchEA.esr |= 1 << 9
+        #expect(Self.s1(2, fetchEA).contains { $0.contains("EA set") })
+        var data = Self.good[1]
+        data.hpfar = (0x1_0000_4008 >> 12) << 4
+        #expect(Self.s1(1, data).contains { $0.contains("HPFAR_EL2 0x1000040 + FAR[11:0] names") })
+        var asked: [(IPA, Stage2Access)] = []
+        let agree = Self.s1(0, Self.good[0]) { ipa, access in
+            asked.append((ipa, access))
+            return .fault(Stage2Fault(kind: .translation, level: 3, ipa: ipa, access: access))
+        }
+        #expect(agree.isEmpty)
+        #expect(asked.count == 1 && asked[0].0 == IPA(0x5000_3000) && asked[0].1 == .read)
+        let disagree = Self.s1(0, Self.good[0]) { ipa, access in .fault(Stage2Fault(kind: .translation, level: 2, ipa: ipa, access: access))
+        }
+        #expect(disagree.contains { $0.contains("software walk says") })
     }
 }

@@ -23,6 +23,9 @@ public struct EventSpec: Decodable, Sendable {
     public var hpfar: String?
     /// Compare with the builder's software walk (default true).
     public var softwareWalk: Bool?
+    /// The fault is on the nested stage-1 walk (ESR S1PTW = 1): the stage-2 access that faulted
+    /// is the read (or Access-flag write) of the stage-1 descriptor at this stage-1 level.
+    public var stage1Walk: Int?
     /// MMIO: the access size (default: the op's) and, for a write, the data (default: the op's value).
     public var bytes: Int?
     public var data: Expression?
@@ -34,7 +37,7 @@ public struct EventSpec: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case fault, hvc, smc, mmio, el1Exception
-        case level, address, access, hpfar, softwareWalk, bytes, data, host, resume, reference, why
+        case level, address, access, hpfar, softwareWalk, stage1Walk, bytes, data, host, resume, reference, why
     }
 
     static let faultKinds = ["translation", "accessFlag", "permission", "addressSize", "externalAbortOnWalk"]
@@ -79,6 +82,7 @@ public struct EventSpec: Decodable, Sendable {
         try only(.access, for: isFault, "a fault")
         try only(.hpfar, for: isFault, "a fault")
         try only(.softwareWalk, for: isFault, "a fault")
+        try only(.stage1Walk, for: isFault, "a fault")
         try only(.address, for: isFault || isMMIO, "a fault or an mmio event")
         try only(.bytes, for: isMMIO, "an mmio event")
         try only(.data, for: isMMIO, "an mmio event")
@@ -95,6 +99,11 @@ public struct EventSpec: Decodable, Sendable {
                 forKey: .hpfar, in: c, debugDescription: "hpfar '\(hpfar)'; expected \"checked\" or \"unknown\"")
         }
         softwareWalk = try c.decodeIfPresent(Bool.self, forKey: .softwareWalk)
+        stage1Walk = try c.decodeIfPresent(Int.self, forKey: .stage1Walk)
+        if let stage1Walk, !(0...3).contains(stage1Walk) {
+            throw DecodingError.dataCorruptedError(
+                forKey: .stage1Walk, in: c, debugDescription: "stage1Walk \(stage1Walk); expected the stage-1 level, 0 to 3")
+        }
         bytes = try c.decodeIfPresent(Int.self, forKey: .bytes)
         if let bytes, ![1, 2, 4, 8].contains(bytes) {
             throw DecodingError.dataCorruptedError(forKey: .bytes, in: c, debugDescription: "bytes \(bytes); expected 1, 2, 4 or 8")

@@ -39,11 +39,14 @@ public enum HostStep: Decodable, Sendable {
     /// Reads the dirty log (KVM_GET_DIRTY_LOG, which clears it) of a `dirtyLog` region: it must
     /// hold exactly these host pages of the region (and, for a "ramSlot" region, the payload's).
     case expectDirty(DirtyPagesSpec)
+    /// The nested guest's stage-1 descriptor for `va` at `level`, in guest memory after the run
+    /// (an `atDone` check).
+    case expectStage1Descriptor(va: Expression, level: Int, set: Expression, clear: Expression)
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case demandMap, map, unmap, protect, editDescriptor, answer, setX0, setVTTBR, setVTTBRBits
         case swapDescriptor, restoreDescriptors, patchVTCR, restoreVTCR, tlbi, resumeUnder, expectTranslation, expectDescriptor,
-            backWithMemory, expectDirty
+            backWithMemory, expectDirty, expectStage1Descriptor
     }
 
     public init(from decoder: any Decoder) throws {
@@ -107,6 +110,9 @@ public enum HostStep: Decodable, Sendable {
             self = .restoreVTCR
         case .tlbi: self = .tlbi(try c.decode([TLBISpec].self, forKey: .tlbi))
         case .expectDirty: self = .expectDirty(try c.decode(DirtyPagesSpec.self, forKey: .expectDirty))
+        case .expectStage1Descriptor:
+            let e = try c.decode(Stage1DescriptorCheckSpec.self, forKey: .expectStage1Descriptor)
+            self = .expectStage1Descriptor(va: e.va, level: e.level, set: e.set ?? Expression("0"), clear: e.clear ?? Expression("0"))
         }
     }
 }

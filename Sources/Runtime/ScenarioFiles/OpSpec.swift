@@ -11,13 +11,16 @@ public struct OpSpec: Decodable, Sendable {
     public var at: Expression?
     public var value: Expression?
     public var aux: Expression?
+    /// sysregWrite / sysregRead: the nested guest's EL1 register by name ("SCTLR_EL1", "TCR_EL1",
+    /// "TTBR0_EL1", "TTBR1_EL1", "MAIR_EL1"), instead of its number in `aux`.
+    public var register: String?
     public var `repeat`: Int?
     /// What the op's result (x11, or x0 for exec/hvc/smc) must be; by default derived.
     public var result: ResultSpec?
     public var raises: [EventSpec]
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case op, bytes, at, value, aux, `repeat`, result, raises
+        case op, bytes, at, value, aux, register, `repeat`, result, raises
     }
 
     static let kinds: [String: OpKind] = [
@@ -60,6 +63,23 @@ public struct OpSpec: Decodable, Sendable {
                     codingPath: c.codingPath, debugDescription: "a store needs 'value'"))
         }
         aux = try c.decodeIfPresent(Expression.self, forKey: .aux)
+        register = try c.decodeIfPresent(String.self, forKey: .register)
+        if let register {
+            guard op == "sysregWrite" || op == "sysregRead" else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .register, in: c, debugDescription: "'register' is only for sysregWrite and sysregRead")
+            }
+            guard aux == nil else {
+                throw DecodingError.dataCorruptedError(forKey: .register, in: c, debugDescription: "give 'register' or 'aux', not both")
+            }
+            guard let r = NestedSystemRegister.allCases.first(where: { $0.cName == register }) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .register, in: c,
+                    debugDescription: "register '\(register)'; expected one of: "
+                        + NestedSystemRegister.allCases.map(\.cName).joined(separator: ", "))
+            }
+            aux = Expression(String(r.rawValue))
+        }
         self.repeat = try c.decodeIfPresent(Int.self, forKey: .repeat)
         if let r = self.repeat, !(1...1_000_000).contains(r) {
             throw DecodingError.dataCorruptedError(forKey: .repeat, in: c, debugDescription: "repeat \(r); expected 1 to 1000000")

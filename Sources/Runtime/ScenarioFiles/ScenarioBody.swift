@@ -35,6 +35,8 @@ public struct ScenarioBody: Sendable {
     public var atDone: [HostStep]?
     public var notes: [String]?
     public var knownFailures: [KnownFailureSpec]?
+    /// The nested guest's own stage 1: tables the host builds, the values that turn it on.
+    public var stage1: Stage1Spec?
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: ScenarioFile.CodingKeys.self)
@@ -72,6 +74,7 @@ public struct ScenarioBody: Sendable {
         atDone = try c.decodeIfPresent([HostStep].self, forKey: .atDone)
         notes = try c.decodeIfPresent([String].self, forKey: .notes)
         knownFailures = try c.decodeIfPresent([KnownFailureSpec].self, forKey: .knownFailures)
+        stage1 = try c.decodeIfPresent(Stage1Spec.self, forKey: .stage1)
     }
 
     init() {}
@@ -98,6 +101,7 @@ public struct ScenarioBody: Sendable {
         r.atDone = other.atDone ?? atDone
         r.notes = other.notes ?? notes
         r.knownFailures = other.knownFailures ?? knownFailures
+        r.stage1 = other.stage1 ?? stage1
         return r
     }
 }

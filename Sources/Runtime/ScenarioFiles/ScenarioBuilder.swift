@@ -69,6 +69,8 @@ struct ScenarioBuilder {
         if body.requires?.tlbiRange == true { r.append(.tlbiRange) }
         if body.requires?.hardwareAccessFlag == true { r.append(.hardwareAccessFlag) }
         if body.requires?.lpa2 == true { r.append(.lpa2(try granule())) }
+        if body.requires?.lse == true { r.append(.lse) }
+        if body.stage1 != nil { r.append(.stage1Granule4K) }
         return r
     }
 
@@ -121,6 +123,15 @@ struct ScenarioBuilder {
         names["block"] = names["span2"]
         if let at = Self.payloadInstruction(0xD400_0002 | UInt32(GuestABI.hvcOp) << 5) {
             names["hvcReturn"] = layout.payload.rawValue + at + 4
+        }
+        let stage1Path = path("stage1", set: variant.body.stage1 != nil)
+        if let st = body.stage1 {
+            // The register values that turn the nested stage 1 on (Stage1: D24.2 MAIR_EL1,
+            // TCR_EL1, SCTLR_EL1), for the nested guest's sysregWrite ops.
+            names["s1MAIR"] = Stage1.mair
+            names["s1TCR"] = Stage1.tcr(vaBits: st.vaBits, ipaBits: ipaBits, hardwareAccessFlag: st.hardwareAccessFlag)
+            names["s1SCTLR"] = Stage1.sctlrMMUOn
+            names["payloadBase"] = layout.payload.rawValue
         }
         try bindLets(&names)
         if let h = body.hcrSet { s.hcrSet = try eval(h, names, path("hcrSet", set: variant.body.hcrSet != nil)) }
@@ -359,6 +370,80 @@ struct ScenarioBuilder {
             return .expectDirty(pages: d.pages.sorted(), payload: d.payloadPages)
         }
 
+        var notes: [String] = []
+        // The nested guest's stage-1 tables, planted into the regions that hold their IPAs.
+        var stage1: Stage1Tables? = nil
+        if let st = body.stage1 {
+            let root = try eval(st.root, names, "\(stage1Path).root")
+            var t: Stage1Tables
+            do { t = try Stage1Tables(vaBits: st.vaBits, root: root) } catch { throw fail("\(stage1Path).root", error.description) }
+            var place: [Stage1TableKey: UInt64] = [:]
+            for (i, tb) in st.tables.enumerated() {
+                let tp = "\(stage1Path).tables[\(i)]"
+                guard tb.level > t.startLevel else {
+                    throw fail(
+                        "\(tp).level",
+                        "level \(tb.level): a \(st.vaBits)-bit VA space starts at level \(t.startLevel), whose table is 'root'")
+                }
+                let va = try eval(tb.va, names, "\(tp).va")
+                let span: UInt64 = 1 << Stage1.shift(level: tb.level - 1)
+                let key = Stage1TableKey(level: tb.level, base: va & ~(span - 1))
+                guard place[key] == nil else {
+                    throw fail(tp, "a second level-\(tb.level) table for the VAs at 0x\(String(key.base, radix: 16))")
+                }
+                place[key] = try eval(tb.ipa, names, "\(tp).ipa")
+            }
+            var missing: [String] = []
+            let tableAt: (Int, UInt64) -> UInt64 = { level, base in
+                if let ipa = place[Stage1TableKey(level: level, base: base)] { return ipa }
+                missing.append("{\"level\": \(level), \"va\": \"0x\(String(base, radix: 16))\"}")
+                return 1  // misaligned: the builder stops on it
+            }
+            func add(_ va: UInt64, _ ipa: UInt64, _ size: UInt64, _ attributes: Stage1.Attributes, _ at: String) throws {
+                do { try t.map(va: va, output: ipa, size: size, attributes: attributes, tableAt: tableAt) } catch {
+                    throw fail(
+                        at, missing.isEmpty ? "\(error)" : "no table placed for " + missing.joined(separator: ", ") + " (\"tables\")")
+                }
+            }
+            // The op interpreter runs with the MMU on too: its code and its op/result region
+            // are identity-mapped (2 MiB each).
+            try add(layout.payload.rawValue, layout.payload.rawValue, 2 << 20, .normalCode, "\(stage1Path).tables")
+            try add(layout.nested.rawValue, layout.nested.rawValue, 2 << 20, .normalData, "\(stage1Path).tables")
+            for (i, m) in st.map.enumerated() {
+                let mp = "\(stage1Path).map[\(i)]"
+                var a: Stage1.Attributes =
+                    switch m.access {
+                    case "rwx": .normalCode
+                    case "r": Stage1.Attributes(ap: 0b10)
+                    default: .normalData
+                    }
+                a.accessFlag = m.accessFlag
+                try add(
+                    try eval(m.va, names, "\(mp).va"), try eval(m.ipa, names, "\(mp).ipa"), try eval(m.size, names, "\(mp).size"), a, mp)
+            }
+            for table in t.tables.keys.sorted() {
+                guard let (r, pa) = try resolve(table), r.modelled else {
+                    throw fail(
+                        table == root ? "\(stage1Path).root" : "\(stage1Path).tables",
+                        "the stage-1 table at IPA 0x\(String(table, radix: 16)) is in no region with pool memory")
+                }
+                plant(pa, t.image(of: table))
+            }
+            stage1 = t
+            notes.append(
+                "nested stage 1: 4K granule, \(st.vaBits)-bit VA, TTBR0 0x\(String(root, radix: 16)), MAIR_EL1 0x\(String(names["s1MAIR"]!, radix: 16)), TCR_EL1 0x\(String(names["s1TCR"]!, radix: 16)), SCTLR_EL1 0x\(String(names["s1SCTLR"]!, radix: 16))"
+            )
+        }
+        /// With the nested stage 1 on, an op's address is a VA: the IPA its walk gives.
+        var stage1On = false
+        func ipa(of va: UInt64, _ p: String) throws -> UInt64 {
+            guard stage1On, let t = stage1 else { return va }
+            guard let (out, _) = t.translate(va) else {
+                throw fail(p, "VA 0x\(String(va, radix: 16)) has no stage-1 translation (\"stage1\".\"map\")")
+            }
+            return out
+        }
+
         // What stage 2 maps so far, for derived fault levels.
         var mapped: [(start: UInt64, size: UInt64)] =
             [
@@ -368,7 +453,6 @@ struct ScenarioBuilder {
         let opsPath = path("ops", set: variant.body.ops != nil)
         guard let ops = body.ops, !ops.isEmpty else { throw fail(opsPath, "a variant needs at least one op") }
         guard ops.count <= layout.maxOps else { throw fail(opsPath, "\(ops.count) ops; the op area holds at most \(layout.maxOps)") }
-        var notes: [String] = []
         for (index, o) in ops.enumerated() {
             let p = "\(opsPath)[\(index)]"
             let kind = o.kind
@@ -376,6 +460,7 @@ struct ScenarioBuilder {
             let value = try o.value.map { try eval($0, names, "\(p).value") } ?? 0
             let aux = try o.aux.map { try eval($0, names, "\(p).aux") } ?? 0
             s.ops.append(GuestOp(kind, address: address, value: value, aux: aux, repeatCount: UInt32(o.repeat ?? 1)))
+            let opIPA = o.at == nil ? address : try ipa(of: address, "\(p).at")
 
             // The host's x0 / MMIO answer, if an event of this op sets one.
             var x0: UInt64? = nil
@@ -390,7 +475,7 @@ struct ScenarioBuilder {
 
             // The expected result, from the model unless the file says.
             var result: UInt64? = nil
-            let backing = try o.at.flatMap { _ in try resolve(address) }
+            let backing = try o.at.flatMap { _ in try resolve(opIPA) }
             switch kind {
             case .exec:
                 guard let (r, pa) = backing, r.modelled else {
@@ -441,9 +526,14 @@ struct ScenarioBuilder {
                                         >> (8 * UInt64($0)))
                             })
                     }
-                    let old = modelValue(pa, 8)!
-                    if kind == .ldadd64 { store(pa, old &+ value, 8) } else if old == aux { store(pa, value, 8) }
-                    result = old
+                    // Each repetition is one more atomic: LDADD returns the old value and stores
+                    // old + value; CAS stores value when memory equals aux (Arm ARM C6.2 LDADD,
+                    // CAS). The result is the last repetition's.
+                    for _ in 0..<(o.repeat ?? 1) {
+                        let old = modelValue(pa, 8)!
+                        if kind == .ldadd64 { store(pa, old &+ value, 8) } else if old == aux { store(pa, value, 8) }
+                        result = old
+                    }
                 }
             default:
                 break
@@ -460,6 +550,9 @@ struct ScenarioBuilder {
                 }
             }
             if let result { s.expectedResults[index] = result }
+            if kind == .sysregWrite {
+                try stage1Write(register: aux, value: value, stage1: body.stage1, names: names, on: &stage1On, p)
+            }
             // A repeated load checks every repetition in the guest, not just the last one: the
             // payload compares each value with the op's and counts the mismatches.
             if kind.isLoad, (o.repeat ?? 1) > 1, let result {
@@ -475,6 +568,22 @@ struct ScenarioBuilder {
                 switch ev.kind {
                 case .fault(let k):
                     let at = try ev.address.map { try eval($0, names, "\(ep).address") } ?? address
+                    // The IPA stage 2 faults on: the address itself, its stage-1 output, or
+                    // (a fault on the stage-1 walk) the descriptor the walk reads at that level.
+                    let s2IPA: UInt64
+                    if let l = ev.stage1Walk {
+                        guard stage1On, let t = stage1 else {
+                            throw fail(
+                                "\(ep).stage1Walk",
+                                "the nested stage 1 is off at this op (no sysregWrite of SCTLR_EL1 with M = 1 before it)")
+                        }
+                        guard let d = t.descriptorIPA(level: l, va: at) else {
+                            throw fail("\(ep).stage1Walk", "a walk of VA 0x\(String(at, radix: 16)) reads no level-\(l) descriptor")
+                        }
+                        s2IPA = d
+                    } else {
+                        s2IPA = try ipa(of: at, ev.address == nil ? "\(p).at" : "\(ep).address")
+                    }
                     let fetch = ev.access.map { $0 == "fetch" } ?? (kind == .exec)
                     let access: ExpectedAccess
                     if fetch {
@@ -502,20 +611,22 @@ struct ScenarioBuilder {
                         guard faultKind == .translation else {
                             throw fail("\(ep).level", "\"derive\" works out translation-fault levels only; give the level of a \(k) fault")
                         }
-                        guard let d = Self.translationFaultLevel(ipa: at, mapped: mapped, granule: g, startLevel: geometry.startLevel)
+                        guard let d = Self.translationFaultLevel(ipa: s2IPA, mapped: mapped, granule: g, startLevel: geometry.startLevel)
                         else {
                             throw fail(
                                 "\(ep).level",
-                                "\"derive\": 0x\(String(at, radix: 16)) is mapped at this point, so no translation fault can happen")
+                                "\"derive\": IPA 0x\(String(s2IPA, radix: 16)) is mapped at this point, so no translation fault can happen")
                         }
                         level = d
                     }
                     var f = ExpectedFault(
                         opIndex: index, address: at, access: access, kind: faultKind, level: level,
-                        hpfarValid: ev.hpfar.map { $0 == "checked" })
+                        hpfarValid: ev.hpfar.map { $0 == "checked" } ?? (ev.stage1Walk != nil ? true : nil))
                     f.checkSoftwareWalk = ev.softwareWalk ?? true
+                    if stage1On { f.ipa = s2IPA }
+                    f.s1ptw = ev.stage1Walk != nil
                     eventKind = .stage2Fault(f)
-                    faultIPA = at
+                    faultIPA = s2IPA
                 case .hvc(let imm), .smc(let imm):
                     let v = try eval(imm, names, "\(ep).\(kind == .smc ? "smc" : "hvc")")
                     guard v <= 0xFFFF else { throw fail(ep, "immediate 0x\(String(v, radix: 16)) does not fit 16 bits") }
@@ -653,6 +764,9 @@ struct ScenarioBuilder {
                                 maxHostPage: try eval(b.maxHostPage, names, "\(hp).backWithMemory.maxHostPage")))
                     case .expectDirty(let d):
                         reactions.append(try dirtyCheck(d, "\(hp).expectDirty"))
+                    case .expectStage1Descriptor:
+                        throw fail(
+                            "\(hp).expectStage1Descriptor", "expectStage1Descriptor states memory after the run: put it in \"atDone\"")
                     case .expectTranslation(let t):
                         let tp = "\(hp).expectTranslation"
                         reactions.append(
@@ -671,8 +785,26 @@ struct ScenarioBuilder {
         }
         for (i, step) in (body.atDone ?? []).enumerated() {
             let p = "\(path("atDone", set: variant.body.atDone != nil))[\(i)]"
-            guard case .expectDirty(let d) = step else { throw fail(p, "atDone takes expectDirty steps (checks after DONE)") }
-            s.atDone.append(try dirtyCheck(d, "\(p).expectDirty"))
+            switch step {
+            case .expectDirty(let d): s.atDone.append(try dirtyCheck(d, "\(p).expectDirty"))
+            case let .expectStage1Descriptor(va, level, set, clear):
+                // A state of guest memory after the run: the byte model, which memory must
+                // match exactly, holds the descriptor with these bits changed.
+                let dp = "\(p).expectStage1Descriptor"
+                guard let t = stage1 else { throw fail(dp, "the file has no \"stage1\" tables") }
+                let v = try eval(va, names, "\(dp).va")
+                guard let d = t.descriptorIPA(level: level, va: v), let (r, pa) = try resolve(d), r.modelled, let old = modelValue(pa, 8)
+                else {
+                    throw fail(
+                        "\(dp).level", "a walk of VA 0x\(String(v, radix: 16)) reads no level-\(level) descriptor the harness planted")
+                }
+                let new = (old | (try eval(set, names, "\(dp).set"))) & ~(try eval(clear, names, "\(dp).clear"))
+                store(pa, new, 8)
+                notes.append(
+                    "after the run, the stage-1 level-\(level) descriptor for VA 0x\(String(v, radix: 16)) (IPA 0x\(String(d, radix: 16)), PA 0x\(String(pa, radix: 16))) must read 0x\(String(new, radix: 16)) (planted 0x\(String(old, radix: 16)))"
+                )
+            default: throw fail(p, "atDone takes expectDirty and expectStage1Descriptor steps (checks after DONE)")
+            }
         }
         s.expectedMemory = model.keys.sorted().map { (PhysicalAddress($0), [model[$0]!]) }
         s.expectedMemory += try expand(body.expectMemory ?? [], path("expectMemory", set: variant.body.expectMemory != nil))
@@ -682,6 +814,38 @@ struct ScenarioBuilder {
         s.notes += body.notes ?? []
         s.notes += notes
         return s
+    }
+
+    /// A sysregWrite of the nested guest's stage-1 registers: SCTLR_EL1.M (bit 0) turns the
+    /// builder's VA translation on or off; the other registers must hold what the tables were
+    /// built for.
+    func stage1Write(
+        register: UInt64, value: UInt64, stage1 st: Stage1Spec?, names: [String: UInt64], on: inout Bool, _ p: String
+    ) throws(ScenarioFileError) {
+        let reg = NestedSystemRegister(rawValue: register)
+        guard let st else {
+            if reg == .sctlrEL1 && value & 1 != 0 {
+                throw fail("\(p).value", "SCTLR_EL1.M = 1 turns the nested stage 1 on, but the file has no \"stage1\" tables")
+            }
+            return
+        }
+        let root = try eval(st.root, names, "\(path("stage1", set: variant.body.stage1 != nil)).root")
+        switch reg {
+        case .sctlrEL1?: on = value & 1 != 0
+        case .ttbr0EL1? where value & Stage1.addressMask != root:
+            throw fail("\(p).value", "TTBR0_EL1 0x\(String(value, radix: 16)) is not the stage-1 root 0x\(String(root, radix: 16))")
+        case .tcrEL1? where value != names["s1TCR"]:
+            throw fail(
+                "\(p).value",
+                "TCR_EL1 0x\(String(value, radix: 16)) is not the one the stage-1 tables are built for: s1TCR (0x\(String(names["s1TCR"]!, radix: 16)))"
+            )
+        case .mairEL1? where value != Stage1.mair:
+            throw fail(
+                "\(p).value",
+                "MAIR_EL1 0x\(String(value, radix: 16)) is not s1MAIR (0x\(String(Stage1.mair, radix: 16))), which the descriptors' AttrIndx assume"
+            )
+        default: break
+        }
     }
 
     /// Binds the `let` names: each may use the built-in names and other lets (any order).
