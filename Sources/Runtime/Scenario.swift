@@ -64,6 +64,10 @@ public enum Requirement: Sendable, Equatable, CustomStringConvertible {
     case tlbiRange
     /// FEAT_HAFDBS: ID_AA64MMFR1_EL1.HAFDBS, bits [3:0], non-zero (hardware Access flag).
     case hardwareAccessFlag
+    /// FEAT_S2FWB (HCR_EL2.FWB).
+    case stage2FWB
+    /// FEAT_NV2 (HCR_EL2.NV2, VNCR_EL2) at vEL2: the guest hypervisor can nest a hypervisor.
+    case nv2
     public var description: String {
         switch self {
         case .stage2Granule(let g): "\(g) granule at stage 2"
@@ -74,6 +78,8 @@ public enum Requirement: Sendable, Equatable, CustomStringConvertible {
         case .cnp: "FEAT_TTCNP"
         case .tlbiRange: "FEAT_TLBIRANGE"
         case .hardwareAccessFlag: "FEAT_HAFDBS"
+        case .stage2FWB: "FEAT_S2FWB"
+        case .nv2: "FEAT_NV2 at vEL2"
         }
     }
 }
@@ -96,6 +102,8 @@ public struct VCPUFacts: Sendable, Equatable {
     public var mmfr2: UInt64
     /// ID_AA64ISAR0_EL1 (0 from a payload that does not report it: no TLB range operations).
     public var isar0: UInt64 = 0
+    /// ID_AA64MMFR4_EL1 (0 from a payload that does not report it).
+    public var mmfr4: UInt64 = 0
 
     /// HCR_EL2.E2H (bit 34): the guest hypervisor runs VHE-style.
     public var e2h: Bool { hcrAtEntry & (1 << 34) != 0 }
@@ -108,6 +116,14 @@ public struct VCPUFacts: Sendable, Equatable {
     public var hasTLBIRange: Bool { (isar0 >> 56) & 0xF == 0b0010 }
     /// FEAT_HAFDBS: ID_AA64MMFR1_EL1.HAFDBS, bits [3:0], 0b0001 (AF) or more (Arm ARM D24.2).
     public var hasHardwareAccessFlag: Bool { mmfr1 & 0xF != 0 }
+    /// FEAT_NV2: ID_AA64MMFR2_EL1.NV, bits [27:24], = 0b0010, or NV = 0 with
+    /// ID_AA64MMFR4_EL1.NV_frac, bits [23:20], = 0b0001 (FEAT_NV2 without FEAT_NV) (Arm ARM D24.2).
+    public var hasNV2: Bool {
+        let nv = (mmfr2 >> 24) & 0xF
+        return nv == 0b0010 || (nv == 0 && (mmfr4 >> 20) & 0xF == 0b0001)
+    }
+    /// FEAT_S2FWB: ID_AA64MMFR2_EL1.FWB, bits [43:40] (Arm ARM D24.2 ID_AA64MMFR2_EL1).
+    public var hasStage2FWB: Bool { (mmfr2 >> 40) & 0xF != 0 }
     /// ID_AA64MMFR0_EL1 decoded once, by the same code `harness doctor` uses (Machine's
     /// `IDAA64MMFR0`, Arm ARM D24.2 ID_AA64MMFR0_EL1).
     public var mmfr0Fields: IDAA64MMFR0 { IDAA64MMFR0(rawValue: mmfr0) }
@@ -146,6 +162,13 @@ public struct VCPUFacts: Sendable, Equatable {
         case .hardwareAccessFlag:
             hasHardwareAccessFlag
                 ? nil : "FEAT_HAFDBS is not implemented (ID_AA64MMFR1_EL1.HAFDBS = 0, 0x\(String(mmfr1, radix: 16))): VTCR_EL2.HA is RES0"
+        case .stage2FWB:
+            hasStage2FWB
+                ? nil : "FEAT_S2FWB is not implemented (ID_AA64MMFR2_EL1.FWB = 0, 0x\(String(mmfr2, radix: 16))): HCR_EL2.FWB is RES0"
+        case .nv2:
+            hasNV2
+                ? nil
+                : "KVM does not give the guest hypervisor FEAT_NV2 (ID_AA64MMFR2_EL1.NV = \((mmfr2 >> 24) & 0xF), ID_AA64MMFR4_EL1.NV_frac = \((mmfr4 >> 20) & 0xF); MMFR2 0x\(String(mmfr2, radix: 16)), MMFR4 0x\(String(mmfr4, radix: 16))): HCR_EL2.NV2 and VNCR_EL2 are RES0 or UNDEFINED at vEL2, so no VNCR page can exist"
         }
     }
 }
@@ -285,6 +308,12 @@ public struct ExpectedEvent: Sendable, CustomStringConvertible {
         /// guest and the PC moved back one instruction, so op `opIndex`'s access runs again
         /// against memory. Needs the KVM backend and host pages of at most `maxHostPage` bytes.
         case backWithMemory(opIndex: Int, plant: [(PhysicalAddress, [UInt8])], maxHostPage: UInt64)
+        /// KVM_MEM_LOG_DIRTY_PAGES on/off for the RAM memslot (KVM_SET_USER_MEMORY_REGION).
+        case dirtyLog(Bool)
+        /// Fails unless KVM_GET_DIRTY_LOG of the RAM memslot lists each address's host page.
+        case expectDirty([PhysicalAddress])
+        /// munmap + mmap (zero-filled) of the host memory behind `[pa, pa + size)`, then `plant`.
+        case replaceBacking(pa: PhysicalAddress, size: UInt64, plant: [(PhysicalAddress, [UInt8])])
     }
     /// How the reply resumes the guest: RESUME (retry a fault; after an hvc, the next
     /// instruction) or SKIP (ELR+4: past a trapped SMC, whose ELR is the SMC itself).
@@ -340,6 +369,8 @@ public struct Scenario: Sendable {
     public var expectedFaults: [ExpectedFault] = []
     /// op index → the value its result must hold (masked to the access size by the builder).
     public var expectedResults: [Int: UInt64] = [:]
+    /// op index → a pattern its result must match (some bits, or one of several values).
+    public var resultPatterns: [Int: ResultPattern] = [:]
     /// Bytes guest-physical memory must hold after the run.
     public var expectedMemory: [(PhysicalAddress, [UInt8])] = []
     /// Reported, not checked: a sentence per interesting property of the layout.
@@ -371,6 +402,16 @@ public struct Scenario: Sendable {
     public var nonVHE = false
     /// RAM beyond the session layout's, backed before the run (`ExtraRAM`).
     public var extraRAM: [ExtraRAM] = []
+    /// How the VM is torn down after the run.
+    public var teardown: Teardown = .standard
+
+    public enum Teardown: String, Sendable {
+        /// vCPUs, vGIC and VM closed, then guest memory unmapped (the fast order).
+        case standard
+        /// The VM fd closed first, guest memory unmapped while the vCPUs still hold the VM,
+        /// then the vCPUs closed (`Machine.destroyVMBeforeVCPUs`).
+        case vmBeforeVCPUs
+    }
 
     public init(granule: Granule, ipaBits: Int, ops: [GuestOp]) {
         self.granule = granule

@@ -11,8 +11,12 @@ public struct RequirementSpec: Decodable, Sendable, Equatable {
     /// FEAT_TLBIRANGE (TLBI RIPAS2E1IS and the other range forms), FEAT_HAFDBS (VTCR_EL2.HA).
     public var tlbiRange: Bool?
     public var hardwareAccessFlag: Bool?
+    /// FEAT_S2FWB (HCR_EL2.FWB).
+    public var stage2FWB: Bool?
+    /// FEAT_NV2 at vEL2 (recursive nesting with a VNCR page).
+    public var nv2: Bool?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case paBits, xnx, ttl, vmid16, cnp, tlbiRange, hardwareAccessFlag }
+    enum CodingKeys: String, CodingKey, CaseIterable { case paBits, xnx, ttl, vmid16, cnp, tlbiRange, hardwareAccessFlag, stage2FWB, nv2 }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -27,8 +31,11 @@ public struct RequirementSpec: Decodable, Sendable, Equatable {
         cnp = try c.decodeIfPresent(Bool.self, forKey: .cnp)
         tlbiRange = try c.decodeIfPresent(Bool.self, forKey: .tlbiRange)
         hardwareAccessFlag = try c.decodeIfPresent(Bool.self, forKey: .hardwareAccessFlag)
+        stage2FWB = try c.decodeIfPresent(Bool.self, forKey: .stage2FWB)
+        nv2 = try c.decodeIfPresent(Bool.self, forKey: .nv2)
         for (key, v) in [
             (CodingKeys.ttl, ttl), (.vmid16, vmid16), (.cnp, cnp), (.tlbiRange, tlbiRange), (.hardwareAccessFlag, hardwareAccessFlag),
+            (.stage2FWB, stage2FWB), (.nv2, nv2),
         ] where v == false {
             throw DecodingError.dataCorruptedError(
                 forKey: key, in: c, debugDescription: "only `true` (require it) is supported; leave it out otherwise")

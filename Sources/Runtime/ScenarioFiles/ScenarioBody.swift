@@ -27,6 +27,8 @@ public struct ScenarioBody: Sendable {
     public var expectMemory: [PlantSpec]?
     public var notes: [String]?
     public var knownFailures: [KnownFailureSpec]?
+    /// "standard" or "vmBeforeVCPUs" (`Scenario.Teardown`).
+    public var teardown: String?
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: ScenarioFile.CodingKeys.self)
@@ -56,6 +58,11 @@ public struct ScenarioBody: Sendable {
         ops = try c.decodeIfPresent([OpSpec].self, forKey: .ops)
         notes = try c.decodeIfPresent([String].self, forKey: .notes)
         knownFailures = try c.decodeIfPresent([KnownFailureSpec].self, forKey: .knownFailures)
+        teardown = try c.decodeIfPresent(String.self, forKey: .teardown)
+        if let teardown, Scenario.Teardown(rawValue: teardown) == nil {
+            throw DecodingError.dataCorruptedError(
+                forKey: .teardown, in: c, debugDescription: "teardown '\(teardown)'; expected \"standard\" or \"vmBeforeVCPUs\"")
+        }
     }
 
     init() {}
@@ -79,6 +86,7 @@ public struct ScenarioBody: Sendable {
         r.ops = other.ops ?? ops
         r.notes = other.notes ?? notes
         r.knownFailures = other.knownFailures ?? knownFailures
+        r.teardown = other.teardown ?? teardown
         return r
     }
 }
