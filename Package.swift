@@ -17,6 +17,9 @@ let package = Package(
         .target(name: "AArch64"),
         // Stage-2 translation tables: builder, walker, dump (pure, no KVM).
         .target(name: "Stage2", dependencies: ["AArch64"]),
+        // The `stage2 build` spec: a strict JSON reader, the validated spec and the table build
+        // from it (a library so the fuzz targets in fuzz/ can link it).
+        .target(name: "Stage2Spec", dependencies: ["Stage2", "AArch64", "Reporting"]),
         // The seed's stage-2 algorithm re-implemented in C: baseline for `harness bench stage2`.
         .target(name: "Stage2SeedBaseline", cSettings: [.unsafeFlags(["-O2"])]),
         // C shim over <linux/kvm.h>: ioctl numbers and struct layouts come from the kernel headers.
@@ -51,7 +54,8 @@ let package = Package(
         .executableTarget(
             name: "harness",
             dependencies: [
-                "AArch64", "Stage2", "Stage2SeedBaseline", "KVM", "Machine", "Runtime", "TestCatalog", "GuestProtocol", "Reporting",
+                "AArch64", "Stage2", "Stage2Spec", "Stage2SeedBaseline", "KVM", "Machine", "Runtime", "TestCatalog", "GuestProtocol",
+                "Reporting",
                 "CExitBaseline", "HostHealth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -68,3 +72,15 @@ let package = Package(
         .testTarget(name: "HarnessTests", dependencies: ["harness", "Stage2", "AArch64"]),
     ]
 )
+
+// libFuzzer targets (fuzz/, run by scripts/fuzz), declared only when NVH_FUZZ=1: each main
+// calls libFuzzer's driver, which only a -sanitize=fuzzer build links.
+if Context.environment["NVH_FUZZ"] == "1" {
+    package.targets += [
+        .target(name: "CFuzzDriver", path: "fuzz/Sources/CFuzzDriver"),
+        .executableTarget(
+            name: "fuzz-stage2-spec", dependencies: ["CFuzzDriver", "Stage2Spec", "Stage2", "AArch64"], path: "fuzz/Sources/FuzzStage2Spec"),
+        .executableTarget(
+            name: "fuzz-stage2-image", dependencies: ["CFuzzDriver", "Stage2", "AArch64"], path: "fuzz/Sources/FuzzStage2Image"),
+    ]
+}

@@ -34,6 +34,10 @@ public enum GuestABI {
     public static let cfgOffResults = 96
     public static let configSize = 104
     public static let cfgFlagHello: UInt64 = 0x1
+    /// Host self-test: the payload writes xorshift32 words (seed: flags[63:32]) over its
+    /// message page instead of HELLO, rings the doorbell with sequence number 1 and halts.
+    public static let cfgFlagGarbage: UInt64 = 0x2
+    public static let cfgGarbageSeedShift = 32
 
     // MARK: Message (payload -> host)
     public static let messageMagic: UInt32 = 0x4D48_564E
@@ -128,6 +132,7 @@ public enum GuestABI {
             ("NVH_CFG_OFF_NESTED_SP", u(cfgOffNestedSP)), ("NVH_CFG_OFF_OPS", u(cfgOffOps)),
             ("NVH_CFG_OFF_OP_COUNT", u(cfgOffOpCount)), ("NVH_CFG_OFF_RESULTS", u(cfgOffResults)),
             ("NVH_CONFIG_SIZE", u(configSize)), ("NVH_CFG_FLAG_HELLO", cfgFlagHello),
+            ("NVH_CFG_FLAG_GARBAGE", cfgFlagGarbage), ("NVH_CFG_GARBAGE_SEED_SHIFT", u(cfgGarbageSeedShift)),
             ("NVH_MSG_MAGIC", UInt64(messageMagic)), ("NVH_MSG_VERSION", UInt64(messageVersion)),
             ("NVH_MSG_OFF_MAGIC", u(msgOffMagic)), ("NVH_MSG_OFF_VERSION", u(msgOffVersion)),
             ("NVH_MSG_OFF_KIND", u(msgOffKind)), ("NVH_MSG_OFF_VECTOR", u(msgOffVector)),

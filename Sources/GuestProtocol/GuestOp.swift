@@ -215,24 +215,12 @@ public enum TLBIOperation: Equatable, Sendable {
 extension Array where Element == UInt8 {
     @inlinable mutating func storeLE<T: FixedWidthInteger>(_ value: T, at offset: Int) {
         precondition(offset >= 0 && offset + MemoryLayout<T>.size <= count, "store outside the buffer")
-        withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self) }
+        for k in 0..<MemoryLayout<T>.size { self[offset + k] = UInt8(truncatingIfNeeded: value >> (8 * k)) }
     }
     @inlinable func loadLE<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
         precondition(offset >= 0 && offset + MemoryLayout<T>.size <= count, "load outside the buffer")
-        return T(littleEndian: withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) })
-    }
-}
-
-extension UnsafeRawBufferPointer {
-    @inlinable func loadLE<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
-        precondition(offset >= 0 && offset + MemoryLayout<T>.size <= count, "load outside the buffer")
-        return T(littleEndian: loadUnaligned(fromByteOffset: offset, as: T.self))
-    }
-}
-
-extension UnsafeMutableRawBufferPointer {
-    @inlinable func storeLE<T: FixedWidthInteger>(_ value: T, at offset: Int) {
-        precondition(offset >= 0 && offset + MemoryLayout<T>.size <= count, "store outside the buffer")
-        storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
+        var v: T = 0
+        for k in 0..<MemoryLayout<T>.size { v |= T(truncatingIfNeeded: self[offset + k]) << (8 * k) }
+        return v
     }
 }

@@ -99,30 +99,26 @@ public struct MailboxMessage: Equatable, Sendable {
     /// expects (the doorbell carried it too); `opCount` bounds the op index for kinds that
     /// come from the op interpreter.
     public init(bytes: [UInt8], expectedSeq: UInt64, opCount: Int) throws(GuestProtocolError) {
-        let result = bytes.withUnsafeBytes { raw in
-            Result { () throws(GuestProtocolError) -> MailboxMessage in
-                try MailboxMessage(raw: raw, expectedSeq: expectedSeq, opCount: opCount)
-            }
-        }
-        self = try result.get()
+        try self.init(page: bytes, expectedSeq: expectedSeq, opCount: opCount)
     }
 
-    /// Decodes straight from the message page (guest memory); same checks as `init(bytes:)`.
-    public init(raw bytes: UnsafeRawBufferPointer, expectedSeq: UInt64, opCount: Int) throws(GuestProtocolError) {
+    /// Decodes from any view of the message page (guest memory in place); same checks as
+    /// `init(bytes:)`.
+    public init<Page: MailboxBytes>(page bytes: Page, expectedSeq: UInt64, opCount: Int) throws(GuestProtocolError) {
         guard bytes.count >= GuestABI.messageSize else {
             throw .truncated(bytes.count, expected: GuestABI.messageSize)
         }
-        let magic = bytes.loadLE(UInt32.self, at: GuestABI.msgOffMagic)
+        let magic = bytes.load32(at: GuestABI.msgOffMagic)
         guard magic == GuestABI.messageMagic else { throw .badMagic(UInt64(magic)) }
-        let version = bytes.loadLE(UInt32.self, at: GuestABI.msgOffVersion)
+        let version = bytes.load32(at: GuestABI.msgOffVersion)
         guard version == GuestABI.messageVersion else { throw .badVersion(UInt64(version)) }
-        let rawKind = bytes.loadLE(UInt32.self, at: GuestABI.msgOffKind)
+        let rawKind = bytes.load32(at: GuestABI.msgOffKind)
         guard let kind = MessageKind(rawValue: rawKind) else { throw .badKind(rawKind) }
-        let vector = bytes.loadLE(UInt32.self, at: GuestABI.msgOffVector)
+        let vector = bytes.load32(at: GuestABI.msgOffVector)
         guard vector < 16 else { throw .badVector(vector) }
-        let seq = bytes.loadLE(UInt64.self, at: GuestABI.msgOffSeq)
+        let seq = bytes.load64(at: GuestABI.msgOffSeq)
         guard seq == expectedSeq else { throw .badSequence(seq, expected: expectedSeq) }
-        let rawIndex = bytes.loadLE(UInt64.self, at: GuestABI.msgOffOpIndex)
+        let rawIndex = bytes.load64(at: GuestABI.msgOffOpIndex)
         var opIndex: Int? = nil
         switch kind {
         case .trap, .done, .el1Exception, .badOp, .ack:
@@ -141,14 +137,14 @@ public struct MailboxMessage: Equatable, Sendable {
         self.kind = kind
         self.vector = vector
         self.seq = seq
-        self.esr = bytes.loadLE(UInt64.self, at: GuestABI.msgOffESR)
-        self.far = bytes.loadLE(UInt64.self, at: GuestABI.msgOffFAR)
-        self.hpfar = bytes.loadLE(UInt64.self, at: GuestABI.msgOffHPFAR)
-        self.elr = bytes.loadLE(UInt64.self, at: GuestABI.msgOffELR)
-        self.spsr = bytes.loadLE(UInt64.self, at: GuestABI.msgOffSPSR)
+        self.esr = bytes.load64(at: GuestABI.msgOffESR)
+        self.far = bytes.load64(at: GuestABI.msgOffFAR)
+        self.hpfar = bytes.load64(at: GuestABI.msgOffHPFAR)
+        self.elr = bytes.load64(at: GuestABI.msgOffELR)
+        self.spsr = bytes.load64(at: GuestABI.msgOffSPSR)
         self.opIndex = opIndex
         var registers = RegisterFile()
-        for i in 0..<GuestABI.msgGPRCount { registers[i] = bytes.loadLE(UInt64.self, at: GuestABI.msgOffGPRs + 8 * i) }
+        for i in 0..<GuestABI.msgGPRCount { registers[i] = bytes.load64(at: GuestABI.msgOffGPRs + 8 * i) }
         self.registers = registers
     }
 
@@ -173,16 +169,8 @@ public struct MailboxMessage: Equatable, Sendable {
 
 /// x0…x30 as 31 inline values (GuestABI.msgGPRCount); missing values are 0, extra ones dropped.
 struct RegisterFile: Equatable, Sendable {
-    typealias Storage = (
-        UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
-        UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
-        UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
-        UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64
-    )
-    var storage: Storage = (
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-    )
+    /// 32 lanes inline (no heap allocation per message); lane 31 stays 0.
+    var storage = SIMD32<UInt64>()
     static let count = 31
 
     init() {}
@@ -193,19 +181,15 @@ struct RegisterFile: Equatable, Sendable {
     subscript(i: Int) -> UInt64 {
         get {
             precondition(i >= 0 && i < Self.count, "x\(i) is not one of x0...x30")
-            return withUnsafeBytes(of: storage) { $0.load(fromByteOffset: 8 * i, as: UInt64.self) }
+            return storage[i]
         }
         set {
             precondition(i >= 0 && i < Self.count, "x\(i) is not one of x0...x30")
-            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: newValue, toByteOffset: 8 * i, as: UInt64.self) }
+            storage[i] = newValue
         }
     }
 
     var array: [UInt64] { (0..<Self.count).map { self[$0] } }
-
-    static func == (a: RegisterFile, b: RegisterFile) -> Bool {
-        withUnsafeBytes(of: a.storage) { x in withUnsafeBytes(of: b.storage) { y in x.elementsEqual(y) } }
-    }
 }
 
 /// The host's answer, written into the message page during the doorbell exit.
@@ -274,23 +258,23 @@ public struct MailboxReply: Equatable, Sendable {
 
     /// Writes the reply into the message page (guest memory) in place: GPRs if any, then the
     /// reply area. The payload reads it only after the doorbell exit returns.
-    public func write(into page: UnsafeMutableRawBufferPointer) throws(GuestProtocolError) {
+    public func write<Page: MailboxPage>(into page: Page) throws(GuestProtocolError) {
         try validate()
         guard page.count >= GuestABI.messageSize else { throw .truncated(page.count, expected: GuestABI.messageSize) }
-        if let gprs { for (i, r) in gprs.enumerated() { page.storeLE(r, at: GuestABI.msgOffGPRs + 8 * i) } }
+        if let gprs { for (i, r) in gprs.enumerated() { page.store64(r, at: GuestABI.msgOffGPRs + 8 * i) } }
         for (i, op) in tlbi.enumerated() {
             let entry = GuestABI.rplOffTLBI + i * GuestABI.rplTLBIEntrySize
-            page.storeLE(op.code.rawValue, at: entry)
-            page.storeLE(op.operand, at: entry + 8)
+            page.store64(op.code.rawValue, at: entry)
+            page.store64(op.operand, at: entry + 8)
         }
-        page.storeLE(UInt64(tlbi.count), at: GuestABI.rplOffTLBICount)
-        page.storeLE(elr ?? 0, at: GuestABI.rplOffELR)
-        page.storeLE(vttbr ?? 0, at: GuestABI.rplOffVTTBR)
-        page.storeLE(vtcr ?? 0, at: GuestABI.rplOffVTCR)
-        page.storeLE(hcr ?? 0, at: GuestABI.rplOffHCR)
-        page.storeLE(flags, at: GuestABI.rplOffFlags)
-        page.storeLE(action.rawValue, at: GuestABI.rplOffAction)
-        page.storeLE(seq, at: GuestABI.rplOffSeq)
+        page.store64(UInt64(tlbi.count), at: GuestABI.rplOffTLBICount)
+        page.store64(elr ?? 0, at: GuestABI.rplOffELR)
+        page.store64(vttbr ?? 0, at: GuestABI.rplOffVTTBR)
+        page.store64(vtcr ?? 0, at: GuestABI.rplOffVTCR)
+        page.store64(hcr ?? 0, at: GuestABI.rplOffHCR)
+        page.store32(flags, at: GuestABI.rplOffFlags)
+        page.store32(action.rawValue, at: GuestABI.rplOffAction)
+        page.store64(seq, at: GuestABI.rplOffSeq)
     }
 
     /// Writes the reply through `store(offset, value, byteCount)` (offsets within the

@@ -142,11 +142,19 @@ public enum HostProbe {
         "scripts/harness-anywhere doctor (sets up the emulated host, cross-builds, then runs scripts/emu-host run -- harness doctor)"
     public static let nestedRemedy = "boot the host with kvm-arm.mode=nested (Linux ≥ 6.16 on an Armv8.4+ CPU with FEAT_NV2)"
 
-    public static func run(kvmPath: String = KVMSystem.defaultPath) -> HostReport {
+    /// `uname -m` and `uname -r`, nil when uname fails.
+    public static func uname() -> (machine: String, release: String)? {
         var u = utsname()
-        uname(&u)
-        let machine = withUnsafeBytes(of: &u.machine) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-        let release = withUnsafeBytes(of: &u.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        guard Glibc.uname(&u) == 0 else { return nil }
+        // SAFETY: uname filled both fixed-size arrays with NUL-terminated strings; the bytes
+        // are read within each array's own size.
+        let machine = withUnsafeBytes(of: &u.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return (machine, release)
+    }
+
+    public static func run(kvmPath: String = KVMSystem.defaultPath) -> HostReport {
+        let (machine, release) = uname() ?? ("", "")
         let isARM64 = machine == "aarch64" || machine == "arm64"
 
         var r = HostReport(architecture: machine, kernelRelease: release, isARM64Host: isARM64, kvmPath: kvmPath)

@@ -12,12 +12,16 @@ public protocol TextSink: AnyObject {
     func write(_ text: String)
     /// Whether this sink is a terminal (for `--color auto`).
     var isTerminal: Bool { get }
+    /// The errno of the first write that failed, or nil: the reporter turns it into an error.
+    var writeError: Int32? { get }
 }
 
-/// A file descriptor (stdout/stderr). Retries short writes and EINTR; a closed pipe (EPIPE)
-/// or other error silently drops the text (a report must never crash the harness).
+/// A file descriptor (stdout/stderr). Retries short writes and EINTR. A failed write (ENOSPC
+/// on /dev/full, EBADF on a closed descriptor, EIO) is kept in `writeError` and later text is
+/// dropped: the report is already incomplete, and the run ends with an error, not a crash.
 public final class FileDescriptorSink: TextSink {
     public let fd: Int32
+    public private(set) var writeError: Int32?
     public init(fd: Int32) { self.fd = fd }
 
     public static func standardOutput() -> FileDescriptorSink { FileDescriptorSink(fd: 1) }
@@ -26,7 +30,9 @@ public final class FileDescriptorSink: TextSink {
     public var isTerminal: Bool { isatty(fd) == 1 }
 
     public func write(_ text: String) {
-        _ = writeAll(fd, text)
+        guard writeError == nil else { return }
+        let e = writeAll(fd, text)
+        if e != 0 { writeError = e }
     }
 }
 
@@ -34,6 +40,7 @@ public final class FileDescriptorSink: TextSink {
 public final class StringSink: TextSink {
     public private(set) var text = ""
     public let isTerminal: Bool
+    public var writeError: Int32? { nil }
     public init(isTerminal: Bool = false) { self.isTerminal = isTerminal }
     public func write(_ text: String) { self.text += text }
 }

@@ -95,7 +95,8 @@ public final class Reporter {
 
     /// Prints the end of the report and the summary line, writes `--output` atomically, and
     /// returns the exit status (`ExitPolicy`). If the file cannot be written the error names
-    /// the path and the failing step, no partial file is left, and nothing was renamed.
+    /// the path and the failing step, no partial file is left, and nothing was renamed. If a
+    /// write to stdout failed, the error names stdout and the errno.
     @discardableResult
     public func finish() throws(ReportingError) -> Int32 {
         precondition(!finished, "Reporter.finish called twice")
@@ -115,6 +116,10 @@ public final class Reporter {
         if let outputPath {
             try AtomicFile.write(fileText, to: outputPath)
         }
+        // The report (or, with --output, its human lines) went to stdout: a failed write there
+        // is an error. stderr carries only the summary line beside a machine format; its
+        // failure does not lose the report.
+        if let e = stdout.writeError { throw .cannotWriteStream(name: "stdout", errno: e) }
         return summary.exitStatus
     }
 }

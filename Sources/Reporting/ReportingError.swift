@@ -14,6 +14,8 @@ public enum ReportingError: Error, CustomStringConvertible, Equatable {
     case emptyPath
     case directoryNotWritable(path: String, directory: String, errno: Int32)
     case nameTooLong(path: String, bytes: Int)
+    /// A write of the report to a stream (stdout) failed: the report there is incomplete.
+    case cannotWriteStream(name: String, errno: Int32)
 
     public var description: String {
         switch self {
@@ -32,6 +34,8 @@ public enum ReportingError: Error, CustomStringConvertible, Equatable {
                 "'\(Escape.terminal(path))': directory '\(Escape.terminal(dir))' is not writable: \(String(cString: strerror(e))) (errno \(e))"
         case .nameTooLong(let path, let bytes):
             return "'\(Escape.terminal(path))': the file name is \(bytes) bytes, more than NAME_MAX (\(AtomicFile.nameMax))"
+        case .cannotWriteStream(let name, let e):
+            return "cannot write the report to \(name): \(String(cString: strerror(e))) (errno \(e)); the report there is incomplete"
         }
     }
 }

@@ -1,4 +1,5 @@
 import AArch64
+import GuestProtocol
 import KVM
 import Machine
 
@@ -55,12 +56,15 @@ extension CatalogTest {
                 timeout: settings.timeout,
                 ipaBits: scenario.vmIPABits)
             if settings.verbose { log("  VM created in \(milliseconds(since: started)) ms") }
-            for r in scenario.extraRAM { try backend!.addRAM(name: r.name, base: r.base, size: r.size) }
+            for r in scenario.extraRAM { try backend!.addRAM(name: r.name, base: r.base, size: r.size, logDirtyPages: r.logDirtyPages) }
             for w in scenario.idRegisterWrites {
                 if let why = try w.apply(backend!) { return finished(.skip(why), faults: 0, notes: scenario.notes) }
                 if settings.verbose { log("  \(w.register.name) written before the first run") }
             }
-            let runner = ScenarioRunner(verbose: settings.verbose, log: log)
+            var runner = ScenarioRunner(verbose: settings.verbose, log: log)
+            if let seed = settings.garbageMailboxSeed {
+                runner.configFlags |= GuestABI.cfgFlagGarbage | UInt64(seed) << UInt64(GuestABI.cfgGarbageSeedShift)
+            }
             (outcome, faults) = runner.run(scenario, requirements: variant.requirements, backend: backend!) { pc, x0 in
                 try backend!.start(pc: pc, x0: x0)
             }

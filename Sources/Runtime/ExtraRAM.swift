@@ -6,9 +6,12 @@ public struct ExtraRAM: Sendable, Equatable {
     public var name: String
     public var base: PhysicalAddress
     public var size: UInt64
-    public init(name: String, base: PhysicalAddress, size: UInt64) {
+    /// Created with KVM_MEM_LOG_DIRTY_PAGES (a `dirtyLog: "ownSlot"` region).
+    public var logDirtyPages: Bool
+    public init(name: String, base: PhysicalAddress, size: UInt64, logDirtyPages: Bool = false) {
         self.name = name
         self.base = base
         self.size = size
+        self.logDirtyPages = logDirtyPages
     }
 }

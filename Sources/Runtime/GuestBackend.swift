@@ -1,4 +1,5 @@
 import AArch64
+import Machine
 import Stage2
 
 /// What a test session needs from the machine running the payload. `MachineBackend`
@@ -20,17 +21,17 @@ public protocol GuestBackend: AnyObject {
     func trapRegisters() throws -> (esr: UInt64, far: UInt64, hpfar: UInt64)?
     /// The last exits, for a timeout or failure report.
     var recentExits: [String] { get }
-    /// Host address of `count` bytes of guest RAM at `address` when they lie in one backed
-    /// region and stay mapped for the backend's life; nil when the backend has no such view
-    /// (then everything goes through read/write). Used for the message page and table pool.
-    func hostPointer(_ address: PhysicalAddress, count: Int) -> UnsafeMutableRawPointer?
+    /// A view of `count` bytes of guest RAM at `address` in place, when they lie in one backed
+    /// region; nil when the backend has no such view (then everything goes through read/write).
+    /// Used for the message page and table pool.
+    func window(_ address: PhysicalAddress, count: Int) -> MappedWindow?
     /// ID_AA64MMFR0/1/2_EL1 as KVM_GET_ONE_REG reads them for this vCPU, nil when the backend
     /// has no KVM behind it (a scripted test payload).
     func idRegisters() throws -> (mmfr0: UInt64, mmfr1: UInt64, mmfr2: UInt64)?
 }
 
 extension GuestBackend {
-    public func hostPointer(_ address: PhysicalAddress, count: Int) -> UnsafeMutableRawPointer? { nil }
+    public func window(_ address: PhysicalAddress, count: Int) -> MappedWindow? { nil }
     public func idRegisters() throws -> (mmfr0: UInt64, mmfr1: UInt64, mmfr2: UInt64)? { nil }
 }
 
@@ -60,12 +61,12 @@ public enum BackendError: Error, CustomStringConvertible {
 public struct BackendTableMemory: TableMemory {
     let backend: any GuestBackend
     let pool: ClosedRange<UInt64>
-    let poolHost: UnsafeMutableRawPointer?
+    let poolWindow: MappedWindow?
 
     init(backend: any GuestBackend, pool: ClosedRange<UInt64>) {
         self.backend = backend
         self.pool = pool
-        poolHost = backend.hostPointer(PhysicalAddress(pool.lowerBound), count: Int(pool.upperBound - pool.lowerBound + 1))
+        poolWindow = backend.window(PhysicalAddress(pool.lowerBound), count: Int(pool.upperBound - pool.lowerBound + 1))
     }
 
     /// Offset into the pool of an 8-byte descriptor at `pa`, nil outside it.
@@ -74,18 +75,15 @@ public struct BackendTableMemory: TableMemory {
         return o <= pool.upperBound - pool.lowerBound &- 7 ? Int(o) : nil
     }
     public func readDescriptor(at pa: PhysicalAddress) -> UInt64 {
-        if let poolHost, let o = poolOffset(pa) {
-            // SAFETY: the pool's host mapping lives as long as the backend; o + 8 is inside it.
-            return UInt64(littleEndian: poolHost.loadUnaligned(fromByteOffset: o, as: UInt64.self))
-        }
+        if let poolWindow, let o = poolOffset(pa) { return poolWindow.load64(at: o) }
         // Outside the pool (a walk following an untrusted descriptor): bounds-checked read.
         return (try? backend.read64(pa)) ?? 0
     }
     public func writeDescriptor(_ value: UInt64, at pa: PhysicalAddress) {
         // The builder only writes inside its pool, which lies in backed RAM.
         guard let o = poolOffset(pa) else { preconditionFailure("stage-2 descriptor write outside the table pool at \(pa)") }
-        if let poolHost {
-            poolHost.storeBytes(of: value.littleEndian, toByteOffset: o, as: UInt64.self)
+        if let poolWindow {
+            poolWindow.store64(value, at: o)
         } else {
             try! backend.write64(value, at: pa)
         }

@@ -1,6 +1,7 @@
 import AArch64
 import GuestPayload
 import GuestProtocol
+import Machine
 import Stage2
 
 /// One run of the payload: loads it, writes config + ops, and talks to it through the
@@ -29,8 +30,8 @@ public final class GuestSession {
         let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
         return "+" + String(Int(ms)) + "ms"
     }
-    /// The message page's host mapping, when the backend has one (no copies per exit).
-    let messageHost: UnsafeMutableRawPointer?
+    /// The message page in guest RAM, when the backend has a view of it (no copies per exit).
+    let messageWindow: MappedWindow?
 
     public init(
         backend: any GuestBackend, layout: SessionLayout = .standard, granule: Granule, ipaBits: Int,
@@ -49,7 +50,7 @@ public final class GuestSession {
         }
         opCount = ops.count
 
-        messageHost = backend.hostPointer(layout.message, count: GuestABI.messageSize)
+        messageWindow = backend.window(layout.message, count: GuestABI.messageSize)
         let memory = BackendTableMemory(
             backend: backend,
             pool: layout.tablePool.rawValue...(layout.tablePool.rawValue + layout.tablePoolSize - 1))
@@ -224,12 +225,9 @@ public final class GuestSession {
             }
             let message: MailboxMessage
             do {
-                if let messageHost {
-                    // SAFETY: messageSize bytes of a mapping that lives as long as the backend;
-                    // the vCPU is stopped in the doorbell exit, so nothing writes them now.
-                    message = try MailboxMessage(
-                        raw: UnsafeRawBufferPointer(start: messageHost, count: GuestABI.messageSize),
-                        expectedSeq: expected, opCount: opCount)
+                if let messageWindow {
+                    // The vCPU is stopped in the doorbell exit, so nothing writes the page now.
+                    message = try MailboxMessage(page: messageWindow, expectedSeq: expected, opCount: opCount)
                 } else {
                     let bytes = try backend.read(layout.message, count: GuestABI.messageSize)
                     message = try MailboxMessage(bytes: bytes, expectedSeq: expected, opCount: opCount)
@@ -275,8 +273,8 @@ public final class GuestSession {
             throw SessionError.unexpected("reply to sequence \(reply.seq) without that message pending")
         }
         repliedToPending = true
-        if let messageHost {
-            do { try reply.write(into: UnsafeMutableRawBufferPointer(start: messageHost, count: GuestABI.messageSize)) } catch {
+        if let messageWindow {
+            do { try reply.write(into: messageWindow) } catch {
                 throw SessionError.unexpected("reply: \(error)")
             }
             if verbose { logReply(reply) }

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
+import Machine
 
 /// A Linux release as `uname -r` starts it: major.minor.patch (`7.3.4+deb13-arm64` → 7.3.4).
 public struct KernelVersion: Sendable, Codable, Comparable, CustomStringConvertible {
@@ -24,9 +22,7 @@ public struct KernelVersion: Sendable, Codable, Comparable, CustomStringConverti
 
     /// The running kernel's release string (`uname -r`), nil when uname fails.
     public static func runningRelease() -> String? {
-        var u = utsname()
-        guard uname(&u) == 0 else { return nil }
-        return withUnsafeBytes(of: u.release) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+        HostProbe.uname()?.release
     }
 
     public static func < (l: KernelVersion, r: KernelVersion) -> Bool {

@@ -27,18 +27,18 @@ public final class MachineBackend: GuestBackend {
     public let vcpu: Int
     /// The whole test must finish by this instant (watchdog); set per test.
     public var deadline: ContinuousClock.Instant {
-        didSet { meter.pointee.deadline = Machine.Deadline(deadline, budget: timeout) }
+        didSet { meter.value.deadline = Machine.Deadline(deadline, budget: timeout) }
     }
     public let timeout: Duration
     /// Set to `RunTiming()` to measure; nil costs nothing.
     public var timing: RunTiming? {
-        get { meter.pointee.on ? meter.pointee.timing : nil }
+        get { meter.value.on ? meter.value.timing : nil }
         set {
-            meter.pointee.on = newValue != nil
-            meter.pointee.timing = newValue ?? RunTiming()
+            meter.value.on = newValue != nil
+            meter.value.timing = newValue ?? RunTiming()
         }
     }
-    /// The timing state behind a pointer allocated once, so the measuring run loop does plain
+    /// The timing state in a cell allocated once, so the measuring run loop does plain
     /// loads and stores (as the C baseline's) rather than exclusivity-checked property accesses.
     struct Meter {
         var on = false
@@ -47,17 +47,9 @@ public final class MachineBackend: GuestBackend {
         /// `deadline` as the run loop uses it (converted once per deadline, not per exit).
         var deadline = Machine.Deadline(ContinuousClock.now)
     }
-    let meter: UnsafeMutablePointer<Meter> = {
-        let p = UnsafeMutablePointer<Meter>.allocate(capacity: 1)
-        p.initialize(to: Meter())
-        return p
-    }()
-    deinit {
-        meter.deinitialize(count: 1)
-        meter.deallocate()
-    }
+    let meter = PlainCell(Meter())
     /// Another loop drove the vCPU since the last run: don't count that gap as host time.
-    public func startTimingGap() { meter.pointee.lastReturn = 0 }
+    public func startTimingGap() { meter.value.lastReturn = 0 }
 
     /// The session layout as a Machine memory map: all of RAM in one memslot (the layout's
     /// sub-regions are the session's business), the doorbell page, the vGIC frames.
@@ -81,7 +73,7 @@ public final class MachineBackend: GuestBackend {
         vcpu = 0
         self.timeout = timeout
         deadline = ContinuousClock.now.advanced(by: timeout)
-        meter.pointee.deadline = Machine.Deadline(deadline, budget: timeout)
+        meter.value.deadline = Machine.Deadline(deadline, budget: timeout)
     }
 
     /// A VM with `vcpuCount` EL2 vCPUs; this backend drives vCPU 0 (`init(sharing:vcpu:)`
@@ -126,9 +118,9 @@ public final class MachineBackend: GuestBackend {
 
     public func run() throws -> BackendExit {
         let m = meter
-        guard m.pointee.on else { return try runOnce() }
+        guard m.value.on else { return try runOnce() }
         let start = monotonicNanoseconds()
-        if m.pointee.lastReturn != 0 { m.pointee.timing.onHost &+= start &- m.pointee.lastReturn }
+        if m.value.lastReturn != 0 { m.value.timing.onHost &+= start &- m.value.lastReturn }
         let exit: BackendExit
         do { exit = try runOnce() } catch {
             stopClock(m, start)
@@ -139,17 +131,17 @@ public final class MachineBackend: GuestBackend {
     }
 
     @inline(__always)
-    func stopClock(_ m: UnsafeMutablePointer<Meter>, _ start: UInt64) {
+    func stopClock(_ m: PlainCell<Meter>, _ start: UInt64) {
         let end = monotonicNanoseconds()
-        m.pointee.timing.inRun &+= end &- start
-        m.pointee.timing.runs &+= 1
-        m.pointee.lastReturn = end
+        m.value.timing.inRun &+= end &- start
+        m.value.timing.runs &+= 1
+        m.value.lastReturn = end
     }
 
     @inline(__always)
     func runOnce() throws -> BackendExit {
         let exit: VCPUExit
-        do { exit = try machine.run(vcpu: vcpu, deadline: meter.pointee.deadline) } catch {
+        do { exit = try machine.run(vcpu: vcpu, deadline: meter.value.deadline) } catch {
             throw Self.backendError(error, timeout: timeout)
         }
         if case let .mmio(address, length, isWrite, data) = exit {
@@ -184,13 +176,8 @@ public final class MachineBackend: GuestBackend {
 
     public var recentExits: [String] { machine.lastExits(vcpu: vcpu).map(\.description) }
 
-    public func hostPointer(_ address: PhysicalAddress, count: Int) -> UnsafeMutableRawPointer? {
-        guard count >= 0 else { return nil }
-        for b in machine.memory.backings where b.region.contains(address, length: UInt64(count)) {
-            // The mapping lives as long as the Machine, which this backend owns.
-            return b.host + Int(address.offset(from: b.region.base))
-        }
-        return nil
+    public func window(_ address: PhysicalAddress, count: Int) -> MappedWindow? {
+        machine.memory.window(at: address, count: count)
     }
 }
 

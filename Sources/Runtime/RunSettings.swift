@@ -7,6 +7,9 @@ public struct RunSettings: Sendable {
     /// `--seed`, the test's name and its repetition, and handed to the scenario builder as
     /// `HostFacts.seed`.
     public var seed: UInt64 = 0
+    /// Host self-test (`--garbage-mailbox SEED`): the payload sends a page of pseudo-random
+    /// bytes instead of HELLO; every scenario test must then fail naming the field.
+    public var garbageMailboxSeed: UInt32? = nil
     public init(verbose: Bool = false, timeout: Duration = .seconds(120), e2h0: Bool = false, seed: UInt64 = 0) {
         self.verbose = verbose
         self.timeout = timeout

@@ -4,33 +4,6 @@ import KVM
 import Machine
 import Stage2
 
-/// How a test ended.
-public enum Outcome: Sendable, Equatable {
-    case pass
-    case fail(String)
-    /// A failure because an ioctl failed while the test ran (kept whole, so a known-failure
-    /// record can name the ioctl and errno exactly).
-    case callFailed(KVMError)
-    case skip(String)
-    case timeout(String)
-    public var label: String {
-        switch self {
-        case .pass: "PASS"
-        case .fail, .callFailed: "FAIL"
-        case .skip: "SKIP"
-        case .timeout: "TIMEOUT"
-        }
-    }
-    /// The failure text (fail and callFailed), nil otherwise.
-    public var failureText: String? {
-        switch self {
-        case .fail(let m): m
-        case .callFailed(let e): e.description
-        default: nil
-        }
-    }
-}
-
 /// Runs one scenario on a backend: HELLO (requirements), the op list with the fault
 /// policy, then the checks. Every stage-2 fault is logged as one line, raw and decoded.
 public struct ScenarioRunner {
@@ -38,6 +11,8 @@ public struct ScenarioRunner {
     public var log: (String) -> Void
     /// Called with (message kind, op index) as each message arrives (benchmarks use it).
     public var onMessage: ((MailboxMessage) -> Void)? = nil
+    /// The payload's config flags (HELLO; the garbage-mailbox self-test adds its own).
+    public var configFlags: UInt64 = GuestABI.cfgFlagHello
 
     public init(verbose: Bool = false, log: @escaping (String) -> Void) {
         self.verbose = verbose
@@ -53,7 +28,7 @@ public struct ScenarioRunner {
         do {
             let session = try GuestSession(
                 backend: backend, granule: scenario.granule, ipaBits: scenario.ipaBits,
-                vmid: UInt16(scenario.vmid), ops: scenario.ops, verbose: verbose, log: log)
+                vmid: UInt16(scenario.vmid), ops: scenario.ops, flags: configFlags, verbose: verbose, log: log)
             for m in scenario.initialMappings {
                 try session.map(ipa: m.ipa, pa: m.pa, size: m.size, attributes: m.attributes)
             }
@@ -175,83 +150,15 @@ public struct ScenarioRunner {
         }
     }
 
-    /// Compares one fault with its expectation; returns the mismatches (empty: as expected).
-    /// References (Arm ARM DDI 0487): ESR_EL2 and its Data/Instruction Abort ISS encodings,
-    /// FAR_EL2 and HPFAR_EL2 in D24.2; the fault's type and level from the pseudocode
-    /// AArch64.S2Translate / AArch64.S2Walk. Fields the architecture leaves UNKNOWN are
-    /// logged by `UnpinnedFields`, not checked here.
+    /// Compares one fault with its expectation (`FaultCheck`, with the session's tables'
+    /// software walk); returns the mismatches (empty: as expected).
     static func check(
         _ m: MailboxMessage, report: FaultReport, against want: ExpectedFault,
         session: GuestSession
     ) -> [String] {
-        var bad: [String] = []
-        let at = "fault for op \(want.opIndex) (\(want))"
-        if m.opIndex != want.opIndex { bad.append("\(at): reported for op \(m.opIndex.map(String.init) ?? "none")") }
-        // EC 0x24 Data Abort / 0x20 Instruction Abort "from a lower Exception level": the
-        // nested guest runs at EL1, below the (virtual) EL2 that takes the abort.
-        let wantEC: ExceptionClass = want.access == .fetch ? .instructionAbortLowerEL : .dataAbortLowerEL
-        if report.esr.exceptionClass != wantEC {
-            bad.append("\(at): EC 0x\(String(report.esr.ecBits, radix: 16)), expected 0x\(String(wantEC.rawValue, radix: 16))")
-        }
-        if let s = report.status {
-            if s.kind != want.kind || s.level != want.level {
-                bad.append(
-                    "\(at): \(s.kind) fault at level \(s.level.map(String.init) ?? "-"), expected \(want.kind) at level \(want.level)")
-            }
-        } else {
-            bad.append("\(at): not an abort")
-        }
-        if case let .data(bytes, write, register, sf) = want.access, let d = report.esr.dataAbort {
-            // ISV = 1 with SAS/SRT/SF describing the access: a stage-2 abort on a single
-            // general-purpose-register load/store without writeback (ISS.ISV; the payload's
-            // ops are exactly such instructions: ldr/str x11/x12/w11/w12, [x10]).
-            if d.wnr != write { bad.append("\(at): WnR=\(d.wnr ? 1 : 0)") }
-            if !d.isv {
-                bad.append("\(at): ISV=0, the syndrome should describe the load/store")
-            } else {
-                if d.accessBytes != bytes { bad.append("\(at): SAS says \(d.accessBytes) bytes") }
-                if Int(d.srt) != register { bad.append("\(at): SRT=\(d.srt), expected \(register)") }
-                if d.sf != sf { bad.append("\(at): SF=\(d.sf ? 1 : 0)") }
-            }
-            // S1PTW = 0: with SCTLR_EL1.M = 0 there is no stage-1 walk to fault on.
-            if d.s1ptw { bad.append("\(at): S1PTW set with the nested stage 1 off") }
-            if d.fnv { bad.append("\(at): FnV set (FAR not valid)") }
-        }
-        if let i = report.esr.instructionAbort, want.access == .fetch {
-            if i.fnv { bad.append("\(at): FnV set (FAR not valid)") }
-            if i.s1ptw { bad.append("\(at): S1PTW set with the nested stage 1 off") }
-            if m.elr != want.address { bad.append("\(at): ELR_EL2 \(hex(m.elr)), expected the fetched address") }
-            // Preferred return address of a synchronous abort is the faulting instruction
-            // (Arm ARM D1, "Preferred exception return address"); for a fetch, its address.
-        } else if !session.payloadRange.contains(m.elr) {
-            bad.append("\(at): ELR_EL2 \(hex(m.elr)) is outside the op interpreter")
-        }
-        if m.far != want.address { bad.append("\(at): FAR_EL2 \(hex(m.far)), expected \(hex(want.address))") }
-        // HPFAR_EL2.FIPA holds IPA[51:12] for stage-2 Translation, Access flag and Address size
-        // faults and faults on a stage-1 walk; UNKNOWN for a permission fault (hpfarValid false).
-        if want.hpfarValid, report.ipa?.rawValue != want.address {
-            bad.append(
-                "\(at): HPFAR_EL2 \(hex(m.hpfar)) + FAR[11:0] names \(report.ipa.map { "\($0)" } ?? "nothing"), expected \(hex(want.address))"
-            )
-        }
-        // SPSR_EL2.M[3:0] = 0b0101 (EL1h): the state the nested guest's op interpreter runs in.
-        if m.spsr & 0xF != 0b0101 { bad.append("\(at): SPSR_EL2.M = \(m.spsr & 0xF), expected EL1h (0b0101)") }
-        // The builder's software walk of the same tables must agree with the hardware.
-        guard want.checkSoftwareWalk else { return bad }
-        let access: Stage2Access =
-            switch want.access {
-            case .fetch: .fetch
-            case .data(_, let w, _, _): w ? .write : .read
-            }
-        switch session.tables.walk(IPA(want.address), access: access) {
-        case .translation(let t):
-            bad.append("\(at): the software walk translates it (to \(t.outputAddress)) but the hardware faulted")
-        case .fault(let f):
-            if f.statusCode != report.status?.code {
-                bad.append("\(at): software walk says \(f), hardware FSC 0x\(String(report.status?.code ?? 0, radix: 16))")
-            }
-        }
-        return bad
+        FaultCheck.mismatches(
+            m, report: report, against: want, payload: session.payloadRange,
+            walk: { session.tables.walk($0, access: $1) })
     }
 
     func handleFault(
@@ -332,13 +239,24 @@ extension ScenarioRunner {
             }
             sets[plan.name] = t
         }
+        // Dirty logging: the log must be empty before the guest runs (host writes go through the
+        // host's mapping, never the log).
+        if let d = scenario.dirtyLog {
+            guard let mb = backend as? MachineBackend else { throw SessionError.skip("dirty logging needs the KVM backend") }
+            guard mb.hostPageSize == d.pageSize else {
+                throw SessionError.unexpected(
+                    "scenario built for 0x\(String(d.pageSize, radix: 16))-byte pages, host has 0x\(String(mb.hostPageSize, radix: 16))")
+            }
+            if d.ramSlot { try mb.setDirtyLogging(true, region: d.memslot) }
+            if let bad = try checkDirty(d, pages: [], payload: false, when: "before the guest ran", backend: mb) { failures.append(bad) }
+        }
         // Events that back an unbacked PA with a new memslot need the KVM backend, and host
         // pages that fit the test's spacing.
         var memslotsAdded = 0
         for e in scenario.events {
             for r in e.reactions {
                 switch r {
-                case .dirtyLog, .expectDirty:
+                case .dirtyLogging, .expectDirtyAddresses:
                     guard backend is MachineBackend else { throw SessionError.skip("dirty logging needs the KVM backend") }
                 case let .replaceBacking(pa, size, _):
                     guard let mb = backend as? MachineBackend else {
@@ -463,10 +381,25 @@ extension ScenarioRunner {
                 sets: sets, failures: &failures)
         }
         failures += mmioFailures
+        if let d = scenario.dirtyLog, let mb = backend as? MachineBackend {
+            for (k, r) in scenario.atDone.enumerated() {
+                guard case let .expectDirty(pages, payload) = r else { throw SessionError.check("atDone takes expectDirty only") }
+                let when = scenario.atDone.count > 1 ? "at DONE (read \(k + 1))" : "at DONE"
+                if let bad = try checkDirty(d, pages: pages, payload: payload, when: when, backend: mb) { failures.append(bad) }
+            }
+            if d.ramSlot { try mb.setDirtyLogging(false, region: d.memslot) }
+        }
         if next < scenario.events.count {
             failures.append("\(scenario.events.count - next) expected event(s) never happened, first: \(scenario.events[next])")
         }
         return faults
+    }
+
+    /// Reads the dirty log (clearing it), logs it and compares it with `pages`; the mismatch or nil.
+    func checkDirty(_ d: DirtyLogPlan, pages: [Int], payload: Bool, when: String, backend mb: MachineBackend) throws -> String? {
+        let got = try mb.dirtyPages(region: d.memslot).map(\.rawValue).sorted()
+        log("     dirty log \(when): [\(d.describe(got))] (expected [\(d.describe(d.expected(pages: pages, payload: payload)))])")
+        return d.mismatch(got: got, pages: pages, payload: payload, when: when)
     }
 
     /// Checks an HVC/SMC trap against its expectation: EC, immediate, op index, and the
@@ -612,11 +545,16 @@ extension ScenarioRunner {
                 } else {
                     expectLeaf(session.tables, ipa, pa, level, "the session's tables")
                 }
-            case .dirtyLog(let on):
+            case let .expectDirty(pages, payload):
+                guard let d = scenario.dirtyLog, let mb = session.backend as? MachineBackend else {
+                    throw SessionError.check("expectDirty without a dirty-logged region")
+                }
+                if let bad = try checkDirty(d, pages: pages, payload: payload, when: "after \(e)", backend: mb) { failures.append(bad) }
+            case .dirtyLogging(let on):
                 let mb = session.backend as! MachineBackend  // checked before the run
                 try mb.setDirtyLogging(on, region: "ram")
                 log("  dirty logging \(on ? "on" : "off") for the RAM memslot")
-            case .expectDirty(let addresses):
+            case .expectDirtyAddresses(let addresses):
                 let mb = session.backend as! MachineBackend  // checked before the run
                 let dirty = Set(try mb.dirtyPages(region: "ram").map(\.rawValue))
                 log("  KVM_GET_DIRTY_LOG: \(dirty.count) dirty page(s) in the RAM memslot")

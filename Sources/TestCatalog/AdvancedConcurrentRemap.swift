@@ -38,19 +38,57 @@ extension Advanced {
                 name: "4vcpu-vmalls12e1is", summary: "4 vCPUs, TLBI VMALLS12E1IS on vCPU 1 while vCPUs 0, 2, 3 load",
                 requirements: [.stage2Granule(.k4)]
             ) { _ in concurrentRemapScenario(RemapPlan(vcpus: 4, tlbi: .vmalls12e1is)) },
+            TestVariant(
+                name: "block-split",
+                summary:
+                    "2 vCPUs, vCPU 1 splits a 2 MiB block into pages (invalid block entry, TLBI IPAS2E1IS level 2 + VMALLE1IS; then a level-3 table whose watched page maps a new page) while vCPU 0 loads from it",
+                requirements: [.stage2Granule(.k4)]
+            ) { _ in concurrentRemapScenario(RemapPlan(vcpus: 2, tlbi: .ipas2e1is, edit: .blockSplit)) },
+            TestVariant(
+                name: "4vcpu-block-split", summary: "4 vCPUs, the block split on vCPU 1 while vCPUs 0, 2, 3 load",
+                requirements: [.stage2Granule(.k4)]
+            ) { _ in concurrentRemapScenario(RemapPlan(vcpus: 4, tlbi: .ipas2e1is, edit: .blockSplit)) },
+            TestVariant(
+                name: "vmid-switch",
+                summary:
+                    "2 vCPUs, vCPU 1 runs under VMID 2 and remaps x in VMID 1's tables, switching VTTBR_EL2 to VMID 1 for the TLBI IPAS2E1IS + VMALLE1IS and back, while vCPU 0 loads under VMID 1",
+                requirements: [.stage2Granule(.k4)]
+            ) { _ in concurrentRemapScenario(RemapPlan(vcpus: 2, tlbi: .ipas2e1is, edit: .vmidSwitch)) },
+            TestVariant(
+                name: "4vcpu-vmid-switch", summary: "4 vCPUs, the VMID switch on vCPU 1 while vCPUs 0, 2, 3 load under VMID 1",
+                requirements: [.stage2Granule(.k4)]
+            ) { _ in concurrentRemapScenario(RemapPlan(vcpus: 4, tlbi: .ipas2e1is, edit: .vmidSwitch)) },
         ])
 
     /// The plan of a concurrent remap (pure; unit-tested): per-vCPU op lists and the values.
     struct RemapPlan: Sendable {
         enum Invalidation: Sendable { case ipas2e1is, vmalls12e1is }
+        /// What vCPU 1 changes: a page's output address; a 2 MiB block split into pages (the
+        /// watched page gets a new output address); or a page of VMID 1's tables while vCPU 1
+        /// itself runs under VMID 2 (its VTTBR_EL2 switched to VMID 1 for the TLBI and back).
+        enum Edit: Sendable { case page, blockSplit, vmidSwitch }
         var vcpus: Int
         var tlbi: Invalidation
+        var edit: Edit = .page
         /// The vCPU that remaps; every other one watches.
         let remapper = 1
         /// Reads each watcher makes once the flag reads 2.
         var tail: UInt32 = 256
-        let old = pagePattern(1), new = pagePattern(2)
-        let oldPA = pagePA(1), newPA = pagePA(2), neighbourPA = pagePA(5)
+        /// The watched page of the block (block-split).
+        static let blockPage: UInt64 = 3
+        var watched: UInt64 { edit == .blockSplit ? y + Self.blockPage * page : x }
+        var old: UInt64 { edit == .blockSplit ? blockPattern(Self.blockPage) : pagePattern(1) }
+        var oldPA: UInt64 { edit == .blockSplit ? blockPA + Self.blockPage * page : pagePA(1) }
+        let new = pagePattern(2)
+        let newPA = pagePA(2), neighbourPA = pagePA(5)
+        /// The level a watcher's load faults at while the entry is invalid: the level-3 entry
+        /// of x (its level-3 table stays: x + 4K is mapped), or the level-2 block entry.
+        var faultLevel: Int { edit == .blockSplit ? 2 : 3 }
+        init(vcpus: Int, tlbi: Invalidation, edit: Edit = .page) {
+            self.vcpus = vcpus
+            self.tlbi = tlbi
+            self.edit = edit
+        }
 
         var watchers: [Int] { (0..<vcpus).filter { $0 != remapper } }
         /// The flag and the watch records: in the op/result region (identity-mapped RW),
@@ -60,15 +98,24 @@ extension Advanced {
 
         func watcherPlan(_ vcpu: Int) -> LivePlan {
             var p = LivePlan()
-            p.watch(x, flag: Self.flag, record: Self.record(vcpu), tail: tail, expectLast: new)
+            p.watch(watched, flag: Self.flag, record: Self.record(vcpu), tail: tail, expectLast: new)
             return p
         }
         func remapperPlan() -> LivePlan {
             var p = LivePlan()
+            let what =
+                switch edit {
+                case .page: "x's entry"
+                case .blockSplit: "the block entry of \(hex(y))"
+                case .vmidSwitch: "x's entry in VMID 1's tables (VTTBR_EL2 switched to VMID 1 for the TLBI, then back to VMID 2)"
+                }
             p.hostCall(
-                "break: invalidate x's entry, \(tlbi == .ipas2e1is ? "TLBI IPAS2E1IS + VMALLE1IS" : "TLBI VMALLS12E1IS") + DSB at vEL2")
+                "break: invalidate \(what), \(tlbi == .ipas2e1is ? "TLBI IPAS2E1IS + VMALLE1IS" : "TLBI VMALLS12E1IS") + DSB at vEL2")
             p.store(Self.flag, 1)
-            p.hostCall("make: x -> \(hex(newPA))")
+            p.hostCall(
+                edit == .blockSplit
+                    ? "make: a level-3 table for \(hex(y)), page \(Self.blockPage) -> \(hex(newPA)), the others as before"
+                    : "make: x -> \(hex(newPA))")
             p.barrier()
             p.store(Self.flag, 2)
             return p
@@ -172,7 +219,7 @@ extension Advanced {
                         let l = tag + line.drop(while: { $0 == " " })
                         lines.lines.append(l)
                         // --verbose: also straight to stderr, so a hang shows where each vCPU got to.
-                        if verbose { _ = (l + "\n").utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) } }
+                        if verbose { StandardError.write(l + "\n") }
                     }))
             logs.append(lines)
             plans.append(p)
@@ -183,12 +230,31 @@ extension Advanced {
         // A neighbour that stays mapped keeps x's level-3 table (the break leaves one invalid
         // entry, so a fault during it is at level 3).
         try remapper.map(ipa: IPA(x + page), pa: PhysicalAddress(plan.neighbourPA), size: page, attributes: rw)
-        for (pa, v) in [(plan.oldPA, plan.old), (plan.newPA, plan.new)] { try vm.write(le64(v), at: PhysicalAddress(pa)) }
+        // The block (block-split): in the same level-2 table as x, so its break leaves an
+        // invalid level-2 entry (a fault during it is at level 2).
+        if plan.edit == .blockSplit {
+            try remapper.map(ipa: IPA(y), pa: PhysicalAddress(blockPA), size: block, attributes: rw)
+            guard case .translation(let t) = remapper.tables.walk(IPA(plan.watched)), t.level == 2 else {
+                return ScriptOutcome(failures: ["the block at \(hex(y)) is not a level-2 block mapping"])
+            }
+        }
+        for (pa, v) in [(pagePA(1), pagePattern(1)), (plan.oldPA, plan.old), (plan.newPA, plan.new)] {
+            try vm.write(le64(v), at: PhysicalAddress(pa))
+        }
         try vm.write([UInt8](repeating: 0, count: 0x100 + n * 0x40), at: PhysicalAddress(RemapPlan.flag))
         guard Set(sessions.map(\.tables.vtcr)).count == 1 else {
             return ScriptOutcome(failures: ["the sessions' VTCR_EL2 differ: \(sessions.map { hex($0.tables.vtcr) })"])
         }
         let shared = remapper.tables.vttbr
+        // vmid-switch: vCPU 1 runs under VMID 2 (its own table set, mapping what the payload
+        // needs); VMID 1's tables are the shared ones the watchers run under.
+        var remapperVTTBR = shared
+        if plan.edit == .vmidSwitch {
+            let own = try LiveTables(name: "VMID 2", session: remapper, pool: poolPA(0), poolBytes: poolBytes, vmid: 2)
+            guard own.tables.vtcr == remapper.tables.vtcr else { return ScriptOutcome(failures: ["the VMID 2 tables' VTCR_EL2 differs"]) }
+            remapperVTTBR = own.vttbr
+            ctx.log("  vCPU 1 runs under VTTBR_EL2 \(hex(remapperVTTBR)) (VMID 2), the watchers under \(hex(shared)) (VMID 1)")
+        }
         for k in 0..<n {
             let b = backends[k]
             try sessions[k].configure { pc, x0 in try b.start(pc: pc, x0: x0) }
@@ -199,7 +265,9 @@ extension Advanced {
         let state = RemapShared(vcpus: n, deadline: deadline)
         let bodies: [() throws -> VCPUReport] = (0..<n).map { k in
             if k == plan.remapper {
-                return { remap(allSessions[k], allPlans[k], plan, shared: shared, state: state, deadline: deadline) }
+                return {
+                    remap(allSessions[k], allPlans[k], plan, shared: shared, own: remapperVTTBR, state: state, deadline: deadline)
+                }
             }
             return { watch(allSessions[k], vcpu: k, allPlans[k], plan, shared: shared, state: state) }
         }
@@ -234,7 +302,7 @@ extension Advanced {
     /// at its vEL2), lets its guest set the flag to 1, makes (new entry), and its guest sets
     /// the flag to 2 after a DSB.
     static func remap(
-        _ s: GuestSession, _ p: LivePlan, _ plan: RemapPlan, shared: UInt64, state: RemapShared,
+        _ s: GuestSession, _ p: LivePlan, _ plan: RemapPlan, shared: UInt64, own: UInt64, state: RemapShared,
         deadline: ContinuousClock.Instant
     ) -> VCPUReport {
         var report = VCPUReport(vcpu: plan.remapper)
@@ -257,7 +325,7 @@ extension Advanced {
                 abandon(s, state)
                 return report
             }
-            try s.reply(MailboxReply(seq: s.pending!.seq, action: .resume, vttbr: shared))
+            try s.reply(MailboxReply(seq: s.pending!.seq, action: .resume, vttbr: own))
             guard try expect(.trap, op: p.hostCalls[0].opIndex, esr: hvc, "host call 0 (break)") else {
                 abandon(s, state)
                 return report
@@ -284,28 +352,55 @@ extension Advanced {
             // reports while the phase is still 0 happened before the break: stray).
             state.phase.store(1, ordering: .sequentiallyConsistent)
             atomicMemoryFence(ordering: .sequentiallyConsistent)
-            switch plan.tlbi {
-            case .ipas2e1is:
+            switch (plan.tlbi, plan.edit) {
+            case (.ipas2e1is, .page):
                 try s.unmap(ipa: IPA(x), size: page)
-            case .vmalls12e1is:
+            case (.ipas2e1is, .blockSplit):
+                // The block entry goes invalid; the session's TLBI: IPAS2E1IS (TTL level 2 with
+                // FEAT_TTL) + VMALLE1IS.
+                try s.unmap(ipa: IPA(y), size: block)
+            case (.ipas2e1is, .vmidSwitch):
+                // TLBI IPAS2E1IS acts on the VMID in VTTBR_EL2 when it executes (Arm ARM C5.5
+                // TLBI IPAS2E1IS): the TLBI_THEN_ACK reply writes VMID 1's VTTBR before it.
+                var tlb = VTTBRExitTLB(session: s, vttbr: shared)
+                try s.unmap(ipa: IPA(x), size: page, tlb: &tlb)
+                if !tlb.performed.contains(where: { if case .ipas2e1is = $0 { true } else { false } }) {
+                    report.failures.append("TLB maintenance performed: \(tlb.performed.map(\.description)), expected an IPAS2E1IS")
+                }
+            case (.vmalls12e1is, _):
                 var tlb = VTTBRExitTLB(session: s, vttbr: nil, translate: { _ in [.vmalls12e1is] })
                 try s.unmap(ipa: IPA(x), size: page, tlb: &tlb)
                 if tlb.performed != [.vmalls12e1is] {
                     report.failures.append("TLB maintenance performed: \(tlb.performed.map(\.description)), expected VMALLS12E1IS")
                 }
             }
-            if case .translation(let t) = s.tables.walk(IPA(x)) {
-                report.failures.append("x still translates to \(t.outputAddress) after the break")
+            if case .translation(let t) = s.tables.walk(IPA(plan.watched)) {
+                report.failures.append("\(hex(plan.watched)) still translates to \(t.outputAddress) after the break")
             }
             report.log.append(
                 "break done (\(plan.tlbi == .ipas2e1is ? "IPAS2E1IS + VMALLE1IS" : "VMALLS12E1IS") + DSB at vEL2); flag = 1 next")
-            try s.reply(.resume)
+            // Back to vCPU 1's own VTTBR_EL2 (vmid-switch: VMID 2) for the rest of its ops.
+            try s.reply(MailboxReply(seq: s.pending!.seq, action: .resume, vttbr: own))
             guard try expect(.trap, op: p.hostCalls[1].opIndex, esr: hvc, "host call 1 (make)") else {
                 abandon(s, state)
                 return report
             }
             // Make: invalid -> valid needs no TLB maintenance.
-            try s.map(ipa: IPA(x), pa: PhysicalAddress(plan.newPA), size: page, attributes: rw)
+            if plan.edit == .blockSplit {
+                // A level-3 table: the pages around the watched one keep the block's output.
+                let j = RemapPlan.blockPage * page
+                try s.map(ipa: IPA(y), pa: PhysicalAddress(blockPA), size: j, attributes: rw)
+                try s.map(ipa: IPA(y + j), pa: PhysicalAddress(plan.newPA), size: page, attributes: rw)
+                try s.map(ipa: IPA(y + j + page), pa: PhysicalAddress(blockPA + j + page), size: block - j - page, attributes: rw)
+                for (ipa, pa) in [(y, blockPA), (y + j, plan.newPA), (y + block - page, blockPA + block - page)] {
+                    guard case .translation(let t) = s.tables.walk(IPA(ipa)), t.level == 3, t.outputAddress.rawValue == pa else {
+                        report.failures.append("after the split \(hex(ipa)) does not translate to \(hex(pa)) at level 3")
+                        continue
+                    }
+                }
+            } else {
+                try s.map(ipa: IPA(x), pa: PhysicalAddress(plan.newPA), size: page, attributes: rw)
+            }
             state.phase.store(2, ordering: .sequentiallyConsistent)
             try s.reply(.resume)
             guard try expect(.done, op: p.ops.count, "DONE") else {
@@ -328,8 +423,8 @@ extension Advanced {
     ) -> VCPUReport {
         var report = VCPUReport(vcpu: vcpu)
         let want = ExpectedFault(
-            opIndex: 0, address: x, access: .data(bytes: 8, write: false, register: 11, sixtyFourBit: true),
-            kind: .translation, level: 3)
+            opIndex: 0, address: plan.watched, access: .data(bytes: 8, write: false, register: 11, sixtyFourBit: true),
+            kind: .translation, level: plan.faultLevel)
         do {
             var m = try s.nextMessage()
             guard m.kind == .hello else {
@@ -359,6 +454,7 @@ extension Advanced {
                     return report
                 }
                 report.faults += 1
+                // No software walk: the remapper edits the tables while this thread checks.
                 var bad = twoVCPUCheck(m, report: fault, against: want, payload: s.payloadRange, who: "the")
                 // x14: the flag the faulting iteration read before the load (WATCH64).
                 let flagSeen = m.gprs[14]

@@ -165,7 +165,8 @@ extension Advanced {
         }
         faults += 1
         ctx.log("  [vCPU 0] " + report.oneLine)
-        failures += twoVCPUCheck(m, report: report, against: want, payload: s0.payloadRange)
+        failures += twoVCPUCheck(
+            m, report: report, against: want, payload: s0.payloadRange, walk: { s1.tables.walk($0, access: $1) })
         // 4. Map x to the new page (invalid → valid: no maintenance needed) and let vCPU 0 retry.
         try s1.map(ipa: IPA(x), pa: PhysicalAddress(pagePA(2)), size: page, attributes: rw)
         try s0.reply(.resume)
@@ -178,38 +179,14 @@ extension Advanced {
         return ScriptOutcome(failures: failures, faults: faults)
     }
 
-    /// The fault's syndrome against the expectation (Arm ARM D24.2.43 ESR_EL2 ISS for data
-    /// aborts: ISV, SAS, SRT, SF, WnR, DFSC; FAR_EL2 and HPFAR_EL2.FIPA).
+    /// The fault's syndrome against the expectation: every field the single-vCPU runner
+    /// compares (`FaultCheck`), with the software walk of the tables the vCPU runs under when
+    /// they are not being edited concurrently (`walk`).
     static func twoVCPUCheck(
         _ m: MailboxMessage, report: FaultReport, against want: ExpectedFault,
-        payload: Range<UInt64>, who: String = "vCPU 0"
+        payload: Range<UInt64>, walk: ((IPA, Stage2Access) -> Stage2WalkResult)? = nil, who: String = "vCPU 0"
     ) -> [String] {
-        var bad: [String] = []
-        let at = "\(who) fault (\(want))"
-        if m.opIndex != want.opIndex { bad.append("\(at): reported for op \(m.opIndex.map(String.init) ?? "none")") }
-        if report.esr.exceptionClass != .dataAbortLowerEL {
-            bad.append("\(at): EC 0x\(String(report.esr.ecBits, radix: 16)), expected 0x24")
-        }
-        if report.status?.kind != want.kind || report.status?.level != want.level {
-            bad.append("\(at): \(report.status.map { "\($0.kind) at level \($0.level.map(String.init) ?? "-")" } ?? "no fault status")")
-        }
-        if case let .data(bytes, write, register, sf) = want.access, let d = report.esr.dataAbort {
-            if d.wnr != write { bad.append("\(at): WnR=\(d.wnr ? 1 : 0)") }
-            if !d.isv {
-                bad.append("\(at): ISV=0")
-            } else {
-                if d.accessBytes != bytes { bad.append("\(at): SAS says \(d.accessBytes) bytes") }
-                if Int(d.srt) != register { bad.append("\(at): SRT=\(d.srt)") }
-                if d.sf != sf { bad.append("\(at): SF=\(d.sf ? 1 : 0)") }
-            }
-            if d.s1ptw { bad.append("\(at): S1PTW set with the nested stage 1 off") }
-        }
-        if m.far != want.address { bad.append("\(at): FAR_EL2 \(hex(m.far))") }
-        if report.ipa?.rawValue != want.address {
-            bad.append("\(at): HPFAR_EL2 \(hex(m.hpfar)) names \(report.ipa.map { "\($0)" } ?? "nothing")")
-        }
-        if !payload.contains(m.elr) { bad.append("\(at): ELR_EL2 \(hex(m.elr)) outside the op interpreter") }
-        return bad
+        FaultCheck.mismatches(m, report: report, against: want, payload: payload, walk: walk, who: who + " ")
     }
 }
 

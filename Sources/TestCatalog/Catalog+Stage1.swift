@@ -8,12 +8,11 @@ import Stage2
     import Glibc
 #endif
 
-/// Issue-6 tests with the nested stage 1 on, dirty logging and two-level demand paging.
-/// Each is a scripted scenario: the expected events are data built before the run
-/// (Stage1Scenarios / DirtyLogScenario / TwoLevelScenario), the script only drives the
-/// session, checks each event against its expectation and reacts.
+/// The test with the nested stage 1 on: a scripted scenario whose expected events are data
+/// built before the run (Stage1Scenarios); the script only drives the session, checks each
+/// event against its expectation and reacts.
 extension Catalog {
-    public static let stage1Tests: [CatalogTest] = [nestedStage1, dirtyLogging]
+    public static let stage1Tests: [CatalogTest] = [nestedStage1]
 
     public static let nestedStage1 = CatalogTest(
         name: "stage1-on",
@@ -41,34 +40,6 @@ extension Catalog {
                 let plan = try NestedStage1.plan(permissionVariant: true)
                 var s = plan.scenario
                 s.script = stage1Script(plan)
-                return s
-            },
-        ])
-
-    public static let dirtyLogging = CatalogTest(
-        name: "dirty-log",
-        summary:
-            "KVM_GET_DIRTY_LOG on a memslot with KVM_MEM_LOG_DIRTY_PAGES holds exactly the pages the nested guest wrote (not those it only read), per round",
-        tags: [.stage1, .liveEdit],
-        variants: [
-            TestVariant(
-                name: "4k", summary: "8 host pages in their own logged memslot; two rounds split by an HVC checkpoint",
-                requirements: [.stage2Granule(.k4)]
-            ) { _ in
-                let plan = try DirtyLog.plan(pageSize: UInt64(sysconf(Int32(_SC_PAGESIZE))))
-                var s = plan.scenario
-                s.script = dirtyLogScript(plan)
-                return s
-            },
-            TestVariant(
-                name: "4k-ram-slot",
-                summary:
-                    "the same on the RAM memslot (logging turned on after HELLO): test pages + exactly the payload's message, vEL2-stack and results pages",
-                requirements: [.stage2Granule(.k4)]
-            ) { _ in
-                let plan = try DirtyLog.plan(pageSize: UInt64(sysconf(Int32(_SC_PAGESIZE))), slot: .ram)
-                var s = plan.scenario
-                s.script = dirtyLogScript(plan)
                 return s
             },
         ])
@@ -171,65 +142,6 @@ extension Catalog {
                 }
             }
             return ScriptOutcome(failures: failures, faults: faults)
-        }
-    }
-
-    static func dirtyLogScript(_ plan: DirtyLog.Plan) -> @Sendable (ScriptContext) throws -> ScriptOutcome {
-        { ctx in
-            let session = ctx.session
-            guard let mb = ctx.backend as? MachineBackend else { throw SessionError.skip("dirty logging needs the KVM backend") }
-            guard mb.hostPageSize == plan.pageSize else {
-                throw SessionError.unexpected(
-                    "plan built for 0x\(String(plan.pageSize, radix: 16))-byte pages, host has 0x\(String(mb.hostPageSize, radix: 16))")
-            }
-            switch plan.slot {
-            case .own:
-                try mb.addRAM(name: plan.regionName, base: PhysicalAddress(plan.regionBase), size: plan.regionSize, logDirtyPages: true)
-            case .ram:
-                try mb.setDirtyLogging(true, region: plan.regionName)
-            }
-            for (pa, bytes) in plan.planted { try mb.write(bytes, at: pa) }
-            var failures: [String] = []
-            let testPages = plan.regionBase..<(plan.regionBase + plan.regionSize)
-            func describe(_ pages: [UInt64]) -> String {
-                pages.map { testPages.contains($0) ? "test page \(($0 - plan.regionBase) / plan.pageSize)" : "0x" + String($0, radix: 16) }
-                    .joined(separator: ", ")
-            }
-            func logged() throws -> [UInt64] { try mb.dirtyPages(region: plan.regionName).map(\.rawValue).sorted() }
-            func compare(_ got: [UInt64], _ wantTest: [Int], _ when: String, payload: Bool = true) {
-                let want = (wantTest.map { plan.regionBase + UInt64($0) * plan.pageSize } + (payload ? plan.payloadPages : [])).sorted()
-                ctx.log("     dirty log \(when): [\(describe(got))] (expected [\(describe(want))])")
-                if got != want { failures.append("dirty log \(when): [\(describe(got))], expected exactly [\(describe(want))]") }
-            }
-            // The host's own writes (planting) go through its mapping, not the guest: no bits.
-            compare(try logged(), [], "before the guest ran", payload: false)
-            var checkpoints = 0
-            loop: while true {
-                let m = try session.nextMessage()
-                switch m.kind {
-                case .done:
-                    break loop
-                case .trap where ESR(m.esr).exceptionClass == .hvcAArch64 && ESR(m.esr).immediate == GuestABI.hvcOp:
-                    guard m.opIndex == plan.checkpointOp else {
-                        throw SessionError.check("HVC from op \(m.opIndex.map(String.init) ?? "?"), expected op \(plan.checkpointOp)")
-                    }
-                    checkpoints += 1
-                    let got = try logged()
-                    compare(got, plan.dirtyAtCheckpoint, "at the HVC checkpoint")
-                    var regs = m.gprs
-                    regs[0] = UInt64(got.filter { testPages.contains($0) }.count)
-                    try session.reply(.resume, gprs: regs)  // HVC: ELR_EL2 is already past it
-                case .trap:
-                    throw SessionError.check("unexpected trap (stage 2 maps the whole region up front): " + session.describe(m))
-                default:
-                    throw SessionError.unexpected(session.describe(m))
-                }
-            }
-            if checkpoints != 1 { failures.append("the HVC checkpoint was reached \(checkpoints) times, expected once") }
-            compare(try logged(), plan.dirtyAtDone, "at DONE")
-            compare(try logged(), [], "read again (KVM_GET_DIRTY_LOG clears what it returns)", payload: false)
-            if plan.slot == .ram { try mb.setDirtyLogging(false, region: plan.regionName) }
-            return ScriptOutcome(failures: failures, faults: 0)
         }
     }
 }

@@ -14,6 +14,7 @@ struct CatalogRunner: Sendable {
     /// `--log-dir`: run verbose (every exit decoded for the log) and keep the full log.
     var keepFullLog: Bool
     var e2h0: Bool
+    var garbageMailboxSeed: UInt32? = nil
     /// `--strict`: known-failure records are ignored.
     var strict: Bool
     var health: HostHealthMonitor?
@@ -61,9 +62,10 @@ struct CatalogRunner: Sendable {
     /// One job: markers and health around the test, the result with the host's verdict.
     func runOne(_ job: VariantJob) -> VariantOutcome {
         let s = job.selected
-        let settings = RunSettings(
+        var settings = RunSettings(
             verbose: verbose || keepFullLog, timeout: .milliseconds(Int64(job.timeoutSeconds * 1000)),
             e2h0: e2h0, seed: job.seed)
+        settings.garbageMailboxSeed = garbageMailboxSeed
         let window = health?.begin(job.name + (job.repetition.map { " [\($0)]" } ?? ""))
         let run = s.test.run(s.variant, settings: settings) { _ in }
         let findings = window.map { health!.end($0, result: run.outcome.label) }

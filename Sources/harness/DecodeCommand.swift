@@ -1,5 +1,6 @@
 import AArch64
 import ArgumentParser
+import Stage2Spec
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials

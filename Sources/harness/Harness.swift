@@ -9,6 +9,7 @@ struct Harness: AsyncParsableCommand {
         abstract: "KVM nested-virtualization (vEL2 + stage-2) test harness for arm64.",
         subcommands: [
             RunFilesCommand.self, CheckCommand.self, NewCommand.self, Stage2Command.self, DecodeCommand.self, DoctorCommand.self,
+            MergeCommand.self,
             BenchCommand.self,
         ]
     )

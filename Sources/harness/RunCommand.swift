@@ -74,6 +74,12 @@ struct RunOptions: ParsableArguments {
         name: .long, parsing: .unconditional,
         help: ArgumentHelp("Run N variants at once, each in its own VM (results still reported in catalog order).", valueName: "n"))
     var jobs: Int = 1
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: ArgumentHelp(
+            "Run only shard K of N of the selection: every Nth variant from the Kth, in catalog order (each host of a sharded run takes one; `harness merge` recombines their JSON reports).",
+            valueName: "k/n"))
+    var shard: String?
     @Flag(
         name: .long,
         help: "Exit as `git bisect run` expects: 0 all selected passed, 1 a failure (a host splat included), 125 could not test.")
@@ -103,6 +109,12 @@ struct RunOptions: ParsableArguments {
     var color: ColorMode = .auto
     @Flag(name: .long, help: "Create the vCPU with HAS_EL2_E2H0 (non-VHE guest hypervisor).")
     var e2h0 = false
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Self-test of the host side: the payload writes pseudo-random words (xorshift32 from SEED) over its message page instead of HELLO and halts; every scenario test must FAIL naming the bad field and tear its VM down (exit 1).",
+            valueName: "seed"))
+    var garbageMailbox: UInt32?
     @Flag(name: .long, help: "Ignore the known-failure records: every test must pass (a known failure is a FAIL, an XPASS too).")
     var strict = false
     @Flag(name: .long, help: "With --list: print the catalog as a Markdown table (docs/catalog.md is generated this way).")
@@ -115,6 +127,7 @@ struct RunOptions: ParsableArguments {
         if let f = timeoutMultiplier, !(f > 0 && f <= 1000) { throw ValidationError("--timeout-multiplier must be in (0, 1000], got \(f)") }
         guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 64, got \(jobs)") }
         guard (1...100_000).contains(`repeat`) else { throw ValidationError("--repeat must be between 1 and 100000, got \(`repeat`)") }
+        _ = try shardNumbers()
         // The selection and --output are checked in `runCatalog`, not here: ArgumentParser
         // also validates these root options when a subcommand (stage2, doctor, …) runs.
     }
@@ -153,7 +166,7 @@ struct RunOptions: ParsableArguments {
 func runCatalogTests(_ options: RunOptions, tests: [CatalogTest] = Catalog.tests, everythingByDefault: Bool = false) async throws {
     if !options.list { try RunSignals.install() }
     let selection = try options.checkRun(from: tests, everythingByDefault: everythingByDefault)
-    let selected = selection.selected
+    let selected = try options.shardOf(selection.selected)
     if options.list {
         if options.markdown {
             print(CatalogTable.markdown(selected), terminator: "")
@@ -245,7 +258,8 @@ func runCatalogTests(_ options: RunOptions, tests: [CatalogTest] = Catalog.tests
     }
     let runner = CatalogRunner(
         jobs: options.jobs, verbose: options.verbose, keepFullLog: logDir != nil,
-        e2h0: options.e2h0, strict: options.strict, health: health?.unavailableReason == nil ? health : nil)
+        e2h0: options.e2h0, garbageMailboxSeed: options.garbageMailbox, strict: options.strict,
+        health: health?.unavailableReason == nil ? health : nil)
     let stoppedBy = runner.run(jobs) { job, outcome in
         for rep in reporters { rep.record(outcome.result) }
         logDir?.write(outcome, budget: policy.describe(job.selected.budget))
@@ -258,25 +272,31 @@ func runCatalogTests(_ options: RunOptions, tests: [CatalogTest] = Catalog.tests
     throw ExitCode(status)
 }
 
-/// `Reporter.finish`, with a write error of `--output` as a plain error (exit 1 is wrong there:
-/// nothing failed; a usage-style 64 would hide that tests ran, so it is 74, EX_IOERR).
-private func finish(_ reporter: Reporter) throws -> Int32 {
-    do { return try reporter.finish() } catch {
-        FileDescriptorSink.standardError().write("harness: \(error)\n")
-        throw ExitCode(74)
-    }
-}
-
-/// Finishes the extra (`--junit`) reporters first, then the main one, whose status is the run's.
+/// `Reporter.finish` for every reporter (the `--junit` one first, then the main one, whose
+/// status is the run's). A write error of `--output`, `--junit` or stdout is named on stderr and
+/// the exit status is 74, EX_IOERR (1 is wrong there: nothing failed; a usage-style 64 would
+/// hide that tests ran) — unless a signal stopped the run: its 128+n is what the caller throws.
 private func finish(_ reporters: [Reporter]) throws -> Int32 {
-    for extra in reporters.dropFirst() { _ = try finish(extra) }
-    return try finish(reporters[0])
+    var failed = false
+    var status: Int32 = 0
+    for (i, reporter) in reporters.enumerated().reversed() {
+        do {
+            let s = try reporter.finish()
+            if i == 0 { status = s }
+        } catch {
+            FileDescriptorSink.standardError().write("harness: \(error)\n")
+            failed = true
+        }
+    }
+    if failed && RunSignals.pending == nil { throw ExitCode(ResultOutput.ioErrorStatus) }
+    return status
 }
 
 /// Output of the silent `--junit` reporter: it only writes its file.
 private final class DiscardSink: TextSink {
     func write(_ text: String) {}
     var isTerminal: Bool { false }
+    var writeError: Int32? { nil }
 }
 
 /// `--list` (text, `--names` or `--format json`: see `TestListing`).

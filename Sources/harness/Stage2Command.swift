@@ -1,6 +1,7 @@
 import ArgumentParser
 import Reporting
 import Stage2
+import Stage2Spec
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -26,11 +27,6 @@ struct Stage2Command: ParsableCommand {
 func stage2Fail(_ message: String) -> ExitCode {
     ResultOutput.error(message)
     return ExitCode.failure
-}
-
-/// A no-op TLB for tables that are not installed anywhere yet.
-struct UninstalledTLB: TLBMaintenance {
-    mutating func invalidate(_ batch: [TLBInvalidation]) throws {}
 }
 
 struct Stage2BuildCommand: ParsableCommand {

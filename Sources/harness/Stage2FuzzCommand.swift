@@ -1,6 +1,7 @@
 import ArgumentParser
 import Reporting
 import Stage2
+import Stage2Spec
 
 #if canImport(Glibc)
     import Glibc

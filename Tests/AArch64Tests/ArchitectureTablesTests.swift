@@ -106,7 +106,27 @@ import Testing
 
     /// IFSC: the DFSC table without tag check (0x11), alignment (0x21) and the two
     /// IMPLEMENTATION DEFINED data-access codes (0x34, 0x35), which the IFSC table does not list.
+    /// Checked against Arm's register XML for ESR_ELx (AArch64-esr_el1.xml, fields IFSC_5_0 and
+    /// DFSC_5_0, as shipped in apple/darwin-xnu tools/lldbmacros/sysregdoc): 0x11, 0x21, 0x34
+    /// and 0x35 appear only under DFSC. The LPA2 and RME codes (0x13, 0x1B, 0x23, 0x29, 0x2B,
+    /// access flag and permission at level 0) match QEMU target/arm/internals.h arm_fi_to_lfsc
+    /// (after EncodeLDFSC) and Linux arch/arm64/mm/fault.c fault_info[].
     static let ifscTable: [UInt8: (K, Int?)] = dfscTable.filter { ![0x11, 0x21, 0x34, 0x35].contains($0.key) }
+
+    /// DFSC 0b111101 / 0b111110 (section / page domain fault) are listed by the same XML as
+    /// "used only for faults reported in the PAR_EL1": in ESR_ELx they are reserved, and an
+    /// instruction abort's IFSC has no data-only code.
+    @Test func parOnlyAndDataOnlyCodesAreReservedWhereTheArmARMDoesNotListThem() {
+        for code: UInt8 in [0x3D, 0x3E] {
+            #expect(FaultStatus(code: code).kind == .reserved)
+            #expect(FaultStatus(code: code, instructionFetch: true).kind == .reserved)
+        }
+        for code: UInt8 in [0x11, 0x21, 0x34, 0x35] {
+            #expect(FaultStatus(code: code).kind != .reserved, "DFSC 0x\(String(code, radix: 16))")
+            #expect(FaultStatus(code: code, instructionFetch: true).kind == .reserved, "IFSC 0x\(String(code, radix: 16))")
+            #expect(FaultStatus(code: code, instructionFetch: true).longDescription == "reserved IFSC value")
+        }
+    }
 
     @Test func everyExceptionClass() {
         #expect(Self.ecTable.count == 64)

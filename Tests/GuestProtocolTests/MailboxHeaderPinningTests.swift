@@ -182,15 +182,21 @@ private func headerDefines() throws -> [String: UInt64] {
         #expect(area.loadLE(UInt32.self, at: GuestABI.rplOffFlags - GuestABI.rplOffSeq) == 0b0111)
         #expect(area.loadLE(UInt64.self, at: GuestABI.rplOffTLBI - GuestABI.rplOffSeq) == 8)
         // In place into a page (what the session does with the guest's message page).
-        var inPlace = [UInt8](repeating: 0, count: GuestABI.messageSize)
-        try inPlace.withUnsafeMutableBytes { try reply.write(into: $0) }
-        #expect(inPlace == page)
+        let inPlace = BytePage(count: GuestABI.messageSize)
+        try reply.write(into: inPlace)
+        #expect(inPlace.bytes == page)
         let withRegisters = MailboxReply(seq: 1, action: .resume, gprs: (0..<31).map { UInt64($0) << 32 | 7 })
-        try inPlace.withUnsafeMutableBytes { try withRegisters.write(into: $0) }
-        #expect(inPlace.loadLE(UInt64.self, at: GuestABI.msgOffGPRs + 8 * 30) == 30 << 32 | 7)
+        try withRegisters.write(into: inPlace)
+        #expect(inPlace.bytes.loadLE(UInt64.self, at: GuestABI.msgOffGPRs + 8 * 30) == 30 << 32 | 7)
         #expect(throws: GuestProtocolError.truncated(8, expected: GuestABI.messageSize)) {
-            var small = [UInt8](repeating: 0, count: 8)
-            try small.withUnsafeMutableBytes { try withRegisters.write(into: $0) }
+            try withRegisters.write(into: BytePage(count: 8))
         }
+        // Decoding from a page view gives what decoding the copied bytes gives.
+        let hello = MailboxMessage(kind: .hello, seq: 5, esr: 0x9300_0045, gprs: (0..<31).map { UInt64($0) })
+        let view = BytePage(count: GuestABI.messageSize)
+        view.bytes = hello.encoded
+        let viaPage = try MailboxMessage(page: view, expectedSeq: 5, opCount: 0)
+        #expect(viaPage == (try MailboxMessage(bytes: hello.encoded, expectedSeq: 5, opCount: 0)))
+        #expect(viaPage.esr == 0x9300_0045 && viaPage.gpr(30) == 30)
     }
 }

@@ -86,6 +86,7 @@ struct Subprocess {
         switch resource {
         case Int32(RLIMIT_NOFILE.rawValue): "nofile"
         case Int32(RLIMIT_AS.rawValue): "as"
+        case Int32(RLIMIT_FSIZE.rawValue): "fsize"
         default: "core"
         }
     }

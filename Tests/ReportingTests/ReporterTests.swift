@@ -6,8 +6,9 @@ import Testing
 @Suite(.serialized) struct ReporterTests {
     static func tempDir() throws -> String {
         var t = Array((NSTemporaryDirectory() + "/reporting-test-XXXXXX").utf8CString)
-        let p = try #require(t.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) })
-        return String(cString: p)
+        // The path is read while the buffer is alive (mkdtemp returns a pointer into it).
+        let path = t.withUnsafeMutableBufferPointer { b in mkdtemp(b.baseAddress!).map { String(cString: $0) } }
+        return try #require(path)
     }
 
     static func runAll(_ r: Reporter) throws -> Int32 {
@@ -24,6 +25,30 @@ import Testing
         var f = format.formatter()
         #expect(out.text == f.render(Fixture.run, results: Fixture.results, planned: 5))
         #expect(err.text == "1 timed out (counted as failed)\n2 passed, 2 failed, 1 skipped, 0 xfail\n")
+    }
+
+    /// A descriptor sink on /dev/full keeps ENOSPC; `finish` then throws naming stdout, in
+    /// every format, with and without `--output` (whose human lines go to stdout).
+    @Test(arguments: [OutputFormat.human, .tap, .ktap, .json, .junit])
+    func aFailedWriteToStdoutIsAnError(format: OutputFormat) throws {
+        let fd = open("/dev/full", O_WRONLY)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for output in [nil, dir + "/r"] {
+            let sink = FileDescriptorSink(fd: fd)
+            let r = try Reporter(
+                format: format, outputPath: output, run: Fixture.run, planned: 5, stdout: sink, stderr: StringSink(), environment: [:])
+            #expect(throws: ReportingError.cannotWriteStream(name: "stdout", errno: ENOSPC)) { try Self.runAll(r) }
+            #expect(sink.writeError == ENOSPC)
+        }
+        // The same report to /dev/null is no error.
+        let null = open("/dev/null", O_WRONLY)
+        defer { close(null) }
+        let r = try Reporter(
+            format: format, run: Fixture.run, planned: 5, stdout: FileDescriptorSink(fd: null), stderr: StringSink(), environment: [:])
+        #expect(try Self.runAll(r) == 124)
     }
 
     @Test func humanOnStdoutColouredOnlyOnATerminal() throws {

@@ -98,8 +98,8 @@ import Testing
         var toggles: [Bool] = []
         var dirtyChecks = 0
         for r in dr {
-            if case .dirtyLog(let on) = r { toggles.append(on) }
-            if case .expectDirty(let list) = r { dirtyChecks += list.count }
+            if case .dirtyLogging(let on) = r { toggles.append(on) }
+            if case .expectDirtyAddresses(let list) = r { dirtyChecks += list.count }
         }
         #expect(toggles == [true, false, true] && dirtyChecks == 2)
         let (munmap, mr) = try reactions("munmap")
@@ -116,7 +116,7 @@ import Testing
             {"format": 1, "name": "t", "summary": "s", "granule": "4k", "teardown": "vmBeforeVCPUs",
              "ops": [{"op": "hvc", "value": 1, "raises": [{"hvc": "hvcImm", "host": [
                {"replaceBacking": {"pa": "dataPool", "size": "page", "plant": [{"pa": "dataPool + 8", "bytes": 8, "value": 5}]}},
-               {"dirtyLog": true}, {"expectDirty": ["dataPool"]}]}]}],
+               {"dirtyLogging": true}, {"expectDirtyAt": ["dataPool"]}]}]}],
              "variants": [{"name": "v", "summary": "v"}]}
             """#
         let s = try ScenarioLoader.load(Array(base.utf8), file: "t.json").variants[0].scenario(HostFacts())
@@ -125,7 +125,7 @@ import Testing
             (#""pa": "dataPool", "size""#, #""pa": "0x4000_0000", "size""#, "inside the data pool"),
             (#""pa": "dataPool + 8""#, #""pa": "dataPool + page""#, "inside the replaced range"),
             (#""teardown": "vmBeforeVCPUs""#, #""teardown": "later""#, "expected \"standard\" or \"vmBeforeVCPUs\""),
-            (#"{"dirtyLog": true}"#, #"{"dirtyLog": 1}"#, "dirtyLog"),
+            (#"{"dirtyLogging": true}"#, #"{"dirtyLogging": 1}"#, "dirtyLogging"),
         ] {
             let text = base.replacing(old, with: new)
             #expect(text != base)

@@ -1,4 +1,5 @@
 import AArch64
+import Stage2
 import Testing
 
 @testable import GuestProtocol
@@ -37,8 +38,8 @@ import Testing
         arguments: [
             ("op index", { @Sendable (m: inout MailboxMessage) in m.opIndex = 3 }, "reported for op 3"),
             ("EC", { $0.esr = $0.esr & ~(0x3F << 26) | 0x25 << 26 }, "EC 0x25, expected 0x24"),
-            ("FSC kind", { $0.esr = $0.esr & ~0x3F | 0x0B }, "accessFlag at level 3"),
-            ("level", { $0.esr = $0.esr & ~0x3F | 0x06 }, "translation at level 2"),
+            ("FSC kind", { $0.esr = $0.esr & ~0x3F | 0x0B }, "accessFlag fault at level 3"),
+            ("level", { $0.esr = $0.esr & ~0x3F | 0x06 }, "translation fault at level 2"),
             ("WnR", { $0.esr |= 1 << 6 }, "WnR=1"),
             ("ISV", { $0.esr &= ~(1 << 24) }, "ISV=0"),
             ("SAS", { $0.esr = $0.esr & ~(3 << 22) }, "SAS says 1 bytes"),
@@ -47,13 +48,29 @@ import Testing
             ("S1PTW", { $0.esr |= 1 << 7 }, "S1PTW set"),
             ("FAR", { $0.far += 0x10 }, "FAR_EL2 0x8000000010"),
             ("HPFAR", { $0.hpfar = (0x80_0000_1000 >> 12) << 4 }, "HPFAR_EL2 0x80000010"),
-            ("ELR", { $0.elr = 0x1000 }, "ELR_EL2 0x1000 outside the op interpreter"),
+            ("ELR", { $0.elr = 0x1000 }, "ELR_EL2 0x1000 is outside the op interpreter"),
+            ("FnV", { $0.esr |= 1 << 10 }, "FnV set"),
+            ("SPSR", { $0.spsr = 0x3C9 }, "SPSR_EL2.M = 9"),
         ] as [(String, @Sendable (inout MailboxMessage) -> Void, String)])
     func twoVCPUOneWrongField(field: String, change: @Sendable (inout MailboxMessage) -> Void, names: String) {
         var m = Self.twoGood
         change(&m)
         let bad = Self.two(m)
         #expect(bad.contains { $0.contains(names) }, "\(field): \(bad)")
+    }
+
+    /// The software walk of the shared tables is compared too: a walk that agrees (translation
+    /// fault at level 3) passes, one that says level 2 or translates the IPA fails.
+    @Test func twoVCPUSoftwareWalkIsCompared() {
+        let m = Self.twoGood
+        let r = FaultReport(esr: m.esr, far: m.far, hpfar: m.hpfar)
+        func with(_ result: Stage2WalkResult) -> [String] {
+            Advanced.twoVCPUCheck(m, report: r, against: Self.twoWant, payload: Self.payload, walk: { _, _ in result })
+        }
+        let ipa = IPA(Self.twoWant.address)
+        #expect(with(.fault(Stage2Fault(kind: .translation, level: 3, ipa: ipa, access: .read))).isEmpty)
+        #expect(
+            with(.fault(Stage2Fault(kind: .translation, level: 2, ipa: ipa, access: .read))).contains { $0.contains("software walk says") })
     }
 
     // MARK: stage 1 on

@@ -58,6 +58,29 @@ import Testing
         WatchRecord(first: plan.old, second: plan.new, changes: 1, stale: 0, reads: 5000, flagged: 1000)
     }
 
+    /// block-split watches page 3 of the 2 MiB block at y (old: the block's page 3, faults at
+    /// level 2 while the block entry is invalid); vmid-switch watches x like the page remap.
+    @Test func newVariantsWatchWhatTheyEdit() {
+        let split = Advanced.RemapPlan(vcpus: 2, tlbi: .ipas2e1is, edit: .blockSplit)
+        #expect(split.watched == Advanced.y + 3 * Advanced.page && split.faultLevel == 2)
+        #expect(split.old == Advanced.blockPattern(3) && split.oldPA == Advanced.blockPA + 3 * Advanced.page)
+        #expect(split.watcherPlan(0).ops[0].address == split.watched)
+        #expect(Advanced.y % Advanced.block == 0 && Advanced.blockPA % Advanced.block == 0)
+        // y shares x's level-2 table (4K granule: 1 GiB per level-1 entry).
+        #expect(Advanced.x >> 30 == Advanced.y >> 30 && Advanced.x >> 21 != Advanced.y >> 21)
+        let vmid = Advanced.RemapPlan(vcpus: 4, tlbi: .ipas2e1is, edit: .vmidSwitch)
+        #expect(vmid.watched == Advanced.x && vmid.faultLevel == 3 && vmid.old == Advanced.pagePattern(1))
+        // The old value of a split differs from every other value the test plants.
+        #expect(Set([split.old, split.new, Advanced.pagePattern(1), Advanced.pagePattern(5)]).count == 4)
+        // A watcher that read the block's old page after the flag fails (stale).
+        var r = WatchRecord(first: split.old, second: split.new, changes: 1, stale: 1, reads: 900, flagged: 300)
+        #expect(Advanced.watchMismatches(r, split).contains { $0.contains("stale translation") })
+        r.stale = 0
+        #expect(Advanced.watchMismatches(r, split).isEmpty)
+        r.first = Advanced.pagePattern(1)
+        #expect(Advanced.watchMismatches(r, split).contains { $0.contains("first read") })
+    }
+
     @Test func oldThenNewPasses() {
         #expect(Advanced.watchMismatches(good, plan).isEmpty)
     }

@@ -61,13 +61,17 @@ import Testing
             return next
         }
         try t.map(va: 0x20_0000_3000, output: 0xC0_0000_5000, size: 0x2000, attributes: .normalData, tableAt: at)
-        // Level-2 table at 0x20_0000, level-3 at 0x20_1000.
-        #expect(t.tables[0x10_0000]![128] == 0x20_0003)
-        #expect(t.tables[0x20_0000]![0] == 0x20_1003)
-        #expect(t.tables[0x20_1000]![3] == 0x0060_00C0_0000_5703)
-        #expect(t.tables[0x20_1000]![4] == 0x0060_00C0_0000_6703)
-        #expect(t.descriptorIPA(level: 3, va: 0x20_0000_4ABC) == 0x20_1000 + 4 * 8)
-        #expect(t.translate(0x20_0000_4ABC)?.output == 0xC0_0000_6ABC)
+        // Level-2 table at 0x20_0000, level-3 at 0x20_1000. (Optionals are unwrapped before
+        // #expect: Swift 6.2.3 crashes in SILGen comparing a UInt64? with a literal in it.)
+        let level1 = try #require(t.tables[0x10_0000])
+        let level2 = try #require(t.tables[0x20_0000])
+        let level3 = try #require(t.tables[0x20_1000])
+        let entries = try [level1[128], level2[0], level3[3], level3[4]].map { try #require($0) }
+        #expect(entries == [0x20_0003, 0x20_1003, 0x0060_00C0_0000_5703, 0x0060_00C0_0000_6703])
+        let entryIPA = try #require(t.descriptorIPA(level: 3, va: 0x20_0000_4ABC))
+        #expect(entryIPA == 0x20_1000 + 4 * 8)
+        let page = try #require(t.translate(0x20_0000_4ABC))
+        #expect(page.output == 0xC0_0000_6ABC)
         #expect(t.translate(0x20_0000_6000) == nil)
         // Images are little-endian descriptors at index * 8.
         let image = t.image(of: 0x10_0000)
@@ -77,8 +81,9 @@ import Testing
         #expect(throws: SessionError.self) { try t.map(va: 0x80_0000_0000, output: 0, size: 0x1000, attributes: .normalData, tableAt: at) }
         // A 2 MiB block at level 2.
         try t.map(va: 0x4000_0000, output: 0x4000_0000, size: 2 << 20, attributes: .normalCode, tableAt: at)
-        #expect(t.translate(0x4001_2345)?.output == 0x4001_2345)
-        #expect(t.translate(0x4001_2345)?.level == 2)
+        let block = try #require(t.translate(0x4001_2345))
+        #expect(block.output == 0x4001_2345)
+        #expect(block.level == 2)
     }
 }
 

@@ -42,6 +42,10 @@
 #define NVH_CONFIG_SIZE       104
 /* Config flags */
 #define NVH_CFG_FLAG_HELLO 0x1 /* send a HELLO message before entering the nested guest */
+/* Host self-test: instead of HELLO, fill the message page with xorshift32 words seeded with
+ * flags[63:32], ring the doorbell with sequence number 1, and halt. */
+#define NVH_CFG_FLAG_GARBAGE       0x2
+#define NVH_CFG_GARBAGE_SEED_SHIFT 32
 
 /* ---- Message (payload -> host), one per vCPU, in RAM ---- */
 #define NVH_MSG_MAGIC        0x4D48564E /* "NVHM" */

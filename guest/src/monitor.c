@@ -110,9 +110,25 @@ static void fill_state(u64 msg, u32 vector, const u64 *frame) {
         U64(msg, NVH_MSG_OFF_GPRS + i * 8) = frame ? frame[i] : 0;
 }
 
+/* NVH_CFG_FLAG_GARBAGE: the whole message page becomes xorshift32 words (Marsaglia 13/17/5;
+ * the seed is made odd, so never 0), the doorbell carries 1 (what a first message carries, so
+ * the host has to judge the page itself), then halt. */
+static void send_garbage(u64 cfg, u64 msg) {
+    u32 x = (u32)(U64(cfg, NVH_CFG_OFF_FLAGS) >> NVH_CFG_GARBAGE_SEED_SHIFT) | 1;
+    for (u32 off = 0; off < NVH_MESSAGE_SIZE; off += 4) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        U32(msg, off) = x;
+    }
+    nvh_doorbell(U64(cfg, NVH_CFG_OFF_DOORBELL), 1);
+    nvh_halt();
+}
+
 /* Called from nvh_el2_entry with the (validated) config; returns it. */
 u64 nvh_el2_start(u64 cfg) {
     u64 msg = U64(cfg, NVH_CFG_OFF_MESSAGE);
+    if (U64(cfg, NVH_CFG_OFF_FLAGS) & NVH_CFG_FLAG_GARBAGE) send_garbage(cfg, msg);
     u64 hcr_before = nvh_read_hcr_el2();
     u64 hcr = (hcr_before | U64(cfg, NVH_CFG_OFF_HCR_SET)) & ~U64(cfg, NVH_CFG_OFF_HCR_CLEAR);
 

@@ -4,6 +4,10 @@
 /// - `"mapped": false`: backed but not mapped; a host step (`map`, `demand-map`) maps it.
 /// - `"unit"`: backed lazily, one unit (page or block) at a time, in the order the ops first
 ///   touch them (for sparse ranges too large to back whole); never mapped up front.
+/// - `"dirtyLog"`: the guest's writes to it are logged (KVM_MEM_LOG_DIRTY_PAGES) and checked
+///   with `expectDirty`: `"ownSlot"` (with `pa`: a memslot of its own at that address, created
+///   with the flag; only the nested guest writes there) or `"ramSlot"` (pool memory; logging
+///   is turned on for the RAM memslot after HELLO, so the payload's own pages are logged too).
 /// - `"pa"`: a fixed physical address instead of memory from the data pool (e.g. a PA no
 ///   memslot backs, for MMIO); such memory is not modelled (loads need a `result`).
 public struct RegionSpec: Decodable, Sendable {
@@ -17,9 +21,11 @@ public struct RegionSpec: Decodable, Sendable {
     public var unit: Expression?
     public var pa: Expression?
     public var align: Expression?
+    /// nil, "ownSlot" or "ramSlot".
+    public var dirtyLog: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, ipa, size, access, memory, accessFlag, mapped, unit, pa, align
+        case name, ipa, size, access, memory, accessFlag, mapped, unit, pa, align, dirtyLog
     }
 
     public init(from decoder: any Decoder) throws {
@@ -42,6 +48,21 @@ public struct RegionSpec: Decodable, Sendable {
         unit = try c.decodeIfPresent(Expression.self, forKey: .unit)
         pa = try c.decodeIfPresent(Expression.self, forKey: .pa)
         align = try c.decodeIfPresent(Expression.self, forKey: .align)
+        dirtyLog = try c.decodeIfPresent(String.self, forKey: .dirtyLog)
+        switch dirtyLog {
+        case nil: break
+        case "ownSlot" where pa != nil && unit == nil: break
+        case "ramSlot" where pa == nil && unit == nil: break
+        case "ownSlot", "ramSlot":
+            throw DecodingError.dataCorruptedError(
+                forKey: .dirtyLog, in: c,
+                debugDescription:
+                    "dirtyLog \"ownSlot\" needs 'pa' (where its memslot goes), \"ramSlot\" takes pool memory (no 'pa'); neither takes 'unit'"
+            )
+        default:
+            throw DecodingError.dataCorruptedError(
+                forKey: .dirtyLog, in: c, debugDescription: "dirtyLog '\(dirtyLog!)'; expected \"ownSlot\" or \"ramSlot\"")
+        }
         if unit != nil && (c.contains(.mapped) || pa != nil) {
             throw DecodingError.dataCorruptedError(
                 forKey: .unit, in: c,

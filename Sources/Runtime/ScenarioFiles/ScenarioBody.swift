@@ -25,6 +25,8 @@ public struct ScenarioBody: Sendable {
     public var ops: [OpSpec]?
     /// Memory that must hold these values afterwards, besides what the model derives.
     public var expectMemory: [PlantSpec]?
+    /// Host checks made after DONE (`expectDirty`, `expectDescriptor`, `expectTranslation`).
+    public var atDone: [HostStep]?
     public var notes: [String]?
     public var knownFailures: [KnownFailureSpec]?
     /// "standard" or "vmBeforeVCPUs" (`Scenario.Teardown`).
@@ -56,6 +58,7 @@ public struct ScenarioBody: Sendable {
         tableSets = try c.decodeIfPresent([TableSetSpec].self, forKey: .tableSets)
         expectMemory = try c.decodeIfPresent([PlantSpec].self, forKey: .expectMemory)
         ops = try c.decodeIfPresent([OpSpec].self, forKey: .ops)
+        atDone = try c.decodeIfPresent([HostStep].self, forKey: .atDone)
         notes = try c.decodeIfPresent([String].self, forKey: .notes)
         knownFailures = try c.decodeIfPresent([KnownFailureSpec].self, forKey: .knownFailures)
         teardown = try c.decodeIfPresent(String.self, forKey: .teardown)
@@ -84,6 +87,7 @@ public struct ScenarioBody: Sendable {
         r.tableSets = other.tableSets ?? tableSets
         r.expectMemory = other.expectMemory ?? expectMemory
         r.ops = other.ops ?? ops
+        r.atDone = other.atDone ?? atDone
         r.notes = other.notes ?? notes
         r.knownFailures = other.knownFailures ?? knownFailures
         r.teardown = other.teardown ?? teardown

@@ -113,7 +113,7 @@ struct ScenarioBuilder {
         var names: [String: UInt64] = [
             "page": g.bytes, "entries": UInt64(g.entriesPerTable), "ipaLimit": geometry.ipaLimit,
             "startLevel": UInt64(geometry.startLevel), "hvcImm": UInt64(GuestABI.hvcOp),
-            "afBit": Stage2Descriptor.afBit, "dataPool": layout.dataPool.rawValue,
+            "afBit": Stage2Descriptor.afBit, "dataPool": layout.dataPool.rawValue, "hostPage": host.hostPageSize,
             "seed": host.seed,
         ]
         for level in 0...3 where g.entryShift(atLevel: level) < 64 {
@@ -181,9 +181,31 @@ struct ScenarioBuilder {
                 region.unit = unit
             } else if let fixed = r.pa {
                 region.pa = try eval(fixed, names, "\(p).pa")
-                region.modelled = false
+                // A memslot of its own is fresh memory only the guest writes: modelled.
+                region.modelled = r.dirtyLog == "ownSlot"
             } else {
                 region.pa = try allocate(size, align: try r.align.map { try eval($0, names, "\(p).align") } ?? size)
+            }
+            if let kind = r.dirtyLog {
+                guard s.dirtyLog == nil else { throw fail("\(p).dirtyLog", "a second dirty-logged region; a scenario logs one") }
+                let hp = host.hostPageSize
+                guard region.pa! % hp == 0, size % hp == 0 else {
+                    throw fail(
+                        "\(p).dirtyLog",
+                        "a dirty-logged region must start and end on a host page (0x\(String(hp, radix: 16)) bytes): PA 0x\(String(region.pa!, radix: 16)), size 0x\(String(size, radix: 16))"
+                    )
+                }
+                let ram = kind == "ramSlot"
+                if !ram { s.extraRAM.append(ExtraRAM(name: r.name, base: PhysicalAddress(region.pa!), size: size, logDirtyPages: true)) }
+                // What the payload writes on every exit: the message (vEL2 fills it), the vEL2
+                // stack (the exception frame, in the page below its top) and the op results.
+                let payload =
+                    ram
+                    ? Set([layout.message.rawValue, layout.el2StackTop.rawValue - 1, layout.results.rawValue].map { $0 & ~(hp - 1) })
+                        .sorted() : []
+                s.dirtyLog = DirtyLogPlan(
+                    memslot: ram ? "ram" : r.name, ramSlot: ram, base: PhysicalAddress(region.pa!), size: size, pageSize: hp,
+                    payloadPages: payload)
             }
             if region.unit == nil && r.mapped {
                 s.initialMappings.append(Stage2Mapping(ipa: IPA(ipa), pa: PhysicalAddress(region.pa!), size: size, attributes: attributes))
@@ -306,6 +328,17 @@ struct ScenarioBuilder {
                 tlbi.append(operation)
             }
             return tlbi
+        }
+
+        func dirtyCheck(_ d: DirtyPagesSpec, _ p: String) throws -> ExpectedEvent.Reaction {
+            guard let plan = s.dirtyLog, regions.contains(where: { $0.spec.name == d.region && $0.spec.dirtyLog != nil }) else {
+                throw fail("\(p).region", "'\(d.region)' is not a region with \"dirtyLog\"")
+            }
+            let count = Int(plan.size / plan.pageSize)
+            if let bad = d.pages.first(where: { $0 >= count }) {
+                throw fail("\(p).pages", "page \(bad) is outside the region's \(count) host pages")
+            }
+            return .expectDirty(pages: d.pages.sorted(), payload: d.payloadPages)
         }
 
         // What stage 2 maps so far, for derived fault levels.
@@ -561,41 +594,6 @@ struct ScenarioBuilder {
                     case .restoreVTCR: reactions.append(.patchVTCR(sl0: nil, t0sz: nil))
                     case .tlbi(let list):
                         reactions.append(.tlbi(try tlbiList(list, "\(hp).tlbi")))
-                    case .dirtyLog(let on):
-                        reactions.append(.dirtyLog(on))
-                    case .expectDirty(let list):
-                        reactions.append(
-                            .expectDirty(
-                                try list.enumerated().map {
-                                    PhysicalAddress(try eval($0.element, names, "\(hp).expectDirty[\($0.offset)]"))
-                                }))
-                    case .replaceBacking(let r):
-                        let rp = "\(hp).replaceBacking"
-                        let (pa, n) = (try eval(r.pa, names, "\(rp).pa"), try eval(r.size, names, "\(rp).size"))
-                        let pool = layout.dataPool.rawValue
-                        guard n > 0, pa >= pool, pa + n <= pool + layout.dataPoolSize else {
-                            throw fail(
-                                rp,
-                                "the replaced range must lie inside the data pool (dataPool, 0x\(String(layout.dataPoolSize, radix: 16)) bytes)"
-                            )
-                        }
-                        if r.plant.contains(where: { $0.at != nil }) { throw fail("\(rp).plant", "give 'pa' for what the host writes") }
-                        let planted = try expand(r.plant, "\(rp).plant")
-                        guard planted.allSatisfy({ $0.0 >= pa && $0.0 + UInt64($0.1.count) <= pa + n }) else {
-                            throw fail("\(rp).plant", "every written address must lie inside the replaced range")
-                        }
-                        // The new memory is zero-filled, then holds what the host writes: so the
-                        // model, where it covers a region's pool memory. Elsewhere (memory only
-                        // table sets map, whose stores are not modelled) the model forgets the
-                        // range, and the file states what it must hold in `expectMemory`.
-                        let covered = regions.compactMap { r in r.modelled ? r.pa.map { ($0, $0 + r.size) } : nil }
-                        func modelled(_ b: UInt64) -> Bool { covered.contains { b >= $0.0 && b < $0.1 } }
-                        for b in pa..<(pa + n) { model[b] = modelled(b) ? 0 : nil }
-                        for (at, bytes) in planted {
-                            for (i, b) in bytes.enumerated() where modelled(at + UInt64(i)) { model[at + UInt64(i)] = b }
-                        }
-                        reactions.append(
-                            .replaceBacking(pa: PhysicalAddress(pa), size: n, plant: planted.map { (PhysicalAddress($0.0), $0.1) }))
                     case .mapping(let m):
                         let mp = "\(hp).map"
                         let set = try setName(m.tables, "\(mp).tables")
@@ -638,6 +636,43 @@ struct ScenarioBuilder {
                                 opIndex: index,
                                 plant: try expand(b.plant, "\(hp).backWithMemory.plant").map { (PhysicalAddress($0.0), $0.1) },
                                 maxHostPage: try eval(b.maxHostPage, names, "\(hp).backWithMemory.maxHostPage")))
+                    case .expectDirty(let d):
+                        reactions.append(try dirtyCheck(d, "\(hp).expectDirty"))
+                    case .dirtyLogging(let on):
+                        reactions.append(.dirtyLogging(on))
+                    case .expectDirtyAt(let list):
+                        reactions.append(
+                            .expectDirtyAddresses(
+                                try list.enumerated().map {
+                                    PhysicalAddress(try eval($0.element, names, "\(hp).expectDirtyAt[\($0.offset)]"))
+                                }))
+                    case .replaceBacking(let r):
+                        let rp = "\(hp).replaceBacking"
+                        let (pa, n) = (try eval(r.pa, names, "\(rp).pa"), try eval(r.size, names, "\(rp).size"))
+                        let pool = layout.dataPool.rawValue
+                        guard n > 0, pa >= pool, pa + n <= pool + layout.dataPoolSize else {
+                            throw fail(
+                                rp,
+                                "the replaced range must lie inside the data pool (dataPool, 0x\(String(layout.dataPoolSize, radix: 16)) bytes)"
+                            )
+                        }
+                        if r.plant.contains(where: { $0.at != nil }) { throw fail("\(rp).plant", "give 'pa' for what the host writes") }
+                        let planted = try expand(r.plant, "\(rp).plant")
+                        guard planted.allSatisfy({ $0.0 >= pa && $0.0 + UInt64($0.1.count) <= pa + n }) else {
+                            throw fail("\(rp).plant", "every written address must lie inside the replaced range")
+                        }
+                        // The new memory is zero-filled, then holds what the host writes: so the
+                        // model, where it covers a region's pool memory. Elsewhere (memory only
+                        // table sets map, whose stores are not modelled) the model forgets the
+                        // range, and the file states what it must hold in `expectMemory`.
+                        let covered = regions.compactMap { r in r.modelled ? r.pa.map { ($0, $0 + r.size) } : nil }
+                        func modelled(_ b: UInt64) -> Bool { covered.contains { b >= $0.0 && b < $0.1 } }
+                        for b in pa..<(pa + n) { model[b] = modelled(b) ? 0 : nil }
+                        for (at, bytes) in planted {
+                            for (i, b) in bytes.enumerated() where modelled(at + UInt64(i)) { model[at + UInt64(i)] = b }
+                        }
+                        reactions.append(
+                            .replaceBacking(pa: PhysicalAddress(pa), size: n, plant: planted.map { (PhysicalAddress($0.0), $0.1) }))
                     case .expectTranslation(let t):
                         let tp = "\(hp).expectTranslation"
                         reactions.append(
@@ -653,6 +688,11 @@ struct ScenarioBuilder {
                     notes.append("\(event): \(why)" + (ev.why != nil && ev.reference != nil ? " (\(ev.reference!))" : ""))
                 }
             }
+        }
+        for (i, step) in (body.atDone ?? []).enumerated() {
+            let p = "\(path("atDone", set: variant.body.atDone != nil))[\(i)]"
+            guard case .expectDirty(let d) = step else { throw fail(p, "atDone takes expectDirty steps (checks after DONE)") }
+            s.atDone.append(try dirtyCheck(d, "\(p).expectDirty"))
         }
         s.expectedMemory = model.keys.sorted().map { (PhysicalAddress($0), [model[$0]!]) }
         s.expectedMemory += try expand(body.expectMemory ?? [], path("expectMemory", set: variant.body.expectMemory != nil))

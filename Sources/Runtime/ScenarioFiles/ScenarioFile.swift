@@ -18,7 +18,7 @@ public struct ScenarioFile: Decodable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case format, name, summary, tags, budget, reference, why
         case granule, ipaBits, vmIPABits, nonVHE, hcrSet, vtcrSet, idRegisters, requires, `let`, memory, plant, tableSets, ops,
-            expectMemory, notes, knownFailures, teardown
+            expectMemory, atDone, notes, knownFailures, teardown
         case variants
     }
 

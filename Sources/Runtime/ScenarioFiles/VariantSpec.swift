@@ -11,7 +11,7 @@ public struct VariantSpec: Decodable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, summary, tags, budget, reference, why
         case granule, ipaBits, vmIPABits, nonVHE, hcrSet, vtcrSet, idRegisters, requires, `let`, memory, plant, tableSets, ops,
-            expectMemory, notes, knownFailures, teardown
+            expectMemory, atDone, notes, knownFailures, teardown
     }
 
     public init(from decoder: any Decoder) throws {

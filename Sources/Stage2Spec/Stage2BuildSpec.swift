@@ -1,35 +1,28 @@
 import Stage2
 
-/// A validation failure naming the spec field, e.g. `ops[1].size`.
-struct SpecError: Error, CustomStringConvertible {
-    var field: String
-    var problem: String
-    var description: String { field.isEmpty ? problem : "\(field): \(problem)" }
-}
-
 /// The `harness stage2 build` spec, validated.
-struct Stage2BuildSpec {
-    enum Op {
+public struct Stage2BuildSpec {
+    public enum Op: Sendable {
         case map(ipa: UInt64, pa: UInt64, size: UInt64, attributes: Stage2Attributes)
         case unmap(ipa: UInt64, size: UInt64)
         case protectPermissions(ipa: UInt64, size: UInt64, permissions: Stage2Permissions)
         case protectAttributes(ipa: UInt64, size: UInt64, attributes: Stage2Attributes)
     }
-    var granule: Granule
-    var ipaBits: Int
-    var vmid: UInt16
-    var tableBase: UInt64
-    var tableBytes: UInt64
-    var blocks: Bool
-    var startLevel: Int?
-    var outputBits: Int?
-    var ops: [Op]
+    public var granule: Granule
+    public var ipaBits: Int
+    public var vmid: UInt16
+    public var tableBase: UInt64
+    public var tableBytes: UInt64
+    public var blocks: Bool
+    public var startLevel: Int?
+    public var outputBits: Int?
+    public var ops: [Op]
 
     /// Largest pool the tool accepts (it is held in host memory and written out).
-    static let maximumTableBytes: UInt64 = 1 << 30
+    public static let maximumTableBytes: UInt64 = 1 << 30
     static let topKeys = ["granule", "ipaBits", "vmid", "tableBase", "tableBytes", "blocks", "ops", "startLevel", "outputBits"]
 
-    init(json bytes: [UInt8]) throws {
+    public init(json bytes: [UInt8]) throws {
         let root: JSONValue
         do { root = try JSONParser.parse(bytes) } catch { throw SpecError(field: "", problem: error.description) }
         guard case .object(let top) = root else {
@@ -242,4 +235,4 @@ private func isDecimalInteger(_ text: String) -> Bool {
     text.utf8.allSatisfy { $0 == UInt8(ascii: "-") || (UInt8(ascii: "0") <= $0 && $0 <= UInt8(ascii: "9")) }
 }
 
-func stage2Hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+public func stage2Hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }

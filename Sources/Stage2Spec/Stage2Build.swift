@@ -2,14 +2,17 @@ import Stage2
 
 /// `stage2 build` without its I/O: a spec's bytes in, the pool image and the result line out,
 /// or the message naming what is wrong. Shared by the command and the hostile-input fuzzer.
-struct Stage2Build {
-    struct Failure: Error { var message: String }
+public struct Stage2Build {
+    public struct Failure: Error { public var message: String }
 
-    let memory: ByteBufferTableMemory
+    public let memory: ByteBufferTableMemory
     /// The JSON line `stage2 build` prints (registers and pool), newline-terminated.
-    let result: String
+    public let result: String
+    /// The registers in `result`: VTCR_EL2 and VTTBR_EL2 for the built tables.
+    public let vtcr: UInt64
+    public let vttbr: UInt64
 
-    init(spec bytes: [UInt8]) throws(Failure) {
+    public init(spec bytes: [UInt8]) throws(Failure) {
         let s: Stage2BuildSpec
         do { s = try Stage2BuildSpec(json: bytes) } catch { throw Failure(message: "\(error)") }
         let memory = ByteBufferTableMemory(base: PhysicalAddress(s.tableBase), size: s.tableBytes)
@@ -47,6 +50,8 @@ struct Stage2Build {
             }
         }
         self.memory = memory
+        vtcr = tables.vtcr
+        vttbr = tables.vttbr
         result =
             "{\"vtcr\": \"\(stage2Hex(tables.vtcr))\", \"vttbr\": \"\(stage2Hex(tables.vttbr))\", \"tableBase\": \"\(stage2Hex(s.tableBase))\", \"tableBytes\": \"\(stage2Hex(s.tableBytes))\"}\n"
     }

@@ -4,21 +4,21 @@ import Reporting
 /// `JSONDecoder` does not give: duplicate keys are an error (JSONDecoder keeps one of them
 /// silently; `JSONParserTests` shows it), and numbers stay source text (exact 64-bit integers).
 /// Linear in the input: duplicate keys are found with a hash set per object.
-struct JSONParser {
-    struct Failure: Error, CustomStringConvertible {
-        var message: String
-        var offset: Int
-        var description: String { "invalid JSON at byte \(offset): \(message)" }
+public struct JSONParser {
+    public struct Failure: Error, CustomStringConvertible {
+        public var message: String
+        public var offset: Int
+        public var description: String { "invalid JSON at byte \(offset): \(message)" }
     }
 
     /// Objects and arrays nested deeper than this are refused (the reader recurses).
-    static let maximumDepth = 64
+    public static let maximumDepth = 64
 
     private let bytes: [UInt8]
     private var i = 0
     private init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
         var p = JSONParser(bytes)
         p.skipSpace()
         let v = try p.value(depth: 0)
@@ -113,10 +113,9 @@ struct JSONParser {
         }
     }
 
-    private mutating func literal(_ word: StaticString) throws(Failure) {
-        let n = word.utf8CodeUnitCount
-        let w = UnsafeBufferPointer(start: word.utf8Start, count: n)
-        guard i + n <= bytes.count, bytes[i..<i + n].elementsEqual(w) else { throw fail("expected \(word)") }
+    private mutating func literal(_ word: String) throws(Failure) {
+        let n = word.utf8.count
+        guard i + n <= bytes.count, bytes[i..<i + n].elementsEqual(word.utf8) else { throw fail("expected \(word)") }
         i += n
     }
 
@@ -236,7 +235,7 @@ struct JSONParser {
             && k.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x5F }
     }
 
-    static func cut(_ s: String, _ limit: Int = 64) -> String {
+    public static func cut(_ s: String, _ limit: Int = 64) -> String {
         s.count <= limit ? s : String(s.prefix(limit)) + "… (\(s.utf8.count) bytes)"
     }
 }

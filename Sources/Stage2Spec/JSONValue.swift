@@ -1,6 +1,6 @@
 /// A JSON value as the strict reader returns it: objects keep their key order (and have no
 /// duplicate keys), numbers keep their source text so integers convert exactly.
-enum JSONValue: Equatable {
+public enum JSONValue: Equatable {
     case object([(String, JSONValue)])
     case array([JSONValue])
     case string(String)
@@ -8,7 +8,7 @@ enum JSONValue: Equatable {
     case bool(Bool)
     case null
 
-    static func == (a: JSONValue, b: JSONValue) -> Bool {
+    public static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case let (.object(x), .object(y)): x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         case let (.array(x), .array(y)): x == y
@@ -19,7 +19,7 @@ enum JSONValue: Equatable {
         }
     }
 
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .object: "an object"
         case .array: "an array"

@@ -1,0 +1,2 @@
+/* Declarations only: see include/cfuzzdriver.h. */
+#include "cfuzzdriver.h"

@@ -1,0 +1,10 @@
+import CFuzzDriver
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+// libFuzzer's loop over fuzzStage2Image (its flags and corpus directories are the arguments).
+var argc = CommandLine.argc
+var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzStage2Image(data!, size) })
