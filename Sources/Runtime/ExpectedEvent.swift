@@ -53,9 +53,9 @@ public struct ExpectedEvent: Sendable, CustomStringConvertible {
         case swapDescriptor(ipa: IPA, level: Int, value: UInt64)
         /// Put back every descriptor `.swapDescriptor` replaced (latest first).
         case restoreDescriptors
-        /// VTCR_EL2 = the tables' own VTCR with SL0 [7:6] and/or T0SZ [5:0] replaced (both
-        /// nil: restore it).
-        case patchVTCR(sl0: UInt64?, t0sz: UInt64?)
+        /// VTCR_EL2 = the tables' own VTCR with SL0 [7:6], T0SZ [5:0], PS [18:16] and/or TG0
+        /// [15:14] replaced (all nil: restore it).
+        case patchVTCR(sl0: UInt64?, t0sz: UInt64?, ps: UInt64? = nil, tg0: UInt64? = nil)
         /// Extra TLB operations in the reply (after the register writes).
         case tlbi([TLBIOperation])
         /// Map in a table set (nil: the session's tables) with break-before-make; the TLB

@@ -35,7 +35,7 @@ public final class GuestSession {
 
     public init(
         backend: any GuestBackend, layout: SessionLayout = .standard, granule: Granule, ipaBits: Int,
-        vmid: UInt16 = 1, ops: [GuestOp], flags: UInt64 = GuestABI.cfgFlagHello,
+        outputBits: Int? = nil, lpa2: Bool = false, vmid: UInt16 = 1, ops: [GuestOp], flags: UInt64 = GuestABI.cfgFlagHello,
         verbose: Bool = false, log: @escaping (String) -> Void
     ) throws {
         self.backend = backend
@@ -56,7 +56,8 @@ public final class GuestSession {
             pool: layout.tablePool.rawValue...(layout.tablePool.rawValue + layout.tablePoolSize - 1))
         do {
             tables = try Stage2Tables(
-                configuration: Stage2Configuration(granule: granule, ipaBits: ipaBits, vmid: vmid),
+                configuration: Stage2Configuration(
+                    granule: granule, ipaBits: ipaBits, vmid: vmid, outputBits: outputBits, lpa2: lpa2),
                 memory: memory, poolBase: layout.tablePool, poolBytes: layout.tablePoolSize)
         } catch { throw SessionError.unexpected("stage-2 tables: \(error)") }
 

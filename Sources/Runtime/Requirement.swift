@@ -22,6 +22,9 @@ public enum Requirement: Sendable, Equatable, CustomStringConvertible {
     case tlbiRange
     /// FEAT_HAFDBS: ID_AA64MMFR1_EL1.HAFDBS, bits [3:0], non-zero (hardware Access flag).
     case hardwareAccessFlag
+    /// FEAT_LPA2 at stage 2 for this granule: ID_AA64MMFR0_EL1.TGran4_2/TGran16_2 = 0b0011
+    /// (52-bit input and output addresses; VTCR_EL2.DS is RES0 otherwise).
+    case lpa2(Granule)
     /// FEAT_S2FWB (HCR_EL2.FWB): ID_AA64MMFR2_EL1.FWB, bits [43:40], non-zero.
     case stage2FWB
     /// FEAT_NV2 (HCR_EL2.NV2, VNCR_EL2) at vEL2: the guest hypervisor can nest a hypervisor.
@@ -36,6 +39,7 @@ public enum Requirement: Sendable, Equatable, CustomStringConvertible {
         case .cnp: "FEAT_TTCNP"
         case .tlbiRange: "FEAT_TLBIRANGE"
         case .hardwareAccessFlag: "FEAT_HAFDBS"
+        case .lpa2(let g): "FEAT_LPA2 (\(g) at stage 2)"
         case .stage2FWB: "FEAT_S2FWB"
         case .nv2: "FEAT_NV2 at vEL2"
         }

@@ -39,6 +39,10 @@ public struct Scenario: Sendable {
     public var hcrSet: UInt64 = 0
     /// Extra VTCR_EL2 bits the payload installs with the tables' own (e.g. HA, bit 21).
     public var vtcrSet: UInt64 = 0
+    /// VTCR_EL2.PS of the session's tables (nil: the smallest holding every output) and
+    /// VTCR_EL2.DS (FEAT_LPA2): see `Stage2Configuration`.
+    public var outputBits: Int? = nil
+    public var lpa2 = false
     /// ID registers the host writes (KVM_SET_ONE_REG) before the vCPU first runs, e.g. to
     /// hide a feature from the guest hypervisor; KVM refusing the write skips the variant.
     public var idRegisterWrites: [IDRegisterWrite] = []

@@ -28,6 +28,7 @@ public struct ScenarioRunner {
         do {
             let session = try GuestSession(
                 backend: backend, granule: scenario.granule, ipaBits: scenario.ipaBits,
+                outputBits: scenario.outputBits, lpa2: scenario.lpa2,
                 vmid: UInt16(scenario.vmid), ops: scenario.ops, flags: configFlags, verbose: verbose, log: log)
             for m in scenario.initialMappings {
                 try session.map(ipa: m.ipa, pa: m.pa, size: m.size, attributes: m.attributes)
@@ -508,10 +509,12 @@ extension ScenarioRunner {
                     try session.writeRawDescriptor(ipa: ipa, level: level, value: value)
                 }
                 extra.append(.vmalls12e1is)
-            case let .patchVTCR(sl0, t0sz):
+            case let .patchVTCR(sl0, t0sz, ps, tg0):
                 var v = session.tables.vtcr
                 if let sl0 { v = v & ~(0b11 << 6) | (sl0 & 0b11) << 6 }
                 if let t0sz { v = v & ~0x3F | t0sz & 0x3F }
+                if let ps { v = v & ~(0b111 << 16) | (ps & 0b111) << 16 }
+                if let tg0 { v = v & ~(0b11 << 14) | (tg0 & 0b11) << 14 }
                 vtcr = v
             case .setVTTBRBits(let bits):
                 vttbr = session.tables.vttbr | bits

@@ -69,6 +69,10 @@ public struct VCPUFacts: Sendable, Equatable {
             hasTLBIRange
                 ? nil
                 : "FEAT_TLBIRANGE is not implemented (ID_AA64ISAR0_EL1.TLB = \((isar0 >> 56) & 0xF), 0x\(String(isar0, radix: 16))): TLBI RIPAS2E1IS is UNDEFINED"
+        case .lpa2(let g):
+            mmfr0Fields.stage2(g) == .supported52Bit
+                ? nil
+                : "the vCPU lacks FEAT_LPA2 for the \(g) granule at stage 2 (ID_AA64MMFR0_EL1 0x\(String(mmfr0, radix: 16)): TGran\(g.pageShift == 12 ? 4 : 16)_2 = 0b\(String(mmfr0Fields.stage2Field(g), radix: 2)), not 0b11): VTCR_EL2.DS is RES0"
         case .hardwareAccessFlag:
             hasHardwareAccessFlag
                 ? nil : "FEAT_HAFDBS is not implemented (ID_AA64MMFR1_EL1.HAFDBS = 0, 0x\(String(mmfr1, radix: 16))): VTCR_EL2.HA is RES0"

@@ -124,20 +124,20 @@ public struct Stage2Attributes: Sendable, Hashable, CustomStringConvertible {
     /// The attribute bits of a block/page descriptor (everything but OA, type and valid bits).
     @inlinable public var descriptorBits: UInt64 {
         var v = memory.memAttr << 2 | shareability.rawValue << 8
-        if permissions.contains(.read) { v |= 1 << 6 }
-        if permissions.contains(.write) { v |= 1 << 7 }
-        if accessFlag { v |= 1 << 10 }
+        if permissions.contains(.read) { v |= Stage2Descriptor.s2apReadBit }
+        if permissions.contains(.write) { v |= Stage2Descriptor.s2apWriteBit }
+        if accessFlag { v |= Stage2Descriptor.afBit }
         if contiguous { v |= Stage2Descriptor.contiguousBit }
-        v |= Stage2Descriptor.xnField(permissions) << 53
+        v |= Stage2Descriptor.xnField(permissions) << Stage2Descriptor.xnShift
         return v
     }
 
     /// Decodes the attribute bits of a block/page descriptor (XN per FEAT_XNX).
     public init(descriptor d: UInt64) {
         var p: Stage2Permissions = []
-        if d & (1 << 6) != 0 { p.insert(.read) }
-        if d & (1 << 7) != 0 { p.insert(.write) }
-        switch (d >> 53) & 3 {
+        if d & Stage2Descriptor.s2apReadBit != 0 { p.insert(.read) }
+        if d & Stage2Descriptor.s2apWriteBit != 0 { p.insert(.write) }
+        switch Stage2Descriptor.xn(d) {
         case 0b00: p.formUnion(.execute)
         case 0b01: p.insert(.executeEL0)
         case 0b11: p.insert(.executeEL1)
@@ -146,8 +146,15 @@ public struct Stage2Attributes: Sendable, Hashable, CustomStringConvertible {
         permissions = p
         memory = Stage2MemoryType(memAttr: (d >> 2) & 0xF)
         shareability = Stage2Shareability(rawValue: (d >> 8) & 3)!
-        accessFlag = d & (1 << 10) != 0
+        accessFlag = d & Stage2Descriptor.afBit != 0
         contiguous = d & Stage2Descriptor.contiguousBit != 0
+    }
+
+    /// Decodes a block/page descriptor of `format`. With FEAT_LPA2 bits [9:8] are OA[51:50]:
+    /// the shareability is VTCR_EL2.SH0, reported as inner (the value this library programs).
+    public init(descriptor d: UInt64, format: Stage2AddressFormat) {
+        self.init(descriptor: d)
+        if !format.hasShareabilityField { shareability = .innerShareable }
     }
 
     public var description: String {
@@ -182,14 +189,21 @@ public enum Stage2Descriptor {
     @inlinable @inline(__always) public static func leafType(level: Int) -> UInt64 { level == 3 ? 0b11 : 0b01 }
     public static let contiguousBit: UInt64 = 1 << 52
     public static let afBit: UInt64 = 1 << 10
+    /// XN[1:0], bits [54:53] (FEAT_XNX; without it only XN[1], bit 54, counts).
+    public static let xnShift: UInt64 = 53
+    public static let xn1Bit: UInt64 = 1 << 54
+    @inlinable @inline(__always) public static func xn(_ d: UInt64) -> UInt64 { (d &>> xnShift) & 0b11 }
     /// S2AP [7:6] and XN [54:53].
-    public static let permissionMask: UInt64 = 0b11 << 6 | 0b11 << 53
+    public static let permissionMask: UInt64 = s2apReadBit | s2apWriteBit | 0b11 << xnShift
     /// Output-address field [47:pageShift] (48-bit OA, no FEAT_LPA).
     @inlinable @inline(__always) public static func addressMask(_ g: Granule) -> UInt64 {
         0x0000_FFFF_FFFF_FFFF & ~(g.bytes - 1)
     }
-    /// Bits [51:48]: OA[51:48] with FEAT_LPA; RES0 otherwise, so non-zero means an address
-    /// beyond any 48-bit PS (the walker reports an address-size fault).
+    /// SH[1:0], bits [9:8] (OA[51:50] in the FEAT_LPA2 format).
+    public static let shareabilityMask: UInt64 = 0b11 << 8
+    /// Bits [51:48]: RES0 in the 48-bit format, so non-zero means an address beyond any 48-bit
+    /// PS (the walker reports an address-size fault). With FEAT_LPA, OA[51:48] is in bits
+    /// [15:12]; with FEAT_LPA2, bits [49:48] are OA[49:48] (see `Stage2AddressFormat`).
     public static let highAddressMask: UInt64 = 0xF << 48
 
     @inlinable static func xnField(_ p: Stage2Permissions) -> UInt64 {
@@ -201,13 +215,20 @@ public enum Stage2Descriptor {
         }
     }
 
-    /// A block (level < 3) or page (level 3) descriptor.
-    @inlinable public static func leaf(output: PhysicalAddress, attributes: Stage2Attributes, level: Int) -> UInt64 {
-        output.rawValue | attributes.descriptorBits | leafType(level: level)
+    /// A block (level < 3) or page (level 3) descriptor. In the FEAT_LPA2 format SH is dropped
+    /// (bits [9:8] carry OA[51:50]).
+    @inlinable public static func leaf(
+        output: PhysicalAddress, attributes: Stage2Attributes, level: Int, format: Stage2AddressFormat = .bits48
+    ) -> UInt64 {
+        var bits = attributes.descriptorBits
+        if !format.hasShareabilityField { bits &= ~shareabilityMask }
+        return format.field(output.rawValue) | bits | leafType(level: level)
     }
-    @inlinable public static func table(_ next: PhysicalAddress) -> UInt64 { next.rawValue | typeMask }
+    @inlinable public static func table(_ next: PhysicalAddress, format: Stage2AddressFormat = .bits48) -> UInt64 {
+        format.field(next.rawValue) | typeMask
+    }
 
-    /// What a descriptor at `level` is (architectural meaning, no FEAT_LPA/LPA2).
+    /// What a descriptor at `level` is (architectural meaning in the given format).
     public enum Kind: Equatable, Sendable {
         case invalid
         case table(PhysicalAddress)
@@ -218,16 +239,16 @@ public enum Stage2Descriptor {
         case reserved
     }
 
-    public static func decode(_ d: UInt64, level: Int, granule: Granule) -> Kind {
-        guard d & validBit != 0 else { return .invalid }
-        let oa = PhysicalAddress(d & addressMask(granule))
+    public static func decode(_ d: UInt64, level: Int, granule: Granule, format: Stage2AddressFormat = .bits48) -> Kind {
+        guard isValid(d) else { return .invalid }
+        let oa = PhysicalAddress(format.address(d, granule))
         if level == 3 {
-            return d & tableOrPageBit != 0 ? .page(oa, Stage2Attributes(descriptor: d)) : .reserved
+            return hasTableOrPageBit(d) ? .page(oa, Stage2Attributes(descriptor: d, format: format)) : .reserved
         }
-        if d & tableOrPageBit != 0 { return .table(oa) }
-        guard granule.blockAllowed(atLevel: level) else { return .reserved }
+        if hasTableOrPageBit(d) { return .table(oa) }
+        guard format.blockAllowed(granule, atLevel: level) else { return .reserved }
         // A block's OA is aligned to the block size; lower bits of the field are RES0.
-        let blockOA = PhysicalAddress(d & addressMask(granule) & ~((1 << UInt64(granule.entryShift(atLevel: level))) - 1))
-        return .block(blockOA, Stage2Attributes(descriptor: d))
+        let blockOA = PhysicalAddress(oa.rawValue & ~((1 << UInt64(granule.entryShift(atLevel: level))) - 1))
+        return .block(blockOA, Stage2Attributes(descriptor: d, format: format))
     }
 }

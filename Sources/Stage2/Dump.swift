@@ -45,7 +45,8 @@ public struct Stage2Dump {
         let g = parameters.granule
         let shift = g.entryShift(atLevel: level)
         let size: UInt64 = 1 << UInt64(shift)
-        let mask = Stage2Descriptor.addressMask(g)
+        let format = parameters.addressFormat
+        let mask = format.fieldMask(g)
         let depth = level - parameters.startLevel
         var run: Stage2DumpEntry? = nil
         func flushRun(_ e: inout [Stage2DumpEntry], _ r: inout Stage2DumpEntry?) {
@@ -68,7 +69,7 @@ public struct Stage2Dump {
             }
             if Stage2Descriptor.isTable(d, level: level) {
                 flushRun(&entries, &run)
-                let next = d & mask
+                let next = format.address(d, g)
                 let backed = memory.isBacked(PhysicalAddress(next))
                 entries.append(
                     Stage2DumpEntry(
@@ -81,7 +82,7 @@ public struct Stage2Dump {
                 if truncated { return }
                 continue
             }
-            let legal = level == 3 ? Stage2Descriptor.hasTableOrPageBit(d) : g.blockAllowed(atLevel: level)
+            let legal = level == 3 ? Stage2Descriptor.hasTableOrPageBit(d) : format.blockAllowed(g, atLevel: level)
             guard legal else {
                 flushRun(&entries, &run)
                 entries.append(
@@ -90,7 +91,7 @@ public struct Stage2Dump {
                         address: 0, descriptor: d, attributes: nil, backed: true))
                 continue
             }
-            let oa = d & mask & ~(size - 1)
+            let oa = format.address(d, g) & ~(size - 1)
             if var r = run, r.descriptor & ~mask == d & ~mask, r.address + r.size == oa {
                 r.count += 1
                 r.size += size
@@ -100,7 +101,7 @@ public struct Stage2Dump {
             flushRun(&entries, &run)
             run = Stage2DumpEntry(
                 kind: level == 3 ? .page : .block, level: level, depth: depth, index: i, count: 1, ipa: a,
-                size: size, address: oa, descriptor: d, attributes: Stage2Attributes(descriptor: d), backed: true)
+                size: size, address: oa, descriptor: d, attributes: Stage2Attributes(descriptor: d, format: format), backed: true)
         }
         flushRun(&entries, &run)
     }
@@ -110,7 +111,9 @@ public struct Stage2Dump {
         let p = parameters
         let geometry = Stage2Geometry(uncheckedGranule: p.granule, ipaBits: p.ipaBits, startLevel: p.startLevel)
         var out = VTCR(rawValue: vtcr).description + "\n"
-        out += VTTBR(rawValue: vttbr, vmid16: VTCR(rawValue: vtcr).vs).description + "\n"
+        // With a 52-bit output size and format, BADDR[51:48] is in VTTBR_EL2[5:2].
+        let wide = p.addressFormat != .bits48 && p.effectiveOutputBits == 52
+        out += VTTBR(rawValue: vttbr, vmid16: VTCR(rawValue: vtcr).vs, wideBase: wide).description + "\n"
         guard p.consistent else { return out + "(no walk: start level inconsistent with T0SZ)\n" }
         out +=
             "root @\(hex(p.root.rawValue)): level \(p.startLevel), \(geometry.concatenatedTables) table\(geometry.concatenatedTables == 1 ? "" : "s") (\(geometry.rootEntries) entries), \(p.granule) granule\n"

@@ -46,7 +46,25 @@ extension Stage2Tables {
     func isLegalLeaf(_ d: UInt64, level: Int) -> Bool {
         Stage2Descriptor.isValid(d)
             && (level == 3
-                ? Stage2Descriptor.hasTableOrPageBit(d) : (!Stage2Descriptor.hasTableOrPageBit(d) && g.blockAllowed(atLevel: level)))
+                ? Stage2Descriptor.hasTableOrPageBit(d) : (!Stage2Descriptor.hasTableOrPageBit(d) && blockAllowed(atLevel: level)))
+    }
+
+    /// Block descriptors are legal at `level` in this table set's descriptor format.
+    @inline(__always)
+    func blockAllowed(atLevel level: Int) -> Bool { addressFormat.blockAllowed(g, atLevel: level) }
+
+    /// `count` leaves for consecutive output addresses from `oa`. In the 48-bit format one
+    /// descriptor run (the OA field is contiguous); in the 52-bit formats each value is encoded
+    /// on its own (OA[51:48] or OA[51:50] sit below the attribute bits).
+    @inline(__always)
+    func writeLeafRun(oa: UInt64, bits: UInt64, step: UInt64, count: Int, at ea: UInt64) {
+        if addressFormat == .bits48 {
+            memory.writeDescriptorRun(first: oa | bits, step: step, count: count, at: PhysicalAddress(ea))
+            return
+        }
+        for k in 0..<count {
+            memory.writeDescriptor(addressFormat.field(oa + UInt64(k) * step) | bits, at: PhysicalAddress(ea + UInt64(k) * 8))
+        }
     }
 
     func decide(_ op: Operation, _ d: UInt64, level: Int, index i: Int, tableIPA: UInt64, shift: Int, isRoot: Bool) -> EntryAction {
@@ -54,13 +72,13 @@ extension Stage2Tables {
         let cb = tableIPA + UInt64(i) << UInt64(shift)
         let full = op.start <= cb && cb + size <= op.end
         let isTable = Stage2Descriptor.isTable(d, level: level)
-        let next = d & Stage2Descriptor.addressMask(g)
+        let next = addressFormat.address(d, g)
         switch op.kind {
         case .map:
             if full {
                 let oa = op.pa + (cb - op.start)
-                if level == 3 || (configuration.blocks && g.blockAllowed(atLevel: level) && oa & (size - 1) == 0) {
-                    var v = oa | op.bits | Stage2Descriptor.leafType(level: level)
+                if level == 3 || (configuration.blocks && blockAllowed(atLevel: level) && oa & (size - 1) == 0) {
+                    var v = addressFormat.field(oa) | op.bits | Stage2Descriptor.leafType(level: level)
                     if op.contiguous, let n = groupCovered(op, level: level, index: i, tableIPA: tableIPA, shift: shift, isRoot: isRoot) {
                         let groupOA = oa - UInt64(i & (n - 1)) * size
                         if groupOA & (UInt64(n) * size - 1) == 0 { v |= Stage2Descriptor.contiguousBit }
@@ -86,7 +104,7 @@ extension Stage2Tables {
             if op.permissionsOnly {
                 v = (d & ~Stage2Descriptor.permissionMask) | op.bits
             } else {
-                v = (d & (Stage2Descriptor.addressMask(g) | Stage2Descriptor.typeMask | Stage2Descriptor.contiguousBit)) | op.bits
+                v = (d & (addressFormat.fieldMask(g) | Stage2Descriptor.typeMask | Stage2Descriptor.contiguousBit)) | op.bits
             }
             if v & Stage2Descriptor.contiguousBit != 0
                 && groupCovered(op, level: level, index: i, tableIPA: tableIPA, shift: shift, isRoot: isRoot) == nil
@@ -102,10 +120,9 @@ extension Stage2Tables {
     func splitChild(_ parent: UInt64, index i: Int, level: Int) -> UInt64 {
         let parentSize: UInt64 = 1 << UInt64(g.entryShift(atLevel: level - 1))
         let childSize: UInt64 = 1 << UInt64(g.entryShift(atLevel: level))
-        let mask = Stage2Descriptor.addressMask(g)
-        let base = parent & mask & ~(parentSize - 1)
-        let attributes = parent & ~(mask | Stage2Descriptor.typeMask | Stage2Descriptor.contiguousBit)
-        return (base + UInt64(i) * childSize) | attributes | Stage2Descriptor.leafType(level: level)
+        let base = addressFormat.address(parent, g) & ~(parentSize - 1)
+        let attributes = parent & ~(addressFormat.fieldMask(g) | Stage2Descriptor.typeMask | Stage2Descriptor.contiguousBit)
+        return addressFormat.field(base + UInt64(i) * childSize) | attributes | Stage2Descriptor.leafType(level: level)
     }
 
     // MARK: Counting pass (reads only; validates table pointers)
@@ -136,7 +153,7 @@ extension Stage2Tables {
             if fullFirst <= fullLast {
                 let cb = tableIPA + UInt64(fullFirst) << UInt64(shift)
                 let oa = op.pa &+ (cb &- op.start)
-                let blockable = configuration.blocks && g.blockAllowed(atLevel: level) && oa & (size - 1) == 0
+                let blockable = configuration.blocks && blockAllowed(atLevel: level) && oa & (size - 1) == 0
                 if !blockable {
                     n += (fullLast - fullFirst + 1) * (1 + (try countNeeded(op, .empty, level: level + 1, tableIPA: cb, isRoot: false)))
                 }
@@ -186,7 +203,7 @@ extension Stage2Tables {
             let d = memory.readDescriptor(at: PhysicalAddress(table + UInt64(i) * 8))
             if Stage2Descriptor.isTable(d, level: level) {
                 try checkSubtree(
-                    d & Stage2Descriptor.addressMask(g), level: level + 1,
+                    addressFormat.address(d, g), level: level + 1,
                     ipa: ipa + UInt64(i) << UInt64(shift), parentLevel: level)
             }
         }
@@ -199,7 +216,7 @@ extension Stage2Tables {
     mutating func unmapSinglePage(_ ipa: UInt64) -> Bool {
         let g = self.g
         let stride = UInt64(g.stride)
-        let mask = Stage2Descriptor.addressMask(g)
+        let format = addressFormat
         var level = geometry.startLevel
         var shift = cachedWalkParameters.derived.rootShift
         var indexMask = cachedWalkParameters.derived.rootIndexMask
@@ -221,7 +238,7 @@ extension Stage2Tables {
             if !Stage2Descriptor.isValid(d) { return true }  // nothing mapped: nothing to do
             if level == 3 { break }
             if !Stage2Descriptor.hasTableOrPageBit(d) { return false }  // a block: split needed
-            let next = d & mask
+            let next = format.address(d, g)
             let o = next &- poolBase
             guard o & (g.bytes &- 1) == 0, o &>> pageShift < pageCount, state[Int(truncatingIfNeeded: o &>> pageShift)] == 1 else {
                 return false
@@ -266,7 +283,7 @@ extension Stage2Tables {
     mutating func mapSinglePage(_ ipa: UInt64, leaf: UInt64) -> Bool {
         let g = self.g
         let stride = UInt64(g.stride)
-        let mask = Stage2Descriptor.addressMask(g)
+        let format = addressFormat
         var level = geometry.startLevel
         var shift = cachedWalkParameters.derived.rootShift
         var indexMask = cachedWalkParameters.derived.rootIndexMask
@@ -285,7 +302,7 @@ extension Stage2Tables {
                 return true
             }
             guard Stage2Descriptor.isTable(d, level: level) else { return false }  // no table here (hole or block)
-            let next = d & mask
+            let next = format.address(d, g)
             let o = next &- poolBase
             guard o & (g.bytes &- 1) == 0, o &>> pageShift < pageCount, state[Int(truncatingIfNeeded: o &>> pageShift)] == 1 else {
                 return false
@@ -380,7 +397,7 @@ extension Stage2Tables {
             case .newTable(let split):
                 let t = newTable(split: split, level: level + 1)
                 apply(op, table: t, level: level + 1, tableIPA: cb, isRoot: false, live: false, freshEmpty: split == nil)
-                writeEntry(ea, old: d, new: Stage2Descriptor.table(PhysicalAddress(t)), live: live, ipa: cb, level: level)
+                writeEntry(ea, old: d, new: addressFormat.field(t) | Stage2Descriptor.typeMask, live: live, ipa: cb, level: level)
             case .removeTable(let next, let replacement):
                 if live { invalidateSubtree(next, level: level + 1, ipa: cb) }
                 collectSubtree(next, level: level + 1)
@@ -396,12 +413,13 @@ extension Stage2Tables {
         let firstIPA = tableIPA + UInt64(i0) << UInt64(shift)
         if level == 3 {
             // Every touched entry is a whole page of the range.
-            let v = (op.pa + (firstIPA - op.start)) | op.bits | Stage2Descriptor.leafType(level: 3)
-            memory.writeDescriptorRun(first: v, step: size, count: i1 - i0 + 1, at: PhysicalAddress(table + UInt64(i0) * 8))
+            writeLeafRun(
+                oa: op.pa + (firstIPA - op.start), bits: op.bits | Stage2Descriptor.leafType(level: 3), step: size,
+                count: i1 - i0 + 1, at: table + UInt64(i0) * 8)
             pool.counts[pool.page(of: table)] &+= UInt16(i1 - i0 + 1)
             return
         }
-        let blockLevel = configuration.blocks && g.blockAllowed(atLevel: level)
+        let blockLevel = configuration.blocks && blockAllowed(atLevel: level)
         var written = 0
         var i = i0
         while i <= i1 {
@@ -413,7 +431,7 @@ extension Stage2Tables {
                 // A run of whole blocks: every following fully covered entry is alike.
                 var n = 1
                 while i + n <= i1 && tableIPA + UInt64(i + n + 1) << UInt64(shift) <= op.end { n += 1 }
-                memory.writeDescriptorRun(first: oa | op.bits | 0b01, step: size, count: n, at: PhysicalAddress(ea))
+                writeLeafRun(oa: oa, bits: op.bits | Stage2Descriptor.leafType(level: level), step: size, count: n, at: ea)
                 written += n
                 i += n
                 continue
@@ -424,7 +442,7 @@ extension Stage2Tables {
                     i0: indexRange(op, level: level + 1, tableIPA: cb, isRoot: false).0,
                     i1: indexRange(op, level: level + 1, tableIPA: cb, isRoot: false).1,
                     shift: shift - g.stride)
-                memory.writeDescriptor(Stage2Descriptor.table(PhysicalAddress(t)), at: PhysicalAddress(ea))
+                memory.writeDescriptor(addressFormat.field(t) | Stage2Descriptor.typeMask, at: PhysicalAddress(ea))
             }
             written += 1
             i += 1
@@ -466,7 +484,7 @@ extension Stage2Tables {
             guard Stage2Descriptor.isValid(d) else { continue }
             let a = ipa + UInt64(i) << UInt64(shift)
             if Stage2Descriptor.isTable(d, level: level) {
-                invalidateSubtree(d & Stage2Descriptor.addressMask(g), level: level + 1, ipa: a)
+                invalidateSubtree(addressFormat.address(d, g), level: level + 1, ipa: a)
             } else {
                 addInvalidation(ipa: a, level: level)
             }
@@ -478,7 +496,7 @@ extension Stage2Tables {
         if level < 3 {
             for i in 0..<g.entriesPerTable {
                 let d = memory.readDescriptor(at: PhysicalAddress(table + UInt64(i) * 8))
-                if Stage2Descriptor.isTable(d, level: level) { collectSubtree(d & Stage2Descriptor.addressMask(g), level: level + 1) }
+                if Stage2Descriptor.isTable(d, level: level) { collectSubtree(addressFormat.address(d, g), level: level + 1) }
             }
         }
         pending.frees.append(table)

@@ -7,6 +7,8 @@ public enum Stage2Error: Error, Equatable, Sendable, CustomStringConvertible {
     case ipaBitsOutOfRange(Int)
     case inconsistentStartLevel(level: Int, granule: Granule, ipaBits: Int)
     case invalidOutputBits(Int)
+    /// 52-bit output needs the 64KB granule (FEAT_LPA) or DS = 1 (FEAT_LPA2, 4KB/16KB only).
+    case unsupportedLargeOutput(granule: Granule, lpa2: Bool)
     case vmidOutOfRange(UInt32, bits: Int)
     case poolMisaligned(PhysicalAddress, granule: Granule)
     case poolSizeInvalid(UInt64, granule: Granule)
@@ -27,7 +29,11 @@ public enum Stage2Error: Error, Equatable, Sendable, CustomStringConvertible {
         case .ipaBitsOutOfRange(let b): "IPA size \(b) bits is outside 32...48"
         case let .inconsistentStartLevel(l, g, b):
             "start level \(l) is not valid/consistent for a \(g) granule with a \(b)-bit IPA (AArch64.S2InvalidSL/S2InconsistentSL)"
-        case .invalidOutputBits(let b): "output size \(b) bits is not a VTCR_EL2.PS size (32, 36, 40, 42, 44, 48)"
+        case .invalidOutputBits(let b): "output size \(b) bits is not a VTCR_EL2.PS size (32, 36, 40, 42, 44, 48, 52)"
+        case let .unsupportedLargeOutput(g, lpa2):
+            lpa2
+                ? "VTCR_EL2.DS (FEAT_LPA2) applies to the 4K and 16K granules only, not \(g)"
+                : "a 52-bit output size with the \(g) granule needs VTCR_EL2.DS = 1 (FEAT_LPA2)"
         case let .vmidOutOfRange(v, bits): "VMID \(v) does not fit in \(bits) bits"
         case let .poolMisaligned(pa, g): "table pool base \(pa) is not aligned to the \(g) granule"
         case let .poolSizeInvalid(s, g): "table pool size 0x\(String(s, radix: 16)) is zero or not a multiple of the \(g) granule"

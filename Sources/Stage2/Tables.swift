@@ -10,9 +10,13 @@ public struct Stage2Configuration: Sendable, Equatable {
     public var vmid16: Bool
     /// Force the start level (must be valid and consistent); nil = fewest levels.
     public var startLevel: Int?
-    /// Force VTCR_EL2.PS (32, 36, 40, 42, 44, 48); nil = smallest size holding every output
-    /// address mapped and the table pool.
+    /// Force VTCR_EL2.PS (32, 36, 40, 42, 44, 48, 52); nil = smallest size holding every output
+    /// address mapped and the table pool. 52 selects a 52-bit descriptor format: FEAT_LPA's
+    /// with the 64KB granule, FEAT_LPA2's with `lpa2`.
     public var outputBits: Int?
+    /// VTCR_EL2.DS = 1 (FEAT_LPA2, 4KB/16KB granules): descriptors carry OA[51:50] in bits
+    /// [9:8], and the shareability of blocks and pages is VTCR_EL2.SH0 (inner).
+    public var lpa2: Bool
     /// Allow block descriptors.
     public var blocks: Bool
     /// VTTBR_EL2.CnP.
@@ -20,8 +24,9 @@ public struct Stage2Configuration: Sendable, Equatable {
 
     public init(
         granule: Granule, ipaBits: Int, vmid: UInt16 = 0, vmid16: Bool = false, startLevel: Int? = nil,
-        outputBits: Int? = nil, blocks: Bool = true, commonNotPrivate: Bool = false
+        outputBits: Int? = nil, blocks: Bool = true, commonNotPrivate: Bool = false, lpa2: Bool = false
     ) {
+        self.lpa2 = lpa2
         self.granule = granule
         self.ipaBits = ipaBits
         self.vmid = vmid
@@ -45,8 +50,10 @@ public struct Stage2Configuration: Sendable, Equatable {
 /// independently would both write the same pages). `vtcr` follows the outputs mapped so far
 /// (automatic PS), so read it after the last `map` before installing the tables.
 ///
-/// Not covered (no FEAT_LPA/LPA2/TTST): 52-bit output or input addresses, 4K level-0 and
-/// 16K/64K level-1 blocks, start level 3 with 4K or level 0 with 16K (VTCR_EL2.SL2/DS).
+/// 52-bit output addresses: `outputBits: 52` with the 64KB granule (FEAT_LPA) or with `lpa2`
+/// (FEAT_LPA2, DS = 1), see `Stage2AddressFormat`; those formats also allow 4K level-0, 16K
+/// level-1 and 64K level-1 blocks. Not covered: IPAs above 48 bits (start level -1 with 4KB,
+/// VTCR_EL2.SL2; level 0 with 16KB), start level 3 with 4KB (FEAT_TTST).
 public struct Stage2Tables<Memory: TableMemory> {
     public let configuration: Stage2Configuration
     public let geometry: Stage2Geometry
@@ -54,6 +61,8 @@ public struct Stage2Tables<Memory: TableMemory> {
     public let poolBase: PhysicalAddress
     public let poolBytes: UInt64
     public let rootAddress: PhysicalAddress
+    /// How descriptors hold output and table addresses (48-bit, FEAT_LPA or FEAT_LPA2).
+    public let addressFormat: Stage2AddressFormat
 
     @usableFromInline var pool: TablePool
     /// Highest output address mapped so far (for the automatic VTCR_EL2.PS).
@@ -73,15 +82,21 @@ public struct Stage2Tables<Memory: TableMemory> {
         guard UInt32(configuration.vmid) >> UInt32(vmidBits) == 0 else {
             throw .vmidOutOfRange(UInt32(configuration.vmid), bits: vmidBits)
         }
-        if let ob = configuration.outputBits, PhysicalAddressSize.encoding(bits: ob) == nil || ob > 48 {
+        if let ob = configuration.outputBits, PhysicalAddressSize.encoding(bits: ob) == nil {
             throw .invalidOutputBits(ob)
         }
+        if configuration.lpa2 && g == .k64 { throw .unsupportedLargeOutput(granule: g, lpa2: true) }
+        if configuration.outputBits == 52 && g != .k64 && !configuration.lpa2 {
+            throw .unsupportedLargeOutput(granule: g, lpa2: false)
+        }
+        let format: Stage2AddressFormat =
+            configuration.lpa2 ? .lpa2 : (configuration.outputBits == 52 ? .lpa64K : .bits48)
         guard poolBase.isAligned(to: g.bytes) else { throw .poolMisaligned(poolBase, granule: g) }
         guard poolBytes > 0, poolBytes % g.bytes == 0 else { throw .poolSizeInvalid(poolBytes, granule: g) }
         let (end, overflow) = poolBase.rawValue.addingReportingOverflow(poolBytes)
-        let outputLimit: UInt64 = 1 << UInt64(configuration.outputBits ?? 48)
+        let outputLimit: UInt64 = 1 << UInt64(configuration.outputBits ?? format.maximumBits)
         guard !overflow, end <= outputLimit else {
-            throw .poolBeyondOutputSize(end: end, outputBits: configuration.outputBits ?? 48)
+            throw .poolBeyondOutputSize(end: end, outputBits: configuration.outputBits ?? format.maximumBits)
         }
         guard
             let pool = TablePool(
@@ -92,6 +107,7 @@ public struct Stage2Tables<Memory: TableMemory> {
         }
         self.configuration = configuration
         self.geometry = geometry
+        self.addressFormat = format
         self.memory = memory
         self.poolBase = poolBase
         self.poolBytes = poolBytes
@@ -100,7 +116,7 @@ public struct Stage2Tables<Memory: TableMemory> {
         self.rootAddress = root
         cachedWalkParameters = Stage2WalkParameters(
             granule: g, ipaBits: geometry.ipaBits, startLevel: geometry.startLevel,
-            root: root, outputBits: 48)
+            root: root, outputBits: 48, ds: configuration.lpa2, paMax: format.maximumBits)
         memory.zero(at: root, bytes: geometry.rootBytes)
         updateOutputBits()
         cachedWalkParameters.outputBits = currentOutputBits
@@ -114,12 +130,17 @@ public struct Stage2Tables<Memory: TableMemory> {
     mutating func updateOutputBits() {
         currentOutputBits =
             configuration.outputBits
-            ?? PhysicalAddressSize.smallestBits(holding: max(maxOutputAddress, poolBase.rawValue + poolBytes - 1)) ?? 48
+            ?? PhysicalAddressSize.smallestBits(
+                holding: max(maxOutputAddress, poolBase.rawValue + poolBytes - 1), maximum: addressFormat.maximumBits) ?? 48
     }
-    public var vtcrFields: VTCR { VTCR(geometry: geometry, outputBits: outputBits, vmid16: configuration.vmid16) }
+    public var vtcrFields: VTCR {
+        VTCR(geometry: geometry, outputBits: outputBits, vmid16: configuration.vmid16, ds: configuration.lpa2)
+    }
     public var vtcr: UInt64 { vtcrFields.rawValue }
     public var vttbrFields: VTTBR {
-        VTTBR(baseAddress: rootAddress, vmid: configuration.vmid, commonNotPrivate: configuration.commonNotPrivate)
+        VTTBR(
+            baseAddress: rootAddress, vmid: configuration.vmid, commonNotPrivate: configuration.commonNotPrivate,
+            wideBase: addressFormat != .bits48 && outputBits == 52)
     }
     public var vttbr: UInt64 { vttbrFields.rawValue }
     /// The walk parameters `vtcr`/`vttbr` describe.
@@ -155,8 +176,9 @@ public struct Stage2Tables<Memory: TableMemory> {
         try checkOutput(pa: pa, size: size)
         var bits = attributes.descriptorBits & ~Stage2Descriptor.contiguousBit
         bits &= ~Stage2Descriptor.typeMask
+        if !addressFormat.hasShareabilityField { bits &= ~Stage2Descriptor.shareabilityMask }
         if size == geometry.granule.bytes && !attributes.contiguous
-            && mapSinglePage(ipa.rawValue, leaf: pa.rawValue | bits | Stage2Descriptor.leafType(level: 3))
+            && mapSinglePage(ipa.rawValue, leaf: addressFormat.field(pa.rawValue) | bits | Stage2Descriptor.leafType(level: 3))
         {
             // One fresh page in an existing last-level table: nothing to invalidate.
             try flush(tlb: &tlb)
@@ -196,9 +218,11 @@ public struct Stage2Tables<Memory: TableMemory> {
     ) throws(Stage2Error) {
         guard !attributes.contiguous else { throw .contiguousInProtect }
         try checkRange(ipa: ipa, size: size)
+        var bits = attributes.descriptorBits & ~Stage2Descriptor.typeMask
+        if !addressFormat.hasShareabilityField { bits &= ~Stage2Descriptor.shareabilityMask }
         let op = Operation(
             kind: .protect, start: ipa.rawValue, end: ipa.rawValue + size, pa: 0,
-            bits: attributes.descriptorBits & ~Stage2Descriptor.typeMask, permissionsOnly: false, contiguous: false)
+            bits: bits, permissionsOnly: false, contiguous: false)
         try perform(op, tlb: &tlb)
     }
 
@@ -229,7 +253,7 @@ public struct Stage2Tables<Memory: TableMemory> {
         while l < level {
             let d = memory.readDescriptor(at: PhysicalAddress(table + index * 8))
             guard Stage2Descriptor.isTable(d, level: l) else { throw .noTable(ipa: ipa, level: l + 1) }
-            let next = d & Stage2Descriptor.addressMask(g)
+            let next = addressFormat.address(d, g)
             guard pool.isTablePage(next) else { throw .foreignTable(ipa: ipa, level: l, address: PhysicalAddress(next)) }
             table = next
             l += 1
@@ -271,7 +295,7 @@ public struct Stage2Tables<Memory: TableMemory> {
     func checkOutput(pa: PhysicalAddress, size: UInt64) throws(Stage2Error) {
         let g = geometry.granule
         guard pa.isAligned(to: g.bytes) else { throw .misaligned(what: "PA", value: pa.rawValue, granule: g) }
-        let bits = configuration.outputBits ?? 48
+        let bits = configuration.outputBits ?? addressFormat.maximumBits
         let (end, o) = pa.rawValue.addingReportingOverflow(size)
         guard !o, end <= 1 << UInt64(bits) else { throw .outputAddressOutOfRange(pa, size: size, outputBits: bits) }
     }

@@ -28,12 +28,15 @@ public struct Stage2Translation: Equatable, Sendable {
     public var descriptorAddress: PhysicalAddress
     /// Whether FEAT_XNX applied (see `Stage2WalkParameters.xnx`).
     public var xnx: Bool
+    /// The descriptor format the walk read (FEAT_LPA2's has no SH field).
+    public var format: Stage2AddressFormat
 
     @inlinable
     public init(
         ipa: IPA, outputAddress: PhysicalAddress, level: Int, blockSize: UInt64,
-        descriptor: UInt64, descriptorAddress: PhysicalAddress, xnx: Bool = true
+        descriptor: UInt64, descriptorAddress: PhysicalAddress, xnx: Bool = true, format: Stage2AddressFormat = .bits48
     ) {
+        self.format = format
         self.ipa = ipa
         self.outputAddress = outputAddress
         self.level = level
@@ -45,10 +48,10 @@ public struct Stage2Translation: Equatable, Sendable {
 
     /// The descriptor's attributes (decoded on demand; without FEAT_XNX only XN[1] counts).
     public var attributes: Stage2Attributes {
-        var a = Stage2Attributes(descriptor: descriptor)
+        var a = Stage2Attributes(descriptor: descriptor, format: format)
         if !xnx {
             a.permissions.subtract(.execute)
-            if descriptor & (1 << 54) == 0 { a.permissions.formUnion(.execute) }
+            if descriptor & Stage2Descriptor.xn1Bit == 0 { a.permissions.formUnion(.execute) }
         }
         return a
     }
@@ -142,15 +145,22 @@ public struct Stage2WalkParameters: Sendable, Equatable {
     /// FEAT_XNX implemented: XN[0] (bit 53) distinguishes EL1/EL0 execution; without it only
     /// XN[1] (bit 54) counts.
     public var xnx: Bool
+    /// VTCR_EL2.DS (FEAT_LPA2): 4KB/16KB descriptors use the 52-bit format.
+    public var ds: Bool { didSet { derive() } }
+    /// The PE's implemented PA size (ID_AA64MMFR0_EL1.PARange, `AArch64.PAMax`): 48 by default;
+    /// 52 means FEAT_LPA, so 64KB descriptors carry OA[51:48] in bits [15:12].
+    public var paMax: Int { didSet { derive() } }
 
     /// Constants of the walk, computed once from the fields above.
     @usableFromInline struct Derived: Sendable, Equatable {
-        /// 2^PS, with PS above the implemented 48 bits acting as 48 (no FEAT_LPA).
+        /// 2^(effective output size): PS capped at the PE's PA size, and at 48 bits for
+        /// 4KB/16KB without DS (pseudocode `AArch64.PhysicalAddressSize`).
         @usableFromInline var limit: UInt64 = 0
-        /// OA field [47:granule] plus bits [51:48] (OA[51:48] with FEAT_LPA, RES0 otherwise):
-        /// with PS ≤ 48 any of those high bits puts the address beyond PS, so one compare
-        /// against `limit` finds every address-size fault.
+        /// 48-bit format: OA field [47:granule] plus bits [51:48] (RES0): with PS ≤ 48 any of
+        /// those high bits puts the address beyond PS, so one compare against `limit` finds
+        /// every address-size fault.
         @usableFromInline var addressMask: UInt64 = 0
+        @usableFromInline var format: Stage2AddressFormat = .bits48
         @usableFromInline var ipaLimit: UInt64 = 0
         @usableFromInline var rootShift: UInt64 = 0
         @usableFromInline var rootIndexMask: UInt64 = 0
@@ -167,21 +177,22 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         var d = Derived()
         let pageShift = UInt64(granule.pageShift)
         d.stride = pageShift - 3
-        d.limit = 1 << UInt64(min(outputBits, 48))
+        d.format = Stage2AddressFormat(granule: granule, ds: ds, paMax: paMax)
+        d.limit = 1 << UInt64(effectiveOutputBits)
         d.addressMask = 0x000F_FFFF_FFFF_FFFF & ~((1 << pageShift) - 1)
         d.ipaLimit = ipaBits >= 64 ? .max : 1 << UInt64(max(0, ipaBits))
         let rootShift = granule.entryShift(atLevel: min(max(startLevel, 0), 3))
         d.rootShift = UInt64(rootShift)
         d.rootIndexMask = ipaBits > rootShift ? (1 << UInt64(ipaBits - rootShift)) - 1 : 0
         d.tableIndexMask = (1 << d.stride) - 1
-        d.blockLevels = (0...3).reduce(0) { granule.blockAllowed(atLevel: $1) ? $0 | 1 << UInt64($1) : $0 }
+        d.blockLevels = (0...3).reduce(0) { d.format.blockAllowed(granule, atLevel: $1) ? $0 | 1 << UInt64($1) : $0 }
         d.walkable = consistent && root.rawValue < d.limit
         derived = d
     }
 
     public init(
         granule: Granule, ipaBits: Int, startLevel: Int, root: PhysicalAddress, outputBits: Int,
-        consistent: Bool = true, hardwareAccessFlag: Bool = false, xnx: Bool = true
+        consistent: Bool = true, hardwareAccessFlag: Bool = false, xnx: Bool = true, ds: Bool = false, paMax: Int = 48
     ) {
         self.granule = granule
         self.ipaBits = ipaBits
@@ -191,15 +202,32 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         self.consistent = consistent
         self.hardwareAccessFlag = hardwareAccessFlag
         self.xnx = xnx
+        self.ds = ds
+        self.paMax = paMax
         derive()
     }
 
+    /// The output size the walk checks against (pseudocode `AArch64.PhysicalAddressSize`):
+    /// VTCR_EL2.PS, but no more than the PE implements, and no more than 48 bits for the
+    /// 4KB/16KB granules unless DS = 1.
+    public var effectiveOutputBits: Int {
+        let cap = granule == .k64 || ds ? paMax : min(48, paMax)
+        return min(outputBits, cap)
+    }
+
+    /// The descriptor format the walk reads (see `Stage2AddressFormat`).
+    public var addressFormat: Stage2AddressFormat { derived.format }
+
     /// From register values. Throws for encodings a walk cannot be defined for
-    /// (reserved TG0 or PS).
-    public init(vtcr: VTCR, vttbr rawVTTBR: UInt64, xnx: Bool = true) throws(Stage2RegisterError) {
+    /// (reserved TG0 or PS). `paMax`: the PE's PA size (52 with FEAT_LPA).
+    public init(vtcr: VTCR, vttbr rawVTTBR: UInt64, xnx: Bool = true, paMax: Int = 48) throws(Stage2RegisterError) {
         guard let g = vtcr.granule else { throw .reservedGranule(vtcr.tg0) }
         guard let ps = vtcr.outputBits else { throw .reservedOutputSize(vtcr.ps) }
-        let vttbr = VTTBR(rawValue: rawVTTBR, vmid16: vtcr.vs)
+        // DS is RES0 for the 64KB granule and without FEAT_LPA2 (no 52-bit PA).
+        let ds = vtcr.ds && g != .k64 && paMax >= 52
+        let format = Stage2AddressFormat(granule: g, ds: ds, paMax: paMax)
+        let wide = format != .bits48 && min(ps, paMax) == 52
+        let vttbr = VTTBR(rawValue: rawVTTBR, vmid16: vtcr.vs, wideBase: wide)
         let level = vtcr.startLevel ?? 0
         var root = vttbr.baseAddress.rawValue
         if vtcr.isConsistent {
@@ -209,11 +237,12 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         }
         self.init(
             granule: g, ipaBits: vtcr.ipaBits, startLevel: level, root: PhysicalAddress(root),
-            outputBits: ps, consistent: vtcr.isConsistent, hardwareAccessFlag: vtcr.ha, xnx: xnx)
+            outputBits: ps, consistent: vtcr.isConsistent, hardwareAccessFlag: vtcr.ha, xnx: xnx, ds: ds, paMax: paMax)
     }
 
     /// Translate `ipa` for `access` exactly as a stage-2-only hardware walk would
-    /// (Arm pseudocode AArch64.S2Walk / AArch64.S2Translate, no FEAT_LPA/LPA2/S2FWB).
+    /// (Arm pseudocode AArch64.S2Walk / AArch64.S2Translate; 52-bit output addresses with
+    /// FEAT_LPA/LPA2, IPAs up to 48 bits; no FEAT_S2FWB).
     /// Fault priority: translation/address-size/external abort during the walk, then access
     /// flag, then permission.
     @inlinable @inline(__always)
@@ -233,7 +262,7 @@ public struct Stage2WalkParameters: Sendable, Equatable {
             guard let v = memory.loadDescriptor(at: at) else { return walkFault(.externalAbortOnWalk, level, 0, ipa, access) }
             d = v
             guard Stage2Descriptor.isTable(d, level: level) else { break }
-            table = d & k.addressMask
+            table = k.format == .bits48 ? d & k.addressMask : k.format.address(d, granule)
             if table >= k.limit { return walkFault(.addressSize, level, d, ipa, access) }
             level &+= 1
             shift &-= k.stride
@@ -244,7 +273,7 @@ public struct Stage2WalkParameters: Sendable, Equatable {
             return walkFault(.translation, level, d, ipa, access)
         }
         let size: UInt64 = 1 &<< shift
-        let base = d & k.addressMask & ~(size &- 1)
+        let base = (k.format == .bits48 ? d & k.addressMask : k.format.address(d, granule)) & ~(size &- 1)
         if base >= k.limit { return walkFault(.addressSize, level, d, ipa, access) }
         // Loads and stores: AF (bit 10, unless VTCR_EL2.HA) and S2AP[0]/S2AP[1] (bits 6/7) in
         // one test; which fault it is (access flag before permission) only on failure.
@@ -256,7 +285,7 @@ public struct Stage2WalkParameters: Sendable, Equatable {
                 return .translation(
                     Stage2Translation(
                         ipa: ipa, outputAddress: PhysicalAddress(base | (ipa.rawValue & (size &- 1))), level: level,
-                        blockSize: size, descriptor: d, descriptorAddress: at, xnx: xnx))
+                        blockSize: size, descriptor: d, descriptorAddress: at, xnx: xnx, format: k.format))
             }
         }
         if d & Stage2Descriptor.afBit == 0 && !hardwareAccessFlag { return walkFault(.accessFlag, level, d, ipa, access) }
@@ -265,7 +294,7 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         case .read: allowed = d & Stage2Descriptor.s2apReadBit != 0
         case .write: allowed = d & Stage2Descriptor.s2apWriteBit != 0
         case .fetchEL1, .fetchEL0:
-            let xn = (d &>> 53) & 3
+            let xn = Stage2Descriptor.xn(d)
             if !xnx {
                 allowed = xn & 0b10 == 0
             } else if access == .fetchEL1 {
@@ -278,7 +307,7 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         return .translation(
             Stage2Translation(
                 ipa: ipa, outputAddress: PhysicalAddress(base | (ipa.rawValue & (size &- 1))), level: level,
-                blockSize: size, descriptor: d, descriptorAddress: at, xnx: xnx))
+                blockSize: size, descriptor: d, descriptorAddress: at, xnx: xnx, format: k.format))
     }
 
     @usableFromInline

@@ -21,7 +21,7 @@ public struct Stage2Build {
             tables = try Stage2Tables(
                 configuration: Stage2Configuration(
                     granule: s.granule, ipaBits: s.ipaBits, vmid: s.vmid,
-                    startLevel: s.startLevel, outputBits: s.outputBits, blocks: s.blocks),
+                    startLevel: s.startLevel, outputBits: s.outputBits, blocks: s.blocks, lpa2: s.lpa2),
                 memory: memory, poolBase: PhysicalAddress(s.tableBase), poolBytes: s.tableBytes)
         } catch .poolExhausted {
             throw Failure(message: "tableBytes: pool of \(stage2Hex(s.tableBytes)) bytes is too small for the root table")

@@ -16,11 +16,13 @@ public struct Stage2BuildSpec {
     public var blocks: Bool
     public var startLevel: Int?
     public var outputBits: Int?
+    /// VTCR_EL2.DS = 1: FEAT_LPA2's descriptor format (4k/16k, with outputBits 52).
+    public var lpa2: Bool
     public var ops: [Op]
 
     /// Largest pool the tool accepts (it is held in host memory and written out).
     public static let maximumTableBytes: UInt64 = 1 << 30
-    static let topKeys = ["granule", "ipaBits", "vmid", "tableBase", "tableBytes", "blocks", "ops", "startLevel", "outputBits"]
+    static let topKeys = ["granule", "ipaBits", "vmid", "tableBase", "tableBytes", "blocks", "ops", "startLevel", "outputBits", "lpa2"]
 
     public init(json bytes: [UInt8]) throws {
         let root: JSONValue
@@ -56,12 +58,24 @@ public struct Stage2BuildSpec {
             } ?? true
         startLevel = try field("startLevel").map { try Self.integer($0, "startLevel", 0...3) }
         outputBits = try field("outputBits").map { v in
-            let b = try Self.integer(v, "outputBits", 32...48)
+            let b = try Self.integer(v, "outputBits", 32...52)
             guard PhysicalAddressSize.encoding(bits: b) != nil else {
-                throw SpecError(field: "outputBits", problem: "\(b) is not a VTCR_EL2.PS size (32, 36, 40, 42, 44, 48)")
+                throw SpecError(field: "outputBits", problem: "\(b) is not a VTCR_EL2.PS size (32, 36, 40, 42, 44, 48, 52)")
             }
             return b
         }
+        lpa2 =
+            try field("lpa2").map { v -> Bool in
+                guard case .bool(let b) = v else { throw SpecError(field: "lpa2", problem: "must be true or false, not \(v.typeName)") }
+                return b
+            } ?? false
+        if lpa2 && granule == .k64 {
+            throw SpecError(field: "lpa2", problem: "VTCR_EL2.DS (FEAT_LPA2) applies to the 4k and 16k granules only")
+        }
+        if outputBits == 52 && granule != .k64 && !lpa2 {
+            throw SpecError(field: "outputBits", problem: "52 bits with the \(granule) granule needs \"lpa2\": true (VTCR_EL2.DS)")
+        }
+        let widest = outputBits ?? (lpa2 ? 52 : 48)
         if let l = startLevel {
             guard Stage2Geometry.isValidStartLevel(l, granule: granule),
                 Stage2Geometry.isConsistent(granule: granule, ipaBits: ipaBits, startLevel: l)
@@ -72,7 +86,7 @@ public struct Stage2BuildSpec {
                         "level \(l) is not valid for a \(granule) granule with a \(ipaBits)-bit IPA (AArch64.S2InvalidSL/S2InconsistentSL)")
             }
         }
-        let outputLimit: UInt64 = 1 << UInt64(outputBits ?? 48)
+        let outputLimit: UInt64 = 1 << UInt64(widest)
 
         tableBase = try Self.address(try require("tableBase"), "tableBase")
         guard tableBase % granule.bytes == 0 else {
@@ -90,7 +104,7 @@ public struct Stage2BuildSpec {
         guard tableBase <= outputLimit - tableBytes else {
             throw SpecError(
                 field: "tableBase",
-                problem: "the pool \(stage2Hex(tableBase))+\(stage2Hex(tableBytes)) ends beyond the \(outputBits ?? 48)-bit output size")
+                problem: "the pool \(stage2Hex(tableBase))+\(stage2Hex(tableBytes)) ends beyond the \(widest)-bit output size")
         }
 
         guard case .array(let items) = try require("ops") else { throw SpecError(field: "ops", problem: "must be an array") }
@@ -168,7 +182,7 @@ public struct Stage2BuildSpec {
                     throw SpecError(field: "\(name).pa", problem: "\(stage2Hex(pa)) is not aligned to the \(granule) granule")
                 }
                 guard pa < outputLimit, size <= outputLimit - pa else {
-                    throw SpecError(field: "\(name).pa", problem: "\(stage2Hex(pa))+\(stage2Hex(size)) is beyond \(outputBits ?? 48) bits")
+                    throw SpecError(field: "\(name).pa", problem: "\(stage2Hex(pa))+\(stage2Hex(size)) is beyond \(widest) bits")
                 }
                 let a = Stage2Attributes(
                     permissions: try permissions(), memory: try memory(), accessFlag: try flag("af", true),

@@ -65,6 +65,11 @@ struct Stage2ImageOptions: ParsableArguments {
     @Option(help: "VTCR_EL2 value.") var vtcr: String
     @Option(help: "VTTBR_EL2 value.") var vttbr: String
     @Flag(help: "Walk as a CPU without FEAT_XNX (only XN[1] counts).") var noXnx = false
+    @Option(
+        help:
+            "The CPU's PA size (ID_AA64MMFR0_EL1.PARange) in bits: 52 reads 64K descriptors with FEAT_LPA and honours VTCR_EL2.DS (FEAT_LPA2)."
+    )
+    var paBits = 48
 
     func number(_ text: String, _ name: String) throws -> UInt64 {
         guard let v = UInt64(registerLiteral: text) else { throw stage2Fail("--\(name): '\(JSONParser.cut(text))' is not a 64-bit number") }
@@ -75,11 +80,12 @@ struct Stage2ImageOptions: ParsableArguments {
         let base = try number(tableBase, "table-base")
         let vtcrValue = try number(vtcr, "vtcr")
         let vttbrValue = try number(vttbr, "vttbr")
+        guard PhysicalAddressSize.encoding(bits: paBits) != nil else { throw stage2Fail("--pa-bits: \(paBits) is not a PARange size") }
         guard let data = FileManager.default.contents(atPath: image) else { throw stage2Fail("cannot read image \(image)") }
         guard !data.isEmpty else { throw stage2Fail("\(image): empty image") }
         let memory = ByteBufferTableMemory(base: PhysicalAddress(base), bytes: Array(data))
         let parameters: Stage2WalkParameters
-        do { parameters = try Stage2WalkParameters(vtcr: VTCR(rawValue: vtcrValue), vttbr: vttbrValue, xnx: !noXnx) } catch {
+        do { parameters = try Stage2WalkParameters(vtcr: VTCR(rawValue: vtcrValue), vttbr: vttbrValue, xnx: !noXnx, paMax: paBits) } catch {
             throw stage2Fail("--vtcr: \(error)")
         }
         return (parameters, memory, vtcrValue, vttbrValue)

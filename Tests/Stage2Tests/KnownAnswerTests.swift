@@ -115,9 +115,9 @@ struct KnownAnswerTests {
         #expect(v.t0sz == 24 && v.sl0 == 1 && v.irgn0 == 1 && v.orgn0 == 1 && v.sh0 == 3 && v.tg0 == 0 && v.ps == 2)
         #expect(v.res1Bit31 && !v.vs && v.granule == .k4 && v.ipaBits == 40 && v.startLevel == 1 && v.outputBits == 40)
         #expect(v.isConsistent)
-        // Unnamed bits survive a round trip; RES1 clear is reported.
-        let odd = VTCR(rawValue: 0x0000_0001_0002_3558 | 1 << 21)
-        #expect(odd.rawValue == 0x0000_0001_0002_3558 | 1 << 21 && odd.ha && !odd.res1Bit31 && odd.otherBits == 1 << 32)
+        // Unnamed bits survive a round trip; RES1 clear is reported; bit 32 is DS (FEAT_LPA2).
+        let odd = VTCR(rawValue: 0x0000_0003_0002_3558 | 1 << 21)
+        #expect(odd.rawValue == 0x0000_0003_0002_3558 | 1 << 21 && odd.ha && !odd.res1Bit31 && odd.ds && odd.otherBits == 1 << 33)
         // SL0 = 0b10 (level 0) with T0SZ 24 (40-bit) is consistent (min 40); with T0SZ 32 it is not.
         #expect(VTCR(rawValue: 0x8002_3598).isConsistent)
         #expect(!VTCR(rawValue: 0x8002_35A0).isConsistent)

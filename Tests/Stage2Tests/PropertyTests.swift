@@ -12,7 +12,16 @@ struct PropertyTests {
         var ipaBits: Int
         var blocks: Bool
         var startLevel: Int?
-        var description: String { "\(granule) \(ipaBits)-bit blocks=\(blocks) start=\(startLevel.map(String.init) ?? "default")" }
+        /// 52: a 52-bit descriptor format (FEAT_LPA for 64K, FEAT_LPA2 with `lpa2`), and
+        /// output addresses from `paBase` up, with OA[51:48] ≠ 0.
+        var outputBits: Int? = nil
+        var lpa2 = false
+        var paBase: UInt64 = 0x8000_0000
+        var description: String {
+            var s = "\(granule) \(ipaBits)-bit blocks=\(blocks) start=\(startLevel.map(String.init) ?? "default")"
+            if let o = outputBits { s += " PS=\(o)\(lpa2 ? " DS" : "") PA 0x\(String(paBase, radix: 16))" }
+            return s
+        }
     }
     static let cases: [Case] = [
         Case(granule: .k4, ipaBits: 40, blocks: true, startLevel: nil),
@@ -27,6 +36,13 @@ struct PropertyTests {
         Case(granule: .k64, ipaBits: 48, blocks: true, startLevel: nil),
         Case(granule: .k64, ipaBits: 32, blocks: true, startLevel: 3),
         Case(granule: .k64, ipaBits: 36, blocks: false, startLevel: nil),
+        // 52-bit output addresses: every bit of OA[51:48] (and OA[51:50] for LPA2) in use.
+        Case(granule: .k64, ipaBits: 42, blocks: true, startLevel: nil, outputBits: 52, paBase: 0xF_0000_8000_0000),
+        Case(granule: .k64, ipaBits: 48, blocks: true, startLevel: nil, outputBits: 52, paBase: 0x5_0000_0000_0000),
+        Case(granule: .k4, ipaBits: 40, blocks: true, startLevel: nil, outputBits: 52, lpa2: true, paBase: 0xD_0000_8000_0000),
+        Case(granule: .k4, ipaBits: 48, blocks: true, startLevel: nil, outputBits: 52, lpa2: true, paBase: 0x3_0000_0000_0000),
+        Case(granule: .k16, ipaBits: 40, blocks: true, startLevel: nil, outputBits: 52, lpa2: true, paBase: 0xC_0000_0000_0000),
+        Case(granule: .k16, ipaBits: 47, blocks: false, startLevel: nil, outputBits: 52, lpa2: true, paBase: 0xE_0000_4000_0000),
     ]
 
     @Test(arguments: cases)
@@ -34,7 +50,8 @@ struct PropertyTests {
         var rng = SplitMix64(seed: Self.seed ^ UInt64(c.ipaBits) ^ (UInt64(c.granule.pageShift) << 8) ^ UInt64(c.startLevel ?? 9) << 16)
         print("PropertyTests seed 0x\(String(Self.seed, radix: 16)) case \(c)")
         let g = c.granule
-        var (tables, checker) = try makeCheckedTables(g, ipaBits: c.ipaBits, blocks: c.blocks, startLevel: c.startLevel, poolPages: 4096)
+        var (tables, checker) = try makeCheckedTables(
+            g, ipaBits: c.ipaBits, blocks: c.blocks, startLevel: c.startLevel, poolPages: 4096, outputBits: c.outputBits, lpa2: c.lpa2)
         var tlb = CheckedTLB(checker: checker)
         var model = IntervalModel()
         let limit: UInt64 = 1 << UInt64(c.ipaBits)
@@ -65,7 +82,7 @@ struct PropertyTests {
                 contiguous: rng.next() % 3 == 0)
             do {
                 if kind < 5 {
-                    var pa = (rng.next() % 64) * units.max()! + 0x8000_0000
+                    var pa = (rng.next() % 64) * units.max()! + c.paBase
                     if rng.next() % 2 == 0 { pa += (start % units.max()!) }  // same alignment as the IPA: blocks possible
                     if rng.next() % 3 == 0 { pa += (rng.next() % 4) * g.bytes }
                     try tables.map(ipa: IPA(start), pa: PhysicalAddress(pa), size: size, attributes: attributes, tlb: &tlb)

@@ -165,13 +165,15 @@ struct CheckedTLB: TLBMaintenance {
 /// Tables over a `CheckedMemory` with the checker attached after the root exists.
 func makeCheckedTables(
     _ granule: Granule, ipaBits: Int, blocks: Bool = true, startLevel: Int? = nil,
-    poolPages: Int = 256
+    poolPages: Int = 256, outputBits: Int? = nil, lpa2: Bool = false
 ) throws -> (Stage2Tables<CheckedMemory>, BBMChecker) {
     let base: UInt64 = 0x4000_0000
     let bytes = UInt64(poolPages) * granule.bytes
     let memory = CheckedMemory(inner: ByteBufferTableMemory(base: PhysicalAddress(base), size: bytes))
     let t = try Stage2Tables(
-        configuration: Stage2Configuration(granule: granule, ipaBits: ipaBits, vmid: 1, startLevel: startLevel, blocks: blocks),
+        configuration: Stage2Configuration(
+            granule: granule, ipaBits: ipaBits, vmid: 1, startLevel: startLevel, outputBits: outputBits, blocks: blocks,
+            lpa2: lpa2),
         memory: memory, poolBase: PhysicalAddress(base), poolBytes: bytes)
     let checker = BBMChecker(
         granule: granule, root: t.rootAddress.rawValue, rootBytes: t.geometry.rootBytes, startLevel: t.geometry.startLevel)

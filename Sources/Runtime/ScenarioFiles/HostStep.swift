@@ -32,7 +32,7 @@ public enum HostStep: Decodable, Sendable {
     case swapDescriptor(ipa: Expression, level: Int, value: Expression)
     case restoreDescriptors
     /// VTCR_EL2 = the tables' own VTCR with SL0 and/or T0SZ replaced.
-    case patchVTCR(sl0: Expression?, t0sz: Expression?)
+    case patchVTCR(sl0: Expression?, t0sz: Expression?, ps: Expression?, tg0: Expression?)
     case restoreVTCR
     /// Extra TLB maintenance in the reply.
     case tlbi([TLBISpec])
@@ -108,7 +108,7 @@ public enum HostStep: Decodable, Sendable {
             self = .restoreDescriptors
         case .patchVTCR:
             let v = try c.decode(VTCRPatchSpec.self, forKey: .patchVTCR)
-            self = .patchVTCR(sl0: v.sl0, t0sz: v.t0sz)
+            self = .patchVTCR(sl0: v.sl0, t0sz: v.t0sz, ps: v.ps, tg0: v.tg0)
         case .restoreVTCR:
             _ = try c.decode(Bool.self, forKey: .restoreVTCR)
             self = .restoreVTCR

@@ -10,6 +10,9 @@
 ///   is turned on for the RAM memslot after HELLO, so the payload's own pages are logged too).
 /// - `"pa"`: a fixed physical address instead of memory from the data pool (e.g. a PA no
 ///   memslot backs, for MMIO); such memory is not modelled (loads need a `result`).
+/// - `"backAt"`: RAM of its own at this guest-physical address (a memslot of its own, e.g.
+///   above 2^48 for a 52-bit output address); modelled like pool memory. The VM's IPA size
+///   (`vmIPABits`) must reach it.
 public struct RegionSpec: Decodable, Sendable {
     public var name: String
     public var ipa: Expression
@@ -21,11 +24,12 @@ public struct RegionSpec: Decodable, Sendable {
     public var unit: Expression?
     public var pa: Expression?
     public var align: Expression?
+    public var backAt: Expression?
     /// nil, "ownSlot" or "ramSlot".
     public var dirtyLog: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, ipa, size, access, memory, accessFlag, mapped, unit, pa, align, dirtyLog
+        case name, ipa, size, access, memory, accessFlag, mapped, unit, pa, align, dirtyLog, backAt
     }
 
     public init(from decoder: any Decoder) throws {
@@ -48,6 +52,11 @@ public struct RegionSpec: Decodable, Sendable {
         unit = try c.decodeIfPresent(Expression.self, forKey: .unit)
         pa = try c.decodeIfPresent(Expression.self, forKey: .pa)
         align = try c.decodeIfPresent(Expression.self, forKey: .align)
+        backAt = try c.decodeIfPresent(Expression.self, forKey: .backAt)
+        if backAt != nil && (unit != nil || pa != nil || align != nil) {
+            throw DecodingError.dataCorruptedError(
+                forKey: .backAt, in: c, debugDescription: "'backAt' places the region's memory itself; leave out 'unit', 'pa' and 'align'")
+        }
         dirtyLog = try c.decodeIfPresent(String.self, forKey: .dirtyLog)
         switch dirtyLog {
         case nil: break

@@ -11,12 +11,16 @@ public struct RequirementSpec: Decodable, Sendable, Equatable {
     /// FEAT_TLBIRANGE (TLBI RIPAS2E1IS and the other range forms), FEAT_HAFDBS (VTCR_EL2.HA).
     public var tlbiRange: Bool?
     public var hardwareAccessFlag: Bool?
+    /// FEAT_LPA2 at stage 2 for the variant's granule (TGran4_2/TGran16_2 = 0b0011).
+    public var lpa2: Bool?
     /// FEAT_S2FWB (HCR_EL2.FWB).
     public var stage2FWB: Bool?
     /// FEAT_NV2 at vEL2 (recursive nesting with a VNCR page).
     public var nv2: Bool?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case paBits, xnx, ttl, vmid16, cnp, tlbiRange, hardwareAccessFlag, stage2FWB, nv2 }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case paBits, xnx, ttl, vmid16, cnp, tlbiRange, hardwareAccessFlag, lpa2, stage2FWB, nv2
+    }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -31,11 +35,12 @@ public struct RequirementSpec: Decodable, Sendable, Equatable {
         cnp = try c.decodeIfPresent(Bool.self, forKey: .cnp)
         tlbiRange = try c.decodeIfPresent(Bool.self, forKey: .tlbiRange)
         hardwareAccessFlag = try c.decodeIfPresent(Bool.self, forKey: .hardwareAccessFlag)
+        lpa2 = try c.decodeIfPresent(Bool.self, forKey: .lpa2)
         stage2FWB = try c.decodeIfPresent(Bool.self, forKey: .stage2FWB)
         nv2 = try c.decodeIfPresent(Bool.self, forKey: .nv2)
         for (key, v) in [
             (CodingKeys.ttl, ttl), (.vmid16, vmid16), (.cnp, cnp), (.tlbiRange, tlbiRange), (.hardwareAccessFlag, hardwareAccessFlag),
-            (.stage2FWB, stage2FWB), (.nv2, nv2),
+            (.lpa2, lpa2), (.stage2FWB, stage2FWB), (.nv2, nv2),
         ] where v == false {
             throw DecodingError.dataCorruptedError(
                 forKey: key, in: c, debugDescription: "only `true` (require it) is supported; leave it out otherwise")

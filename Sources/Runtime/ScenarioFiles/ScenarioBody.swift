@@ -12,6 +12,12 @@ public struct ScenarioBody: Sendable {
     public var hcrSet: Expression?
     /// Extra VTCR_EL2 bits the payload installs with the tables' own, e.g. `"1 << 21"` (HA).
     public var vtcrSet: Expression?
+    /// VTCR_EL2.PS of the session's tables in bits (32, 36, 40, 42, 44, 48, 52); by default the
+    /// smallest holding every output. 52 uses FEAT_LPA's 64K descriptor format, or FEAT_LPA2's
+    /// with `lpa2`.
+    public var outputBits: Int?
+    /// VTCR_EL2.DS = 1 (FEAT_LPA2, 4k/16k): the 52-bit descriptor format.
+    public var lpa2: Bool?
     /// ID registers written before the vCPU first runs (to hide a feature); refused → skip.
     public var idRegisters: [IDRegisterSpec]?
     public var requires: RequirementSpec?
@@ -50,6 +56,13 @@ public struct ScenarioBody: Sendable {
         nonVHE = try c.decodeIfPresent(Bool.self, forKey: .nonVHE)
         hcrSet = try c.decodeIfPresent(Expression.self, forKey: .hcrSet)
         vtcrSet = try c.decodeIfPresent(Expression.self, forKey: .vtcrSet)
+        outputBits = try c.decodeIfPresent(Int.self, forKey: .outputBits)
+        if let outputBits, ![32, 36, 40, 42, 44, 48, 52].contains(outputBits) {
+            throw DecodingError.dataCorruptedError(
+                forKey: .outputBits, in: c,
+                debugDescription: "outputBits \(outputBits); expected a VTCR_EL2.PS size: 32, 36, 40, 42, 44, 48 or 52")
+        }
+        lpa2 = try c.decodeIfPresent(Bool.self, forKey: .lpa2)
         idRegisters = try c.decodeIfPresent([IDRegisterSpec].self, forKey: .idRegisters)
         requires = try c.decodeIfPresent(RequirementSpec.self, forKey: .requires)
         lets = try c.decodeIfPresent([String: Expression].self, forKey: .let)
@@ -79,6 +92,8 @@ public struct ScenarioBody: Sendable {
         r.nonVHE = other.nonVHE ?? nonVHE
         r.hcrSet = other.hcrSet ?? hcrSet
         r.vtcrSet = other.vtcrSet ?? vtcrSet
+        r.outputBits = other.outputBits ?? outputBits
+        r.lpa2 = other.lpa2 ?? lpa2
         r.idRegisters = other.idRegisters ?? idRegisters
         r.requires = other.requires ?? requires
         if let l = other.lets { r.lets = (lets ?? [:]).merging(l) { $1 } }

@@ -68,6 +68,7 @@ struct ScenarioBuilder {
         if body.requires?.cnp == true { r.append(.cnp) }
         if body.requires?.tlbiRange == true { r.append(.tlbiRange) }
         if body.requires?.hardwareAccessFlag == true { r.append(.hardwareAccessFlag) }
+        if body.requires?.lpa2 == true { r.append(.lpa2(try granule())) }
         if body.requires?.stage2FWB == true { r.append(.stage2FWB) }
         if body.requires?.nv2 == true { r.append(.nv2) }
         return r
@@ -103,7 +104,9 @@ struct ScenarioBuilder {
             s.vmIPABits = vmBits
             if host.vmIPABits < vmBits {
                 throw SessionError.skip(
-                    "KVM_CAP_ARM_VM_IPA_SIZE is \(host.vmIPABits) bits; a \(vmBits)-bit nested IPA space needs a VM that large")
+                    vmBits > Stage2Geometry.maximumIPABits
+                        ? "KVM_CAP_ARM_VM_IPA_SIZE is \(host.vmIPABits) bits; this variant's memory needs a \(vmBits)-bit VM (guest-physical addresses up to 2^\(vmBits))"
+                        : "KVM_CAP_ARM_VM_IPA_SIZE is \(host.vmIPABits) bits; a \(vmBits)-bit nested IPA space needs a VM that large")
             }
         }
         s.nonVHE = body.nonVHE ?? false
@@ -126,6 +129,14 @@ struct ScenarioBuilder {
         try bindLets(&names)
         if let h = body.hcrSet { s.hcrSet = try eval(h, names, path("hcrSet", set: variant.body.hcrSet != nil)) }
         if let v = body.vtcrSet { s.vtcrSet = try eval(v, names, path("vtcrSet", set: variant.body.vtcrSet != nil)) }
+        s.outputBits = body.outputBits
+        s.lpa2 = body.lpa2 ?? false
+        if s.lpa2 && g == .k64 {
+            throw fail(path("lpa2", set: variant.body.lpa2 != nil), "VTCR_EL2.DS (FEAT_LPA2) applies to the 4k and 16k granules only")
+        }
+        if s.outputBits == 52 && g != .k64 && !s.lpa2 {
+            throw fail(path("outputBits", set: variant.body.outputBits != nil), "52 bits with the \(g) granule needs \"lpa2\": true")
+        }
         for (i, w) in (body.idRegisters ?? []).enumerated() {
             let p = "\(path("idRegisters", set: variant.body.idRegisters != nil))[\(i)]"
             s.idRegisterWrites.append(
@@ -183,6 +194,17 @@ struct ScenarioBuilder {
                 region.pa = try eval(fixed, names, "\(p).pa")
                 // A memslot of its own is fresh memory only the guest writes: modelled.
                 region.modelled = r.dirtyLog == "ownSlot"
+            } else if let at = r.backAt {
+                let base = try eval(at, names, "\(p).backAt")
+                guard base % g.bytes == 0, size % g.bytes == 0 else {
+                    throw fail("\(p).backAt", "0x\(String(base, radix: 16))+0x\(String(size, radix: 16)) must be whole \(g) pages")
+                }
+                let vm = s.vmIPABits ?? 40
+                if base + size > 1 << UInt64(vm) {
+                    throw fail("\(p).backAt", "0x\(String(base, radix: 16)) is beyond the VM's \(vm)-bit IPA space (vmIPABits)")
+                }
+                region.pa = base
+                s.extraRAM.append(ExtraRAM(name: r.name, base: PhysicalAddress(base), size: size))
             } else {
                 region.pa = try allocate(size, align: try r.align.map { try eval($0, names, "\(p).align") } ?? size)
             }
@@ -586,11 +608,13 @@ struct ScenarioBuilder {
                                 ipa: IPA(try eval(ipa, names, "\(hp).swapDescriptor.ipa")), level: level,
                                 value: try eval(value, names, "\(hp).swapDescriptor.value")))
                     case .restoreDescriptors: reactions.append(.restoreDescriptors)
-                    case let .patchVTCR(sl0, t0sz):
+                    case let .patchVTCR(sl0, t0sz, ps, tg0):
                         reactions.append(
                             .patchVTCR(
                                 sl0: try sl0.map { try eval($0, names, "\(hp).patchVTCR.sl0") },
-                                t0sz: try t0sz.map { try eval($0, names, "\(hp).patchVTCR.t0sz") }))
+                                t0sz: try t0sz.map { try eval($0, names, "\(hp).patchVTCR.t0sz") },
+                                ps: try ps.map { try eval($0, names, "\(hp).patchVTCR.ps") },
+                                tg0: try tg0.map { try eval($0, names, "\(hp).patchVTCR.tg0") }))
                     case .restoreVTCR: reactions.append(.patchVTCR(sl0: nil, t0sz: nil))
                     case .tlbi(let list):
                         reactions.append(.tlbi(try tlbiList(list, "\(hp).tlbi")))

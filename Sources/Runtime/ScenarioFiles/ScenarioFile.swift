@@ -17,7 +17,8 @@ public struct ScenarioFile: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case format, name, summary, tags, budget, reference, why
-        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, vtcrSet, idRegisters, requires, `let`, memory, plant, tableSets, ops,
+        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, vtcrSet, outputBits, lpa2, idRegisters, requires, `let`, memory, plant, tableSets,
+            ops,
             expectMemory, atDone, notes, knownFailures, teardown
         case variants
     }

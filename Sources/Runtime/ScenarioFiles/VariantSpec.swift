@@ -10,7 +10,8 @@ public struct VariantSpec: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, summary, tags, budget, reference, why
-        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, vtcrSet, idRegisters, requires, `let`, memory, plant, tableSets, ops,
+        case granule, ipaBits, vmIPABits, nonVHE, hcrSet, vtcrSet, outputBits, lpa2, idRegisters, requires, `let`, memory, plant, tableSets,
+            ops,
             expectMemory, atDone, notes, knownFailures, teardown
     }
 
