@@ -284,14 +284,8 @@ import Testing
         }
     }
 
-    /// SCTLR_EL1.M = 1 in a file without "stage1" is an error; the requirements decide skips.
-    @Test func mmuOnNeedsTables() {
-        let plain = #"""
-            {"format": 1, "name": "t", "summary": "s", "granule": "4k",
-             "ops": [{"op": "sysregWrite", "register": "SCTLR_EL1", "value": "1", "result": "1"}],
-             "variants": [{"name": "v", "summary": "v"}]}
-            """#
-        Self.expectError(plain, "1\"}", "1\"}", "$.ops[0].value: SCTLR_EL1.M = 1 turns the nested stage 1 on", atLoad: false)
+    /// The requirements a "stage1" file and `requires.lse` add decide skips from the ID registers.
+    @Test func stage1Requirements() {
         var facts = VCPUFacts(currentEL: 2 << 2, hcrAtEntry: 0, mmfr0: 0xF << 28, mmfr1: 0, mmfr2: 0)
         #expect(facts.unmet(.stage1Granule4K)?.contains("TGran4 = 0b1111") == true)
         facts.mmfr0 = 0

@@ -35,6 +35,8 @@ public struct ScenarioBody: Sendable {
     public var atDone: [HostStep]?
     public var notes: [String]?
     public var knownFailures: [KnownFailureSpec]?
+    /// "standard" or "vmBeforeVCPUs" (`Scenario.Teardown`).
+    public var teardown: String?
     /// The nested guest's own stage 1: tables the host builds, the values that turn it on.
     public var stage1: Stage1Spec?
 
@@ -74,6 +76,11 @@ public struct ScenarioBody: Sendable {
         atDone = try c.decodeIfPresent([HostStep].self, forKey: .atDone)
         notes = try c.decodeIfPresent([String].self, forKey: .notes)
         knownFailures = try c.decodeIfPresent([KnownFailureSpec].self, forKey: .knownFailures)
+        teardown = try c.decodeIfPresent(String.self, forKey: .teardown)
+        if let teardown, Scenario.Teardown(rawValue: teardown) == nil {
+            throw DecodingError.dataCorruptedError(
+                forKey: .teardown, in: c, debugDescription: "teardown '\(teardown)'; expected \"standard\" or \"vmBeforeVCPUs\"")
+        }
         stage1 = try c.decodeIfPresent(Stage1Spec.self, forKey: .stage1)
     }
 
@@ -101,6 +108,7 @@ public struct ScenarioBody: Sendable {
         r.atDone = other.atDone ?? atDone
         r.notes = other.notes ?? notes
         r.knownFailures = other.knownFailures ?? knownFailures
+        r.teardown = other.teardown ?? teardown
         r.stage1 = other.stage1 ?? stage1
         return r
     }
