@@ -29,6 +29,12 @@ import Testing
         #expect(r.status == 1)
         #expect(r.stdout.contains("\(good): ok"))
         #expect(r.stdout.contains("\(bad): $.ops[2].raises[0].levle: unknown key 'levle'"), "\(r.stdout)")
+        // A file that loads but cannot be built (a demandMap of a region mapped whole) fails too.
+        let unbuilt = dir.appendingPathComponent("unbuilt.json").path
+        try text.replacing(#"{"demandMap": "lazy"}"#, with: #"{"demandMap": "data"}"#).write(
+            toFile: unbuilt, atomically: true, encoding: .utf8)
+        let u = try RunCLITests.run(["check", unbuilt])
+        #expect(u.status == 1 && u.stdout.contains("\(unbuilt): $.ops[2].raises[0].host[0].demandMap: region 'data' has no 'unit'"), "\(u)")
         let missing = try RunCLITests.run(["check", dir.appendingPathComponent("none.json").path])
         #expect(missing.status == 1 && missing.stdout.contains("cannot open"), "\(missing)")
     }
