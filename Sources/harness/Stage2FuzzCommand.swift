@@ -1,4 +1,5 @@
 import ArgumentParser
+import Machine
 import Reporting
 import Stage2
 import Stage2Spec
@@ -123,8 +124,9 @@ struct Stage2FuzzCommand: ParsableCommand {
                 let path = dir + "/out.bin"
                 // Pools over 16 MiB are built but not written: the write is plain I/O (a 1 GiB
                 // image takes seconds to fsync) and would only slow the run.
-                if built.memory.withUnsafeBytes({ $0.count }) <= 16 << 20 {
-                    try built.memory.withUnsafeBytes { b in try AtomicFile.write(bytes: b, to: path) { printed = built.result } }
+                if built.memory.size <= 16 << 20 {
+                    try AtomicFile.write(
+                        to: path, contents: { FileIO.writeAll($0, built.memory) }, beforeRename: { printed = built.result })
                     unlink(path)
                 } else {
                     notWritten += 1
