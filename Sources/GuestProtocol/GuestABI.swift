@@ -105,6 +105,9 @@ public enum GuestABI {
     public static let hvcDone: UInt16 = 0xD0DE
     public static let hvcEL1Exception: UInt16 = 0xE1E1
     public static let hvcBadOp: UInt16 = 0x0BAD
+    /// Answered by the vEL2 monitor without a message: AT S12E1R/W of x0, PAR_EL1 in x0.
+    public static let hvcATS12E1R: UInt16 = 0xA712
+    public static let hvcATS12E1W: UInt16 = 0xA713
 
     public static let frameSize = 256
 
@@ -159,6 +162,7 @@ public enum GuestABI {
             ("NVH_WATCH_SIZE", u(watchSize)),
             ("NVH_HVC_OP", UInt64(hvcOp)), ("NVH_HVC_DONE", UInt64(hvcDone)),
             ("NVH_HVC_EL1_EXCEPTION", UInt64(hvcEL1Exception)), ("NVH_HVC_BAD_OP", UInt64(hvcBadOp)),
+            ("NVH_HVC_AT_S12E1R", UInt64(hvcATS12E1R)), ("NVH_HVC_AT_S12E1W", UInt64(hvcATS12E1W)),
             ("NVH_FRAME_SIZE", u(frameSize)),
             ("NVH_OP_KIND_COUNT", UInt64(OpKind.allCases.count)),
             ("NVH_SYSREG_COUNT", UInt64(NestedSystemRegister.allCases.count)),

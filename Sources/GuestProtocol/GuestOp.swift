@@ -23,6 +23,11 @@ public enum OpKind: UInt32, CaseIterable, Sendable {
     /// Watches `address` while another vCPU remaps it: `value` = flag address, `aux` = record
     /// address (`WatchRecord`), repeat = reads once the flag reads 2 (see mailbox.h).
     case watch64
+    /// `x0 = address; hvc #NVH_HVC_AT_S12E1R`: the vEL2 monitor runs AT S12E1R (Arm ARM C5.4)
+    /// on x0 and returns PAR_EL1 in x0; result = x0.
+    case atS12E1R
+    /// The same with AT S12E1W.
+    case atS12E1W
 
     public var cName: String {
         switch self {
@@ -46,6 +51,8 @@ public enum OpKind: UInt32, CaseIterable, Sendable {
         case .barrier: "BARRIER"
         case .ldar64: "LDAR64"
         case .watch64: "WATCH64"
+        case .atS12E1R: "AT_S12E1R"
+        case .atS12E1W: "AT_S12E1W"
         }
     }
 

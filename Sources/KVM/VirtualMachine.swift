@@ -14,7 +14,8 @@ public struct MemoryRegionFlags: OptionSet, Sendable {
 
 /// A VM file descriptor (from KVM_CREATE_VM). Closed exactly once.
 public struct VirtualMachine: ~Copyable {
-    public let fileDescriptor: Int32
+    /// -1 once `closeNow()` ran (every later ioctl then fails with EBADF).
+    public private(set) var fileDescriptor: Int32
     /// KVM_GET_VCPU_MMAP_SIZE of the system this VM came from.
     public let vcpuMmapSize: Int
 
@@ -28,12 +29,21 @@ public struct VirtualMachine: ~Copyable {
         self.init(fileDescriptor: fd, vcpuMmapSize: vcpuMmapSize)
     }
 
-    deinit { closeFD(fileDescriptor) }
+    deinit { if fileDescriptor >= 0 { closeFD(fileDescriptor) } }
 
     public consuming func close() {
         let fd = fileDescriptor
         discard self
-        closeFD(fd)
+        if fd >= 0 { closeFD(fd) }
+    }
+
+    /// Closes the VM fd while the value lives on: KVM keeps the VM until its vCPU and device
+    /// fds are closed too (each holds a reference), so this is how a VMM lets the VM die
+    /// "under" its vCPUs.
+    public mutating func closeNow() {
+        guard fileDescriptor >= 0 else { return }
+        closeFD(fileDescriptor)
+        fileDescriptor = -1
     }
 
     /// KVM_CHECK_EXTENSION on the VM fd (answers for this VM, e.g. its IPA size).

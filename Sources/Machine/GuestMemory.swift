@@ -75,6 +75,37 @@ public final class GuestMemory {
         return b
     }
 
+    /// Replaces the host memory behind `[address, address + size)` (inside one backing, host-page
+    /// aligned): munmap, then a fresh zero-filled anonymous mapping at the same host address
+    /// (MAP_FIXED_NOREPLACE, so a mapping another thread made in between is never clobbered).
+    /// The memslot keeps pointing at that address, so KVM's MMU notifiers see an unmap.
+    public func replace(_ address: PhysicalAddress, size: UInt64, hostPageSize: UInt64) throws(GuestMemoryError) {
+        let (host, offset) = try locate(address, size)
+        let start = host + offset
+        guard size > 0, UInt(bitPattern: start) % UInt(hostPageSize) == 0, size % hostPageSize == 0 else {
+            throw .outOfBounds(address: address, length: size, backed: backings.map(\.region.name))
+        }
+        // SAFETY: locate() proved the range lies inside our own mapping; nothing Swift owns
+        // lives in guest memory, and no vCPU runs during a host step.
+        guard munmap(start, Int(size)) == 0 else {
+            throw .mapFailed(region: "replacement at \(address)", bytes: size, errno: Glibc.errno)
+        }
+        // SAFETY: maps only the hole just made (NOREPLACE fails rather than overwrite).
+        let p = mmap(start, Int(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0)
+        if p == MAP_FAILED || p == nil || p != start {
+            let e = p == MAP_FAILED ? Glibc.errno : EEXIST
+            throw .mapFailed(region: "replacement at \(address)", bytes: size, errno: e)
+        }
+    }
+
+    /// Unmaps every backing now (teardown ordering tests); later accesses fail as out of bounds.
+    public func unmapAll() {
+        // SAFETY: each backing was mapped with its region's size; the list is emptied so
+        // deinit does not unmap them again.
+        for b in backings { munmap(b.host, Int(b.region.size)) }
+        backings = []
+    }
+
     deinit {
         // SAFETY: each backing was mapped in init with its region's size and is unmapped once here.
         for b in backings { munmap(b.host, Int(b.region.size)) }

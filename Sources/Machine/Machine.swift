@@ -134,7 +134,7 @@ public final class Machine {
     // invalidate its stage-2 — and with NV its shadow stage-2 — mappings page range by page range).
     let slots: [VCPUSlot]
     let gic: KVMDevice?
-    let vm: VirtualMachine
+    var vm: VirtualMachine
     public let memory: GuestMemory
     /// CLOCK_MONOTONIC nanoseconds at creation (exit times in the history are relative to it).
     let createdMonotonic = VCPU.monotonicNanoseconds()
@@ -485,6 +485,25 @@ public final class Machine {
                     hint: error.hint))
         }
         if enabled { dirtyLoggingEnabled.insert(name) } else { dirtyLoggingEnabled.remove(name) }
+    }
+
+    /// Replaces the host memory behind `[pa, pa + size)` of a backed region with fresh
+    /// anonymous memory (munmap + mmap at the same host address; zero-filled). Call it while
+    /// no vCPU runs. `pa` and `size` must be host-page aligned.
+    public func replaceBacking(at pa: PhysicalAddress, size: UInt64) throws(MachineError) {
+        guard pa.isAligned(to: hostPageSize), size % hostPageSize == 0 else {
+            throw .memoryMap(.misaligned(region: "replacement at \(pa)", alignment: hostPageSize))
+        }
+        do { try memory.replace(pa, size: size, hostPageSize: hostPageSize) } catch { throw .memory(error) }
+    }
+
+    /// Tears the VM down in the order a VMM may use when its vCPUs still exist: the VM fd is
+    /// closed first, guest memory unmapped while KVM still holds the VM (through the vCPU and
+    /// vGIC fds: its MMU notifiers run), and the VM itself goes when the Machine deinitialises
+    /// (the vCPU fds close). Call it last; the Machine cannot run afterwards.
+    public func destroyVMBeforeVCPUs() {
+        vm.closeNow()
+        memory.unmapAll()
     }
 
     /// Completes what the last exit of `vcpu` left pending (e.g. an MMIO access) without

@@ -69,6 +69,10 @@ extension CatalogTest {
                 try backend!.start(pc: pc, x0: x0)
             }
             let teardown = ContinuousClock.now
+            if scenario.teardown == .vmBeforeVCPUs {
+                backend!.machine.destroyVMBeforeVCPUs()
+                log("  VM fd closed and guest memory unmapped while the vCPU fds still hold the VM")
+            }
             backend = nil
             if settings.verbose { log("  VM torn down in \(milliseconds(since: teardown)) ms") }
         } catch let e as MachineError {

@@ -82,6 +82,12 @@ public struct ExpectedEvent: Sendable, CustomStringConvertible {
         /// exactly these pages of the region, plus the payload's pages when `payload` and the
         /// memslot is the RAM one; otherwise the test fails.
         case expectDirty(pages: [Int], payload: Bool)
+        /// KVM_MEM_LOG_DIRTY_PAGES on/off for the RAM memslot (KVM_SET_USER_MEMORY_REGION).
+        case dirtyLogging(Bool)
+        /// KVM_GET_DIRTY_LOG of the RAM memslot must list each address's host page.
+        case expectDirtyAddresses([PhysicalAddress])
+        /// munmap + mmap (zero-filled) of the host memory behind `[pa, pa + size)`, then `plant`.
+        case replaceBacking(pa: PhysicalAddress, size: UInt64, plant: [(PhysicalAddress, [UInt8])])
     }
     /// How the reply resumes the guest: RESUME (retry a fault; after an hvc, the next
     /// instruction) or SKIP (ELR+4: past a trapped SMC, whose ELR is the SMC itself).

@@ -242,7 +242,8 @@ public final class GuestSession {
             if message.kind == .hello {
                 facts = VCPUFacts(
                     currentEL: message.gpr(0), hcrAtEntry: message.gpr(1), mmfr0: message.gpr(2),
-                    mmfr1: message.gpr(3), mmfr2: message.gpr(4), isar0: message.gpr(6))
+                    mmfr1: message.gpr(3), mmfr2: message.gpr(4), isar0: message.gpr(6),
+                    mmfr4: message.gpr(7))
             }
             if message.kind == .trap, crossCheckRegisters, let regs = try backend.trapRegisters() {
                 if regs.esr != message.esr || regs.far != message.far || regs.hpfar != message.hpfar {

@@ -193,6 +193,11 @@ extension MachineBackend {
         try machine.addRegion(MemoryRegion(name: name, base: base, size: size, kind: .ram, logDirtyPages: logDirtyPages))
     }
 
+    /// Replaces the host memory behind `[pa, pa + size)` (munmap + mmap at the same address).
+    public func replaceBacking(at pa: PhysicalAddress, size: UInt64) throws {
+        try machine.replaceBacking(at: pa, size: size)
+    }
+
     /// Turns KVM_MEM_LOG_DIRTY_PAGES on/off for an existing region's memslot (e.g. "ram").
     public func setDirtyLogging(_ enabled: Bool, region: String) throws {
         try machine.setDirtyLogging(enabled, region: region)

@@ -5,7 +5,9 @@ import GuestProtocol
 /// `checkEveryRepetition`) no repetition read anything else.
 public enum OpResultCheck {
     /// Mismatches, one line each; `name` prefixes them (e.g. "vCPU 1 ") when not empty.
-    public static func failures(ops: [GuestOp], results: [OpResult], expected: [Int: UInt64], name: String = "") -> [String] {
+    public static func failures(
+        ops: [GuestOp], results: [OpResult], expected: [Int: UInt64], patterns: [Int: ResultPattern] = [:], name: String = ""
+    ) -> [String] {
         var bad: [String] = []
         for (i, op) in ops.enumerated() {
             let r = results[i]
@@ -13,6 +15,10 @@ public enum OpResultCheck {
             if r.count != want { bad.append("\(name)op \(i) (\(op.kind.cName)) ran \(r.count) time(s), expected \(want)") }
             if let v = expected[i], r.value != v {
                 bad.append("\(name)op \(i) (\(op.kind.cName) at \(hex(op.address))) produced \(hex(r.value)), expected \(hex(v))")
+            }
+            if let p = patterns[i], !p.matches(r.value) {
+                bad.append(
+                    "\(name)op \(i) (\(op.kind.cName) at \(hex(op.address))) produced \(hex(r.value)), expected \(p.description)")
             }
             if op.checkEveryRepetition, r.mismatches != 0 {
                 bad.append(

@@ -25,6 +25,10 @@ public enum Requirement: Sendable, Equatable, CustomStringConvertible {
     /// FEAT_LPA2 at stage 2 for this granule: ID_AA64MMFR0_EL1.TGran4_2/TGran16_2 = 0b0011
     /// (52-bit input and output addresses; VTCR_EL2.DS is RES0 otherwise).
     case lpa2(Granule)
+    /// FEAT_S2FWB (HCR_EL2.FWB): ID_AA64MMFR2_EL1.FWB, bits [43:40], non-zero.
+    case stage2FWB
+    /// FEAT_NV2 (HCR_EL2.NV2, VNCR_EL2) at vEL2: the guest hypervisor can nest a hypervisor.
+    case nv2
     public var description: String {
         switch self {
         case .stage2Granule(let g): "\(g) granule at stage 2"
@@ -36,6 +40,8 @@ public enum Requirement: Sendable, Equatable, CustomStringConvertible {
         case .tlbiRange: "FEAT_TLBIRANGE"
         case .hardwareAccessFlag: "FEAT_HAFDBS"
         case .lpa2(let g): "FEAT_LPA2 (\(g) at stage 2)"
+        case .stage2FWB: "FEAT_S2FWB"
+        case .nv2: "FEAT_NV2 at vEL2"
         }
     }
 }

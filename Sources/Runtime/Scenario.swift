@@ -21,6 +21,8 @@ public struct Scenario: Sendable {
     public var expectedFaults: [ExpectedFault] = []
     /// op index → the value its result must hold (masked to the access size by the builder).
     public var expectedResults: [Int: UInt64] = [:]
+    /// op index → a pattern its result must match (some bits, or one of several values).
+    public var resultPatterns: [Int: ResultPattern] = [:]
     /// Bytes guest-physical memory must hold after the run.
     public var expectedMemory: [(PhysicalAddress, [UInt8])] = []
     /// Reported, not checked: a sentence per interesting property of the layout.
@@ -56,6 +58,16 @@ public struct Scenario: Sendable {
     public var nonVHE = false
     /// RAM beyond the session layout's, backed before the run (`ExtraRAM`).
     public var extraRAM: [ExtraRAM] = []
+    /// How the VM is torn down after the run.
+    public var teardown: Teardown = .standard
+
+    public enum Teardown: String, Sendable {
+        /// vCPUs, vGIC and VM closed, then guest memory unmapped (the fast order).
+        case standard
+        /// The VM fd closed first, guest memory unmapped while the vCPUs still hold the VM,
+        /// then the vCPUs closed (`Machine.destroyVMBeforeVCPUs`).
+        case vmBeforeVCPUs
+    }
     /// Dirty-logged memory (`expectDirty` reactions read its log).
     public var dirtyLog: DirtyLogPlan? = nil
     /// Checks made after DONE (only the `expect…` reactions).

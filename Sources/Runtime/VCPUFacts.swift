@@ -12,6 +12,8 @@ public struct VCPUFacts: Sendable, Equatable {
     public var mmfr2: UInt64
     /// ID_AA64ISAR0_EL1 (0 from a payload that does not report it: no TLB range operations).
     public var isar0: UInt64 = 0
+    /// ID_AA64MMFR4_EL1 (0 from a payload that does not report it).
+    public var mmfr4: UInt64 = 0
 
     /// HCR_EL2.E2H (bit 34): the guest hypervisor runs VHE-style.
     public var e2h: Bool { hcrAtEntry & (1 << 34) != 0 }
@@ -24,6 +26,14 @@ public struct VCPUFacts: Sendable, Equatable {
     public var hasTLBIRange: Bool { (isar0 >> 56) & 0xF == 0b0010 }
     /// FEAT_HAFDBS: ID_AA64MMFR1_EL1.HAFDBS, bits [3:0], 0b0001 (AF) or more (Arm ARM D24.2).
     public var hasHardwareAccessFlag: Bool { mmfr1 & 0xF != 0 }
+    /// FEAT_NV2: ID_AA64MMFR2_EL1.NV, bits [27:24], = 0b0010, or NV = 0 with
+    /// ID_AA64MMFR4_EL1.NV_frac, bits [23:20], = 0b0001 (FEAT_NV2 without FEAT_NV) (Arm ARM D24.2).
+    public var hasNV2: Bool {
+        let nv = (mmfr2 >> 24) & 0xF
+        return nv == 0b0010 || (nv == 0 && (mmfr4 >> 20) & 0xF == 0b0001)
+    }
+    /// FEAT_S2FWB: ID_AA64MMFR2_EL1.FWB, bits [43:40] (Arm ARM D24.2 ID_AA64MMFR2_EL1).
+    public var hasStage2FWB: Bool { (mmfr2 >> 40) & 0xF != 0 }
     /// ID_AA64MMFR0_EL1 decoded once, by the same code `harness doctor` uses (Machine's
     /// `IDAA64MMFR0`, Arm ARM D24.2 ID_AA64MMFR0_EL1).
     public var mmfr0Fields: IDAA64MMFR0 { IDAA64MMFR0(rawValue: mmfr0) }
@@ -66,6 +76,13 @@ public struct VCPUFacts: Sendable, Equatable {
         case .hardwareAccessFlag:
             hasHardwareAccessFlag
                 ? nil : "FEAT_HAFDBS is not implemented (ID_AA64MMFR1_EL1.HAFDBS = 0, 0x\(String(mmfr1, radix: 16))): VTCR_EL2.HA is RES0"
+        case .stage2FWB:
+            hasStage2FWB
+                ? nil : "FEAT_S2FWB is not implemented (ID_AA64MMFR2_EL1.FWB = 0, 0x\(String(mmfr2, radix: 16))): HCR_EL2.FWB is RES0"
+        case .nv2:
+            hasNV2
+                ? nil
+                : "KVM does not give the guest hypervisor FEAT_NV2 (ID_AA64MMFR2_EL1.NV = \((mmfr2 >> 24) & 0xF), ID_AA64MMFR4_EL1.NV_frac = \((mmfr4 >> 20) & 0xF); MMFR2 0x\(String(mmfr2, radix: 16)), MMFR4 0x\(String(mmfr4, radix: 16))): HCR_EL2.NV2 and VNCR_EL2 are RES0 or UNDEFINED at vEL2, so no VNCR page can exist"
         }
     }
 }

@@ -79,7 +79,7 @@
 
 /* Message kinds */
 /* vEL2 up; x0=CurrentEL x1=HCR_EL2 x2=ID_AA64MMFR0_EL1 x3=ID_AA64MMFR1_EL1 x4=ID_AA64MMFR2_EL1
- * x5=HCR_EL2 now x6=ID_AA64ISAR0_EL1 */
+ * x5=HCR_EL2 now x6=ID_AA64ISAR0_EL1 x7=ID_AA64MMFR4_EL1 */
 #define NVH_KIND_HELLO 1
 #define NVH_KIND_TRAP  2 /* synchronous exception from the nested guest taken to vEL2 */
 #define NVH_KIND_DONE  3 /* nested guest finished its op list (hvc #NVH_HVC_DONE) */
@@ -153,7 +153,10 @@
 #define NVH_OP_BARRIER      17 /* dsb sy; isb */
 #define NVH_OP_LDAR64       18 /* ldar x11, [x10] */
 #define NVH_OP_WATCH64      19 /* watch x10 while another vCPU remaps it (below) */
-#define NVH_OP_KIND_COUNT   20
+/* x0 = x10; hvc #NVH_HVC_AT_S12E1R: vEL2 runs AT S12E1R x0 and returns PAR_EL1 in x0; result = x0 */
+#define NVH_OP_AT_S12E1R  20
+#define NVH_OP_AT_S12E1W  21 /* the same with AT S12E1W */
+#define NVH_OP_KIND_COUNT 22
 
 /* WATCH64: x10 = watched address, x12 = flag address, x13 = record address, repeat = reads to
  * make once the flag reads >= 2. First read: ldr x11, [x10], then the record's READS = 1 (the
@@ -180,6 +183,9 @@
 #define NVH_HVC_DONE          0xD0DE
 #define NVH_HVC_EL1_EXCEPTION 0xE1E1
 #define NVH_HVC_BAD_OP        0x0BAD
+/* Answered at vEL2 without a message: AT S12E1R/W of x0, PAR_EL1 back in x0 */
+#define NVH_HVC_AT_S12E1R 0xA712
+#define NVH_HVC_AT_S12E1W 0xA713
 
 /* vEL2 stack frame built by the vectors: x0..x30 (+ pad) */
 #define NVH_FRAME_SIZE 256

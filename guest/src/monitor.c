@@ -29,10 +29,13 @@ u64 nvh_read_id_aa64mmfr0(void);
 u64 nvh_read_id_aa64mmfr1(void);
 u64 nvh_read_id_aa64mmfr2(void);
 u64 nvh_read_id_aa64isar0(void);
+u64 nvh_read_id_aa64mmfr4(void);
 void nvh_write_elr_el2(u64);
 void nvh_write_hcr_el2(u64);
 void nvh_write_vtcr_el2(u64);
 void nvh_write_vttbr_el2(u64);
+u64 nvh_at_s12e1r(u64 va);
+u64 nvh_at_s12e1w(u64 va);
 
 #define U64(base, off) (*(volatile u64 *)((base) + (off)))
 #define U32(base, off) (*(volatile u32 *)((base) + (off)))
@@ -149,6 +152,7 @@ u64 nvh_el2_start(u64 cfg) {
         regs[4] = nvh_read_id_aa64mmfr2();
         regs[5] = nvh_read_hcr_el2();
         regs[6] = nvh_read_id_aa64isar0();
+        regs[7] = nvh_read_id_aa64mmfr4();
         fill_state(msg, 0, regs);
         U64(msg, NVH_MSG_OFF_OP_INDEX) = ~(u64)0;
         u32 action = exchange(cfg, msg, NVH_KIND_HELLO);
@@ -174,6 +178,11 @@ void nvh_el2_exception(u64 vector, u64 *frame) {
         kind = NVH_KIND_TRAP;
         if ((esr >> 26) == EC_HVC64) {
             u64 imm = esr & 0xffff;
+            /* Address translation for the nested guest: answered here, ELR_EL2 is past the hvc. */
+            if (imm == NVH_HVC_AT_S12E1R || imm == NVH_HVC_AT_S12E1W) {
+                frame[0] = imm == NVH_HVC_AT_S12E1R ? nvh_at_s12e1r(frame[0]) : nvh_at_s12e1w(frame[0]);
+                return;
+            }
             if (imm == NVH_HVC_DONE)
                 kind = NVH_KIND_DONE;
             else if (imm == NVH_HVC_EL1_EXCEPTION)

@@ -219,10 +219,25 @@ nvh_tlbi_end:
     SYSREG_GETTER nvh_read_id_aa64mmfr1, id_aa64mmfr1_el1
     SYSREG_GETTER nvh_read_id_aa64mmfr2, id_aa64mmfr2_el1
     SYSREG_GETTER nvh_read_id_aa64isar0, id_aa64isar0_el1
+    SYSREG_GETTER nvh_read_id_aa64mmfr4, s3_0_c0_c7_4      /* ID_AA64MMFR4_EL1 (Arm ARM D24.2) */
     SYSREG_SETTER nvh_write_elr_el2, elr_el2
     SYSREG_SETTER nvh_write_hcr_el2, hcr_el2
     SYSREG_SETTER nvh_write_vtcr_el2, vtcr_el2
     SYSREG_SETTER nvh_write_vttbr_el2, vttbr_el2
+
+/* Address translation of the nested guest's regime (EL1&0, both stages); returns PAR_EL1. */
+    .global nvh_at_s12e1r
+nvh_at_s12e1r:
+    at      s12e1r, x0
+    isb
+    mrs     x0, par_el1
+    ret
+    .global nvh_at_s12e1w
+nvh_at_s12e1w:
+    at      s12e1w, x0
+    isb
+    mrs     x0, par_el1
+    ret
 
     .global nvh_halt
 nvh_halt:
@@ -290,6 +305,8 @@ op_table:
     b       op_barrier
     b       op_ldar
     b       op_watch
+    b       op_at_s12e1r
+    b       op_at_s12e1w
     .if (. - op_table) != (NVH_OP_KIND_COUNT * 4)
     .error "op table does not match NVH_OP_KIND_COUNT"
     .endif
@@ -396,6 +413,17 @@ op_watch:
     str     xzr, [x14, #NVH_RESULT_OFF_FIRST_MISMATCH]
     add     x19, x19, #1
     b       op_next
+/* AT S12E1R/W needs EL2 (Arm ARM C5.4): the vEL2 monitor runs it and returns PAR_EL1. */
+op_at_s12e1r:
+    mov     x0, x10
+    hvc     #NVH_HVC_AT_S12E1R
+    mov     x11, x0
+    b       op_finish
+op_at_s12e1w:
+    mov     x0, x10
+    hvc     #NVH_HVC_AT_S12E1W
+    mov     x11, x0
+    b       op_finish
 op_tlbi_vmalle1:
     dsb     ishst
     tlbi    vmalle1

@@ -39,11 +39,18 @@ public enum HostStep: Decodable, Sendable {
     /// Reads the dirty log (KVM_GET_DIRTY_LOG, which clears it) of a `dirtyLog` region: it must
     /// hold exactly these host pages of the region (and, for a "ramSlot" region, the payload's).
     case expectDirty(DirtyPagesSpec)
+    /// KVM_MEM_LOG_DIRTY_PAGES on (true) or off (false) for the session's RAM memslot.
+    case dirtyLogging(Bool)
+    /// Fails unless KVM_GET_DIRTY_LOG of the RAM memslot lists the host page of each address
+    /// (the call also clears the log).
+    case expectDirtyAt([Expression])
+    /// munmap + mmap of the host memory behind a guest-physical range, then the host's writes.
+    case replaceBacking(ReplaceBackingSpec)
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case demandMap, map, unmap, protect, editDescriptor, answer, setX0, setVTTBR, setVTTBRBits
         case swapDescriptor, restoreDescriptors, patchVTCR, restoreVTCR, tlbi, resumeUnder, expectTranslation, expectDescriptor,
-            backWithMemory, expectDirty
+            backWithMemory, expectDirty, dirtyLogging, expectDirtyAt, replaceBacking
     }
 
     public init(from decoder: any Decoder) throws {
@@ -107,6 +114,9 @@ public enum HostStep: Decodable, Sendable {
             self = .restoreVTCR
         case .tlbi: self = .tlbi(try c.decode([TLBISpec].self, forKey: .tlbi))
         case .expectDirty: self = .expectDirty(try c.decode(DirtyPagesSpec.self, forKey: .expectDirty))
+        case .dirtyLogging: self = .dirtyLogging(try c.decode(Bool.self, forKey: .dirtyLogging))
+        case .expectDirtyAt: self = .expectDirtyAt(try c.decode([Expression].self, forKey: .expectDirtyAt))
+        case .replaceBacking: self = .replaceBacking(try c.decode(ReplaceBackingSpec.self, forKey: .replaceBacking))
         }
     }
 }

@@ -3,7 +3,7 @@ import GuestProtocol
 /// One op of the nested guest's list and the events it must raise, in order.
 public struct OpSpec: Decodable, Sendable {
     /// "load", "store", "exec", "hvc", "smc", "ldar", "ldadd", "cas", "sysregWrite",
-    /// "sysregRead", "tlbiVMALLE1", "barrier", "nop".
+    /// "sysregRead", "tlbiVMALLE1", "barrier", "nop", "atS12E1R", "atS12E1W".
     public var op: String
     /// Access size of a load or store: 1, 2, 4 or 8.
     public var bytes: Int?
@@ -23,6 +23,7 @@ public struct OpSpec: Decodable, Sendable {
     static let kinds: [String: OpKind] = [
         "nop": .nop, "exec": .exec, "hvc": .hvc, "smc": .smc, "ldar": .ldar64, "ldadd": .ldadd64, "cas": .cas64,
         "sysregWrite": .sysregWrite, "sysregRead": .sysregRead, "tlbiVMALLE1": .tlbiVMALLE1, "barrier": .barrier,
+        "atS12E1R": .atS12E1R, "atS12E1W": .atS12E1W,
     ]
     static let opNames = ["load", "store"] + kinds.keys.sorted()
 
@@ -46,7 +47,7 @@ public struct OpSpec: Decodable, Sendable {
             throw DecodingError.dataCorruptedError(forKey: .bytes, in: c, debugDescription: "'bytes' is only for load and store")
         }
         at = try c.decodeIfPresent(Expression.self, forKey: .at)
-        if at == nil, ["load", "store", "exec", "ldar", "ldadd", "cas"].contains(op) {
+        if at == nil, ["load", "store", "exec", "ldar", "ldadd", "cas", "atS12E1R", "atS12E1W"].contains(op) {
             throw DecodingError.keyNotFound(
                 CodingKeys.at,
                 DecodingError.Context(

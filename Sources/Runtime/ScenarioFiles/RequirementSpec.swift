@@ -13,8 +13,14 @@ public struct RequirementSpec: Decodable, Sendable, Equatable {
     public var hardwareAccessFlag: Bool?
     /// FEAT_LPA2 at stage 2 for the variant's granule (TGran4_2/TGran16_2 = 0b0011).
     public var lpa2: Bool?
+    /// FEAT_S2FWB (HCR_EL2.FWB).
+    public var stage2FWB: Bool?
+    /// FEAT_NV2 at vEL2 (recursive nesting with a VNCR page).
+    public var nv2: Bool?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case paBits, xnx, ttl, vmid16, cnp, tlbiRange, hardwareAccessFlag, lpa2 }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case paBits, xnx, ttl, vmid16, cnp, tlbiRange, hardwareAccessFlag, lpa2, stage2FWB, nv2
+    }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -30,9 +36,11 @@ public struct RequirementSpec: Decodable, Sendable, Equatable {
         tlbiRange = try c.decodeIfPresent(Bool.self, forKey: .tlbiRange)
         hardwareAccessFlag = try c.decodeIfPresent(Bool.self, forKey: .hardwareAccessFlag)
         lpa2 = try c.decodeIfPresent(Bool.self, forKey: .lpa2)
+        stage2FWB = try c.decodeIfPresent(Bool.self, forKey: .stage2FWB)
+        nv2 = try c.decodeIfPresent(Bool.self, forKey: .nv2)
         for (key, v) in [
             (CodingKeys.ttl, ttl), (.vmid16, vmid16), (.cnp, cnp), (.tlbiRange, tlbiRange), (.hardwareAccessFlag, hardwareAccessFlag),
-            (.lpa2, lpa2),
+            (.lpa2, lpa2), (.stage2FWB, stage2FWB), (.nv2, nv2),
         ] where v == false {
             throw DecodingError.dataCorruptedError(
                 forKey: key, in: c, debugDescription: "only `true` (require it) is supported; leave it out otherwise")

@@ -35,6 +35,8 @@ public struct ScenarioBody: Sendable {
     public var atDone: [HostStep]?
     public var notes: [String]?
     public var knownFailures: [KnownFailureSpec]?
+    /// "standard" or "vmBeforeVCPUs" (`Scenario.Teardown`).
+    public var teardown: String?
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: ScenarioFile.CodingKeys.self)
@@ -72,6 +74,11 @@ public struct ScenarioBody: Sendable {
         atDone = try c.decodeIfPresent([HostStep].self, forKey: .atDone)
         notes = try c.decodeIfPresent([String].self, forKey: .notes)
         knownFailures = try c.decodeIfPresent([KnownFailureSpec].self, forKey: .knownFailures)
+        teardown = try c.decodeIfPresent(String.self, forKey: .teardown)
+        if let teardown, Scenario.Teardown(rawValue: teardown) == nil {
+            throw DecodingError.dataCorruptedError(
+                forKey: .teardown, in: c, debugDescription: "teardown '\(teardown)'; expected \"standard\" or \"vmBeforeVCPUs\"")
+        }
     }
 
     init() {}
@@ -98,6 +105,7 @@ public struct ScenarioBody: Sendable {
         r.atDone = other.atDone ?? atDone
         r.notes = other.notes ?? notes
         r.knownFailures = other.knownFailures ?? knownFailures
+        r.teardown = other.teardown ?? teardown
         return r
     }
 }

@@ -69,6 +69,8 @@ struct ScenarioBuilder {
         if body.requires?.tlbiRange == true { r.append(.tlbiRange) }
         if body.requires?.hardwareAccessFlag == true { r.append(.hardwareAccessFlag) }
         if body.requires?.lpa2 == true { r.append(.lpa2(try granule())) }
+        if body.requires?.stage2FWB == true { r.append(.stage2FWB) }
+        if body.requires?.nv2 == true { r.append(.nv2) }
         return r
     }
 
@@ -108,12 +110,14 @@ struct ScenarioBuilder {
             }
         }
         s.nonVHE = body.nonVHE ?? false
+        s.teardown = body.teardown.flatMap(Scenario.Teardown.init(rawValue:)) ?? .standard
 
         // Names every expression can use.
         var names: [String: UInt64] = [
             "page": g.bytes, "entries": UInt64(g.entriesPerTable), "ipaLimit": geometry.ipaLimit,
             "startLevel": UInt64(geometry.startLevel), "hvcImm": UInt64(GuestABI.hvcOp),
             "afBit": Stage2Descriptor.afBit, "dataPool": layout.dataPool.rawValue, "hostPage": host.hostPageSize,
+            "seed": host.seed,
         ]
         for level in 0...3 where g.entryShift(atLevel: level) < 64 {
             names["span\(level)"] = 1 << UInt64(g.entryShift(atLevel: level))
@@ -451,6 +455,11 @@ struct ScenarioBuilder {
             switch o.result {
             case .value(let e)?: result = try eval(e, names, "\(p).result")
             case .unchecked?: result = nil
+            case let .pattern(values, mask, why)?:
+                s.resultPatterns[index] = ResultPattern(
+                    values: try values.enumerated().map { try eval($0.element, names, "\(p).result.oneOf[\($0.offset)]") },
+                    mask: try mask.map { try eval($0, names, "\(p).result.mask") } ?? ~0, why: why ?? "")
+                result = nil
             case nil:
                 if result == nil {
                     throw fail(
@@ -653,6 +662,41 @@ struct ScenarioBuilder {
                                 maxHostPage: try eval(b.maxHostPage, names, "\(hp).backWithMemory.maxHostPage")))
                     case .expectDirty(let d):
                         reactions.append(try dirtyCheck(d, "\(hp).expectDirty"))
+                    case .dirtyLogging(let on):
+                        reactions.append(.dirtyLogging(on))
+                    case .expectDirtyAt(let list):
+                        reactions.append(
+                            .expectDirtyAddresses(
+                                try list.enumerated().map {
+                                    PhysicalAddress(try eval($0.element, names, "\(hp).expectDirtyAt[\($0.offset)]"))
+                                }))
+                    case .replaceBacking(let r):
+                        let rp = "\(hp).replaceBacking"
+                        let (pa, n) = (try eval(r.pa, names, "\(rp).pa"), try eval(r.size, names, "\(rp).size"))
+                        let pool = layout.dataPool.rawValue
+                        guard n > 0, pa >= pool, pa + n <= pool + layout.dataPoolSize else {
+                            throw fail(
+                                rp,
+                                "the replaced range must lie inside the data pool (dataPool, 0x\(String(layout.dataPoolSize, radix: 16)) bytes)"
+                            )
+                        }
+                        if r.plant.contains(where: { $0.at != nil }) { throw fail("\(rp).plant", "give 'pa' for what the host writes") }
+                        let planted = try expand(r.plant, "\(rp).plant")
+                        guard planted.allSatisfy({ $0.0 >= pa && $0.0 + UInt64($0.1.count) <= pa + n }) else {
+                            throw fail("\(rp).plant", "every written address must lie inside the replaced range")
+                        }
+                        // The new memory is zero-filled, then holds what the host writes: so the
+                        // model, where it covers a region's pool memory. Elsewhere (memory only
+                        // table sets map, whose stores are not modelled) the model forgets the
+                        // range, and the file states what it must hold in `expectMemory`.
+                        let covered = regions.compactMap { r in r.modelled ? r.pa.map { ($0, $0 + r.size) } : nil }
+                        func modelled(_ b: UInt64) -> Bool { covered.contains { b >= $0.0 && b < $0.1 } }
+                        for b in pa..<(pa + n) { model[b] = modelled(b) ? 0 : nil }
+                        for (at, bytes) in planted {
+                            for (i, b) in bytes.enumerated() where modelled(at + UInt64(i)) { model[at + UInt64(i)] = b }
+                        }
+                        reactions.append(
+                            .replaceBacking(pa: PhysicalAddress(pa), size: n, plant: planted.map { (PhysicalAddress($0.0), $0.1) }))
                     case .expectTranslation(let t):
                         let tp = "\(hp).expectTranslation"
                         reactions.append(
