@@ -48,7 +48,8 @@ let package = Package(
         // Temporary files removed on SIGINT/SIGTERM (the atomic writer's; a handler needs C buffers).
         .target(name: "CTempFiles"),
         // Result model, output formats (human/TAP/JUnit/JSON), exit policy, --filter globs, seeded PRNG.
-        .target(name: "Reporting", dependencies: ["CTempFiles"]),
+        // Its file writes and uname go through Machine's safe wrappers.
+        .target(name: "Reporting", dependencies: ["CTempFiles", "Machine"]),
         // The host kernel's health around each test: /dev/kmsg splats, taint bits, marker lines.
         .target(name: "HostHealth", dependencies: ["Machine"]),
         .executableTarget(

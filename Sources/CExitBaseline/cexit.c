@@ -143,7 +143,7 @@ long cexit_fault_loop(const cexit_vcpu *v, cexit_fault_ctx *c, long count, uint6
             U64(m, NVH_MSG_OFF_SEQ) != seq || U64(m, NVH_MSG_OFF_OP_INDEX) >= c->op_count)
             return -2002;
         uint64_t esr = U64(m, NVH_MSG_OFF_ESR), far = U64(m, NVH_MSG_OFF_FAR), hpfar = U64(m, NVH_MSG_OFF_HPFAR);
-        if (c->reg_ids) {
+        if (c->cross_check) {
             uint64_t k[3];
             for (int r = 0; r < 3; r++)
                 if (get_one_reg(v->fd, c->reg_ids[r], &k[r]) != 0)

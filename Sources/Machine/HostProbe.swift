@@ -153,6 +153,17 @@ public enum HostProbe {
         return (machine, release)
     }
 
+    /// `uname -s -r -m` ("Linux 6.1.0-28-amd64 x86_64"), nil when uname fails.
+    public static func unameDescription() -> String? {
+        var u = utsname()
+        guard Glibc.uname(&u) == 0 else { return nil }
+        // SAFETY: as in uname(): each NUL-terminated field is read within its own array.
+        let system = withUnsafeBytes(of: &u.sysname) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let machine = withUnsafeBytes(of: &u.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return "\(system) \(release) \(machine)"
+    }
+
     public static func run(kvmPath: String = KVMSystem.defaultPath) -> HostReport {
         let (machine, release) = uname() ?? ("", "")
         let isARM64 = machine == "aarch64" || machine == "arm64"

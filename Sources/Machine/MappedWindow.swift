@@ -48,3 +48,12 @@ extension GuestMemory {
         return MappedWindow(owner: self, base: host + offset, count: count)
     }
 }
+
+extension MappedWindow {
+    /// The window's first byte in this process, for C code that reads and writes guest RAM
+    /// in place (the exit-loop baseline). Valid while the window's `GuestMemory` is alive.
+    public var hostBytes: UnsafeMutablePointer<UInt8> {
+        // SAFETY: guest RAM is untyped bytes, so viewing it as UInt8 binds no conflicting type.
+        base.assumingMemoryBound(to: UInt8.self)
+    }
+}

@@ -1,5 +1,7 @@
 import CTempFiles
 
+import enum Machine.FileIO
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -40,19 +42,18 @@ public enum AtomicFile {
     }
 
     public static func write(_ text: String, to path: String) throws(ReportingError) {
-        var bytes = Array(text.utf8)
-        var failure: ReportingError? = nil
-        bytes.withUnsafeMutableBytes { b in
-            do { try write(bytes: UnsafeRawBufferPointer(b), to: path) } catch { failure = error as? ReportingError }
+        // The default beforeRename does not throw, so every error here is a ReportingError.
+        do { try write(to: path, contents: { FileIO.writeAll($0, text) }) } catch {
+            if let e = error as? ReportingError { throw e }
         }
-        if let failure { throw failure }
     }
 
-    /// `beforeRename` runs when the data is safely in the temporary file; if it throws, the
-    /// temporary file is removed, `path` is untouched and its error is rethrown (a tool that
-    /// cannot print its result leaves no image either).
+    /// `contents` writes the whole file to the descriptor it is given and returns 0 or the
+    /// errno (`FileIO.writeAll`). `beforeRename` runs when the data is safely in the temporary
+    /// file; if it throws, the temporary file is removed, `path` is untouched and its error is
+    /// rethrown (a tool that cannot print its result leaves no image either).
     public static func write(
-        bytes: UnsafeRawBufferPointer, to path: String,
+        to path: String, contents: (Int32) -> Int32,
         beforeRename: () throws -> Void = {}
     ) throws {
         guard !path.isEmpty else { throw ReportingError.emptyPath }
@@ -70,7 +71,7 @@ public enum AtomicFile {
         defer {
             if !ok { unlink(tmp) }
         }
-        let e = writeAll(fd, bytes)
+        let e = contents(fd)
         if e != 0 {
             close(fd)
             throw ReportingError.cannotWrite(path: path, operation: "write", errno: e)

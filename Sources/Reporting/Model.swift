@@ -1,8 +1,11 @@
+import enum Machine.HostProbe
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
     import Foundation
 #endif
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -246,13 +249,6 @@ public enum HostInfo {
 
     /// `uname` facts: "Linux 6.1.0-28-amd64 x86_64".
     public static func describe() -> String {
-        var u = utsname()
-        guard uname(&u) == 0 else { return "unknown host" }
-        func field<T>(_ value: T) -> String {
-            withUnsafeBytes(of: value) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-        }
-        return "\(field(u.sysname)) \(field(u.release)) \(field(u.machine))"
+        HostProbe.unameDescription() ?? "unknown host"
     }
 }

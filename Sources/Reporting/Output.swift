@@ -1,3 +1,5 @@
+import enum Machine.FileIO
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -31,7 +33,7 @@ public final class FileDescriptorSink: TextSink {
 
     public func write(_ text: String) {
         guard writeError == nil else { return }
-        let e = writeAll(fd, text)
+        let e = FileIO.writeAll(fd, text)
         if e != 0 { writeError = e }
     }
 }
@@ -43,25 +45,4 @@ public final class StringSink: TextSink {
     public var writeError: Int32? { nil }
     public init(isTerminal: Bool = false) { self.isTerminal = isTerminal }
     public func write(_ text: String) { self.text += text }
-}
-
-/// Writes all of `text` to `fd`, retrying short writes and EINTR. Returns 0 or the errno.
-func writeAll(_ fd: Int32, _ text: String) -> Int32 {
-    var bytes = Array(text.utf8)
-    return bytes.withUnsafeMutableBytes { writeAll(fd, UnsafeRawBufferPointer($0)) }
-}
-
-/// Writes all of `bytes` to `fd`, retrying short writes and EINTR. Returns 0 or the errno.
-public func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
-    var offset = 0
-    while offset < bytes.count {
-        let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-        if n > 0 {
-            offset += n
-            continue
-        }
-        if n < 0 && errno == EINTR { continue }
-        return n == 0 ? EIO : errno
-    }
-    return 0
 }

@@ -277,14 +277,16 @@ struct BenchExitsCommand: ParsableCommand {
 
         // What the C loop needs to do the same work: the message page, the stage-2 root and
         // table pool (its host mapping), the leaf's attribute bits, the registers to cross-check.
-        guard let ram = backend.machine.memory.backing(of: "ram") else { throw ValidationError("no RAM region") }
-        let messageHost = (ram.host + Int(layout.message.offset(from: ram.region.base))).assumingMemoryBound(to: UInt8.self)
-        let poolHost = (ram.host + Int(session.tables.poolBase.offset(from: ram.region.base))).assumingMemoryBound(to: UInt8.self)
+        guard let messageWindow = backend.machine.memory.window(at: layout.message, count: GuestABI.messageSize),
+            let poolWindow = backend.machine.memory.window(at: session.tables.poolBase, count: Int(session.tables.poolBytes))
+        else { throw ValidationError("the message page or the table pool is not in guest RAM") }
+        let messageHost = messageWindow.hostBytes
+        let poolHost = poolWindow.hostBytes
         let leafAttributes = Stage2Descriptor.leaf(output: PhysicalAddress(0), attributes: .normalRWX, level: 3) & ~UInt64(0b11)
-        let registerIDs = [
+        let registerIDs = (
             SystemRegister.ESR_EL2.kvmRegisterID, SystemRegister.FAR_EL2.kvmRegisterID,
-            SystemRegister.HPFAR_EL2.kvmRegisterID,
-        ]
+            SystemRegister.HPFAR_EL2.kvmRegisterID
+        )
         var c = try mapC(backend.machine)
         defer { cexit_unmap(&c) }
         var cTiming = cexit_timing()
@@ -323,19 +325,17 @@ struct BenchExitsCommand: ParsableCommand {
         }
         func cBatch(_ n: Int) throws -> [UInt64] {
             var t = [UInt64](repeating: 0, count: n)
-            let r = registerIDs.withUnsafeBufferPointer { ids in
-                var ctx = cexit_fault_ctx(
-                    message: messageHost, doorbell: layout.doorbell.rawValue, seq: session.seq,
-                    op_count: UInt64(count), ipa_base: base.rawValue, pages: count + 1,
-                    root: session.tables.rootAddress.rawValue,
-                    start_level: Int32(session.tables.geometry.startLevel),
-                    ipa_bits: UInt32(session.tables.geometry.ipaBits), page_shift: UInt32(granule.pageShift),
-                    pool_base: session.tables.poolBase.rawValue, pool_size: session.tables.poolBytes,
-                    pool_host: poolHost, output_pa: backing.rawValue, leaf_attributes: leafAttributes,
-                    ttl_bits: ttl ? (0b01 << 2 | 3) << 44 : 0,
-                    reg_ids: crossCheck ? ids.baseAddress : nil)
-                return cexit_fault_loop(&c, &ctx, n, &t, &cTiming)
-            }
+            var ctx = cexit_fault_ctx(
+                message: messageHost, doorbell: layout.doorbell.rawValue, seq: session.seq,
+                op_count: UInt64(count), ipa_base: base.rawValue, pages: count + 1,
+                root: session.tables.rootAddress.rawValue,
+                start_level: Int32(session.tables.geometry.startLevel),
+                ipa_bits: UInt32(session.tables.geometry.ipaBits), page_shift: UInt32(granule.pageShift),
+                pool_base: session.tables.poolBase.rawValue, pool_size: session.tables.poolBytes,
+                pool_host: poolHost, output_pa: backing.rawValue, leaf_attributes: leafAttributes,
+                ttl_bits: ttl ? (0b01 << 2 | 3) << 44 : 0,
+                reg_ids: registerIDs, cross_check: crossCheck ? 1 : 0)
+            let r = cexit_fault_loop(&c, &ctx, n, &t, &cTiming)
             guard r == n else { throw ValidationError("C fault loop failed: \(r)") }
             session.accountForMessagesHandledElsewhere(n)
             return t

@@ -1,3 +1,5 @@
+import Machine
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -14,14 +16,9 @@ struct ProcessResources: Equatable {
     }
 
     static func countFileDescriptors() -> Int {
-        guard let d = opendir("/proc/self/fd") else { return -1 }
-        defer { closedir(d) }
-        var n = 0
-        while let e = readdir(d) {
-            let first = withUnsafeBytes(of: e.pointee.d_name) { $0[0] }
-            if first != UInt8(ascii: ".") { n += 1 }
-        }
-        return n - 1  // the directory stream's own descriptor
+        // Names are descriptor numbers (none starts with "."), one of them the listing's own.
+        guard let names = FileIO.directoryEntries("/proc/self/fd") else { return -1 }
+        return names.count - 1  // the directory stream's own descriptor
     }
 
     /// /proc/self/statm field 2 (resident pages) × page size.
@@ -37,17 +34,6 @@ struct ProcessResources: Equatable {
     }
 
     static func readSmallFile(_ path: String) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "" }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            out += buffer[0..<n]
-        }
-        return String(decoding: out, as: UTF8.self)
+        String(decoding: FileIO.readSmallFile(path), as: UTF8.self)
     }
 }

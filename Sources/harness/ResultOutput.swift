@@ -1,4 +1,5 @@
 import ArgumentParser
+import Machine
 import Reporting
 
 #if canImport(Glibc)
@@ -15,8 +16,7 @@ enum ResultOutput {
 
     /// Writes `text` to stdout or throws `ExitCode(74)` after saying why on stderr.
     static func write(_ text: String) throws {
-        var bytes = Array(text.utf8)
-        let e = bytes.withUnsafeMutableBytes { writeAll(1, UnsafeRawBufferPointer($0)) }
+        let e = FileIO.writeAll(1, text)
         if e != 0 {
             error("cannot write the result to stdout: \(String(cString: strerror(e))) (errno \(e))")
             throw ExitCode(ioErrorStatus)
@@ -27,7 +27,6 @@ enum ResultOutput {
     static func error(_ message: String) {
         var m = Escape.terminal(message)
         if m.utf8.count > 4096 { m = String(m.prefix(4000)) + "… (message cut)" }
-        var bytes = Array("error: \(m)\n".utf8)
-        _ = bytes.withUnsafeMutableBytes { writeAll(2, UnsafeRawBufferPointer($0)) }
+        _ = FileIO.writeAll(2, "error: \(m)\n")
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Machine
 import Reporting
 import Stage2
 import Stage2Spec
@@ -51,7 +52,7 @@ struct Stage2BuildCommand: ParsableCommand {
         let result = built.result
         do {
             // The result is printed before the image is renamed into place: no image without its registers.
-            try memory.withUnsafeBytes { b in try AtomicFile.write(bytes: b, to: image) { try ResultOutput.write(result) } }
+            try AtomicFile.write(to: image, contents: { FileIO.writeAll($0, memory) }, beforeRename: { try ResultOutput.write(result) })
         } catch let e as ReportingError {
             throw stage2Fail("--image: \(e)")
         }
@@ -113,7 +114,7 @@ struct Stage2DumpCommand: ParsableCommand {
 
     func run() throws {
         let (parameters, memory, vtcr, vttbr) = try options.load()
-        let limit = maxEntries ?? (memory.withUnsafeBytes { $0.count } / 8 + (1 << 16))
+        let limit = maxEntries ?? (Int(memory.size) / 8 + (1 << 16))
         let dump = Stage2Dump(parameters: parameters, memory: memory, limit: limit)
         var text = json ? dump.json(vtcr: vtcr, vttbr: vttbr) + "\n" : dump.text(vtcr: vtcr, vttbr: vttbr)
         if dump.truncated && !json {
@@ -146,16 +147,10 @@ struct Stage2WalkCommand: ParsableCommand {
     func ipasFromFile(_ path: String) throws -> [Substring] {
         let bytes: [UInt8]
         if path == "-" {
-            var all: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress!, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw stage2Fail("--ipas -: cannot read stdin: \(String(cString: strerror(errno)))") }
-                if n == 0 { break }
-                all += buffer[0..<n]
+            switch FileIO.readAll(0) {
+            case .success(let all): bytes = all
+            case .failure(let e): throw stage2Fail("--ipas -: cannot read stdin: \(String(cString: strerror(e.errno)))")
             }
-            bytes = all
         } else {
             guard let data = FileManager.default.contents(atPath: path) else { throw stage2Fail("--ipas: cannot read \(path)") }
             bytes = Array(data)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Machine
 import Reporting
 import Stage2
 import Stage2Spec
@@ -90,11 +91,11 @@ struct Stage2FuzzCommand: ParsableCommand {
     }
 
     func run() throws {
-        var template = Array("/tmp/nvh-fuzz-XXXXXX".utf8CString)
-        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-            throw stage2Fail("cannot create a scratch directory in /tmp: \(String(cString: strerror(errno)))")
+        let dir: String
+        switch FileIO.makeTemporaryDirectory("/tmp/nvh-fuzz-XXXXXX") {
+        case .success(let d): dir = d
+        case .failure(let e): throw stage2Fail("cannot create a scratch directory in /tmp: \(String(cString: strerror(e.errno)))")
         }
-        let dir = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         defer { rmdir(dir) }
         var r = Rng(s: seed | 1)
         var accepted = 0
@@ -123,8 +124,9 @@ struct Stage2FuzzCommand: ParsableCommand {
                 let path = dir + "/out.bin"
                 // Pools over 16 MiB are built but not written: the write is plain I/O (a 1 GiB
                 // image takes seconds to fsync) and would only slow the run.
-                if built.memory.withUnsafeBytes({ $0.count }) <= 16 << 20 {
-                    try built.memory.withUnsafeBytes { b in try AtomicFile.write(bytes: b, to: path) { printed = built.result } }
+                if built.memory.size <= 16 << 20 {
+                    try AtomicFile.write(
+                        to: path, contents: { FileIO.writeAll($0, built.memory) }, beforeRename: { printed = built.result })
                     unlink(path)
                 } else {
                     notWritten += 1
@@ -152,7 +154,7 @@ struct Stage2FuzzCommand: ParsableCommand {
         var registerRefusals = 0
         for _ in 0..<images {
             let base = bases[r.below(bases.count)]
-            var bytes = base.memory.withUnsafeBytes { Array($0) }
+            var bytes = base.memory.bytes
             let poolBase = base.memory.base.rawValue
             for _ in 0..<(1 + r.below(8)) {
                 // Half the corruptions hit the root table (the pool's first page), where a table
@@ -227,13 +229,6 @@ struct Stage2FuzzCommand: ParsableCommand {
     }
 
     static func entries(_ dir: String) -> [String] {
-        guard let d = opendir(dir) else { return [] }
-        defer { closedir(d) }
-        var out: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { out.append(name) }
-        }
-        return out
+        FileIO.directoryEntries(dir) ?? []
     }
 }

@@ -38,7 +38,7 @@ long cexit_mmio_loop(const cexit_vcpu *v, uint64_t address, long count, uint64_t
 /* Demand-fault handling the way the payload's mailbox expects it (guest/include/mailbox.h),
  * doing the same work per fault as the Swift session + Stage2 builder path it is compared with:
  * the full message validation, the cross-check of ESR/FAR/HPFAR against KVM's vCPU state
- * (three KVM_GET_ONE_REG, when reg_ids is set), the fault decode, a stage-2 walk from the root
+ * (three KVM_GET_ONE_REG, when cross_check is set), the fault decode, a stage-2 walk from the root
  * through the table pool (bounds-checked) to the leaf entry, which must be invalid, the leaf
  * descriptor composed and written, and the whole reply area written. */
 typedef struct {
@@ -60,7 +60,8 @@ typedef struct {
     uint64_t output_pa;             /* every faulting page is mapped to this PA */
     uint64_t leaf_attributes;       /* descriptor attribute bits of the leaf */
     uint64_t ttl_bits;              /* TTL field for TLBI IPAS2E1IS (bits [47:44]) or 0 */
-    const uint64_t *reg_ids;        /* ONE_REG ids of ESR_EL2, FAR_EL2, HPFAR_EL2, or NULL */
+    uint64_t reg_ids[3];            /* ONE_REG ids of ESR_EL2, FAR_EL2, HPFAR_EL2 */
+    int cross_check;                /* nonzero: read reg_ids and compare them with the message */
 } cexit_fault_ctx;
 
 /* Handles `count` stage-2 translation faults: run, check the doorbell and message, cross-check,
