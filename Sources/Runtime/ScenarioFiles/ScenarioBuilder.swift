@@ -336,6 +336,9 @@ struct ScenarioBuilder {
             }
             return n
         }
+        func tableSetVTTBR(_ v: VTTBRSpec, _ p: String) throws -> TableSetVTTBR {
+            TableSetVTTBR(set: try setName(v.tables, "\(p).tables")!, or: try v.or.map { try eval($0, names, "\(p).or") } ?? 0)
+        }
         func mapping(_ m: MappingSpec, _ p: String) throws -> Stage2Mapping {
             Stage2Mapping(
                 ipa: IPA(try eval(m.ipa, names, "\(p).ipa")), pa: PhysicalAddress(try eval(m.pa, names, "\(p).pa")),
@@ -732,11 +735,7 @@ struct ScenarioBuilder {
                     case .mapping(let m):
                         let mp = "\(hp).map"
                         let set = try setName(m.tables, "\(mp).tables")
-                        let under = try m.tlbiUnder.map { u in
-                            TableSetVTTBR(
-                                set: try setName(u.tables, "\(mp).tlbiUnder.tables")!,
-                                or: try u.or.map { try eval($0, names, "\(mp).tlbiUnder.or") } ?? 0)
-                        }
+                        let under = try m.tlbiUnder.map { try tableSetVTTBR($0, "\(mp).tlbiUnder") }
                         if set == nil, under != nil || m.tlbi != nil {
                             throw fail(
                                 mp,
@@ -750,11 +749,7 @@ struct ScenarioBuilder {
                                 tlbiUnder: under, tlbi: try m.tlbi.map { try tlbiList($0, "\(mp).tlbi") }))
                         if set == nil { mapped.append((mm.ipa.rawValue, mm.size)) }
                     case .resumeUnder(let v):
-                        reactions.append(
-                            .resumeUnder(
-                                TableSetVTTBR(
-                                    set: try setName(v.tables, "\(hp).resumeUnder.tables")!,
-                                    or: try v.or.map { try eval($0, names, "\(hp).resumeUnder.or") } ?? 0)))
+                        reactions.append(.resumeUnder(try tableSetVTTBR(v, "\(hp).resumeUnder")))
                     case let .expectDescriptor(ipa, level, set, clear):
                         reactions.append(
                             .expectDescriptor(
