@@ -76,7 +76,7 @@ public struct MailboxMessage: Equatable, Sendable {
     /// x`n` of the trapped context (0...30).
     public func gpr(_ n: Int) -> UInt64 { registers[n] }
     /// Held inline (decoding a message on every exit allocates nothing).
-    var registers: RegisterFile
+    @usableFromInline var registers: RegisterFile
 
     public init(
         kind: MessageKind, vector: UInt32 = 8, seq: UInt64, esr: UInt64 = 0, far: UInt64 = 0,
@@ -103,7 +103,9 @@ public struct MailboxMessage: Equatable, Sendable {
     }
 
     /// Decodes from any view of the message page (guest memory in place); same checks as
-    /// `init(bytes:)`.
+    /// `init(bytes:)`. Inlinable so it is specialised for the caller's page type (the session's
+    /// `MappedWindow`): unspecialised, every load was a protocol witness call.
+    @inlinable
     public init<Page: MailboxBytes>(page bytes: Page, expectedSeq: UInt64, opCount: Int) throws(GuestProtocolError) {
         guard bytes.count >= GuestABI.messageSize else {
             throw .truncated(bytes.count, expected: GuestABI.messageSize)
@@ -143,9 +145,13 @@ public struct MailboxMessage: Equatable, Sendable {
         self.elr = bytes.load64(at: GuestABI.msgOffELR)
         self.spsr = bytes.load64(at: GuestABI.msgOffSPSR)
         self.opIndex = opIndex
-        var registers = RegisterFile()
-        for i in 0..<GuestABI.msgGPRCount { registers[i] = bytes.load64(at: GuestABI.msgOffGPRs + 8 * i) }
-        self.registers = registers
+        // All lanes in one initializer: a SIMD lane set at a run-time index spills and reloads
+        // the whole vector (≈ 2,000 instructions for the 31 registers).
+        func x(_ n: Int) -> UInt64 { bytes.load64(at: GuestABI.msgOffGPRs + 8 * n) }
+        self.registers = RegisterFile(
+            storage: SIMD32(
+                x(0), x(1), x(2), x(3), x(4), x(5), x(6), x(7), x(8), x(9), x(10), x(11), x(12), x(13), x(14), x(15),
+                x(16), x(17), x(18), x(19), x(20), x(21), x(22), x(23), x(24), x(25), x(26), x(27), x(28), x(29), x(30), 0))
     }
 
     /// The bytes the payload would write for this message (used by tests and fakes).
@@ -168,17 +174,18 @@ public struct MailboxMessage: Equatable, Sendable {
 }
 
 /// x0…x30 as 31 inline values (GuestABI.msgGPRCount); missing values are 0, extra ones dropped.
-struct RegisterFile: Equatable, Sendable {
+@usableFromInline struct RegisterFile: Equatable, Sendable {
     /// 32 lanes inline (no heap allocation per message); lane 31 stays 0.
-    var storage = SIMD32<UInt64>()
-    static let count = 31
+    @usableFromInline var storage = SIMD32<UInt64>()
+    @usableFromInline static var count: Int { 31 }
 
-    init() {}
+    @inlinable init() {}
+    @inlinable init(storage: SIMD32<UInt64>) { self.storage = storage }
     init(_ values: [UInt64]) {
         for (i, v) in values.prefix(Self.count).enumerated() { self[i] = v }
     }
 
-    subscript(i: Int) -> UInt64 {
+    @inlinable subscript(i: Int) -> UInt64 {
         get {
             precondition(i >= 0 && i < Self.count, "x\(i) is not one of x0...x30")
             return storage[i]
@@ -204,7 +211,7 @@ public struct MailboxReply: Equatable, Sendable {
     /// New x0..x30 for the trapped context (exactly 31 values), applied on return.
     public var gprs: [UInt64]? = nil
 
-    public init(
+    @inlinable public init(
         seq: UInt64, action: ReplyAction, tlbi: [TLBIOperation] = [], elr: UInt64? = nil,
         vttbr: UInt64? = nil, vtcr: UInt64? = nil, hcr: UInt64? = nil, gprs: [UInt64]? = nil
     ) {
@@ -218,7 +225,7 @@ public struct MailboxReply: Equatable, Sendable {
         self.gprs = gprs
     }
 
-    public var flags: UInt32 {
+    @inlinable public var flags: UInt32 {
         var f: UInt32 = 0
         if vttbr != nil { f |= GuestABI.rplFlagVTTBR }
         if vtcr != nil { f |= GuestABI.rplFlagVTCR }
@@ -228,7 +235,7 @@ public struct MailboxReply: Equatable, Sendable {
     }
 
     /// Checks what the payload would reject.
-    public func validate() throws(GuestProtocolError) {
+    @inlinable public func validate() throws(GuestProtocolError) {
         guard tlbi.count <= GuestABI.rplTLBIMax else { throw .tooManyTLBIs(tlbi.count) }
         if let gprs, gprs.count != GuestABI.msgGPRCount { throw .badGPRCount(gprs.count) }
         if action == .setELR, elr == nil { throw .missingELR }
@@ -257,7 +264,9 @@ public struct MailboxReply: Equatable, Sendable {
     }
 
     /// Writes the reply into the message page (guest memory) in place: GPRs if any, then the
-    /// reply area. The payload reads it only after the doorbell exit returns.
+    /// reply area. The payload reads it only after the doorbell exit returns. Inlinable so it
+    /// is specialised for the caller's page type (as `MailboxMessage.init(page:)`).
+    @inlinable
     public func write<Page: MailboxPage>(into page: Page) throws(GuestProtocolError) {
         try validate()
         guard page.count >= GuestABI.messageSize else { throw .truncated(page.count, expected: GuestABI.messageSize) }

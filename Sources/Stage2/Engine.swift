@@ -15,7 +15,7 @@ enum EntryAction {
 }
 
 extension Stage2Tables {
-    @inline(__always) var g: Granule { geometry.granule }
+    @inlinable @inline(__always) var g: Granule { geometry.granule }
 
     @inline(__always)
     func entryCount(isRoot: Bool) -> Int { isRoot ? geometry.rootEntries : g.entriesPerTable }
@@ -280,7 +280,7 @@ extension Stage2Tables {
     /// (each next table must be one of the pool's table pages, as in `unmapSinglePage`).
     /// Returns false, having changed nothing, for anything else (a missing table, a block, a
     /// valid entry): the caller then takes the general path.
-    mutating func mapSinglePage(_ ipa: UInt64, leaf: UInt64) -> Bool {
+    @inlinable mutating func mapSinglePage(_ ipa: UInt64, leaf: UInt64) -> Bool {
         let g = self.g
         let stride = UInt64(g.stride)
         let format = addressFormat
@@ -316,7 +316,7 @@ extension Stage2Tables {
 
     // MARK: Writing pass
 
-    mutating func perform(_ op: Operation, tlb: inout some TLBMaintenance) throws(Stage2Error) {
+    @usableFromInline mutating func perform(_ op: Operation, tlb: inout some TLBMaintenance) throws(Stage2Error) {
         let root = rootAddress.rawValue
         let needed = try countNeeded(op, .live(root), level: geometry.startLevel, tableIPA: 0, isRoot: true)
         guard needed <= pool.available else { throw .poolExhausted(needed: needed, available: pool.available) }
@@ -503,7 +503,7 @@ extension Stage2Tables {
     }
 
     /// Hand the recorded invalidations to `tlb`, then write the deferred entries and free pages.
-    mutating func flush(tlb: inout some TLBMaintenance) throws(Stage2Error) {
+    @inlinable mutating func flush(tlb: inout some TLBMaintenance) throws(Stage2Error) {
         if pending.isEmpty {
             for f in pending.frees { pool.release(f) }  // only unlinked fresh pages (none in practice)
             pending.frees.removeAll(keepingCapacity: true)
@@ -525,7 +525,7 @@ extension Stage2Tables {
         clearPending()
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     mutating func clearPending() {
         @inline(__always) func clear<T>(_ a: inout [T]) {
             if a.count == 1 { a.removeLast() } else if !a.isEmpty { a.removeAll(keepingCapacity: true) }

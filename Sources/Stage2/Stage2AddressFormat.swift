@@ -68,7 +68,7 @@ public enum Stage2AddressFormat: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether bits [9:8] are SH[1:0] (they are OA[51:50] with FEAT_LPA2).
-    public var hasShareabilityField: Bool { self != .lpa2 }
+    @inlinable public var hasShareabilityField: Bool { self != .lpa2 }
 
     /// The widest output address the format can express.
     public var maximumBits: Int { self == .bits48 ? 48 : 52 }

@@ -127,7 +127,7 @@ public struct Stage2Tables<Memory: TableMemory> {
     /// VTCR_EL2.PS in use: forced, or the smallest holding all outputs and the pool.
     public var outputBits: Int { currentOutputBits }
     @usableFromInline var currentOutputBits: Int = 48
-    mutating func updateOutputBits() {
+    @usableFromInline mutating func updateOutputBits() {
         currentOutputBits =
             configuration.outputBits
             ?? PhysicalAddressSize.smallestBits(
@@ -168,6 +168,12 @@ public struct Stage2Tables<Memory: TableMemory> {
 
     /// Map [ipa, ipa+size) to [pa, pa+size), replacing whatever is mapped there, with the
     /// largest blocks alignment allows (when `configuration.blocks`), pages otherwise.
+    /// Inlinable (with the single-page path it takes) so a caller's table memory type is
+    /// specialised in: unspecialised, every descriptor access and field read went through
+    /// witness tables and type metadata (the harness's demand-fault path maps one page per fault).
+    /// Never inlined itself: the specialised body stays one function (Swift 6.2.3's optimizer
+    /// crashed in SimplifyCFG on a caller that had it inlined inside a class property access).
+    @inlinable @inline(never)
     public mutating func map(
         ipa: IPA, pa: PhysicalAddress, size: UInt64, attributes: Stage2Attributes,
         tlb: inout some TLBMaintenance
@@ -283,7 +289,8 @@ public struct Stage2Tables<Memory: TableMemory> {
 
     // MARK: Checks
 
-    func checkRange(ipa: IPA, size: UInt64) throws(Stage2Error) {
+    // Always inlined: a call on the class-held tables copied the whole value for it.
+    @inlinable @inline(__always) func checkRange(ipa: IPA, size: UInt64) throws(Stage2Error) {
         let g = geometry.granule
         guard size != 0 else { throw .zeroSize }
         guard size % g.bytes == 0 else { throw .misaligned(what: "size", value: size, granule: g) }
@@ -292,7 +299,7 @@ public struct Stage2Tables<Memory: TableMemory> {
         guard !o, end <= geometry.ipaLimit else { throw .ipaOutOfRange(ipa, size: size, ipaBits: geometry.ipaBits) }
     }
 
-    func checkOutput(pa: PhysicalAddress, size: UInt64) throws(Stage2Error) {
+    @inlinable @inline(__always) func checkOutput(pa: PhysicalAddress, size: UInt64) throws(Stage2Error) {
         let g = geometry.granule
         guard pa.isAligned(to: g.bytes) else { throw .misaligned(what: "PA", value: pa.rawValue, granule: g) }
         let bits = configuration.outputBits ?? addressFormat.maximumBits
@@ -409,6 +416,12 @@ public struct Stage2Tables<Memory: TableMemory> {
     @usableFromInline var bits: UInt64
     @usableFromInline var permissionsOnly: Bool
     @usableFromInline var contiguous: Bool
+    @inlinable init(
+        kind: Kind, start: UInt64, end: UInt64, pa: UInt64, bits: UInt64, permissionsOnly: Bool, contiguous: Bool
+    ) {
+        (self.kind, self.start, self.end, self.pa) = (kind, start, end, pa)
+        (self.bits, self.permissionsOnly, self.contiguous) = (bits, permissionsOnly, contiguous)
+    }
 }
 
 @usableFromInline final class PageBookkeeping {
