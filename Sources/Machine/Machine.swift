@@ -488,7 +488,8 @@ public final class Machine {
     }
 
     /// Replaces the host memory behind `[pa, pa + size)` of a backed region with fresh
-    /// anonymous memory (munmap + mmap at the same host address; zero-filled). Call it while
+    /// anonymous memory on other physical pages (zero-filled, moved over the range with
+    /// mremap, which unmaps the old memory: `GuestMemory.replace`). Call it while
     /// no vCPU runs. `pa` and `size` must be host-page aligned.
     public func replaceBacking(at pa: PhysicalAddress, size: UInt64) throws(MachineError) {
         guard pa.isAligned(to: hostPageSize), size % hostPageSize == 0 else {

@@ -193,7 +193,7 @@ extension MachineBackend {
         try machine.addRegion(MemoryRegion(name: name, base: base, size: size, kind: .ram, logDirtyPages: logDirtyPages))
     }
 
-    /// Replaces the host memory behind `[pa, pa + size)` (munmap + mmap at the same address).
+    /// Replaces the host memory behind `[pa, pa + size)` with new pages (the old are unmapped).
     public func replaceBacking(at pa: PhysicalAddress, size: UInt64) throws {
         try machine.replaceBacking(at: pa, size: size)
     }

@@ -470,6 +470,7 @@ extension ScenarioRunner {
         var gprs: [UInt64]? = nil
         var vttbr: UInt64? = nil
         var vtcr: UInt64? = nil
+        var vncr: UInt64? = nil
         var extra: [TLBIOperation] = []
         for r in e.reactions {
             switch r {
@@ -500,6 +501,8 @@ extension ScenarioRunner {
                 gprs = regs
             case .setVTTBR(let v):
                 vttbr = v
+            case .setVNCR(let v):
+                vncr = v
             case let .swapDescriptor(ipa, level, value):
                 saved.append((ipa, level, try session.readDescriptor(ipa: ipa, level: level)))
                 try session.writeRawDescriptor(ipa: ipa, level: level, value: value)
@@ -581,6 +584,6 @@ extension ScenarioRunner {
         try session.reply(
             MailboxReply(
                 seq: p.seq, action: e.resume == .skip ? .skip : .resume,
-                tlbi: extra + session.payloadOperations(for: tlbi), vttbr: vttbr, vtcr: vtcr, gprs: gprs))
+                tlbi: extra + session.payloadOperations(for: tlbi), vttbr: vttbr, vtcr: vtcr, vncr: vncr, gprs: gprs))
     }
 }
