@@ -82,7 +82,8 @@ public final class GuestMemory {
     /// (MREMAP_FIXED) moves it over the range, which unmaps the old memory. The memslot keeps
     /// pointing at that address, so KVM's MMU notifiers see an unmap; and since no new page can
     /// be one the old memory just gave back, a stale mapping KVM kept would read other memory.
-    public func replace(_ address: PhysicalAddress, size: UInt64, hostPageSize: UInt64) throws(GuestMemoryError) {
+    /// With `copy` the new memory starts as a copy of the old (what a VMM moving memory does).
+    public func replace(_ address: PhysicalAddress, size: UInt64, hostPageSize: UInt64, copy: Bool = false) throws(GuestMemoryError) {
         let (host, offset) = try locate(address, size)
         let start = host + offset
         guard size > 0, UInt(bitPattern: start) % UInt(hostPageSize) == 0, size % hostPageSize == 0 else {
@@ -93,8 +94,15 @@ public final class GuestMemory {
         guard p != MAP_FAILED, let fresh = p else {
             throw .mapFailed(region: "replacement at \(address)", bytes: size, errno: Glibc.errno)
         }
-        // SAFETY: every offset is below `size`, inside the mapping just made.
-        for page in stride(from: 0, to: Int(size), by: Int(hostPageSize)) { fresh.storeBytes(of: 0, toByteOffset: page, as: UInt8.self) }
+        if copy {
+            // SAFETY: both ranges are `size` bytes of our own mappings (the new one just made).
+            fresh.copyMemory(from: start, byteCount: Int(size))
+        } else {
+            // SAFETY: every offset is below `size`, inside the mapping just made.
+            for page in stride(from: 0, to: Int(size), by: Int(hostPageSize)) {
+                fresh.storeBytes(of: 0, toByteOffset: page, as: UInt8.self)
+            }
+        }
         // SAFETY: locate() proved the target lies inside our own mapping; nothing Swift owns lives
         // in guest memory, and no vCPU runs during a host step.
         guard ckvm_mremap_over(fresh, Int(size), start) == 0 else {

@@ -91,7 +91,7 @@ public struct ExpectedEvent: Sendable, CustomStringConvertible {
         case expectDirtyAddresses([PhysicalAddress])
         /// New zero-filled host memory behind `[pa, pa + size)` in place of the old (unmapped),
         /// then `plant`.
-        case replaceBacking(pa: PhysicalAddress, size: UInt64, plant: [(PhysicalAddress, [UInt8])])
+        case replaceBacking(pa: PhysicalAddress, size: UInt64, copy: Bool = false, plant: [(PhysicalAddress, [UInt8])])
     }
     /// How the reply resumes the guest: RESUME (retry a fault; after an hvc, the next
     /// instruction) or SKIP (ELR+4: past a trapped SMC, whose ELR is the SMC itself).

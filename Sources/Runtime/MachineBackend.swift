@@ -194,8 +194,8 @@ extension MachineBackend {
     }
 
     /// Replaces the host memory behind `[pa, pa + size)` with new pages (the old are unmapped).
-    public func replaceBacking(at pa: PhysicalAddress, size: UInt64) throws {
-        try machine.replaceBacking(at: pa, size: size)
+    public func replaceBacking(at pa: PhysicalAddress, size: UInt64, copy: Bool = false) throws {
+        try machine.replaceBacking(at: pa, size: size, copy: copy)
     }
 
     /// Turns KVM_MEM_LOG_DIRTY_PAGES on/off for an existing region's memslot (e.g. "ram").

@@ -131,6 +131,8 @@ struct GuestMemoryTests {
         #expect(try mem.readBytes(at: PhysicalAddress(0x4000_0000), count: 0x1000).allSatisfy { $0 == 0xA5 })
         try mem.write(UInt64(0x1234), at: PhysicalAddress(0x4000_1008))
         #expect(try mem.read(UInt64.self, at: PhysicalAddress(0x4000_1008)) == 0x1234)
+        try mem.replace(PhysicalAddress(0x4000_1000), size: page, hostPageSize: page, copy: true)
+        #expect(try mem.read(UInt64.self, at: PhysicalAddress(0x4000_1008)) == 0x1234, "a copying replacement keeps the bytes")
         #expect(throws: GuestMemoryError.self) { try mem.replace(PhysicalAddress(0x4000_0800), size: page, hostPageSize: page) }
         #expect(throws: GuestMemoryError.self) { try mem.replace(PhysicalAddress(0x4000_1000), size: 0x2000, hostPageSize: page) }
     }

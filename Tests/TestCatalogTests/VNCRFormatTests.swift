@@ -40,13 +40,17 @@ import Testing
         // Both VNCR pages are checked after the run (the harness does not model them).
         let pas = s.expectedMemory.map(\.0.rawValue)
         #expect(pas.contains(Self.vncrA + 0x90) && pas.contains(Self.vncrB + 0x90))
-        let (_, r) = try Self.variant("replace-backing")
-        var replaced: [UInt64] = []
-        for case let .replaceBacking(pa, size, plant) in r.events.flatMap(\.reactions) {
-            replaced.append(pa.rawValue)
-            #expect(size == 0x1_0000 && plant.count == 1 && plant[0].0.rawValue == Self.vncrA + 0x90)
+        // replace-backing moves page A with a copy; replace-unread with a new value in the slot.
+        for (name, copied, planted) in [("replace-backing", true, 0), ("replace-unread", false, 1)] {
+            let (_, r) = try Self.variant(name)
+            var replaced: [UInt64] = []
+            for case let .replaceBacking(pa, size, copy, plant) in r.events.flatMap(\.reactions) {
+                replaced.append(pa.rawValue)
+                #expect(size == 0x1_0000 && copy == copied && plant.count == planted)
+                #expect(plant.allSatisfy { $0.0.rawValue == Self.vncrA + 0x90 })
+            }
+            #expect(replaced == [Self.vncrA], "\(name)")
         }
-        #expect(replaced == [Self.vncrA])
     }
 
     @Test func badValuesNameTheirJSONPath() throws {
@@ -83,6 +87,28 @@ import Testing
                 #expect("\(error)".contains(says), "\(error)")
             }
         }
+    }
+
+    /// `copy`: the new memory holds the old bytes, so a load after the move reads the planted
+    /// value; without it the memory is zero-filled and the load reads 0.
+    @Test func aCopyingReplacementKeepsTheModelledBytes() throws {
+        let base = #"""
+            {"format": 1, "name": "t", "summary": "s", "granule": "4k",
+             "memory": [{"name": "r", "ipa": "1 << 39", "size": "page", "access": "rw"}],
+             "plant": [{"at": "r + 8", "bytes": 8, "value": "0x1234"}],
+             "ops": [{"op": "hvc", "value": 1, "raises": [{"hvc": "hvcImm", "host": [
+                        {"replaceBacking": {"pa": "dataPool", "size": "page", "copy": true}}]}]},
+                     {"op": "load", "bytes": 8, "at": "r + 8"}],
+             "variants": [{"name": "v", "summary": "v"}]}
+            """#
+        let copied = try Self.load(base)
+        #expect(copied.expectedResults[1] == 0x1234)
+        guard case .replaceBacking(_, _, true, _)? = copied.events[0].reactions.first else {
+            Issue.record("\(copied.events[0].reactions)")
+            return
+        }
+        let fresh = try Self.load(base.replacing(#", "copy": true"#, with: ""))
+        #expect(fresh.expectedResults[1] == 0)
     }
 
     /// The reply to each hvc (VNCR_EL2 in it), then DONE with `results` and the VNCR pages'

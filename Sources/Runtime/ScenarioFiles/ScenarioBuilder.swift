@@ -820,12 +820,14 @@ struct ScenarioBuilder {
                         // range, and the file states what it must hold in `expectMemory`.
                         let covered = regions.compactMap { r in r.modelled ? r.pa.map { ($0, $0 + r.size) } : nil }
                         func modelled(_ b: UInt64) -> Bool { covered.contains { b >= $0.0 && b < $0.1 } }
-                        for b in pa..<(pa + n) { model[b] = modelled(b) ? 0 : nil }
+                        // With `copy` the new memory holds the old bytes: the model stays.
+                        if !r.copy { for b in pa..<(pa + n) { model[b] = modelled(b) ? 0 : nil } }
                         for (at, bytes) in planted {
                             for (i, b) in bytes.enumerated() where modelled(at + UInt64(i)) { model[at + UInt64(i)] = b }
                         }
                         reactions.append(
-                            .replaceBacking(pa: PhysicalAddress(pa), size: n, plant: planted.map { (PhysicalAddress($0.0), $0.1) }))
+                            .replaceBacking(
+                                pa: PhysicalAddress(pa), size: n, copy: r.copy, plant: planted.map { (PhysicalAddress($0.0), $0.1) }))
                     case .expectStage1Descriptor:
                         throw fail(
                             "\(hp).expectStage1Descriptor", "expectStage1Descriptor states memory after the run: put it in \"atDone\"")
