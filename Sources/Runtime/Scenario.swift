@@ -73,6 +73,17 @@ public struct Scenario: Sendable {
     /// Checks made after DONE (only the `expect…` reactions).
     public var atDone: [ExpectedEvent.Reaction] = []
 
+    /// Several vCPUs, each with its own op list and events (`ops`/`events` stay empty).
+    public var vcpus: [VCPUPlan] = []
+    public var schedule: Schedule = .lockstep
+
+    public enum Schedule: String, Sendable {
+        /// One host thread, one KVM_RUN at a time: vCPU 0 first, then as `switchTo` says.
+        case lockstep
+        /// Every vCPU from its own host thread, all at once.
+        case concurrent
+    }
+
     public init(granule: Granule, ipaBits: Int, ops: [GuestOp]) {
         self.granule = granule
         self.ipaBits = ipaBits
