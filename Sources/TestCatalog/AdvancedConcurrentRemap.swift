@@ -455,7 +455,7 @@ extension Advanced {
                 }
                 report.faults += 1
                 // No software walk: the remapper edits the tables while this thread checks.
-                var bad = twoVCPUCheck(m, report: fault, against: want, payload: s.payloadRange, who: "the")
+                var bad = FaultCheck.mismatches(m, report: fault, against: want, payload: s.payloadRange, walk: nil, who: "the ")
                 // x14: the flag the faulting iteration read before the load (WATCH64).
                 let flagSeen = m.gprs[14]
                 let phase = state.phase.load(ordering: .sequentiallyConsistent)

@@ -3,10 +3,9 @@ import GuestProtocol
 import Runtime
 import Stage2
 
-/// The tests that still drive the session with Swift scripts (two vCPUs, concurrent remap):
-/// per-vCPU op lists the file format does not say yet (docs/writing-tests.md has the design).
+/// The test that still drives the session with a Swift script (concurrent remap).
 extension Catalog {
-    public static let advancedTests: [CatalogTest] = [Advanced.twoVCPUs, Advanced.concurrentRemap]
+    public static let advancedTests: [CatalogTest] = [Advanced.concurrentRemap]
 }
 
 /// Live stage-2 edits under a running nested guest. The guest runs load loops; at each

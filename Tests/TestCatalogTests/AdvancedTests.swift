@@ -201,20 +201,27 @@ import Testing
         #expect(a.expectedExits == [.hostCall(opIndex: 1, label: a.hostCalls[0].label), .done(opIndex: 4)])
     }
 
-    @Test func secondLayoutIsValidAndDisjoint() throws {
-        let l0 = SessionLayout.standard
-        let l1 = Advanced.secondLayout(.standard)
+    /// The per-vCPU layout a two-vCPU file runs with (`SessionLayout.forVCPU`).
+    @Test func secondVCPULayoutIsValidAndDisjoint() throws {
+        let l0 = SessionLayout.forVCPU(0, of: 2)
+        let l1 = SessionLayout.forVCPU(1, of: 2)
+        try l0.validate(imageBytes: 4096)
         try l1.validate(imageBytes: 4096)
         // Per-vCPU areas differ; the payload and the identity-mapped nested region are shared.
         #expect(l1.config != l0.config && l1.message != l0.message && l1.el2StackTop != l0.el2StackTop)
         #expect(l1.payload == l0.payload && l1.nested == l0.nested)
         // vCPU 1's config/message/stack page range lies above vCPU 0's EL2 stack top.
         #expect(l1.config.rawValue >= l0.el2StackTop.rawValue)
-        // vCPU 1's ops/results inside the shared nested region, clear of vCPU 0's.
-        #expect(l1.ops.rawValue == 0x4028_0000 && l1.results.rawValue == 0x4038_0000)
+        // vCPU 1's ops/results: 256 KiB slices of the shared nested region, clear of vCPU 0's.
+        #expect(l1.ops.rawValue == 0x4024_0000 && l1.results.rawValue == 0x4034_0000)
         #expect(l1.ops.rawValue >= l0.ops.rawValue + UInt64(Advanced.twoVCPUPlans().cpu0.ops.count * GuestABI.opSize))
-        // Its table pool is outside vCPU 0's pool and data pages.
+        #expect(l0.nestedStackTop.rawValue <= l1.results.rawValue && l1.nestedStackTop.rawValue <= l1.nested.rawValue + l1.nestedSize)
+        // The scratch page: past vCPU 0's largest result list, below its stack.
+        #expect(SessionLayout.scratch.rawValue >= l0.results.rawValue + UInt64(SessionLayout.maxOpsPerVCPU * GuestABI.resultSize))
+        #expect(SessionLayout.scratch.rawValue + 0x1000 <= l0.nestedStackTop.rawValue - 0x1_0000)
+        // Its table pool is outside vCPU 0's pool and data pages, at the end of the shrunk data pool.
         #expect(l1.tablePool.rawValue >= Advanced.pagePA(16))
+        #expect(l1.tablePool.rawValue == l0.dataPool.rawValue + l0.dataPoolSize)
         #expect(l1.tablePool.rawValue + l1.tablePoolSize <= l0.ramBase.rawValue + l0.ramSize)
     }
 }
