@@ -14,8 +14,7 @@ final class ConcurrentRunState: Sendable {
     let deadline: ContinuousClock.Instant
     /// Held while a vCPU's host steps run (they may edit the shared tables).
     let tables = ConditionLock()
-    private let markLock = ConditionLock()
-    nonisolated(unsafe) private var marks: Set<String> = []
+    private let marks = Mutex<Set<String>>([])
 
     init(vcpus: Int, deadline: ContinuousClock.Instant) {
         self.vcpus = vcpus
@@ -24,8 +23,8 @@ final class ConcurrentRunState: Sendable {
 
     var aborted: Bool { abort.load(ordering: .sequentiallyConsistent) }
 
-    func mark(_ name: String) { markLock.withLock { _ = marks.insert(name) } }
-    func isMarked(_ name: String) -> Bool { markLock.withLock { marks.contains(name) } }
+    func mark(_ name: String) { marks.withLock { _ = $0.insert(name) } }
+    func isMarked(_ name: String) -> Bool { marks.withLock { $0.contains(name) } }
 
     /// Waits until every vCPU has reported HELLO (made its first KVM_RUN), so no vCPU starts
     /// its ops while another one has not entered the guest yet (with 4 vCPUs in the emulated

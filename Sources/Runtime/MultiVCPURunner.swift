@@ -192,9 +192,7 @@ public struct MultiVCPURunner {
                 if report.isStage2Abort {
                     faults += 1
                     log(report.oneLine)
-                    let event = cursor.take { e in
-                        if case .stage2Fault(let f) = e.kind { f.opIndex == m.opIndex } else { false }
-                    }
+                    let event = cursor.take { Self.isOccurrence(of: $0, m, report) }
                     guard let event else {
                         throw SessionError.check(
                             "\(who)unexpected stage-2 fault (all \(cursor.events.count) expected events already seen) at op \(m.opIndex.map(String.init) ?? "?"): \(report.oneLine)"
@@ -237,6 +235,14 @@ public struct MultiVCPURunner {
             default:
                 throw SessionError.unexpected(who + "unexpected " + s.describe(m))
             }
+        }
+
+        /// Whether a stage-2 fault is another occurrence of a repeating fault event: the same op,
+        /// fault kind and level (a different level moves on to the next event, e.g. level-2
+        /// faults while a block entry is invalid, then level-3 ones once a new table is linked).
+        static func isOccurrence(of e: ExpectedEvent, _ m: MailboxMessage, _ report: FaultReport) -> Bool {
+            guard case .stage2Fault(let f) = e.kind, f.opIndex == m.opIndex else { return false }
+            return report.status?.kind == f.kind && report.status?.level == f.level
         }
 
         /// The checks of one occurrence of an event beyond its syndrome: `whileFlag` (x14, the

@@ -337,6 +337,34 @@ import Testing
         #expect(none.take(matches: { _ in false }) == nil)
     }
 
+    /// A repeating fault event takes faults of its own op, kind and level only: the split's
+    /// level-2 faults, then level-3 ones; a level-2 fault after a level-3 one has no event left.
+    @Test func repeatingFaultsMatchTheirLevel() {
+        func fault(_ level: Int) -> ExpectedEvent {
+            var e = ExpectedEvent(
+                .stage2Fault(
+                    ExpectedFault(
+                        opIndex: 0, address: Self.x, access: .data(bytes: 8, write: false, register: 11, sixtyFourBit: true),
+                        kind: .translation, level: level)))
+            e.repeats = true
+            return e
+        }
+        func message(_ level: UInt64) -> (MailboxMessage, FaultReport) {
+            let m = MailboxMessage(
+                kind: .trap, seq: 2, esr: 0x93CB_8004 | level, far: Self.x, hpfar: Self.hpfarX, elr: Self.interp, opIndex: 0)
+            return (m, FaultReport(esr: m.esr, far: m.far, hpfar: m.hpfar))
+        }
+        typealias C = MultiVCPURunner.Context
+        var c = VCPUEventCursor([fault(2), fault(3)])
+        for level: UInt64 in [2, 2, 3, 3] {
+            let (m, r) = message(level)
+            let got = c.take { C.isOccurrence(of: $0, m, r) }
+            #expect(got.map { e in if case .stage2Fault(let f) = e.kind { f.level } else { -1 } } == Int(level))
+        }
+        let (m, r) = message(2)
+        #expect(c.take { C.isOccurrence(of: $0, m, r) } == nil)
+    }
+
     // MARK: files the builder rejects
 
     /// Each edit of the lockstep file must be rejected at `path`, with `message`.
