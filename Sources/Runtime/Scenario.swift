@@ -27,11 +27,6 @@ public struct Scenario: Sendable {
     public var expectedMemory: [(PhysicalAddress, [UInt8])] = []
     /// Reported, not checked: a sentence per interesting property of the layout.
     public var notes: [String] = []
-    /// A test that needs more than the declarative fault loop (several VTTBRs, MMIO
-    /// answers, live remaps, …) drives the session itself after HELLO: it receives every
-    /// message up to and including DONE and returns what it found wrong. The declarative
-    /// `expectedResults` / `expectedMemory` checks still run afterwards.
-    public var script: (@Sendable (ScriptContext) throws -> ScriptOutcome)? = nil
     /// The exact event sequence (see `ExpectedEvent`); non-empty replaces `expectedFaults`
     /// and `policy`.
     public var events: [ExpectedEvent] = []

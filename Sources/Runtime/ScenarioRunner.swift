@@ -75,16 +75,6 @@ public struct ScenarioRunner {
             }
             try session.reply(.resume)
 
-            if let script = scenario.script {
-                let ctx = ScriptContext(session: session, backend: backend, scenario: scenario, verbose: verbose, log: log)
-                let scripted = try script(ctx)
-                faults = scripted.faults
-                var failures = scripted.failures
-                failures += try checkResults(scenario, session: session)
-                failures += try checkMemory(scenario, backend: backend)
-                return failures.isEmpty ? (.pass, faults) : (.fail(failures.joined(separator: "\n")), faults)
-            }
-
             if !scenario.events.isEmpty {
                 var failures: [String] = []
                 faults = try runEvents(scenario, session: session, backend: backend, failures: &failures)
