@@ -111,8 +111,13 @@ public struct MultiVCPURunner {
             }
             return (outcome, faults)
         } catch {
-            for s in sessions where s.pending != nil && !s.repliedToPending { try? s.reply(.stop) }
-            return (Self.outcome(of: error), 0)
+            var stopFailures: [String] = []
+            for (k, s) in sessions.enumerated() where s.pending != nil && !s.repliedToPending {
+                do { try s.reply(.stop) } catch { stopFailures.append("vCPU \(k): stopping its guest: \(error)") }
+            }
+            let outcome = Self.outcome(of: error)
+            if !stopFailures.isEmpty, case .fail(let m) = outcome { return (.fail(([m] + stopFailures).joined(separator: "\n")), 0) }
+            return (outcome, 0)
         }
     }
 
@@ -318,7 +323,9 @@ public struct MultiVCPURunner {
             var faults = 0
             var perVCPU = [Int](repeating: 0, count: n)
             func stopAll() {
-                for s in sessions where s.pending != nil && !s.repliedToPending { try? s.reply(.stop) }
+                for (k, s) in sessions.enumerated() where s.pending != nil && !s.repliedToPending {
+                    do { try s.reply(.stop) } catch { failures.append("vCPU \(k): stopping its guest: \(error)") }
+                }
             }
             var current = 0
             do {
@@ -328,7 +335,7 @@ public struct MultiVCPURunner {
                     if !started[k] {
                         if let end = try hello(k) {
                             stopAll()
-                            return (end, faults)
+                            return (failures.isEmpty ? end : .fail(failures.joined(separator: "\n")), faults)
                         }
                         try s.reply(MailboxReply(seq: s.pending!.seq, action: .resume, vttbr: vttbrs[k]))
                         started[k] = true
@@ -415,8 +422,14 @@ public struct MultiVCPURunner {
             var report = ThreadReport()
             func abandon() {
                 state.abort.store(true, ordering: .sequentiallyConsistent)
-                for f in flags { try? s.backend.write64(2, at: PhysicalAddress(f)) }
-                if s.pending != nil && !s.repliedToPending { try? s.reply(.stop) }
+                for f in flags {
+                    do { try s.backend.write64(2, at: PhysicalAddress(f)) } catch {
+                        report.failures.append("vCPU \(k): setting the stop flag at \(hex(f)) for the other vCPUs: \(error)")
+                    }
+                }
+                if s.pending != nil && !s.repliedToPending {
+                    do { try s.reply(.stop) } catch { report.failures.append("vCPU \(k): stopping its guest: \(error)") }
+                }
             }
             do {
                 if let end = try hello(k) {
