@@ -16,6 +16,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +27,10 @@ int ckvm_ioctl_ptr(int fd, unsigned long request, void *argument) {
     int r;
     do { r = ioctl(fd, request, argument); } while (r < 0 && errno == EINTR && request != KVM_RUN);
     return r;
+}
+int ckvm_mremap_over(void *from, size_t size, void *to) {
+    void *p = mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+    return p == MAP_FAILED ? -1 : 0;
 }
 int ckvm_ioctl_val(int fd, unsigned long request, unsigned long argument) {
     int r;

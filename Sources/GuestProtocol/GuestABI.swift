@@ -68,12 +68,14 @@ public enum GuestABI {
     public static let rplOffTLBI = 376
     public static let rplTLBIEntrySize = 16
     public static let rplTLBIMax = 16
+    public static let rplOffVNCR = 632
     public static let messageSize = 640
 
     public static let rplFlagVTTBR: UInt32 = 0x1
     public static let rplFlagVTCR: UInt32 = 0x2
     public static let rplFlagHCR: UInt32 = 0x4
     public static let rplFlagGPRs: UInt32 = 0x8
+    public static let rplFlagVNCR: UInt32 = 0x10
 
     // MARK: Ops and results
     public static let opSize = 32
@@ -108,6 +110,8 @@ public enum GuestABI {
     /// Answered by the vEL2 monitor without a message: AT S12E1R/W of x0, PAR_EL1 in x0.
     public static let hvcATS12E1R: UInt16 = 0xA712
     public static let hvcATS12E1W: UInt16 = 0xA713
+    /// Answered by the vEL2 monitor without a message: a 64-bit load of x0 at vEL2, the value in x0.
+    public static let hvcEL2Load64: UInt16 = 0xE210
 
     public static let frameSize = 256
 
@@ -146,9 +150,11 @@ public enum GuestABI {
             ("NVH_RPL_OFF_VTTBR", u(rplOffVTTBR)), ("NVH_RPL_OFF_VTCR", u(rplOffVTCR)),
             ("NVH_RPL_OFF_HCR", u(rplOffHCR)), ("NVH_RPL_OFF_TLBI_COUNT", u(rplOffTLBICount)),
             ("NVH_RPL_OFF_TLBI", u(rplOffTLBI)), ("NVH_RPL_TLBI_ENTRY_SIZE", u(rplTLBIEntrySize)),
-            ("NVH_RPL_TLBI_MAX", u(rplTLBIMax)), ("NVH_MESSAGE_SIZE", u(messageSize)),
+            ("NVH_RPL_TLBI_MAX", u(rplTLBIMax)), ("NVH_RPL_OFF_VNCR", u(rplOffVNCR)),
+            ("NVH_MESSAGE_SIZE", u(messageSize)),
             ("NVH_RPL_FLAG_VTTBR", UInt64(rplFlagVTTBR)), ("NVH_RPL_FLAG_VTCR", UInt64(rplFlagVTCR)),
             ("NVH_RPL_FLAG_HCR", UInt64(rplFlagHCR)), ("NVH_RPL_FLAG_GPRS", UInt64(rplFlagGPRs)),
+            ("NVH_RPL_FLAG_VNCR", UInt64(rplFlagVNCR)),
             ("NVH_OP_SIZE", u(opSize)), ("NVH_OP_OFF_KIND", u(opOffKind)),
             ("NVH_OP_OFF_REPEAT", u(opOffRepeat)), ("NVH_OP_OFF_ADDRESS", u(opOffAddress)),
             ("NVH_OP_OFF_VALUE", u(opOffValue)), ("NVH_OP_OFF_AUX", u(opOffAux)),
@@ -163,6 +169,7 @@ public enum GuestABI {
             ("NVH_HVC_OP", UInt64(hvcOp)), ("NVH_HVC_DONE", UInt64(hvcDone)),
             ("NVH_HVC_EL1_EXCEPTION", UInt64(hvcEL1Exception)), ("NVH_HVC_BAD_OP", UInt64(hvcBadOp)),
             ("NVH_HVC_AT_S12E1R", UInt64(hvcATS12E1R)), ("NVH_HVC_AT_S12E1W", UInt64(hvcATS12E1W)),
+            ("NVH_HVC_EL2_LOAD64", UInt64(hvcEL2Load64)),
             ("NVH_FRAME_SIZE", u(frameSize)),
             ("NVH_OP_KIND_COUNT", UInt64(OpKind.allCases.count)),
             ("NVH_SYSREG_COUNT", UInt64(NestedSystemRegister.allCases.count)),
@@ -219,10 +226,12 @@ public enum ReplyAction: UInt32, CaseIterable, Sendable {
     }
 }
 
-/// Nested EL1 system registers the SYSREG_WRITE/READ ops select (NVH_SYSREG_*).
+/// System registers the SYSREG_WRITE/READ ops select (NVH_SYSREG_*): the nested guest's EL1
+/// registers, and TPIDR_EL2, which EL1 reaches only with HCR_EL2.NV = 1 (with NV2 = 1 it is
+/// offset 0x90 of the VNCR page, Arm ARM D8.11 "Nested virtualization", VNCR_EL2).
 public enum NestedSystemRegister: UInt64, CaseIterable, Sendable {
     case sctlrEL1 = 0
-    case tcrEL1, ttbr0EL1, ttbr1EL1, mairEL1
+    case tcrEL1, ttbr0EL1, ttbr1EL1, mairEL1, tpidrEL2
     public var cName: String {
         switch self {
         case .sctlrEL1: "SCTLR_EL1"
@@ -230,6 +239,7 @@ public enum NestedSystemRegister: UInt64, CaseIterable, Sendable {
         case .ttbr0EL1: "TTBR0_EL1"
         case .ttbr1EL1: "TTBR1_EL1"
         case .mairEL1: "MAIR_EL1"
+        case .tpidrEL2: "TPIDR_EL2"
         }
     }
 }

@@ -28,6 +28,9 @@ public enum OpKind: UInt32, CaseIterable, Sendable {
     case atS12E1R
     /// The same with AT S12E1W.
     case atS12E1W
+    /// `x0 = address; hvc #NVH_HVC_EL2_LOAD64`: the vEL2 monitor loads 64 bits at x0 in its
+    /// own regime (MMU off: a guest-physical address, e.g. of its VNCR page); result = x0.
+    case el2Load64
 
     public var cName: String {
         switch self {
@@ -53,6 +56,7 @@ public enum OpKind: UInt32, CaseIterable, Sendable {
         case .watch64: "WATCH64"
         case .atS12E1R: "AT_S12E1R"
         case .atS12E1W: "AT_S12E1W"
+        case .el2Load64: "EL2_LOAD64"
         }
     }
 

@@ -201,12 +201,14 @@ public struct MailboxReply: Equatable, Sendable {
     public var vttbr: UInt64? = nil
     public var vtcr: UInt64? = nil
     public var hcr: UInt64? = nil
+    /// A new VNCR_EL2 (FEAT_NV2: the guest hypervisor's VNCR page), written with the other registers.
+    public var vncr: UInt64? = nil
     /// New x0..x30 for the trapped context (exactly 31 values), applied on return.
     public var gprs: [UInt64]? = nil
 
     public init(
         seq: UInt64, action: ReplyAction, tlbi: [TLBIOperation] = [], elr: UInt64? = nil,
-        vttbr: UInt64? = nil, vtcr: UInt64? = nil, hcr: UInt64? = nil, gprs: [UInt64]? = nil
+        vttbr: UInt64? = nil, vtcr: UInt64? = nil, hcr: UInt64? = nil, vncr: UInt64? = nil, gprs: [UInt64]? = nil
     ) {
         self.seq = seq
         self.action = action
@@ -215,6 +217,7 @@ public struct MailboxReply: Equatable, Sendable {
         self.vttbr = vttbr
         self.vtcr = vtcr
         self.hcr = hcr
+        self.vncr = vncr
         self.gprs = gprs
     }
 
@@ -224,6 +227,7 @@ public struct MailboxReply: Equatable, Sendable {
         if vtcr != nil { f |= GuestABI.rplFlagVTCR }
         if hcr != nil { f |= GuestABI.rplFlagHCR }
         if gprs != nil { f |= GuestABI.rplFlagGPRs }
+        if vncr != nil { f |= GuestABI.rplFlagVNCR }
         return f
     }
 
@@ -250,6 +254,7 @@ public struct MailboxReply: Equatable, Sendable {
         b.storeLE(vttbr ?? 0, at: GuestABI.rplOffVTTBR - base)
         b.storeLE(vtcr ?? 0, at: GuestABI.rplOffVTCR - base)
         b.storeLE(hcr ?? 0, at: GuestABI.rplOffHCR - base)
+        b.storeLE(vncr ?? 0, at: GuestABI.rplOffVNCR - base)
         b.storeLE(flags, at: GuestABI.rplOffFlags - base)
         b.storeLE(action.rawValue, at: GuestABI.rplOffAction - base)
         b.storeLE(seq, at: GuestABI.rplOffSeq - base)
@@ -272,6 +277,7 @@ public struct MailboxReply: Equatable, Sendable {
         page.store64(vttbr ?? 0, at: GuestABI.rplOffVTTBR)
         page.store64(vtcr ?? 0, at: GuestABI.rplOffVTCR)
         page.store64(hcr ?? 0, at: GuestABI.rplOffHCR)
+        page.store64(vncr ?? 0, at: GuestABI.rplOffVNCR)
         page.store32(flags, at: GuestABI.rplOffFlags)
         page.store32(action.rawValue, at: GuestABI.rplOffAction)
         page.store64(seq, at: GuestABI.rplOffSeq)
@@ -292,6 +298,7 @@ public struct MailboxReply: Equatable, Sendable {
         store(GuestABI.rplOffVTTBR, vttbr ?? 0, 8)
         store(GuestABI.rplOffVTCR, vtcr ?? 0, 8)
         store(GuestABI.rplOffHCR, hcr ?? 0, 8)
+        store(GuestABI.rplOffVNCR, vncr ?? 0, 8)
         store(GuestABI.rplOffFlags, UInt64(flags), 4)
         store(GuestABI.rplOffAction, UInt64(action.rawValue), 4)
         store(GuestABI.rplOffSeq, seq, 8)

@@ -1,4 +1,5 @@
 import AArch64
+import CKVM
 import Glibc
 
 /// Errors reaching guest memory. Guest-provided addresses and lengths are untrusted, so every
@@ -76,24 +77,37 @@ public final class GuestMemory {
     }
 
     /// Replaces the host memory behind `[address, address + size)` (inside one backing, host-page
-    /// aligned): munmap, then a fresh zero-filled anonymous mapping at the same host address
-    /// (MAP_FIXED_NOREPLACE, so a mapping another thread made in between is never clobbered).
-    /// The memslot keeps pointing at that address, so KVM's MMU notifiers see an unmap.
-    public func replace(_ address: PhysicalAddress, size: UInt64, hostPageSize: UInt64) throws(GuestMemoryError) {
+    /// aligned) with zero-filled memory on other physical pages: a fresh anonymous mapping has
+    /// each host page written (so allocated) while the old memory is still mapped, then mremap
+    /// (MREMAP_FIXED) moves it over the range, which unmaps the old memory. The memslot keeps
+    /// pointing at that address, so KVM's MMU notifiers see an unmap; and since no new page can
+    /// be one the old memory just gave back, a stale mapping KVM kept would read other memory.
+    /// With `copy` the new memory starts as a copy of the old (what a VMM moving memory does).
+    public func replace(_ address: PhysicalAddress, size: UInt64, hostPageSize: UInt64, copy: Bool = false) throws(GuestMemoryError) {
         let (host, offset) = try locate(address, size)
         let start = host + offset
         guard size > 0, UInt(bitPattern: start) % UInt(hostPageSize) == 0, size % hostPageSize == 0 else {
             throw .outOfBounds(address: address, length: size, backed: backings.map(\.region.name))
         }
-        // SAFETY: locate() proved the range lies inside our own mapping; nothing Swift owns
-        // lives in guest memory, and no vCPU runs during a host step.
-        guard munmap(start, Int(size)) == 0 else {
+        // SAFETY: a fresh anonymous mapping; no existing memory is affected.
+        let p = mmap(nil, Int(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard p != MAP_FAILED, let fresh = p else {
             throw .mapFailed(region: "replacement at \(address)", bytes: size, errno: Glibc.errno)
         }
-        // SAFETY: maps only the hole just made (NOREPLACE fails rather than overwrite).
-        let p = mmap(start, Int(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0)
-        if p == MAP_FAILED || p == nil || p != start {
-            let e = p == MAP_FAILED ? Glibc.errno : EEXIST
+        if copy {
+            // SAFETY: both ranges are `size` bytes of our own mappings (the new one just made).
+            fresh.copyMemory(from: start, byteCount: Int(size))
+        } else {
+            // SAFETY: every offset is below `size`, inside the mapping just made.
+            for page in stride(from: 0, to: Int(size), by: Int(hostPageSize)) {
+                fresh.storeBytes(of: 0, toByteOffset: page, as: UInt8.self)
+            }
+        }
+        // SAFETY: locate() proved the target lies inside our own mapping; nothing Swift owns lives
+        // in guest memory, and no vCPU runs during a host step.
+        guard ckvm_mremap_over(fresh, Int(size), start) == 0 else {
+            let e = Glibc.errno
+            munmap(fresh, Int(size))
             throw .mapFailed(region: "replacement at \(address)", bytes: size, errno: e)
         }
     }

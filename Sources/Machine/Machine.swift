@@ -488,13 +488,14 @@ public final class Machine {
     }
 
     /// Replaces the host memory behind `[pa, pa + size)` of a backed region with fresh
-    /// anonymous memory (munmap + mmap at the same host address; zero-filled). Call it while
+    /// anonymous memory on other physical pages (zero-filled, moved over the range with
+    /// mremap, which unmaps the old memory: `GuestMemory.replace`). Call it while
     /// no vCPU runs. `pa` and `size` must be host-page aligned.
-    public func replaceBacking(at pa: PhysicalAddress, size: UInt64) throws(MachineError) {
+    public func replaceBacking(at pa: PhysicalAddress, size: UInt64, copy: Bool = false) throws(MachineError) {
         guard pa.isAligned(to: hostPageSize), size % hostPageSize == 0 else {
             throw .memoryMap(.misaligned(region: "replacement at \(pa)", alignment: hostPageSize))
         }
-        do { try memory.replace(pa, size: size, hostPageSize: hostPageSize) } catch { throw .memory(error) }
+        do { try memory.replace(pa, size: size, hostPageSize: hostPageSize, copy: copy) } catch { throw .memory(error) }
     }
 
     /// Tears the VM down in the order a VMM may use when its vCPUs still exist: the VM fd is

@@ -48,6 +48,9 @@ public struct ExpectedEvent: Sendable, CustomStringConvertible {
         case setVTTBR(UInt64)
         /// VTTBR_EL2 = the tables' own VTTBR with these bits set (0: restore it).
         case setVTTBRBits(UInt64)
+        /// A new VNCR_EL2 installed by the reply (FEAT_NV2: where the nested guest's accesses to
+        /// VNCR-redirected registers go, while HCR_EL2.{NV, NV2} = {1, 1}).
+        case setVNCR(UInt64)
         /// Replace the descriptor for `ipa` at `level` with `value` (raw, no checks), saving
         /// the old one for `.restoreDescriptors`; the reply invalidates the VMID.
         case swapDescriptor(ipa: IPA, level: Int, value: UInt64)
@@ -86,8 +89,9 @@ public struct ExpectedEvent: Sendable, CustomStringConvertible {
         case dirtyLogging(Bool)
         /// KVM_GET_DIRTY_LOG of the RAM memslot must list each address's host page.
         case expectDirtyAddresses([PhysicalAddress])
-        /// munmap + mmap (zero-filled) of the host memory behind `[pa, pa + size)`, then `plant`.
-        case replaceBacking(pa: PhysicalAddress, size: UInt64, plant: [(PhysicalAddress, [UInt8])])
+        /// New zero-filled host memory behind `[pa, pa + size)` in place of the old (unmapped),
+        /// then `plant`.
+        case replaceBacking(pa: PhysicalAddress, size: UInt64, copy: Bool = false, plant: [(PhysicalAddress, [UInt8])])
     }
     /// How the reply resumes the guest: RESUME (retry a fault; after an hvc, the next
     /// instruction) or SKIP (ELR+4: past a trapped SMC, whose ELR is the SMC itself).

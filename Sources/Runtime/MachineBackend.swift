@@ -193,9 +193,9 @@ extension MachineBackend {
         try machine.addRegion(MemoryRegion(name: name, base: base, size: size, kind: .ram, logDirtyPages: logDirtyPages))
     }
 
-    /// Replaces the host memory behind `[pa, pa + size)` (munmap + mmap at the same address).
-    public func replaceBacking(at pa: PhysicalAddress, size: UInt64) throws {
-        try machine.replaceBacking(at: pa, size: size)
+    /// Replaces the host memory behind `[pa, pa + size)` with new pages (the old are unmapped).
+    public func replaceBacking(at pa: PhysicalAddress, size: UInt64, copy: Bool = false) throws {
+        try machine.replaceBacking(at: pa, size: size, copy: copy)
     }
 
     /// Turns KVM_MEM_LOG_DIRTY_PAGES on/off for an existing region's memslot (e.g. "ram").

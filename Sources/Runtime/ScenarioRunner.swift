@@ -259,7 +259,7 @@ extension ScenarioRunner {
                 switch r {
                 case .dirtyLogging, .expectDirtyAddresses:
                     guard backend is MachineBackend else { throw SessionError.skip("dirty logging needs the KVM backend") }
-                case let .replaceBacking(pa, size, _):
+                case let .replaceBacking(pa, size, _, _):
                     guard let mb = backend as? MachineBackend else {
                         throw SessionError.skip("replacing guest memory's backing needs the KVM backend")
                     }
@@ -470,6 +470,7 @@ extension ScenarioRunner {
         var gprs: [UInt64]? = nil
         var vttbr: UInt64? = nil
         var vtcr: UInt64? = nil
+        var vncr: UInt64? = nil
         var extra: [TLBIOperation] = []
         for r in e.reactions {
             switch r {
@@ -500,6 +501,8 @@ extension ScenarioRunner {
                 gprs = regs
             case .setVTTBR(let v):
                 vttbr = v
+            case .setVNCR(let v):
+                vncr = v
             case let .swapDescriptor(ipa, level, value):
                 saved.append((ipa, level, try session.readDescriptor(ipa: ipa, level: level)))
                 try session.writeRawDescriptor(ipa: ipa, level: level, value: value)
@@ -562,9 +565,9 @@ extension ScenarioRunner {
                 let dirty = Set(try mb.dirtyPages(region: "ram").map(\.rawValue))
                 log("  KVM_GET_DIRTY_LOG: \(dirty.count) dirty page(s) in the RAM memslot")
                 failures += DirtyLogCheck.failures(expected: addresses, dirty: dirty, hostPageSize: mb.hostPageSize)
-            case let .replaceBacking(pa, size, plant):
+            case let .replaceBacking(pa, size, copy, plant):
                 let mb = session.backend as! MachineBackend  // checked before the run
-                try mb.replaceBacking(at: pa, size: size)
+                try mb.replaceBacking(at: pa, size: size, copy: copy)
                 for (at, bytes) in plant { try mb.write(bytes, at: at) }
                 log(
                     "  host memory behind \(pa) (0x\(String(size, radix: 16)) bytes) unmapped and mapped afresh, \(plant.count) value(s) written"
@@ -581,6 +584,6 @@ extension ScenarioRunner {
         try session.reply(
             MailboxReply(
                 seq: p.seq, action: e.resume == .skip ? .skip : .resume,
-                tlbi: extra + session.payloadOperations(for: tlbi), vttbr: vttbr, vtcr: vtcr, gprs: gprs))
+                tlbi: extra + session.payloadOperations(for: tlbi), vttbr: vttbr, vtcr: vtcr, vncr: vncr, gprs: gprs))
     }
 }

@@ -293,9 +293,11 @@ extension Advanced {
     }
 
     /// Gives up on the run: the watchers stop looping (flag = 2) and the remapper stops waiting.
-    static func abandon(_ s: GuestSession, _ state: RemapShared) {
+    static func abandon(_ s: GuestSession, _ state: RemapShared, _ report: inout VCPUReport) {
         state.abort.store(true, ordering: .sequentiallyConsistent)
-        try? s.backend.write64(2, at: PhysicalAddress(RemapPlan.flag))
+        do { try s.backend.write64(2, at: PhysicalAddress(RemapPlan.flag)) } catch {
+            report.failures.append("setting the stop flag for the other vCPUs: \(error)")
+        }
     }
 
     /// vCPU 1's thread: waits until every watcher is in its loop, breaks (invalid entry, TLBI
@@ -317,17 +319,17 @@ extension Advanced {
                 return true
             }
             guard try expect(.hello, op: nil, "HELLO") else {
-                abandon(s, state)
+                abandon(s, state, &report)
                 return report
             }
             guard state.allSaidHello() else {
                 report.failures.append("not every vCPU reported HELLO in time")
-                abandon(s, state)
+                abandon(s, state, &report)
                 return report
             }
             try s.reply(MailboxReply(seq: s.pending!.seq, action: .resume, vttbr: own))
             guard try expect(.trap, op: p.hostCalls[0].opIndex, esr: hvc, "host call 0 (break)") else {
-                abandon(s, state)
+                abandon(s, state, &report)
                 return report
             }
             // Every watcher has made its first read (its record's READS is set) and is looping.
@@ -341,7 +343,7 @@ extension Advanced {
                     }
                     if ContinuousClock.now >= deadline {
                         report.failures.append("vCPU \(w) never started its loop (its watch record stayed 0)")
-                        abandon(s, state)
+                        abandon(s, state, &report)
                         try s.reply(.stop)
                         return report
                     }
@@ -382,7 +384,7 @@ extension Advanced {
             // Back to vCPU 1's own VTTBR_EL2 (vmid-switch: VMID 2) for the rest of its ops.
             try s.reply(MailboxReply(seq: s.pending!.seq, action: .resume, vttbr: own))
             guard try expect(.trap, op: p.hostCalls[1].opIndex, esr: hvc, "host call 1 (make)") else {
-                abandon(s, state)
+                abandon(s, state, &report)
                 return report
             }
             // Make: invalid -> valid needs no TLB maintenance.
@@ -404,13 +406,13 @@ extension Advanced {
             state.phase.store(2, ordering: .sequentiallyConsistent)
             try s.reply(.resume)
             guard try expect(.done, op: p.ops.count, "DONE") else {
-                abandon(s, state)
+                abandon(s, state, &report)
                 return report
             }
             report.failures += resultMismatches(s, p)
         } catch {
             report.failures.append("\(error)")
-            abandon(s, state)
+            abandon(s, state, &report)
         }
         return report
     }
@@ -429,12 +431,12 @@ extension Advanced {
             var m = try s.nextMessage()
             guard m.kind == .hello else {
                 report.failures.append("expected HELLO, got " + s.describe(m))
-                abandon(s, state)
+                abandon(s, state, &report)
                 return report
             }
             guard state.allSaidHello() else {
                 report.failures.append("not every vCPU reported HELLO in time")
-                abandon(s, state)
+                abandon(s, state, &report)
                 return report
             }
             try s.reply(MailboxReply(seq: m.seq, action: .resume, vttbr: shared))
@@ -450,7 +452,7 @@ extension Advanced {
                 guard m.kind == .trap, fault.isStage2Abort else {
                     report.failures.append("unexpected exit while watching x: " + s.describe(m))
                     try s.reply(.stop)
-                    abandon(s, state)
+                    abandon(s, state, &report)
                     return report
                 }
                 report.faults += 1
@@ -466,7 +468,7 @@ extension Advanced {
                 if !bad.isEmpty {
                     report.failures += bad
                     try s.reply(.stop)
-                    abandon(s, state)
+                    abandon(s, state, &report)
                     return report
                 }
                 if report.faults <= 3 {
@@ -482,7 +484,7 @@ extension Advanced {
             report.failures += resultMismatches(s, p)
         } catch {
             report.failures.append("\(error)")
-            abandon(s, state)
+            abandon(s, state, &report)
         }
         return report
     }

@@ -139,7 +139,9 @@ extension Advanced {
             return true
         }
         func stopBoth() throws -> ScriptOutcome {
-            for s in [s0, s1] where s.pending != nil { try? s.reply(.stop) }
+            for (k, s) in [s0, s1].enumerated() where s.pending != nil {
+                do { try s.reply(.stop) } catch { failures.append("vCPU \(k): stopping its guest: \(error)") }
+            }
             return ScriptOutcome(failures: failures, faults: faults)
         }
 
@@ -244,7 +246,9 @@ extension Advanced {
             return true
         }
         func stopBoth() -> ScriptOutcome {
-            for s in [s0, s1] where s.pending != nil { try? s.reply(.stop) }
+            for (k, s) in [s0, s1].enumerated() where s.pending != nil {
+                do { try s.reply(.stop) } catch { failures.append("vCPU \(k): stopping its guest: \(error)") }
+            }
             return ScriptOutcome(failures: failures)
         }
         guard try expect(s0, .hello, op: nil, "vCPU 0 HELLO") else { return stopBoth() }

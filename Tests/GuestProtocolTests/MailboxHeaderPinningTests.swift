@@ -173,13 +173,17 @@ private func headerDefines() throws -> [String: UInt64] {
     @Test func replyAreaMatchesFieldWrites() throws {
         let reply = MailboxReply(
             seq: 77, action: .setELR, tlbi: [.ripas2e1is(0x1234), .alle1is, .ipas2e1(9)],
-            elr: 0x4000_0040, vttbr: 0x1_0000_0000_5000, vtcr: 0x8002_3559, hcr: 0x8000_0001)
+            elr: 0x4000_0040, vttbr: 0x1_0000_0000_5000, vtcr: 0x8002_3559, hcr: 0x8000_0001, vncr: 0x4082_0000)
         var page = [UInt8](repeating: 0, count: GuestABI.messageSize)
         try reply.write { off, value, n in for i in 0..<n { page[off + i] = UInt8(truncatingIfNeeded: value >> (8 * i)) } }
         let area = try reply.encodedReplyArea()
         #expect(area.count == GuestABI.messageSize - GuestABI.rplOffSeq)
         #expect(Array(page[GuestABI.rplOffSeq...]) == area)
-        #expect(area.loadLE(UInt32.self, at: GuestABI.rplOffFlags - GuestABI.rplOffSeq) == 0b0111)
+        #expect(area.loadLE(UInt32.self, at: GuestABI.rplOffFlags - GuestABI.rplOffSeq) == 0b1_0111)
+        // VNCR_EL2 sits in the last 8 bytes of the page, after the 16 TLBI entries.
+        #expect(area.loadLE(UInt64.self, at: GuestABI.rplOffVNCR - GuestABI.rplOffSeq) == 0x4082_0000)
+        #expect(GuestABI.rplOffVNCR == GuestABI.rplOffTLBI + GuestABI.rplTLBIMax * GuestABI.rplTLBIEntrySize)
+        #expect(GuestABI.rplOffVNCR + 8 == GuestABI.messageSize)
         #expect(area.loadLE(UInt64.self, at: GuestABI.rplOffTLBI - GuestABI.rplOffSeq) == 8)
         // In place into a page (what the session does with the guest's message page).
         let inPlace = BytePage(count: GuestABI.messageSize)

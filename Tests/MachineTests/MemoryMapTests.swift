@@ -1,4 +1,5 @@
 import AArch64
+import Glibc
 import Machine
 import Stage2
 import Testing
@@ -117,6 +118,23 @@ struct GuestMemoryTests {
         #expect(throws: GuestMemoryError.self) { _ = try mem.readBytes(at: PhysicalAddress(0x4000_0000), count: -1) }
         #expect(throws: GuestMemoryError.self) { try mem.fill(0, at: PhysicalAddress(UInt64.max - 3), count: 8) }
         #expect(throws: GuestMemoryError.self) { _ = try mem.read(UInt64.self, at: PhysicalAddress(UInt64.max - 3)) }
+    }
+
+    @Test("replace gives a host page new zero-filled memory; the rest of the region keeps its bytes")
+    func replaceBacking() throws {
+        let (_, mem) = try memory()
+        let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        guard page <= 0x1000 else { return }  // the region is two 4K pages
+        try mem.fill(0xA5, at: PhysicalAddress(0x4000_0000), count: 0x2000)
+        try mem.replace(PhysicalAddress(0x4000_1000), size: page, hostPageSize: page)
+        #expect(try mem.readBytes(at: PhysicalAddress(0x4000_1000), count: Int(page)).allSatisfy { $0 == 0 })
+        #expect(try mem.readBytes(at: PhysicalAddress(0x4000_0000), count: 0x1000).allSatisfy { $0 == 0xA5 })
+        try mem.write(UInt64(0x1234), at: PhysicalAddress(0x4000_1008))
+        #expect(try mem.read(UInt64.self, at: PhysicalAddress(0x4000_1008)) == 0x1234)
+        try mem.replace(PhysicalAddress(0x4000_1000), size: page, hostPageSize: page, copy: true)
+        #expect(try mem.read(UInt64.self, at: PhysicalAddress(0x4000_1008)) == 0x1234, "a copying replacement keeps the bytes")
+        #expect(throws: GuestMemoryError.self) { try mem.replace(PhysicalAddress(0x4000_0800), size: page, hostPageSize: page) }
+        #expect(throws: GuestMemoryError.self) { try mem.replace(PhysicalAddress(0x4000_1000), size: 0x2000, hostPageSize: page) }
     }
 
     @Test("a region that cannot be mapped is a clear error naming it")

@@ -105,7 +105,7 @@ import Testing
         let (munmap, mr) = try reactions("munmap")
         #expect(munmap.teardown == .standard)
         var replaced: [(PhysicalAddress, UInt64, Int)] = []
-        for case let .replaceBacking(pa, size, plant) in mr { replaced.append((pa, size, plant.count)) }
+        for case let .replaceBacking(pa, size, _, plant) in mr { replaced.append((pa, size, plant.count)) }
         #expect(replaced.count == 1 && replaced[0].1 == 0x1_0000 && replaced[0].2 == 1)
         // The store-through-a-table-set page is not modelled: what it holds is the file's word.
         #expect(munmap.expectedMemory.contains { $0.0 == replaced[0].0 })
@@ -126,6 +126,7 @@ import Testing
             (#""pa": "dataPool + 8""#, #""pa": "dataPool + page""#, "inside the replaced range"),
             (#""teardown": "vmBeforeVCPUs""#, #""teardown": "later""#, "expected \"standard\" or \"vmBeforeVCPUs\""),
             (#"{"dirtyLogging": true}"#, #"{"dirtyLogging": 1}"#, "dirtyLogging"),
+            (#""size": "page", "plant""#, #""size": "page", "copy": "yes", "plant""#, "replaceBacking.copy"),
         ] {
             let text = base.replacing(old, with: new)
             #expect(text != base)

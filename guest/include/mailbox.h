@@ -75,6 +75,7 @@
 #define NVH_RPL_OFF_TLBI        376 /* NVH_RPL_TLBI_MAX x {u64 op, u64 operand} */
 #define NVH_RPL_TLBI_ENTRY_SIZE 16
 #define NVH_RPL_TLBI_MAX        16
+#define NVH_RPL_OFF_VNCR        632 /* VNCR_EL2 (FEAT_NV2), with NVH_RPL_FLAG_VNCR */
 #define NVH_MESSAGE_SIZE        640
 
 /* Message kinds */
@@ -103,6 +104,7 @@
 #define NVH_RPL_FLAG_VTCR  0x2
 #define NVH_RPL_FLAG_HCR   0x4
 #define NVH_RPL_FLAG_GPRS  0x8 /* reload x0..x30 from the message's GPR area */
+#define NVH_RPL_FLAG_VNCR  0x10
 
 /* TLB maintenance operations (payload issues dsb ishst; tlbi...; dsb ish; isb) */
 #define NVH_TLBI_IPAS2E1IS    1 /* operand = Xt (IPA>>12, TTL) */
@@ -154,9 +156,11 @@
 #define NVH_OP_LDAR64       18 /* ldar x11, [x10] */
 #define NVH_OP_WATCH64      19 /* watch x10 while another vCPU remaps it (below) */
 /* x0 = x10; hvc #NVH_HVC_AT_S12E1R: vEL2 runs AT S12E1R x0 and returns PAR_EL1 in x0; result = x0 */
-#define NVH_OP_AT_S12E1R  20
-#define NVH_OP_AT_S12E1W  21 /* the same with AT S12E1W */
-#define NVH_OP_KIND_COUNT 22
+#define NVH_OP_AT_S12E1R 20
+#define NVH_OP_AT_S12E1W 21 /* the same with AT S12E1W */
+/* x0 = x10; hvc #NVH_HVC_EL2_LOAD64: vEL2 loads 64 bits at x0 (its own regime, MMU off) into x0 */
+#define NVH_OP_EL2_LOAD64 22
+#define NVH_OP_KIND_COUNT 23
 
 /* WATCH64: x10 = watched address, x12 = flag address, x13 = record address, repeat = reads to
  * make once the flag reads >= 2. First read: ldr x11, [x10], then the record's READS = 1 (the
@@ -176,7 +180,9 @@
 #define NVH_SYSREG_TTBR0_EL1 2
 #define NVH_SYSREG_TTBR1_EL1 3
 #define NVH_SYSREG_MAIR_EL1  4
-#define NVH_SYSREG_COUNT     5
+/* An EL2 register: at EL1 only with HCR_EL2.NV = 1; with NV2 = 1 it is VNCR page offset 0x90 */
+#define NVH_SYSREG_TPIDR_EL2 5
+#define NVH_SYSREG_COUNT     6
 
 /* hvc immediates the payload reserves */
 #define NVH_HVC_OP            0x0001
@@ -186,6 +192,8 @@
 /* Answered at vEL2 without a message: AT S12E1R/W of x0, PAR_EL1 back in x0 */
 #define NVH_HVC_AT_S12E1R 0xA712
 #define NVH_HVC_AT_S12E1W 0xA713
+/* Answered at vEL2 without a message: 64-bit load of x0 at vEL2, the value back in x0 */
+#define NVH_HVC_EL2_LOAD64 0xE210
 
 /* vEL2 stack frame built by the vectors: x0..x30 (+ pad) */
 #define NVH_FRAME_SIZE 256

@@ -34,6 +34,7 @@ void nvh_write_elr_el2(u64);
 void nvh_write_hcr_el2(u64);
 void nvh_write_vtcr_el2(u64);
 void nvh_write_vttbr_el2(u64);
+void nvh_write_vncr_el2(u64);
 u64 nvh_at_s12e1r(u64 va);
 u64 nvh_at_s12e1w(u64 va);
 
@@ -68,13 +69,15 @@ static u32 exchange(u64 cfg, u64 msg, u32 kind) {
     u64 count = U64(msg, NVH_RPL_OFF_TLBI_COUNT);
     if (U64(msg, NVH_RPL_OFF_SEQ) != seq || action < NVH_ACTION_RESUME || action > NVH_ACTION_TLBI_THEN_ACK ||
         count > NVH_RPL_TLBI_MAX ||
-        (flags & ~(u32)(NVH_RPL_FLAG_VTTBR | NVH_RPL_FLAG_VTCR | NVH_RPL_FLAG_HCR | NVH_RPL_FLAG_GPRS)) != 0)
+        (flags & ~(u32)(NVH_RPL_FLAG_VTTBR | NVH_RPL_FLAG_VTCR | NVH_RPL_FLAG_HCR | NVH_RPL_FLAG_GPRS |
+                        NVH_RPL_FLAG_VNCR)) != 0)
         halt_after(msg, cfg, NVH_KIND_BAD_REPLY);
 
     /* Register writes first, so TLBIs that act on "the current VMID" see the new one. */
     if (flags & NVH_RPL_FLAG_VTCR) nvh_write_vtcr_el2(U64(msg, NVH_RPL_OFF_VTCR));
     if (flags & NVH_RPL_FLAG_VTTBR) nvh_write_vttbr_el2(U64(msg, NVH_RPL_OFF_VTTBR));
     if (flags & NVH_RPL_FLAG_HCR) nvh_write_hcr_el2(U64(msg, NVH_RPL_OFF_HCR));
+    if (flags & NVH_RPL_FLAG_VNCR) nvh_write_vncr_el2(U64(msg, NVH_RPL_OFF_VNCR));
 
     if (count != 0) {
         nvh_tlbi_begin();
@@ -181,6 +184,11 @@ void nvh_el2_exception(u64 vector, u64 *frame) {
             /* Address translation for the nested guest: answered here, ELR_EL2 is past the hvc. */
             if (imm == NVH_HVC_AT_S12E1R || imm == NVH_HVC_AT_S12E1W) {
                 frame[0] = imm == NVH_HVC_AT_S12E1R ? nvh_at_s12e1r(frame[0]) : nvh_at_s12e1w(frame[0]);
+                return;
+            }
+            /* A load at vEL2 for the nested guest (MMU off: x0 is a guest-physical address). */
+            if (imm == NVH_HVC_EL2_LOAD64) {
+                frame[0] = U64(frame[0], 0);
                 return;
             }
             if (imm == NVH_HVC_DONE)

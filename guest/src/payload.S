@@ -224,6 +224,7 @@ nvh_tlbi_end:
     SYSREG_SETTER nvh_write_hcr_el2, hcr_el2
     SYSREG_SETTER nvh_write_vtcr_el2, vtcr_el2
     SYSREG_SETTER nvh_write_vttbr_el2, vttbr_el2
+    SYSREG_SETTER nvh_write_vncr_el2, s3_4_c2_c2_0        /* VNCR_EL2 (FEAT_NV2, Arm ARM D24.2) */
 
 /* Address translation of the nested guest's regime (EL1&0, both stages); returns PAR_EL1. */
     .global nvh_at_s12e1r
@@ -307,6 +308,7 @@ op_table:
     b       op_watch
     b       op_at_s12e1r
     b       op_at_s12e1w
+    b       op_el2_load64
     .if (. - op_table) != (NVH_OP_KIND_COUNT * 4)
     .error "op table does not match NVH_OP_KIND_COUNT"
     .endif
@@ -424,6 +426,12 @@ op_at_s12e1w:
     hvc     #NVH_HVC_AT_S12E1W
     mov     x11, x0
     b       op_finish
+/* A load at vEL2 (e.g. of its VNCR page), answered by the monitor without a message. */
+op_el2_load64:
+    mov     x0, x10
+    hvc     #NVH_HVC_EL2_LOAD64
+    mov     x11, x0
+    b       op_finish
 op_tlbi_vmalle1:
     dsb     ishst
     tlbi    vmalle1
@@ -452,8 +460,12 @@ op_sysreg_write:
     msr     ttbr1_el1, x12
     b       2f
 1:  cmp     x13, #NVH_SYSREG_MAIR_EL1
-    b.ne    op_bad
+    b.ne    1f
     msr     mair_el1, x12
+    b       2f
+1:  cmp     x13, #NVH_SYSREG_TPIDR_EL2
+    b.ne    op_bad
+    msr     tpidr_el2, x12          /* HCR_EL2.{NV, NV2} = {1, 1}: a store to the VNCR page */
 2:  isb
     mov     x11, x12
     b       op_finish
@@ -475,8 +487,12 @@ op_sysreg_read:
     mrs     x11, ttbr1_el1
     b       op_finish
 1:  cmp     x13, #NVH_SYSREG_MAIR_EL1
-    b.ne    op_bad
+    b.ne    1f
     mrs     x11, mair_el1
+    b       op_finish
+1:  cmp     x13, #NVH_SYSREG_TPIDR_EL2
+    b.ne    op_bad
+    mrs     x11, tpidr_el2          /* HCR_EL2.{NV, NV2} = {1, 1}: a load from the VNCR page */
     b       op_finish
 
 op_finish:

@@ -24,6 +24,11 @@
 int ckvm_ioctl_ptr(int fd, unsigned long request, void *argument);
 int ckvm_ioctl_val(int fd, unsigned long request, unsigned long argument);
 
+/* ---- mremap(2) without varargs -------------------------------------------------------- */
+/* Moves the mapping [from, from + size) to `to` (MREMAP_MAYMOVE | MREMAP_FIXED), which
+ * unmaps whatever was mapped at [to, to + size). Returns 0, or -1 with errno set. */
+int ckvm_mremap_over(void *from, size_t size, void *to);
+
 /* ---- API version ---------------------------------------------------------------------- */
 extern const int ckvm_KVM_API_VERSION;
 

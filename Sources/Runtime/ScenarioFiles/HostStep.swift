@@ -28,6 +28,8 @@ public enum HostStep: Decodable, Sendable {
     case setVTTBR(Expression)
     /// VTTBR_EL2 = the tables' own VTTBR with these bits set (0 restores it).
     case setVTTBRBits(Expression)
+    /// A new VNCR_EL2 (FEAT_NV2) the payload writes at vEL2 before it resumes the nested guest.
+    case setVNCR(Expression)
     /// Replace the descriptor for `ipa` at `level` (raw, saved for `restoreDescriptors`).
     case swapDescriptor(ipa: Expression, level: Int, value: Expression)
     case restoreDescriptors
@@ -44,14 +46,15 @@ public enum HostStep: Decodable, Sendable {
     /// Fails unless KVM_GET_DIRTY_LOG of the RAM memslot lists the host page of each address
     /// (the call also clears the log).
     case expectDirtyAt([Expression])
-    /// munmap + mmap of the host memory behind a guest-physical range, then the host's writes.
+    /// New host memory (zero-filled, other physical pages) behind a guest-physical range in place
+    /// of the old, which is unmapped; then the host's writes.
     case replaceBacking(ReplaceBackingSpec)
     /// The nested guest's stage-1 descriptor for `va` at `level`, in guest memory after the run
     /// (an `atDone` check).
     case expectStage1Descriptor(va: Expression, level: Int, set: Expression, clear: Expression)
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case demandMap, map, unmap, protect, editDescriptor, answer, setX0, setVTTBR, setVTTBRBits
+        case demandMap, map, unmap, protect, editDescriptor, answer, setX0, setVTTBR, setVTTBRBits, setVNCR
         case swapDescriptor, restoreDescriptors, patchVTCR, restoreVTCR, tlbi, resumeUnder, expectTranslation, expectDescriptor,
             backWithMemory, expectDirty, dirtyLogging, expectDirtyAt, replaceBacking, expectStage1Descriptor
     }
@@ -96,6 +99,7 @@ public enum HostStep: Decodable, Sendable {
         case .setX0: self = .setX0(try c.decode(Expression.self, forKey: .setX0))
         case .setVTTBR: self = .setVTTBR(try c.decode(Expression.self, forKey: .setVTTBR))
         case .setVTTBRBits: self = .setVTTBRBits(try c.decode(Expression.self, forKey: .setVTTBRBits))
+        case .setVNCR: self = .setVNCR(try c.decode(Expression.self, forKey: .setVNCR))
         case .swapDescriptor:
             let e = try c.decode(DescriptorEditSpec.self, forKey: .swapDescriptor)
             guard let level = e.level, let value = e.value else {

@@ -3,7 +3,7 @@ import GuestProtocol
 /// One op of the nested guest's list and the events it must raise, in order.
 public struct OpSpec: Decodable, Sendable {
     /// "load", "store", "exec", "hvc", "smc", "ldar", "ldadd", "cas", "sysregWrite",
-    /// "sysregRead", "tlbiVMALLE1", "barrier", "nop", "atS12E1R", "atS12E1W".
+    /// "sysregRead", "tlbiVMALLE1", "barrier", "nop", "atS12E1R", "atS12E1W", "el2Load".
     public var op: String
     /// Access size of a load or store: 1, 2, 4 or 8.
     public var bytes: Int?
@@ -12,7 +12,8 @@ public struct OpSpec: Decodable, Sendable {
     public var value: Expression?
     public var aux: Expression?
     /// sysregWrite / sysregRead: the nested guest's EL1 register by name ("SCTLR_EL1", "TCR_EL1",
-    /// "TTBR0_EL1", "TTBR1_EL1", "MAIR_EL1"), instead of its number in `aux`.
+    /// "TTBR0_EL1", "TTBR1_EL1", "MAIR_EL1", or "TPIDR_EL2" under HCR_EL2.NV), instead of its number
+    /// in `aux`.
     public var register: String?
     public var `repeat`: Int?
     /// What the op's result (x11, or x0 for exec/hvc/smc) must be; by default derived.
@@ -26,7 +27,7 @@ public struct OpSpec: Decodable, Sendable {
     static let kinds: [String: OpKind] = [
         "nop": .nop, "exec": .exec, "hvc": .hvc, "smc": .smc, "ldar": .ldar64, "ldadd": .ldadd64, "cas": .cas64,
         "sysregWrite": .sysregWrite, "sysregRead": .sysregRead, "tlbiVMALLE1": .tlbiVMALLE1, "barrier": .barrier,
-        "atS12E1R": .atS12E1R, "atS12E1W": .atS12E1W,
+        "atS12E1R": .atS12E1R, "atS12E1W": .atS12E1W, "el2Load": .el2Load64,
     ]
     static let opNames = ["load", "store"] + kinds.keys.sorted()
 
@@ -50,7 +51,7 @@ public struct OpSpec: Decodable, Sendable {
             throw DecodingError.dataCorruptedError(forKey: .bytes, in: c, debugDescription: "'bytes' is only for load and store")
         }
         at = try c.decodeIfPresent(Expression.self, forKey: .at)
-        if at == nil, ["load", "store", "exec", "ldar", "ldadd", "cas", "atS12E1R", "atS12E1W"].contains(op) {
+        if at == nil, ["load", "store", "exec", "ldar", "ldadd", "cas", "atS12E1R", "atS12E1W", "el2Load"].contains(op) {
             throw DecodingError.keyNotFound(
                 CodingKeys.at,
                 DecodingError.Context(

@@ -467,7 +467,19 @@ struct ScenarioBuilder {
             let value = try o.value.map { try eval($0, names, "\(p).value") } ?? 0
             let aux = try o.aux.map { try eval($0, names, "\(p).aux") } ?? 0
             s.ops.append(GuestOp(kind, address: address, value: value, aux: aux, repeatCount: UInt32(o.repeat ?? 1)))
-            let opIPA = o.at == nil ? address : try ipa(of: address, "\(p).at")
+            // An el2Load's address is the guest hypervisor's own (vEL2, MMU off: guest-physical).
+            let opIPA = o.at == nil || kind == .el2Load64 ? address : try ipa(of: address, "\(p).at")
+            if kind == .el2Load64 {
+                guard address & 7 == 0 else {
+                    throw fail(
+                        "\(p).at",
+                        "an el2Load reads 8 bytes at vEL2, whose MMU is off (Device memory, where an unaligned access faults): 0x\(String(address, radix: 16)) is not 8-byte aligned"
+                    )
+                }
+                guard o.result != nil else {
+                    throw fail("\(p).result", "an el2Load needs \"result\": the harness does not model what vEL2 reads")
+                }
+            }
 
             // The host's x0 / MMIO answer, if an event of this op sets one.
             var x0: UInt64? = nil
@@ -482,7 +494,7 @@ struct ScenarioBuilder {
 
             // The expected result, from the model unless the file says.
             var result: UInt64? = nil
-            let backing = try o.at.flatMap { _ in try resolve(opIPA) }
+            let backing = kind == .el2Load64 ? nil : try o.at.flatMap { _ in try resolve(opIPA) }
             switch kind {
             case .exec:
                 guard let (r, pa) = backing, r.modelled else {
@@ -716,6 +728,17 @@ struct ScenarioBuilder {
                     case .setX0(let v): reactions.append(.setX0(try eval(v, names, "\(hp).setX0")))
                     case .setVTTBR(let v): reactions.append(.setVTTBR(try eval(v, names, "\(hp).setVTTBR")))
                     case .setVTTBRBits(let v): reactions.append(.setVTTBRBits(try eval(v, names, "\(hp).setVTTBRBits")))
+                    case .setVNCR(let v):
+                        // VNCR_EL2 bits [11:0] are RES0 (Arm ARM D24.2 VNCR_EL2); the payload's
+                        // EL2 MMU is off, so BADDR is a guest-physical address (at most 48 bits).
+                        let vncr = try eval(v, names, "\(hp).setVNCR")
+                        guard vncr & 0xFFF == 0, vncr >> 48 == 0 else {
+                            throw fail(
+                                "\(hp).setVNCR",
+                                "VNCR_EL2 0x\(String(vncr, radix: 16)) is not a 4K-aligned address below 2^48 (bits [11:0] are RES0; vEL2's MMU is off, so BADDR is guest-physical)"
+                            )
+                        }
+                        reactions.append(.setVNCR(vncr))
                     case let .swapDescriptor(ipa, level, value):
                         reactions.append(
                             .swapDescriptor(
@@ -797,12 +820,14 @@ struct ScenarioBuilder {
                         // range, and the file states what it must hold in `expectMemory`.
                         let covered = regions.compactMap { r in r.modelled ? r.pa.map { ($0, $0 + r.size) } : nil }
                         func modelled(_ b: UInt64) -> Bool { covered.contains { b >= $0.0 && b < $0.1 } }
-                        for b in pa..<(pa + n) { model[b] = modelled(b) ? 0 : nil }
+                        // With `copy` the new memory holds the old bytes: the model stays.
+                        if !r.copy { for b in pa..<(pa + n) { model[b] = modelled(b) ? 0 : nil } }
                         for (at, bytes) in planted {
                             for (i, b) in bytes.enumerated() where modelled(at + UInt64(i)) { model[at + UInt64(i)] = b }
                         }
                         reactions.append(
-                            .replaceBacking(pa: PhysicalAddress(pa), size: n, plant: planted.map { (PhysicalAddress($0.0), $0.1) }))
+                            .replaceBacking(
+                                pa: PhysicalAddress(pa), size: n, copy: r.copy, plant: planted.map { (PhysicalAddress($0.0), $0.1) }))
                     case .expectStage1Descriptor:
                         throw fail(
                             "\(hp).expectStage1Descriptor", "expectStage1Descriptor states memory after the run: put it in \"atDone\"")
