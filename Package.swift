@@ -43,7 +43,7 @@ let package = Package(
         // What runs a test: guest sessions, backends, the session layout, the scenario model and
         // runner with its checks, and the scenario-file format (loader, builder).
         .target(name: "Runtime", dependencies: ["Machine", "KVM", "Stage2", "GuestProtocol", "GuestPayload", "AArch64"]),
-        // The built-in tests: the embedded catalog/*.json files and the tests still scripted in Swift.
+        // The built-in tests: the embedded catalog/*.json files.
         .target(name: "TestCatalog", dependencies: ["Runtime", "Machine", "Stage2", "GuestProtocol", "AArch64", "CatalogFiles"]),
         // Temporary files removed on SIGINT/SIGTERM (the atomic writer's; a handler needs C buffers).
         .target(name: "CTempFiles"),

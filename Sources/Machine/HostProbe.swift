@@ -210,22 +210,28 @@ public enum HostProbe {
         guard isARM64 && kvmHasARM64 else { return finish(r) }
 
         if let cap = KVMCapability.armEL2 {
-            r.capArmEL2 = try? kvm.checkExtension(cap)
-            r.armEL2Available = (r.capArmEL2 ?? 0) > 0
-            if !r.armEL2Available { problem("KVM_CAP_ARM_EL2", nestedRemedy) }
+            do {
+                r.capArmEL2 = try kvm.checkExtension(cap)
+                r.armEL2Available = (r.capArmEL2 ?? 0) > 0
+                if !r.armEL2Available { problem("KVM_CAP_ARM_EL2", nestedRemedy) }
+            } catch { problem("KVM_CAP_ARM_EL2", "KVM_CHECK_EXTENSION failed: \(error)") }
         } else {
             problem(
                 "KVM_CAP_ARM_EL2",
                 "this harness was built with kernel headers older than Linux 6.16 (no KVM_CAP_ARM_EL2); rebuild with newer linux-libc-dev")
         }
         if let cap = KVMCapability.armEL2E2H0 {
-            r.capArmEL2E2H0 = try? kvm.checkExtension(cap)
-            if (r.capArmEL2E2H0 ?? 0) == 0 {
-                r.notes.append("KVM_CAP_ARM_EL2_E2H0 is 0: the non-VHE (HAS_EL2_E2H0) variants will be skipped")
-            }
+            do {
+                r.capArmEL2E2H0 = try kvm.checkExtension(cap)
+                if r.capArmEL2E2H0 == 0 {
+                    r.notes.append("KVM_CAP_ARM_EL2_E2H0 is 0: the non-VHE (HAS_EL2_E2H0) variants will be skipped")
+                }
+            } catch { problem("KVM_CAP_ARM_EL2_E2H0", "KVM_CHECK_EXTENSION failed: \(error)") }
         }
-        r.maxIPABits = try? kvm.checkExtension(.armVMIPASize)
-        if r.maxIPABits == 0 { r.notes.append("KVM_CAP_ARM_VM_IPA_SIZE is 0: VMs are limited to 40-bit IPAs") }
+        do {
+            r.maxIPABits = try kvm.checkExtension(.armVMIPASize)
+            if r.maxIPABits == 0 { r.notes.append("KVM_CAP_ARM_VM_IPA_SIZE is 0: VMs are limited to 40-bit IPAs") }
+        } catch { problem("KVM_CAP_ARM_VM_IPA_SIZE", "KVM_CHECK_EXTENSION failed: \(error)") }
 
         // vGICv3: create the device in a scratch VM.
         do {

@@ -51,6 +51,20 @@ extension CatalogTest {
             if scenario.nonVHE, let reason = HostCheck.nonVHEUnavailable() {
                 return finished(.skip(reason), faults: 0, notes: scenario.notes)
             }
+            if !scenario.vcpus.isEmpty {
+                // One VM with a vCPU per op list, all EL2, in the same VHE/non-VHE mode.
+                let n = scenario.vcpus.count
+                let vm = try MachineBackend(
+                    layout: .forVCPU(0, of: n), e2h0: settings.e2h0 || scenario.nonVHE, timeout: settings.timeout, vcpuCount: n)
+                var backends: [MachineBackend] = [vm]
+                for k in 1..<n { backends.append(try MachineBackend(sharing: vm, vcpu: k)) }
+                let runner = MultiVCPURunner(verbose: settings.verbose, log: log)
+                let all = backends
+                (outcome, faults) = runner.run(scenario, requirements: variant.requirements, backends: all) { k, pc, x0 in
+                    try all[k].start(pc: pc, x0: x0)
+                }
+                return finished(outcome, faults: faults, notes: scenario.notes)
+            }
             var backend: MachineBackend? = try MachineBackend(
                 layout: .standard, e2h0: settings.e2h0 || scenario.nonVHE,
                 timeout: settings.timeout,

@@ -92,6 +92,18 @@ public struct ExpectedEvent: Sendable, CustomStringConvertible {
         /// New zero-filled host memory behind `[pa, pa + size)` in place of the old (unmapped),
         /// then `plant`.
         case replaceBacking(pa: PhysicalAddress, size: UInt64, copy: Bool = false, plant: [(PhysicalAddress, [UInt8])])
+        /// Unmap in a table set (nil: the session's) with break-before-make; the TLB maintenance
+        /// runs under `tlbiUnder` (nil: the current VTTBR) with exactly `tlbi` when given (the
+        /// session's choice otherwise), and must include every operation of `expectTLBI`.
+        case unmapIn(
+            set: String?, ipa: IPA, size: UInt64, tlbiUnder: TableSetVTTBR?, tlbi: [TLBIOperation]?,
+            expectTLBI: [TLBIOperation.Code])
+        /// The harness's walk of a table set (nil: the session's) must not translate `ipa`.
+        case expectUnmapped(set: String?, ipa: IPA)
+        /// Concurrent vCPUs: publish that this point was reached (events `after` it may happen).
+        case mark(String)
+        /// Concurrent vCPUs: wait until every other vCPU's watch op has made its first read.
+        case waitForWatchers
     }
     /// How the reply resumes the guest: RESUME (retry a fault; after an hvc, the next
     /// instruction) or SKIP (ELR+4: past a trapped SMC, whose ELR is the SMC itself).
@@ -100,6 +112,14 @@ public struct ExpectedEvent: Sendable, CustomStringConvertible {
     public var kind: Kind
     public var reactions: [Reaction]
     public var resume: Resume
+    /// Lockstep vCPUs: after the reply, this vCPU stays stopped and vCPU `switchTo` runs.
+    public var switchTo: Int? = nil
+    /// Concurrent vCPUs: the event may happen any number of times (zero included) here.
+    public var repeats = false
+    /// With `repeats`: at each occurrence the flag the guest read last (x14) must be below `below`.
+    public var whileFlag: (at: UInt64, below: UInt64)? = nil
+    /// Concurrent vCPUs: the event may happen only once a host step `mark` with this name ran.
+    public var after: String? = nil
     public init(_ kind: Kind, reactions: [Reaction] = [], resume: Resume = .retry) {
         self.kind = kind
         self.reactions = reactions

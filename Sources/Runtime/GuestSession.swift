@@ -9,7 +9,18 @@ import Stage2
 public final class GuestSession {
     public let backend: any GuestBackend
     public let layout: SessionLayout
-    public private(set) var tables: Stage2Tables<BackendTableMemory>
+    /// The stage-2 tables this session edits: its own, or (`tableOwner` set) another
+    /// session's, shared by several vCPUs; edits still do their TLB maintenance in this
+    /// session's exit.
+    public private(set) var tables: Stage2Tables<BackendTableMemory> {
+        get { tableOwner?.ownTables ?? ownTables }
+        _modify {
+            if let o = tableOwner { yield &o.ownTables } else { yield &ownTables }
+        }
+    }
+    var ownTables: Stage2Tables<BackendTableMemory>
+    /// The session whose tables this one shares (vCPUs running under one set of tables).
+    public var tableOwner: GuestSession?
     public let opCount: Int
     /// Sequence number of the last message received.
     public var seq: UInt64 { state.value.seq }
@@ -79,7 +90,7 @@ public final class GuestSession {
             backend: backend,
             pool: layout.tablePool.rawValue...(layout.tablePool.rawValue + layout.tablePoolSize - 1))
         do {
-            tables = try Stage2Tables(
+            ownTables = try Stage2Tables(
                 configuration: Stage2Configuration(
                     granule: granule, ipaBits: ipaBits, vmid: vmid, outputBits: outputBits, lpa2: lpa2),
                 memory: memory, poolBase: layout.tablePool, poolBytes: layout.tablePoolSize)

@@ -27,11 +27,6 @@ public struct Scenario: Sendable {
     public var expectedMemory: [(PhysicalAddress, [UInt8])] = []
     /// Reported, not checked: a sentence per interesting property of the layout.
     public var notes: [String] = []
-    /// A test that needs more than the declarative fault loop (several VTTBRs, MMIO
-    /// answers, live remaps, …) drives the session itself after HELLO: it receives every
-    /// message up to and including DONE and returns what it found wrong. The declarative
-    /// `expectedResults` / `expectedMemory` checks still run afterwards.
-    public var script: (@Sendable (ScriptContext) throws -> ScriptOutcome)? = nil
     /// The exact event sequence (see `ExpectedEvent`); non-empty replaces `expectedFaults`
     /// and `policy`.
     public var events: [ExpectedEvent] = []
@@ -72,6 +67,17 @@ public struct Scenario: Sendable {
     public var dirtyLog: DirtyLogPlan? = nil
     /// Checks made after DONE (only the `expect…` reactions).
     public var atDone: [ExpectedEvent.Reaction] = []
+
+    /// Several vCPUs, each with its own op list and events (`ops`/`events` stay empty).
+    public var vcpus: [VCPUPlan] = []
+    public var schedule: Schedule = .lockstep
+
+    public enum Schedule: String, Sendable {
+        /// One host thread, one KVM_RUN at a time: vCPU 0 first, then as `switchTo` says.
+        case lockstep
+        /// Every vCPU from its own host thread, all at once.
+        case concurrent
+    }
 
     public init(granule: Granule, ipaBits: Int, ops: [GuestOp]) {
         self.granule = granule

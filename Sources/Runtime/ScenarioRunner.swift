@@ -13,6 +13,10 @@ public struct ScenarioRunner {
     public var onMessage: ((MailboxMessage) -> Void)? = nil
     /// The payload's config flags (HELLO; the garbage-mailbox self-test adds its own).
     public var configFlags: UInt64 = GuestABI.cfgFlagHello
+    /// Concurrent vCPUs: a host step `mark` ran (publishes the name to the other threads).
+    public var onMark: ((String) -> Void)? = nil
+    /// Concurrent vCPUs: a host step `waitForWatchers`; throws when the wait is given up.
+    public var onWaitForWatchers: (() throws -> Void)? = nil
 
     public init(verbose: Bool = false, log: @escaping (String) -> Void) {
         self.verbose = verbose
@@ -70,16 +74,6 @@ public struct ScenarioRunner {
                 )
             }
             try session.reply(.resume)
-
-            if let script = scenario.script {
-                let ctx = ScriptContext(session: session, backend: backend, scenario: scenario, verbose: verbose, log: log)
-                let scripted = try script(ctx)
-                faults = scripted.faults
-                var failures = scripted.failures
-                failures += try checkResults(scenario, session: session)
-                failures += try checkMemory(scenario, backend: backend)
-                return failures.isEmpty ? (.pass, faults) : (.fail(failures.joined(separator: "\n")), faults)
-            }
 
             if !scenario.events.isEmpty {
                 var failures: [String] = []
@@ -455,6 +449,10 @@ extension ScenarioRunner {
             guard let t = sets[name] else { throw SessionError.check("no table set named '\(name)'") }
             return t
         }
+        /// A VTTBR_EL2 named by its table set ("session": the session's own tables).
+        func vttbrOf(_ v: TableSetVTTBR) throws -> UInt64 {
+            (v.set == TableSetVTTBR.session ? session.tables.vttbr : try set(v.set).vttbr) | v.or
+        }
         func expectLeaf<M>(_ tables: Stage2Tables<M>, _ ipa: IPA, _ pa: PhysicalAddress, _ level: Int, _ what: String) {
             switch tables.walk(ipa) {
             case .translation(let t):
@@ -533,7 +531,7 @@ extension ScenarioRunner {
                     break
                 }
                 let t = try set(name)
-                let vttbrForTLBI = try under.map { try set($0.set).vttbr | $0.or }
+                let vttbrForTLBI = try under.map(vttbrOf)
                 var tlb = VTTBRExitTLB(session: session, vttbr: vttbrForTLBI, translate: ops.map { list in { _ in list } })
                 do { try t.tables.map(ipa: ipa, pa: pa, size: size, attributes: attributes, tlb: &tlb) } catch {
                     throw SessionError.unexpected("table set \(name): map \(ipa) -> \(pa): \(error)")
@@ -544,7 +542,7 @@ extension ScenarioRunner {
                     )
                 }
             case .resumeUnder(let v):
-                vttbr = try set(v.set).vttbr | v.or
+                vttbr = try vttbrOf(v)
             case let .expectTranslation(name, ipa, pa, level):
                 if let name {
                     expectLeaf(try set(name).tables, ipa, pa, level, "table set \(name)")
@@ -572,6 +570,41 @@ extension ScenarioRunner {
                 log(
                     "  host memory behind \(pa) (0x\(String(size, radix: 16)) bytes) unmapped and mapped afresh, \(plant.count) value(s) written"
                 )
+            case let .unmapIn(name, ipa, size, under, ops, expectTLBI):
+                let what = name.map { "table set \($0)" } ?? "the session's tables"
+                var tlb = VTTBRExitTLB(session: session, vttbr: try under.map(vttbrOf), translate: ops.map { list in { _ in list } })
+                if let name {
+                    let t = try set(name)
+                    do { try t.tables.unmap(ipa: ipa, size: size, tlb: &tlb) } catch {
+                        throw SessionError.unexpected("\(what): unmap \(ipa): \(error)")
+                    }
+                } else {
+                    try session.unmap(ipa: ipa, size: size, tlb: &tlb)
+                }
+                log("  \(what): \(ipa) unmapped; TLB maintenance performed: \(tlb.performed.map(\.description))")
+                if let ops, tlb.performed != ops {
+                    failures.append(
+                        "\(what): unmap \(ipa): TLB maintenance performed \(tlb.performed.map(\.description)), expected \(ops.map(\.description))"
+                    )
+                }
+                for c in expectTLBI where !tlb.performed.contains(where: { $0.code == c }) {
+                    failures.append(
+                        "\(what): unmap \(ipa): TLB maintenance performed \(tlb.performed.map(\.description)), expected a TLBI \(c.cName) among them"
+                    )
+                }
+            case let .expectUnmapped(name, ipa):
+                let result = try name.map { try set($0).tables.walk(ipa) } ?? session.tables.walk(ipa)
+                if case .translation(let t) = result {
+                    failures.append(
+                        "\(name.map { "table set \($0)" } ?? "the session's tables") still translate \(ipa) to \(t.outputAddress) at level \(t.level)"
+                    )
+                }
+            case .mark(let name):
+                guard let onMark else { throw SessionError.check("mark '\(name)' outside a concurrent run") }
+                onMark(name)
+            case .waitForWatchers:
+                guard let onWaitForWatchers else { throw SessionError.check("waitForWatchers outside a concurrent run") }
+                try onWaitForWatchers()
             case let .expectDescriptor(ipa, level, set, clear):
                 let d = try session.readDescriptor(ipa: ipa, level: level)
                 if d & set != set || d & clear != 0 {

@@ -11,5 +11,7 @@ public struct TableSetVTTBR: Sendable, Equatable, CustomStringConvertible {
         self.set = set
         self.or = or
     }
+    /// The name that means the session's own tables (shared by every vCPU of the scenario).
+    public static let session = "session"
     public var description: String { or == 0 ? "VTTBR of \(set)" : "VTTBR of \(set) | 0x\(String(or, radix: 16))" }
 }

@@ -24,7 +24,19 @@ public struct VTTBRExitTLB: TLBMaintenance {
 
     public mutating func invalidate(_ batch: [TLBInvalidation]) throws {
         let ops = translate?(batch) ?? session.payloadOperations(for: batch)
-        try LiveScript.tlbiNow(session, ops, vttbr: vttbr)
+        var rest = ops[...]
+        while !rest.isEmpty {
+            guard let current = session.pending else {
+                throw SessionError.unexpected("TLB maintenance requested while the guest is not stopped in an exit")
+            }
+            let chunk = Array(rest.prefix(GuestABI.rplTLBIMax))
+            rest = rest.dropFirst(chunk.count)
+            try session.reply(MailboxReply(seq: current.seq, action: .tlbiThenAck, tlbi: chunk, vttbr: vttbr))
+            let ack = try session.nextMessage()
+            guard ack.kind == .ack else {
+                throw SessionError.protocolViolation("expected ACK after TLB maintenance, got \(ack.kind.cName)")
+            }
+        }
         performed += ops
     }
 }

@@ -214,9 +214,16 @@ extension Stage2Tables {
     /// it empties. Returns false (having changed nothing) when the general path is needed:
     /// a block to split, a contiguous group, a table pointer that is not ours.
     mutating func unmapSinglePage(_ ipa: UInt64) -> Bool {
+        // The 48-bit format gets its own copy: one AND per level, no format test.
+        addressFormat == .bits48 ? unmapSinglePage(ipa, narrow: true) : unmapSinglePage(ipa, narrow: false)
+    }
+
+    @inline(__always)
+    mutating func unmapSinglePage(_ ipa: UInt64, narrow: Bool) -> Bool {
         let g = self.g
         let stride = UInt64(g.stride)
         let format = addressFormat
+        let narrowMask = Stage2AddressFormat.bits48.fieldMask(g)
         var level = geometry.startLevel
         var shift = cachedWalkParameters.derived.rootShift
         var indexMask = cachedWalkParameters.derived.rootIndexMask
@@ -238,7 +245,7 @@ extension Stage2Tables {
             if !Stage2Descriptor.isValid(d) { return true }  // nothing mapped: nothing to do
             if level == 3 { break }
             if !Stage2Descriptor.hasTableOrPageBit(d) { return false }  // a block: split needed
-            let next = format.address(d, g)
+            let next = narrow ? d & narrowMask : format.address(d, g)
             let o = next &- poolBase
             guard o & (g.bytes &- 1) == 0, o &>> pageShift < pageCount, state[Int(truncatingIfNeeded: o &>> pageShift)] == 1 else {
                 return false
@@ -281,9 +288,15 @@ extension Stage2Tables {
     /// Returns false, having changed nothing, for anything else (a missing table, a block, a
     /// valid entry): the caller then takes the general path.
     @inlinable mutating func mapSinglePage(_ ipa: UInt64, leaf: UInt64) -> Bool {
+        addressFormat == .bits48 ? mapSinglePage(ipa, leaf: leaf, narrow: true) : mapSinglePage(ipa, leaf: leaf, narrow: false)
+    }
+
+    @inlinable @inline(__always)
+    mutating func mapSinglePage(_ ipa: UInt64, leaf: UInt64, narrow: Bool) -> Bool {
         let g = self.g
         let stride = UInt64(g.stride)
         let format = addressFormat
+        let narrowMask = Stage2AddressFormat.bits48.fieldMask(g)
         var level = geometry.startLevel
         var shift = cachedWalkParameters.derived.rootShift
         var indexMask = cachedWalkParameters.derived.rootIndexMask
@@ -302,7 +315,7 @@ extension Stage2Tables {
                 return true
             }
             guard Stage2Descriptor.isTable(d, level: level) else { return false }  // no table here (hole or block)
-            let next = format.address(d, g)
+            let next = narrow ? d & narrowMask : format.address(d, g)
             let o = next &- poolBase
             guard o & (g.bytes &- 1) == 0, o &>> pageShift < pageCount, state[Int(truncatingIfNeeded: o &>> pageShift)] == 1 else {
                 return false
@@ -312,6 +325,101 @@ extension Stage2Tables {
             shift &-= stride
             indexMask = UInt64(g.entriesPerTable - 1)
         }
+    }
+
+    /// Fast path for a map whose leaves all fall in one table (a block, a run of blocks, or
+    /// pages inside one last-level table). The leaf level is the general path's choice: the
+    /// first level from the start level down where blocks are allowed and IPA, PA and size
+    /// are all aligned to its block size, else level 3. Follows our own tables to that level
+    /// (each next table must be one of the pool's table pages), creates the missing ones, and
+    /// writes the leaves into invalid entries: invalid → valid needs no invalidation (Arm ARM
+    /// D8.16). New tables are filled before they are linked, top table allocated first, as the
+    /// general path does. Returns false, having changed nothing, for anything else (the range
+    /// crosses a table, a valid entry or a block is in the way, a table is not ours, the pool
+    /// is short): the general path then does it or reports why.
+    @usableFromInline mutating func mapLeafRun(_ ipa: UInt64, pa: UInt64, size: UInt64, bits: UInt64) -> Bool {
+        let g = self.g
+        let start = geometry.startLevel
+        var leafLevel = 3
+        if configuration.blocks {
+            for l in start..<3 where blockAllowed(atLevel: l) {
+                if (ipa | pa | size) & ((1 << UInt64(g.entryShift(atLevel: l))) - 1) == 0 {
+                    leafLevel = l
+                    break
+                }
+            }
+        }
+        let leafShift = UInt64(g.entryShift(atLevel: leafLevel))
+        if leafLevel > start {
+            let tableShift = UInt64(g.entryShift(atLevel: leafLevel - 1))
+            guard ipa >> tableShift == (ipa + size - 1) >> tableShift else { return false }
+        }
+        let tableIndexMask = UInt64(g.entriesPerTable - 1)
+        var table = rootAddress.rawValue
+        var level = start
+        var shift = cachedWalkParameters.derived.rootShift
+        var indexMask = cachedWalkParameters.derived.rootIndexMask
+        var parentEntry: UInt64? = nil  // the invalid entry the first new table goes into
+        while level < leafLevel {
+            let ea = table &+ ((ipa &>> shift) & indexMask) &* 8
+            let d = memory.readDescriptor(at: PhysicalAddress(ea))
+            if Stage2Descriptor.isTable(d, level: level) {
+                let next = addressFormat.address(d, g)
+                guard pool.isTablePage(next) else { return false }
+                table = next
+                level += 1
+                shift -= UInt64(g.stride)
+                indexMask = tableIndexMask
+                continue
+            }
+            guard !Stage2Descriptor.isValid(d) else { return false }  // a block: split or replace
+            parentEntry = ea
+            break
+        }
+        let count = Int(size >> leafShift)
+        let leaf = bits | Stage2Descriptor.leafType(level: leafLevel)
+        guard let parentEntry else {
+            // The leaf table exists: every entry the range covers must be invalid.
+            let first = table &+ ((ipa &>> shift) & indexMask) &* 8
+            for k in 0..<count where Stage2Descriptor.isValid(memory.readDescriptor(at: PhysicalAddress(first + UInt64(k) * 8))) {
+                return false
+            }
+            writeLeafRun(oa: pa, bits: leaf, step: 1 << leafShift, count: count, at: first)
+            pool.counts[pool.page(of: table)] &+= UInt16(count)
+            return true
+        }
+        // Tables for levels level+1 ... leafLevel, allocated top first.
+        let missing = leafLevel - level
+        guard missing <= pool.available else { return false }
+        var tables: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        for k in 0..<missing {
+            let t = newTable(split: nil, level: level + 1 + k)
+            switch k {
+            case 0: tables.0 = t
+            case 1: tables.1 = t
+            default: tables.2 = t
+            }
+        }
+        func tableAt(_ k: Int) -> UInt64 { k == 0 ? tables.0 : k == 1 ? tables.1 : tables.2 }
+        let leafTable = tableAt(missing - 1)
+        writeLeafRun(
+            oa: pa, bits: leaf, step: 1 << leafShift, count: count,
+            at: leafTable &+ ((ipa &>> leafShift) & tableIndexMask) &* 8)
+        pool.counts[pool.page(of: leafTable)] &+= UInt16(count)
+        // Link bottom up: each new table into the new one above it, the top one last.
+        var k = missing - 1
+        while k > 0 {
+            let parentShift = UInt64(g.entryShift(atLevel: level + k))
+            let ea = tableAt(k - 1) &+ ((ipa &>> parentShift) & tableIndexMask) &* 8
+            memory.writeDescriptor(addressFormat.field(tableAt(k)) | Stage2Descriptor.typeMask, at: PhysicalAddress(ea))
+            pool.counts[pool.page(of: tableAt(k - 1))] &+= 1
+            k -= 1
+        }
+        let old = memory.readDescriptor(at: PhysicalAddress(parentEntry))
+        let link = addressFormat.field(tables.0) | Stage2Descriptor.typeMask
+        memory.writeDescriptor(link, at: PhysicalAddress(parentEntry))
+        pool.adjustCount(entry: parentEntry, old: old, new: link)
+        return true
     }
 
     // MARK: Writing pass

@@ -53,6 +53,10 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
     /// so a walk's next load depends on the descriptor through one addition, not two (the
     /// bounds check works on `pa` − `base` beside it).
     @usableFromInline let biased: UInt
+    /// Every byte from this offset up is zero: the buffer is zeroed when allocated and nothing
+    /// non-zero has been written there since. `zero` does not rewrite those bytes (a pool's
+    /// fresh pages come from there), so a table page is zeroed once, not on every take.
+    @exclusivity(unchecked) @usableFromInline var zeroFrom: UInt64 = 0
 
     public init(base: PhysicalAddress, size: UInt64) {
         precondition(size > 0 && size % 8 == 0, "table memory size must be a positive multiple of 8")
@@ -77,6 +81,7 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
     public convenience init(base: PhysicalAddress, bytes: [UInt8]) {
         self.init(base: base, size: max(8, (UInt64(bytes.count) + 7) & ~7))
         bytes.withUnsafeBytes { storage.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        zeroFrom = UInt64(bytes.count)
     }
     deinit { storage.deallocate() }
 
@@ -88,6 +93,7 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
     @inlinable public func writeDescriptor(_ value: UInt64, at pa: PhysicalAddress) {
         let o = pa.rawValue &- base.rawValue
         precondition(o < size &- 7, "descriptor write outside the table memory")
+        if o >= zeroFrom && value != 0 { zeroFrom = o &+ 8 }
         storage.storeBytes(of: value.littleEndian, toByteOffset: Int(truncatingIfNeeded: o), as: UInt64.self)
     }
     @inlinable public func loadDescriptor(at pa: PhysicalAddress) -> UInt64? {
@@ -99,6 +105,7 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
     @inlinable public func writeDescriptorRun(first: UInt64, step: UInt64, count: Int, at pa: PhysicalAddress) {
         let o = pa.rawValue &- base.rawValue
         precondition(count >= 0 && o <= size && UInt64(count) * 8 <= size - o, "descriptor run outside the table memory")
+        if o &+ UInt64(count) * 8 > zeroFrom { zeroFrom = o &+ UInt64(count) * 8 }
         let p = (storage + Int(truncatingIfNeeded: o)).bindMemory(to: UInt64.self, capacity: count)
         var v = first
         for i in 0..<count {
@@ -112,7 +119,9 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
     public func zero(at pa: PhysicalAddress, bytes: UInt64) {
         let o = pa.rawValue &- base.rawValue
         precondition(o <= size && bytes <= size - o, "zero outside the table memory")
-        (storage + Int(o)).initializeMemory(as: UInt8.self, repeating: 0, count: Int(bytes))
+        guard o < zeroFrom else { return }  // already zero
+        (storage + Int(o)).initializeMemory(as: UInt8.self, repeating: 0, count: Int(min(bytes, zeroFrom - o)))
+        if o + bytes >= zeroFrom { zeroFrom = o }
     }
     /// The raw little-endian bytes (the image `harness stage2 build` writes).
     public var bytes: [UInt8] {

@@ -188,6 +188,9 @@ public struct Stage2Tables<Memory: TableMemory> {
         {
             // One fresh page in an existing last-level table: nothing to invalidate.
             try flush(tlb: &tlb)
+        } else if !attributes.contiguous && mapLeafRun(ipa.rawValue, pa: pa.rawValue, size: size, bits: bits) {
+            // Leaves into invalid entries of one table (new tables filled, then linked).
+            try flush(tlb: &tlb)
         } else {
             let op = Operation(
                 kind: .map, start: ipa.rawValue, end: ipa.rawValue + size, pa: pa.rawValue,
@@ -289,8 +292,8 @@ public struct Stage2Tables<Memory: TableMemory> {
 
     // MARK: Checks
 
-    // Always inlined: a call on the class-held tables copied the whole value for it.
-    @inlinable @inline(__always) func checkRange(ipa: IPA, size: UInt64) throws(Stage2Error) {
+    @inlinable @inline(__always)
+    func checkRange(ipa: IPA, size: UInt64) throws(Stage2Error) {
         let g = geometry.granule
         guard size != 0 else { throw .zeroSize }
         guard size % g.bytes == 0 else { throw .misaligned(what: "size", value: size, granule: g) }
@@ -299,7 +302,8 @@ public struct Stage2Tables<Memory: TableMemory> {
         guard !o, end <= geometry.ipaLimit else { throw .ipaOutOfRange(ipa, size: size, ipaBits: geometry.ipaBits) }
     }
 
-    @inlinable @inline(__always) func checkOutput(pa: PhysicalAddress, size: UInt64) throws(Stage2Error) {
+    @inlinable @inline(__always)
+    func checkOutput(pa: PhysicalAddress, size: UInt64) throws(Stage2Error) {
         let g = geometry.granule
         guard pa.isAligned(to: g.bytes) else { throw .misaligned(what: "PA", value: pa.rawValue, granule: g) }
         let bits = configuration.outputBits ?? addressFormat.maximumBits

@@ -247,6 +247,14 @@ public struct Stage2WalkParameters: Sendable, Equatable {
     /// flag, then permission.
     @inlinable @inline(__always)
     public func walk<M: TableMemory>(_ ipa: IPA, access: Stage2Access = .read, memory: M) -> Stage2WalkResult {
+        // The 48-bit format gets its own copy of the walk: one AND per level, no format test.
+        derived.format == .bits48
+            ? walk(ipa, access: access, memory: memory, narrow: true) : walk(ipa, access: access, memory: memory, narrow: false)
+    }
+
+    /// The walk, with `narrow` (a constant after inlining) set when the format is `.bits48`.
+    @inlinable @inline(__always)
+    func walk<M: TableMemory>(_ ipa: IPA, access: Stage2Access, memory: M, narrow: Bool) -> Stage2WalkResult {
         let k = derived
         // Inconsistent SL or an IPA beyond T0SZ: translation fault at level 0.
         // BADDR beyond PS: address-size fault reported at level 0.
@@ -262,7 +270,7 @@ public struct Stage2WalkParameters: Sendable, Equatable {
             guard let v = memory.loadDescriptor(at: at) else { return walkFault(.externalAbortOnWalk, level, 0, ipa, access) }
             d = v
             guard Stage2Descriptor.isTable(d, level: level) else { break }
-            table = k.format == .bits48 ? d & k.addressMask : k.format.address(d, granule)
+            table = narrow ? d & k.addressMask : k.format.address(d, granule)
             if table >= k.limit { return walkFault(.addressSize, level, d, ipa, access) }
             level &+= 1
             shift &-= k.stride
@@ -273,7 +281,7 @@ public struct Stage2WalkParameters: Sendable, Equatable {
             return walkFault(.translation, level, d, ipa, access)
         }
         let size: UInt64 = 1 &<< shift
-        let base = (k.format == .bits48 ? d & k.addressMask : k.format.address(d, granule)) & ~(size &- 1)
+        let base = (narrow ? d & k.addressMask : k.format.address(d, granule)) & ~(size &- 1)
         if base >= k.limit { return walkFault(.addressSize, level, d, ipa, access) }
         // Loads and stores: AF (bit 10, unless VTCR_EL2.HA) and S2AP[0]/S2AP[1] (bits 6/7) in
         // one test; which fault it is (access flag before permission) only on failure.

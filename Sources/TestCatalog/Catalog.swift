@@ -1,10 +1,9 @@
 import CatalogFiles
 import Runtime
 
-/// The tests the harness knows: the scenario files embedded from catalog/ (in file-name
-/// order), then the tests still written in Swift.
+/// The tests the harness knows: the scenario files embedded from catalog/ (in file-name order).
 public enum Catalog {
-    public static let tests: [CatalogTest] = builtInFiles + advancedTests
+    public static let tests: [CatalogTest] = builtInFiles
 
     /// The embedded catalog/*.json files, loaded. A built-in file that does not load is a
     /// build defect (a unit test loads every one), so it stops the program with the error.

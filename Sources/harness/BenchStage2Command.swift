@@ -57,6 +57,7 @@ struct BenchStage2Command: ParsableCommand {
             throw stage2Fail("--case: unknown case '\(n)' (known: \(Stage2Benchmark.caseNames.joined(separator: ", ")))")
         }
         guard repetitions >= 1 else { throw stage2Fail("--repetitions must be at least 1") }
+        let clockCost = Stage2Benchmark.clockOverheadNanoseconds  // measured before any timed region
         var results: [(name: String, same: Side, seed: Side?, own: Side)] = []
         for name in names {
             var same = Side()
@@ -82,6 +83,7 @@ struct BenchStage2Command: ParsableCommand {
         }
         print("Same geometry on both sides: 48-bit IPA (4K: 4 levels from level 0; 64K: 3 from level 1).")
         print("\(repetitions) repetitions per side, order rotating; ns per page / unmap call / walk.")
+        print("Thread CPU time on both sides, less the clock's own cost (\(clockCost) ns per timed region).")
         print("case              Swift min   median    seed min    median   speed-up min  median   goal   table bytes Swift/seed")
         for r in results {
             var line = pad(r.name, 16) + lpad(fmt(r.same.min), 11) + lpad(fmt(r.same.median), 10)

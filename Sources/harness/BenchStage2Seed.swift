@@ -28,9 +28,9 @@ enum SeedBaselineBenchmark {
         let pages = pool(g, pa: pa, blocks: blocks)
         var sets = [seed_tables](repeating: seed_tables(), count: n)
         for i in 0..<n { precondition(seed_init(&sets[i], pageShift, blocks ? 1 : 0, pages) == 0) }
-        let start = nowNanoseconds()
+        let start = Stage2Benchmark.now()
         for i in 0..<n { precondition(seed_map(&sets[i], 0, pa, gigabyte, attributes) == 0) }
-        let ns = nowNanoseconds() - start
+        let ns = Stage2Benchmark.elapsedNanoseconds(since: start)
         let sample = Stage2Benchmark.Sample(
             nanoseconds: Double(ns) / Double(n), operations: Int(gigabyte >> UInt64(pageShift)),
             tableBytes: sets[0].table_count << UInt64(pageShift),
@@ -45,13 +45,13 @@ enum SeedBaselineBenchmark {
         precondition(seed_init(&t, 12, 0, pages) == 0)
         precondition(seed_map(&t, 0, 0x8000_0000, gigabyte, attributes) == 0)
         let tableBytes = t.table_count << 12
-        let start = nowNanoseconds()
+        let start = Stage2Benchmark.now()
         var ipa: UInt64 = 0
         while ipa < gigabyte {
             seed_unmap(&t, ipa, 4096)
             ipa += 4096
         }
-        let ns = nowNanoseconds() - start
+        let ns = Stage2Benchmark.elapsedNanoseconds(since: start)
         precondition(t.table_count == 1)
         seed_destroy(&t)
         return Stage2Benchmark.Sample(
@@ -66,9 +66,9 @@ enum SeedBaselineBenchmark {
         precondition(seed_map(&t, 0, 0x8000_0000, gigabyte, attributes) == 0)
         let ipas = Stage2Benchmark.walkIPAs
         var sum: UInt64 = 0
-        let start = nowNanoseconds()
+        let start = Stage2Benchmark.now()
         for ipa in ipas { sum &+= seed_walk(&t, ipa) }
-        let ns = nowNanoseconds() - start
+        let ns = Stage2Benchmark.elapsedNanoseconds(since: start)
         precondition(sum != 0)
         let tableBytes = t.table_count << 12
         seed_destroy(&t)

@@ -147,7 +147,13 @@ struct Stage2FuzzCommand: ParsableCommand {
             if dt > hangSeconds { hangs += 1 }
         }
         // Images: built from the seeds, then corrupted.
-        let bases = seedBytes.compactMap { try? Stage2Build(spec: $0) }
+        // A seed that does not build is this command's own mistake: a failure, not a smaller corpus.
+        var bases: [Stage2Build] = []
+        for (i, spec) in seedBytes.enumerated() {
+            do { bases.append(try Stage2Build(spec: spec)) } catch {
+                throw stage2Fail("stage2 fuzz: built-in seed \(i) does not build: \(error.message)")
+            }
+        }
         var imageFailures = 0
         var walks = 0
         var dumpsCapped = 0

@@ -29,33 +29,14 @@ import Testing
         throw CLIError(message: "harness executable not found near \(exe)")
     }
 
+    /// `harness ARGUMENTS` with the hang guard of `Subprocess` (killed after 300 s: a hang fails
+    /// the test instead of stopping the test run).
     static func run(_ arguments: [String]) throws -> Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try harnessPath())
-        p.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["NO_COLOR"] = "1"
-        p.environment = env
-        // Files, not pipes: nothing can block on a full pipe while the other is unread.
-        let dir = try tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let outURL = dir.appendingPathComponent("out")
-        let errURL = dir.appendingPathComponent("err")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outURL)
-        let err = try FileHandle(forWritingTo: errURL)
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        try out.close()
-        try err.close()
-        return Run(
-            status: p.terminationStatus,
-            stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-            stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+        let r = try Subprocess.run(arguments)
+        if r.timedOut {
+            throw CLIError(message: "harness \(arguments.joined(separator: " ")) did not end within 300 s (killed)")
+        }
+        return Run(status: r.status, stdout: r.stdoutText, stderr: r.stderr)
     }
 
     static func tempDir() throws -> URL {

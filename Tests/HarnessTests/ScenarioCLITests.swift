@@ -39,6 +39,49 @@ import Testing
         #expect(missing.status == 1 && missing.stdout.contains("cannot open"), "\(missing)")
     }
 
+    /// Every variant is built for 4K, 16K and 64K host pages and every error is printed with the
+    /// file, the variant and what failed: a dirty-logged region of 8 4K pages (whole 4K and 16K
+    /// host pages, not 64K) and a region the session's data pool cannot hold (an error that is
+    /// not the file loader's own type). A variant without either stays clean.
+    @Test func checkBuildsEveryVariantForEveryHostPageSizeAndPrintsEveryError() throws {
+        let dir = try RunCLITests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good = dir.appendingPathComponent("good.json").path
+        _ = try RunCLITests.run(["new", "good", "--path", good])
+        let text = try String(contentsOfFile: good, encoding: .utf8)
+        let variants = #"""
+              "variants": [
+                {"name": "4k", "summary": "fine"},
+                {"name": "logged", "summary": "8 4K pages logged",
+                 "memory": [{"name": "data", "ipa": "base", "size": "8 * 0x1000", "access": "rw", "pa": "0x5000_0000", "dirtyLog": "ownSlot"},
+                            {"name": "lazy", "ipa": "base + block", "size": "block", "unit": "page"}]},
+                {"name": "huge", "summary": "more than the pool",
+                 "memory": [{"name": "data", "ipa": "base", "size": "0x4000000 + page", "access": "rw"},
+                            {"name": "lazy", "ipa": "base + block", "size": "block", "unit": "page"}]}
+              ]
+            """#
+        let start = try #require(text.range(of: #""variants": ["#))
+        let bad = dir.appendingPathComponent("bad.json").path
+        try (String(text[..<start.lowerBound]) + variants + "\n}\n").write(toFile: bad, atomically: true, encoding: .utf8)
+        let r = try RunCLITests.run(["check", bad])
+        #expect(r.status == 1, "\(r)")
+        #expect(
+            r.stdout.contains(
+                "\(bad): $.variants[1].memory[0].dirtyLog: a dirty-logged region must start and end on a host page (0x10000 bytes): PA 0x50000000, size 0x8000 (with 64 KiB host pages)"
+            ), "\(r.stdout)")
+        #expect(
+            r.stdout.contains(
+                "\(bad): $.variants[2]: variant 'huge': layout: the session's data pool (0x3800000 bytes) cannot hold 0x4001000 bytes"),
+            "\(r.stdout)")
+        #expect(!r.stdout.contains("variants[0]") && !r.stdout.contains(": ok:"), "\(r.stdout)")
+        // Without the two bad variants the same file is clean.
+        let fixed = dir.appendingPathComponent("fixed.json").path
+        try (String(text[..<start.lowerBound]) + #""variants": [{"name": "4k", "summary": "fine"}]"# + "\n}\n").write(
+            toFile: fixed, atomically: true, encoding: .utf8)
+        let f = try RunCLITests.run(["check", fixed])
+        #expect(f.status == 0 && f.stdout == "\(fixed): ok: good, 1 variant\n", "\(f)")
+    }
+
     @Test func runWithABadFileRunsNothingAndWritesNoReport() throws {
         let dir = try RunCLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -5,8 +5,9 @@ import Foundation
 #endif
 
 /// `harness` as a subprocess with a deadline (it is killed with SIGKILL when it passes: a hang
-/// is a failure, not a stuck test run), optional stdin, and an optional signal sent once a
-/// condition on the files it writes holds.
+/// is a failure, not a stuck test run; wall time, so generous, and a bound on work is an
+/// RLIMIT_CPU in `rlimits`), optional stdin, and an optional signal sent once a condition on
+/// the files it writes holds.
 struct Subprocess {
     struct Result {
         var status: Int32
@@ -20,7 +21,7 @@ struct Subprocess {
 
     static func run(
         _ arguments: [String], stdin: [UInt8]? = nil, stdoutPath: String? = nil,
-        timeout: Double = 60, environment: [String: String] = [:],
+        timeout: Double = 300, environment: [String: String] = [:],
         signal: (number: Int32, when: () -> Bool)? = nil,
         onRunning: (when: () -> Bool, start: (Int32) -> Void)? = nil,
         rlimits: [(resource: Int32, value: UInt64)] = [], executable: String? = nil
@@ -87,6 +88,7 @@ struct Subprocess {
         case Int32(RLIMIT_NOFILE.rawValue): "nofile"
         case Int32(RLIMIT_AS.rawValue): "as"
         case Int32(RLIMIT_FSIZE.rawValue): "fsize"
+        case Int32(RLIMIT_CPU.rawValue): "cpu"
         default: "core"
         }
     }

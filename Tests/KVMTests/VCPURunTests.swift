@@ -83,8 +83,10 @@ struct VCPURunTests {
             let exit = try vcpu.run(timeoutNanoseconds: 200_000_000)
             let elapsed = ContinuousClock.now - start
             #expect(exit == .interrupted(.watchdog))
+            // Never early; late only by scheduling (generous: a loaded machine is slow, a timer
+            // armed in the wrong unit is 1000 times late).
             #expect(elapsed >= .milliseconds(200))
-            #expect(elapsed < .seconds(5))
+            #expect(elapsed < .seconds(60))
             // The guest still spins; a second run is interrupted again (immediate_exit was reset).
             #expect(try vcpu.run(timeoutNanoseconds: 50_000_000) == .interrupted(.watchdog))
         }

@@ -75,7 +75,8 @@ import Testing
     }
 }
 
-/// The script engine against a scripted payload: what it writes into the reply area.
+/// The file versions of the live-edit tests against a scripted payload: what the event
+/// runner writes into the reply area (formerly checked for the Swift script engine).
 @Suite struct AdvancedScriptProtocol {
     struct Reply {
         var action: UInt32
@@ -111,7 +112,7 @@ import Testing
         var replies: [Reply] = []
         let capture: (ScriptedBackend) throws -> Void = { replies.append(try Self.reply($0)) }
         let (outcome, backend) = run(
-            Advanced.vmidSwitchScenario(),
+            try #require(Catalog.test(named: "vmid-isolation")?.variants.first { $0.name == "switch" }).scenario(HostFacts()),
             [
                 ScriptedBackend.hello,
                 Self.hvc(seq: 2, op: 0),
@@ -153,28 +154,29 @@ import Testing
         #expect(replies[3].tlbi.first?.1 == 0x800_0000)
         // Then the guest resumes under A.
         #expect(replies[4].action == resume && replies[4].vttbr == vttbrA)
-        // A stage-2 fault where none is expected stops the guest and fails the test.
-        #expect(replies[5].action == ReplyAction.stop.rawValue)
+        // A stage-2 fault where the next expected event is an HVC fails the test.
         guard case .fail(let m) = outcome else {
             Issue.record("expected a failure, got \(outcome)")
             return
         }
-        #expect(m.contains("unexpected stage-2 fault at op 7"))
+        #expect(m.contains("stage-2 fault") && m.contains("at op 7, expected op 8: HVC #0x1"), "\(m)")
     }
 
-    @Test func wrongHostCallIsAFailure() {
+    @Test func wrongHostCallIsAFailure() throws {
         // The plan's first host call is op 1 (after a load loop); one at op 0 is wrong.
         let (outcome, _) = run(
-            Advanced.bbmScenario(),
+            try #require(Catalog.test(named: "break-before-make")?.variants.first { $0.name == "4k" }).scenario(HostFacts()),
             [
+                // The host's remap at that (wrong) host call asks for TLB maintenance: ACK, then DONE.
                 ScriptedBackend.hello, Self.hvc(seq: 2, op: 0),
-                { _ in throw BackendError.timeout(seconds: 1, lastExits: []) },
+                ScriptedBackend.send(MailboxMessage(kind: .ack, seq: 3, opIndex: nil)),
+                ScriptedBackend.send(MailboxMessage(kind: .done, seq: 4, opIndex: 15)),
             ])
         guard case .fail(let m) = outcome else {
             Issue.record("expected a failure, got \(outcome)")
             return
         }
-        #expect(m.contains("expected hvc #0x1 at op 1"))
+        #expect(m.contains("expected op 1: HVC #0x1") && m.contains("reported for op 0"), "\(m)")
     }
 }
 
@@ -201,20 +203,27 @@ import Testing
         #expect(a.expectedExits == [.hostCall(opIndex: 1, label: a.hostCalls[0].label), .done(opIndex: 4)])
     }
 
-    @Test func secondLayoutIsValidAndDisjoint() throws {
-        let l0 = SessionLayout.standard
-        let l1 = Advanced.secondLayout(.standard)
+    /// The per-vCPU layout a two-vCPU file runs with (`SessionLayout.forVCPU`).
+    @Test func secondVCPULayoutIsValidAndDisjoint() throws {
+        let l0 = SessionLayout.forVCPU(0, of: 2)
+        let l1 = SessionLayout.forVCPU(1, of: 2)
+        try l0.validate(imageBytes: 4096)
         try l1.validate(imageBytes: 4096)
         // Per-vCPU areas differ; the payload and the identity-mapped nested region are shared.
         #expect(l1.config != l0.config && l1.message != l0.message && l1.el2StackTop != l0.el2StackTop)
         #expect(l1.payload == l0.payload && l1.nested == l0.nested)
         // vCPU 1's config/message/stack page range lies above vCPU 0's EL2 stack top.
         #expect(l1.config.rawValue >= l0.el2StackTop.rawValue)
-        // vCPU 1's ops/results inside the shared nested region, clear of vCPU 0's.
-        #expect(l1.ops.rawValue == 0x4028_0000 && l1.results.rawValue == 0x4038_0000)
+        // vCPU 1's ops/results: 256 KiB slices of the shared nested region, clear of vCPU 0's.
+        #expect(l1.ops.rawValue == 0x4024_0000 && l1.results.rawValue == 0x4034_0000)
         #expect(l1.ops.rawValue >= l0.ops.rawValue + UInt64(Advanced.twoVCPUPlans().cpu0.ops.count * GuestABI.opSize))
-        // Its table pool is outside vCPU 0's pool and data pages.
+        #expect(l0.nestedStackTop.rawValue <= l1.results.rawValue && l1.nestedStackTop.rawValue <= l1.nested.rawValue + l1.nestedSize)
+        // The scratch page: past vCPU 0's largest result list, below its stack.
+        #expect(SessionLayout.scratch.rawValue >= l0.results.rawValue + UInt64(SessionLayout.maxOpsPerVCPU * GuestABI.resultSize))
+        #expect(SessionLayout.scratch.rawValue + 0x1000 <= l0.nestedStackTop.rawValue - 0x1_0000)
+        // Its table pool is outside vCPU 0's pool and data pages, at the end of the shrunk data pool.
         #expect(l1.tablePool.rawValue >= Advanced.pagePA(16))
+        #expect(l1.tablePool.rawValue == l0.dataPool.rawValue + l0.dataPoolSize)
         #expect(l1.tablePool.rawValue + l1.tablePoolSize <= l0.ramBase.rawValue + l0.ramSize)
     }
 }

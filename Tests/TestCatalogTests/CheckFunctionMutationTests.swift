@@ -6,7 +6,8 @@ import Testing
 @testable import Runtime
 @testable import TestCatalog
 
-/// The other fault checkers, field by field: the two-vCPU check (`Advanced.twoVCPUCheck`) and
+/// The other fault checkers, field by field: the multi-vCPU runner's check (`FaultCheck` with
+/// the vCPU named, as `MultiVCPURunner.Context.match` calls it) and
 /// the runner's `FaultCheck` with the nested stage 1 on (S1PTW, FAR = the VA, HPFAR = the IPA). A correct syndrome (written
 /// from Arm ARM D24.2 ESR_EL2 / HPFAR_EL2, see `FieldMutationTests`) gives no mismatch; each
 /// one-field change gives a mismatch that names the field.
@@ -27,7 +28,8 @@ import Testing
         hpfar: (0x80_0000_0000 >> 12) << 4, elr: interp, spsr: 0x3C5, opIndex: 2)
 
     static func two(_ m: MailboxMessage) -> [String] {
-        Advanced.twoVCPUCheck(m, report: FaultReport(esr: m.esr, far: m.far, hpfar: m.hpfar), against: twoWant, payload: payload)
+        FaultCheck.mismatches(
+            m, report: FaultReport(esr: m.esr, far: m.far, hpfar: m.hpfar), against: twoWant, payload: payload, walk: nil, who: "vCPU 0: ")
     }
 
     @Test func twoVCPUCorrectSyndromePasses() {
@@ -65,7 +67,7 @@ import Testing
         let m = Self.twoGood
         let r = FaultReport(esr: m.esr, far: m.far, hpfar: m.hpfar)
         func with(_ result: Stage2WalkResult) -> [String] {
-            Advanced.twoVCPUCheck(m, report: r, against: Self.twoWant, payload: Self.payload, walk: { _, _ in result })
+            FaultCheck.mismatches(m, report: r, against: Self.twoWant, payload: Self.payload, walk: { _, _ in result }, who: "vCPU 0: ")
         }
         let ipa = IPA(Self.twoWant.address)
         #expect(with(.fault(Stage2Fault(kind: .translation, level: 3, ipa: ipa, access: .read))).isEmpty)

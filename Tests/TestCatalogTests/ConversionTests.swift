@@ -154,6 +154,70 @@ import Testing
             a.events.map(\.description) == plan.hostCalls.map { ExpectedEvent(.hvc(imm: GuestABI.hvcOp, opIndex: $0.opIndex)).description })
     }
 
+    /// two-vcpus was a Swift script: each vCPU's ops and results, the fault vCPU 0 must take,
+    /// the hvc events (vCPU 0's hands over to vCPU 1), the host's steps and the planted pages
+    /// must be the Swift ones.
+    @Test func twoVCPUs() throws {
+        let test = try #require(Catalog.test(named: "two-vcpus"))
+        func significant(_ ops: [GuestOp]) -> [GuestOp] {
+            ops.map { op in
+                var o = op
+                if o.kind.isLoad && !o.checkEveryRepetition { o.value = 0 }
+                return o
+            }
+        }
+        func bytes(_ l: [(PhysicalAddress, [UInt8])]) -> [UInt64: UInt8] {
+            var d: [UInt64: UInt8] = [:]
+            for (pa, bs) in l { for (i, x) in bs.enumerated() { d[pa.rawValue + UInt64(i)] = x } }
+            return d
+        }
+        func planted(_ ks: [UInt64]) -> [UInt64: UInt8] {
+            bytes(ks.map { (PhysicalAddress(Advanced.pagePA($0)), le64(Advanced.pagePattern($0))) })
+        }
+        let hvc = { (op: Int) in ExpectedEvent.Kind.hvc(imm: GuestABI.hvcOp, opIndex: op) }
+
+        let unmap = try #require(test.variants.first { $0.name == "tlbi-is-unmap" }).scenario(HostFacts())
+        let (a, b, faultOp) = Advanced.twoVCPUPlans()
+        #expect(unmap.schedule == .lockstep && unmap.vcpus.map(\.id) == [0, 1] && unmap.vcpus.allSatisfy { $0.tables == nil })
+        #expect(significant(unmap.vcpus[0].ops) == significant(a.ops) && significant(unmap.vcpus[1].ops) == significant(b.ops))
+        #expect(unmap.vcpus[0].expectedResults == a.expectedResults && unmap.vcpus[1].expectedResults == b.expectedResults)
+        #expect(bytes(unmap.planted) == planted([1, 2, 5]))
+        let e0 = unmap.vcpus[0].events
+        let e1 = unmap.vcpus[1].events
+        #expect(e0.map(\.kind) == [hvc(1), .stage2Fault(Advanced.twoVCPUExpectedFault(op: faultOp))])
+        #expect(e0.map(\.switchTo) == [1, nil] && e1.map(\.kind) == [hvc(1)] && e1[0].switchTo == nil)
+        #expect(
+            e0[1].reactions.map { "\($0)" } == [
+                "\(ExpectedEvent.Reaction.mapIn(set: nil, ipa: IPA(Advanced.x), pa: PhysicalAddress(Advanced.pagePA(2)), size: 0x1000, attributes: Advanced.rw, tlbiUnder: nil, tlbi: nil))"
+            ])
+        #expect(
+            e1[0].reactions.map { "\($0)" } == [
+                "\(ExpectedEvent.Reaction.unmap(ipa: IPA(Advanced.x), size: 0x1000))",
+                "\(ExpectedEvent.Reaction.expectUnmapped(set: nil, ipa: IPA(Advanced.x)))",
+            ])
+        #expect(
+            unmap.initialMappings.map { "\($0.ipa) \($0.pa) \($0.size) \($0.attributes)" } == [
+                "\(IPA(Advanced.x)) \(PhysicalAddress(Advanced.pagePA(1))) 4096 \(Advanced.rw)",
+                "\(IPA(Advanced.x + 0x1000)) \(PhysicalAddress(Advanced.pagePA(5))) 4096 \(Advanced.rw)",
+            ])
+
+        let same = try #require(test.variants.first { $0.name == "same-vmid-vmalls12" }).scenario(HostFacts())
+        let (c, d) = Advanced.sameVMIDPlans()
+        #expect(same.vcpus.map(\.tables) == ["T0", "T1"])
+        #expect(significant(same.vcpus[0].ops) == significant(c.ops) && significant(same.vcpus[1].ops) == significant(d.ops))
+        #expect(same.vcpus[0].expectedResults == c.expectedResults && same.vcpus[1].expectedResults == d.expectedResults)
+        #expect(bytes(same.planted) == planted([1, 2, 3]) && same.initialMappings.isEmpty)
+        #expect(
+            same.tableSets.map { "\($0.name) \($0.vmid) \($0.pool) \($0.poolBytes) \($0.mappings.map { m in "\(m.ipa)->\(m.pa)" })" } == [
+                "T0 5 \(Advanced.poolPA(0)) \(Advanced.poolBytes) [\"\(IPA(Advanced.x))->\(PhysicalAddress(Advanced.pagePA(1)))\"]",
+                "T1 5 \(Advanced.poolPA(1)) \(Advanced.poolBytes) [\"\(IPA(Advanced.x))->\(PhysicalAddress(Advanced.pagePA(2)))\"]",
+            ])
+        #expect(same.vcpus[0].events.map(\.kind) == [hvc(1)] && same.vcpus[0].events[0].switchTo == 1)
+        let remap =
+            "\(ExpectedEvent.Reaction.mapIn(set: "T0", ipa: IPA(Advanced.x), pa: PhysicalAddress(Advanced.pagePA(3)), size: 0x1000, attributes: Advanced.rw, tlbiUnder: nil, tlbi: [.vmalls12e1is]))"
+        #expect(same.vcpus[1].events.map(\.kind) == [hvc(1)] && same.vcpus[1].events[0].reactions.first.map { "\($0)" } == remap)
+    }
+
     @Test func liveEdits() throws {
         try Self.checkLive("break-before-make", "4k", Advanced.bbmScenario(), plan: Advanced.bbmPlan())
         try Self.checkLive("vmid-isolation", "switch", Advanced.vmidSwitchScenario(), plan: Advanced.vmidSwitchPlan())

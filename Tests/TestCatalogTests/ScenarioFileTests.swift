@@ -112,6 +112,21 @@ import Testing
         }
     }
 
+    /// `harness check`: a host that cannot make the VM a variant needs leaves that variant "not
+    /// checked" with the reason, not silently passed and not an error; the hosts it checks for
+    /// (a 52-bit VM) build it.
+    @Test func checkSaysWhatOnlyTheHostDecides() {
+        let text = Self.valid.replacing(#""granule": "4k","#, with: #""granule": "4k", "ipaBits": 48,"#)
+        let small = ScenarioLoader.check(Array(text.utf8), file: "x.json", hosts: [HostFacts(vmIPABits: 40)])
+        #expect(small.errors.isEmpty && small.test != nil, "\(small.errors)")
+        #expect(
+            small.notChecked == [
+                "x.json: $.variants[0]: variant '4k': not checked: KVM_CAP_ARM_VM_IPA_SIZE is 40 bits; a 48-bit nested IPA space needs a VM that large"
+            ], "\(small.notChecked)")
+        let all = ScenarioLoader.check(Array(text.utf8), file: "x.json")
+        #expect(all.errors.isEmpty && all.notChecked.isEmpty, "\(all.errors) \(all.notChecked)")
+    }
+
     @Test func commentKeysAreAllowedAnywhere() throws {
         let text = Self.valid.replacing(#""format": 1,"#, with: #""//": "a comment", "format": 1,"#)
             .replacing(#""at": "ro + 0x18"}"#, with: #""at": "ro + 0x18", "// why": "reads back the store"}"#)

@@ -34,10 +34,19 @@ public struct EventSpec: Decodable, Sendable {
     public var resume: String?
     public var reference: String?
     public var why: String?
+    /// Lockstep vCPUs: after the host's steps, this vCPU stays stopped and vCPU `switchTo` runs.
+    public var switchTo: Int?
+    /// Concurrent vCPUs: "any": the event may happen any number of times (zero included) here.
+    public var times: String?
+    /// With `times`: the flag the guest read last (x14) must be below a bound at each occurrence.
+    public var whileFlag: FlagBoundSpec?
+    /// Concurrent vCPUs: the event may happen only once some vCPU's host step `mark` named this ran.
+    public var after: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case fault, hvc, smc, mmio, el1Exception
         case level, address, access, hpfar, softwareWalk, stage1Walk, bytes, data, host, resume, reference, why
+        case switchTo, times, whileFlag, after
     }
 
     static let faultKinds = ["translation", "accessFlag", "permission", "addressSize", "externalAbortOnWalk"]
@@ -117,5 +126,21 @@ public struct EventSpec: Decodable, Sendable {
         }
         reference = try c.decodeIfPresent(String.self, forKey: .reference)
         why = try c.decodeIfPresent(String.self, forKey: .why)
+        switchTo = try c.decodeIfPresent(Int.self, forKey: .switchTo)
+        times = try c.decodeIfPresent(String.self, forKey: .times)
+        if let times, times != "any" {
+            throw DecodingError.dataCorruptedError(
+                forKey: .times, in: c, debugDescription: "times '\(times)'; expected \"any\" (leave it out for exactly once)")
+        }
+        if times != nil && !isFault {
+            throw DecodingError.dataCorruptedError(forKey: .times, in: c, debugDescription: "'times' is only for a fault")
+        }
+        whileFlag = try c.decodeIfPresent(FlagBoundSpec.self, forKey: .whileFlag)
+        if whileFlag != nil && times == nil {
+            throw DecodingError.dataCorruptedError(
+                forKey: .whileFlag, in: c,
+                debugDescription: "'whileFlag' bounds each occurrence of a repeating event: it needs \"times\": \"any\"")
+        }
+        after = try c.decodeIfPresent(String.self, forKey: .after)
     }
 }

@@ -17,6 +17,15 @@ public enum HostStep: Decodable, Sendable {
     /// Answers an MMIO exit at an unbacked PA by adding a memslot there and re-running the access.
     case backWithMemory(BackingSpec)
     case unmap(region: String)
+    /// Unmap explicitly, with the break's TLB maintenance under a chosen VTTBR and operations.
+    case unmapping(UnmapSpec)
+    /// Fails the test unless the harness's walk of the tables does not translate `ipa`.
+    case expectUnmapped(UnmappedCheckSpec)
+    /// Concurrent vCPUs: records that this vCPU's host reached this point (events with
+    /// `after` this name may happen only once it has).
+    case mark(String)
+    /// Concurrent vCPUs: waits until every other vCPU's `watch` op has made its first read.
+    case waitForWatchers
     /// Change the permissions of a region, or of `size` bytes at `ipa`.
     case protect(region: String?, ipa: Expression?, size: Expression?, access: String)
     /// Set and clear bits of the descriptor for `ipa` at `level` (raw), then invalidate it.
@@ -57,6 +66,7 @@ public enum HostStep: Decodable, Sendable {
         case demandMap, map, unmap, protect, editDescriptor, answer, setX0, setVTTBR, setVTTBRBits, setVNCR
         case swapDescriptor, restoreDescriptors, patchVTCR, restoreVTCR, tlbi, resumeUnder, expectTranslation, expectDescriptor,
             backWithMemory, expectDirty, dirtyLogging, expectDirtyAt, replaceBacking, expectStage1Descriptor
+        case expectUnmapped, mark, waitForWatchers
     }
 
     public init(from decoder: any Decoder) throws {
@@ -82,7 +92,20 @@ public enum HostStep: Decodable, Sendable {
             }
             self = .expectDescriptor(ipa: e.ipa, level: level, set: e.set ?? Expression("0"), clear: e.clear ?? Expression("0"))
         case .backWithMemory: self = .backWithMemory(try c.decode(BackingSpec.self, forKey: .backWithMemory))
-        case .unmap: self = .unmap(region: try c.decode(String.self, forKey: .unmap))
+        case .unmap:
+            if let region = try? c.decode(String.self, forKey: .unmap) {
+                self = .unmap(region: region)
+            } else {
+                self = .unmapping(try c.decode(UnmapSpec.self, forKey: .unmap))
+            }
+        case .expectUnmapped: self = .expectUnmapped(try c.decode(UnmappedCheckSpec.self, forKey: .expectUnmapped))
+        case .mark: self = .mark(try c.decode(String.self, forKey: .mark))
+        case .waitForWatchers:
+            guard try c.decode(Bool.self, forKey: .waitForWatchers) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .waitForWatchers, in: c, debugDescription: "waitForWatchers takes true (leave the step out otherwise)")
+            }
+            self = .waitForWatchers
         case .protect:
             let p = try c.decode(ProtectSpec.self, forKey: .protect)
             self = .protect(region: p.region, ipa: p.ipa, size: p.size, access: p.access)

@@ -19,9 +19,14 @@ public struct OpSpec: Decodable, Sendable {
     /// What the op's result (x11, or x0 for exec/hvc/smc) must be; by default derived.
     public var result: ResultSpec?
     public var raises: [EventSpec]
+    /// watch: the flag it polls (it stops once the flag reads 2), the record it writes
+    /// (`WatchRecord`), the reads it makes after that, and the values it must see: `old`
+    /// first, then `new` and nothing else.
+    public var watch: (flag: Expression, record: Expression, tail: Expression, old: Expression, new: Expression)?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case op, bytes, at, value, aux, register, `repeat`, result, raises
+        case flag, record, tail, old, new
     }
 
     static let kinds: [String: OpKind] = [
@@ -29,7 +34,7 @@ public struct OpSpec: Decodable, Sendable {
         "sysregWrite": .sysregWrite, "sysregRead": .sysregRead, "tlbiVMALLE1": .tlbiVMALLE1, "barrier": .barrier,
         "atS12E1R": .atS12E1R, "atS12E1W": .atS12E1W, "el2Load": .el2Load64,
     ]
-    static let opNames = ["load", "store"] + kinds.keys.sorted()
+    static let opNames = ["load", "store", "watch"] + kinds.keys.sorted()
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -51,7 +56,7 @@ public struct OpSpec: Decodable, Sendable {
             throw DecodingError.dataCorruptedError(forKey: .bytes, in: c, debugDescription: "'bytes' is only for load and store")
         }
         at = try c.decodeIfPresent(Expression.self, forKey: .at)
-        if at == nil, ["load", "store", "exec", "ldar", "ldadd", "cas", "atS12E1R", "atS12E1W", "el2Load"].contains(op) {
+        if at == nil, ["load", "store", "exec", "ldar", "ldadd", "cas", "atS12E1R", "atS12E1W", "el2Load", "watch"].contains(op) {
             throw DecodingError.keyNotFound(
                 CodingKeys.at,
                 DecodingError.Context(
@@ -88,6 +93,26 @@ public struct OpSpec: Decodable, Sendable {
         }
         result = try c.decodeIfPresent(ResultSpec.self, forKey: .result)
         raises = try c.decodeIfPresent([EventSpec].self, forKey: .raises) ?? []
+        let watchKeys: [CodingKeys] = [.flag, .record, .tail, .old, .new]
+        if op == "watch" {
+            for k in watchKeys where !c.contains(k) {
+                throw DecodingError.keyNotFound(
+                    k,
+                    DecodingError.Context(
+                        codingPath: c.codingPath, debugDescription: "a watch needs 'at', 'flag', 'record', 'tail', 'old' and 'new'"))
+            }
+            for k in [CodingKeys.value, .aux, .repeat, .result] where c.contains(k) {
+                throw DecodingError.dataCorruptedError(
+                    forKey: k, in: c, debugDescription: "'\(k.stringValue)' is not for a watch (its result is 'new')")
+            }
+            watch = (
+                try c.decode(Expression.self, forKey: .flag), try c.decode(Expression.self, forKey: .record),
+                try c.decode(Expression.self, forKey: .tail), try c.decode(Expression.self, forKey: .old),
+                try c.decode(Expression.self, forKey: .new)
+            )
+        } else if let k = watchKeys.first(where: { c.contains($0) }) {
+            throw DecodingError.dataCorruptedError(forKey: k, in: c, debugDescription: "'\(k.stringValue)' is only for a watch")
+        }
     }
 
     /// The payload's op kind.
@@ -95,6 +120,7 @@ public struct OpSpec: Decodable, Sendable {
         switch op {
         case "load": [1: .load8, 2: .load16, 4: .load32, 8: .load64][bytes ?? 8]!
         case "store": [1: .store8, 2: .store16, 4: .store32, 8: .store64][bytes ?? 8]!
+        case "watch": .watch64
         default: Self.kinds[op]!
         }
     }

@@ -39,6 +39,10 @@ public struct ScenarioBody: Sendable {
     public var teardown: String?
     /// The nested guest's own stage 1: tables the host builds, the values that turn it on.
     public var stage1: Stage1Spec?
+    /// Several vCPUs, each with its own op list (instead of `ops`).
+    public var vcpus: [VCPUSpec]?
+    /// How the vCPUs run: "lockstep" (one host thread, one vCPU at a time) or "concurrent".
+    public var schedule: String?
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: ScenarioFile.CodingKeys.self)
@@ -82,6 +86,15 @@ public struct ScenarioBody: Sendable {
                 forKey: .teardown, in: c, debugDescription: "teardown '\(teardown)'; expected \"standard\" or \"vmBeforeVCPUs\"")
         }
         stage1 = try c.decodeIfPresent(Stage1Spec.self, forKey: .stage1)
+        vcpus = try c.decodeIfPresent([VCPUSpec].self, forKey: .vcpus)
+        if let vcpus, vcpus.isEmpty {
+            throw DecodingError.dataCorruptedError(forKey: .vcpus, in: c, debugDescription: "vcpus is empty; give at least one entry")
+        }
+        schedule = try c.decodeIfPresent(String.self, forKey: .schedule)
+        if let schedule, schedule != "lockstep" && schedule != "concurrent" {
+            throw DecodingError.dataCorruptedError(
+                forKey: .schedule, in: c, debugDescription: "schedule '\(schedule)'; expected \"lockstep\" or \"concurrent\"")
+        }
     }
 
     init() {}
@@ -110,6 +123,8 @@ public struct ScenarioBody: Sendable {
         r.knownFailures = other.knownFailures ?? knownFailures
         r.teardown = other.teardown ?? teardown
         r.stage1 = other.stage1 ?? stage1
+        r.vcpus = other.vcpus ?? vcpus
+        r.schedule = other.schedule ?? schedule
         return r
     }
 }

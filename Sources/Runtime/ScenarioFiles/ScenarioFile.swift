@@ -19,7 +19,7 @@ public struct ScenarioFile: Decodable, Sendable {
         case format, name, summary, tags, budget, reference, why
         case granule, ipaBits, vmIPABits, nonVHE, hcrSet, vtcrSet, outputBits, lpa2, idRegisters, requires, `let`, memory, plant, tableSets,
             ops,
-            expectMemory, atDone, notes, knownFailures, teardown, stage1
+            expectMemory, atDone, notes, knownFailures, teardown, stage1, vcpus, schedule
         case variants
     }
 

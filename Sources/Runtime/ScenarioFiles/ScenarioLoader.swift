@@ -13,6 +13,70 @@
 public enum ScenarioLoader {
     /// Decodes and validates `bytes` (the text of `file`).
     public static func load(_ bytes: [UInt8], file: String) throws(ScenarioFileError) -> CatalogTest {
+        let (spec, test) = try decode(bytes, file: file)
+        // Build each variant once for a host that has everything, to find errors now; what
+        // this host lacks (a skip) is decided at run time.
+        for i in spec.variants.indices {
+            if case .failed(let e) = build(spec, variant: i, file: file, host: .validation) { throw e }
+        }
+        return test
+    }
+
+    /// `harness check`: decodes `bytes` and builds every variant for each host in `hosts`,
+    /// collecting every error (not only the first) and what a host decides (not checked).
+    public static func check(_ bytes: [UInt8], file: String, hosts: [HostFacts] = HostFacts.checked) -> ScenarioCheck {
+        let spec: ScenarioFile
+        let test: CatalogTest
+        do { (spec, test) = try decode(bytes, file: file) } catch { return ScenarioCheck(test: nil, errors: [error], notChecked: []) }
+        var result = ScenarioCheck(test: test, errors: [], notChecked: [])
+        for (i, v) in spec.variants.enumerated() {
+            for host in hosts {
+                let on = host.hostPageSize == HostFacts.validation.hostPageSize ? "" : " (with \(host.hostPageSize >> 10) KiB host pages)"
+                switch build(spec, variant: i, file: file, host: host) {
+                case .built: continue
+                case .failed(var e):
+                    e.message += on
+                    result.errors.append(e)
+                case .notChecked(let why):
+                    result.notChecked.append("\(file): $.variants[\(i)]: variant '\(v.name)': not checked\(on): \(why)")
+                }
+                break  // one report per variant: the first host it does not build for
+            }
+        }
+        return result
+    }
+
+    /// Reads `path` and checks it (`check(_:file:hosts:)`).
+    public static func check(path: String, hosts: [HostFacts] = HostFacts.checked) -> ScenarioCheck {
+        do { return check(try readFile(path), file: path, hosts: hosts) } catch {
+            return ScenarioCheck(test: nil, errors: [error], notChecked: [])
+        }
+    }
+
+    enum BuildResult {
+        case built
+        case failed(ScenarioFileError)
+        /// The host lacks what the variant needs (its run would be a skip): the reason.
+        case notChecked(String)
+    }
+
+    /// Builds variant `i` for `host`; any error but a skip is the file's, named with its variant.
+    static func build(_ spec: ScenarioFile, variant i: Int, file: String, host: HostFacts) -> BuildResult {
+        do {
+            _ = try ScenarioBuilder(spec: spec, variant: i, file: file).build(host: host)
+            return .built
+        } catch let e as ScenarioFileError {
+            return .failed(e)
+        } catch SessionError.skip(let why) {
+            return .notChecked(why)
+        } catch {
+            return .failed(
+                ScenarioFileError(file: file, path: "$.variants[\(i)]", message: "variant '\(spec.variants[i].name)': \(error)"))
+        }
+    }
+
+    /// Decodes `bytes` and makes its CatalogTest (requirements, known failures), building nothing.
+    static func decode(_ bytes: [UInt8], file: String) throws(ScenarioFileError) -> (ScenarioFile, CatalogTest) {
         let spec: ScenarioFile
         do {
             spec = try JSONDecoder().decode(ScenarioFile.self, from: Data(bytes))
@@ -26,20 +90,7 @@ public enum ScenarioLoader {
         } catch {
             throw ScenarioFileError(file: file, path: "$", message: "\(error)")
         }
-        let test = try ScenarioBuilder.catalogTest(spec, file: file)
-        // Build each variant once for a host that has everything, to find errors now.
-        for (i, v) in spec.variants.enumerated() {
-            do {
-                _ = try ScenarioBuilder(spec: spec, variant: i, file: file).build(host: .validation)
-            } catch let e as ScenarioFileError {
-                throw e
-            } catch SessionError.skip {
-                continue  // the validation host lacks something this variant needs: decided at run time
-            } catch {
-                throw ScenarioFileError(file: file, path: "$.variants[\(i)]", message: "variant '\(v.name)': \(error)")
-            }
-        }
-        return test
+        return (spec, try ScenarioBuilder.catalogTest(spec, file: file))
     }
 
     /// Reads and loads the file at `path`.

@@ -12,7 +12,7 @@ public struct VariantSpec: Decodable, Sendable {
         case name, summary, tags, budget, reference, why
         case granule, ipaBits, vmIPABits, nonVHE, hcrSet, vtcrSet, outputBits, lpa2, idRegisters, requires, `let`, memory, plant, tableSets,
             ops,
-            expectMemory, atDone, notes, knownFailures, teardown, stage1
+            expectMemory, atDone, notes, knownFailures, teardown, stage1, vcpus, schedule
     }
 
     public init(from decoder: any Decoder) throws {

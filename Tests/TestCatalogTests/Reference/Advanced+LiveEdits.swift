@@ -50,44 +50,10 @@ extension Advanced {
         s.notes = [
             "IPA \(hex(x)) page, \(hex(y)) 2 MiB block; TLB maintenance per edit in the exit: TLBI IPAS2E1IS (TTL hint with FEAT_TTL), TLBI VMALLE1IS"
         ]
-        s.script = { ctx in
-            try LiveScript.run(
-                ctx, plan: plan,
-                steps: [
-                    { host in
-                        let sn = host.session
-                        host.expectLeaf(sn.tables, x, pa: pagePA(1), level: 3, "before the remap")
-                        try sn.map(ipa: IPA(x), pa: PhysicalAddress(pagePA(2)), size: page, attributes: rw)
-                        host.expectLeaf(sn.tables, x, pa: pagePA(2), level: 3, "after the remap")
-                    },
-                    { host in
-                        let sn = host.session
-                        host.expectLeaf(sn.tables, y + 5 * page, pa: blockPA + 5 * page, level: 2, "before the split")
-                        try sn.map(ipa: IPA(y + 5 * page), pa: PhysicalAddress(pagePA(3)), size: page, attributes: rw)
-                        host.expectLeaf(sn.tables, y + 5 * page, pa: pagePA(3), level: 3, "after the split")
-                        host.expectLeaf(sn.tables, y, pa: blockPA, level: 3, "after the split")
-                        host.expectLeaf(sn.tables, y + 511 * page, pa: blockPA + 511 * page, level: 3, "after the split")
-                    },
-                ])
-        }
         return s
     }
 
     // MARK: VMID isolation
-
-    /// Creates the table sets (`vmids`), each mapping `x` to its own page; checks they agree
-    /// with the session's VTCR_EL2 (the payload never rewrites it).
-    static func makeSets(_ host: LiveHost, _ sets: [(String, UInt16, UInt64)]) throws {
-        for (i, (name, vmid, k)) in sets.enumerated() {
-            let t = try LiveTables(name: name, session: host.session, pool: poolPA(UInt64(i)), poolBytes: poolBytes, vmid: vmid)
-            try t.map(IPA(x), PhysicalAddress(pagePA(k)), page, rw, tlb: nil)
-            if t.tables.vtcr != host.session.tables.vtcr {
-                host.failures.append(
-                    "table set \(name): VTCR_EL2 \(hex(t.tables.vtcr)) differs from the installed \(hex(host.session.tables.vtcr))")
-            }
-            host.extra.append(t)
-        }
-    }
 
     static func vmidSwitchPlan() -> LivePlan {
         var p = LivePlan()
@@ -118,36 +84,6 @@ extension Advanced {
         s.notes = [
             "table set A: VMID 2, pool \(poolPA(0)); B: VMID 3, pool \(poolPA(1)); both map \(hex(x)); the session's own tables (VMID 1) run until the first host call"
         ]
-        s.script = { ctx in
-            try LiveScript.run(
-                ctx, plan: plan,
-                prepare: { host in
-                    try makeSets(host, [("A", 2, 1), ("B", 3, 2)])
-                },
-                steps: [
-                    { h in h.resumeVTTBR = h.extra[0].vttbr },
-                    { h in h.resumeVTTBR = h.extra[1].vttbr },
-                    { h in h.resumeVTTBR = h.extra[0].vttbr },
-                    { h in
-                        let b = h.extra[1]
-                        try b.map(
-                            IPA(x), PhysicalAddress(pagePA(3)), page, rw,
-                            tlb: VTTBRExitTLB(session: h.session, vttbr: b.vttbr))
-                        h.expectLeaf(b.tables, x, pa: pagePA(3), level: 3, "B after the remap")
-                        h.expectLeaf(h.extra[0].tables, x, pa: pagePA(1), level: 3, "A after B's remap")
-                        h.resumeVTTBR = h.extra[0].vttbr
-                    },
-                    { h in h.resumeVTTBR = h.extra[1].vttbr },
-                    { h in
-                        let a = h.extra[0]
-                        try a.map(
-                            IPA(x), PhysicalAddress(pagePA(4)), page, rw,
-                            tlb: VTTBRExitTLB(session: h.session, vttbr: a.vttbr))
-                        h.resumeVTTBR = h.extra[1].vttbr
-                    },
-                    { h in h.resumeVTTBR = h.extra[0].vttbr },
-                ])
-        }
         return s
     }
 
@@ -191,42 +127,6 @@ extension Advanced {
                 ? "table set A: VMID 2; its other name sets VTTBR_EL2.CnP"
                 : "table set A: VMID 0x0002 with VTCR_EL2.VS=0; its other name carries VMID[15:8]=0x01"
         ]
-        s.script = { ctx in
-            try LiveScript.run(
-                ctx, plan: plan,
-                prepare: { host in
-                    guard let f = host.session.facts else { throw SessionError.unexpected("no HELLO facts") }
-                    if cnp, !hasCnP(f) {
-                        throw SessionError.skip(
-                            "FEAT_TTCNP is not implemented (ID_AA64MMFR2_EL1.CnP = 0, 0x\(String(f.mmfr2, radix: 16))): VTTBR_EL2.CnP is RES0"
-                        )
-                    }
-                    if !cnp, !has16BitVMIDs(f) {
-                        throw SessionError.skip(
-                            "the vCPU has 8-bit VMIDs (ID_AA64MMFR1_EL1.VMIDBits = \((f.mmfr1 >> 4) & 0xF)): VMID[15:8] are RES0, nothing can alias"
-                        )
-                    }
-                    try makeSets(host, [("A", 2, 1)])
-                },
-                steps: [
-                    { h in h.resumeVTTBR = h.extra[0].vttbr },
-                    { h in
-                        let a = h.extra[0]
-                        try a.map(
-                            IPA(x), PhysicalAddress(pagePA(2)), page, rw,
-                            tlb: VTTBRExitTLB(session: h.session, vttbr: aliasVTTBR(a.vttbr, cnp: cnp)))
-                        h.resumeVTTBR = a.vttbr
-                    },
-                    { h in h.resumeVTTBR = aliasVTTBR(h.extra[0].vttbr, cnp: cnp) },
-                    { h in
-                        let a = h.extra[0]
-                        try a.map(
-                            IPA(x), PhysicalAddress(pagePA(3)), page, rw,
-                            tlb: VTTBRExitTLB(session: h.session, vttbr: a.vttbr))
-                        h.resumeVTTBR = aliasVTTBR(a.vttbr, cnp: cnp)
-                    },
-                ])
-        }
         return s
     }
 
@@ -267,38 +167,6 @@ extension Advanced {
         s.notes = [
             "pages \(hex(x))..+5 pages → PA \(hex(pagePA(10)))..; TLBI IPAS2E1 \(hint ? "with TTL 4K/level 3" : "without a TTL hint")"
         ]
-        s.script = { ctx in
-            try LiveScript.run(
-                ctx, plan: plan,
-                prepare: { host in
-                    guard let f = host.session.facts else { throw SessionError.unexpected("no HELLO facts") }
-                    if hint, !f.hasTTL {
-                        throw SessionError.skip("FEAT_TTL is not implemented (ID_AA64MMFR2_EL1.TTL = 0): the TTL field is RES0")
-                    }
-                    try makeSets(host, [("A", 2, 10)])
-                    for i in UInt64(1)..<5 {
-                        try host.extra[0].map(IPA(x + i * page), PhysicalAddress(pagePA(10 + i)), page, rw, tlb: nil)
-                    }
-                },
-                steps: [
-                    { h in h.resumeVTTBR = h.extra[0].vttbr },
-                    { h in
-                        let a = h.extra[0]
-                        var tlb = VTTBRExitTLB(session: h.session, vttbr: nil, translate: { scopeOperations($0, hint: hint) })
-                        do {
-                            try a.tables.map(ipa: IPA(x + 2 * page), pa: PhysicalAddress(pagePA(15)), size: page, attributes: rw, tlb: &tlb)
-                        } catch { throw SessionError.unexpected("remap: \(error)") }
-                        let want = scopeOperations([.ipa(IPA(x + 2 * page), level: 3, granule: .k4)], hint: hint)
-                        if tlb.performed != want {
-                            h.failures.append(
-                                "TLB maintenance performed \(tlb.performed.map(\.description)), expected \(want.map(\.description))")
-                        }
-                        for i in UInt64(0)..<5 {
-                            h.expectLeaf(a.tables, x + i * page, pa: pagePA(i == 2 ? 15 : 10 + i), level: 3, "after the remap")
-                        }
-                    },
-                ])
-        }
         return s
     }
 }

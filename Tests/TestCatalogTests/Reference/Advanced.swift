@@ -3,21 +3,11 @@ import GuestProtocol
 import Runtime
 import Stage2
 
-/// The tests that still drive the session with Swift scripts (two vCPUs, concurrent remap):
-/// per-vCPU op lists the file format does not say yet (docs/writing-tests.md has the design).
-extension Catalog {
-    public static let advancedTests: [CatalogTest] = [Advanced.twoVCPUs, Advanced.concurrentRemap]
-}
-
-/// Live stage-2 edits under a running nested guest. The guest runs load loops; at each
-/// `hvc` op the host edits the tables with break-before-make, the payload performs the TLB
-/// maintenance in the same exit (TLBI_THEN_ACK) before the new entry is written, and the
-/// guest continues: every load after the edit must see the new page, every load of an
-/// untouched address its old one, and no stage-2 fault may reach vEL2 (every IPA the guest
-/// touches stays mapped before and after each edit).
-public enum Advanced {
-    // Layout (SessionLayout.standard): test IPAs in the upper half of a 40-bit IPA space; data
-    // pages and extra table pools inside the data pool (0x4080_0000, 56 MiB).
+/// The constants of the Swift scripts the live-edit and multi-vCPU catalog files were
+/// converted from (kept with them in Reference/ for ConversionTests): test IPAs in the upper
+/// half of a 40-bit IPA space; data pages and extra table pools inside the data pool
+/// (0x4080_0000, 56 MiB).
+enum Advanced {
     static let granule = Granule.k4
     static let ipaBits = 40
     static let page: UInt64 = 0x1000

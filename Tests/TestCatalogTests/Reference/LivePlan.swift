@@ -2,8 +2,8 @@ import AArch64
 import GuestProtocol
 import Stage2
 
-/// The nested guest's op list for a live-edit test, with what each op must produce and the
-/// exits the host must see, built together so they cannot disagree.
+/// The op list of a converted Swift test (the references in this folder), with what each op
+/// must produce and the exits the host must see, built together so they cannot disagree.
 public struct LivePlan: Sendable {
     public private(set) var ops: [GuestOp] = []
     public private(set) var expectedResults: [Int: UInt64] = [:]
