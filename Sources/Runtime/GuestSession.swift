@@ -14,6 +14,8 @@ public final class GuestSession {
     /// session's exit.
     public private(set) var tables: Stage2Tables<BackendTableMemory> {
         get { tableOwner?.ownTables ?? ownTables }
+        // `_modify` (underscored): a get/set pair would copy the whole table buffer on every edit
+        // (copy-on-write); yielding the stored tables in place edits them where they live.
         _modify {
             if let o = tableOwner { yield &o.ownTables } else { yield &ownTables }
         }
