@@ -306,16 +306,8 @@ struct BenchExitsCommand: ParsableCommand {
 
         var host = DemandFaultHost(session: session, granule: granule, backing: backing, parts: breakdown ? [0, 0, 0, 0, 0] : nil)
         func swiftBatch(_ n: Int) throws -> [UInt64] {
-            var t = [UInt64]()
-            t.reserveCapacity(n)
             backend.startTimingGap()
-            while t.count < n {
-                let m = try session.nextMessage()
-                let received = nowNanoseconds()
-                t.append(received)
-                try host.handle(m, received: received)
-            }
-            return t
+            return try hostPathBatch(session, &host, n)
         }
         func cBatch(_ n: Int) throws -> [UInt64] {
             var t = [UInt64](repeating: 0, count: n)
