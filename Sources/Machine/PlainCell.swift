@@ -16,6 +16,8 @@ public final class PlainCell<Value> {
         pointer.deallocate()
     }
 
+    /// `_read`/`_modify` (underscored): yield the stored value in place, with no copy and no
+    /// exclusivity check, which is what the cell is for; a get/set pair would copy it.
     @inlinable public var value: Value {
         // SAFETY: the pointer holds one initialized Value for the cell's whole life.
         _read { yield pointer.pointee }

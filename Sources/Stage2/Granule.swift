@@ -1,3 +1,5 @@
+// `@_exported` (underscored): the library's public API takes AArch64's address types, so a
+// user of Stage2 gets them with one import.
 @_exported import AArch64
 
 /// Translation granule (Arm ARM D8.2 "Translation granule size"; VTCR_EL2.TG0).
