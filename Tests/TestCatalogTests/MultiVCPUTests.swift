@@ -140,6 +140,52 @@ import Testing
         #expect(m.contains("vCPU 0 op 2 (LOAD64 at 0x8000000000) produced 0x5aa500000001c0de"), "\(m)")
     }
 
+    // MARK: host-step checks (expectUnmapped, an unmap's TLB maintenance)
+
+    /// vCPU 1's hvc event with its host steps replaced by `steps`.
+    static func lockstepWithHostSteps(_ steps: [ExpectedEvent.Reaction]) throws -> Scenario {
+        var s = try Self.scenario(Self.lockstep)
+        s.vcpus[1].events[0].reactions = steps
+        return s
+    }
+
+    /// `expectUnmapped` on an IPA that still maps (the neighbour page) fails naming it; on x
+    /// (just unmapped) it passes.
+    @Test func expectUnmappedFailsWhenTheWalkStillTranslates() throws {
+        let unmapX = ExpectedEvent.Reaction.unmap(ipa: IPA(Self.x), size: 0x1000)
+        let good = try Self.lockstepWithHostSteps([unmapX, .expectUnmapped(set: nil, ipa: IPA(Self.x))])
+        #expect(Self.run(good, Self.lockstepGuests()) == .pass)
+        let bad = try Self.lockstepWithHostSteps([unmapX, .expectUnmapped(set: nil, ipa: IPA(Self.x + 0x1000))])
+        let outcome = Self.run(bad, Self.lockstepGuests())
+        guard case .fail(let m) = outcome else { return #expect(Bool(false), "\(outcome)") }
+        #expect(m.contains("the session's tables still translate") && m.contains("at level 3"), "\(m)")
+    }
+
+    /// `expectTLBI`: the unmap's maintenance must include the named operation. The session's
+    /// own choice for one page includes IPAS2E1IS (passes); VMALLS12E1IS is not in it (fails).
+    @Test func expectTLBIFailsWhenTheOperationWasNotPerformed() throws {
+        func unmapX(expecting c: TLBIOperation.Code) -> ExpectedEvent.Reaction {
+            .unmapIn(set: nil, ipa: IPA(Self.x), size: 0x1000, tlbiUnder: nil, tlbi: nil, expectTLBI: [c])
+        }
+        let good = try Self.lockstepWithHostSteps([unmapX(expecting: .ipas2e1is)])
+        #expect(Self.run(good, Self.lockstepGuests()) == .pass)
+        let bad = try Self.lockstepWithHostSteps([unmapX(expecting: .vmalls12e1is)])
+        let outcome = Self.run(bad, Self.lockstepGuests())
+        guard case .fail(let m) = outcome else { return #expect(Bool(false), "\(outcome)") }
+        #expect(m.contains("expected a TLBI") && m.contains("among them"), "\(m)")
+    }
+
+    /// An unmap's `tlbi` list must be what was performed: unmapping a page nothing maps
+    /// performs no maintenance, which differs from the list given.
+    @Test func anUnmapsTLBIListMustBeWhatWasPerformed() throws {
+        let nothingThere = ExpectedEvent.Reaction.unmapIn(
+            set: nil, ipa: IPA(Self.x + 0x4000), size: 0x1000, tlbiUnder: nil, tlbi: [.vmalls12e1is], expectTLBI: [])
+        let s = try Self.lockstepWithHostSteps([.unmap(ipa: IPA(Self.x), size: 0x1000), nothingThere])
+        let outcome = Self.run(s, Self.lockstepGuests())
+        guard case .fail(let m) = outcome else { return #expect(Bool(false), "\(outcome)") }
+        #expect(m.contains("TLB maintenance performed [], expected [\"tlbi vmalls12e1is\"]"), "\(m)")
+    }
+
     // MARK: concurrent
 
     static let concurrent = #"""
