@@ -115,27 +115,9 @@ public struct MultiVCPURunner {
             for (k, s) in sessions.enumerated() where s.pending != nil && !s.repliedToPending {
                 do { try s.reply(.stop) } catch { stopFailures.append("vCPU \(k): stopping its guest: \(error)") }
             }
-            let outcome = Self.outcome(of: error)
+            let outcome = Outcome(endedBy: error)
             if !stopFailures.isEmpty, case .fail(let m) = outcome { return (.fail(([m] + stopFailures).joined(separator: "\n")), 0) }
             return (outcome, 0)
-        }
-    }
-
-    /// The outcome an error ends the run with (as the single-vCPU runner's).
-    static func outcome(of error: any Error) -> Outcome {
-        switch error {
-        case let e as BackendError:
-            if case .timeout = e { return .timeout(e.description) }
-            return .fail(e.description)
-        case let e as SessionError:
-            if case .skip(let why) = e { return .skip(why) }
-            return .fail(e.description)
-        case MachineError.kvm(let e):
-            return .callFailed(e)
-        case let e as KVMError:
-            return .callFailed(e)
-        default:
-            return .fail("\(error)")
         }
     }
 

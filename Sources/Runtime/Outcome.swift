@@ -29,4 +29,19 @@ public enum Outcome: Sendable, Equatable {
         default: nil
         }
     }
+
+    /// The outcome an error that ended a run gives: a watchdog timeout is TIMEOUT, a session's
+    /// skip (the host cannot) is SKIP, a failed ioctl keeps its call and errno, anything else
+    /// fails with the error's text.
+    public init(endedBy error: any Error) {
+        switch error {
+        case let e as BackendError:
+            if case .timeout = e { self = .timeout(e.description) } else { self = .fail(e.description) }
+        case let e as SessionError:
+            if case .skip(let why) = e { self = .skip(why) } else { self = .fail(e.description) }
+        case MachineError.kvm(let e): self = .callFailed(e)
+        case let e as KVMError: self = .callFailed(e)
+        default: self = .fail("\(error)")
+        }
+    }
 }

@@ -130,18 +130,8 @@ public struct ScenarioRunner {
             failures += try checkMemory(scenario, backend: backend)
             if failures.isEmpty { return (.pass, faults) }
             return (.fail(failures.joined(separator: "\n")), faults)
-        } catch let e as BackendError {
-            if case .timeout = e { return (.timeout(e.description), faults) }
-            return (.fail(e.description), faults)
-        } catch let e as SessionError {
-            if case .skip(let why) = e { return (.skip(why), faults) }
-            return (.fail(e.description), faults)
-        } catch MachineError.kvm(let e) {
-            return (.callFailed(e), faults)
-        } catch let e as KVMError {
-            return (.callFailed(e), faults)
         } catch {
-            return (.fail("\(error)"), faults)
+            return (Outcome(endedBy: error), faults)
         }
     }
 
