@@ -327,7 +327,7 @@ final class SimulatedGuest: GuestBackend {
     private(set) var mmioAnswers: [UInt64] = []
     var remaining: Int { steps.count }
     /// What KVM_GET_ONE_REG would read (the same as the HELLO by default).
-    var kvmIDRegisters: (mmfr0: UInt64, mmfr1: UInt64, mmfr2: UInt64)? = (0x1100_0222_0010_0125, 0, 0)
+    var kvmIDRegisters: (mmfr0: UInt64, mmfr1: UInt64, mmfr2: UInt64)? = (SimulatedHello.mmfr0, 0, 0)
     func idRegisters() throws -> (mmfr0: UInt64, mmfr1: UInt64, mmfr2: UInt64)? { kvmIDRegisters }
 
     init(_ steps: [Step]) {
@@ -365,9 +365,7 @@ final class SimulatedGuest: GuestBackend {
             helloSent = true
             seq = 1
             // CurrentEL = EL2, HCR_EL2 (E2H), ID_AA64MMFR0/1/2_EL1 (4K/16K/64K at stage 2, 40-bit PA).
-            return try send(
-                MailboxMessage(
-                    kind: .hello, seq: 1, gprs: [8, 0x4_8000_0000, 0x1100_0222_0010_0125, 0, 0] + Array(repeating: 0, count: 26)))
+            return try send(SimulatedHello.message())
         }
         // The host asked for TLB maintenance and an ACK (break-before-make inside an exit).
         let reply = try read(layout.message, count: GuestABI.messageSize)

@@ -112,10 +112,7 @@ final class SparseScriptedBackend: GuestBackend {
         }
     }
 
-    static let hello = MailboxMessage(
-        kind: .hello, seq: 1, opIndex: nil,
-        gprs: [8, 0x4_8000_0000, 0x1100_0222_0010_0125, 0, 0] + Array(repeating: 0, count: 26)
-    ).encoded
+    static let hello = SimulatedHello.message().encoded
 
     /// One field made invalid on purpose, and the words the failure must contain.
     enum Corruption: CaseIterable {

@@ -83,10 +83,7 @@ import Testing
         let (t, s) = try Self.scenario()
         let hvcAt = try #require(ScenarioBuilder.payloadInstruction(0xD400_0002 | UInt32(GuestABI.hvcOp) << 5))
         let layout = SessionLayout.standard
-        let hello = ScriptedBackend.send(
-            MailboxMessage(
-                kind: .hello, seq: 1, opIndex: nil,
-                gprs: [8, 0x4_8000_0000, 0x1100_0222_0010_0125, 0x1, 0, 0, 0b0010 << 56] + Array(repeating: 0, count: 24)))
+        let hello = ScriptedBackend.send(SimulatedHello.message(more: [0x1, 0, 0, 0b0010 << 56]))
         let trap: (ScriptedBackend) throws -> BackendExit = { b in
             if setAF {
                 // Find the level-3 descriptor for the page in the table pool by its output address.

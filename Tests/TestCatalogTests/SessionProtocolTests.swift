@@ -57,10 +57,7 @@ final class ScriptedBackend: GuestBackend {
         }
     }
     static var hello: (ScriptedBackend) throws -> BackendExit {
-        send(
-            MailboxMessage(
-                kind: .hello, seq: 1, opIndex: nil,
-                gprs: [8, 0x4_8000_0000, 0x1100_0222_0010_0125, 0, 0] + Array(repeating: 0, count: 26)))
+        send(SimulatedHello.message())
     }
 }
 
@@ -223,10 +220,7 @@ final class ScriptedBackend: GuestBackend {
     func outcome(helloHCR: UInt64) throws -> Outcome {
         var scenario = try DemandPaging.scenario(granule: .k4, ipaBits: 40)
         scenario.nonVHE = true
-        let hello = ScriptedBackend.send(
-            MailboxMessage(
-                kind: .hello, seq: 1, opIndex: nil,
-                gprs: [8, helloHCR, 0x1100_0222_0010_0125, 0, 0] + Array(repeating: 0, count: 26)))
+        let hello = ScriptedBackend.send(SimulatedHello.message(hcr: helloHCR))
         let backend = ScriptedBackend([hello, ScriptedBackend.send(MailboxMessage(kind: .done, seq: 2, opIndex: 13))])
         return ScenarioRunner(log: { _ in }).run(scenario, requirements: [.stage2Granule(.k4)], backend: backend) { _, _ in }.outcome
     }

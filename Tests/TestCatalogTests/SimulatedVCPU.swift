@@ -29,7 +29,7 @@ final class SimulatedVCPU: GuestBackend, @unchecked Sendable {
     var acked: UInt64 = 0
     var helloSent = false
     private(set) var sent: [MessageKind] = []
-    func idRegisters() throws -> (mmfr0: UInt64, mmfr1: UInt64, mmfr2: UInt64)? { (0x1100_0222_0010_0125, 0, 0) }
+    func idRegisters() throws -> (mmfr0: UInt64, mmfr1: UInt64, mmfr2: UInt64)? { (SimulatedHello.mmfr0, 0, 0) }
 
     init(_ k: Int, of n: Int, memory: SharedRAM, _ steps: [Message]) {
         layout = .forVCPU(k, of: n)
@@ -73,9 +73,7 @@ final class SimulatedVCPU: GuestBackend, @unchecked Sendable {
         if !helloSent {
             helloSent = true
             seq = 1
-            return try send(
-                MailboxMessage(
-                    kind: .hello, seq: 1, gprs: [8, 0x4_8000_0000, 0x1100_0222_0010_0125, 0, 0] + Array(repeating: 0, count: 26)))
+            return try send(SimulatedHello.message())
         }
         let reply = try read(layout.message, count: GuestABI.messageSize)
         if reply.loadLE(UInt64.self, at: GuestABI.rplOffSeq) == seq, acked != seq,

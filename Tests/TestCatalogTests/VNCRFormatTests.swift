@@ -118,11 +118,8 @@ import Testing
     ) throws -> (Outcome, [(UInt32, UInt64)]) {
         let (v, s) = try Self.variant("move-vncr")
         let hvcAt = try #require(ScenarioBuilder.payloadInstruction(0xD400_0002 | UInt32(GuestABI.hvcOp) << 5))
-        let hello = ScriptedBackend.send(
-            MailboxMessage(
-                kind: .hello, seq: 1, opIndex: nil,
-                // HELLO's x7: ID_AA64MMFR4_EL1 0xe100000, what Linux 7.3.4 gives vEL2 (NV_frac = 1).
-                gprs: [8, 0x4_8000_0000, 0x1100_0222_0010_0125, 0, 0, 0, 0, 0xE10_0000] + Array(repeating: 0, count: 23)))
+        // HELLO's x7: ID_AA64MMFR4_EL1 0xe100000, what Linux 7.3.4 gives vEL2 (NV_frac = 1).
+        let hello = ScriptedBackend.send(SimulatedHello.message(more: [0, 0, 0, 0, 0xE10_0000]))
         var replies: [(UInt32, UInt64)] = []
         func capture(_ b: ScriptedBackend) throws {
             let r = try b.read(b.layout.message, count: GuestABI.messageSize)
