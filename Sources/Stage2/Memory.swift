@@ -16,6 +16,9 @@ public protocol TableMemory {
     func zero(at pa: PhysicalAddress, bytes: UInt64)
     /// The descriptor at `pa`, or nil when unbacked. Default: `isBacked` then `readDescriptor`.
     func loadDescriptor(at pa: PhysicalAddress) -> UInt64?
+    /// The descriptor at `pa` if `pa` is backed and below `ceiling`, else nil (the walk's form:
+    /// one test covers the table memory and the output-size limit). Default: both tests.
+    func loadDescriptor(at pa: PhysicalAddress, below ceiling: UInt64) -> UInt64?
     /// Write `count` consecutive descriptors at `pa`: `first`, `first + step`, … (a run of
     /// pages or blocks in a table being built). Default: `writeDescriptor` in a loop.
     func writeDescriptorRun(first: UInt64, step: UInt64, count: Int, at pa: PhysicalAddress)
@@ -25,6 +28,9 @@ extension TableMemory {
     public func isBacked(_ pa: PhysicalAddress) -> Bool { true }
     @inlinable public func loadDescriptor(at pa: PhysicalAddress) -> UInt64? {
         isBacked(pa) ? readDescriptor(at: pa) : nil
+    }
+    @inlinable public func loadDescriptor(at pa: PhysicalAddress, below ceiling: UInt64) -> UInt64? {
+        pa.rawValue < ceiling ? loadDescriptor(at: pa) : nil
     }
     @inlinable public func writeDescriptorRun(first: UInt64, step: UInt64, count: Int, at pa: PhysicalAddress) {
         var v = first
@@ -53,6 +59,8 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
     /// so a walk's next load depends on the descriptor through one addition, not two (the
     /// bounds check works on `pa` − `base` beside it).
     @usableFromInline let biased: UInt
+    /// `size` − 7: a descriptor at offset o is inside the buffer when o < this.
+    @usableFromInline let lastDescriptor: UInt64
     /// Every byte from this offset up is zero: the buffer is zeroed when allocated and nothing
     /// non-zero has been written there since. `zero` does not rewrite those bytes (a pool's
     /// fresh pages come from there), so a table page is zeroed once, not on every take.
@@ -65,6 +73,7 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
         storage = Self.allocateBuffer(Int(size))
         storage.initializeMemory(as: UInt8.self, repeating: 0, count: Int(size))
         biased = UInt(bitPattern: storage) &- UInt(truncatingIfNeeded: base.rawValue)
+        lastDescriptor = size &- 7
     }
 
     /// One contiguous buffer; from 2 MiB up it is 2 MiB aligned and offered to transparent
@@ -87,17 +96,26 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
 
     @inlinable public func readDescriptor(at pa: PhysicalAddress) -> UInt64 {
         let o = pa.rawValue &- base.rawValue
-        guard o < size &- 7 else { return 0 }
+        guard o < lastDescriptor else { return 0 }
         return UInt64(littleEndian: storage.loadUnaligned(fromByteOffset: Int(truncatingIfNeeded: o), as: UInt64.self))
     }
     @inlinable public func writeDescriptor(_ value: UInt64, at pa: PhysicalAddress) {
         let o = pa.rawValue &- base.rawValue
-        precondition(o < size &- 7, "descriptor write outside the table memory")
+        precondition(o < lastDescriptor, "descriptor write outside the table memory")
         if o >= zeroFrom && value != 0 { zeroFrom = o &+ 8 }
         storage.storeBytes(of: value.littleEndian, toByteOffset: Int(truncatingIfNeeded: o), as: UInt64.self)
     }
     @inlinable public func loadDescriptor(at pa: PhysicalAddress) -> UInt64? {
-        guard pa.rawValue &- base.rawValue < size &- 7 else { return nil }
+        guard pa.rawValue &- base.rawValue < lastDescriptor else { return nil }
+        // SAFETY: pa is inside [base, base + size − 8], so biased + pa lies inside storage.
+        let p = UnsafeRawPointer(bitPattern: biased &+ UInt(truncatingIfNeeded: pa.rawValue)).unsafelyUnwrapped
+        return UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
+    }
+    @inlinable public func loadDescriptor(at pa: PhysicalAddress, below ceiling: UInt64) -> UInt64? {
+        // Offsets below `readable` are inside the buffer and below `ceiling` (the same for every
+        // level of a walk, so the optimizer computes it once).
+        let readable = ceiling > base.rawValue ? min(lastDescriptor, ceiling &- base.rawValue) : 0
+        guard pa.rawValue &- base.rawValue < readable else { return nil }
         // SAFETY: pa is inside [base, base + size − 8], so biased + pa lies inside storage.
         let p = UnsafeRawPointer(bitPattern: biased &+ UInt(truncatingIfNeeded: pa.rawValue)).unsafelyUnwrapped
         return UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
@@ -114,7 +132,7 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
         }
     }
     @inlinable public func isBacked(_ pa: PhysicalAddress) -> Bool {
-        pa.rawValue &- base.rawValue < size &- 7
+        pa.rawValue &- base.rawValue < lastDescriptor
     }
     public func zero(at pa: PhysicalAddress, bytes: UInt64) {
         let o = pa.rawValue &- base.rawValue

@@ -141,7 +141,7 @@ public struct Stage2WalkParameters: Sendable, Equatable {
     /// Start level valid and consistent with T0SZ (AArch64.S2InvalidSL/S2InconsistentSL).
     public var consistent: Bool { didSet { derive() } }
     /// VTCR_EL2.HA: hardware sets AF, so AF = 0 does not fault.
-    public var hardwareAccessFlag: Bool
+    public var hardwareAccessFlag: Bool { didSet { derive() } }
     /// FEAT_XNX implemented: XN[0] (bit 53) distinguishes EL1/EL0 execution; without it only
     /// XN[1] (bit 54) counts.
     public var xnx: Bool
@@ -170,6 +170,13 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         @usableFromInline var blockLevels: UInt64 = 0
         /// Consistent, and BADDR within PS.
         @usableFromInline var walkable = false
+        /// The descriptor bits a load (a store) needs in a leaf: S2AP[0] (S2AP[1]), and AF unless
+        /// VTCR_EL2.HA.
+        @usableFromInline var readNeed: UInt64 = 0
+        @usableFromInline var writeNeed: UInt64 = 0
+        /// The granule's page shift when the walk's fast path applies (walkable, 48-bit
+        /// descriptor format), else 0.
+        @usableFromInline var fastPageShift: UInt8 = 0
     }
     @usableFromInline var derived = Derived()
 
@@ -187,6 +194,10 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         d.tableIndexMask = (1 << d.stride) - 1
         d.blockLevels = (0...3).reduce(0) { d.format.blockAllowed(granule, atLevel: $1) ? $0 | 1 << UInt64($1) : $0 }
         d.walkable = consistent && root.rawValue < d.limit
+        let af = hardwareAccessFlag ? 0 : Stage2Descriptor.afBit
+        d.readNeed = Stage2Descriptor.s2apReadBit | af
+        d.writeNeed = Stage2Descriptor.s2apWriteBit | af
+        d.fastPageShift = d.walkable && d.format == .bits48 ? UInt8(pageShift) : 0
         derived = d
     }
 
@@ -247,9 +258,90 @@ public struct Stage2WalkParameters: Sendable, Equatable {
     /// flag, then permission.
     @inlinable @inline(__always)
     public func walk<M: TableMemory>(_ ipa: IPA, access: Stage2Access = .read, memory: M) -> Stage2WalkResult {
-        // The 48-bit format gets its own copy of the walk: one AND per level, no format test.
+        if let t = fastTranslation(ipa, access: access, memory: memory) { return .translation(t) }
+        return generalWalk(ipa, access: access, memory: memory)
+    }
+
+    /// Loads and stores that translate take an unrolled walk with the granule's constants;
+    /// nil for everything else (any fault, fetches), which the general walk decides.
+    /// `@_transparent` (underscored) here and on the two functions below: `@inline(__always)`
+    /// was not honoured once the walk grew, and a call per level cost more than the walk.
+    @_transparent @usableFromInline
+    func fastTranslation<M: TableMemory>(_ ipa: IPA, access: Stage2Access, memory: M) -> Stage2Translation? {
+        let shape = derived.fastPageShift
+        return if shape == 12 {
+            translation(ipa, access: access, memory: memory, pageShift: 12)
+        } else if shape == 14 {
+            translation(ipa, access: access, memory: memory, pageShift: 14)
+        } else if shape == 16 {
+            translation(ipa, access: access, memory: memory, pageShift: 16)
+        } else {
+            nil
+        }
+    }
+
+    /// The walk without the fast path (what `walk` returns whenever the fast path gives nil).
+    @inlinable
+    public func generalWalk<M: TableMemory>(_ ipa: IPA, access: Stage2Access = .read, memory: M) -> Stage2WalkResult {
         derived.format == .bits48
             ? walk(ipa, access: access, memory: memory, narrow: true) : walk(ipa, access: access, memory: memory, narrow: false)
+    }
+
+    /// The translation of a load or store through 48-bit-format tables, with `pageShift` a
+    /// constant after inlining so each level's index is a fixed shift and mask; nil whenever the
+    /// walk would fault or leave that case, so the general walk gives the exact fault.
+    /// A table address at or above the output-size limit, or outside the table memory, ends it
+    /// (the load's `below:` test covers both: a table address is at most its entries' address).
+    @_transparent @usableFromInline
+    func translation<M: TableMemory>(_ ipa: IPA, access: Stage2Access, memory: M, pageShift: UInt64) -> Stage2Translation? {
+        let k = derived
+        let i = ipa.rawValue
+        guard access == .read || access == .write, i < k.ipaLimit else { return nil }
+        let stride = pageShift &- 3
+        let indexMask: UInt64 = (1 &<< stride) &- 1
+        let need = access == .read ? k.readNeed : k.writeNeed
+        var at = root.rawValue &+ ((i &>> k.rootShift) & k.rootIndexMask) &* 8
+        // The root's load comes first on every path, so later levels reuse what it read of
+        // the table memory's bounds.
+        guard var d = memory.loadDescriptor(at: PhysicalAddress(at), below: k.limit) else { return nil }
+        var level = startLevel
+        // One block per level a walk can start at; a table descriptor moves on to the next.
+        if level == 0 {
+            if d & 0b11 != 0b11 { return leaf(d, at: at, level: 0, pageShift: pageShift, need: need, ipa: ipa) }
+            at = (d & k.addressMask) &+ ((i &>> (pageShift &+ 2 &* stride)) & indexMask) &* 8
+            guard let v = memory.loadDescriptor(at: PhysicalAddress(at), below: k.limit) else { return nil }
+            d = v
+            level = 1
+        }
+        if level == 1 {
+            if d & 0b11 != 0b11 { return leaf(d, at: at, level: 1, pageShift: pageShift, need: need, ipa: ipa) }
+            at = (d & k.addressMask) &+ ((i &>> (pageShift &+ stride)) & indexMask) &* 8
+            guard let v = memory.loadDescriptor(at: PhysicalAddress(at), below: k.limit) else { return nil }
+            d = v
+            level = 2
+        }
+        if level == 2 {
+            if d & 0b11 != 0b11 { return leaf(d, at: at, level: 2, pageShift: pageShift, need: need, ipa: ipa) }
+            at = (d & k.addressMask) &+ ((i &>> pageShift) & indexMask) &* 8
+            guard let v = memory.loadDescriptor(at: PhysicalAddress(at), below: k.limit) else { return nil }
+            d = v
+        }
+        return leaf(d, at: at, level: 3, pageShift: pageShift, need: need, ipa: ipa)
+    }
+
+    /// The fast path's end: `d`, read at `at`, ends the walk at `level` (constants after
+    /// inlining); nil unless it is a legal leaf there that grants `need`.
+    @_transparent @usableFromInline
+    func leaf(_ d: UInt64, at: UInt64, level: Int, pageShift: UInt64, need: UInt64, ipa: IPA) -> Stage2Translation? {
+        let k = derived
+        let size: UInt64 = 1 &<< (pageShift &+ UInt64(3 &- level) &* (pageShift &- 3))
+        let base = d & k.addressMask & ~(size &- 1)
+        // A page at level 3; a block (0b01, not 0b11: that was a table) where the granule has one.
+        let legal = level == 3 ? d & 0b11 == 0b11 : d & 0b11 == 0b01 && k.blockLevels &>> UInt64(level) & 1 != 0
+        guard legal, base < k.limit, d & need == need else { return nil }
+        return Stage2Translation(
+            ipa: ipa, outputAddress: PhysicalAddress(base | (ipa.rawValue & (size &- 1))), level: level, blockSize: size,
+            descriptor: d, descriptorAddress: PhysicalAddress(at), xnx: xnx, format: .bits48)
     }
 
     /// The walk, with `narrow` (a constant after inlining) set when the format is `.bits48`.
