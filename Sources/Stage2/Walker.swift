@@ -174,6 +174,8 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         /// VTCR_EL2.HA.
         @usableFromInline var readNeed: UInt64 = 0
         @usableFromInline var writeNeed: UInt64 = 0
+        /// The OA bits at or above the output size (an address-size fault when any is set).
+        @usableFromInline var outputBeyondLimit: UInt64 = 0
         /// The granule's page shift when the walk's fast path applies (walkable, 48-bit
         /// descriptor format), else 0.
         @usableFromInline var fastPageShift: UInt8 = 0
@@ -195,6 +197,7 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         d.blockLevels = (0...3).reduce(0) { d.format.blockAllowed(granule, atLevel: $1) ? $0 | 1 << UInt64($1) : $0 }
         d.walkable = consistent && root.rawValue < d.limit
         let af = hardwareAccessFlag ? 0 : Stage2Descriptor.afBit
+        d.outputBeyondLimit = d.addressMask & ~(d.limit &- 1)
         d.readNeed = Stage2Descriptor.s2apReadBit | af
         d.writeNeed = Stage2Descriptor.s2apWriteBit | af
         d.fastPageShift = d.walkable && d.format == .bits48 ? UInt8(pageShift) : 0
@@ -258,25 +261,32 @@ public struct Stage2WalkParameters: Sendable, Equatable {
     /// flag, then permission.
     @inlinable @inline(__always)
     public func walk<M: TableMemory>(_ ipa: IPA, access: Stage2Access = .read, memory: M) -> Stage2WalkResult {
-        if let t = fastTranslation(ipa, access: access, memory: memory) { return .translation(t) }
+        // Loads and stores that translate take an unrolled walk with the granule's constants:
+        // the 4K one in line, the 16K and 64K ones (and every other walk) in one call.
+        if derived.fastPageShift == 12, let t = translation(ipa, access: access, memory: memory, pageShift: 12) {
+            return .translation(t)
+        }
+        return walkOutOfLine(ipa, access: access, memory: memory)
+    }
+
+    /// `walk` past the 4K fast path.
+    @inlinable @inline(never)
+    func walkOutOfLine<M: TableMemory>(_ ipa: IPA, access: Stage2Access, memory: M) -> Stage2WalkResult {
+        if derived.fastPageShift != 12, let t = fastTranslation(ipa, access: access, memory: memory) { return .translation(t) }
         return generalWalk(ipa, access: access, memory: memory)
     }
 
-    /// Loads and stores that translate take an unrolled walk with the granule's constants;
-    /// nil for everything else (any fault, fetches), which the general walk decides.
+    /// The fast path alone: loads and stores that translate through 48-bit-format tables; nil
+    /// for everything else (any fault, fetches), which the general walk decides.
     /// `@_transparent` (underscored) here and on the two functions below: `@inline(__always)`
     /// was not honoured once the walk grew, and a call per level cost more than the walk.
     @_transparent @usableFromInline
     func fastTranslation<M: TableMemory>(_ ipa: IPA, access: Stage2Access, memory: M) -> Stage2Translation? {
-        let shape = derived.fastPageShift
-        return if shape == 12 {
-            translation(ipa, access: access, memory: memory, pageShift: 12)
-        } else if shape == 14 {
-            translation(ipa, access: access, memory: memory, pageShift: 14)
-        } else if shape == 16 {
-            translation(ipa, access: access, memory: memory, pageShift: 16)
-        } else {
-            nil
+        switch derived.fastPageShift {
+        case 12: translation(ipa, access: access, memory: memory, pageShift: 12)
+        case 14: translation(ipa, access: access, memory: memory, pageShift: 14)
+        case 16: translation(ipa, access: access, memory: memory, pageShift: 16)
+        default: nil
         }
     }
 
@@ -338,7 +348,10 @@ public struct Stage2WalkParameters: Sendable, Equatable {
         let base = d & k.addressMask & ~(size &- 1)
         // A page at level 3; a block (0b01, not 0b11: that was a table) where the granule has one.
         let legal = level == 3 ? d & 0b11 == 0b11 : d & 0b11 == 0b01 && k.blockLevels &>> UInt64(level) & 1 != 0
-        guard legal, base < k.limit, d & need == need else { return nil }
+        // The permission and AF bits `need`s, and no OA bit at or above PS. (A block ignores
+        // its OA bits below its size; were one of those at or above PS, the general walk would
+        // decide the walk: VTCR_EL2.PS is 32 bits or more, the largest such block 1 GiB.)
+        guard legal, d & (need | k.outputBeyondLimit) == need else { return nil }
         return Stage2Translation(
             ipa: ipa, outputAddress: PhysicalAddress(base | (ipa.rawValue & (size &- 1))), level: level, blockSize: size,
             descriptor: d, descriptorAddress: PhysicalAddress(at), xnx: xnx, format: .bits48)
