@@ -55,7 +55,7 @@ public enum Stage2MemoryType: Sendable, Hashable, CustomStringConvertible {
     case deviceNGnRnE  // 0b0000
     case memAttr(UInt8)  // any other MemAttr value, kept verbatim
 
-    public var memAttr: UInt64 {
+    @inlinable public var memAttr: UInt64 {
         switch self {
         case .normal: 0b1111
         case .deviceNGnRE: 0b0001

@@ -50,13 +50,13 @@ extension Stage2Tables {
     }
 
     /// Block descriptors are legal at `level` in this table set's descriptor format.
-    @inline(__always)
+    @inlinable @inline(__always)
     func blockAllowed(atLevel level: Int) -> Bool { addressFormat.blockAllowed(g, atLevel: level) }
 
     /// `count` leaves for consecutive output addresses from `oa`. In the 48-bit format one
     /// descriptor run (the OA field is contiguous); in the 52-bit formats each value is encoded
     /// on its own (OA[51:48] or OA[51:50] sit below the attribute bits).
-    @inline(__always)
+    @inlinable @inline(__always)
     func writeLeafRun(oa: UInt64, bits: UInt64, step: UInt64, count: Int, at ea: UInt64) {
         if addressFormat == .bits48 {
             memory.writeDescriptorRun(first: oa | bits, step: step, count: count, at: PhysicalAddress(ea))
@@ -337,7 +337,7 @@ extension Stage2Tables {
     /// general path does. Returns false, having changed nothing, for anything else (the range
     /// crosses a table, a valid entry or a block is in the way, a table is not ours, the pool
     /// is short): the general path then does it or reports why.
-    @usableFromInline mutating func mapLeafRun(_ ipa: UInt64, pa: UInt64, size: UInt64, bits: UInt64) -> Bool {
+    @inlinable mutating func mapLeafRun(_ ipa: UInt64, pa: UInt64, size: UInt64, bits: UInt64) -> Bool {
         let g = self.g
         let start = geometry.startLevel
         var leafLevel = 3
@@ -354,7 +354,7 @@ extension Stage2Tables {
             let tableShift = UInt64(g.entryShift(atLevel: leafLevel - 1))
             guard ipa >> tableShift == (ipa + size - 1) >> tableShift else { return false }
         }
-        let tableIndexMask = UInt64(g.entriesPerTable - 1)
+        let tableIndexMask = cachedWalkParameters.derived.tableIndexMask
         var table = rootAddress.rawValue
         var level = start
         var shift = cachedWalkParameters.derived.rootShift
@@ -393,7 +393,7 @@ extension Stage2Tables {
         guard missing <= pool.available else { return false }
         var tables: (UInt64, UInt64, UInt64) = (0, 0, 0)
         for k in 0..<missing {
-            let t = newTable(split: nil, level: level + 1 + k)
+            let t = newEmptyTable()
             switch k {
             case 0: tables.0 = t
             case 1: tables.1 = t
@@ -463,9 +463,15 @@ extension Stage2Tables {
         }
     }
 
-    mutating func newTable(split: UInt64?, level: Int) -> UInt64 {
+    /// A zeroed table page from the pool.
+    @inlinable mutating func newEmptyTable() -> UInt64 {
         let t = pool.allocate()
         memory.zero(at: PhysicalAddress(t), bytes: g.bytes)
+        return t
+    }
+
+    mutating func newTable(split: UInt64?, level: Int) -> UInt64 {
+        let t = newEmptyTable()
         if let split {
             for i in 0..<g.entriesPerTable {
                 memory.writeDescriptor(splitChild(split, index: i, level: level), at: PhysicalAddress(t + UInt64(i) * 8))
@@ -613,8 +619,11 @@ extension Stage2Tables {
     /// Hand the recorded invalidations to `tlb`, then write the deferred entries and free pages.
     @inlinable mutating func flush(tlb: inout some TLBMaintenance) throws(Stage2Error) {
         if pending.isEmpty {
-            for f in pending.frees { pool.release(f) }  // only unlinked fresh pages (none in practice)
-            pending.frees.removeAll(keepingCapacity: true)
+            // Only unlinked fresh pages (none in practice; an empty array is left alone).
+            if !pending.frees.isEmpty {
+                for f in pending.frees { pool.release(f) }
+                pending.frees.removeAll(keepingCapacity: true)
+            }
             return
         }
         do {

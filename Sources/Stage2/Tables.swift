@@ -199,8 +199,11 @@ public struct Stage2Tables<Memory: TableMemory> {
         }
         if pa.rawValue + size - 1 > maxOutputAddress {
             maxOutputAddress = pa.rawValue + size - 1
-            updateOutputBits()
-            if cachedWalkParameters.outputBits != currentOutputBits { cachedWalkParameters.outputBits = currentOutputBits }
+            // PS grows only when the new highest output address is beyond it.
+            if maxOutputAddress >> UInt64(currentOutputBits) != 0 {
+                updateOutputBits()
+                if cachedWalkParameters.outputBits != currentOutputBits { cachedWalkParameters.outputBits = currentOutputBits }
+            }
         }
     }
 
