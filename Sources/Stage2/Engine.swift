@@ -339,26 +339,32 @@ extension Stage2Tables {
     /// is short): the general path then does it or reports why.
     @inlinable mutating func mapLeafRun(_ ipa: UInt64, pa: UInt64, size: UInt64, bits: UInt64) -> Bool {
         let g = self.g
+        let w = cachedWalkParameters.derived
         let start = geometry.startLevel
+        // The shift of a level's entries: the root's, less a stride per level below it.
+        @inline(__always) func entryShift(_ l: Int) -> UInt64 { w.rootShift &- UInt64(truncatingIfNeeded: l &- start) &* w.stride }
         var leafLevel = 3
         if configuration.blocks {
-            for l in start..<3 where blockAllowed(atLevel: l) {
-                if (ipa | pa | size) & ((1 << UInt64(g.entryShift(atLevel: l))) - 1) == 0 {
+            let aligned = ipa | pa | size
+            var l = start
+            while l < 3 {
+                if w.blockLevels &>> UInt64(truncatingIfNeeded: l) & 1 != 0 && aligned & ((1 &<< entryShift(l)) &- 1) == 0 {
                     leafLevel = l
                     break
                 }
+                l &+= 1
             }
         }
-        let leafShift = UInt64(g.entryShift(atLevel: leafLevel))
+        let leafShift = entryShift(leafLevel)
         if leafLevel > start {
-            let tableShift = UInt64(g.entryShift(atLevel: leafLevel - 1))
-            guard ipa >> tableShift == (ipa + size - 1) >> tableShift else { return false }
+            let tableShift = entryShift(leafLevel &- 1)
+            guard ipa &>> tableShift == (ipa &+ size &- 1) &>> tableShift else { return false }
         }
-        let tableIndexMask = cachedWalkParameters.derived.tableIndexMask
+        let tableIndexMask = w.tableIndexMask
         var table = rootAddress.rawValue
         var level = start
-        var shift = cachedWalkParameters.derived.rootShift
-        var indexMask = cachedWalkParameters.derived.rootIndexMask
+        var shift = w.rootShift
+        var indexMask = w.rootIndexMask
         var parentEntry: UInt64? = nil  // the invalid entry the first new table goes into
         while level < leafLevel {
             let ea = table &+ ((ipa &>> shift) & indexMask) &* 8
@@ -367,8 +373,8 @@ extension Stage2Tables {
                 let next = addressFormat.address(d, g)
                 guard pool.isTablePage(next) else { return false }
                 table = next
-                level += 1
-                shift -= UInt64(g.stride)
+                level &+= 1
+                shift &-= w.stride
                 indexMask = tableIndexMask
                 continue
             }
@@ -409,7 +415,7 @@ extension Stage2Tables {
         // Link bottom up: each new table into the new one above it, the top one last.
         var k = missing - 1
         while k > 0 {
-            let parentShift = UInt64(g.entryShift(atLevel: level + k))
+            let parentShift = entryShift(level &+ k)
             let ea = tableAt(k - 1) &+ ((ipa &>> parentShift) & tableIndexMask) &* 8
             memory.writeDescriptor(addressFormat.field(tableAt(k)) | Stage2Descriptor.typeMask, at: PhysicalAddress(ea))
             pool.counts[pool.page(of: tableAt(k - 1))] &+= 1

@@ -357,8 +357,8 @@ public struct Stage2Tables<Memory: TableMemory> {
     var pagesInUse: Int { pageCount - available }
     var bookkeepingBytes: Int { free.capacity * 4 + pageCount * 3 }
 
-    @inlinable func address(ofPage p: Int) -> UInt64 { base + UInt64(p) << UInt64(pageShift) }
-    @inlinable func page(of address: UInt64) -> Int { Int((address &- base) >> UInt64(pageShift)) }
+    @inlinable @inline(__always) func address(ofPage p: Int) -> UInt64 { base &+ UInt64(p) &<< UInt64(pageShift) }
+    @inlinable @inline(__always) func page(of address: UInt64) -> Int { Int(truncatingIfNeeded: (address &- base) &>> UInt64(pageShift)) }
 
     /// A page this pool handed out as a (non-root) table.
     @inlinable @inline(__always) func isTablePage(_ address: UInt64) -> Bool {
