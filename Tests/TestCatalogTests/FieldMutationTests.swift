@@ -290,7 +290,7 @@ func le(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeed
 
 /// A payload stand-in: sends the planned messages and MMIO exits in order, answers the host's
 /// TLBI_THEN_ACK replies with an ACK as the payload does, and writes op results before DONE.
-final class SimulatedGuest: GuestBackend {
+final class SimulatedGuest: SimulatedRAM {
     struct Message: Sendable {
         var kind: MessageKind
         var esr: UInt64 = 0, far: UInt64 = 0, hpfar: UInt64 = 0, elr: UInt64 = 0, spsr: UInt64 = 0
@@ -335,11 +335,6 @@ final class SimulatedGuest: GuestBackend {
         self.steps = steps
     }
 
-    func offset(_ a: PhysicalAddress, _ n: Int) throws -> Int {
-        let o = a.rawValue &- layout.ramBase.rawValue
-        guard o < layout.ramSize, UInt64(n) <= layout.ramSize - o else { throw BackendError.memory("unbacked \(a)") }
-        return Int(o)
-    }
     func read(_ address: PhysicalAddress, count: Int) throws -> [UInt8] {
         let o = try offset(address, count)
         return Array(ram[o..<(o + count)])
@@ -348,8 +343,6 @@ final class SimulatedGuest: GuestBackend {
         let o = try offset(address, bytes.count)
         ram.replaceSubrange(o..<(o + bytes.count), with: bytes)
     }
-    func read64(_ address: PhysicalAddress) throws -> UInt64 { try read(address, count: 8).loadLE(UInt64.self, at: 0) }
-    func write64(_ value: UInt64, at address: PhysicalAddress) throws { try write(le(value, 8), at: address) }
     func completeMMIORead(_ value: UInt64) throws { mmioAnswers.append(value) }
     func trapRegisters() throws -> (esr: UInt64, far: UInt64, hpfar: UInt64)? { nil }
     var recentExits: [String] { [] }

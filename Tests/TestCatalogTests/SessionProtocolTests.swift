@@ -8,7 +8,7 @@ import Testing
 
 /// A backend with plain memory whose "guest" is a script: each run() may write a message and
 /// returns an exit. Lets the host side meet every kind of misbehaving payload.
-final class ScriptedBackend: GuestBackend {
+final class ScriptedBackend: SimulatedRAM {
     let layout = SessionLayout.standard
     var ram: [UInt8]
     var script: [(ScriptedBackend) throws -> BackendExit]
@@ -17,11 +17,6 @@ final class ScriptedBackend: GuestBackend {
         ram = [UInt8](repeating: 0, count: Int(SessionLayout.standard.ramSize))
         self.script = script
     }
-    func offset(_ a: PhysicalAddress, _ n: Int) throws -> Int {
-        let o = a.rawValue &- layout.ramBase.rawValue
-        guard o < layout.ramSize, UInt64(n) <= layout.ramSize - o else { throw BackendError.memory("unbacked \(a)") }
-        return Int(o)
-    }
     func read(_ address: PhysicalAddress, count: Int) throws -> [UInt8] {
         let o = try offset(address, count)
         return Array(ram[o..<(o + count)])
@@ -29,10 +24,6 @@ final class ScriptedBackend: GuestBackend {
     func write(_ bytes: [UInt8], at address: PhysicalAddress) throws {
         let o = try offset(address, bytes.count)
         ram.replaceSubrange(o..<(o + bytes.count), with: bytes)
-    }
-    func read64(_ address: PhysicalAddress) throws -> UInt64 { try read(address, count: 8).loadLE(UInt64.self, at: 0) }
-    func write64(_ value: UInt64, at address: PhysicalAddress) throws {
-        try write((0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }, at: address)
     }
     func run() throws -> BackendExit {
         guard runs < script.count else { throw BackendError.timeout(seconds: 1, lastExits: ["script ended"]) }

@@ -13,7 +13,7 @@ final class SharedRAM: @unchecked Sendable {
 /// One vCPU's payload stand-in (as `SimulatedGuest`, for vCPU `k` of `n`): HELLO, then its
 /// planned messages in order, an ACK for each TLBI_THEN_ACK reply, results written before DONE.
 /// A step's `effect` runs before its message is sent (it may wait for memory another vCPU writes).
-final class SimulatedVCPU: GuestBackend, @unchecked Sendable {
+final class SimulatedVCPU: SimulatedRAM, @unchecked Sendable {
     struct Message {
         var kind: MessageKind
         var esr: UInt64 = 0, far: UInt64 = 0, hpfar: UInt64 = 0, elr: UInt64 = 0, spsr: UInt64 = 0x3C5
@@ -37,11 +37,6 @@ final class SimulatedVCPU: GuestBackend, @unchecked Sendable {
         self.steps = steps
     }
 
-    func offset(_ a: PhysicalAddress, _ n: Int) throws -> Int {
-        let o = a.rawValue &- layout.ramBase.rawValue
-        guard o < layout.ramSize, UInt64(n) <= layout.ramSize - o else { throw BackendError.memory("unbacked \(a)") }
-        return Int(o)
-    }
     func read(_ address: PhysicalAddress, count: Int) throws -> [UInt8] {
         let o = try offset(address, count)
         return memory.lock.withLock { Array(memory.bytes[o..<(o + count)]) }
@@ -50,8 +45,6 @@ final class SimulatedVCPU: GuestBackend, @unchecked Sendable {
         let o = try offset(address, bytes.count)
         memory.lock.withLock { memory.bytes.replaceSubrange(o..<(o + bytes.count), with: bytes) }
     }
-    func read64(_ address: PhysicalAddress) throws -> UInt64 { try read(address, count: 8).loadLE(UInt64.self, at: 0) }
-    func write64(_ value: UInt64, at address: PhysicalAddress) throws { try write(le(value, 8), at: address) }
     func completeMMIORead(_ value: UInt64) throws {}
     func trapRegisters() throws -> (esr: UInt64, far: UInt64, hpfar: UInt64)? { nil }
     var recentExits: [String] { [] }
