@@ -50,7 +50,7 @@ extension Stage2Tables {
     }
 
     /// Block descriptors are legal at `level` in this table set's descriptor format.
-    @inlinable @inline(__always)
+    @inline(__always)
     func blockAllowed(atLevel level: Int) -> Bool { addressFormat.blockAllowed(g, atLevel: level) }
 
     /// `count` leaves for consecutive output addresses from `oa`. In the 48-bit format one

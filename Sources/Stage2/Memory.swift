@@ -106,17 +106,18 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
         storage.storeBytes(of: value.littleEndian, toByteOffset: Int(truncatingIfNeeded: o), as: UInt64.self)
     }
     @inlinable public func loadDescriptor(at pa: PhysicalAddress) -> UInt64? {
-        guard pa.rawValue &- base.rawValue < lastDescriptor else { return nil }
-        // SAFETY: pa is inside [base, base + size − 8], so biased + pa lies inside storage.
-        let p = UnsafeRawPointer(bitPattern: biased &+ UInt(truncatingIfNeeded: pa.rawValue)).unsafelyUnwrapped
-        return UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
+        pa.rawValue &- base.rawValue < lastDescriptor ? load(inside: pa) : nil
     }
     @inlinable public func loadDescriptor(at pa: PhysicalAddress, below ceiling: UInt64) -> UInt64? {
         // Offsets below `readable` are inside the buffer and below `ceiling` (the same for every
         // level of a walk, so the optimizer computes it once).
         let readable = ceiling > base.rawValue ? min(lastDescriptor, ceiling &- base.rawValue) : 0
-        guard pa.rawValue &- base.rawValue < readable else { return nil }
-        // SAFETY: pa is inside [base, base + size − 8], so biased + pa lies inside storage.
+        return pa.rawValue &- base.rawValue < readable ? load(inside: pa) : nil
+    }
+    /// The descriptor at `pa`, which the caller has checked lies in [base, base + size − 8].
+    @inlinable @inline(__always) func load(inside pa: PhysicalAddress) -> UInt64 {
+        // SAFETY: pa is inside [base, base + size − 8] (checked by every caller), so biased + pa
+        // and the 7 bytes after it lie inside storage.
         let p = UnsafeRawPointer(bitPattern: biased &+ UInt(truncatingIfNeeded: pa.rawValue)).unsafelyUnwrapped
         return UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
     }
