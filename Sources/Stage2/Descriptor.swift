@@ -122,7 +122,7 @@ public struct Stage2Attributes: Sendable, Hashable, CustomStringConvertible {
     public static let normalRWX = Stage2Attributes()
 
     /// The attribute bits of a block/page descriptor (everything but OA, type and valid bits).
-    @inlinable public var descriptorBits: UInt64 {
+    @inlinable @inline(__always) public var descriptorBits: UInt64 {
         var v = memory.memAttr << 2 | shareability.rawValue << 8
         if permissions.contains(.read) { v |= Stage2Descriptor.s2apReadBit }
         if permissions.contains(.write) { v |= Stage2Descriptor.s2apWriteBit }

@@ -58,6 +58,10 @@ extension Stage2Tables {
     /// on its own (OA[51:48] or OA[51:50] sit below the attribute bits).
     @inlinable @inline(__always)
     func writeLeafRun(oa: UInt64, bits: UInt64, step: UInt64, count: Int, at ea: UInt64) {
+        if count == 1 {  // a block: one descriptor
+            memory.writeDescriptor(addressFormat.field(oa) | bits, at: PhysicalAddress(ea))
+            return
+        }
         if addressFormat == .bits48 {
             memory.writeDescriptorRun(first: oa | bits, step: step, count: count, at: PhysicalAddress(ea))
             return
@@ -391,40 +395,30 @@ extension Stage2Tables {
                 return false
             }
             writeLeafRun(oa: pa, bits: leaf, step: 1 << leafShift, count: count, at: first)
-            pool.counts[pool.page(of: table)] &+= UInt16(count)
+            pool.counts[pool.page(of: table)] &+= UInt16(truncatingIfNeeded: count)
             return true
         }
-        // Tables for levels level+1 ... leafLevel, allocated top first.
-        let missing = leafLevel - level
+        // Tables for levels level+1 ... leafLevel, allocated top first (as the general path
+        // does). Each is linked into the new one above it as it comes: none is reachable until
+        // the top one is linked into the live entry, last.
+        let missing = leafLevel &- level
         guard missing <= pool.available else { return false }
-        var tables: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        for k in 0..<missing {
-            let t = newEmptyTable()
-            switch k {
-            case 0: tables.0 = t
-            case 1: tables.1 = t
-            default: tables.2 = t
-            }
+        let top = newEmptyTable()
+        var t = top
+        var k = 1
+        while k < missing {
+            let child = newEmptyTable()
+            let ea = t &+ ((ipa &>> entryShift(level &+ k)) & tableIndexMask) &* 8
+            memory.writeDescriptor(addressFormat.field(child) | Stage2Descriptor.typeMask, at: PhysicalAddress(ea))
+            pool.counts[pool.page(of: t)] = 1
+            t = child
+            k &+= 1
         }
-        func tableAt(_ k: Int) -> UInt64 { k == 0 ? tables.0 : k == 1 ? tables.1 : tables.2 }
-        let leafTable = tableAt(missing - 1)
-        writeLeafRun(
-            oa: pa, bits: leaf, step: 1 << leafShift, count: count,
-            at: leafTable &+ ((ipa &>> leafShift) & tableIndexMask) &* 8)
-        pool.counts[pool.page(of: leafTable)] &+= UInt16(count)
-        // Link bottom up: each new table into the new one above it, the top one last.
-        var k = missing - 1
-        while k > 0 {
-            let parentShift = entryShift(level &+ k)
-            let ea = tableAt(k - 1) &+ ((ipa &>> parentShift) & tableIndexMask) &* 8
-            memory.writeDescriptor(addressFormat.field(tableAt(k)) | Stage2Descriptor.typeMask, at: PhysicalAddress(ea))
-            pool.counts[pool.page(of: tableAt(k - 1))] &+= 1
-            k -= 1
-        }
-        let old = memory.readDescriptor(at: PhysicalAddress(parentEntry))
-        let link = addressFormat.field(tables.0) | Stage2Descriptor.typeMask
-        memory.writeDescriptor(link, at: PhysicalAddress(parentEntry))
-        pool.adjustCount(entry: parentEntry, old: old, new: link)
+        writeLeafRun(oa: pa, bits: leaf, step: 1 << leafShift, count: count, at: t &+ ((ipa &>> leafShift) & tableIndexMask) &* 8)
+        pool.counts[pool.page(of: t)] = UInt16(truncatingIfNeeded: count)
+        memory.writeDescriptor(addressFormat.field(top) | Stage2Descriptor.typeMask, at: PhysicalAddress(parentEntry))
+        // An invalid entry became valid, in the root or one of the pool's tables.
+        pool.counts[pool.page(of: parentEntry)] &+= 1
         return true
     }
 
@@ -470,7 +464,7 @@ extension Stage2Tables {
     }
 
     /// A zeroed table page from the pool.
-    @inlinable mutating func newEmptyTable() -> UInt64 {
+    @inlinable @inline(__always) mutating func newEmptyTable() -> UInt64 {
         let t = pool.allocate()
         memory.zero(at: PhysicalAddress(t), bytes: g.bytes)
         return t
@@ -623,13 +617,17 @@ extension Stage2Tables {
     }
 
     /// Hand the recorded invalidations to `tlb`, then write the deferred entries and free pages.
-    @inlinable mutating func flush(tlb: inout some TLBMaintenance) throws(Stage2Error) {
+    /// Nothing to do after the fast paths (they record nothing): that test is inlined.
+    @inlinable @inline(__always) mutating func flush(tlb: inout some TLBMaintenance) throws(Stage2Error) {
+        if pending.isEmpty && pending.frees.isEmpty { return }
+        try flushPending(tlb: &tlb)
+    }
+
+    @inlinable @inline(never) mutating func flushPending(tlb: inout some TLBMaintenance) throws(Stage2Error) {
         if pending.isEmpty {
-            // Only unlinked fresh pages (none in practice; an empty array is left alone).
-            if !pending.frees.isEmpty {
-                for f in pending.frees { pool.release(f) }
-                pending.frees.removeAll(keepingCapacity: true)
-            }
+            // Only unlinked fresh pages (none in practice).
+            for f in pending.frees { pool.release(f) }
+            pending.frees.removeAll(keepingCapacity: true)
             return
         }
         do {

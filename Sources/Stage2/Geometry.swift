@@ -72,7 +72,7 @@ public struct Stage2Geometry: Equatable, Sendable, CustomStringConvertible {
     public var concatenatedTables: Int { max(1, rootEntries / granule.entriesPerTable) }
     /// Bytes of the root (one granule, or n granules when concatenated); also its alignment.
     public var rootBytes: UInt64 { UInt64(concatenatedTables) * granule.bytes }
-    @inlinable public var ipaLimit: UInt64 { 1 << UInt64(ipaBits) }
+    @inlinable @inline(__always) public var ipaLimit: UInt64 { 1 << UInt64(ipaBits) }
 
     /// VTCR_EL2.T0SZ = 64 − IPA bits.
     public var t0sz: UInt64 { UInt64(64 - ipaBits) }

@@ -14,7 +14,7 @@ public enum Granule: Sendable, Hashable, CaseIterable, CustomStringConvertible {
         case .k64: 16
         }
     }
-    @inlinable public var bytes: UInt64 { 1 << UInt64(pageShift) }
+    @inlinable @inline(__always) public var bytes: UInt64 { 1 << UInt64(pageShift) }
     /// Bits resolved per level: granule bits − log2(8-byte descriptor) (Arm pseudocode `stride`).
     @inlinable public var stride: Int { pageShift - 3 }
     @inlinable public var entriesPerTable: Int { 1 << stride }

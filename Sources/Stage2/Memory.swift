@@ -99,7 +99,7 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
         guard o < lastDescriptor else { return 0 }
         return UInt64(littleEndian: storage.loadUnaligned(fromByteOffset: Int(truncatingIfNeeded: o), as: UInt64.self))
     }
-    @inlinable public func writeDescriptor(_ value: UInt64, at pa: PhysicalAddress) {
+    @inlinable @inline(__always) public func writeDescriptor(_ value: UInt64, at pa: PhysicalAddress) {
         let o = pa.rawValue &- base.rawValue
         precondition(o < lastDescriptor, "descriptor write outside the table memory")
         if o >= zeroFrom && value != 0 { zeroFrom = o &+ 8 }
@@ -135,10 +135,13 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
     @inlinable public func isBacked(_ pa: PhysicalAddress) -> Bool {
         pa.rawValue &- base.rawValue < lastDescriptor
     }
-    public func zero(at pa: PhysicalAddress, bytes: UInt64) {
+    /// Inlined up to the already-zero test: a fresh pool page needs no more.
+    @inlinable @inline(__always) public func zero(at pa: PhysicalAddress, bytes: UInt64) {
         let o = pa.rawValue &- base.rawValue
-        precondition(o <= size && bytes <= size - o, "zero outside the table memory")
-        guard o < zeroFrom else { return }  // already zero
+        precondition(o <= size && bytes <= size &- o, "zero outside the table memory")
+        if o < zeroFrom { zero(offset: o, bytes: bytes) }
+    }
+    @usableFromInline func zero(offset o: UInt64, bytes: UInt64) {
         (storage + Int(o)).initializeMemory(as: UInt8.self, repeating: 0, count: Int(min(bytes, zeroFrom - o)))
         if o + bytes >= zeroFrom { zeroFrom = o }
     }

@@ -197,8 +197,9 @@ public struct Stage2Tables<Memory: TableMemory> {
                 bits: bits, permissionsOnly: false, contiguous: attributes.contiguous)
             try perform(op, tlb: &tlb)
         }
-        if pa.rawValue + size - 1 > maxOutputAddress {
-            maxOutputAddress = pa.rawValue + size - 1
+        let last = pa.rawValue &+ (size &- 1)  // checked above: no overflow
+        if last > maxOutputAddress {
+            maxOutputAddress = last
             // PS grows only when the new highest output address is beyond it.
             if maxOutputAddress >> UInt64(currentOutputBits) != 0 {
                 updateOutputBits()
@@ -298,20 +299,22 @@ public struct Stage2Tables<Memory: TableMemory> {
     @inlinable @inline(__always)
     func checkRange(ipa: IPA, size: UInt64) throws(Stage2Error) {
         let g = geometry.granule
+        let offsetMask = g.bytes &- 1
         guard size != 0 else { throw .zeroSize }
-        guard size % g.bytes == 0 else { throw .misaligned(what: "size", value: size, granule: g) }
-        guard ipa.isAligned(to: g.bytes) else { throw .misaligned(what: "IPA", value: ipa.rawValue, granule: g) }
+        guard size & offsetMask == 0 else { throw .misaligned(what: "size", value: size, granule: g) }
+        guard ipa.rawValue & offsetMask == 0 else { throw .misaligned(what: "IPA", value: ipa.rawValue, granule: g) }
         let (end, o) = ipa.rawValue.addingReportingOverflow(size)
-        guard !o, end <= geometry.ipaLimit else { throw .ipaOutOfRange(ipa, size: size, ipaBits: geometry.ipaBits) }
+        // A table set's geometry is a checked one (32...48 bits): no shift past 63.
+        guard !o, end <= 1 &<< UInt64(geometry.ipaBits) else { throw .ipaOutOfRange(ipa, size: size, ipaBits: geometry.ipaBits) }
     }
 
     @inlinable @inline(__always)
     func checkOutput(pa: PhysicalAddress, size: UInt64) throws(Stage2Error) {
         let g = geometry.granule
-        guard pa.isAligned(to: g.bytes) else { throw .misaligned(what: "PA", value: pa.rawValue, granule: g) }
-        let bits = configuration.outputBits ?? addressFormat.maximumBits
+        guard pa.rawValue & (g.bytes &- 1) == 0 else { throw .misaligned(what: "PA", value: pa.rawValue, granule: g) }
+        let bits = configuration.outputBits ?? addressFormat.maximumBits  // 32...52
         let (end, o) = pa.rawValue.addingReportingOverflow(size)
-        guard !o, end <= 1 << UInt64(bits) else { throw .outputAddressOutOfRange(pa, size: size, outputBits: bits) }
+        guard !o, end <= 1 &<< UInt64(bits) else { throw .outputAddressOutOfRange(pa, size: size, outputBits: bits) }
     }
 }
 
@@ -353,7 +356,7 @@ public struct Stage2Tables<Memory: TableMemory> {
         for i in stride(from: p - 1, through: 0, by: -1) { free.append(Int32(i)) }
     }
 
-    @inlinable var available: Int { free.count + (pageCount - nextFresh) }
+    @inlinable var available: Int { free.count &+ (pageCount &- nextFresh) }
     var pagesInUse: Int { pageCount - available }
     var bookkeepingBytes: Int { free.capacity * 4 + pageCount * 3 }
 
@@ -369,13 +372,13 @@ public struct Stage2Tables<Memory: TableMemory> {
     }
 
     /// Caller has checked `available`.
-    @inlinable mutating func allocate() -> UInt64 {
+    @inlinable @inline(__always) mutating func allocate() -> UInt64 {
         let p: Int
-        if let f = free.popLast() {
-            p = Int(f)
+        if !free.isEmpty {
+            p = Int(free.removeLast())
         } else {
             p = nextFresh
-            nextFresh += 1
+            nextFresh &+= 1
         }
         state[p] = 1
         counts[p] = 0

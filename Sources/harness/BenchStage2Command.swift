@@ -78,11 +78,11 @@ struct BenchStage2Command: ParsableCommand {
             results.append((name, same, seed, own))
         }
         if json {
-            printJSON(results)
+            try printJSON(results)
             return
         }
         print("Same geometry on both sides: 48-bit IPA (4K: 4 levels from level 0; 64K: 3 from level 1).")
-        print("\(repetitions) repetitions per side, order rotating; ns per page / unmap call / walk.")
+        print("\(repetitions) repetitions per side, order rotating; ns per page (block cases: per 1 GiB map call) / unmap call / walk.")
         print("Thread CPU time on both sides, less the clock's own cost (\(clockCost) ns per timed region).")
         print("case              Swift min   median    seed min    median   speed-up min  median   goal   table bytes Swift/seed")
         for r in results {
@@ -108,31 +108,64 @@ struct BenchStage2Command: ParsableCommand {
         }
     }
 
-    func printJSON(_ results: [(name: String, same: Side, seed: Side?, own: Side)]) {
-        func side(_ s: Side) -> String {
+    /// One side of one row of `--json`: the summary and the first sample's sizes.
+    struct SideReport: Encodable {
+        var minNsPerOp: Double
+        var medianNsPerOp: Double
+        var repetitions: Int
+        var operations: Int
+        var tableBytes: UInt64
+        var hostBytes: UInt64
+        var invalidations: Int
+        init(_ s: Side) {
             let x = s.samples[0]
-            return "{\"minNsPerOp\":\(fmt(s.min)),\"medianNsPerOp\":\(fmt(s.median)),\"repetitions\":\(s.samples.count),"
-                + "\"operations\":\(x.operations),\"tableBytes\":\(x.tableBytes),\"hostBytes\":\(x.hostBytes),\"invalidations\":\(x.invalidations)}"
+            (minNsPerOp, medianNsPerOp, repetitions) = (s.min, s.median, s.samples.count)
+            (operations, tableBytes, hostBytes, invalidations) = (x.operations, x.tableBytes, x.hostBytes, x.invalidations)
         }
-        var rows: [String] = []
-        for r in results {
-            var o =
-                "{\"case\":\"\(r.name)\",\"geometry\":\"48-bit\",\"ipaBits\":\(Stage2Benchmark.baselineIPABits),\"swift\":\(side(r.same))"
-            if let s = r.seed {
-                o +=
-                    ",\"baseline\":\(side(s)),\"speedupMin\":\(fmt(s.min / r.same.min)),\"speedupMedian\":\(fmt(s.median / r.same.median)),\"goal\":\(fmt(Self.goal(r.name)))"
-            }
-            rows.append(o + "}")
-            rows.append(
-                "{\"case\":\"\(r.name)\",\"geometry\":\"default\",\"ipaBits\":\(Stage2Benchmark.defaultIPABits),\"swift\":\(side(r.own))}")
-        }
-        print("[" + rows.joined(separator: ",") + "]")
     }
 
+    /// One row of `--json`: a case on one geometry, with the baseline on the seed's.
+    struct Row: Encodable {
+        var `case`: String
+        var unit: String
+        var geometry: String
+        var ipaBits: Int
+        var swift: SideReport
+        var baseline: SideReport?
+        var speedupMin: Double?
+        var speedupMedian: Double?
+        var goal: Double?
+    }
+
+    func printJSON(_ results: [(name: String, same: Side, seed: Side?, own: Side)]) throws {
+        var rows: [Row] = []
+        for r in results {
+            let unit = Stage2Benchmark.unit(r.name)
+            var row = Row(
+                case: r.name, unit: unit, geometry: "48-bit", ipaBits: Stage2Benchmark.baselineIPABits, swift: SideReport(r.same))
+            if let s = r.seed {
+                row.baseline = SideReport(s)
+                (row.speedupMin, row.speedupMedian, row.goal) = (s.min / r.same.min, s.median / r.same.median, Self.goal(r.name))
+            }
+            rows.append(row)
+            rows.append(
+                Row(case: r.name, unit: unit, geometry: "default", ipaBits: Stage2Benchmark.defaultIPABits, swift: SideReport(r.own)))
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+    }
+
+    /// Three significant digits below 100 (0.000123, 1.23, 45.6), whole numbers above.
     func fmt(_ v: Double) -> String {
-        if v >= 100 { return fixed(v, 0) }
-        if v >= 1 { return fixed(v, 2) }
-        return fixed(v, 4)
+        if v >= 100 || v <= 0 || !v.isFinite { return fixed(v, 0) }
+        var decimals = 1
+        var x = v
+        while x < 10 {
+            x *= 10
+            decimals += 1
+        }
+        return fixed(v, decimals)
     }
     /// `v` with `decimals` digits after the point (rounded half away from zero), no exponent.
     func fixed(_ v: Double, _ decimals: Int) -> String {

@@ -32,7 +32,7 @@ enum SeedBaselineBenchmark {
         for i in 0..<n { precondition(seed_map(&sets[i], 0, pa, gigabyte, attributes) == 0) }
         let ns = Stage2Benchmark.elapsedNanoseconds(since: start)
         let sample = Stage2Benchmark.Sample(
-            nanoseconds: Double(ns) / Double(n), operations: Int(gigabyte >> UInt64(pageShift)),
+            nanoseconds: Double(ns) / Double(n), operations: Stage2Benchmark.mapOperations(g, blocks: blocks),
             tableBytes: sets[0].table_count << UInt64(pageShift),
             hostBytes: pages << UInt64(pageShift) + pages * 8, invalidations: 0)
         for i in 0..<n { seed_destroy(&sets[i]) }
