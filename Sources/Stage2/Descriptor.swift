@@ -99,13 +99,16 @@ public enum Stage2Shareability: UInt64, Sendable, Hashable, CustomStringConverti
 
 /// Semantic attributes of a stage-2 block or page descriptor.
 public struct Stage2Attributes: Sendable, Hashable, CustomStringConvertible {
-    public var permissions: Stage2Permissions
-    public var memory: Stage2MemoryType
-    public var shareability: Stage2Shareability
+    public var permissions: Stage2Permissions { didSet { encode() } }
+    public var memory: Stage2MemoryType { didSet { encode() } }
+    public var shareability: Stage2Shareability { didSet { encode() } }
     /// AF, bit 10. false provokes an access-flag fault (with VTCR_EL2.HA = 0).
-    public var accessFlag: Bool
+    public var accessFlag: Bool { didSet { encode() } }
     /// Contiguous hint, bit 52. `map` sets it only on whole, aligned groups it writes.
-    public var contiguous: Bool
+    public var contiguous: Bool { didSet { encode() } }
+    /// The attribute bits of a block/page descriptor (everything but OA, type and valid bits),
+    /// encoded whenever a field is set: `map` reads them once per call.
+    public private(set) var descriptorBits: UInt64 = 0
 
     public init(
         permissions: Stage2Permissions = .rwx, memory: Stage2MemoryType = .normal,
@@ -117,19 +120,19 @@ public struct Stage2Attributes: Sendable, Hashable, CustomStringConvertible {
         self.shareability = shareability ?? .innerShareable
         self.accessFlag = accessFlag
         self.contiguous = contiguous
+        encode()
     }
 
     public static let normalRWX = Stage2Attributes()
 
-    /// The attribute bits of a block/page descriptor (everything but OA, type and valid bits).
-    @inlinable @inline(__always) public var descriptorBits: UInt64 {
+    private mutating func encode() {
         var v = memory.memAttr << 2 | shareability.rawValue << 8
         if permissions.contains(.read) { v |= Stage2Descriptor.s2apReadBit }
         if permissions.contains(.write) { v |= Stage2Descriptor.s2apWriteBit }
         if accessFlag { v |= Stage2Descriptor.afBit }
         if contiguous { v |= Stage2Descriptor.contiguousBit }
         v |= Stage2Descriptor.xnField(permissions) << Stage2Descriptor.xnShift
-        return v
+        descriptorBits = v
     }
 
     /// Decodes the attribute bits of a block/page descriptor (XN per FEAT_XNX).
@@ -148,13 +151,17 @@ public struct Stage2Attributes: Sendable, Hashable, CustomStringConvertible {
         shareability = Stage2Shareability(rawValue: (d >> 8) & 3)!
         accessFlag = d & Stage2Descriptor.afBit != 0
         contiguous = d & Stage2Descriptor.contiguousBit != 0
+        encode()
     }
 
     /// Decodes a block/page descriptor of `format`. With FEAT_LPA2 bits [9:8] are OA[51:50]:
     /// the shareability is VTCR_EL2.SH0, reported as inner (the value this library programs).
     public init(descriptor d: UInt64, format: Stage2AddressFormat) {
         self.init(descriptor: d)
-        if !format.hasShareabilityField { shareability = .innerShareable }
+        if !format.hasShareabilityField {
+            shareability = .innerShareable
+            encode()  // an initializer's own assignments do not run didSet
+        }
     }
 
     public var description: String {

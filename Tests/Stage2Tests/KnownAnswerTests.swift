@@ -214,6 +214,33 @@ struct KnownAnswerTests {
         #expect(Stage2Descriptor.decode(0x4000_3003, level: 1, granule: .k4) == .table(PhysicalAddress(0x4000_3000)))
     }
 
+    /// The descriptor bits are encoded when a field is set, so each setter must re-encode.
+    /// Stage-2 block/page attributes (Arm ARM D8.3.2, D8.5.5): MemAttr [5:2], S2AP [7:6] (6
+    /// read, 7 write), SH [9:8], AF [10], Contiguous [52], XN [54:53] (FEAT_XNX: 0b00 EL1 and
+    /// EL0, 0b01 EL0 only, 0b10 none, 0b11 EL1 only).
+    @Test func descriptorBitsFollowEverySetter() {
+        // Normal WB (0b1111 << 2 = 0x3C), RW (0xC0), inner shareable (0b11 << 8 = 0x300), AF (0x400), XN 0b00.
+        var a = Stage2Attributes.normalRWX
+        #expect(a.descriptorBits == 0x7FC)
+        a.permissions = [.read]  // S2AP 0b01, XN 0b10 (no execution): 0x3C | 0x40 | 0x300 | 0x400 | 2 << 53
+        #expect(a.descriptorBits == 0x0040_0000_0000_077C)
+        a.permissions = [.read, .executeEL0]  // XN 0b01
+        #expect(a.descriptorBits == 0x0020_0000_0000_077C)
+        a.memory = .deviceNGnRE  // MemAttr 0b0001
+        #expect(a.descriptorBits == 0x0020_0000_0000_0744)
+        a.shareability = .outerShareable  // SH 0b10
+        #expect(a.descriptorBits == 0x0020_0000_0000_0644)
+        a.accessFlag = false
+        #expect(a.descriptorBits == 0x0020_0000_0000_0244)
+        a.contiguous = true
+        #expect(a.descriptorBits == 0x0030_0000_0000_0244)
+        // Decoding a descriptor of the LPA2 format (no SH field: bits [9:8] are OA[51:50])
+        // reports inner shareable, and the bits say so too.
+        let lpa2 = Stage2Attributes(descriptor: 0x3_0000_0000_0000 | 0x7FC & ~0x300 | 0x100, format: .lpa2)
+        #expect(lpa2.shareability == .innerShareable)
+        #expect(lpa2.descriptorBits & 0x300 == 0x300)
+    }
+
     @Test func tlbiOperand() {
         // TLBI IPAS2E1IS Xt: IPA[47:12] in [35:0]; TTL [47:44] = granule (0b01 4K) : level (0b11).
         let i = TLBInvalidation.ipa(IPA(0x8000_1000), level: 3, granule: .k4)
