@@ -136,27 +136,10 @@ public struct Stage2Dump {
         return out
     }
 
-    /// JSON object: registers, geometry and the entries.
-    public func json(vtcr: UInt64, vttbr: UInt64) -> String {
+    /// Tables in the (concatenated) root.
+    public var rootTables: Int {
         let p = parameters
-        let geometry = Stage2Geometry(uncheckedGranule: p.granule, ipaBits: p.ipaBits, startLevel: p.startLevel)
-        var out = "{\"vtcr\":\"\(hex(vtcr))\",\"vttbr\":\"\(hex(vttbr))\",\"granule\":\"\(p.granule.specName)\",\"ipaBits\":\(p.ipaBits),"
-        out += "\"startLevel\":\(p.startLevel),\"rootTables\":\(geometry.concatenatedTables),\"root\":\"\(hex(p.root.rawValue))\","
-        out += "\"outputBits\":\(p.outputBits),\"consistent\":\(p.consistent),\"truncated\":\(truncated),\"entries\":["
-        out += entries.map { e in
-            var s = "{\"kind\":\"\(e.kind.rawValue)\",\"level\":\(e.level),\"index\":\(e.index),\"count\":\(e.count),"
-            s += "\"ipa\":\"\(hex(e.ipa))\",\"size\":\"\(hex(e.size))\",\"descriptor\":\"\(hex(e.descriptor))\""
-            switch e.kind {
-            case .table: s += ",\"table\":\"\(hex(e.address))\",\"backed\":\(e.backed)"
-            case .reserved: break
-            case .block, .page:
-                let a = e.attributes!
-                s += ",\"pa\":\"\(hex(e.address))\",\"perm\":\"\(a.permissions.letters)\",\"memory\":\"\(a.memory.jsonName)\","
-                s += "\"shareability\":\"\(a.shareability.jsonName)\",\"af\":\(a.accessFlag),\"contiguous\":\(a.contiguous)"
-            }
-            return s + "}"
-        }.joined(separator: ",")
-        return out + "]}"
+        return Stage2Geometry(uncheckedGranule: p.granule, ipaBits: p.ipaBits, startLevel: p.startLevel).concatenatedTables
     }
 }
 
@@ -201,5 +184,4 @@ extension Stage2Shareability {
 extension Stage2Tables {
     public func dumpEntries() -> Stage2Dump { Stage2Dump(parameters: walkParameters, memory: memory) }
     public func dump() -> String { dumpEntries().text(vtcr: vtcr, vttbr: vttbr) }
-    public func dumpJSON() -> String { dumpEntries().json(vtcr: vtcr, vttbr: vttbr) }
 }

@@ -1,14 +1,12 @@
 import Stage2
 
-/// `stage2 build` without its I/O: a spec's bytes in, the pool image and the result line out,
+/// `stage2 build` without its I/O: a spec's bytes in, the pool image and its registers out,
 /// or the message naming what is wrong. Shared by the command and the hostile-input fuzzer.
 public struct Stage2Build {
     public struct Failure: Error { public var message: String }
 
     public let memory: ByteBufferTableMemory
-    /// The JSON line `stage2 build` prints (registers and pool), newline-terminated.
-    public let result: String
-    /// The registers in `result`: VTCR_EL2 and VTTBR_EL2 for the built tables.
+    /// VTCR_EL2 and VTTBR_EL2 for the built tables.
     public let vtcr: UInt64
     public let vttbr: UInt64
 
@@ -52,7 +50,5 @@ public struct Stage2Build {
         self.memory = memory
         vtcr = tables.vtcr
         vttbr = tables.vttbr
-        result =
-            "{\"vtcr\": \"\(stage2Hex(tables.vtcr))\", \"vttbr\": \"\(stage2Hex(tables.vttbr))\", \"tableBase\": \"\(stage2Hex(s.tableBase))\", \"tableBytes\": \"\(stage2Hex(s.tableBytes))\"}\n"
     }
 }

@@ -181,14 +181,27 @@ struct BenchVMCyclesCommand: AsyncParsableCommand {
         }
         let text: String
         if json {
-            text =
-                "{\"kind\":\"\(kind.rawValue)\",\"cycles\":\(times.count),\"warmUp\":\(warmUp),"
-                + "\"start\":{\"fds\":\(start.fileDescriptors),\"rssBytes\":\(start.residentBytes),\"mappings\":\(start.mappings)},"
-                + "\"end\":{\"fds\":\(end.fileDescriptors),\"rssBytes\":\(end.residentBytes),\"mappings\":\(end.mappings)},"
-                + "\"rssGrowth\":\(f(rssGrowth * 100) ),"
-                + "\"msPerCycle\":{\"mean\":\(f(mean)),\"p50\":\(f(pct(0.5))),\"p99\":\(f(pct(0.99))),\"max\":\(f(pct(1.0)))},"
-                + "\"kvmRunEINTRRetried\":\(VCPU.spuriousInterruptions),"
-                + "\"fdsFlat\":\(fdsFlat),\"mappingsFlat\":\(mapsFlat),\"rssWithin5Percent\":\(rssOK),\"ok\":\(ok)}\n"
+            struct Resources: Encodable { var fds, rssBytes, mappings: Int }
+            struct Times: Encodable { var mean, p50, p99, max: Double }
+            struct Report: Encodable {
+                var kind: String
+                var cycles, warmUp: Int
+                var start, end: Resources
+                var rssGrowth: Double
+                var msPerCycle: Times
+                var kvmRunEINTRRetried: UInt64
+                var fdsFlat, mappingsFlat, rssWithin5Percent, ok: Bool
+            }
+            func resources(_ r: ProcessResources) -> Resources {
+                Resources(fds: r.fileDescriptors, rssBytes: r.residentBytes, mappings: r.mappings)
+            }
+            func rounded(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
+            let report = Report(
+                kind: kind.rawValue, cycles: times.count, warmUp: warmUp, start: resources(start), end: resources(end),
+                rssGrowth: rounded(rssGrowth * 100),
+                msPerCycle: Times(mean: rounded(mean), p50: rounded(pct(0.5)), p99: rounded(pct(0.99)), max: rounded(pct(1.0))),
+                kvmRunEINTRRetried: VCPU.spuriousInterruptions, fdsFlat: fdsFlat, mappingsFlat: mapsFlat, rssWithin5Percent: rssOK, ok: ok)
+            text = try JSONText.encode(report) + "\n"
         } else {
             text = """
                 vm-cycles (\(kind == .el2 ? "EL2 vCPU, vGICv3, payload run to HELLO" : "generic: VM, RAM, vCPU run to HLT")): \(times.count) cycles after \(warmUp) warm-up

@@ -49,7 +49,7 @@ struct Stage2BuildCommand: ParsableCommand {
         let built: Stage2Build
         do { built = try Stage2Build(spec: Array(data)) } catch { throw stage2Fail("\(spec): \(error.message)") }
         let memory = built.memory
-        let result = built.result
+        let result = try Stage2BuildResult.line(built)
         do {
             // The result is printed before the image is renamed into place: no image without its registers.
             try AtomicFile.write(to: image, contents: { FileIO.writeAll($0, memory) }, beforeRename: { try ResultOutput.write(result) })
@@ -116,7 +116,8 @@ struct Stage2DumpCommand: ParsableCommand {
         let (parameters, memory, vtcr, vttbr) = try options.load()
         let limit = maxEntries ?? (Int(memory.size) / 8 + (1 << 16))
         let dump = Stage2Dump(parameters: parameters, memory: memory, limit: limit)
-        var text = json ? dump.json(vtcr: vtcr, vttbr: vttbr) + "\n" : dump.text(vtcr: vtcr, vttbr: vttbr)
+        var text =
+            json ? try JSONText.encode(Stage2DumpReport(dump, vtcr: vtcr, vttbr: vttbr)) + "\n" : dump.text(vtcr: vtcr, vttbr: vttbr)
         if dump.truncated && !json {
             text +=
                 "(stopped after \(limit) descriptors: more than the image holds, so a table is reached twice; --max-entries raises the limit)\n"
@@ -173,34 +174,19 @@ struct Stage2WalkCommand: ParsableCommand {
         guard !texts.isEmpty else { throw stage2Fail("give at least one IPA (as arguments or with --ipas FILE)") }
         let values = try texts.map { try options.number(String($0), "ipa") }
         let (parameters, memory, _, _) = try options.load()
-        var objects: [String] = []
+        var records: [Stage2WalkRecord] = []
         var lines = ""
         for v in values {
             let r = parameters.walk(IPA(v), access: a, memory: memory)
             if json {
                 switch r {
-                case .translation(let t):
-                    let at = t.attributes
-                    objects.append(
-                        "{\"ipa\":\"\(stage2Hex(v))\",\"pa\":\"\(stage2Hex(t.outputAddress.rawValue))\",\"level\":\(t.level),\"size\":\"\(stage2Hex(t.blockSize))\",\"perm\":\"\(at.permissions.letters)\",\"memory\":\"\(at.memory.jsonName)\",\"shareability\":\"\(at.shareability.jsonName)\",\"af\":\(at.accessFlag),\"contiguous\":\(at.contiguous),\"descriptor\":\"\(stage2Hex(t.descriptor))\"}"
-                    )
-                case .fault(let f):
-                    let kind =
-                        switch f.kind {
-                        case .translation: "translation"
-                        case .addressSize: "addressSize"
-                        case .accessFlag: "accessFlag"
-                        case .permission: "permission"
-                        case .externalAbortOnWalk: "externalAbortOnWalk"
-                        }
-                    objects.append(
-                        "{\"ipa\":\"\(stage2Hex(v))\",\"fault\":\"\(kind)\",\"level\":\(f.level),\"fsc\":\"\(stage2Hex(UInt64(f.statusCode)))\",\"access\":\"\(access)\"}"
-                    )
+                case .translation(let t): records.append(Stage2WalkRecord(ipa: v, t))
+                case .fault(let f): records.append(Stage2WalkRecord(ipa: v, f, access: access))
                 }
             } else {
                 lines += r.description + "\n"
             }
         }
-        try ResultOutput.write(json ? "[" + objects.joined(separator: ",") + "]\n" : lines)
+        try ResultOutput.write(json ? try JSONText.encode(records) + "\n" : lines)
     }
 }

@@ -30,6 +30,15 @@ struct Stage2FuzzCommand: ParsableCommand {
     @Option(help: "Corrupted images.") var images = 1_000
     @Option(help: "Seed of the mutations.") var seed: UInt64 = 1
     @Option(help: "An input taking more CPU seconds than this counts as a hang.") var hangSeconds: Double = 5
+
+    /// The `--json` line: what ran and what went wrong (all zeros and `ok` on a clean run).
+    struct Summary: Encodable {
+        var specs, accepted, acceptedNotWritten, refused, images, registersRefused, dumpsCapped, walks, crashes, hangs: Int
+        var slowestMs: Double
+        var bytesOnStdoutOnFailure, filesLeft, oversizedDumps: Int
+        var seed: UInt64
+        var ok: Bool
+    }
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
@@ -126,7 +135,8 @@ struct Stage2FuzzCommand: ParsableCommand {
                 // image takes seconds to fsync) and would only slow the run.
                 if built.memory.size <= 16 << 20 {
                     try AtomicFile.write(
-                        to: path, contents: { FileIO.writeAll($0, built.memory) }, beforeRename: { printed = built.result })
+                        to: path, contents: { FileIO.writeAll($0, built.memory) },
+                        beforeRename: { printed = try Stage2BuildResult.line(built) })
                     unlink(path)
                 } else {
                     notWritten += 1
@@ -176,19 +186,18 @@ struct Stage2FuzzCommand: ParsableCommand {
                 for k in 0..<8 { bytes[slot + k] = UInt8(truncatingIfNeeded: d >> (8 * UInt64(k))) }
             }
             if r.below(8) == 0 { bytes.removeLast(r.below(bytes.count - 8) & ~7) }
-            let vtcrs = parseRegisters(base.result)
-            var vtcr = vtcrs.vtcr
+            var vtcr = base.vtcr
             if r.below(3) == 0 { vtcr ^= 1 << UInt64(r.below(34)) }
             let t0 = now()
             let memory = ByteBufferTableMemory(base: PhysicalAddress(poolBase), bytes: bytes)
-            guard let parameters = try? Stage2WalkParameters(vtcr: VTCR(rawValue: vtcr), vttbr: vtcrs.vttbr, xnx: r.below(2) == 0) else {
+            guard let parameters = try? Stage2WalkParameters(vtcr: VTCR(rawValue: vtcr), vttbr: base.vttbr, xnx: r.below(2) == 0) else {
                 registerRefusals += 1
                 continue
             }
             let limit = bytes.count / 8 + (1 << 16)
             let dump = Stage2Dump(parameters: parameters, memory: memory, limit: limit)
-            let text = dump.text(vtcr: vtcr, vttbr: vtcrs.vttbr)
-            _ = dump.json(vtcr: vtcr, vttbr: vtcrs.vttbr)
+            let text = dump.text(vtcr: vtcr, vttbr: base.vttbr)
+            _ = try JSONText.encode(Stage2DumpReport(dump, vtcr: vtcr, vttbr: base.vttbr))
             if dump.truncated { dumpsCapped += 1 }
             if text.utf8.count > limit * 400 { imageFailures += 1 }
             for _ in 0..<16 {
@@ -206,10 +215,12 @@ struct Stage2FuzzCommand: ParsableCommand {
         let slowestMs = (slowest * 10000).rounded() / 10
         let text: String
         if json {
-            text =
-                "{\"specs\":\(specs),\"accepted\":\(accepted),\"acceptedNotWritten\":\(notWritten),\"refused\":\(refused),\"images\":\(images),\"registersRefused\":\(registerRefusals),"
-                + "\"dumpsCapped\":\(dumpsCapped),\"walks\":\(walks),\"crashes\":0,\"hangs\":\(hangs),\"slowestMs\":\(slowestMs),"
-                + "\"bytesOnStdoutOnFailure\":\(bytesOnFailure),\"filesLeft\":\(filesLeft),\"oversizedDumps\":\(imageFailures),\"seed\":\(seed),\"ok\":\(ok)}\n"
+            let summary = Summary(
+                specs: specs, accepted: accepted, acceptedNotWritten: notWritten, refused: refused, images: images,
+                registersRefused: registerRefusals, dumpsCapped: dumpsCapped, walks: walks, crashes: 0, hangs: hangs,
+                slowestMs: slowestMs, bytesOnStdoutOnFailure: bytesOnFailure, filesLeft: filesLeft, oversizedDumps: imageFailures,
+                seed: seed, ok: ok)
+            text = try JSONText.encode(summary) + "\n"
         } else {
             text = """
                 stage2 fuzz (seed \(seed)): \(specs) mutated specs (\(accepted) built, \(notWritten) of them over 16 MiB not written; \(refused) refused), \(images) corrupted images (\(registerRefusals) refused at VTCR/VTTBR, \(dumpsCapped) dumps capped, \(walks) walks)
@@ -222,16 +233,6 @@ struct Stage2FuzzCommand: ParsableCommand {
         try ResultOutput.write(text)
         if hangs > 0 { ResultOutput.error("stage2 fuzz: slowest spec (\(slowestMs) ms): \(JSONParser.cut(slowestInput, 400))") }
         if !ok { throw ExitCode.failure }
-    }
-
-    func parseRegisters(_ result: String) -> (vtcr: UInt64, vttbr: UInt64) {
-        // {"vtcr": "0x…", "vttbr": "0x…", …}: the fields in order, split at the quotes.
-        let parts = result.split(separator: "\"")
-        func value(_ key: String) -> UInt64 {
-            guard let i = parts.firstIndex(where: { $0 == key }), i + 2 < parts.count else { return 0 }
-            return UInt64(parts[i + 2].dropFirst(2), radix: 16) ?? 0
-        }
-        return (value("vtcr"), value("vttbr"))
     }
 
     static func entries(_ dir: String) -> [String] {

@@ -23,16 +23,13 @@ struct DumpTests {
         #expect(lines.contains("      L3[5] IPA 0x5000-0x5fff → PA 0x80005000-0x80005fff 4K page r-- normal-wb inner-sh"))
         #expect(lines.contains("      L3[6] IPA 0x6000-0x6fff → PA 0x90000000-0x90000fff 4K page r-- normal-wb inner-sh"))
         #expect(lines.contains("  L1[1] IPA 0x40000000-0x7fffffff → PA 0x40000000-0x7fffffff 1G block rwx device-nGnRnE inner-sh AF=0"))
-        let json = try JSONSerialization.jsonObject(with: Data(t.dumpJSON().utf8)) as? [String: Any]
-        let entries = try #require(json?["entries"] as? [[String: Any]])
-        #expect(entries.count == 6)  // L1 table, L2 table, 3 runs, 1 block
-        #expect(json?["startLevel"] as? Int == 1 && json?["rootTables"] as? Int == 2 && json?["granule"] as? String == "4k")
-        let run = try #require(entries.first { $0["kind"] as? String == "page" })
-        #expect(
-            run["count"] as? Int == 4 && run["pa"] as? String == "0x80000000" && run["size"] as? String == "0x4000"
-                && run["perm"] as? String == "rwx")
-        let block = try #require(entries.first { $0["kind"] as? String == "block" })
-        #expect(block["af"] as? Bool == false && block["memory"] as? String == "device-nGnRnE" && block["level"] as? Int == 1)
+        let dump = t.dumpEntries()
+        #expect(dump.entries.count == 6)  // L1 table, L2 table, 3 runs, 1 block
+        #expect(dump.parameters.startLevel == 1 && dump.rootTables == 2 && dump.parameters.granule == .k4)
+        let run = try #require(dump.entries.first { $0.kind == .page })
+        #expect(run.count == 4 && run.address == 0x8000_0000 && run.size == 0x4000 && run.attributes?.permissions == .rwx)
+        let block = try #require(dump.entries.first { $0.kind == .block })
+        #expect(block.attributes?.accessFlag == false && block.attributes?.memory == .deviceNGnRnE && block.level == 1)
     }
 
     @Test func reservedEntriesAndUnbackedTablesAreShown() throws {
