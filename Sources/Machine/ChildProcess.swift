@@ -28,7 +28,11 @@ public enum ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        let redirected = posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        guard redirected == 0 else {
+            close(fds[1])
+            throw Failure(call: "posix_spawn_file_actions_adddup2", errno: redirected)
+        }
         // SAFETY: strdup copies each argument into memory freed below, after posix_spawn has
         // copied argv into the child; the array ends with the nil posix_spawn requires.
         var argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]

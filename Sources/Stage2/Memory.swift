@@ -94,20 +94,14 @@ public final class ByteBufferTableMemory: TableMemory, @unchecked Sendable {
     }
     deinit { storage.deallocate() }
 
-    @inlinable public func readDescriptor(at pa: PhysicalAddress) -> UInt64 {
-        let o = pa.rawValue &- base.rawValue
-        guard o < lastDescriptor else { return 0 }
-        return UInt64(littleEndian: storage.loadUnaligned(fromByteOffset: Int(truncatingIfNeeded: o), as: UInt64.self))
-    }
+    @inlinable public func readDescriptor(at pa: PhysicalAddress) -> UInt64 { loadDescriptor(at: pa) ?? 0 }
     @inlinable @inline(__always) public func writeDescriptor(_ value: UInt64, at pa: PhysicalAddress) {
         let o = pa.rawValue &- base.rawValue
         precondition(o < lastDescriptor, "descriptor write outside the table memory")
         if o >= zeroFrom && value != 0 { zeroFrom = o &+ 8 }
         storage.storeBytes(of: value.littleEndian, toByteOffset: Int(truncatingIfNeeded: o), as: UInt64.self)
     }
-    @inlinable public func loadDescriptor(at pa: PhysicalAddress) -> UInt64? {
-        pa.rawValue &- base.rawValue < lastDescriptor ? load(inside: pa) : nil
-    }
+    @inlinable public func loadDescriptor(at pa: PhysicalAddress) -> UInt64? { isBacked(pa) ? load(inside: pa) : nil }
     @inlinable public func loadDescriptor(at pa: PhysicalAddress, below ceiling: UInt64) -> UInt64? {
         // Offsets below `readable` are inside the buffer and below `ceiling` (the same for every
         // level of a walk, so the optimizer computes it once).

@@ -175,10 +175,9 @@ struct BenchVMCyclesCommand: AsyncParsableCommand {
         let mapsFlat = start.mappings == end.mappings
         let rssOK = abs(rssGrowth) <= 0.05
         let ok = fdsFlat && mapsFlat && rssOK
-        func f(_ v: Double) -> String {
-            let scaled = (v * 1000).rounded() / 1000
-            return String(scaled)
-        }
+        /// Figures to 3 decimals, in the JSON and the text alike.
+        func rounded(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
+        func f(_ v: Double) -> String { String(rounded(v)) }
         let text: String
         if json {
             struct Resources: Encodable { var fds, rssBytes, mappings: Int }
@@ -195,7 +194,6 @@ struct BenchVMCyclesCommand: AsyncParsableCommand {
             func resources(_ r: ProcessResources) -> Resources {
                 Resources(fds: r.fileDescriptors, rssBytes: r.residentBytes, mappings: r.mappings)
             }
-            func rounded(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
             let report = Report(
                 kind: kind.rawValue, cycles: times.count, warmUp: warmUp, start: resources(start), end: resources(end),
                 rssGrowth: rounded(rssGrowth * 100),

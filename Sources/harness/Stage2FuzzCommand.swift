@@ -30,6 +30,7 @@ struct Stage2FuzzCommand: ParsableCommand {
     @Option(help: "Corrupted images.") var images = 1_000
     @Option(help: "Seed of the mutations.") var seed: UInt64 = 1
     @Option(help: "An input taking more CPU seconds than this counts as a hang.") var hangSeconds: Double = 5
+    @Flag(help: "Print one JSON object.") var json = false
 
     /// The `--json` line: what ran and what went wrong (all zeros and `ok` on a clean run).
     struct Summary: Encodable {
@@ -39,7 +40,6 @@ struct Stage2FuzzCommand: ParsableCommand {
         var seed: UInt64
         var ok: Bool
     }
-    @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
         guard (0...10_000_000).contains(specs), (0...10_000_000).contains(images) else {
